@@ -1,0 +1,101 @@
+"""Every error Nexus raises on purpose, and the Anthropic-shaped body the proxy sends for them.
+
+    NexusError
+    ├── ConfigError          bad settings or flags
+    ├── CredentialError      unreadable credential file, hostile host name
+    │   └── ClientAuthError  the client did not present a valid client key (401)
+    ├── RequestRejected      bad input from a client: not JSON, too large, bad host (4xx)
+    ├── UpstreamError        the upstream could not be reached or answered badly
+    │   ├── UpstreamUnreachable  (502)
+    │   └── UpstreamTimeout      (504)
+    ├── StoreUnavailable     the database is down or failing; records go to the spool
+    ├── AnalysisError        the analysis model failed or answered badly
+    └── ApiError             a read-API client error (carries the HTTP status)
+
+Foreign exceptions are translated where they enter (one context manager per library), raised ``from``
+the original. The class docstring is the default message.
+"""
+
+from __future__ import annotations
+
+import orjson
+
+
+class NexusError(Exception):
+    """Nexus failed."""
+
+    status: int = 500
+    error_type: str = "api_error"
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or (self.__doc__ or "").strip())
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+class ConfigError(NexusError):
+    """The configuration is invalid."""
+
+
+class CredentialError(NexusError):
+    """The credentials for this host could not be used."""
+
+    status = 401
+    error_type = "authentication_error"
+
+
+class ClientAuthError(CredentialError):
+    """A valid client key is required: send it as x-api-key or Authorization: Bearer."""
+
+
+class RequestRejected(NexusError):
+    """The request is invalid."""
+
+    status = 400
+    error_type = "invalid_request_error"
+
+    def __init__(self, message: str | None = None, *, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class UpstreamError(NexusError):
+    """The upstream API failed."""
+
+    status = 502
+
+
+class UpstreamUnreachable(UpstreamError):
+    """The upstream API could not be reached."""
+
+    status = 502
+
+
+class UpstreamTimeout(UpstreamError):
+    """The upstream API did not answer in time."""
+
+    status = 504
+    error_type = "timeout_error"
+
+
+class StoreUnavailable(NexusError):
+    """The database is unavailable."""
+
+
+class AnalysisError(NexusError):
+    """The analysis failed."""
+
+
+class ApiError(NexusError):
+    """The read API refused the call."""
+
+    def __init__(self, message: str | None = None, *, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def anthropic_error_body(error_type: str, message: str) -> bytes:
+    """The body Anthropic sends for an error, so clients parse Nexus's own errors the same way."""
+    return orjson.dumps({"type": "error", "error": {"type": error_type, "message": message}})
