@@ -10,7 +10,8 @@
     │   └── UpstreamTimeout      (504)
     ├── StoreUnavailable     the database is down or failing; records go to the spool
     ├── AnalysisError        the analysis model failed or answered badly
-    └── ApiError             a read-API client error (carries the HTTP status)
+    ├── ApiError             a read-API client error (carries the HTTP status)
+    └── ServerUnreachable    the read API could not be reached (CLI exit code 3)
 
 Foreign exceptions are translated where they enter (one context manager per library), raised ``from``
 the original. The class docstring is the default message.
@@ -99,3 +100,9 @@ class ApiError(NexusError):
 def anthropic_error_body(error_type: str, message: str) -> bytes:
     """The body Anthropic sends for an error, so clients parse Nexus's own errors the same way."""
     return orjson.dumps({"type": "error", "error": {"type": error_type, "message": message}})
+
+
+class ServerUnreachable(NexusError):
+    """The Nexus server could not be reached: is `nexus serve` running, and is --server right?"""
+
+    status = 503

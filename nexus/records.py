@@ -241,3 +241,18 @@ class RequestFilter:
     session_id: str | None = None
     conversation_id: str | None = None
     text: str | None = None  # full-text search over user and assistant text
+
+
+@dataclass(frozen=True, slots=True)
+class LiveEvent:
+    """One entry of the live feed (``GET /api/events``): something was recorded, linked or analysed.
+
+    ``seq`` orders the feed and is its resume point (SSE ``id``). ``summary`` is the request's summary
+    row for ``request`` and ``link`` events (as it is now, after the change), else ``None``.
+    """
+
+    seq: int
+    kind: str  # "request" | "link" | "analysis"
+    ref_id: str  # request id for request/link events; the analysis engineer's id for analysis
+    at_ms: int
+    summary: RequestSummary | None = None

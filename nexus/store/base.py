@@ -8,13 +8,14 @@ become ``StoreUnavailable`` (the database is down; the writer spools) or propaga
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from nexus.records import (
     Link,
+    LiveEvent,
     Page,
     RequestFilter,
     RequestRecord,
@@ -70,3 +71,25 @@ class Store(Protocol):
         give the space back. Returns the number of requests deleted."""
 
     async def backup(self, path: Path) -> None: ...
+
+
+# -- api area: live feed and search (owner: api engineer) --------------------------------------
+class EventStore(Protocol):
+    """The ``events`` table read back as the live feed, and the cross-process wake-up.
+
+    Writers append events in the transaction that made the change (``request`` by write_batch,
+    ``link`` by write_links, ``analysis`` by the analysis jobs); seq order is commit order.
+    """
+
+    async def events_after(self, after_seq: int, limit: int = 500) -> list[LiveEvent]:
+        """Events with ``seq > after_seq`` in seq order, summaries joined for request/link events."""
+
+    async def last_event_seq(self) -> int:
+        """The newest committed seq (0 for an empty feed)."""
+
+    async def wait_for_notifications(self, on_notify: Callable[[], None]) -> None:
+        """Call ``on_notify`` whenever any process commits events, until cancelled.
+
+        Postgres: ``LISTEN nexus_events`` on a dedicated connection; raises ``StoreUnavailable`` when
+        that connection is lost. SQLite (one process owns the file): returns at once.
+        """
