@@ -1,0 +1,255 @@
+"""Content-addressed request bodies: the sole owner of how a body is cut up and put back together.
+
+Claude Code resends the whole history on every turn, so storing bodies whole grows with the square of
+the conversation. Instead a body is cut into
+
+- a *skeleton*: the body with the big values taken out (model, max_tokens, metadata... stay in place),
+- *blobs*: the ``system`` value, the ``tools`` value and each element of ``messages``, stored once
+  each by the hash of their exact bytes,
+- a *chain* of message nodes: node id = H(parent node, separator bytes, message hash), so two requests
+  that share a history prefix share its nodes, and a request points only at the last node of its chain.
+
+``rebuild_body`` puts the exact original bytes back. Cutting works on the raw bytes (a tokenizer finds
+the value spans) and never re-serialises JSON; every decomposition is verified by rebuilding it, and a
+body that does not round-trip (or is not a JSON object) is stored whole, as a single blob.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import orjson
+
+HASH_BYTES = 16
+
+# A JSON string (unrolled-loop form, fast in `re`) or one structural character.
+_TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[{}\[\],:]')
+_WS = b" \t\r\n"
+_CUT_KEYS = (b'"system"', b'"tools"')
+
+
+def content_hash(data: bytes) -> bytes:
+    return hashlib.blake2b(data, digest_size=HASH_BYTES).digest()
+
+
+def node_id(parent: bytes | None, sep: bytes, blob_hash: bytes) -> bytes:
+    h = hashlib.blake2b(digest_size=HASH_BYTES)
+    h.update(parent or b"\0" * HASH_BYTES)
+    h.update(len(sep).to_bytes(4, "big"))
+    h.update(sep)
+    h.update(blob_hash)
+    return h.digest()
+
+
+@dataclass(frozen=True, slots=True)
+class Blob:
+    hash: bytes
+    kind: str  # "message" | "system" | "tools" | "body" | "headers"
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class MessageNode:
+    id: bytes
+    parent_id: bytes | None
+    blob_hash: bytes
+    sep: bytes  # the bytes between the previous element (or "[") and this one
+
+
+@dataclass(frozen=True, slots=True)
+class Cut:
+    """Where content goes back into the skeleton: a blob, or a whole message chain."""
+
+    offset: int
+    kind: str  # "blob" | "chain"
+    ref: bytes  # blob hash or tail node id
+
+
+@dataclass(frozen=True, slots=True)
+class Decomposed:
+    skeleton: bytes
+    cuts: tuple[Cut, ...]
+    blobs: tuple[Blob, ...]
+    nodes: tuple[MessageNode, ...]
+
+    def cuts_json(self) -> bytes:
+        return orjson.dumps([[c.offset, c.kind, c.ref.hex()] for c in self.cuts])
+
+
+def cuts_from_json(raw: bytes) -> tuple[Cut, ...]:
+    return tuple(Cut(off, kind, bytes.fromhex(ref)) for off, kind, ref in orjson.loads(raw))
+
+
+def decompose(body: bytes) -> Decomposed:
+    """Cut a request body into skeleton, blobs and message chain; whole-body blob as the fallback."""
+    try:
+        parts = _decompose(body)
+    except _NotCuttable:
+        parts = None
+    if parts is not None and _rebuild_in_memory(parts) == body:
+        return parts
+    blob = Blob(content_hash(body), "body", body)
+    return Decomposed(b"", (Cut(0, "blob", blob.hash),), (blob,), ())
+
+
+class _NotCuttable(Exception):
+    pass
+
+
+def _decompose(body: bytes) -> Decomposed:
+    spans = _top_level_spans(body)
+    pieces: list[tuple[int, int, str, bytes]] = []  # (start, end, kind, ref) cut out of the body
+    blobs: list[Blob] = []
+    nodes: list[MessageNode] = []
+    for key in _CUT_KEYS:
+        span = spans.get(key)
+        if span is None:
+            continue
+        start, end, _ = span
+        data = body[start:end]
+        blob = Blob(content_hash(data), key.strip(b'"').decode(), data)
+        blobs.append(blob)
+        pieces.append((start, end, "blob", blob.hash))
+    span = spans.get(b'"messages"')
+    if span is not None and span[2]:
+        start, end, elements = span
+        parent: bytes | None = None
+        cursor = start + 1  # just after "["
+        for el_start, el_end in elements:
+            data = body[el_start:el_end]
+            blob = Blob(content_hash(data), "message", data)
+            sep = body[cursor:el_start]
+            node = MessageNode(node_id(parent, sep, blob.hash), parent, blob.hash, sep)
+            blobs.append(blob)
+            nodes.append(node)
+            parent = node.id
+            cursor = el_end
+        assert parent is not None
+        pieces.append((start + 1, cursor, "chain", parent))
+    pieces.sort()
+    skeleton = bytearray()
+    cuts: list[Cut] = []
+    pos = 0
+    for start, end, kind, ref in pieces:
+        skeleton += body[pos:start]
+        cuts.append(Cut(len(skeleton), kind, ref))
+        pos = end
+    skeleton += body[pos:]
+    return Decomposed(bytes(skeleton), tuple(cuts), tuple(blobs), tuple(nodes))
+
+
+def _top_level_spans(body: bytes) -> dict[bytes, tuple[int, int, list[tuple[int, int]]]]:
+    """Value spans of the top-level keys we cut, and for an array value its element spans.
+
+    Returns {key token: (value start, value end, element spans)}; element spans are only collected
+    for ``messages``. Raises _NotCuttable when the body is not a single JSON object.
+    """
+    start = len(body) - len(body.lstrip(_WS))
+    if body[start : start + 1] != b"{":
+        raise _NotCuttable
+    spans: dict[bytes, tuple[int, int, list[tuple[int, int]]]] = {}
+    depth = 0
+    key: bytes | None = None  # top-level key whose value we are inside
+    expecting_key = False
+    value_start = 0
+    elements: list[tuple[int, int]] = []
+    el_start = -1
+    wanted = (b'"messages"', *_CUT_KEYS)
+    for m in _TOKEN.finditer(body):
+        tok = m.group()
+        first = tok[0]
+        if first == 0x22:  # string
+            if depth == 1 and expecting_key:
+                key = tok if tok in wanted and tok not in spans else None
+                expecting_key = False
+            elif depth == 2 and key == b'"messages"' and el_start < 0:
+                el_start = m.start()
+            continue
+        if tok == b":":
+            if depth == 1 and key is not None:
+                value_start = _skip_ws(body, m.end())
+            continue
+        if tok in (b"{", b"["):
+            if depth == 2 and key == b'"messages"' and el_start < 0:
+                el_start = m.start()
+            depth += 1
+            if depth == 1:
+                expecting_key = True
+            continue
+        if tok in (b"}", b"]"):
+            if depth == 2 and key == b'"messages"' and el_start >= 0:
+                elements.append((el_start, _rstrip_end(body, m.start())))
+                el_start = -1
+            depth -= 1
+            if depth == 0:
+                if key is not None:
+                    spans[key] = (value_start, _rstrip_end(body, m.start()), elements)
+                if body[m.end() :].strip(_WS):
+                    raise _NotCuttable
+                return spans
+            continue
+        # comma
+        if depth == 2 and key == b'"messages"' and el_start >= 0:
+            elements.append((el_start, _rstrip_end(body, m.start())))
+            el_start = -1
+        elif depth == 1:
+            if key is not None:
+                spans[key] = (value_start, _rstrip_end(body, m.start()), elements)
+                elements = []
+            key = None
+            expecting_key = True
+    raise _NotCuttable
+
+
+def _skip_ws(body: bytes, pos: int) -> int:
+    while pos < len(body) and body[pos] in _WS:
+        pos += 1
+    return pos
+
+
+def _rstrip_end(body: bytes, pos: int) -> int:
+    while pos > 0 and body[pos - 1] in _WS:
+        pos -= 1
+    return pos
+
+
+def rebuild_body(
+    skeleton: bytes,
+    cuts: Sequence[Cut],
+    blob_data: Mapping[bytes, bytes],
+    chains: Mapping[bytes, Iterable[tuple[bytes, bytes]]],
+) -> bytes:
+    """Put a body back together. ``chains`` maps a tail node id to its (sep, message bytes) pairs,
+    first message first; ``blob_data`` maps blob hashes to their bytes."""
+    out = bytearray()
+    pos = 0
+    for cut in cuts:
+        out += skeleton[pos : cut.offset]
+        pos = cut.offset
+        if cut.kind == "blob":
+            out += blob_data[cut.ref]
+        else:
+            for sep, data in chains[cut.ref]:
+                out += sep
+                out += data
+    out += skeleton[pos:]
+    return bytes(out)
+
+
+def _rebuild_in_memory(parts: Decomposed) -> bytes:
+    blob_data = {b.hash: b.data for b in parts.blobs}
+    by_id = {n.id: n for n in parts.nodes}
+    chains: dict[bytes, list[tuple[bytes, bytes]]] = {}
+    for cut in parts.cuts:
+        if cut.kind == "chain":
+            chain: list[tuple[bytes, bytes]] = []
+            node: MessageNode | None = by_id[cut.ref]
+            while node is not None:
+                chain.append((node.sep, blob_data[node.blob_hash]))
+                node = by_id.get(node.parent_id) if node.parent_id else None
+            chain.reverse()
+            chains[cut.ref] = chain
+    return rebuild_body(parts.skeleton, parts.cuts, blob_data, chains)

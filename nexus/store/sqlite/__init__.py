@@ -1,0 +1,17 @@
+"""SqliteStore: the default store, one file in the data dir. Composed of one mixin per area.
+
+To add an area: write ``nexus/store/sqlite/<area>.py`` with a mixin class and add it to the bases
+below (areas first, ``SqliteConnection`` last).
+"""
+
+from __future__ import annotations
+
+from nexus.store.sqlite.connection import SqliteConnection
+from nexus.store.sqlite.core import CoreMixin
+
+
+class SqliteStore(CoreMixin, SqliteConnection):
+    """The Store on SQLite (WAL; one writer connection, one reader)."""
+
+
+__all__ = ["SqliteStore"]

@@ -1,0 +1,159 @@
+"""The SQLite connection layer: one writer connection (WAL, serialised by a lock) and one reader.
+
+Owns connecting, pragmas, migrations and the primitives every mixin uses: ``_fetchall``,
+``_fetchone``, ``_execute`` and ``_transaction``. Driver errors that mean "the database cannot be
+used" become ``StoreUnavailable`` here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+from collections.abc import AsyncIterator, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from nexus.errors import StoreUnavailable
+from nexus.store import migrate, queries
+
+_PRAGMAS = (
+    "PRAGMA auto_vacuum=INCREMENTAL",  # only takes effect on a new file: prune gives space back
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA busy_timeout=10000",
+    "PRAGMA foreign_keys=OFF",
+)
+
+
+@contextlib.contextmanager
+def map_store_errors() -> Any:
+    """Translate sqlite3's operational failures into StoreUnavailable (raised from the original)."""
+    try:
+        yield
+    except (sqlite3.OperationalError, sqlite3.DatabaseError, ValueError) as exc:
+        if isinstance(exc, sqlite3.IntegrityError | sqlite3.ProgrammingError):
+            raise
+        if isinstance(exc, ValueError) and "closed" not in str(exc):
+            raise
+        raise StoreUnavailable(f"SQLite: {exc}") from exc
+
+
+class Tx:
+    """Statements run inside one write transaction."""
+
+    def __init__(self, conn: aiosqlite.Connection, q: dict[str, str]) -> None:
+        self._conn = conn
+        self.q = q
+
+    async def execute(self, name: str, params: Sequence[Any] = ()) -> int:
+        cursor = await self._conn.execute(self.q.get(name, name), params)
+        return cursor.rowcount
+
+    async def executemany(self, name: str, rows: Iterable[Sequence[Any]]) -> None:
+        await self._conn.executemany(self.q.get(name, name), rows)
+
+    async def fetchall(self, name: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        cursor = await self._conn.execute(self.q.get(name, name), params)
+        return [tuple(r) for r in await cursor.fetchall()]
+
+    async def fetchone(self, name: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        cursor = await self._conn.execute(self.q.get(name, name), params)
+        row = await cursor.fetchone()
+        return None if row is None else tuple(row)
+
+
+class SqliteConnection:
+    """Base of SqliteStore: connections and primitives. ``q`` maps query names to SQL."""
+
+    dialect = "sqlite"
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.q = queries.load("sqlite")
+        self._writer: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
+        self._write_lock = asyncio.Lock()
+        self._known_blobs: set[bytes] = set()  # blob hashes already stored: skip re-compressing
+
+    async def open(self) -> None:
+        with map_store_errors():
+            if str(self.path) != ":memory:":
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._writer = await aiosqlite.connect(self.path, isolation_level=None)
+            for pragma in _PRAGMAS:
+                await self._writer.execute(pragma)
+            await self._migrate(self._writer)
+            self._reader = await aiosqlite.connect(self.path, isolation_level=None)
+            for pragma in _PRAGMAS[2:]:
+                await self._reader.execute(pragma)
+
+    async def close(self) -> None:
+        for conn in (self._reader, self._writer):
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    await conn.close()
+        self._reader = self._writer = None
+
+    async def _migrate(self, conn: aiosqlite.Connection) -> list[str]:
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at_ms INTEGER)"
+        )
+        cursor = await conn.execute("SELECT name FROM _migrations")
+        applied = {row[0] for row in await cursor.fetchall()}
+        done = []
+        for name, sql in migrate.pending("sqlite", applied):
+            # executescript commits first; wrap the script and its record in one transaction.
+            await conn.executescript(
+                "BEGIN IMMEDIATE;\n" + sql + "\nINSERT INTO _migrations VALUES ("
+                f"'{name}', CAST(strftime('%s','now') AS INTEGER) * 1000);\nCOMMIT;"
+            )
+            done.append(name)
+        return done
+
+    async def applied_migrations(self) -> list[str]:
+        return [row[0] for row in await self._fetchall("SELECT name FROM _migrations ORDER BY name")]
+
+    def _conn(self, writer: bool = False) -> aiosqlite.Connection:
+        conn = self._writer if writer else self._reader
+        if conn is None:
+            raise StoreUnavailable("the SQLite store is not open")
+        return conn
+
+    async def _fetchall(self, name: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with map_store_errors():
+            cursor = await self._conn().execute(self.q.get(name, name), params)
+            return [tuple(r) for r in await cursor.fetchall()]
+
+    async def _fetchone(self, name: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        with map_store_errors():
+            cursor = await self._conn().execute(self.q.get(name, name), params)
+            row = await cursor.fetchone()
+            return None if row is None else tuple(row)
+
+    async def _execute(self, name: str, params: Sequence[Any] = ()) -> int:
+        async with self._transaction() as tx:
+            return await tx.execute(name, params)
+
+    @contextlib.asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[Tx]:
+        """One write transaction (BEGIN IMMEDIATE); commits on success, rolls back on error."""
+        async with self._write_lock:
+            conn = self._conn(writer=True)
+            with map_store_errors():
+                await conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield Tx(conn, self.q)
+                except BaseException:
+                    await conn.execute("ROLLBACK")
+                    raise
+                await conn.execute("COMMIT")
+            self._after_commit()
+
+    def _after_commit(self) -> None:
+        """Hook run after every commit (the event bus wakes the live feed here)."""
+        callback = getattr(self, "on_commit", None)
+        if callback is not None:
+            callback()
