@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-pytest_plugins: list[str] = ["tests.fakes.upstream"]
+pytest_plugins: list[str] = ["tests.fakes.gemini", "tests.fakes.upstream"]
 
 
 @pytest.fixture(autouse=True)
