@@ -27,7 +27,7 @@ import sys
 import threading
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
@@ -64,6 +64,7 @@ _ERROR_TYPES = {
 }
 _ERROR_MESSAGES = {"overloaded_error": "Overloaded", "rate_limit_error": "Rate limited"}
 _SSE_TYPE = "text/event-stream; charset=utf-8"
+_UNPARSED: Any = object()
 _JSON_TYPE = "application/json"
 
 
@@ -76,6 +77,7 @@ class SeenRequest:
     query: str
     headers: Headers
     body: bytes
+    parsed: Any = field(default=_UNPARSED, repr=False, compare=False)  # the body, parsed once
 
     def header(self, name: str) -> str | None:
         lname = name.lower()
@@ -86,10 +88,19 @@ class SeenRequest:
 
     def json(self) -> Any:
         """The body parsed, or None when it is not JSON."""
-        try:
-            return orjson.loads(self.body)
-        except orjson.JSONDecodeError:
-            return None
+        if self.parsed is not _UNPARSED:
+            return self.parsed
+        return _loads_or_none(self.body)
+
+
+@dataclass(frozen=True, slots=True)
+class SeenResponse:
+    """What the fake sent back (kept when ``record_responses`` is on). ``body`` holds the bytes
+    actually written: a dropped connection leaves it short."""
+
+    status: int
+    headers: Headers
+    body: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -483,10 +494,17 @@ class FakeUpstream:
     """The fake API. ``requests`` lists what it saw; ``script`` queues replies for /v1/messages."""
 
     def __init__(
-        self, responder: Responder | None = None, *, host: str = "127.0.0.1", port: int = 0
+        self,
+        responder: Responder | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        record_responses: bool = False,
     ) -> None:
         self.responder: Responder = responder or echo_reply
         self.requests: list[SeenRequest] = []
+        self.record_responses = record_responses
+        self.exchanges: list[tuple[SeenRequest, SeenResponse]] = []  # with record_responses
         self.replies: deque[Reply] = deque()
         self._host, self._port = host, port
         self._runner: web.AppRunner | None = None
@@ -526,9 +544,11 @@ class FakeUpstream:
 
     @classmethod
     @contextlib.contextmanager
-    def in_thread(cls, responder: Responder | None = None) -> Iterator[FakeUpstream]:
+    def in_thread(
+        cls, responder: Responder | None = None, *, record_responses: bool = False
+    ) -> Iterator[FakeUpstream]:
         """Run on a background thread with its own loop, for sync tests and benchmarks."""
-        upstream = cls(responder)
+        upstream = cls(responder, record_responses=record_responses)
         loop = asyncio.new_event_loop()
         thread = threading.Thread(target=loop.run_forever, name="fake-upstream", daemon=True)
         thread.start()
@@ -545,21 +565,37 @@ class FakeUpstream:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
+        path = request.path
+        is_messages = request.method == "POST" and path == "/v1/messages"
         seen = SeenRequest(
             method=request.method,
-            path=request.path,
+            path=path,
             query=request.query_string,
             headers=tuple(
                 (k.decode("latin-1"), v.decode("latin-1")) for k, v in request.raw_headers
             ),
             body=body,
+            parsed=_loads_or_none(body) if is_messages else _UNPARSED,
         )
         self.requests.append(seen)
-        path = request.path
-        if request.method == "POST" and path == "/v1/messages":
+        response = await self._route(request, seen, is_messages)
+        if self.record_responses:
+            written = getattr(response, "written", None)
+            sent = b"".join(written) if written is not None else getattr(response, "body", b"")
+            headers = tuple(response.headers.items())
+            self.exchanges.append(
+                (seen, SeenResponse(response.status, headers, bytes(sent or b"")))
+            )
+        return response
+
+    async def _route(
+        self, request: web.Request, seen: SeenRequest, is_messages: bool
+    ) -> web.StreamResponse:
+        path, body = seen.path, seen.body
+        if is_messages:
             return await self._messages(request, seen)
         if request.method == "POST" and path == "/v1/messages/count_tokens":
-            if not _is_json_object(body):
+            if not isinstance(_loads_or_none(body), dict):
                 return _error_response(400, "invalid_request_error", "Malformed JSON body")
             return _json_response(orjson.dumps({"input_tokens": _estimate_tokens(body)}))
         if request.method == "GET" and path == "/v1/models":
@@ -567,10 +603,7 @@ class FakeUpstream:
         return _error_response(404, "not_found_error", f"Not Found: {path}")
 
     async def _messages(self, request: web.Request, seen: SeenRequest) -> web.StreamResponse:
-        try:
-            parsed = orjson.loads(seen.body)
-        except orjson.JSONDecodeError:
-            parsed = None
+        parsed = seen.parsed
         if not isinstance(parsed, dict):
             return _error_response(400, "invalid_request_error", "Malformed JSON body")
         reply = self.replies.popleft() if self.replies else self.responder(seen)
@@ -592,6 +625,18 @@ class FakeUpstream:
                 return await _send_truncated(request, reply, payload)
             return _json_response(payload, reply)
         return await _send_stream(request, reply, encode_stream(reply, model, input_tokens))
+
+
+class _RecordingStream(web.StreamResponse):
+    """A streamed response that remembers what it wrote, for ``record_responses``."""
+
+    def __init__(self, *, headers: dict[str, str]) -> None:
+        super().__init__(headers=headers)
+        self.written: list[bytes] = []
+
+    async def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.written.append(bytes(data))
+        await super().write(data)
 
 
 def _base_headers(reply: Reply | None, content_type: str) -> dict[str, str]:
@@ -632,7 +677,7 @@ def _raw_response(reply: Reply) -> web.Response:
 async def _send_stream(
     request: web.Request, reply: Reply, events: list[bytes]
 ) -> web.StreamResponse:
-    response = web.StreamResponse(headers=_base_headers(reply, _SSE_TYPE))
+    response = _RecordingStream(headers=_base_headers(reply, _SSE_TYPE))
     response.headers["cache-control"] = "no-cache"
     await response.prepare(request)
     plain = (
@@ -669,7 +714,7 @@ async def _send_stream(
 
 
 async def _send_truncated(request: web.Request, reply: Reply, payload: bytes) -> web.StreamResponse:
-    response = web.StreamResponse(headers=_base_headers(reply, _JSON_TYPE))
+    response = _RecordingStream(headers=_base_headers(reply, _JSON_TYPE))
     response.content_length = len(payload)
     await response.prepare(request)
     await response.write(payload[: len(payload) // 2])
@@ -696,11 +741,11 @@ def _close_connection(request: web.Request) -> None:
         request.transport.close()
 
 
-def _is_json_object(body: bytes) -> bool:
+def _loads_or_none(body: bytes) -> Any:
     try:
-        return isinstance(orjson.loads(body), dict)
+        return orjson.loads(body)
     except orjson.JSONDecodeError:
-        return False
+        return None
 
 
 # ---------------------------------------------------------------------------------------------
