@@ -6,7 +6,11 @@ import os
 
 import pytest
 
-pytest_plugins: list[str] = ["tests.fakes.gemini", "tests.fakes.upstream"]
+pytest_plugins: list[str] = [
+    "tests.fakes.gemini",
+    "tests.fakes.upstream",
+    "tests.fakes.claude_code",
+]
 
 
 @pytest.fixture(autouse=True)
