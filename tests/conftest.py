@@ -10,6 +10,7 @@ pytest_plugins: list[str] = [
     "tests.fakes.gemini",
     "tests.fakes.upstream",
     "tests.fakes.claude_code",
+    "tests.fakes.oauth",
 ]
 
 

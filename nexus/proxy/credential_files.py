@@ -1,0 +1,339 @@
+"""On-disk credential files: host keys, the file format, atomic writes and the cross-process lock.
+
+Sole owner of ``credentials/<host>.credentials.json`` (format in DESIGN.md §2). ``host_key`` turns
+a Host header into a file key and is the only gate between client input and a path, so no name it
+accepts can leave the credentials folder. Writes go through a temp file and ``os.replace`` with
+mode 0600 and keep every field Nexus does not manage. A sidecar ``.lock`` file (``fcntl.flock``)
+serialises read-modify-write cycles between processes; the raw JSON never leaves this module.
+What to do with a file at request time (client keys, refresh) lives in ``nexus.proxy.credentials``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import hashlib
+import ipaddress
+import os
+import re
+import secrets
+import tempfile
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import orjson
+
+from nexus.errors import CredentialError, RequestRejected
+
+if TYPE_CHECKING:
+    from nexus.proxy.oauth import TokenSet
+
+FILE_SUFFIX = ".credentials.json"
+CLIENT_KEY_PREFIX = "cnp_live_"
+MAX_HOST_CHARS = 260
+MAX_FILE_BYTES = 1 << 20
+LOCK_TIMEOUT_S = 60.0
+FILE_MODE = 0o600
+
+AuthKind = Literal["api_key", "oauth"]
+Signature = tuple[int, int, int]
+"""(inode, mtime_ns, size): changes whenever a file is rewritten, replaced or edited."""
+
+_HOST_CHARS = re.compile(r"[A-Za-z0-9.:-]+")
+_IPV6_HOST = re.compile(r"\[([0-9A-Fa-f:.]+)\](?::(\d{1,5}))?")
+_PORT = re.compile(r"\d{1,5}")
+
+
+def host_key(host: str) -> str:
+    """The credential file key for a Host header value, or ``RequestRejected`` (400).
+
+    Lower-cased; the port is kept for ``localhost`` and IP literals (several local Nexus instances
+    differ only by port) and dropped for DNS names. Only ``[A-Za-z0-9.:-]`` is accepted, plus the
+    bracketed form of an IPv6 literal (``[::1]:3000``) checked by ``ipaddress``.
+    """
+    if not host or len(host) > MAX_HOST_CHARS:
+        raise RequestRejected("Invalid Host header: empty or too long.")
+    if host.startswith("["):
+        return _ipv6_key(host)
+    if not _HOST_CHARS.fullmatch(host) or ".." in host or host.startswith((".", "-", ":")):
+        raise RequestRejected("Invalid Host header: only letters, digits, '.', ':' and '-'.")
+    name, sep, port = host.lower().partition(":")
+    if sep and (not _PORT.fullmatch(port) or int(port) > 65535):
+        raise RequestRejected("Invalid Host header: bad port.")
+    if not sep or not _keeps_port(name):
+        return name
+    return f"{name}:{port}"
+
+
+def _keeps_port(name: str) -> bool:
+    if name == "localhost":
+        return True
+    try:
+        ipaddress.IPv4Address(name)
+    except ValueError:
+        return False
+    return True
+
+
+def _ipv6_key(host: str) -> str:
+    match = _IPV6_HOST.fullmatch(host)
+    try:
+        address = ipaddress.IPv6Address(match.group(1)) if match else None
+    except ValueError:
+        address = None
+    if match is None or address is None or (match.group(2) and int(match.group(2)) > 65535):
+        raise RequestRejected("Invalid Host header: bad IPv6 literal.")
+    return f"[{address.compressed}]" + (f":{match.group(2)}" if match.group(2) else "")
+
+
+def credential_path(directory: Path, key: str) -> Path:
+    return directory / f"{key}{FILE_SUFFIX}"
+
+
+def lock_path(path: Path) -> Path:
+    return path.with_name(path.name + ".lock")
+
+
+def list_credential_files(directory: Path) -> list[tuple[str, Path]]:
+    """(key, path) of every credential file in ``directory``, sorted by key."""
+    if not directory.is_dir():
+        return []
+    found = [(p.name.removesuffix(FILE_SUFFIX), p) for p in directory.glob(f"*{FILE_SUFFIX}")]
+    return sorted(item for item in found if not item[0].startswith("."))
+
+
+def generate_client_key() -> str:
+    """A new client key: ``cnp_live_`` + 32 random bytes, URL-safe base64."""
+    return CLIENT_KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def client_key_id(key: str) -> str:
+    """A non-secret fingerprint of a key, safe to store and show: ``ck_`` + 12 hex of SHA-256."""
+    return "ck_" + hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:12]
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialFile:
+    """One parsed credential file. Secret fields stay out of ``repr`` so they never reach a log."""
+
+    key: str
+    kind: AuthKind
+    account_id: str | None
+    client_api_key: str | None = field(default=None, repr=False)
+    api_key: str | None = field(default=None, repr=False)
+    access_token: str | None = field(default=None, repr=False)
+    refresh_token: str | None = field(default=None, repr=False)
+    expires_at_ms: int | None = None
+    scopes: tuple[str, ...] = ()
+
+    @property
+    def account_label(self) -> str:
+        return self.account_id or f"(no accountId, host {self.key})"
+
+    def needs_refresh(self, now_ms: int, margin_ms: int) -> bool:
+        return (
+            self.kind == "oauth"
+            and self.expires_at_ms is not None
+            and self.expires_at_ms - now_ms <= margin_ms
+        )
+
+    def is_expired(self, now_ms: int) -> bool:
+        return self.expires_at_ms is not None and now_ms >= self.expires_at_ms
+
+    def with_tokens(self, tokens: TokenSet) -> CredentialFile:
+        return replace(
+            self,
+            access_token=tokens.access_token,
+            refresh_token=tokens.refresh_token or self.refresh_token,
+            expires_at_ms=tokens.expires_at_ms,
+            scopes=tokens.scopes or self.scopes,
+        )
+
+
+def parse_credential_file(raw: bytes, key: str) -> CredentialFile:
+    """Validate a file's bytes. Error messages name the host and the field, never a value."""
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise CredentialError(f"Credential file for {key} is not valid JSON.") from exc
+    if not isinstance(data, dict):
+        raise CredentialError(f"Credential file for {key} must hold a JSON object.")
+    kind = data.get("type") or ("oauth" if "oauth" in data else "api_key")
+    account_id = _optional_str(data, "accountId", key)
+    client_api_key = _optional_str(data, "client_api_key", key)
+    if kind == "api_key":
+        api_key = _optional_str(data, "api_key", key)
+        if not api_key:
+            raise CredentialError(f"Credential file for {key}: type api_key needs an api_key.")
+        return CredentialFile(key, "api_key", account_id, client_api_key, api_key=api_key)
+    if kind != "oauth":
+        raise CredentialError(f"Credential file for {key}: type must be 'api_key' or 'oauth'.")
+    block = data.get("oauth")
+    if not isinstance(block, dict):
+        raise CredentialError(f"Credential file for {key}: type oauth needs an oauth object.")
+    access = _optional_str(block, "accessToken", key)
+    if not access:
+        raise CredentialError(f"Credential file for {key}: oauth.accessToken is missing.")
+    expires = block.get("expiresAt")
+    if expires is not None and (isinstance(expires, bool) or not isinstance(expires, int | float)):
+        raise CredentialError(f"Credential file for {key}: oauth.expiresAt must be epoch ms.")
+    scopes = block.get("scopes") or []
+    if isinstance(scopes, str):
+        scopes = scopes.split()
+    if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
+        raise CredentialError(f"Credential file for {key}: oauth.scopes must be a list.")
+    return CredentialFile(
+        key,
+        "oauth",
+        account_id,
+        client_api_key,
+        access_token=access,
+        refresh_token=_optional_str(block, "refreshToken", key),
+        expires_at_ms=int(expires) if expires is not None else None,
+        scopes=tuple(scopes),
+    )
+
+
+def _optional_str(data: dict[str, Any], name: str, key: str) -> str | None:
+    value = data.get(name)
+    if value is None or isinstance(value, str):
+        return value or None
+    raise CredentialError(f"Credential file for {key}: {name} must be a string.")
+
+
+def read_credential_file(path: Path, key: str) -> tuple[CredentialFile, Signature]:
+    """Read and parse one file; ``FileNotFoundError`` passes through (no file: pass-through)."""
+    with open(path, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if info.st_size > MAX_FILE_BYTES:
+            raise CredentialError(f"Credential file for {key} is too large.")
+        raw = handle.read(MAX_FILE_BYTES + 1)
+    return parse_credential_file(raw, key), signature_of(info)
+
+
+def signature_of(info: os.stat_result) -> Signature:
+    return (info.st_ino, info.st_mtime_ns, info.st_size)
+
+
+def is_loose(path: Path) -> bool:
+    """True when anyone but the owner may read or write the file (looser than 0600)."""
+    return bool(path.stat().st_mode & 0o077)
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+
+def write_json_atomic(path: Path, data: dict[str, Any]) -> Signature:
+    """Replace ``path`` with ``data`` in one step, mode 0600; returns the new file's signature."""
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, FILE_MODE)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+        raise
+    _fsync_directory(path.parent)
+    return signature_of(path.stat())
+
+
+def _fsync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _update(path: Path, change: Callable[[dict[str, Any]], None]) -> Signature:
+    """Read-modify-write keeping unknown fields. The caller holds the file lock."""
+    try:
+        data = orjson.loads(path.read_bytes())
+    except FileNotFoundError:
+        data = {}
+    except orjson.JSONDecodeError as exc:
+        raise CredentialError(f"{path.name} is not valid JSON; fix or remove it first.") from exc
+    if not isinstance(data, dict):
+        raise CredentialError(f"{path.name} must hold a JSON object; fix or remove it first.")
+    change(data)
+    return write_json_atomic(path, data)
+
+
+def store_tokens(path: Path, tokens: TokenSet, *, account_id: str | None = None) -> Signature:
+    """Write OAuth tokens into a file (created if missing); other fields are kept.
+
+    ``account_id`` is set only when the file has none. The caller holds ``file_lock(path)``.
+    """
+
+    def change(data: dict[str, Any]) -> None:
+        data["type"] = "oauth"
+        if account_id and not data.get("accountId"):
+            data["accountId"] = account_id
+        existing = data.get("oauth")
+        block: dict[str, Any] = existing if isinstance(existing, dict) else {}
+        block["accessToken"] = tokens.access_token
+        if tokens.refresh_token:
+            block["refreshToken"] = tokens.refresh_token
+        block["expiresAt"] = tokens.expires_at_ms
+        if tokens.scopes:
+            block["scopes"] = list(tokens.scopes)
+        data["oauth"] = block
+
+    return _update(path, change)
+
+
+def store_client_key(path: Path, client_key: str) -> Signature:
+    """Set ``client_api_key`` in an existing file. The caller holds ``file_lock(path)``."""
+    if not path.exists():
+        raise CredentialError(f"{path.name} does not exist; run `nexus auth login` first.")
+
+    def change(data: dict[str, Any]) -> None:
+        data["client_api_key"] = client_key
+
+    return _update(path, change)
+
+
+# --- the cross-process lock ---------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """Hold the sidecar lock of a credential file (blocking; for the CLI and worker threads)."""
+    fd = os.open(lock_path(path), os.O_RDWR | os.O_CREAT, FILE_MODE)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+@contextlib.asynccontextmanager
+async def file_lock_async(path: Path, timeout_s: float = LOCK_TIMEOUT_S) -> AsyncIterator[None]:
+    """The same lock without blocking the event loop: a worker thread waits on ``flock``."""
+    fd = os.open(lock_path(path), os.O_RDWR | os.O_CREAT, FILE_MODE)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        waiter = asyncio.get_running_loop().run_in_executor(None, fcntl.flock, fd, fcntl.LOCK_EX)
+        try:
+            await asyncio.wait_for(asyncio.shield(waiter), timeout_s)
+        except BaseException as exc:
+            # The thread may still get the lock later; closing the fd then releases it at once.
+            waiter.add_done_callback(lambda _done: os.close(fd))
+            if isinstance(exc, TimeoutError):
+                raise CredentialError(f"{path.name} stayed locked by another process.") from exc
+            raise
+    except BaseException:
+        os.close(fd)
+        raise
+    try:
+        yield
+    finally:
+        os.close(fd)
