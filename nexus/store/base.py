@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -93,3 +94,123 @@ class EventStore(Protocol):
         Postgres: ``LISTEN nexus_events`` on a dedicated connection; raises ``StoreUnavailable`` when
         that connection is lost. SQLite (one process owns the file): returns at once.
         """
+
+
+# -- analysis area: jobs (owner: analysis engineer) --------------------------------------------
+class JobState(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class AnalysisJob:
+    """One analysis of a conversation branch under one prompt version, and where it stands."""
+
+    id: str
+    conversation_id: str
+    branch: str
+    prompt_version: str
+    state: JobState
+    attempts: int  # claims so far, counting the one running now
+    created_at_ms: int
+    updated_at_ms: int
+    run_after_ms: int  # a pending job is not claimed before this (retry backoff)
+    started_at_ms: int | None  # the latest claim
+    finished_at_ms: int | None
+    claim_token: str | None  # set while running; finish/retry/fail must present it
+    error: str | None  # the last failure (kept on a pending retry, cleared when done)
+    model: str | None
+    input_tokens: int  # summed over every attempt
+    output_tokens: int
+    result_json: bytes | None  # the validated result (nexus.analysis.schema); None in lists
+    markdown: str | None
+
+    @property
+    def duration_ms(self) -> int | None:
+        if self.started_at_ms is None or self.finished_at_ms is None:
+            return None
+        return self.finished_at_ms - self.started_at_ms
+
+
+class JobStore(Protocol):
+    """Analysis jobs. Every state change appends an ``analysis`` event (ref = job id) in the same
+    transaction. ``now_ms`` parameters let callers inject a clock; ``None`` means the wall clock."""
+
+    async def enqueue_analysis(
+        self,
+        conversation_id: str,
+        branch: str,
+        prompt_version: str,
+        *,
+        force: bool = False,
+        now_ms: int | None = None,
+    ) -> AnalysisJob:
+        """The job for this key, created pending if missing. ``force`` puts a done or failed job
+        back to pending (fresh attempts, result cleared); a pending or running job is left as is."""
+
+    async def claim_analysis(
+        self, claim_token: str, now_ms: int | None = None
+    ) -> AnalysisJob | None:
+        """Atomically move the oldest due pending job to running under ``claim_token``; None when
+        nothing is due. Safe with any number of concurrent workers and processes."""
+
+    async def finish_analysis(
+        self,
+        job_id: str,
+        claim_token: str,
+        *,
+        result_json: bytes,
+        markdown: str,
+        model: str,
+        input_tokens: int,
+        output_tokens: int,
+        now_ms: int | None = None,
+    ) -> bool:
+        """running → done. False (and no change) when the claim is no longer held."""
+
+    async def retry_analysis(
+        self,
+        job_id: str,
+        claim_token: str,
+        *,
+        error: str,
+        run_after_ms: int,
+        model: str | None = None,
+        input_tokens: int = 0,
+        output_tokens: int = 0,
+        now_ms: int | None = None,
+    ) -> bool:
+        """running → pending, not claimable before ``run_after_ms``; False if the claim is lost."""
+
+    async def fail_analysis(
+        self,
+        job_id: str,
+        claim_token: str,
+        *,
+        error: str,
+        model: str | None = None,
+        input_tokens: int = 0,
+        output_tokens: int = 0,
+        now_ms: int | None = None,
+    ) -> bool:
+        """running → failed; False when the claim is no longer held."""
+
+    async def requeue_stuck_analyses(
+        self, started_before_ms: int, now_ms: int | None = None
+    ) -> list[str]:
+        """running jobs claimed before ``started_before_ms`` → pending (their worker died or hung);
+        returns their ids. A late finish from the old worker is then refused (token cleared)."""
+
+    async def get_analysis(self, job_id: str) -> AnalysisJob | None: ...
+
+    async def find_analysis(
+        self, conversation_id: str, branch: str, prompt_version: str
+    ) -> AnalysisJob | None:
+        """The branch's job for ``prompt_version``, else its newest job of any version."""
+
+    async def list_analyses(
+        self, *, state: JobState | None = None, conversation_id: str | None = None, limit: int = 100
+    ) -> list[AnalysisJob]:
+        """Newest first, without ``result_json`` and ``markdown``."""
