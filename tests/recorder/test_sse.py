@@ -21,7 +21,7 @@ def event(name: str, data: dict[str, Any]) -> bytes:
 
 
 def message_start(usage: dict[str, Any] | None = None) -> bytes:
-    message = {
+    message: dict[str, Any] = {
         "id": "msg_1",
         "type": "message",
         "role": "assistant",
