@@ -37,13 +37,13 @@ class JobsMixin(_Base):
         key = (conversation_id, branch, prompt_version)
         async with self._transaction() as tx:
             job_id = new_id(now)
-            inserted = await tx.execute("jobs_insert", (job_id, *key, now, now, now))
+            inserted = await tx.fetchone("jobs_insert", (job_id, *key, now, now, now))
             row = await tx.fetchone("jobs_by_key", key)
             assert row is not None
             if inserted:
                 await _event(tx, job_id, now)
             elif force and row[4] in (JobState.DONE, JobState.FAILED):
-                await tx.execute("jobs_rerun", (now, now, row[0]))
+                await tx.fetchone("jobs_rerun", (now, now, row[0]))
                 await _event(tx, row[0], now)
                 row = await tx.fetchone("jobs_get", (row[0],))
                 assert row is not None
@@ -146,10 +146,10 @@ class JobsMixin(_Base):
 
     async def _change(self, job_id: str, query: str, params: tuple[Any, ...], now: int) -> bool:
         async with self._transaction() as tx:
-            changed = await tx.execute(query, params)
-            if changed:
+            changed = await tx.fetchone(query, params)  # RETURNING id: a row when it matched
+            if changed is not None:
                 await _event(tx, job_id, now)
-        return bool(changed)
+        return changed is not None
 
 
 async def _event(tx: Tx, job_id: str, now: int) -> None:

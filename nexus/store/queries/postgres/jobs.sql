@@ -5,6 +5,7 @@ INSERT INTO analysis_jobs (id, conversation_id, branch, prompt_version, state, a
                            created_at_ms, updated_at_ms, run_after_ms)
 VALUES ($1, $2, $3, $4, 'pending', 0, $5, $6, $7)
 ON CONFLICT (conversation_id, branch, prompt_version) DO NOTHING
+RETURNING id
 
 -- name: jobs_by_key
 SELECT id, conversation_id, branch, prompt_version, state, attempts, created_at_ms, updated_at_ms,
@@ -44,6 +45,7 @@ SET state = 'pending', attempts = 0, run_after_ms = $1, updated_at_ms = $2, star
     finished_at_ms = NULL, claim_token = NULL, error = NULL, model = NULL, input_tokens = 0,
     output_tokens = 0, result_json = NULL, markdown = NULL
 WHERE id = $3 AND state IN ('done', 'failed')
+RETURNING id
 
 -- name: jobs_claim
 -- SKIP LOCKED: concurrent claimers (other connections, other processes) pass over a row another
@@ -68,6 +70,7 @@ SET state = 'done', finished_at_ms = $1, updated_at_ms = $1, claim_token = NULL,
     model = $2, input_tokens = input_tokens + $3, output_tokens = output_tokens + $4,
     result_json = $5, markdown = $6
 WHERE id = $7 AND state = 'running' AND claim_token = $8
+RETURNING id
 
 -- name: jobs_retry
 UPDATE analysis_jobs
@@ -75,6 +78,7 @@ SET state = 'pending', run_after_ms = $1, updated_at_ms = $2, claim_token = NULL
     model = COALESCE($4, model), input_tokens = input_tokens + $5,
     output_tokens = output_tokens + $6
 WHERE id = $7 AND state = 'running' AND claim_token = $8
+RETURNING id
 
 -- name: jobs_fail
 UPDATE analysis_jobs
@@ -82,6 +86,7 @@ SET state = 'failed', finished_at_ms = $1, updated_at_ms = $1, claim_token = NUL
     model = COALESCE($3, model), input_tokens = input_tokens + $4,
     output_tokens = output_tokens + $5
 WHERE id = $6 AND state = 'running' AND claim_token = $7
+RETURNING id
 
 -- name: jobs_requeue_stuck
 UPDATE analysis_jobs

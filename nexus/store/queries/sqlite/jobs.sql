@@ -5,6 +5,7 @@ INSERT INTO analysis_jobs (id, conversation_id, branch, prompt_version, state, a
                            created_at_ms, updated_at_ms, run_after_ms)
 VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?)
 ON CONFLICT (conversation_id, branch, prompt_version) DO NOTHING
+RETURNING id
 
 -- name: jobs_by_key
 SELECT id, conversation_id, branch, prompt_version, state, attempts, created_at_ms, updated_at_ms,
@@ -44,6 +45,7 @@ SET state = 'pending', attempts = 0, run_after_ms = ?, updated_at_ms = ?, starte
     finished_at_ms = NULL, claim_token = NULL, error = NULL, model = NULL, input_tokens = 0,
     output_tokens = 0, result_json = NULL, markdown = NULL
 WHERE id = ? AND state IN ('done', 'failed')
+RETURNING id
 
 -- name: jobs_claim
 -- One statement on the single writer connection: the subquery and the state check cannot interleave
@@ -67,6 +69,7 @@ SET state = 'done', finished_at_ms = ?1, updated_at_ms = ?1, claim_token = NULL,
     model = ?2, input_tokens = input_tokens + ?3, output_tokens = output_tokens + ?4,
     result_json = ?5, markdown = ?6
 WHERE id = ?7 AND state = 'running' AND claim_token = ?8
+RETURNING id
 
 -- name: jobs_retry
 UPDATE analysis_jobs
@@ -74,6 +77,7 @@ SET state = 'pending', run_after_ms = ?1, updated_at_ms = ?2, claim_token = NULL
     model = COALESCE(?4, model), input_tokens = input_tokens + ?5,
     output_tokens = output_tokens + ?6
 WHERE id = ?7 AND state = 'running' AND claim_token = ?8
+RETURNING id
 
 -- name: jobs_fail
 UPDATE analysis_jobs
@@ -81,6 +85,7 @@ SET state = 'failed', finished_at_ms = ?1, updated_at_ms = ?1, claim_token = NUL
     model = COALESCE(?3, model), input_tokens = input_tokens + ?4,
     output_tokens = output_tokens + ?5
 WHERE id = ?6 AND state = 'running' AND claim_token = ?7
+RETURNING id
 
 -- name: jobs_requeue_stuck
 UPDATE analysis_jobs
