@@ -1,0 +1,121 @@
+"""Numbers as the human formats print them (times, durations, tokens, dollars) and the totals of a
+conversation. Pure; shared by markdown, html and json so all three agree.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from nexus.export.tree import ConversationView
+from nexus.records import RequestSummary, Usage
+
+
+def format_time(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def format_clock(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%H:%M:%S")
+
+
+def format_duration(ms: int | None) -> str:
+    if ms is None:
+        return "–"
+    if ms < 1000:
+        return f"{ms} ms"
+    return f"{ms / 1000:.1f} s"
+
+
+def format_tokens(n: int) -> str:
+    if n < 10_000:
+        return f"{n:,}"
+    if n < 1_000_000:
+        return f"{n / 1000:.1f}k"
+    return f"{n / 1_000_000:.2f}M"
+
+
+def format_cost(micros: int | None) -> str:
+    if micros is None:
+        return "cost unknown"
+    dollars = micros / 1_000_000
+    return f"${dollars:.4f}" if dollars < 1 else f"${dollars:,.2f}"
+
+
+def usage_line(u: Usage) -> str:
+    parts = [f"in {format_tokens(u.input_tokens)}", f"out {format_tokens(u.output_tokens)}"]
+    if u.cache_read_input_tokens:
+        parts.append(f"cache read {format_tokens(u.cache_read_input_tokens)}")
+    if u.cache_creation_input_tokens:
+        parts.append(f"cache write {format_tokens(u.cache_creation_input_tokens)}")
+    return " · ".join(parts)
+
+
+def turn_line(s: RequestSummary) -> str:
+    """The one-line figures under a turn's heading."""
+    status = "no response" if s.status is None else f"HTTP {s.status}"
+    return " · ".join(
+        [
+            usage_line(s.usage),
+            format_cost(s.cost_usd_micros),
+            format_duration(s.duration_ms),
+            status,
+        ]
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationTotals:
+    requests: int
+    by_class: dict[str, int]
+    models: tuple[str, ...]
+    branches: tuple[str, ...]
+    subagents: int
+    started_at_ms: int | None
+    ended_at_ms: int | None
+    usage: Usage
+    cost_usd_micros: int
+    unpriced: int  # requests whose cost is unknown (model not in the price book)
+
+
+def totals(view: ConversationView) -> ConversationTotals:
+    rows = list(view.requests) + list(view.background)
+    by_class: Counter[str] = Counter(
+        "unclassified" if s.traffic_class is None else s.traffic_class.value for s in rows
+    )
+    sums = [0] * 6
+    cost = 0
+    unpriced = 0
+    for s in rows:
+        u = s.usage
+        for i, v in enumerate(
+            (
+                u.input_tokens,
+                u.output_tokens,
+                u.cache_creation_input_tokens,
+                u.cache_creation_5m_tokens,
+                u.cache_creation_1h_tokens,
+                u.cache_read_input_tokens,
+            )
+        ):
+            sums[i] += v
+        if s.cost_usd_micros is None:
+            unpriced += 1
+        else:
+            cost += s.cost_usd_micros
+    subagents = sum(
+        1 for t in view.all_turns() for sub in t.subagents if sub.kind == "subagent"
+    ) + sum(1 for t in view.threads if t.kind == "subagent")
+    return ConversationTotals(
+        requests=len(rows),
+        by_class=dict(sorted(by_class.items())),
+        models=tuple(sorted({s.model for s in rows if s.model})),
+        branches=tuple(dict.fromkeys(t.branch or "main" for t in view.threads)),
+        subagents=subagents,
+        started_at_ms=min((s.started_at_ms for s in rows), default=None),
+        ended_at_ms=max((s.started_at_ms + s.duration_ms for s in rows), default=None),
+        usage=Usage(*sums),
+        cost_usd_micros=cost,
+        unpriced=unpriced,
+    )

@@ -1,0 +1,247 @@
+"""One request read as a turn of a transcript: what was new in its input and what came back.
+
+This module owns parsing Anthropic Messages bodies for the human formats. A turn's input is every
+message after the last assistant message of the request (the history before it was shown by the
+earlier turns); its output is the assembled response message, or the error. Unknown block shapes
+become ``other`` blocks, never errors; a body that is not JSON becomes one ``other`` block.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import orjson
+
+from nexus.records import StoredRequest
+
+BlockKind = Literal["text", "reminder", "thinking", "tool_use", "tool_result", "image", "other"]
+AGENT_TOOLS = frozenset({"Agent", "Task"})
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    kind: BlockKind
+    text: str
+    name: str | None = None  # tool name (tool_use, and tool_result when its call is known)
+    tool_id: str | None = None
+    is_error: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    role: str  # user | assistant | system
+    blocks: tuple[Block, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AgentCall:
+    """An ``Agent``/``Task`` tool_use in a response: what a sub-agent was asked to do."""
+
+    tool_id: str | None
+    description: str
+    subagent_type: str
+    prompt: str
+
+
+@dataclass(frozen=True, slots=True)
+class TurnContent:
+    inputs: tuple[Message, ...]
+    output: Message | None
+    error: str | None
+    system_chars: int = 0
+    system_text: str = ""
+    agent_calls: tuple[AgentCall, ...] = field(default=())
+
+    def first_user_text(self) -> str:
+        for message in self.inputs:
+            if message.role == "user":
+                return "\n".join(b.text for b in message.blocks if b.kind == "text")
+        return ""
+
+
+def read_turn(record: StoredRequest) -> TurnContent:
+    try:
+        body = orjson.loads(record.request_body) if record.request_body else {}
+    except orjson.JSONDecodeError:
+        body = None
+    if not isinstance(body, dict):
+        text = record.request_body.decode("utf-8", "replace")
+        inputs: tuple[Message, ...] = (Message("user", (Block("other", text),)),)
+        system_text = ""
+    else:
+        messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
+        names = _tool_names(messages)
+        last_assistant = max(
+            (i for i, m in enumerate(messages) if m.get("role") == "assistant"), default=-1
+        )
+        inputs = tuple(_message(m, names) for m in messages[last_assistant + 1 :])
+        system_text = _system_text(body.get("system"))
+    output, calls = _output(record.response_message)
+    return TurnContent(
+        inputs=inputs,
+        output=output,
+        error=_error(record) if output is None else None,
+        system_chars=len(system_text),
+        system_text=system_text,
+        agent_calls=calls,
+    )
+
+
+def _tool_names(messages: list[dict[str, Any]]) -> dict[str, str]:
+    names: dict[str, str] = {}
+    for m in messages:
+        content = m.get("content")
+        if m.get("role") != "assistant" or not isinstance(content, list):
+            continue
+        for b in content:
+            if isinstance(b, dict) and b.get("type") == "tool_use":
+                names[str(b.get("id"))] = str(b.get("name", "tool"))
+    return names
+
+
+def _system_text(system: object) -> str:
+    if isinstance(system, str):
+        return system
+    if isinstance(system, list):
+        return "\n\n".join(
+            str(b.get("text", "")) for b in system if isinstance(b, dict) and "text" in b
+        )
+    return ""
+
+
+def _message(m: dict[str, Any], names: dict[str, str]) -> Message:
+    role = str(m.get("role", "user"))
+    content = m.get("content")
+    if isinstance(content, str):
+        return Message(role, (_text_block(content),))
+    if not isinstance(content, list):
+        return Message(role, (Block("other", _dump(content)),))
+    return Message(role, tuple(_block(b, names) for b in content))
+
+
+def _text_block(text: str) -> Block:
+    if text.lstrip().startswith("<system-reminder>"):
+        return Block("reminder", text)
+    return Block("text", text)
+
+
+def _block(b: object, names: dict[str, str]) -> Block:
+    if not isinstance(b, dict):
+        return Block("other", _dump(b))
+    kind = b.get("type")
+    if kind == "text":
+        return _text_block(str(b.get("text", "")))
+    if kind == "thinking":
+        return Block("thinking", str(b.get("thinking", "")))
+    if kind == "redacted_thinking":
+        return Block("thinking", "[redacted thinking]")
+    if kind in ("tool_use", "server_tool_use"):
+        return Block(
+            "tool_use", _dump(b.get("input"), pretty=True), str(b.get("name")), b.get("id")
+        )
+    if kind == "tool_result":
+        tool_id = b.get("tool_use_id")
+        return Block(
+            "tool_result",
+            _result_text(b.get("content")),
+            names.get(str(tool_id)),
+            tool_id,
+            bool(b.get("is_error")),
+        )
+    if kind in ("image", "document"):
+        raw = b.get("source")
+        source: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        media = source.get("media_type") or source.get("type") or "?"
+        return Block("image", f"[{kind}: {media}]")
+    return Block("other", _dump(b, pretty=True), str(kind))
+
+
+def _result_text(content: object) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = []
+        for c in content:
+            if isinstance(c, dict) and c.get("type") == "text":
+                parts.append(str(c.get("text", "")))
+            elif isinstance(c, dict):
+                parts.append(f"[{c.get('type', 'block')}]")
+        return "\n".join(parts)
+    return "" if content is None else _dump(content)
+
+
+def _dump(value: object, *, pretty: bool = False) -> str:
+    option = orjson.OPT_INDENT_2 if pretty else 0
+    try:
+        return orjson.dumps(value, option=option).decode("utf-8")
+    except TypeError:
+        return repr(value)
+
+
+def _output(message: bytes | None) -> tuple[Message | None, tuple[AgentCall, ...]]:
+    if not message:
+        return None, ()
+    try:
+        data = orjson.loads(message)
+    except orjson.JSONDecodeError:
+        return Message("assistant", (Block("other", message.decode("utf-8", "replace")),)), ()
+    if not isinstance(data, dict):
+        return Message("assistant", (Block("other", _dump(data)),)), ()
+    content = data.get("content")
+    blocks = content if isinstance(content, list) else []
+    calls = tuple(
+        _agent_call(b)
+        for b in blocks
+        if isinstance(b, dict) and b.get("type") == "tool_use" and b.get("name") in AGENT_TOOLS
+    )
+    return Message("assistant", tuple(_block(b, {}) for b in blocks)), calls
+
+
+def _agent_call(b: dict[str, Any]) -> AgentCall:
+    data = b.get("input")
+    args: dict[str, Any] = data if isinstance(data, dict) else {}
+    return AgentCall(
+        tool_id=b.get("id"),
+        description=str(args.get("description", "")),
+        subagent_type=str(args.get("subagent_type", "")),
+        prompt=str(args.get("prompt", "")),
+    )
+
+
+def _error(record: StoredRequest) -> str | None:
+    s = record.summary
+    try:
+        data = orjson.loads(record.response_body) if record.response_body else None
+    except orjson.JSONDecodeError:
+        data = None
+    if isinstance(data, dict) and isinstance(data.get("error"), dict):
+        err = data["error"]
+        return f"{err.get('type', 'error')}: {err.get('message', '')}"
+    if s.error:
+        return s.error
+    if s.status is not None and s.status >= 400:
+        return f"HTTP {s.status}"
+    if s.status is None:
+        return s.outcome.value
+    return None
+
+
+def match_agent_call(
+    calls: tuple[AgentCall, ...], sub_first_text: str, index: int
+) -> AgentCall | None:
+    """The call whose prompt started this sub-agent (else the ``index``-th call, else None)."""
+    for call in calls:
+        if call.prompt and call.prompt.strip() in sub_first_text:
+            return call
+    return calls[index] if index < len(calls) else None
+
+
+def fold(text: str, limit: int) -> str:
+    """``text`` cut to about ``limit`` characters, keeping its head and tail."""
+    if limit <= 0 or len(text) <= limit:
+        return text
+    head = limit * 2 // 3
+    tail = limit - head
+    folded = len(text) - head - tail
+    return f"{text[:head]}\n… [{folded:,} characters folded] …\n{text[len(text) - tail :]}"

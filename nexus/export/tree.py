@@ -1,0 +1,212 @@
+"""A conversation's requests arranged for reading: threads of turns, with sub-agents nested under
+the turn that spawned them and branches as threads of their own.
+
+Pure: it takes the conversation's summaries (the linker's ``parent_request_id``, ``branch``,
+``subtask_of`` and ``traffic_class``) and returns a ``ConversationView``; it reads no bodies. Every
+exporter that shows a conversation (json, markdown, html) walks this one structure.
+
+Rules: a request's tree parent is ``parent_request_id`` when that request is in the conversation,
+else ``subtask_of``, else it is a root. A child that starts a sub-task (``subtask_of`` set and
+different from its parent's) becomes a sub-agent thread under the turn named by ``subtask_of``.
+Of the other children, the one on the parent's branch (else the earliest) continues the thread and
+each remaining child starts a branch thread. Background calls (quota, title, count_tokens, …) are
+listed apart and never continue a thread.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Literal
+
+from nexus.records import RequestSummary, TrafficClass
+
+ThreadKind = Literal["main", "branch", "subagent"]
+
+BACKGROUND_CLASSES = frozenset(
+    {
+        TrafficClass.QUOTA,
+        TrafficClass.COUNT_TOKENS,
+        TrafficClass.TITLE,
+        TrafficClass.TOPIC,
+        TrafficClass.SUMMARY,
+        TrafficClass.WARMUP,
+        TrafficClass.SUGGESTION,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    summary: RequestSummary
+    subagents: tuple[Thread, ...] = ()
+
+    @property
+    def id(self) -> str:
+        return self.summary.id
+
+
+@dataclass(frozen=True, slots=True)
+class Thread:
+    kind: ThreadKind
+    branch: str | None
+    anchor_id: str | None  # the turn a branch forks after, or the turn that spawned a sub-agent
+    turns: tuple[Turn, ...]
+
+    @property
+    def id(self) -> str:
+        return self.turns[0].id
+
+    def walk_turns(self) -> list[Turn]:
+        """This thread's turns with the turns of its sub-agents, depth first."""
+        out: list[Turn] = []
+        for turn in self.turns:
+            out.append(turn)
+            for sub in turn.subagents:
+                out.extend(sub.walk_turns())
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationView:
+    id: str
+    threads: tuple[Thread, ...]  # the main thread first, then branches by start time
+    background: tuple[RequestSummary, ...]
+    requests: tuple[RequestSummary, ...]  # everything shown, oldest first
+
+    def all_turns(self) -> list[Turn]:
+        return [turn for thread in self.threads for turn in thread.walk_turns()]
+
+
+def is_background(summary: RequestSummary) -> bool:
+    return summary.traffic_class in BACKGROUND_CLASSES
+
+
+def _key(s: RequestSummary) -> tuple[int, str]:
+    return (s.started_at_ms, s.id)
+
+
+def tree_parent(summary: RequestSummary, ids: set[str] | dict[str, RequestSummary]) -> str | None:
+    if summary.parent_request_id is not None and summary.parent_request_id in ids:
+        return summary.parent_request_id
+    if summary.subtask_of is not None and summary.subtask_of in ids:
+        return summary.subtask_of
+    return None
+
+
+def build_view(conversation_id: str, summaries: list[RequestSummary]) -> ConversationView:
+    """Arrange ``summaries`` (one conversation) for reading."""
+    by_id = {s.id: s for s in summaries}
+    background = sorted((s for s in by_id.values() if is_background(s)), key=_key)
+    shown = {i: s for i, s in by_id.items() if not is_background(s)}
+
+    children: dict[str | None, list[RequestSummary]] = defaultdict(list)
+    for s in shown.values():
+        children[_visible_parent(s, by_id, shown)].append(s)
+    for kids in children.values():
+        kids.sort(key=_key)
+
+    builder = _Builder(shown, children)
+    roots = children[None]
+    main_roots = [r for r in roots if not _starts_subtask(r, None)] or roots[:1]
+    threads: list[Thread] = []
+    for i, root in enumerate(main_roots):
+        threads.append(builder.thread(root, "main" if i == 0 else "branch", None))
+    # Sub-task roots whose spawning turn is not in this conversation still need a home.
+    for root in roots:
+        if root not in main_roots and root.id not in builder.placed:
+            threads.append(builder.thread(root, "subagent", root.subtask_of))
+    threads.extend(builder.branches)
+    main, rest = threads[:1], sorted(threads[1:], key=lambda t: _key(t.turns[0].summary))
+    ordered = sorted(shown.values(), key=_key)
+    return ConversationView(conversation_id, tuple(main + rest), tuple(background), tuple(ordered))
+
+
+def _visible_parent(
+    s: RequestSummary, by_id: dict[str, RequestSummary], shown: dict[str, RequestSummary]
+) -> str | None:
+    # Skip over background requests so a turn whose parent was a quota probe still links up.
+    seen: set[str] = set()
+    parent = tree_parent(s, by_id)
+    while parent is not None and parent not in shown and parent not in seen:
+        seen.add(parent)
+        parent = tree_parent(by_id[parent], by_id)
+    return parent if parent in shown else None
+
+
+def _starts_subtask(s: RequestSummary, parent: RequestSummary | None) -> bool:
+    if s.subtask_of is None:
+        return False
+    return parent is None or parent.subtask_of != s.subtask_of or parent.id == s.subtask_of
+
+
+class _Builder:
+    def __init__(
+        self, shown: dict[str, RequestSummary], children: dict[str | None, list[RequestSummary]]
+    ) -> None:
+        self.shown = shown
+        self.children = children
+        self.branches: list[Thread] = []
+        self.placed: set[str] = set()
+
+    def thread(self, start: RequestSummary, kind: ThreadKind, anchor: str | None) -> Thread:
+        turns: list[Turn] = []
+        current: RequestSummary | None = start
+        while current is not None and current.id not in self.placed:
+            self.placed.add(current.id)
+            kids = self.children.get(current.id, [])
+            subtasks = [k for k in kids if _starts_subtask(k, current)]
+            others = [k for k in kids if k not in subtasks]
+            subagents = tuple(self.thread(k, "subagent", current.id) for k in subtasks)
+            turns.append(Turn(current, subagents))
+            nxt = _continuation(current, others)
+            for other in others:
+                if other is not nxt and other.id not in self.placed:
+                    self.branches.append(self.thread(other, "branch", current.id))
+            current = nxt
+        return Thread(kind, start.branch, anchor, tuple(turns))
+
+
+def _continuation(parent: RequestSummary, kids: list[RequestSummary]) -> RequestSummary | None:
+    for k in kids:
+        if k.branch == parent.branch:
+            return k
+    return kids[0] if kids else None
+
+
+def select_branch(view: ConversationView, branch: str) -> ConversationView:
+    """The threads on ``branch``, each preceded by the turns that led to it (its anchors' threads
+    up to the fork), with the sub-agents of every kept turn. Raises ``KeyError`` if none."""
+    owner: dict[str, tuple[Thread, int]] = {}
+
+    def index(thread: Thread) -> None:
+        for i, turn in enumerate(thread.turns):
+            owner[turn.id] = (thread, i)
+            for sub in turn.subagents:
+                index(sub)
+
+    for thread in view.threads:
+        index(thread)
+    picked: list[Thread] = []
+    for thread in view.threads:
+        if thread.branch != branch:
+            continue
+        turns = list(thread.turns)
+        anchor = thread.anchor_id
+        while thread.kind == "branch" and anchor is not None and anchor in owner:
+            thread, i = owner[anchor]
+            turns = list(thread.turns[: i + 1]) + turns
+            anchor = thread.anchor_id
+        picked.append(Thread("main" if not picked else "branch", branch, None, tuple(turns)))
+    if not picked:
+        raise KeyError(branch)
+    kept: set[str] = set()
+    for thread in picked:
+        for turn in thread.walk_turns():
+            kept.add(turn.id)
+    return ConversationView(
+        view.id,
+        tuple(picked),
+        view.background,
+        tuple(s for s in view.requests if s.id in kept),
+    )
