@@ -81,11 +81,14 @@ class Settings:
         """Settings from environment variables (names as in DESIGN.md), then explicit overrides."""
         env = os.environ if environ is None else environ
         values: dict[str, object] = {"data_dir": data_dir(env)}
-        values["database_url"] = env.get("DATABASE_URL") or default_database_url(env)
         for key, name, kind in _ENV_KEYS:
             if env.get(name):
                 values[key] = kind(env[name])
+        if env.get("DATABASE_URL"):
+            values["database_url"] = env["DATABASE_URL"]
         values.update({k: v for k, v in overrides.items() if v is not None})
+        folder = Path(values["data_dir"])  # type: ignore[arg-type]
+        values.setdefault("database_url", "sqlite:///" + str(folder / "nexus.db"))
         return cls(**values)  # type: ignore[arg-type]
 
 
@@ -96,6 +99,7 @@ def _url_host(host: str) -> str:
 
 
 _ENV_KEYS: tuple[tuple[str, str, type], ...] = (
+    ("data_dir", "NEXUS_DATA_DIR", Path),
     ("proxy_port", "NEXUS_PROXY_PORT", int),
     ("api_port", "NEXUS_API_PORT", int),
     ("host", "NEXUS_HOST", str),

@@ -1,0 +1,148 @@
+"""`nexus db …`: migrate, stats, prune, backup (and rebuild-conversations from its own module)."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import typer
+
+from nexus.cli import options
+from nexus.cli.output import err, fail, out, run
+from nexus.settings import Settings
+
+app = typer.Typer(help="Database maintenance: migrate, stats, prune, backup.", no_args_is_help=True)
+_AGE = re.compile(r"^(\d+)([smhdw])$")
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+@app.command()
+def migrate(db: options.Db = None, debug: options.Debug = False) -> None:
+    """Apply pending schema migrations (nexus serve also does this at start)."""
+    names = run(_migrate(options.settings(db=db)), debug=debug)
+    err.print(f"schema up to date ({len(names)} migrations applied in all)")
+
+
+async def _migrate(settings: Settings) -> list[str]:
+    from nexus.store import open_store
+
+    store = await open_store(settings)
+    try:
+        return await store.applied_migrations()  # type: ignore[attr-defined, no-any-return]
+    finally:
+        await store.close()
+
+
+@app.command()
+def stats(db: options.Db = None, as_json: options.Json = False, debug: options.Debug = False) -> None:
+    """Rows, bytes received vs bytes of unique content, size on disk, spool backlog."""
+    settings = options.settings(db=db)
+    data = run(_stats(settings), debug=debug)
+    if as_json:
+        out.out(orjson.dumps(data).decode(), highlight=False)
+        return
+    ratio = data["bytes_received"] / data["unique_content_bytes"] if data["unique_content_bytes"] else 0
+    out.print(f"database        {data['database']}")
+    out.print(f"requests        {data['requests']:,}")
+    out.print(f"bytes received  {_size(data['bytes_received'])}")
+    out.print(f"unique content  {_size(data['unique_content_bytes'])}  ({data['blobs']:,} blobs; "
+              f"received/unique = {ratio:.1f}×)")
+    out.print(f"on disk         {_size(data['database_bytes'])}")
+    out.print(f"spool backlog   {data['spool_files']} files, {_size(data['spool_bytes'])}")
+
+
+async def _stats(settings: Settings) -> dict[str, object]:
+    from nexus.recorder.spool import backlog
+    from nexus.server import _describe_db
+    from nexus.store import open_store
+
+    store = await open_store(settings)
+    try:
+        s = await store.stats()
+    finally:
+        await store.close()
+    files, size = backlog(settings.data_dir / "spool")
+    return {
+        "database": _describe_db(settings),
+        "requests": s.requests,
+        "bytes_received": s.bytes_received,
+        "unique_content_bytes": s.unique_content_bytes,
+        "database_bytes": s.database_bytes,
+        "blobs": s.blobs,
+        "oldest_ms": s.oldest_ms,
+        "newest_ms": s.newest_ms,
+        "spool_files": files,
+        "spool_bytes": size,
+    }
+
+
+@app.command()
+def prune(
+    older_than: Annotated[
+        str, typer.Option("--older-than", help="Age like 30d, 12h, 2w: records started before it go.")
+    ],
+    db: options.Db = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    debug: options.Debug = False,
+) -> None:
+    """Delete records older than an age, with content nothing else uses, and give the space back."""
+    match = _AGE.match(older_than.strip())
+    if not match:
+        fail(f"--older-than takes a number and a unit (s, m, h, d, w), like 30d: {older_than!r}", 2)
+    cutoff_ms = int((time.time() - int(match.group(1)) * _UNIT_S[match.group(2)]) * 1000)
+    if not yes and not typer.confirm(f"Delete every record older than {older_than}?", err=True):
+        raise typer.Exit(1)
+    deleted, before, after = run(_prune(options.settings(db=db), cutoff_ms), debug=debug)
+    err.print(f"deleted {deleted:,} requests; database {_size(before)} → {_size(after)}")
+
+
+async def _prune(settings: Settings, cutoff_ms: int) -> tuple[int, int, int]:
+    from nexus.store import open_store
+
+    store = await open_store(settings)
+    try:
+        before = (await store.stats()).database_bytes
+        deleted = await store.prune(cutoff_ms)
+        after = (await store.stats()).database_bytes
+        return deleted, before, after
+    finally:
+        await store.close()
+
+
+@app.command()
+def backup(
+    file: Annotated[Path, typer.Argument(help="Where to write the copy (SQLite).")],
+    db: options.Db = None,
+    debug: options.Debug = False,
+) -> None:
+    """Copy the database while Nexus runs (SQLite online backup); for Postgres, print pg_dump."""
+    settings = options.settings(db=db)
+    if settings.is_postgres:
+        out.out(f"pg_dump --format=custom --file {file} '{settings.database_url}'", highlight=False)
+        err.print("Postgres: run the command above (pg_dump makes a consistent online copy).")
+        return
+    if file.exists():
+        fail(f"{file} exists; choose a new file name")
+    run(_backup(settings, file), debug=debug)
+    err.print(f"backed up to {file} ({_size(file.stat().st_size)})")
+
+
+async def _backup(settings: Settings, file: Path) -> None:
+    from nexus.store import open_store
+
+    store = await open_store(settings)
+    try:
+        await store.backup(file)
+    finally:
+        await store.close()
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1024
+    return str(n)

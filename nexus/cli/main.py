@@ -1,0 +1,44 @@
+"""The ``nexus`` command: builds the typer app from one module per command group.
+
+Heavy modules are imported inside the commands, so ``nexus --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from nexus import __version__
+from nexus.cli import db, logs, serve
+
+app = typer.Typer(
+    name="nexus",
+    help="Nexus: a monitoring proxy for teams that use Claude Code.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"nexus {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Nexus: a monitoring proxy for teams that use Claude Code."""
+
+
+app.command("serve")(serve.serve)
+app.command("logs")(logs.logs)
+app.add_typer(db.app, name="db")
+
+
+def main() -> None:
+    app()

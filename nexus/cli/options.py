@@ -1,0 +1,56 @@
+"""Options shared by several commands, each with its environment-variable twin (DESIGN.md §2)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from nexus.settings import Settings
+
+Db = Annotated[
+    Optional[str],  # noqa: UP007 - typer needs Optional on 3.11
+    typer.Option(
+        "--db",
+        envvar="DATABASE_URL",
+        help="Database URL: sqlite:///path/nexus.db or postgresql://user@host/db. "
+        "Default: sqlite in ~/.local/share/nexus/nexus.db.",
+        show_default=False,
+    ),
+]
+CredentialsDir = Annotated[
+    Optional[Path],  # noqa: UP007
+    typer.Option(
+        "--credentials-dir",
+        envvar="NEXUS_CREDENTIALS_DIR",
+        help="Folder of <host>.credentials.json files (team mode). Default: ./credentials.",
+        show_default=False,
+    ),
+]
+Server = Annotated[
+    Optional[str],  # noqa: UP007
+    typer.Option(
+        "--server",
+        envvar="NEXUS_SERVER",
+        help="Read from a Nexus API (e.g. http://team-host:3001) instead of the local database.",
+        show_default=False,
+    ),
+]
+ApiKey = Annotated[
+    Optional[str],  # noqa: UP007
+    typer.Option(
+        "--key",
+        envvar="DASHBOARD_API_KEY",
+        help="API key for --server (sent as Authorization: Bearer).",
+        show_default=False,
+    ),
+]
+Json = Annotated[bool, typer.Option("--json", help="Print JSON (one object per line) instead of a table.")]
+Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")]
+
+
+def settings(**overrides: object) -> Settings:
+    """Settings from the environment plus the options a command was given (None = not given)."""
+    mapping = {"db": "database_url"}
+    return Settings.from_env(**{mapping.get(k, k): v for k, v in overrides.items()})

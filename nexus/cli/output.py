@@ -1,0 +1,66 @@
+"""How every command ends and talks: exit codes, the stderr console, and the error wrapper.
+
+Exit codes: 0 ok, 1 failure (a NexusError: one red line, traceback only with --debug), 2 usage error,
+3 server unreachable. stdout carries data only; progress, warnings and errors go to stderr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Coroutine
+from typing import Any, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+
+from nexus.errors import NexusError
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_UNREACHABLE = 3
+
+T = TypeVar("T")
+err = Console(stderr=True)
+out = Console()
+
+
+def fail(message: str, code: int = EXIT_FAILURE) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def run(coro: Coroutine[Any, Any, T], *, debug: bool = False) -> T:
+    """Run a command's coroutine (uvloop when installed), turning NexusError into one red line."""
+    try:
+        return _loop_runner(coro)
+    except NexusError as exc:
+        if debug:
+            err.print_exception()
+        code = EXIT_UNREACHABLE if type(exc).__name__ == "ServerUnreachable" else EXIT_FAILURE
+        fail(exc.message, code)
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+
+
+def _loop_runner(coro: Coroutine[Any, Any, T]) -> T:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is not on every platform
+        return asyncio.run(coro)
+    return uvloop.run(coro)
+
+
+def setup_logging(level: str = "INFO") -> None:
+    from rich.logging import RichHandler
+
+    handler = RichHandler(console=err, show_path=False, rich_tracebacks=True, markup=False)
+    logging.basicConfig(level=level.upper(), handlers=[handler], format="%(message)s", force=True)
+    for noisy in ("hypercorn.error", "asyncio"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def is_terminal() -> bool:
+    return sys.stderr.isatty()

@@ -1,0 +1,73 @@
+"""The proxy's Quart app: routes only. Everything that matters happens in ``forward.Forwarder``."""
+
+from __future__ import annotations
+
+import logging
+
+from quart import Quart, Response, request
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from nexus import __version__
+from nexus.errors import anthropic_error_body
+from nexus.proxy.forward import Forwarder, IncomingRequest
+
+_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+_ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    405: "invalid_request_error",
+    413: "request_too_large",
+}
+
+
+def make_proxy_app(forwarder: Forwarder, *, max_body_bytes: int) -> Quart:
+    app = Quart("nexus.proxy")
+    app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
+    app.config["BODY_TIMEOUT"] = 120
+    app.config["RESPONSE_TIMEOUT"] = None  # Claude streams can run for many minutes
+    logging.getLogger("quart.app").setLevel(logging.CRITICAL)  # a cut stream is not a server error
+
+    @app.route("/", methods=["GET", "HEAD"])
+    async def root() -> Response:
+        return _json(200, b'{"name":"nexus","status":"ok","version":"' + __version__.encode() + b'"}')
+
+    @app.route("/health", methods=["GET", "HEAD"])
+    async def health() -> Response:
+        return _json(200, b'{"status":"ok"}')
+
+    async def relay(path: str) -> Response:
+        body = await request.get_data(cache=False)
+        assert isinstance(body, bytes)
+        incoming = IncomingRequest(
+            method=request.method,
+            path=request.path,
+            query=request.query_string.decode("latin-1"),
+            headers=tuple(request.headers.items()),
+            body=body,
+            host=request.headers.get("host", ""),
+        )
+        reply = await forwarder.handle(incoming)
+        if reply.stream is not None:
+            response = Response(reply.stream, status=reply.status, headers=reply.headers)
+            response.timeout = None
+            return response
+        return Response(reply.body, status=reply.status, headers=reply.headers)
+
+    app.add_url_rule("/v1/<path:path>", "v1", relay, methods=_METHODS)
+    app.add_url_rule("/api/event_logging/<path:path>", "event_logging", relay, methods=_METHODS)
+
+    @app.errorhandler(HTTPException)
+    async def http_error(exc: HTTPException) -> Response:
+        status = exc.code or 500
+        message = exc.description or exc.name
+        if isinstance(exc, RequestEntityTooLarge):
+            message = f"request body is larger than the limit of {max_body_bytes} bytes"
+        return _json(status, anthropic_error_body(_ERROR_TYPES.get(status, "api_error"), message))
+
+    return app
+
+
+def _json(status: int, body: bytes) -> Response:
+    return Response(body, status=status, content_type="application/json")

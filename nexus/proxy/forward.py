@@ -1,0 +1,281 @@
+"""Client bytes → upstream → client, unchanged, teeing a copy of everything into the Tap.
+
+The sole owner of the hot path. Bodies are never re-serialised: the client's bytes go upstream as
+they came, the upstream's bytes come back as they arrive (``iter_any``; no decompression), and the
+exchange is handed to the Tap (one buffered spool write, no database) before the client receives
+the end of its response. Nexus's own failures (bad input, bad client key, upstream unreachable or
+timing out) are answered in Anthropic's error shape and recorded like any other call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import aiohttp
+import orjson
+
+from nexus.errors import (
+    NexusError,
+    RequestRejected,
+    UpstreamTimeout,
+    UpstreamUnreachable,
+    anthropic_error_body,
+)
+from nexus.proxy.headers import downstream_headers, upstream_headers
+from nexus.records import Exchange, Headers, Outcome, new_id, now_ms
+from nexus.redact import redact_headers
+
+log = logging.getLogger("nexus.proxy")
+_JSON_PATHS = ("/v1/messages", "/v1/messages/count_tokens")
+_ERROR_HEADERS = (("content-type", "application/json"),)
+
+
+class GrantLike(Protocol):
+    account_id: str | None
+    client_key_id: str | None
+    auth_mode: str
+    set_headers: tuple[tuple[str, str], ...]
+    drop_headers: frozenset[str]
+    extra_betas: tuple[str, ...]
+
+
+class Gatekeeper(Protocol):
+    """Decides who may call and with which upstream credentials (nexus.proxy.credentials)."""
+
+    def check_host(self, host: str) -> str: ...
+
+    async def grant(self, host: str, headers: Mapping[str, str]) -> GrantLike: ...
+
+    async def on_upstream_unauthorized(self, grant: GrantLike) -> bool: ...
+
+
+class TapLike(Protocol):
+    def put_nowait(self, exchange: Exchange) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingRequest:
+    """What the web framework hands the forwarder: nothing framework-specific crosses this line."""
+
+    method: str
+    path: str
+    query: str
+    headers: Headers
+    body: bytes
+    host: str
+
+
+@dataclass(slots=True)
+class Reply:
+    """What the forwarder answers: status, headers, and either a whole body or a byte stream."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes = b""
+    stream: AsyncIterator[bytes] | None = None
+
+
+@dataclass(slots=True)
+class _Call:
+    """Mutable bookkeeping of one exchange while it is in flight."""
+
+    request: IncomingRequest
+    id: str = field(default_factory=new_id)
+    started_at_ms: int = field(default_factory=now_ms)
+    t0: float = field(default_factory=time.perf_counter)
+    first_byte_at_ms: int | None = None
+    overhead_s: float = 0.0
+    grant: GrantLike | None = None
+
+
+class Forwarder:
+    def __init__(
+        self,
+        *,
+        upstream_url: str,
+        tap: TapLike,
+        gatekeeper: Gatekeeper,
+        connect_timeout_s: float = 10.0,
+        read_timeout_s: float = 600.0,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        self.upstream_url = upstream_url.rstrip("/")
+        self.tap = tap
+        self.gatekeeper = gatekeeper
+        self._timeout = aiohttp.ClientTimeout(
+            total=None, connect=connect_timeout_s, sock_read=read_timeout_s
+        )
+        self._session = session
+
+    async def start(self) -> None:
+        if self._session is None:
+            connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
+            self._session = aiohttp.ClientSession(
+                connector=connector, auto_decompress=False, timeout=self._timeout
+            )
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def handle(self, request: IncomingRequest) -> Reply:
+        call = _Call(request)
+        try:
+            self.gatekeeper.check_host(request.host)
+            if request.method == "POST" and request.path in _JSON_PATHS:
+                _check_json(request.body)
+            call.grant = await self.gatekeeper.grant(request.host, _header_map(request.headers))
+            return await self._forward(call)
+        except NexusError as exc:
+            return self._refuse(call, exc)
+
+    async def _forward(self, call: _Call, *, retried: bool = False) -> Reply:
+        req = call.request
+        grant = call.grant
+        assert grant is not None and self._session is not None
+        headers = upstream_headers(
+            req.headers,
+            drop=grant.drop_headers,
+            set_headers=grant.set_headers,
+            extra_betas=grant.extra_betas,
+        )
+        url = self.upstream_url + req.path + (f"?{req.query}" if req.query else "")
+        sent = time.perf_counter()
+        call.overhead_s += sent - call.t0
+        try:
+            upstream = await self._session.request(
+                req.method,
+                url,
+                headers=headers,
+                data=req.body or None,
+                allow_redirects=False,
+                skip_auto_headers=("Accept-Encoding", "User-Agent", "Accept", "Content-Type"),
+            )
+        except asyncio.TimeoutError as exc:
+            raise UpstreamTimeout(f"the upstream API did not answer in time ({url})") from exc
+        except aiohttp.ClientError as exc:
+            raise UpstreamUnreachable(f"the upstream API could not be reached: {exc}") from exc
+        got_headers = time.perf_counter()
+        call.first_byte_at_ms = call.started_at_ms + int((got_headers - call.t0) * 1000)
+        if upstream.status == 401 and grant.auth_mode == "oauth" and not retried:
+            if await self.gatekeeper.on_upstream_unauthorized(grant):
+                upstream.release()
+                call.grant = await self.gatekeeper.grant(req.host, _header_map(req.headers))
+                call.t0 = time.perf_counter()
+                return await self._forward(call, retried=True)
+        response_headers = tuple(upstream.headers.items())
+        out_headers = downstream_headers(response_headers)
+        content_type = upstream.headers.get("content-type", "")
+        if "text/event-stream" not in content_type:
+            try:
+                body = await upstream.read()
+            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                upstream.close()
+                raise UpstreamUnreachable(f"the upstream API broke off its answer: {exc}") from exc
+            call.overhead_s += time.perf_counter() - got_headers
+            self._add_nexus_headers(call, out_headers)
+            self._record(call, upstream.status, response_headers, body, Outcome.COMPLETE, None)
+            return Reply(upstream.status, out_headers, body=body)
+        call.overhead_s += time.perf_counter() - got_headers
+        self._add_nexus_headers(call, out_headers)
+        return Reply(upstream.status, out_headers, stream=self._relay(call, upstream, response_headers))
+
+    async def _relay(
+        self, call: _Call, upstream: aiohttp.ClientResponse, response_headers: Headers
+    ) -> AsyncIterator[bytes]:
+        """Yield upstream chunks as they arrive; record once, before the client's stream ends."""
+        chunks: list[bytes] = []
+        outcome, error = Outcome.CLIENT_DISCONNECTED, "the client disconnected mid-stream"
+        try:
+            try:
+                async for chunk in upstream.content.iter_any():
+                    chunks.append(chunk)
+                    yield chunk
+            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                outcome, error = _failure_outcome(exc), f"upstream stream broke off: {exc}"
+                raise _StreamBroken(error) from exc
+            outcome, error = Outcome.COMPLETE, None
+        finally:
+            upstream.release() if outcome is Outcome.COMPLETE else upstream.close()
+            self._record(call, upstream.status, response_headers, b"".join(chunks), outcome, error)
+
+    def _refuse(self, call: _Call, exc: NexusError) -> Reply:
+        body = anthropic_error_body(exc.error_type, exc.message)
+        outcome = {
+            UpstreamUnreachable: Outcome.UPSTREAM_UNREACHABLE,
+            UpstreamTimeout: Outcome.UPSTREAM_TIMEOUT,
+        }.get(type(exc), Outcome.REJECTED)
+        self._record(call, None, (), b"", outcome, exc.message, status_override=exc.status)
+        headers = list(_ERROR_HEADERS)
+        self._add_nexus_headers(call, headers)
+        return Reply(exc.status, headers, body=body)
+
+    def _add_nexus_headers(self, call: _Call, headers: list[tuple[str, str]]) -> None:
+        headers.append(("x-nexus-request-id", call.id))
+        overhead = call.overhead_s or (time.perf_counter() - call.t0)
+        headers.append(("x-nexus-overhead-ms", f"{overhead * 1000:.2f}"))
+
+    def _record(
+        self,
+        call: _Call,
+        status: int | None,
+        response_headers: Headers,
+        body: bytes,
+        outcome: Outcome,
+        error: str | None,
+        *,
+        status_override: int | None = None,
+    ) -> None:
+        req = call.request
+        grant = call.grant
+        exchange = Exchange(
+            id=call.id,
+            started_at_ms=call.started_at_ms,
+            ended_at_ms=call.started_at_ms + int((time.perf_counter() - call.t0) * 1000),
+            first_byte_at_ms=call.first_byte_at_ms,
+            method=req.method,
+            path=req.path,
+            query=req.query,
+            host=req.host[:255],
+            request_headers=redact_headers(req.headers),
+            request_body=req.body,
+            status=status if status is not None else status_override,
+            response_headers=response_headers,
+            response_body=body,
+            outcome=outcome,
+            error=error,
+            account_id=grant.account_id if grant else None,
+            client_key_id=grant.client_key_id if grant else None,
+            auth_mode=grant.auth_mode if grant else "passthrough",
+        )
+        try:
+            self.tap.put_nowait(exchange)
+        except Exception:  # recording must never break the client's response
+            log.exception("could not hand exchange %s to the recorder", call.id)
+
+
+class _StreamBroken(Exception):
+    """Raised into the web server so the client's connection is cut, as the upstream's was."""
+
+
+def _failure_outcome(exc: BaseException) -> Outcome:
+    return Outcome.UPSTREAM_TIMEOUT if isinstance(exc, asyncio.TimeoutError) else Outcome.UPSTREAM_RESET
+
+
+def _check_json(body: bytes) -> None:
+    if not body:
+        raise RequestRejected("the request body is empty: send a JSON object")
+    try:
+        orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise RequestRejected(f"the request body is not valid JSON (UTF-8): {exc}") from exc
+
+
+def _header_map(headers: Headers) -> dict[str, str]:
+    return {k.lower(): v for k, v in headers}

@@ -1,0 +1,127 @@
+"""What the recorder learns from a raw exchange: model, stream flag, Claude Code's session and agent
+ids, previews and counts for the list views, the assembled response, usage and rate-limit headers.
+
+Runs in the writer, off the hot path; every body is parsed once here. Never raises on odd input: an
+unparseable body gives a record with what could be learnt.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from nexus.records import Exchange, RequestRecord, Usage
+from nexus.recorder.sse import Assembled, assemble_json, assemble_sse
+
+PREVIEW_CHARS = 240
+_LEGACY_SESSION = re.compile(r"_session_([0-9a-fA-F-]{36})")
+_REMINDER = re.compile(r"<system-reminder>.*?</system-reminder>", re.DOTALL)
+_RATELIMIT_PREFIXES = ("anthropic-ratelimit-", "retry-after")
+
+CostFn = Callable[[str | None, Usage, int], int | None]
+
+
+def derive(exchange: Exchange, cost: CostFn | None = None) -> RequestRecord:
+    body = _loads(exchange.request_body)
+    assembled = _assemble(exchange)
+    model = _str(body.get("model")) or assembled.model
+    messages = body.get("messages") if isinstance(body.get("messages"), list) else []
+    tools = body.get("tools") if isinstance(body.get("tools"), list) else []
+    usage = assembled.usage
+    return RequestRecord(
+        exchange=exchange,
+        model=model,
+        is_streaming=body.get("stream") is True,
+        session_id=exchange.request_header("x-claude-code-session-id") or _session_from(body),
+        agent_id=exchange.request_header("x-claude-code-agent-id"),
+        parent_agent_id=exchange.request_header("x-claude-code-parent-agent-id"),
+        response_message=assembled.message,
+        usage=usage,
+        stop_reason=assembled.stop_reason,
+        ratelimit=tuple(
+            (k, v) for k, v in exchange.response_headers if k.lower().startswith(_RATELIMIT_PREFIXES)
+        ),
+        cost_usd_micros=cost(model, usage, exchange.started_at_ms) if cost else None,
+        user_preview=_preview(last_user_text(messages)),
+        reply_preview=_preview(assembled.text or _error_text(assembled)),
+        message_count=len(messages),
+        tool_count=len(tools),
+        tool_use_count=len(assembled.tool_uses),
+    )
+
+
+def _assemble(exchange: Exchange) -> Assembled:
+    if not exchange.response_body:
+        return Assembled()
+    content_type = exchange.response_header("content-type") or ""
+    if "text/event-stream" in content_type:
+        return assemble_sse(exchange.response_body)
+    return assemble_json(exchange.response_body)
+
+
+def _loads(raw: bytes) -> dict[str, Any]:
+    try:
+        value = orjson.loads(raw) if raw else {}
+    except orjson.JSONDecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _session_from(body: dict[str, Any]) -> str | None:
+    """The session id in ``metadata.user_id``: a JSON string (new CLIs) or ``user_…_session_<uuid>``."""
+    metadata = body.get("metadata")
+    user_id = metadata.get("user_id") if isinstance(metadata, dict) else None
+    if not isinstance(user_id, str):
+        return None
+    if user_id.startswith("{"):
+        try:
+            parsed = orjson.loads(user_id)
+        except orjson.JSONDecodeError:
+            parsed = None
+        if isinstance(parsed, dict) and isinstance(parsed.get("session_id"), str):
+            return str(parsed["session_id"])
+    match = _LEGACY_SESSION.search(user_id)
+    return match.group(1) if match else None
+
+
+def last_user_text(messages: list[Any]) -> str:
+    """The text the person last typed: the last user message with text that is not a tool result."""
+    for message in reversed(messages):
+        if not isinstance(message, dict) or message.get("role") != "user":
+            continue
+        text = message_text(message.get("content"))
+        text = _REMINDER.sub("", text).strip()
+        if text:
+            return text
+    return ""
+
+
+def message_text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if not isinstance(content, list):
+        return ""
+    parts = [
+        block["text"]
+        for block in content
+        if isinstance(block, dict) and block.get("type") == "text" and isinstance(block.get("text"), str)
+    ]
+    return "\n".join(parts)
+
+
+def _error_text(assembled: Assembled) -> str:
+    if assembled.error_type:
+        return f"{assembled.error_type}: {assembled.error_message or ''}"
+    return ""
+
+
+def _preview(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= PREVIEW_CHARS else text[: PREVIEW_CHARS - 1] + "…"
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) else None

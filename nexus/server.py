@@ -1,0 +1,224 @@
+"""Composition root of ``nexus serve``: builds every part, runs them in one event loop, stops them.
+
+Owns the TaskSet of the long-lived tasks: both Hypercorn servers (proxy and API), the writer, the
+event listener and the analysis worker. Start-up order: store (migrations) → spool replay happens in
+the writer before new records → the servers. Shutdown: stop accepting → drain the writer with a
+deadline → cancel → await → close the store. A side task that dies stops the server loudly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from hypercorn.asyncio import serve
+from hypercorn.config import Config
+
+from nexus.aio import TaskSet
+from nexus.records import RequestRecord
+from nexus.settings import Settings
+
+log = logging.getLogger("nexus.server")
+DRAIN_DEADLINE_S = 10.0
+
+
+@dataclass
+class Endpoints:
+    proxy_url: str
+    api_url: str
+    database: str
+    auth_mode: str
+    team_hosts: list[str] = field(default_factory=list)
+
+
+class Server:
+    """One ``nexus serve`` process. ``async with Server(settings) as server:`` runs it in the
+    current loop (tests use port 0 and read ``server.endpoints``)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.tasks = TaskSet()
+        self._stop = asyncio.Event()
+        self._writer_stop = asyncio.Event()
+        self._components: list[Any] = []
+        self.endpoints: Endpoints | None = None
+
+    async def __aenter__(self) -> Server:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        from nexus.events import EventBus, listen_for_events
+        from nexus.proxy.app import make_proxy_app
+        from nexus.proxy.credentials import Credentials
+        from nexus.proxy.forward import Forwarder
+        from nexus.recorder.spool import Spool
+        from nexus.recorder.tap import Tap
+        from nexus.recorder.writer import Writer
+        from nexus.store import open_store
+
+        s = self.settings
+        self.store = await open_store(s)
+        self.bus = EventBus()
+        self.store.on_commit = self.bus.notify  # type: ignore[attr-defined]
+        self.spool = Spool(s.data_dir / "spool")
+        self.tap = Tap(self.spool)
+        self.linker = _build_linker(self.store)
+        self.writer = Writer(
+            self.store, self.tap, self.spool, cost=_cost_function(s), on_written=self._after_write
+        )
+        self.credentials = Credentials(s.credentials_dir, token_url=s.oauth_token_url)
+        self.credentials.warn_loose_permissions()
+        self.forwarder = Forwarder(
+            upstream_url=s.upstream_url,
+            tap=self.tap,
+            gatekeeper=self.credentials,
+            connect_timeout_s=s.connect_timeout_s,
+            read_timeout_s=s.upstream_timeout_s,
+        )
+        await self.forwarder.start()
+        self.tasks.spawn(self._guard(self.writer.run(self._writer_stop)), name="writer")
+        if hasattr(self.store, "wait_for_notifications"):
+            listener = listen_for_events(self.store, self.bus)  # type: ignore[arg-type]
+            self.tasks.spawn(self._guard(listener), name="event-listener")
+        self._start_analysis_worker()
+
+        proxy_app = make_proxy_app(self.forwarder, max_body_bytes=s.max_body_bytes)
+        proxy_sock = _bind(s.host, s.proxy_port)
+        api_sock = _bind(s.host, s.api_port)
+        self.tasks.spawn(self._guard(self._serve(proxy_app, proxy_sock)), name="proxy-server")
+        api_app = _build_api_app(self.store, s, self.bus)
+        if api_app is not None:
+            self.tasks.spawn(self._guard(self._serve(api_app, api_sock)), name="api-server")
+        hosts = self.credentials.hosts()
+        self.endpoints = Endpoints(
+            proxy_url=_url(proxy_sock),
+            api_url=_url(api_sock),
+            database=_describe_db(s),
+            auth_mode=f"team mode ({len(hosts)} credential files)" if hosts else "pass-through",
+            team_hosts=hosts,
+        )
+
+    def _start_analysis_worker(self) -> None:
+        if not self.settings.gemini_api_key:
+            return
+        try:
+            from nexus.analysis.jobs import build_worker
+        except ImportError:  # pragma: no cover - analysis not installed in this build
+            return
+        worker = build_worker(self.store, self.settings, bus=self.bus)
+        self.tasks.spawn(self._guard(worker.run(self._stop)), name="analysis-worker")
+
+    async def _after_write(self, records: Sequence[RequestRecord]) -> None:
+        if self.linker is not None:
+            await self.linker(records)
+
+    async def _serve(self, app: Any, sock: socket.socket) -> None:
+        config = Config()
+        config.bind = [f"fd://{sock.fileno()}"]
+        config.accesslog = None
+        config.errorlog = logging.getLogger("nexus.hypercorn")
+        config.keep_alive_timeout = 75
+        config.graceful_timeout = 5
+        await serve(app, config, shutdown_trigger=self._stop.wait)  # type: ignore[arg-type]
+        sock.close()
+
+    async def _guard(self, coro: Any) -> None:
+        """Run a side task; if it dies, say so loudly and stop the whole server."""
+        try:
+            await coro
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("a Nexus task died; stopping the server")
+            self._stop.set()
+            self._writer_stop.set()
+            self.failed = True
+
+    failed = False
+
+    async def wait(self) -> None:
+        await self._stop.wait()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    async def stop(self) -> None:
+        self._stop.set()  # servers stop accepting; in-flight streams finish or are cut
+        await asyncio.sleep(0)
+        self._writer_stop.set()
+        self.bus.close()
+        await self.tasks.wait(timeout=DRAIN_DEADLINE_S)
+        await self.tasks.close()
+        await self.forwarder.close()
+        await self.credentials.close()
+        self.spool.close()
+        await self.store.close()
+
+
+def _build_linker(store: Any) -> Any:
+    try:
+        from nexus.conversations.worker import build_live_linker
+    except ImportError:
+        return None
+    return build_live_linker(store)
+
+
+def _build_api_app(store: Any, settings: Settings, bus: Any) -> Any:
+    try:
+        from nexus.api.app import make_api_app
+    except ImportError:
+        return None
+    return make_api_app(store, settings, bus)
+
+
+def _cost_function(settings: Settings) -> Any:
+    try:
+        from nexus.usage.cost import make_cost_function
+    except ImportError:
+        return None
+    return make_cost_function(settings.price_book_path)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        from nexus.errors import ConfigError
+
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    sock.listen(1024)
+    sock.setblocking(False)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _url(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    if host in ("0.0.0.0", "::"):
+        host = "127.0.0.1"
+    return f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+
+
+def _describe_db(settings: Settings) -> str:
+    if settings.is_postgres:
+        from nexus.redact import redact_text
+
+        url = settings.database_url
+        if "@" in url:  # hide a password in the URL
+            scheme, rest = url.split("://", 1)
+            creds, host = rest.rsplit("@", 1)
+            url = f"{scheme}://{creds.split(':', 1)[0]}@{host}"
+        return redact_text(url)
+    return str(settings.sqlite_path)
