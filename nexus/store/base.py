@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from nexus.records import (
+    Headers,
     Link,
     LiveEvent,
     Page,
@@ -22,6 +23,7 @@ from nexus.records import (
     RequestRecord,
     RequestSummary,
     StoredRequest,
+    Usage,
 )
 
 
@@ -214,3 +216,93 @@ class JobStore(Protocol):
         self, *, state: JobState | None = None, conversation_id: str | None = None, limit: int = 100
     ) -> list[AnalysisJob]:
         """Newest first, without ``result_json`` and ``markdown``."""
+
+
+# -- usage area: reports, rate-limit readings, recost (owner: usage engineer) -------------------
+USAGE_GROUPS = ("account", "host", "model", "session", "client_key", "class", "day", "hour")
+"""Dimensions ``usage_report`` groups by. ``account`` is the account id, else ``key:<client key
+id>``, else ``host:<host>`` (pass-through traffic has no account); ``day``/``hour`` are buckets of
+the start time, shifted by ``utc_offset_ms``, given as ISO text (``2025-11-24``,
+``2025-11-24T10``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class UsageRow:
+    """One group of a usage report. Costs sum priced requests only; ``unpriced_requests`` says how
+    many had tokens but no price (shown as "≥ $x", never as $0)."""
+
+    group: tuple[tuple[str, str | None], ...]  # (dimension, value) in the requested order
+    requests: int
+    errors: int  # no status, or status >= 400
+    input_tokens: int
+    output_tokens: int
+    cache_write_5m_tokens: int
+    cache_write_1h_tokens: int
+    cache_read_tokens: int
+    cost_usd_micros: int
+    unpriced_requests: int
+    first_ms: int | None
+    last_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitRow:
+    """A request whose response carried rate-limit headers (``nexus.usage.windows.Reading``)."""
+
+    request_id: str
+    at_ms: int  # first byte (when the headers arrived), else start
+    account: str  # as in USAGE_GROUPS
+    client_key_id: str | None
+    session_id: str | None
+    ratelimit: Headers
+
+
+@dataclass(frozen=True, slots=True)
+class UsagePoint:
+    """A request's usage, small (``nexus.usage.windows.Point``)."""
+
+    request_id: str
+    at_ms: int  # start
+    account: str
+    client_key_id: str | None
+    session_id: str | None
+    model: str | None
+    usage: Usage
+    cost_usd_micros: int | None
+
+
+CostFn = Callable[[str | None, Usage, int], int | None]  # (model, usage, started_at_ms) → micros
+
+
+class UsageStore(Protocol):
+    async def usage_report(
+        self,
+        flt: RequestFilter,
+        group_by: Sequence[str] = (),
+        bucket: str | None = None,
+        *,
+        utc_offset_ms: int = 0,
+    ) -> list[UsageRow]:
+        """Totals per group (``USAGE_GROUPS``; ``bucket`` "day"/"hour" adds a time dimension),
+        largest cost first (time buckets: oldest first). Raises ``ApiError`` on an unknown group."""
+
+    async def usage_readings(
+        self,
+        since_ms: int,
+        until_ms: int | None = None,
+        account: str | None = None,
+        limit: int = 20_000,
+    ) -> list[RateLimitRow]:
+        """Requests with rate-limit headers in ``[since, until)``, oldest first; the newest
+        ``limit`` when there are more."""
+
+    async def usage_latest_readings(self, since_ms: int) -> list[RateLimitRow]:
+        """Per account, its newest request with rate-limit headers since ``since_ms``."""
+
+    async def usage_points(
+        self, since_ms: int, until_ms: int | None = None, account: str | None = None
+    ) -> list[UsagePoint]:
+        """Requests started in ``[since, until)``, oldest first."""
+
+    async def recost(self, cost_fn: CostFn) -> int:
+        """Re-price every stored request with ``cost_fn``; returns how many costs changed."""

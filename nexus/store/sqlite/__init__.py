@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from nexus.store.sqlite.connection import SqliteConnection
 from nexus.store.sqlite.core import CoreMixin
+from nexus.store.sqlite.usage import UsageMixin
 
 
-class SqliteStore(CoreMixin, SqliteConnection):
+class SqliteStore(UsageMixin, CoreMixin, SqliteConnection):
     """The Store on SQLite (WAL; one writer connection, one reader)."""
 
 

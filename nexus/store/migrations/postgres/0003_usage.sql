@@ -1,0 +1,10 @@
+-- Usage reports and rate-limit windows read only these columns: a covering index lets a report
+-- over every request run as an index-only scan.
+CREATE INDEX requests_usage ON requests (started_at_ms) INCLUDE (
+    id, account_id, client_key_id, host, model, session_id, status,
+    input_tokens, output_tokens, cache_creation_tokens, cache_creation_5m_tokens,
+    cache_creation_1h_tokens, cache_read_tokens, cost_usd_micros
+);
+
+-- Requests whose response carried rate-limit headers ("[]" when none), newest per account.
+CREATE INDEX requests_ratelimited ON requests (started_at_ms) WHERE length(ratelimit) > 2;
