@@ -18,13 +18,24 @@ kept exact (``Decimal``) and rounded once, half to even.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
+from pathlib import Path
 
 from nexus.records import Usage
-from nexus.usage.prices import PriceBook, Rates, builtin_price_book
+from nexus.usage.prices import PriceBook, Rates, builtin_price_book, load_price_book
 
-__all__ = ["CostBreakdown", "cache_write_split", "cost_breakdown", "cost_usd_micros"]
+__all__ = [
+    "CostBreakdown",
+    "CostFunction",
+    "cache_write_split",
+    "cost_breakdown",
+    "cost_usd_micros",
+    "make_cost_function",
+]
+
+CostFunction = Callable[[str | None, Usage, int], int | None]  # (model, usage, started_at_ms)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,3 +104,14 @@ def cost_usd_micros(
         return 0  # no model and no tokens (HEAD /, a refused request): nothing was billed
     breakdown = cost_breakdown(model, usage, at_ms, book)
     return None if breakdown is None else breakdown.total_usd_micros
+
+
+def make_cost_function(price_book_path: Path | None = None) -> CostFunction:
+    """``cost_usd_micros`` bound to the shipped book overlaid by the user's file (read once, now;
+    raises ``ConfigError`` when that file is unreadable or invalid)."""
+    book = load_price_book(price_book_path)
+
+    def cost(model: str | None, usage: Usage, at_ms: int) -> int | None:
+        return cost_usd_micros(model, usage, at_ms, book)
+
+    return cost

@@ -5,7 +5,12 @@ import pytest
 
 from nexus.recorder.sse import assemble_json, assemble_sse
 from nexus.records import Usage
-from nexus.usage.cost import cache_write_split, cost_breakdown, cost_usd_micros
+from nexus.usage.cost import (
+    cache_write_split,
+    cost_breakdown,
+    cost_usd_micros,
+    make_cost_function,
+)
 from nexus.usage.prices import load_price_book
 
 AT = 1_764_547_200_000  # 2025-12-01
@@ -209,3 +214,14 @@ def test_a_user_price_book_changes_the_cost(tmp_path) -> None:  # type: ignore[n
     book = load_price_book(path)
     assert cost_usd_micros("claude-haiku-4-5", MIXED, AT, book) == 2 * 34_900
     assert cost_usd_micros("claude-haiku-4-5", MIXED, AT) == 34_900
+
+
+def test_cost_function_from_settings_uses_the_user_book(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "p.json"
+    path.write_text(
+        '{"models": [{"match": "claude-haiku-4-5", "prices": [{"from": "2025-10-15",'
+        ' "input": 3, "cache_write_5m": 3.75, "cache_write_1h": 6, "cache_read": 0.3,'
+        ' "output": 15}]}]}'
+    )
+    assert make_cost_function(path)("claude-haiku-4-5", MIXED, AT) == 3 * 34_900
+    assert make_cost_function(None)("claude-haiku-4-5", MIXED, AT) == 34_900
