@@ -256,3 +256,131 @@ class LiveEvent:
     ref_id: str  # request id for request/link events; the analysis engineer's id for analysis
     at_ms: int
     summary: RequestSummary | None = None
+
+
+# -- conversations (owner: conversation engine) -------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class ConversationSummary:
+    """One conversation as lists show it, kept up to date by the linker (never reads bodies).
+
+    ``id`` is the id of the conversation's first request. Token and cost sums cover every request of
+    the conversation, background calls included; ``cost_usd_micros`` sums priced requests only.
+    ``latest_context_tokens`` is the context the main agent's latest turn sent.
+    """
+
+    id: str
+    started_at_ms: int
+    last_at_ms: int
+    last_request_id: str
+    host: str
+    account_id: str | None
+    client_key_id: str | None
+    session_id: str | None
+    request_count: int
+    class_counts: dict[str, int]  # TrafficClass value → requests (classes with none are left out)
+    branch_count: int  # main plus every rewind, compaction and sub-task branch
+    subtask_count: int
+    input_tokens: int
+    output_tokens: int
+    cache_creation_tokens: int
+    cache_read_tokens: int
+    cost_usd_micros: int
+    models: tuple[str, ...]
+    latest_context_tokens: int
+    title: str  # the first request's user text preview
+    last_user_preview: str  # the latest main-agent turn's user text preview
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationBranch:
+    """A branch of a conversation tree: ``main``, a rewind (``branch-2`` …), a continuation after a
+    compaction (``compact-1`` …) or a sub-task (``task-1`` …)."""
+
+    name: str
+    kind: str  # "main" | "rewind" | "compaction" | "task"
+    first_request_id: str
+    fork_request_id: str | None  # the request it grew from (None for a root)
+    request_count: int
+    last_request_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationSubtask:
+    """A sub-agent run: started by an ``Agent``/``Task`` tool_use in ``subtask_of``'s response."""
+
+    request_id: str  # the sub-agent's first request
+    subtask_of: str
+    branch: str
+    agent_id: str | None
+    description: str
+    subagent_type: str
+    request_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationTree:
+    """A conversation whole: its summary and every request (background calls included) in start
+    order, each carrying its link (parent, branch, sub-task) in its ``RequestSummary``."""
+
+    summary: ConversationSummary
+    nodes: list[RequestSummary]
+    branches: list[ConversationBranch]
+    subtasks: list[ConversationSubtask]
+
+
+@dataclass(frozen=True, slots=True)
+class LinkNode:
+    """The conversation engine's stored state for one request: its link plus what later linking
+    reads (scope, start, session, how it attached). ``scope`` separates accounts / client keys /
+    hosts: requests of two scopes never share a conversation."""
+
+    request_id: str
+    scope: str
+    started_at_ms: int
+    traffic_class: TrafficClass
+    edge: str  # "root" | "cont" | "retry" | "task" | "compact" | "background"
+    session_id: str | None = None
+    agent_id: str | None = None
+    conversation_id: str | None = None
+    parent_request_id: str | None = None
+    branch: str | None = None
+    subtask_of: str | None = None
+    task_ordinal: int | None = None  # a sub-task root: which Agent/Task tool_use of subtask_of
+    branch_start: bool = False  # the first request of its branch
+    task_count: int = 0  # Agent/Task tool_uses in its response
+
+    @property
+    def position(self) -> tuple[int, str]:
+        """Canonical order of linking: by start time, then id."""
+        return (self.started_at_ms, self.request_id)
+
+    def link(self) -> Link:
+        return Link(
+            request_id=self.request_id,
+            traffic_class=self.traffic_class,
+            conversation_id=self.conversation_id,
+            parent_request_id=self.parent_request_id,
+            branch=self.branch,
+            subtask_of=self.subtask_of,
+            agent_id=self.agent_id,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class LinkKey:
+    """A lookup key a linked request leaves for later ones: ``c`` its messages plus response,
+    ``r`` its messages, ``t`` an Agent/Task prompt of its response, ``s`` a line of the summary a
+    compaction produced; ``w``/``wt``/``ws`` what a request that found nothing was looking for."""
+
+    kind: str
+    key: str
+    ordinal: int = 0
+    info: str | None = None  # ``t`` keys: JSON {tool_use_id, description, subagent_type, number}
+
+
+@dataclass(frozen=True, slots=True)
+class KeyHit:
+    """A stored key that matched a lookup, with the node that left it."""
+
+    key: LinkKey
+    node: LinkNode

@@ -9,14 +9,20 @@ become ``StoreUnavailable`` (the database is down; the writer spools) or propaga
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from nexus.records import (
+    ConversationSummary,
+    ConversationTree,
     Headers,
+    KeyHit,
     Link,
+    LinkKey,
+    LinkNode,
     LiveEvent,
     Page,
     RequestFilter,
@@ -306,3 +312,98 @@ class UsageStore(Protocol):
 
     async def recost(self, cost_fn: CostFn) -> int:
         """Re-price every stored request with ``cost_fn``; returns how many costs changed."""
+
+
+# -- conversations area: link index, summaries, trees (owner: conversation engine) -------------
+Position = tuple[int, str]  # (started_at_ms, request_id): the canonical order of linking
+
+
+class LinkIndex(Protocol):
+    """The conversation engine's index inside one write transaction (on Postgres, under an advisory
+    lock so processes link one at a time). Every lookup with ``before`` sees only nodes that come
+    before that position, so a request's link depends only on requests before it."""
+
+    async def find_keys(
+        self,
+        scope: str,
+        kinds: Sequence[str],
+        keys: Sequence[str],
+        *,
+        before: Position | None = None,
+        after: Position | None = None,
+        since_ms: int | None = None,
+        limit: int = 200,
+    ) -> list[KeyHit]:
+        """Keys of ``kinds`` equal to one of ``keys`` in ``scope`` whose node lies strictly between
+        ``after`` and ``before`` (and started at or after ``since_ms``), newest node first."""
+
+    async def find_unclaimed_tasks(
+        self, scope: str, keys: Sequence[str], *, before: Position, since_ms: int | None = None
+    ) -> list[KeyHit]:
+        """``t`` keys among ``keys`` before ``before`` that no sub-task root before ``before`` has
+        claimed, newest node first, then by ordinal."""
+
+    async def first_session_node(
+        self, scope: str, session_id: str, before: Position | None = None
+    ) -> LinkNode | None:
+        """The earliest non-background node of a session (before ``before`` when given)."""
+
+    async def has_continuation(self, parent_request_id: str, before: Position) -> bool:
+        """Whether a node before ``before`` already continues ``parent_request_id``."""
+
+    async def count_branch_starts(self, conversation_id: str, prefix: str, before: Position) -> int:
+        """Nodes before ``before`` that started a branch whose name starts with ``prefix``."""
+
+    async def count_tasks(self, conversation_id: str, before: Position) -> int:
+        """Agent/Task tool_uses in responses of the conversation's nodes before ``before``."""
+
+    async def get_nodes(self, request_ids: Sequence[str]) -> list[LinkNode]: ...
+
+    async def last_position(self, conversation_id: str, exclude: str) -> Position | None:
+        """The latest non-background node of a conversation other than ``exclude``."""
+
+    async def nodes_after(self, conversation_id: str, after: Position) -> list[LinkNode]:
+        """Non-background nodes of a conversation after ``after``, in canonical order."""
+
+    async def session_background(self, scope: str, session_id: str) -> list[LinkNode]: ...
+
+    async def put_node(self, node: LinkNode, keys: Sequence[LinkKey]) -> None:
+        """Store a node and its keys, replacing any earlier node (and keys) of the same request."""
+
+    async def delete_nodes(self, request_ids: Sequence[str]) -> None: ...
+
+    async def add_to_summary(self, node: LinkNode, record: RequestRecord) -> None:
+        """Count a newly linked request into its conversation's summary (the fast path)."""
+
+    async def recompute_summaries(self, conversation_ids: Sequence[str]) -> None:
+        """Rebuild these conversations' summaries from their nodes; drop those left empty."""
+
+
+class ConversationStore(Protocol):
+    """Conversations: the linker's index and what lists and trees read."""
+
+    def link_index(self) -> AbstractAsyncContextManager[LinkIndex]:
+        """One transaction over the link index (serialised across processes on Postgres)."""
+
+    async def list_conversations(
+        self, flt: RequestFilter, cursor: str | None = None, limit: int = 100
+    ) -> Page[ConversationSummary]:
+        """Newest activity first. Filters: since/until (last activity), host, account, model
+        (substring of any model used), session, conversation, traffic class (has one), text
+        (title or latest preview)."""
+
+    async def get_conversation(self, conversation_id: str) -> ConversationTree | None: ...
+
+    async def linking_positions(
+        self, after: Position | None, limit: int = 500
+    ) -> list[Position]:
+        """Every stored request's position in canonical order (for rebuild), after ``after``."""
+
+    async def unlinked_request_ids(self, limit: int = 500) -> list[str]:
+        """Stored requests the linker has no node for, oldest first (linking was interrupted)."""
+
+    async def unpublished_links(self, limit: int = 500) -> list[Link]:
+        """Nodes whose link is missing from (or differs from) the ``links`` table."""
+
+    async def clear_link_index(self) -> None:
+        """Forget every node, key and conversation summary (rebuild starts from nothing)."""
