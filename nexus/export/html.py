@@ -80,6 +80,7 @@ _JS = """
   document.querySelectorAll('nav a').forEach(function(a){a.addEventListener('click',function(){
     reveal(a.getAttribute('href').slice(1));});});
   if(location.hash){reveal(location.hash.slice(1));}
+  document.body.setAttribute('data-ready','1');
 })();
 """
 

@@ -1,0 +1,113 @@
+"""A conversation's summaries become threads: main, branches at their fork, sub-agents nested."""
+
+from __future__ import annotations
+
+import pytest
+
+from nexus.export.source import ConversationNotFound, load_conversation_summaries
+from nexus.export.tree import build_view, select_branch
+from nexus.records import TrafficClass
+from tests.export.builders import MemorySource, make_summary, scenario
+
+
+async def _view():  # type: ignore[no-untyped-def]
+    records, ids = scenario()
+    rows = await load_conversation_summaries(MemorySource(records), "conv-1")
+    return build_view("conv-1", rows), ids
+
+
+async def test_main_thread_runs_through_the_compaction_with_the_subagent_nested() -> None:
+    view, ids = await _view()
+    main = view.threads[0]
+    assert main.kind == "main"
+    assert [t.id for t in main.turns] == [
+        ids["t1"],
+        ids["t2"],
+        ids["t3"],
+        ids["t4"],
+        ids["compaction"],
+        ids["after_compaction"],
+    ]
+    spawner = main.turns[1]
+    assert [s.kind for s in spawner.subagents] == ["subagent"]
+    assert [t.id for t in spawner.subagents[0].turns] == [ids["s1"], ids["s2"]]
+    assert spawner.subagents[0].anchor_id == ids["t2"]
+
+
+async def test_a_rewind_is_its_own_thread_anchored_at_the_fork() -> None:
+    view, ids = await _view()
+    branch = view.threads[1]
+    assert (branch.kind, branch.branch, branch.anchor_id) == ("branch", "rewind-1", ids["t3"])
+    assert [t.id for t in branch.turns] == [ids["b1"], ids["b2"]]
+    assert len(view.threads) == 2
+
+
+async def test_background_calls_are_set_apart() -> None:
+    view, _ = await _view()
+    assert [s.traffic_class for s in view.background] == [TrafficClass.TITLE, TrafficClass.QUOTA]
+    shown = {t.id for t in view.all_turns()}
+    assert not shown & {s.id for s in view.background}
+    assert len(shown) == len(view.requests) == 10
+
+
+async def test_selecting_a_branch_keeps_the_turns_that_led_to_it_and_their_subagents() -> None:
+    view, ids = await _view()
+    picked = select_branch(view, "rewind-1")
+    assert len(picked.threads) == 1
+    thread = picked.threads[0]
+    assert [t.id for t in thread.turns] == [ids["t1"], ids["t2"], ids["t3"], ids["b1"], ids["b2"]]
+    assert thread.turns[1].subagents[0].turns[0].id == ids["s1"]
+    assert ids["t4"] not in {s.id for s in picked.requests}
+    with pytest.raises(KeyError):
+        select_branch(view, "nope")
+
+
+def test_a_turn_whose_parent_is_a_background_call_still_links_up() -> None:
+    a = make_summary(id="a", started_at_ms=1)
+    q = make_summary(
+        id="q", started_at_ms=2, parent_request_id="a", traffic_class=TrafficClass.QUOTA
+    )
+    b = make_summary(id="b", started_at_ms=3, parent_request_id="q")
+    view = build_view("c", [b, q, a])
+    assert [t.id for t in view.threads[0].turns] == ["a", "b"]
+
+
+def test_a_subagent_whose_spawner_is_missing_gets_its_own_thread() -> None:
+    a = make_summary(id="a", started_at_ms=1)
+    s = make_summary(
+        id="s", started_at_ms=2, subtask_of="gone", traffic_class=TrafficClass.SUBAGENT, branch="x"
+    )
+    view = build_view("c", [a, s])
+    assert [(t.kind, t.id) for t in view.threads] == [("main", "a"), ("subagent", "s")]
+
+
+def test_a_subagent_whose_turns_all_carry_subtask_of_stays_one_thread() -> None:
+    p = make_summary(id="p", started_at_ms=1)
+    s1 = make_summary(id="s1", started_at_ms=2, subtask_of="p", branch="agent")
+    s2 = make_summary(
+        id="s2", started_at_ms=3, subtask_of="p", parent_request_id="s1", branch="agent"
+    )
+    n = make_summary(id="n", started_at_ms=4, parent_request_id="p")
+    view = build_view("c", [p, s1, s2, n])
+    main = view.threads[0]
+    assert [t.id for t in main.turns] == ["p", "n"]
+    assert [t.id for t in main.turns[0].subagents[0].turns] == ["s1", "s2"]
+    assert len(view.threads) == 1
+
+
+def test_two_rewinds_from_one_turn_are_two_branches() -> None:
+    a = make_summary(id="a", started_at_ms=1)
+    b = make_summary(id="b", started_at_ms=2, parent_request_id="a")
+    r1 = make_summary(id="r1", started_at_ms=3, parent_request_id="a", branch="r1")
+    r2 = make_summary(id="r2", started_at_ms=4, parent_request_id="a", branch="r2")
+    view = build_view("c", [r2, r1, b, a])
+    assert [(t.kind, t.branch, t.anchor_id) for t in view.threads] == [
+        ("main", "main", None),
+        ("branch", "r1", "a"),
+        ("branch", "r2", "a"),
+    ]
+
+
+async def test_an_unknown_conversation_is_an_error() -> None:
+    with pytest.raises(ConversationNotFound):
+        await load_conversation_summaries(MemorySource([]), "nope")
