@@ -68,7 +68,8 @@ class Server:
         self.store = await open_store(s)
         self.bus = EventBus()
         self.store.on_commit = self.bus.notify  # type: ignore[attr-defined]
-        self.spool = Spool(s.data_dir / "spool")
+        # One spool per proxy port: two processes on one machine never share segment files.
+        self.spool = Spool(s.data_dir / "spool" / str(s.proxy_port))
         self.tap = Tap(self.spool)
         self.linker = _build_linker(self.store)
         self.writer = Writer(

@@ -208,5 +208,5 @@ def backlog(directory: Path) -> tuple[int, int]:
     """(files, bytes) waiting in a spool folder, for ``nexus db stats`` from another process."""
     if not directory.exists():
         return 0, 0
-    files = list(directory.glob("*.spool"))
+    files = list(directory.rglob("*.spool"))
     return len(files), sum(f.stat().st_size for f in files)

@@ -1,1 +1,16 @@
-"""postgres"""
+"""PostgresStore: for teams; several ``nexus serve`` processes may share one database.
+
+Composed like SqliteStore: one mixin per area, ``PostgresConnection`` last.
+"""
+
+from __future__ import annotations
+
+from nexus.store.postgres.connection import PostgresConnection
+from nexus.store.postgres.core import PostgresCore
+
+
+class PostgresStore(PostgresCore, PostgresConnection):
+    """The Store on Postgres (asyncpg pool, LISTEN/NOTIFY, SKIP LOCKED claims)."""
+
+
+__all__ = ["PostgresStore"]

@@ -47,6 +47,7 @@ class Tx:
     def __init__(self, conn: aiosqlite.Connection, q: dict[str, str]) -> None:
         self._conn = conn
         self.q = q
+        self.notify = False  # Postgres sends NOTIFY when set; SQLite wakes readers after commit
 
     async def execute(self, name: str, params: Sequence[Any] = ()) -> int:
         cursor = await self._conn.execute(self.q.get(name, name), params)

@@ -1,165 +1,24 @@
-"""SQLite core: writing record batches, reading requests back whole, lists, links, maintenance."""
+"""SQLite's side of the shared core: how lists are bound, space given back, backups taken."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
-from nexus.records import (
-    Link,
-    Page,
-    RequestFilter,
-    RequestRecord,
-    RequestSummary,
-    StoredRequest,
-    now_ms,
-)
-from nexus.store.base import StoreStats
-from nexus.store.content import cuts_from_json, rebuild_body
-from nexus.store.filters import build_where
-from nexus.store.rows import (
-    SUMMARY_WIDTH,
-    decompress,
-    headers_from_json,
-    prepare_batch,
-    summary_from_row,
-)
-
-if TYPE_CHECKING:
-    from nexus.store.sqlite.connection import SqliteConnection as _Base
-else:
-    _Base = object
-
-_KNOWN_BLOBS_MAX = 200_000
+from nexus.store.core import CoreMixin
 
 
-class CoreMixin(_Base):
-    _known_blobs: set[bytes]
+class SqliteCore(CoreMixin):
+    def _id_list(self, ids: list[str]) -> Any:
+        return orjson.dumps(ids)
 
-    def _sql(self, name: str, **parts: str) -> str:
-        return self.q[name].format(summary_columns=self.q["summary_columns"], **parts)
-
-    async def write_batch(self, records: Sequence[RequestRecord]) -> None:
-        if not records:
-            return
-        known = self._known_blobs
-        batch = prepare_batch(records, known)
-        async with self._transaction() as tx:
-            ids = list(batch.requests)
-            existing = {r[0] for r in await tx.fetchall("requests_existing", [orjson.dumps(ids)])}
-            new = [batch.requests[i] for i in ids if i not in existing]
-            if not new:
-                return
-            new_ids = {row[0] for row in new}
-            await tx.executemany("blob_insert", batch.blobs)
-            await tx.executemany("node_insert", batch.nodes)
-            await tx.executemany("request_insert", new)
-            await tx.executemany(
-                "request_blob_insert", [rb for rb in batch.request_blobs if rb[0] in new_ids]
-            )
-            at = now_ms()
-            await tx.executemany("event_insert", [("request", row[0], at) for row in new])
-        if len(known) > _KNOWN_BLOBS_MAX:
-            known.clear()
-        known.update(batch.blob_hashes)
-
-    async def write_links(self, links: Sequence[Link]) -> None:
-        if not links:
-            return
-        at = now_ms()
-        async with self._transaction() as tx:
-            await tx.executemany(
-                "link_upsert",
-                [
-                    (
-                        lk.request_id, str(lk.traffic_class), lk.conversation_id,
-                        lk.parent_request_id, lk.branch, lk.subtask_of, lk.agent_id, at,
-                    )  # fmt: skip
-                    for lk in links
-                ],
-            )
-            await tx.executemany("event_insert", [("link", lk.request_id, at) for lk in links])
-
-    async def get_request(self, request_id: str) -> StoredRequest | None:
-        row = await self._fetchone(self._sql("request_get"), [request_id])
-        if row is None:
-            return None
-        (headers_hash, response_headers, ratelimit, skeleton, cuts_raw, response_body,
-         response_codec, response_message, auth_mode, query, first_byte) = row[SUMMARY_WIDTH:]  # fmt: skip
-        cuts = cuts_from_json(cuts_raw)
-        wanted = [c.ref for c in cuts if c.kind == "blob"] + [headers_hash]
-        blobs = await self._blobs(wanted)
-        chains = {c.ref: await self._chain(c.ref) for c in cuts if c.kind == "chain"}
-        return StoredRequest(
-            summary=summary_from_row(row),
-            request_headers=headers_from_json(blobs.get(headers_hash)),
-            response_headers=headers_from_json(response_headers),
-            ratelimit=headers_from_json(ratelimit),
-            request_body=rebuild_body(bytes(skeleton), cuts, blobs, chains),
-            response_body=decompress(response_codec, response_body),
-            response_message=bytes(response_message) if response_message is not None else None,
-            auth_mode=auth_mode,
-            query=query,
-            first_byte_at_ms=first_byte,
-        )
-
-    async def _blobs(self, hashes: list[bytes]) -> dict[bytes, bytes]:
-        hashes = [h for h in dict.fromkeys(hashes) if h is not None]
-        if not hashes:
-            return {}
-        sql = self.q["blobs_get"].format(placeholders=self._placeholders(len(hashes)))
-        rows = await self._fetchall(sql, hashes)
-        return {bytes(h): decompress(codec, data) for h, codec, data in rows}
-
-    async def _chain(self, tail: bytes) -> list[tuple[bytes, bytes]]:
-        rows = await self._fetchall("chain_get", [tail])
-        return [(bytes(sep), decompress(codec, data)) for sep, codec, data in rows]
-
-    def _placeholders(self, n: int) -> str:
-        return ", ".join("?" * n)
-
-    async def list_requests(
-        self, flt: RequestFilter, cursor: str | None = None, limit: int = 100
-    ) -> Page[RequestSummary]:
-        where, params = build_where(self.q, flt, cursor)
-        rows = await self._fetchall(self._list_sql("requests_list", where), [*params, limit + 1])
-        items = [summary_from_row(r) for r in rows[:limit]]
-        next_cursor = items[-1].id if len(rows) > limit and items else None
-        return Page(items, next_cursor)
-
-    async def count_requests(self, flt: RequestFilter) -> int:
-        where, params = build_where(self.q, flt)
-        row = await self._fetchone(self._list_sql("requests_count", where), params)
-        return int(row[0]) if row else 0
+    def _blobs_query(self, hashes: list[bytes]) -> tuple[str, list[Any]]:
+        return self.q["blobs_get"].format(placeholders=", ".join("?" * len(hashes))), hashes
 
     def _list_sql(self, name: str, where: str) -> str:
         return self._sql(name, where=where)
-
-    async def stats(self) -> StoreStats:
-        count, received, oldest, newest = await self._fetchone("stats_requests") or (0, 0, None, None)
-        blobs, unique = await self._fetchone("stats_blobs") or (0, 0)
-        size = await self._fetchone("stats_size")
-        return StoreStats(
-            requests=count,
-            bytes_received=received,
-            unique_content_bytes=unique,
-            database_bytes=int(size[0]) if size else 0,
-            blobs=blobs,
-            oldest_ms=oldest,
-            newest_ms=newest,
-        )
-
-    async def prune(self, older_than_ms: int) -> int:
-        async with self._transaction() as tx:
-            deleted = await tx.execute("prune_requests", [older_than_ms])
-            for name in ("prune_links", "prune_request_blobs", "prune_nodes", "prune_blobs"):
-                await tx.execute(name)
-        self._known_blobs.clear()
-        await self._reclaim_space()
-        return deleted
 
     async def _reclaim_space(self) -> None:
         async with self._write_lock:
@@ -174,4 +33,3 @@ class CoreMixin(_Base):
         path.parent.mkdir(parents=True, exist_ok=True)
         async with aiosqlite.connect(path) as target:
             await self._conn(writer=True).backup(target)
-

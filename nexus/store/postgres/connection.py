@@ -1,0 +1,170 @@
+"""The Postgres connection layer: an asyncpg pool, migrations under an advisory lock, and the same
+primitives the SQLite layer offers (``_fetchall``, ``_fetchone``, ``_execute``, ``_transaction``).
+
+Several ``nexus serve`` processes may share one database: migrations take a session advisory lock,
+writes are idempotent, and every transaction that adds events sends ``NOTIFY nexus_events`` so other
+processes' live feeds wake up. Driver errors that mean "the database cannot be used" become
+``StoreUnavailable`` here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from typing import Any
+
+import asyncpg
+
+from nexus.errors import ConfigError, StoreUnavailable
+from nexus.store import migrate, queries
+
+_MIGRATION_LOCK = 0x6E657875  # "nexu": one lock id for every Nexus process
+_ROWCOUNT = re.compile(r"(\d+)$")
+_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncio.TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.InsufficientResourcesError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+)
+
+
+@contextlib.contextmanager
+def map_store_errors() -> Iterator[None]:
+    try:
+        yield
+    except asyncpg.exceptions.InvalidCatalogNameError as exc:
+        raise ConfigError(f"Postgres: {exc}") from exc
+    except asyncpg.exceptions.InvalidPasswordError as exc:
+        raise ConfigError(f"Postgres refused the login: {exc}") from exc
+    except _UNAVAILABLE as exc:
+        raise StoreUnavailable(f"Postgres: {exc or type(exc).__name__}") from exc
+
+
+class PgTx:
+    """Statements run inside one transaction on one pooled connection."""
+
+    def __init__(self, conn: asyncpg.Connection, q: dict[str, str]) -> None:
+        self._conn = conn
+        self.q = q
+        self.notify = False  # set by writes that add events: NOTIFY goes out with the commit
+
+    async def execute(self, name: str, params: Sequence[Any] = ()) -> int:
+        status = await self._conn.execute(self.q.get(name, name), *params)
+        match = _ROWCOUNT.search(status or "")
+        return int(match.group(1)) if match else 0
+
+    async def executemany(self, name: str, rows: Iterable[Sequence[Any]]) -> None:
+        rows = list(rows)
+        if rows:
+            await self._conn.executemany(self.q.get(name, name), rows)
+
+    async def fetchall(self, name: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return [tuple(r) for r in await self._conn.fetch(self.q.get(name, name), *params)]
+
+    async def fetchone(self, name: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        row = await self._conn.fetchrow(self.q.get(name, name), *params)
+        return None if row is None else tuple(row)
+
+
+class PostgresConnection:
+    dialect = "postgres"
+
+    def __init__(self, dsn: str, *, schema: str | None = None, max_connections: int = 10) -> None:
+        self.dsn = dsn
+        self.schema = schema
+        self.max_connections = max_connections
+        self.q = queries.load("postgres")
+        self._pool: asyncpg.Pool | None = None
+        self._known_blobs: set[bytes] = set()
+
+    async def open(self) -> None:
+        settings = {"search_path": self.schema} if self.schema else {}
+        with map_store_errors():
+            self._pool = await asyncpg.create_pool(
+                self.dsn,
+                min_size=1,
+                max_size=self.max_connections,
+                command_timeout=60,
+                timeout=10,
+                server_settings=settings,
+            )
+            async with self._pool.acquire() as conn:
+                await self._migrate(conn)
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._pool.close(), 10)
+            self._pool = None
+
+    async def _migrate(self, conn: asyncpg.Connection) -> list[str]:
+        await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK)
+        try:
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS _migrations "
+                "(name TEXT PRIMARY KEY, applied_at_ms BIGINT NOT NULL)"
+            )
+            applied = {r[0] for r in await conn.fetch("SELECT name FROM _migrations")}
+            done = []
+            for name, sql in migrate.pending("postgres", applied):
+                async with conn.transaction():
+                    await conn.execute(sql)
+                    await conn.execute(
+                        "INSERT INTO _migrations VALUES ($1, "
+                        "(extract(epoch FROM now()) * 1000)::bigint)",
+                        name,
+                    )
+                done.append(name)
+            return done
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK)
+
+    async def applied_migrations(self) -> list[str]:
+        return [r[0] for r in await self._fetchall("SELECT name FROM _migrations ORDER BY name")]
+
+    def _require_pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise StoreUnavailable("the Postgres store is not open")
+        return self._pool
+
+    async def _fetchall(self, name: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with map_store_errors():
+            rows = await self._require_pool().fetch(self.q.get(name, name), *params)
+            return [tuple(r) for r in rows]
+
+    async def _fetchone(self, name: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        with map_store_errors():
+            row = await self._require_pool().fetchrow(self.q.get(name, name), *params)
+            return None if row is None else tuple(row)
+
+    async def _execute(self, name: str, params: Sequence[Any] = ()) -> int:
+        async with self._transaction() as tx:
+            return await tx.execute(name, params)
+
+    @contextlib.asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[PgTx]:
+        """One transaction; commits on success (with NOTIFY when events were added)."""
+        with map_store_errors():
+            async with self._require_pool().acquire() as conn, conn.transaction():
+                tx = PgTx(conn, self.q)
+                yield tx
+                if tx.notify:
+                    await conn.execute("SELECT pg_notify('nexus_events', '')")
+        self._after_commit()
+
+    @contextlib.asynccontextmanager
+    async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled connection outside a transaction (LISTEN, VACUUM)."""
+        with map_store_errors():
+            async with self._require_pool().acquire() as conn:
+                yield conn
+
+    def _after_commit(self) -> None:
+        callback = getattr(self, "on_commit", None)
+        if callback is not None:
+            callback()
