@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -35,7 +35,9 @@ __all__ = [
     "WindowState",
     "account_windows",
     "attribute_rises",
+    "combine_windows",
     "estimate_windows",
+    "headers_state",
     "latest_snapshots",
     "series",
 ]
@@ -159,38 +161,42 @@ def account_windows(
     Accounts whose newest reading has subscription windows get them as the server said; the others
     get rolling-window estimates from ``points`` (plus any API-key limits their headers carried).
     """
-    points = list(points)
     by_account: dict[str, list[Point]] = defaultdict(list)
     for point in points:
         by_account[point.account].append(point)
+    estimates = {a: estimate_windows(pts, now_ms) for a, pts in by_account.items()}
+    return combine_windows(latest_snapshots(readings), estimates, now_ms)
+
+
+def combine_windows(
+    snapshots: Mapping[str, tuple[Reading, RateLimitSnapshot]],
+    estimates: Mapping[str, tuple[WindowState, ...]],
+    now_ms: int,
+) -> list[AccountWindows]:
+    """Per account: the server's windows when its newest reading has them, else ``estimates``
+    (empty sums when there are none) with any API-key limits the reading carried."""
     out: dict[str, AccountWindows] = {}
-    for account, (reading, snap) in latest_snapshots(readings).items():
+    for account, (reading, snap) in snapshots.items():
         if snap.has_unified:
-            out[account] = _from_headers(account, reading, snap)
-        else:
-            estimate = estimate_windows(by_account.get(account, ()), now_ms)
-            out[account] = AccountWindows(
-                account=account,
-                source="estimate",
-                at_ms=reading.at_ms,
-                request_id=reading.request_id,
-                windows=estimate,
-                api_limits=snap.api_limits,
-                retry_after_s=snap.retry_after_s,
-            )
-    for account, account_points in by_account.items():
+            out[account] = headers_state(account, reading, snap)
+            continue
+        out[account] = AccountWindows(
+            account=account,
+            source="estimate",
+            at_ms=reading.at_ms,
+            request_id=reading.request_id,
+            windows=estimates.get(account) or estimate_windows((), now_ms),
+            api_limits=snap.api_limits,
+            retry_after_s=snap.retry_after_s,
+        )
+    for account, states in estimates.items():
         if account not in out:
-            out[account] = AccountWindows(
-                account=account,
-                source="estimate",
-                at_ms=None,
-                request_id=None,
-                windows=estimate_windows(account_points, now_ms),
-            )
+            out[account] = AccountWindows(account, "estimate", None, None, windows=states)
     return [out[a] for a in sorted(out)]
 
 
-def _from_headers(account: str, reading: Reading, snap: RateLimitSnapshot) -> AccountWindows:
+def headers_state(account: str, reading: Reading, snap: RateLimitSnapshot) -> AccountWindows:
+    """An account's windows exactly as one response's headers gave them."""
     binding = snap.binding_window
     return AccountWindows(
         account=account,

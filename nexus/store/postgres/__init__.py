@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from nexus.store.postgres.connection import PostgresConnection
 from nexus.store.postgres.core import PostgresCore
+from nexus.store.postgres.usage import UsageMixin
 
 
-class PostgresStore(PostgresCore, PostgresConnection):
+class PostgresStore(UsageMixin, PostgresCore, PostgresConnection):
     """The Store on Postgres (asyncpg pool, LISTEN/NOTIFY, SKIP LOCKED claims)."""
 
 
