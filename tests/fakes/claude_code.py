@@ -15,7 +15,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +33,7 @@ __all__ = [
     "claude_version",
     "find_or_install_claude",
     "run_claude",
+    "run_claude_interactive",
 ]
 
 PACKAGE = "@anthropic-ai/claude-code"
@@ -150,40 +154,166 @@ def run_claude(
 
 
 # ---------------------------------------------------------------------------------------------
+# Interactive mode under tmux (captures only: it waits by polling the screen and the fake)
+
+
+def run_claude_interactive(
+    cli: Path,
+    base_url: str,
+    prompts: Sequence[str],
+    *,
+    home: Path,
+    request_count: Callable[[], int],
+    settle_s: float = 1.5,
+    timeout_s: float = 60,
+) -> str:
+    """Type each prompt into the TUI, waiting after each until the CLI has made a call and then
+    gone quiet for ``settle_s``. Returns the last screen. Needs tmux."""
+    workdir = home / "work"
+    workdir.mkdir(parents=True, exist_ok=True)
+    env = claude_env(base_url, home, {"TERM": "xterm-256color"})
+    # Skip the onboarding, API-key and trust screens (they would try the real API).
+    (Path(env["CLAUDE_CONFIG_DIR"]) / ".claude.json").write_bytes(
+        orjson.dumps(
+            {
+                "hasCompletedOnboarding": True,
+                "customApiKeyResponses": {"approved": [TEST_API_KEY[-20:]], "rejected": []},
+                "projects": {
+                    str(workdir): {
+                        "hasTrustDialogAccepted": True,
+                        "hasCompletedProjectOnboarding": True,
+                    }
+                },
+            }
+        )
+    )
+    session = f"nexus-capture-{os.getpid()}"
+    env_args = [arg for name, value in env.items() for arg in ("-e", f"{name}={value}")]
+    command = ["timeout", "--foreground", str(int(timeout_s * (len(prompts) + 1))), str(cli)]
+    subprocess.run(
+        [
+            "tmux",
+            "new-session",
+            "-d",
+            "-s",
+            session,
+            "-x",
+            "160",
+            "-y",
+            "50",
+            "-c",
+            str(workdir),
+            *env_args,
+            *command,
+        ],
+        check=True,
+    )
+    try:
+        _wait_until(lambda: "❯" in _screen(session), timeout_s)
+        for prompt in prompts:
+            before = request_count()
+            subprocess.run(["tmux", "send-keys", "-t", session, "-l", prompt], check=True)
+            time.sleep(0.3)  # the TUI drops an Enter that arrives with the pasted text
+            subprocess.run(["tmux", "send-keys", "-t", session, "Enter"], check=True)
+            _wait_until(partial(_grew, request_count, before), timeout_s)
+            _wait_quiet(request_count, settle_s, timeout_s)
+        return _screen(session)
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], check=False, capture_output=True)
+
+
+def _screen(session: str) -> str:
+    done = subprocess.run(
+        ["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True, check=False
+    )
+    return done.stdout
+
+
+def _wait_until(condition: Callable[[], bool], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the Claude Code TUI did not get there in time")
+        time.sleep(0.1)
+
+
+def _grew(count: Callable[[], int], before: int) -> bool:
+    return count() > before
+
+
+def _wait_quiet(count: Callable[[], int], settle_s: float, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    last, since = count(), time.monotonic()
+    while time.monotonic() - since < settle_s and time.monotonic() < deadline:
+        time.sleep(0.1)
+        if count() != last:
+            last, since = count(), time.monotonic()
+
+
+# ---------------------------------------------------------------------------------------------
 # Capturing real traffic into tests/data/claude_code/ (python -m tests.fakes.claude_code OUT_DIR)
 
 REDACTED_KEY = "sk-ant-test-redacted"
 _SECRET_HEADERS = {"x-api-key", "authorization"}
 
-# scenario name -> the prompts of consecutive runs; runs after the first add ``-c`` (continue).
-SCENARIOS: dict[str, tuple[str, ...]] = {
-    "simple": ("say hi to nexus",),
-    "tool_loop": ("please run echo hello-nexus and tell me what it printed",),
-    "subagent": ("spawn a sub-agent that runs one command, then answer",),
-    "continue": ("remember the word pineapple", "what word did I ask you to remember?"),
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    prompts: tuple[str, ...]  # print mode: one run each, later runs with -c; interactive: typed
+    is_interactive: bool = False
+
+
+SCENARIOS: dict[str, Scenario] = {
+    "simple": Scenario(("say hi to nexus",)),
+    "tool_loop": Scenario(("please run echo hello-nexus and tell me what it printed",)),
+    "subagent": Scenario(("spawn a sub-agent that runs one command, then answer",)),
+    "continue": Scenario(("remember the word pineapple", "what word did I ask you to remember?")),
+    "interactive_compact": Scenario(
+        (
+            "remember the word pineapple",
+            "please run echo hello-tui",
+            "and now say something else",
+            "/compact",
+            "what word did I ask you to remember?",
+        ),
+        is_interactive=True,
+    ),
 }
 
 
-def capture(cli: Path, scenario: str, prompts: Sequence[str]) -> dict[str, Any]:
+def capture(cli: Path, name: str, scenario: Scenario) -> dict[str, Any]:
     """Run the CLI against a fresh fake upstream and return every exchange it made."""
     from tests.fakes.upstream import ClaudeCodeResponder, FakeUpstream
 
     results: list[Any] = []
-    with tempfile.TemporaryDirectory(prefix=f"nexus-capture-{scenario}-") as tmp:
+    # The TUI may still be writing its transcript as it is killed: cleanup errors are harmless.
+    with tempfile.TemporaryDirectory(
+        prefix=f"nexus-capture-{name}-", ignore_cleanup_errors=True
+    ) as tmp:
         home = Path(tmp)
         with FakeUpstream.in_thread(ClaudeCodeResponder(), record_responses=True) as upstream:
-            for i, prompt in enumerate(prompts):
+            if scenario.is_interactive:
+                screen = run_claude_interactive(
+                    cli,
+                    upstream.url,
+                    scenario.prompts,
+                    home=home,
+                    request_count=lambda: len(upstream.exchanges),
+                )
+                results.append({"final_screen": screen.rstrip()})
+            for i, prompt in enumerate(() if scenario.is_interactive else scenario.prompts):
                 done = run_claude(
                     cli, upstream.url, prompt, home=home, extra_args=("-c",) if i else ()
                 )
                 if done.returncode != 0:
-                    raise RuntimeError(f"{scenario}: claude failed: {done.stderr or done.stdout}")
+                    raise RuntimeError(f"{name}: claude failed: {done.stderr or done.stdout}")
                 results.append(orjson.loads(done.stdout))
             exchanges = [_exchange_json(req, resp) for req, resp in upstream.exchanges]
     return {
-        "scenario": scenario,
+        "scenario": name,
         "cli_version": claude_version(cli),
-        "prompts": list(prompts),
+        "mode": "interactive" if scenario.is_interactive else "print",
+        "prompts": list(scenario.prompts),
         "cli_results": results,
         "exchanges": exchanges,
     }

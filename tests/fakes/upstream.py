@@ -379,6 +379,7 @@ def tool_results(body: Any) -> list[str]:
 
 
 SUB_AGENT_PROMPT = "Run the shell command `echo sub-agent-ok` with Bash and report its output."
+COMPACT_MARKER = "create a detailed summary of the conversation so far"
 _RUN_ECHO = re.compile(r"run echo\s+([\w.-]+)", re.IGNORECASE)
 
 
@@ -390,6 +391,7 @@ class ClaudeCodeResponder:
     - a last user message holding tool_results: a final text quoting what they said
     - "spawn a sub-agent": an ``Agent`` tool_use (general-purpose)
     - "run echo WORD": a Bash tool_use ``echo WORD``
+    - a compaction request (``/compact``): an <analysis> and a <summary> of the user's messages
     - anything else: an echo, with a thinking block on main-agent turns
     """
 
@@ -400,6 +402,9 @@ class ClaudeCodeResponder:
         schema = _json_schema(body)
         if schema is not None:
             return Reply(text=orjson.dumps(_fill_schema(schema)).decode())
+        prompt = last_user_text(body)
+        if COMPACT_MARKER in prompt:
+            return Reply(text=_summary(body))
         results = tool_results(body)
         is_sub_agent = request.header("x-claude-code-agent-id") is not None
         if results:
@@ -416,7 +421,6 @@ class ClaudeCodeResponder:
                     ),
                 ),
             )
-        prompt = last_user_text(body)
         thinking = f"The user asked: {prompt[:200]}"
         if "spawn a sub-agent" in prompt.lower():
             agent_input = {
@@ -438,6 +442,21 @@ class ClaudeCodeResponder:
                 tool_uses=(ToolUse("Bash", {"command": command, "description": "Run echo"}),),
             )
         return Reply(text="You said: " + prompt, thinking=thinking)
+
+
+def _summary(body: dict[str, Any]) -> str:
+    said = []
+    for message in body.get("messages") or ():
+        if isinstance(message, dict) and message.get("role") == "user":
+            text = last_user_text({"messages": [message]}).split("\n")[0].strip()
+            if text and not text.startswith("<"):
+                said.append(f"    - {text}")
+    lines = "\n".join(said)
+    return (
+        "<analysis>\nThe user sent a few short requests.\n</analysis>\n\n"
+        f"<summary>\n1. Primary Request and Intent:\n   Short requests.\n\n"
+        f"6. All user messages:\n{lines}\n</summary>"
+    )
 
 
 def _json_schema(body: dict[str, Any]) -> dict[str, Any] | None:
