@@ -11,6 +11,7 @@ pytest_plugins: list[str] = [
     "tests.fakes.upstream",
     "tests.fakes.claude_code",
     "tests.fakes.oauth",
+    "tests.fakes.stores",
 ]
 
 
