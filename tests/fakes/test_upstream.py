@@ -403,3 +403,15 @@ def test_responder_answers_title_calls_with_json_matching_the_schema() -> None:
 
     assert isinstance(json.loads(reply.text)["title"], str)
     assert reply.thinking is None
+
+
+def test_responder_answers_the_captured_title_and_compaction_calls() -> None:
+    responder = ClaudeCodeResponder()
+    title, *turns, compaction, after = captured("interactive_compact")
+
+    assert set(json.loads(responder(title).text)) == {"title"}
+    summary = responder(compaction).text
+    assert "<summary>" in summary and "remember the word pineapple" in summary
+    assert not responder(compaction).tool_uses
+    assert responder(after).text.startswith("You said: ")
+    assert len(turns) == 4
