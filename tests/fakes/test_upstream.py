@@ -415,3 +415,20 @@ def test_responder_answers_the_captured_title_and_compaction_calls() -> None:
     assert not responder(compaction).tool_uses
     assert responder(after).text.startswith("You said: ")
     assert len(turns) == 4
+
+
+async def test_accepted_keys_reject_other_credentials_with_a_401() -> None:
+    async with FakeUpstream(accepted_keys=frozenset({"sk-good", "oauth-token"})) as upstream:
+        async with httpx.AsyncClient() as client:
+            url = upstream.url + "/v1/messages"
+            good = await client.post(url, json=BODY, headers={"x-api-key": "sk-good"})
+            bearer = await client.post(
+                url, json=BODY, headers={"authorization": "Bearer oauth-token"}
+            )
+            bad = await client.post(url, json=BODY, headers={"x-api-key": "sk-bad"})
+            missing = await client.post(url, json=BODY)
+
+    assert (good.status_code, bearer.status_code) == (200, 200)
+    for response in (bad, missing):
+        assert response.status_code == 401
+        assert response.json()["error"]["type"] == "authentication_error"

@@ -519,8 +519,12 @@ class FakeUpstream:
         host: str = "127.0.0.1",
         port: int = 0,
         record_responses: bool = False,
+        accepted_keys: frozenset[str] | None = None,
     ) -> None:
         self.responder: Responder = responder or echo_reply
+        # None: any credential passes. Otherwise x-api-key or "Authorization: Bearer" must be one
+        # of these (OAuth tokens included), or the call gets Anthropic's 401.
+        self.accepted_keys = accepted_keys
         self.requests: list[SeenRequest] = []
         self.record_responses = record_responses
         self.exchanges: list[tuple[SeenRequest, SeenResponse]] = []  # with record_responses
@@ -611,6 +615,9 @@ class FakeUpstream:
         self, request: web.Request, seen: SeenRequest, is_messages: bool
     ) -> web.StreamResponse:
         path, body = seen.path, seen.body
+        if self.accepted_keys is not None and path.startswith("/v1/"):
+            if _credential(seen) not in self.accepted_keys:
+                return _error_response(401, "authentication_error", "invalid x-api-key")
         if is_messages:
             return await self._messages(request, seen)
         if request.method == "POST" and path == "/v1/messages/count_tokens":
@@ -758,6 +765,14 @@ async def _flush(request: web.Request) -> None:
 def _close_connection(request: web.Request) -> None:
     if request.transport is not None:
         request.transport.close()
+
+
+def _credential(request: SeenRequest) -> str | None:
+    key = request.header("x-api-key")
+    if key is not None:
+        return key
+    auth = request.header("authorization") or ""
+    return auth[7:] if auth.lower().startswith("bearer ") else None
 
 
 def _loads_or_none(body: bytes) -> Any:
