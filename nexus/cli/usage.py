@@ -1,0 +1,313 @@
+"""`nexus usage`: tokens, cost, requests and errors grouped as asked, plus each account's current
+rate-limit windows with a reset countdown; `nexus usage recost` re-prices history.
+
+Reads the local database (``--db``) or a Nexus API (``--server URL --key KEY``); both give the same
+JSON (``nexus.usage.report``), which the tables in ``usage_tables.py`` render.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import orjson
+import typer
+
+from nexus.cli import options
+from nexus.cli.output import err, fail, out, run
+from nexus.settings import Settings
+
+app = typer.Typer(
+    help="Usage, cost and rate-limit windows (tables, or --json).",
+    invoke_without_command=True,
+)
+
+GROUPS = ("account", "host", "model", "session", "client_key", "class", "day", "hour")
+_AGE = re.compile(r"^(\d+)(s|m|h|d|w)$")
+_UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
+ATTRIBUTION_LOOKBACK_MS = 5 * 3_600_000  # who used the current 5-hour window
+
+By = Annotated[
+    Optional[list[str]],  # noqa: UP007, UP045 - typer needs Optional on 3.11
+    typer.Option(
+        "--by",
+        "-b",
+        help="Group by account, host, model, session, client_key, class, day or hour "
+        "(repeat or comma-separate). Default: account.",
+        show_default=False,
+    ),
+]
+Since = Annotated[
+    Optional[str],  # noqa: UP007, UP045
+    typer.Option("--since", help="Start: an age (30m, 24h, 7d), ISO 8601 time, or epoch ms."),
+]
+Until = Annotated[
+    Optional[str],  # noqa: UP007, UP045
+    typer.Option("--until", help="End (exclusive), same forms as --since."),
+]
+PriceBook = Annotated[
+    Optional[Path],  # noqa: UP007, UP045
+    typer.Option(
+        "--price-book",
+        envvar="NEXUS_PRICE_BOOK",
+        help="A JSON price book overlaying the shipped one (format of nexus/usage/prices.json).",
+        show_default=False,
+    ),
+]
+
+
+def _text_option(flag: str, help_text: str) -> Any:
+    return Annotated[
+        Optional[str],  # noqa: UP007, UP045
+        typer.Option(flag, help=help_text, show_default=False),
+    ]
+
+
+HostOpt = _text_option("--host", "Only this Host (as the proxy saw it).")
+AccountOpt = _text_option("--account", "Only this account id.")
+ModelOpt = _text_option("--model", "Model substring, e.g. opus.")
+SessionOpt = _text_option("--session", "Only this Claude Code session.")
+Utc = Annotated[bool, typer.Option("--utc", help="Day/hour buckets in UTC, not local time.")]
+Watch = Annotated[bool, typer.Option("--watch", "-w", help="Refresh in place until Ctrl-C.")]
+Interval = Annotated[
+    float, typer.Option("--interval", help="Seconds between refreshes with --watch.", min=1.0)
+]
+
+
+@app.callback(invoke_without_command=True)
+def usage(
+    ctx: typer.Context,
+    by: By = None,
+    since: Since = None,
+    until: Until = None,
+    host: HostOpt = None,
+    account: AccountOpt = None,
+    model: ModelOpt = None,
+    session: SessionOpt = None,
+    utc: Utc = False,
+    watch: Watch = False,
+    interval: Interval = 5.0,
+    server: options.Server = None,
+    key: options.ApiKey = None,
+    db: options.Db = None,
+    as_json: options.Json = False,
+    debug: options.Debug = False,
+) -> None:
+    """Usage by account (or --by …), cost, errors and the current 5-hour / 7-day windows."""
+    if ctx.invoked_subcommand is not None:
+        return
+    now = _now_ms()
+    query = {
+        "by": ",".join(parse_groups(by or ["account"])),
+        "since": _time_param("--since", since, now),
+        "until": _time_param("--until", until, now),
+        "host": host,
+        "account": account,
+        "model": model,
+        "session": session,
+        "utc_offset_ms": 0 if utc else _local_offset_ms(),
+    }
+    fetch = _remote(server, key) if server else _local(options.settings(db=db))
+    if watch:
+        if as_json:
+            fail("--watch draws tables; leave out --json", code=2)
+        run(_watch(fetch, query, interval), debug=debug)
+        return
+    data = run(fetch(query), debug=debug)
+    if as_json:
+        out.out(orjson.dumps(data).decode(), highlight=False)
+        return
+    from nexus.cli.usage_tables import render
+
+    out.print(render(data, _now_ms()))
+
+
+@app.command()
+def recost(
+    db: options.Db = None,
+    price_book: PriceBook = None,
+    as_json: options.Json = False,
+    debug: options.Debug = False,
+) -> None:
+    """Re-price every stored request with the current price book (after prices change)."""
+    settings = options.settings(db=db, price_book_path=price_book)
+    changed, seconds = run(_recost(settings), debug=debug)
+    if as_json:
+        out.out(orjson.dumps({"changed": changed, "seconds": round(seconds, 3)}).decode())
+        return
+    err.print(f"re-priced history: {changed:,} costs changed ({seconds:.1f} s)")
+
+
+async def _recost(settings: Settings) -> tuple[int, float]:
+    from nexus.store import open_store
+    from nexus.usage.cost import make_cost_function
+
+    cost = make_cost_function(settings.price_book_path)
+    store: Any = await open_store(settings)
+    try:
+        started = time.perf_counter()
+        changed = await store.recost(cost)
+        return changed, time.perf_counter() - started
+    finally:
+        await store.close()
+
+
+# -- fetching ------------------------------------------------------------------------------------
+
+Query = dict[str, Any]
+
+
+def _local(settings: Settings) -> Any:
+    async def fetch(query: Query) -> dict[str, Any]:
+        from nexus.store import open_store
+
+        store: Any = await open_store(settings)
+        try:
+            return await local_report(store, query, _now_ms())
+        finally:
+            await store.close()
+
+    return fetch
+
+
+async def local_report(store: Any, query: Query, now_ms: int) -> dict[str, Any]:
+    """The ``{"usage": …, "windows": …}`` document from an open store (what --json prints)."""
+    from nexus.records import RequestFilter
+    from nexus.usage.report import usage_report_json, windows_json, windows_report
+
+    flt = RequestFilter(
+        since_ms=query.get("since"),
+        until_ms=query.get("until"),
+        host=query.get("host"),
+        account_id=query.get("account"),
+        model=query.get("model"),
+        session_id=query.get("session"),
+    )
+    groups = [g for g in str(query.get("by") or "").split(",") if g]
+    usage = await usage_report_json(
+        store, flt, groups, utc_offset_ms=int(query.get("utc_offset_ms") or 0)
+    )
+    report = await windows_report(
+        store,
+        now_ms,
+        account=query.get("account"),
+        since_ms=now_ms - ATTRIBUTION_LOOKBACK_MS,
+        with_series=False,
+    )
+    return {"usage": usage, "windows": windows_json(report)}
+
+
+def _remote(server: str, key: str | None) -> Any:
+    async def fetch(query: Query) -> dict[str, Any]:
+        import httpx
+
+        from nexus.errors import ApiError, ServerUnreachable
+
+        headers = {"authorization": f"Bearer {key}"} if key else {}
+        params = {k: str(v) for k, v in query.items() if v is not None}
+        windows_params = {"series": "0", "since": str(_now_ms() - ATTRIBUTION_LOOKBACK_MS)}
+        if query.get("account"):
+            windows_params["account"] = query["account"]
+        base = server.rstrip("/")
+        try:
+            async with httpx.AsyncClient(headers=headers, timeout=30.0) as client:
+                usage, windows = await asyncio.gather(
+                    client.get(f"{base}/api/usage", params=params),
+                    client.get(f"{base}/api/windows", params=windows_params),
+                )
+        except httpx.HTTPError as exc:
+            raise ServerUnreachable(f"cannot reach {base}: {exc}") from exc
+        for response in (usage, windows):
+            if response.status_code != 200:
+                raise ApiError(
+                    f"{response.url.path}: HTTP {response.status_code}: "
+                    f"{_error_message(response.content)}",
+                    status=response.status_code,
+                )
+        return {"usage": usage.json(), "windows": windows.json()}
+
+    return fetch
+
+
+def _error_message(body: bytes) -> str:
+    try:
+        return str(orjson.loads(body)["error"]["message"])
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        return body[:200].decode("utf-8", "replace")
+
+
+async def _watch(fetch: Any, query: Query, interval_s: float) -> None:
+    from rich.live import Live
+
+    from nexus.cli.usage_tables import render
+
+    data = await fetch(query)
+    fetched = time.monotonic()
+    with Live(render(data, _now_ms()), console=out, auto_refresh=False, transient=False) as live:
+        try:
+            while True:
+                await asyncio.sleep(1.0)
+                if time.monotonic() - fetched >= interval_s:
+                    data = await fetch(query)
+                    fetched = time.monotonic()
+                live.update(render(data, _now_ms()), refresh=True)  # countdowns tick every second
+        except asyncio.CancelledError:
+            return
+
+
+# -- parsing -------------------------------------------------------------------------------------
+
+
+def parse_groups(values: list[str]) -> list[str]:
+    groups: list[str] = []
+    for value in values:
+        for part in value.split(","):
+            name = part.strip().lower().replace("-", "_")
+            if not name:
+                continue
+            if name not in GROUPS:
+                raise typer.BadParameter(
+                    f"{part!r}: use one of {', '.join(GROUPS)}", param_hint="--by"
+                )
+            if name not in groups:
+                groups.append(name)
+    return groups
+
+
+def _time_param(flag: str, value: str | None, now_ms: int) -> int | None:
+    try:
+        return parse_time(value, now_ms)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r}: expected an age (30m, 24h, 7d), an ISO 8601 time or epoch ms",
+            param_hint=flag,
+        ) from None
+
+
+def parse_time(value: str | None, now_ms: int) -> int | None:
+    """Epoch ms from an age (``7d`` = seven days ago), epoch ms, or ISO 8601 (naive = local)."""
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return int(value)
+    age = _AGE.match(value)
+    if age:
+        return now_ms - int(age[1]) * _UNIT_MS[age[2]]
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.astimezone()  # a person typing a time means their own clock
+    return int(moment.timestamp() * 1000)
+
+
+def _local_offset_ms() -> int:
+    offset = datetime.now().astimezone().utcoffset()
+    return 0 if offset is None else int(offset.total_seconds() * 1000)
+
+
+def _now_ms() -> int:
+    return int(datetime.now(UTC).timestamp() * 1000)

@@ -1,0 +1,245 @@
+"""Rich tables for `nexus usage`: the usage groups, each account's windows, who used the window.
+
+Renders the JSON document of ``nexus.usage.report`` (local or fetched from the API), so both paths
+print the same thing. Countdowns are computed from ``reset_at_ms`` at render time, so ``--watch``
+ticks without refetching.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+_TOKEN_COLUMNS = (
+    ("input", "Input"),
+    ("cache_write_5m", "Write 5m"),
+    ("cache_write_1h", "Write 1h"),
+    ("cache_read", "Cache read"),
+    ("output", "Output"),
+)
+_BAR_WIDTH = 10
+
+
+def render(data: dict[str, Any], now_ms: int) -> RenderableType:
+    parts: list[RenderableType] = [usage_table(data["usage"])]
+    windows = data.get("windows") or {}
+    if windows.get("accounts"):
+        parts.append(windows_table(windows, now_ms))
+        shares = attribution_table(windows)
+        if shares is not None:
+            parts.append(shares)
+    return Group(*parts)
+
+
+def usage_table(usage: dict[str, Any]) -> Table:
+    dims: list[str] = usage.get("group_by") or []
+    table = Table(title=_usage_title(usage), title_justify="left", expand=False)
+    rows = usage.get("rows", [])
+    for dim in dims:
+        longest = max((len(str(r.get("group", {}).get(dim) or "")) for r in rows), default=4)
+        table.add_column(
+            dim.replace("_", " ").title(),
+            overflow="ellipsis",
+            no_wrap=True,
+            min_width=min(max(longest, 5), 20),
+        )
+    for title in ("Requests", "Errors", *(t for _, t in _TOKEN_COLUMNS)):
+        table.add_column(title, justify="right", no_wrap=True, min_width=min(len(title), 8))
+    table.add_column("Cost", justify="right", no_wrap=True)
+    for row in usage.get("rows", []):
+        group = row.get("group", {})
+        table.add_row(*[_group_value(group.get(d)) for d in dims], *_numbers(row))
+    total = usage.get("total")
+    if total and len(usage.get("rows", [])) > 1:
+        table.add_section()
+        table.add_row(
+            *(["[bold]total[/]"] + [""] * (len(dims) - 1) if dims else []),
+            *_numbers(total),
+            style="bold",
+        )
+    if not usage.get("rows"):
+        table.caption = "no requests in this range"
+    elif total and total.get("unpriced_requests"):
+        table.caption = (
+            f"* {total['unpriced_requests']:,} requests unpriced (model not in the "
+            "price book): costs marked ≥ leave them out"
+        )
+    return table
+
+
+def _usage_title(usage: dict[str, Any]) -> str:
+    since, until = usage.get("since_ms"), usage.get("until_ms")
+    if since is None and until is None:
+        return "Usage (all time)"
+    return f"Usage {_when(since) if since else '…'} → {_when(until) if until else 'now'}"
+
+
+def _numbers(row: dict[str, Any]) -> list[str]:
+    tokens = row.get("tokens", {})
+    errors = row.get("errors", 0)
+    return [
+        f"{row.get('requests', 0):,}",
+        f"[red]{errors:,}[/]" if errors else "0",
+        *(_tokens(tokens.get(key, 0)) for key, _ in _TOKEN_COLUMNS),
+        cost_text(row.get("cost_usd_micros", 0), row.get("unpriced_requests", 0)),
+    ]
+
+
+def cost_text(micros: int, unpriced: int) -> str:
+    """``$1.23``; with unpriced requests ``≥ $1.23*``: a lower bound, never shown as exact."""
+    dollars = micros / 1_000_000
+    text = f"${dollars:,.2f}" if dollars >= 0.01 or micros == 0 else f"${dollars:.4f}"
+    return f"[yellow]≥ {text}*[/]" if unpriced else text
+
+
+def windows_table(windows: dict[str, Any], now_ms: int) -> Table:
+    table = Table(title="Rate-limit windows", title_justify="left")
+    longest = max((len(a["account"]) for a in windows["accounts"]), default=7)
+    table.add_column("Account", overflow="ellipsis", no_wrap=True, min_width=min(longest, 24))
+    table.add_column("Window", no_wrap=True)
+    table.add_column("Used", no_wrap=True)
+    table.add_column("Status", no_wrap=True)
+    table.add_column("Resets in", justify="right", no_wrap=True)
+    table.add_column("Source", no_wrap=True)
+    for acct in windows["accounts"]:
+        name = acct["account"]
+        claim = acct.get("representative_claim")
+        for w in acct.get("windows", []):
+            binding = " [bold magenta]◆[/]" if w.get("is_binding") else ""
+            if w.get("source") == "headers":
+                used = _bar(w.get("utilization"))
+                resets = _countdown(w.get("reset_at_ms"), now_ms)
+                status = _status(w.get("status") or acct.get("status"))
+                source = f"server {_ago(acct.get('at_ms'), now_ms)}"
+            else:
+                used = (
+                    f"{_tokens(w.get('tokens', 0))} tok · "
+                    f"{cost_text(w.get('cost_usd_micros', 0), w.get('unpriced_requests', 0))}"
+                )
+                resets = "rolling"
+                status = "—"
+                source = "[dim]estimate[/]"
+            table.add_row(name, w["name"] + binding, used, status, resets, source)
+            name = ""
+        for lim in acct.get("api_limits", []):
+            used = _bar(lim.get("utilization"))
+            remaining = lim.get("remaining")
+            extra = (
+                f" {remaining:,}/{lim.get('limit') or 0:,} left" if remaining is not None else ""
+            )
+            table.add_row(
+                name,
+                f"api {lim['name']}",
+                used + extra,
+                "—",
+                _countdown(lim.get("reset_at_ms"), now_ms),
+                "server",
+            )
+            name = ""
+        if claim and acct.get("fallback_percentage") is not None:
+            table.add_row("", "[dim]fallback[/]", f"{acct['fallback_percentage']:.0%}", "", "", "")
+    table.caption = (
+        "◆ the window the server says binds · estimate: token sums over the rolling "
+        "window (the account's responses carry no window headers)"
+    )
+    return table
+
+
+def attribution_table(windows: dict[str, Any], top: int = 10) -> Table | None:
+    rows = []
+    for acct in windows.get("accounts", []):
+        current = {w["name"]: w.get("reset_at_ms") for w in acct.get("windows", [])}
+        for share in acct.get("attribution", []):
+            if share["window"] == "5h" and share.get("reset_at_ms") == current.get("5h"):
+                rows.append((acct["account"], share))
+    if not rows:
+        return None
+    rows.sort(key=lambda item: -item[1]["utilization"])
+    table = Table(title="Who used the current 5-hour window", title_justify="left")
+    for title in ("Account", "Session", "Client key", "Share of window", "Requests"):
+        table.add_column(
+            title, justify="right" if title in ("Share of window", "Requests") else "left"
+        )
+    for account, share in rows[:top]:
+        table.add_row(
+            account,
+            share.get("session_id") or "—",
+            share.get("client_key_id") or "—",
+            f"{share['utilization']:.1%}",
+            f"{share['requests']:,}",
+        )
+    return table
+
+
+def _bar(utilization: float | None) -> str:
+    if utilization is None:
+        return "[dim]n/a[/]"
+    filled = max(0, min(_BAR_WIDTH, round(utilization * _BAR_WIDTH)))
+    color = "green" if utilization < 0.7 else "yellow" if utilization < 0.9 else "red"
+    return f"[{color}]{'█' * filled}[/][dim]{'░' * (_BAR_WIDTH - filled)}[/] {utilization:>4.0%}"
+
+
+def _status(status: str | None) -> str:
+    if status is None:
+        return "—"
+    color = {"allowed": "green", "allowed_warning": "yellow", "rejected": "red"}.get(
+        status, "white"
+    )
+    label = {"allowed": "ok", "allowed_warning": "warning"}.get(status, status)
+    return f"[{color}]{label}[/]"
+
+
+def _countdown(reset_at_ms: int | None, now_ms: int) -> str:
+    if reset_at_ms is None:
+        return "—"
+    seconds = (reset_at_ms - now_ms) // 1000
+    if seconds <= 0:
+        return "[dim]reset[/]"
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours:02d}h {minutes:02d}m"
+    if hours:
+        return f"{hours}h {minutes:02d}m {secs:02d}s"
+    return f"{minutes}m {secs:02d}s"
+
+
+def _ago(at_ms: int | None, now_ms: int) -> str:
+    if at_ms is None:
+        return ""
+    seconds = max(0, (now_ms - at_ms) // 1000)
+    if seconds < 60:
+        return f"{seconds}s ago"
+    if seconds < 3600:
+        return f"{seconds // 60}m ago"
+    if seconds < 86400:
+        return f"{seconds // 3600}h ago"
+    return f"{seconds // 86400}d ago"
+
+
+def _tokens(n: int) -> str:
+    if n >= 10_000_000_000:
+        return f"{n / 1_000_000_000:,.0f}G"
+    if n >= 1_000_000_000:
+        return f"{n / 1_000_000_000:.1f}G"
+    if n >= 10_000_000:
+        return f"{n / 1_000_000:.0f}M"
+    if n >= 1_000_000:
+        return f"{n / 1_000_000:.1f}M"
+    if n >= 10_000:
+        return f"{n / 1_000:.0f}k"
+    return f"{n:,}"
+
+
+def _group_value(value: str | None) -> str:
+    return "[dim]—[/]" if value is None else Text(value).markup
+
+
+def _when(ms: int) -> str:
+    from datetime import datetime
+
+    return datetime.fromtimestamp(ms / 1000).astimezone().strftime("%Y-%m-%d %H:%M")
