@@ -153,6 +153,7 @@ async def test_every_response_has_a_unique_request_id(fake_upstream: FakeUpstrea
         (Reply(status=500), 500, "api_error"),
         (Reply(status=400, error_message="bad"), 400, "invalid_request_error"),
         (Reply(status=403, error_type="permission_error"), 403, "permission_error"),
+        (Reply(error_type="overloaded_error"), 529, "overloaded_error"),
     ],
 )
 async def test_error_replies_use_anthropic_error_bodies(

@@ -688,7 +688,9 @@ def _error_response(
 
 
 def _reply_error(reply: Reply) -> web.Response:
-    status = reply.status if reply.status >= 400 else 500
+    status = reply.status
+    if status < 400:  # only an error type was given: use the status Anthropic pairs with it
+        status = {v: k for k, v in _ERROR_TYPES.items()}.get(reply.error_type or "", 500)
     error_type = reply.error_type or _ERROR_TYPES.get(status, "api_error")
     message = reply.error_message or _ERROR_MESSAGES.get(error_type, f"Fake {error_type}")
     response = _error_response(status, error_type, message, reply)
