@@ -8,7 +8,7 @@ from __future__ import annotations
 import typer
 
 from nexus import __version__
-from nexus.cli import db, logs, serve, usage
+from nexus.cli import db, export, logs, serve, usage
 
 app = typer.Typer(
     name="nexus",
@@ -37,6 +37,7 @@ def _root(
 
 app.command("serve")(serve.serve)
 app.command("logs")(logs.logs)
+app.command("export")(export.export)
 app.add_typer(db.app, name="db")
 app.add_typer(usage.app, name="usage")
 

@@ -11,9 +11,12 @@ from typing import Any
 import orjson
 
 from nexus.records import (
+    Exchange,
+    Link,
     Outcome,
     Page,
     RequestFilter,
+    RequestRecord,
     RequestSummary,
     StoredRequest,
     TrafficClass,
@@ -71,8 +74,9 @@ def make_stored(
     | None = b'{"role":"assistant","content":[{"type":"text","text":"hello"}]}',
     **overrides: Any,
 ) -> StoredRequest:
+    summary = summary or make_summary(**overrides)
     return StoredRequest(
-        summary=summary or make_summary(**overrides),
+        summary=summary,
         request_headers=(
             ("content-type", "application/json"),
             ("x-api-key", "[redacted]"),
@@ -85,7 +89,9 @@ def make_stored(
         response_message=response_message,
         auth_mode="passthrough",
         query="beta=true",
-        first_byte_at_ms=T0 + 300,
+        first_byte_at_ms=None
+        if summary.ttfb_ms is None
+        else summary.started_at_ms + summary.ttfb_ms,
     )
 
 
@@ -320,3 +326,58 @@ def scenario() -> tuple[list[StoredRequest], dict[str, str]]:
         status=429,
     )
     return c.records, ids
+
+
+def to_record(stored: StoredRequest) -> RequestRecord:
+    """The RequestRecord a store turns back into ``stored`` (for seeding a real store)."""
+    s = stored.summary
+    exchange = Exchange(
+        id=s.id,
+        started_at_ms=s.started_at_ms,
+        ended_at_ms=s.started_at_ms + s.duration_ms,
+        first_byte_at_ms=stored.first_byte_at_ms,
+        method=s.method,
+        path=s.path,
+        query=stored.query,
+        host=s.host,
+        request_headers=stored.request_headers,
+        request_body=stored.request_body,
+        status=s.status,
+        response_headers=stored.response_headers,
+        response_body=stored.response_body,
+        outcome=s.outcome,
+        error=s.error,
+        account_id=s.account_id,
+        client_key_id=s.client_key_id,
+        auth_mode=stored.auth_mode,
+    )
+    return RequestRecord(
+        exchange=exchange,
+        model=s.model,
+        is_streaming=s.is_streaming,
+        session_id=s.session_id,
+        agent_id=s.agent_id,
+        response_message=stored.response_message,
+        usage=s.usage,
+        stop_reason=s.stop_reason,
+        ratelimit=stored.ratelimit,
+        cost_usd_micros=s.cost_usd_micros,
+        user_preview=s.user_preview,
+        reply_preview=s.reply_preview,
+        message_count=s.message_count,
+        tool_count=s.tool_count,
+        tool_use_count=s.tool_use_count,
+    )
+
+
+def to_link(stored: StoredRequest) -> Link:
+    s = stored.summary
+    return Link(
+        request_id=s.id,
+        traffic_class=s.traffic_class or TrafficClass.OTHER,
+        conversation_id=s.conversation_id,
+        parent_request_id=s.parent_request_id,
+        branch=s.branch,
+        subtask_of=s.subtask_of,
+        agent_id=s.agent_id,
+    )
