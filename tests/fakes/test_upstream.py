@@ -433,3 +433,15 @@ async def test_accepted_keys_reject_other_credentials_with_a_401() -> None:
     for response in (bad, missing):
         assert response.status_code == 401
         assert response.json()["error"]["type"] == "authentication_error"
+
+
+async def test_gzip_reply_is_compressed_on_the_wire(fake_upstream: FakeUpstream) -> None:
+    fake_upstream.script(Reply(text="squeezed", gzip=True))
+    async with httpx.AsyncClient() as client:
+        response = await client.post(fake_upstream.url + "/v1/messages", json=BODY)
+        async with client.stream("POST", fake_upstream.url + "/v1/messages", json=BODY) as raw:
+            assert raw.headers.get("content-encoding") is None  # only scripted replies compress
+            await raw.aread()
+
+    assert response.headers["content-encoding"] == "gzip"
+    assert response.json()["content"][0]["text"] == "squeezed"

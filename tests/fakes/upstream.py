@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import base64
 import contextlib
+import gzip
 import hashlib
 import os
 import re
@@ -135,6 +136,7 @@ class Reply:
     text_chunk_chars: int = 40  # characters per text_delta
     raw_body: bytes | None = None  # send these bytes as the body instead of building one
     content_type: str | None = None  # with raw_body
+    gzip: bool = False  # gzip a successful non-streaming body (content-encoding: gzip)
 
     @property
     def is_error(self) -> bool:
@@ -677,7 +679,11 @@ def _base_headers(reply: Reply | None, content_type: str) -> dict[str, str]:
 
 
 def _json_response(payload: bytes, reply: Reply | None = None) -> web.Response:
-    return web.Response(body=payload, headers=_base_headers(reply, _JSON_TYPE))
+    headers = _base_headers(reply, _JSON_TYPE)
+    if reply is not None and reply.gzip:
+        payload = gzip.compress(payload)
+        headers["content-encoding"] = "gzip"
+    return web.Response(body=payload, headers=headers)
 
 
 def _error_response(
