@@ -143,7 +143,9 @@ async def _run(
     from nexus.export import run_export
 
     async with _open_source(db, server, key) as source:
-        with _progress(err) as progress, _open_output(output) as out:
+        # Data on a terminal's stdout would be torn by a bar on the same screen.
+        show_bar = err.is_terminal and (output != "-" or not sys.stdout.isatty())
+        with _progress(err, show_bar) as progress, _open_output(output) as out:
             return await run_export(source, options, out.write, progress)
 
 
@@ -209,11 +211,11 @@ class _BarProgress:
 
 
 @contextlib.contextmanager
-def _progress(err: Console) -> Iterator[Progress]:
-    """A progress bar on stderr when it is a terminal; nothing otherwise."""
+def _progress(err: Console, show: bool) -> Iterator[Progress]:
+    """A rich progress bar on stderr when ``show``; nothing otherwise."""
     from nexus.export import NoProgress
 
-    if not err.is_terminal:
+    if not show:
         yield NoProgress()
         return
     from rich.progress import BarColumn, MofNCompleteColumn, TimeElapsedColumn
