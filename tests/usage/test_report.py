@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+from typing import Any
+
+from nexus.records import RequestFilter, Usage
+from nexus.usage.report import thin_series, usage_report_json, windows_json, windows_report
+from nexus.usage.windows import SeriesPoint
+from tests.factories import make_record
+
+T0 = 1_764_000_000_000
+H = 3_600_000
+RESET = (T0 + 4 * H) // 1000
+
+
+def unified(u5: float, u7: float) -> tuple[tuple[str, str], ...]:
+    return (
+        ("anthropic-ratelimit-unified-status", "allowed"),
+        ("anthropic-ratelimit-unified-5h-utilization", str(u5)),
+        ("anthropic-ratelimit-unified-5h-reset", str(RESET)),
+        ("anthropic-ratelimit-unified-7d-utilization", str(u7)),
+        ("anthropic-ratelimit-unified-7d-reset", str(RESET + 86400)),
+        ("anthropic-ratelimit-unified-representative-claim", "five_hour"),
+    )
+
+
+def records() -> list[Any]:
+    return [
+        make_record(
+            started_at_ms=T0,
+            account_id="team",
+            session_id="s1",
+            client_key_id="alice",
+            cost_usd_micros=100,
+            ratelimit=unified(0.10, 0.50),
+        ),
+        make_record(
+            started_at_ms=T0 + 60_000,
+            account_id="team",
+            session_id="s2",
+            client_key_id="bob",
+            cost_usd_micros=300,
+            ratelimit=unified(0.30, 0.52),
+        ),
+        make_record(
+            started_at_ms=T0 + 120_000,
+            account_id="team",
+            session_id="s1",
+            client_key_id="alice",
+            cost_usd_micros=100,
+            ratelimit=unified(0.40, 0.53),
+        ),
+        make_record(
+            started_at_ms=T0 + 30_000,
+            account_id=None,
+            client_key_id="k-pass",
+            host="localhost:3000",
+            usage=Usage(input_tokens=1000, output_tokens=10),
+            cost_usd_micros=7,
+            ratelimit=(),
+        ),
+    ]
+
+
+async def test_windows_report_from_a_sequence_of_recorded_headers(usage_store: Any) -> None:
+    await usage_store.write_batch(records())
+    now = T0 + H
+    body = windows_json(await windows_report(usage_store, now, since_ms=T0 - 1))
+    accounts = {a["account"]: a for a in body["accounts"]}
+    team = accounts["team"]
+    assert team["source"] == "headers" and team["representative_claim"] == "five_hour"
+    five = team["windows"][0]
+    assert (five["name"], five["utilization"], five["is_binding"]) == ("5h", 0.40, True)
+    assert five["resets_in_s"] == (RESET * 1000 - now) // 1000
+    assert [p["utilization"] for p in team["series"] if p["window"] == "5h"] == [0.10, 0.30, 0.40]
+    shares = {(s["window"], s["session_id"]): s["utilization"] for s in team["attribution"]}
+    assert round(shares[("5h", "s2")], 6) == 0.2
+    assert round(shares[("5h", "s1")], 6) == 0.1
+    passthrough = accounts["key:k-pass"]
+    assert passthrough["source"] == "estimate"
+    est = {w["name"]: w for w in passthrough["windows"]}
+    assert est["5h"]["tokens"] == 1010 and est["5h"]["cost_usd_micros"] == 7
+    assert est["5h"]["utilization"] is None and est["5h"]["source"] == "estimate"
+
+
+async def test_windows_report_for_one_account_without_series(usage_store: Any) -> None:
+    await usage_store.write_batch(records())
+    report = await windows_report(
+        usage_store, T0 + H, account="team", with_series=False, with_attribution=False
+    )
+    assert [a.account for a in report.accounts] == ["team"]
+    assert report.series == () and report.attributions == ()
+
+
+async def test_usage_json_has_rows_and_a_total(usage_store: Any) -> None:
+    await usage_store.write_batch(records())
+    body = await usage_report_json(usage_store, RequestFilter(), ["account"])
+    assert body["group_by"] == ["account"]
+    assert [r["group"]["account"] for r in body["rows"]] == ["team", "key:k-pass"]
+    assert body["total"]["requests"] == 4 and body["total"]["cost_usd_micros"] == 507
+    assert body["total"]["tokens"]["total"] == 3 * (12 + 34) + 1010
+
+
+def test_long_series_are_thinned_keeping_resets_and_the_newest() -> None:
+    points = [
+        SeriesPoint("a", "5h", i, str(i).zfill(6), i / 2000, 1 if i < 1000 else 2, "allowed")
+        for i in range(2000)
+    ]
+    thin = thin_series(points, limit=100)
+    assert len(thin) <= 100
+    ids = {p.request_id for p in thin}
+    assert "001999" in ids and "000999" in ids  # newest, and the peak before the reset
