@@ -15,10 +15,12 @@ import contextlib
 import fcntl
 import hashlib
 import ipaddress
+import logging
 import os
 import re
 import secrets
 import tempfile
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -36,7 +38,10 @@ CLIENT_KEY_PREFIX = "cnp_live_"
 MAX_HOST_CHARS = 260
 MAX_FILE_BYTES = 1 << 20
 LOCK_TIMEOUT_S = 60.0
+LOCK_POLL_S = 0.02
 FILE_MODE = 0o600
+
+log = logging.getLogger("nexus.credentials")
 
 AuthKind = Literal["api_key", "oauth"]
 Signature = tuple[int, int, int]
@@ -316,24 +321,26 @@ def file_lock(path: Path) -> Iterator[None]:
 
 @contextlib.asynccontextmanager
 async def file_lock_async(path: Path, timeout_s: float = LOCK_TIMEOUT_S) -> AsyncIterator[None]:
-    """The same lock without blocking the event loop: a worker thread waits on ``flock``."""
+    """The same lock without blocking the event loop.
+
+    Polls with ``LOCK_NB``: a thread blocked in ``flock`` could not be cancelled, and a few of them
+    would fill the default executor that the lock holder itself needs to finish its write.
+    """
     fd = os.open(lock_path(path), os.O_RDWR | os.O_CREAT, FILE_MODE)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        waiter = asyncio.get_running_loop().run_in_executor(None, fcntl.flock, fd, fcntl.LOCK_EX)
-        try:
-            await asyncio.wait_for(asyncio.shield(waiter), timeout_s)
-        except BaseException as exc:
-            # The thread may still get the lock later; closing the fd then releases it at once.
-            waiter.add_done_callback(lambda _done: os.close(fd))
-            if isinstance(exc, TimeoutError):
-                raise CredentialError(f"{path.name} stayed locked by another process.") from exc
-            raise
-    except BaseException:
-        os.close(fd)
-        raise
-    try:
+        deadline, waited = time.monotonic() + timeout_s, False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if not waited:
+                    log.debug("waiting for the lock of %s held by another process", path.name)
+                    waited = True
+                if time.monotonic() >= deadline:
+                    message = f"{path.name} stayed locked by another process."
+                    raise CredentialError(message) from None
+                await asyncio.sleep(LOCK_POLL_S)
         yield
     finally:
-        os.close(fd)
+        os.close(fd)  # closing the descriptor releases the lock

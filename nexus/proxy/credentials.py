@@ -17,7 +17,7 @@ import hmac
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -59,7 +59,7 @@ class Grant:
     account_id: str | None
     client_key_id: str | None
     auth_mode: str  # "passthrough" | "api_key" | "oauth"
-    set_headers: tuple[tuple[str, str], ...]
+    set_headers: tuple[tuple[str, str], ...] = field(repr=False)  # holds the account's secret
     drop_headers: frozenset[str]
     extra_betas: tuple[str, ...]
     credential_key: str | None = None  # the file this grant came from (None in pass-through)
@@ -162,9 +162,10 @@ class Credentials:
             return True  # someone refreshed since this grant was handed out
         now = time.monotonic()
         forced_at = self._forced_at.get(key)
-        if forced_at is not None and now - forced_at < self._retry_s:
-            return False
-        self._forced_at[key] = now
+        if key not in self._inflight:
+            if forced_at is not None and now - forced_at < self._retry_s:
+                return False  # this token is itself fresh from a forced refresh: don't loop
+            self._forced_at[key] = now
         fresh = await self._single_flight(key, slot, force=True)
         return fresh.file is not None and fresh.file.access_token != stale
 
