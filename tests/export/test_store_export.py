@@ -1,26 +1,15 @@
-"""Export through a real SQLite store: the same records give the same exports as from memory,
-and request bodies come back byte for byte."""
+"""Export through a real store (SQLite and Postgres, the shared ``store`` fixture): the same
+records give the same exports as from memory, and request bodies come back byte for byte."""
 
 from __future__ import annotations
-
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
 from nexus.export import ExportFormat, ExportOptions, record_from_line, run_export
-from nexus.store.sqlite import SqliteStore
+from nexus.store import Store
 from tests.export.builders import MemorySource, scenario, to_link, to_record
 from tests.export.test_jsonl import ODD_BODIES
 from tests.factories import make_record
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    s = SqliteStore(tmp_path / "nexus.db")
-    await s.open()
-    yield s
-    await s.close()
 
 
 async def _export(source: object, fmt: ExportFormat, **kw: object) -> bytes:
@@ -29,7 +18,7 @@ async def _export(source: object, fmt: ExportFormat, **kw: object) -> bytes:
     return b"".join(chunks)
 
 
-async def test_records_read_from_the_store_round_trip_through_jsonl(store: SqliteStore) -> None:
+async def test_records_read_from_the_store_round_trip_through_jsonl(store: Store) -> None:
     records = [
         make_record(request_body=body, started_at_ms=1_700_000_000_000 + i)
         for i, body in enumerate(ODD_BODIES)
@@ -51,7 +40,7 @@ async def test_records_read_from_the_store_round_trip_through_jsonl(store: Sqlit
 
 @pytest.mark.parametrize("fmt", list(ExportFormat))
 async def test_every_format_is_the_same_from_the_store_as_from_memory(
-    store: SqliteStore, fmt: ExportFormat
+    store: Store, fmt: ExportFormat
 ) -> None:
     stored, _ = scenario()
     await store.write_batch([to_record(s) for s in stored])
