@@ -43,6 +43,12 @@ def format_cost(micros: int | None) -> str:
     return f"${dollars:.4f}" if dollars < 1 else f"${dollars:,.2f}"
 
 
+def total_cost_line(t: ConversationTotals) -> str:
+    if t.unpriced == t.requests:
+        return "cost unknown"
+    return format_cost(t.cost_usd_micros) + (f" ({t.unpriced} unpriced)" if t.unpriced else "")
+
+
 def usage_line(u: Usage) -> str:
     parts = [f"in {format_tokens(u.input_tokens)}", f"out {format_tokens(u.output_tokens)}"]
     if u.cache_read_input_tokens:

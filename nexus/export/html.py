@@ -18,6 +18,7 @@ from nexus.export.figures import (
     format_clock,
     format_cost,
     format_time,
+    total_cost_line,
     totals,
     turn_line,
     usage_line,
@@ -204,7 +205,7 @@ def _head(view: ConversationView, branch: str | None) -> str:
         ("Branches", ", ".join(t.branches)),
         ("Sub-agents", str(t.subagents)),
         ("Tokens", usage_line(t.usage)),
-        ("Cost", format_cost(t.cost_usd_micros)),
+        ("Cost", total_cost_line(t)),
     ]
     if branch is not None:
         facts.insert(0, ("Branch", branch))

@@ -16,6 +16,7 @@ from nexus.export.figures import (
     format_cost,
     format_time,
     format_tokens,
+    total_cost_line,
     totals,
     turn_line,
     usage_line,
@@ -121,7 +122,7 @@ def _header_md(view: ConversationView, branch: str | None) -> str:
         ("Tokens", usage_line(t.usage)),
         (
             "Cost",
-            format_cost(t.cost_usd_micros) + (f" ({t.unpriced} unpriced)" if t.unpriced else ""),
+            total_cost_line(t),
         ),
     ]
     if branch is not None:

@@ -114,10 +114,15 @@ def _message(m: dict[str, Any], names: dict[str, str]) -> Message:
     role = str(m.get("role", "user"))
     content = m.get("content")
     if isinstance(content, str):
-        return Message(role, (_text_block(content),))
-    if not isinstance(content, list):
-        return Message(role, (Block("other", _dump(content)),))
-    return Message(role, tuple(_block(b, names) for b in content))
+        blocks: tuple[Block, ...] = (_text_block(content),)
+    elif isinstance(content, list):
+        blocks = tuple(_block(b, names) for b in content)
+    else:
+        blocks = (Block("other", _dump(content)),)
+    if role == "system":
+        # Claude Code injects role:"system" messages (agent types, skills): context, not a turn.
+        blocks = tuple(Block("reminder", b.text) if b.kind == "text" else b for b in blocks)
+    return Message(role, blocks)
 
 
 def _text_block(text: str) -> Block:
