@@ -124,9 +124,18 @@ class UsageQueriesMixin:
         return [_reading(row) for row in rows]
 
     async def usage_latest_readings(self, since_ms: int) -> list[RateLimitRow]:
-        sql = self.q["usage_latest_readings"].format(account=self.q["usage_account"])
-        rows = await self._fetchall(self._usage_sql(sql), [since_ms])
-        return sorted((_reading(row) for row in rows), key=lambda r: r.account)
+        account = self.q["usage_account"]
+        accounts = await self._fetchall(
+            self._usage_sql(self.q["usage_reading_accounts"].format(account=account))
+        )
+        latest_sql = self._usage_sql(self.q["usage_latest_for_account"].format(account=account))
+        out = []
+        for (name,) in accounts:
+            # the newest few by start; the newest by first byte (when the headers came) wins
+            rows = [_reading(r) for r in await self._fetchall(latest_sql, [name, since_ms])]
+            if rows:
+                out.append(max(rows, key=lambda r: (r.at_ms, r.request_id)))
+        return out
 
     async def usage_points(
         self, since_ms: int, until_ms: int | None = None, account: str | None = None

@@ -8,3 +8,9 @@ CREATE INDEX requests_usage ON requests (started_at_ms) INCLUDE (
 
 -- Requests whose response carried rate-limit headers ("[]" when none), newest per account.
 CREATE INDEX requests_ratelimited ON requests (started_at_ms) WHERE length(ratelimit) > 2;
+
+-- The same requests by account (as USAGE_GROUPS defines it): the newest reading of each account
+-- is a few index probes, however long the history.
+CREATE INDEX requests_ratelimited_account ON requests (
+    (COALESCE(account_id, 'key:' || client_key_id, 'host:' || host)), started_at_ms
+) WHERE length(ratelimit) > 2;

@@ -47,12 +47,23 @@ WHERE length(r.ratelimit) > 2 AND r.started_at_ms >= ? AND r.started_at_ms < ? {
 ORDER BY r.started_at_ms DESC, r.id DESC
 LIMIT ?
 
--- name: usage_latest_readings
-SELECT r.id, MAX(COALESCE(r.first_byte_at_ms, r.started_at_ms)), {account}, r.client_key_id,
+-- name: usage_reading_accounts
+WITH RECURSIVE accounts(a) AS (
+    SELECT MIN({account}) FROM requests r WHERE length(r.ratelimit) > 2
+    UNION ALL
+    SELECT (SELECT MIN({account}) FROM requests r
+            WHERE length(r.ratelimit) > 2 AND {account} > accounts.a)
+    FROM accounts WHERE a IS NOT NULL
+)
+SELECT a FROM accounts WHERE a IS NOT NULL
+
+-- name: usage_latest_for_account
+SELECT r.id, COALESCE(r.first_byte_at_ms, r.started_at_ms), {account}, r.client_key_id,
        r.session_id, r.ratelimit
 FROM requests r
-WHERE length(r.ratelimit) > 2 AND r.started_at_ms >= ?
-GROUP BY {account}
+WHERE {account} = ? AND length(r.ratelimit) > 2 AND r.started_at_ms >= ?
+ORDER BY r.started_at_ms DESC
+LIMIT 5
 
 -- name: usage_points
 SELECT r.id, r.started_at_ms, {account}, r.client_key_id, r.session_id, r.model,
