@@ -60,17 +60,22 @@ PriceBook = Annotated[
 ]
 
 
-def _text_option(flag: str, help_text: str) -> Any:
-    return Annotated[
-        Optional[str],  # noqa: UP007, UP045
-        typer.Option(flag, help=help_text, show_default=False),
-    ]
-
-
-HostOpt = _text_option("--host", "Only this Host (as the proxy saw it).")
-AccountOpt = _text_option("--account", "Only this account id.")
-ModelOpt = _text_option("--model", "Model substring, e.g. opus.")
-SessionOpt = _text_option("--session", "Only this Claude Code session.")
+HostOpt = Annotated[
+    Optional[str],  # noqa: UP007, UP045
+    typer.Option("--host", help="Only this Host (as the proxy saw it).", show_default=False),
+]
+AccountOpt = Annotated[
+    Optional[str],  # noqa: UP007, UP045
+    typer.Option("--account", help="Only this account id.", show_default=False),
+]
+ModelOpt = Annotated[
+    Optional[str],  # noqa: UP007, UP045
+    typer.Option("--model", help="Model substring, e.g. opus.", show_default=False),
+]
+SessionOpt = Annotated[
+    Optional[str],  # noqa: UP007, UP045
+    typer.Option("--session", help="Only this Claude Code session.", show_default=False),
+]
 Utc = Annotated[bool, typer.Option("--utc", help="Day/hour buckets in UTC, not local time.")]
 Watch = Annotated[bool, typer.Option("--watch", "-w", help="Refresh in place until Ctrl-C.")]
 Interval = Annotated[
