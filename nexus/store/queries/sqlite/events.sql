@@ -1,0 +1,34 @@
+-- Live feed (events table) and full-text search. Owner: api area.
+
+-- name: events_after
+SELECT e.seq, e.kind, e.ref_id, e.at_ms, {summary_columns}
+FROM events e
+LEFT JOIN requests r ON r.id = e.ref_id AND e.kind IN ('request', 'link')
+LEFT JOIN links l ON l.request_id = r.id
+WHERE e.seq > ?
+ORDER BY e.seq
+LIMIT ?
+
+-- name: events_last_seq
+SELECT coalesce(max(seq), 0) FROM events
+
+-- name: search_text_insert
+INSERT INTO request_text (request_id, text) VALUES (?, ?) ON CONFLICT (request_id) DO NOTHING
+
+-- name: search_unindexed
+SELECT r.id FROM requests r
+WHERE NOT EXISTS (SELECT 1 FROM request_text t WHERE t.request_id = r.id)
+ORDER BY r.id
+LIMIT ?
+
+-- name: search_indexed_ids
+SELECT request_id FROM request_text WHERE request_id IN (SELECT value FROM json_each(?))
+
+-- Every word of the query must occur (each is quoted, so FTS5 syntax in user input is inert).
+-- name: filter_text
+r.id IN (
+    SELECT t.request_id FROM request_text t WHERE t.id IN (
+        SELECT rowid FROM request_text_fts
+        WHERE request_text_fts MATCH '"' || replace(replace(trim(?), '"', '""'), ' ', '" "') || '"'
+    )
+)
