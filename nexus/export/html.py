@@ -81,6 +81,12 @@ _JS = """
   document.querySelectorAll('nav a').forEach(function(a){a.addEventListener('click',function(){
     reveal(a.getAttribute('href').slice(1));});});
   if(location.hash){reveal(location.hash.slice(1));}
+  // The transcript knows each sub-agent's task (from its Agent call); the tree only its agent id.
+  document.querySelectorAll('nav li[data-thread]').forEach(function(li){
+    var d=document.getElementById(li.getAttribute('data-thread'));
+    var t=d&&d.querySelector(':scope>summary');
+    if(t){li.querySelector('summary').textContent=t.textContent;}
+  });
   document.body.setAttribute('data-ready','1');
 })();
 """
@@ -130,7 +136,8 @@ def _nav_thread(thread: Thread, forks: dict[str, list[Thread]], numbers: dict[st
             f"{_e(label)}{mark}</a>{'<ul>' + nested + '</ul>' if nested else ''}</li>"
         )
     return (
-        f'<li class="thread {thread.kind}"><details open><summary>{_e(title)}</summary>'
+        f'<li class="thread {thread.kind}" data-thread="th-{_e(thread.id)}"><details open>'
+        f"<summary>{_e(title)}</summary>"
         f"<ul>{''.join(items)}</ul></details></li>"
     )
 

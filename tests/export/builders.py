@@ -188,6 +188,8 @@ class Thread:
             if any(b.get("type") == "tool_use" for b in reply)
             else "end_turn",
         }
+        texts = [user] if isinstance(user, str) else [b.get("text", "") for b in user]
+        summary.setdefault("user_preview", next((t for t in reversed(texts) if t), "")[:240])
         record = self.convo.add(
             orjson.dumps(body),
             orjson.dumps(message),
