@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from nexus.store.postgres.connection import PostgresConnection
 from nexus.store.postgres.core import PostgresCore
+from nexus.store.postgres.events import EventsMixin
+from nexus.store.postgres.jobs import JobsMixin
 from nexus.store.postgres.usage import UsageMixin
 
 
-class PostgresStore(UsageMixin, PostgresCore, PostgresConnection):
+class PostgresStore(UsageMixin, JobsMixin, EventsMixin, PostgresCore, PostgresConnection):
     """The Store on Postgres (asyncpg pool, LISTEN/NOTIFY, SKIP LOCKED claims)."""
 
 
