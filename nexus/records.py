@@ -289,6 +289,8 @@ class ConversationSummary:
     latest_context_tokens: int
     title: str  # the first request's user text preview
     last_user_preview: str  # the latest main-agent turn's user text preview
+    latest_turn_id: str | None = None  # the main-agent turn latest_context_tokens comes from
+    latest_turn_at_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -344,9 +344,15 @@ class LinkIndex(Protocol):
         claimed, newest node first, then by ordinal."""
 
     async def first_session_node(
-        self, scope: str, session_id: str, before: Position | None = None
+        self,
+        scope: str,
+        session_id: str,
+        *,
+        before: Position | None = None,
+        after: Position | None = None,
     ) -> LinkNode | None:
-        """The earliest non-background node of a session (before ``before`` when given)."""
+        """The earliest non-background node of a session (strictly between ``after`` and
+        ``before`` when given)."""
 
     async def has_continuation(self, parent_request_id: str, before: Position) -> bool:
         """Whether a node before ``before`` already continues ``parent_request_id``."""
@@ -372,11 +378,14 @@ class LinkIndex(Protocol):
 
     async def delete_nodes(self, request_ids: Sequence[str]) -> None: ...
 
-    async def add_to_summary(self, node: LinkNode, record: RequestRecord) -> None:
-        """Count a newly linked request into its conversation's summary (the fast path)."""
+    async def get_summary(self, conversation_id: str) -> ConversationSummary | None: ...
 
-    async def recompute_summaries(self, conversation_ids: Sequence[str]) -> None:
-        """Rebuild these conversations' summaries from their nodes; drop those left empty."""
+    async def put_summary(self, summary: ConversationSummary) -> None: ...
+
+    async def delete_summary(self, conversation_id: str) -> None: ...
+
+    async def summary_rows(self, conversation_id: str) -> list[tuple[LinkNode, RequestSummary]]:
+        """Every request of a conversation (background calls included) with its node."""
 
 
 class ConversationStore(Protocol):
@@ -407,3 +416,6 @@ class ConversationStore(Protocol):
 
     async def clear_link_index(self) -> None:
         """Forget every node, key and conversation summary (rebuild starts from nothing)."""
+
+    async def stored_links(self, request_ids: Sequence[str]) -> dict[str, Link]:
+        """The ``links`` rows of these requests, as they are now."""

@@ -7,13 +7,14 @@ below (areas first, ``SqliteConnection`` last).
 from __future__ import annotations
 
 from nexus.store.sqlite.connection import SqliteConnection
+from nexus.store.sqlite.conversations import ConversationsMixin
 from nexus.store.sqlite.core import SqliteCore
 from nexus.store.sqlite.events import EventsMixin
 from nexus.store.sqlite.jobs import JobsMixin
 from nexus.store.sqlite.usage import UsageMixin
 
 
-class SqliteStore(UsageMixin, JobsMixin, EventsMixin, SqliteCore, SqliteConnection):  # EventsMixin wraps write_batch
+class SqliteStore(ConversationsMixin, UsageMixin, JobsMixin, EventsMixin, SqliteCore, SqliteConnection):  # EventsMixin wraps write_batch
     """The Store on SQLite (WAL; one writer connection, one reader)."""
 
 

@@ -1,0 +1,256 @@
+"""Normalised message fingerprints: what makes two requests "the same conversation so far".
+
+Owns the one parse of a request body the conversation engine needs and the hashing rules of
+DESIGN.md §5: ``<system-reminder>`` text and injected ``role: "system"`` messages are dropped,
+``cache_control`` is ignored, thinking blocks (which clients may strip later) are left out, string
+and list content compare equal, repeated tool ids are dropped, and consecutive messages of one role
+are merged the way the API merges them. From the normalised messages m_1..m_n it builds chained
+prefix hashes P_k = H(P_{k-1} || h(m_k)); the response, normalised the same way, extends the chain
+to the continuation key: the P that the next turn of the same conversation carries. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+_REMINDER = re.compile(r"<system-reminder>.*?</system-reminder>", re.DOTALL)
+_AGENT_TOOLS = frozenset({"Agent", "Task"})
+# The first user message after a compaction (old and new Claude Code versions).
+COMPACTION_CONTINUATION_MARKERS = (
+    "This session is being continued from a previous conversation",
+    "The summary below covers the earlier portion of the conversation",
+)
+_SUMMARY_TAG = re.compile(r"<summary>(.*?)(?:</summary>|$)", re.DOTALL)
+_ANALYSIS_TAG = re.compile(r"<analysis>.*?(?:</analysis>|$)", re.DOTALL)
+_MIN_LINE_CHARS = 24  # shorter lines ("Summary:", "1. Primary Request") say nothing distinctive
+_MAX_SUMMARY_LINES = 64
+_MAX_MARKER_LINES = 400
+
+Message = tuple[str, list[Any]]  # (role, normalised blocks)
+
+
+def digest(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def text_key(text: str) -> str:
+    """The key of a piece of text (a sub-agent prompt, a summary line): whitespace-insensitive."""
+    return digest(" ".join(text.split()).encode())
+
+
+@dataclass(frozen=True, slots=True)
+class AgentCall:
+    """An ``Agent``/``Task`` tool_use in a response: a sub-agent about to start with ``prompt``."""
+
+    prompt_key: str
+    tool_use_id: str
+    description: str
+    subagent_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """What linking needs to know about one request, computed once from its body and response."""
+
+    prefix_keys: tuple[str, ...]  # P_1..P_n over the normalised request messages
+    continuation_key: str | None  # P over messages + response; None without a usable response
+    first_user_keys: tuple[str, ...]  # the first user message's text: whole, then each block
+    marker_index: int  # 1-based index of the last message with a compaction marker (0: none)
+    marker_line_keys: tuple[str, ...]  # line keys of that message
+    agent_calls: tuple[AgentCall, ...]  # sub-agents the response starts
+    summary_line_keys: tuple[str, ...]  # line keys of the summary a compaction call produced
+
+    @property
+    def request_key(self) -> str | None:
+        return self.prefix_keys[-1] if self.prefix_keys else None
+
+
+def parse_json(raw: bytes | None) -> dict[str, Any] | None:
+    """A JSON object, or None for anything else (absent, malformed, not an object)."""
+    if not raw:
+        return None
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def fingerprint(
+    body: dict[str, Any], response: dict[str, Any] | None, *, is_compaction: bool = False
+) -> Fingerprint:
+    raw_messages = body.get("messages")
+    seen: set[str] = set()
+    messages = normalize_messages(raw_messages if isinstance(raw_messages, list) else [], seen)
+    hashes = [_message_hash(m) for m in messages]
+    prefixes: list[str] = []
+    previous = ""
+    for h in hashes:
+        previous = _chain(previous, h)
+        prefixes.append(previous)
+    continuation = None
+    content = response.get("content") if response else None
+    reply = _normalize_blocks(content if isinstance(content, list) else [], seen)
+    if reply:
+        if messages and messages[-1][0] == "assistant":  # a prefill: the reply extends it
+            base = prefixes[-2] if len(prefixes) > 1 else ""
+            continuation = _chain(base, _message_hash(("assistant", messages[-1][1] + reply)))
+        else:
+            continuation = _chain(prefixes[-1] if prefixes else "", _message_hash(("assistant", reply)))
+    marker_index, marker_lines = _compaction_marker(messages)
+    return Fingerprint(
+        prefix_keys=tuple(prefixes),
+        continuation_key=continuation,
+        first_user_keys=_first_user_keys(messages),
+        marker_index=marker_index,
+        marker_line_keys=marker_lines,
+        agent_calls=_agent_calls(content if isinstance(content, list) else []),
+        summary_line_keys=_summary_lines(reply) if is_compaction else (),
+    )
+
+
+def normalize_messages(raw: list[Any], seen_tool_ids: set[str]) -> list[Message]:
+    """Normalised (role, blocks) pairs: system messages and empty messages dropped, one role's
+    consecutive messages merged. ``seen_tool_ids`` carries tool-id de-duplication across calls."""
+    out: list[Message] = []
+    for message in raw:
+        if not isinstance(message, dict):
+            continue
+        role = message.get("role")
+        if role not in ("user", "assistant"):
+            continue
+        content = message.get("content")
+        if isinstance(content, str):
+            content = [{"type": "text", "text": content}]
+        blocks = _normalize_blocks(content if isinstance(content, list) else [], seen_tool_ids)
+        if not blocks:
+            continue
+        if out and out[-1][0] == role:
+            out[-1] = (role, out[-1][1] + blocks)
+        else:
+            out.append((role, blocks))
+    return out
+
+
+def _normalize_blocks(blocks: list[Any], seen: set[str]) -> list[Any]:
+    out: list[Any] = []
+    for block in blocks:
+        if isinstance(block, str):
+            block = {"type": "text", "text": block}
+        if not isinstance(block, dict):
+            continue
+        kind = block.get("type")
+        if kind == "text":
+            text = _clean_text(block.get("text"))
+            if text:
+                out.append({"type": "text", "text": text})
+        elif kind in ("thinking", "redacted_thinking"):
+            continue
+        elif kind == "tool_use":
+            tool_id = str(block.get("id"))
+            if "u:" + tool_id in seen:
+                continue
+            seen.add("u:" + tool_id)
+            out.append({"type": "tool_use", "id": tool_id, "name": block.get("name"),
+                        "input": block.get("input")})  # fmt: skip
+        elif kind == "tool_result":
+            tool_id = str(block.get("tool_use_id"))
+            if "r:" + tool_id in seen:
+                continue
+            seen.add("r:" + tool_id)
+            inner = block.get("content")
+            if isinstance(inner, str):
+                inner = [{"type": "text", "text": inner}]
+            out.append({"type": "tool_result", "tool_use_id": tool_id,
+                        "content": _normalize_blocks(inner if isinstance(inner, list) else [], set()),
+                        "is_error": bool(block.get("is_error"))})  # fmt: skip
+        else:
+            out.append({k: v for k, v in block.items() if k != "cache_control"})
+    return out
+
+
+def _clean_text(text: Any) -> str:
+    if not isinstance(text, str):
+        return ""
+    if "<system-reminder>" in text:
+        text = _REMINDER.sub("", text)
+    return text.strip()
+
+
+def _message_hash(message: Message) -> str:
+    return digest(orjson.dumps(message, option=orjson.OPT_SORT_KEYS))
+
+
+def _chain(previous: str, message_hash: str) -> str:
+    return digest((previous + message_hash).encode())
+
+
+def _texts(blocks: list[Any]) -> list[str]:
+    return [b["text"] for b in blocks if b.get("type") == "text"]
+
+
+def _first_user_keys(messages: list[Message]) -> tuple[str, ...]:
+    first = next((blocks for role, blocks in messages if role == "user"), None)
+    if first is None:
+        return ()
+    texts = _texts(first)
+    if not texts:
+        return ()
+    keys = [text_key("\n".join(texts))] + [text_key(t) for t in texts]
+    return tuple(dict.fromkeys(keys))
+
+
+def _compaction_marker(messages: list[Message]) -> tuple[int, tuple[str, ...]]:
+    for index in range(len(messages) - 1, -1, -1):
+        role, blocks = messages[index]
+        if role != "user":
+            continue
+        text = "\n".join(_texts(blocks))
+        if any(marker in text for marker in COMPACTION_CONTINUATION_MARKERS):
+            return index + 1, line_keys(text, _MAX_MARKER_LINES)
+    return 0, ()
+
+
+def _summary_lines(reply: list[Any]) -> tuple[str, ...]:
+    text = "\n".join(_texts(reply))
+    found = _SUMMARY_TAG.search(text)
+    return line_keys(found.group(1) if found else _ANALYSIS_TAG.sub("", text), _MAX_SUMMARY_LINES)
+
+
+def line_keys(text: str, limit: int) -> tuple[str, ...]:
+    """Keys of the distinctive lines of a text: a summary survives Claude Code's reformatting
+    (tags turned into headings, a preamble added) line by line."""
+    keys: dict[str, None] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if len(line) >= _MIN_LINE_CHARS:
+            keys[text_key(line)] = None
+            if len(keys) >= limit:
+                break
+    return tuple(keys)
+
+
+def _agent_calls(content: list[Any]) -> tuple[AgentCall, ...]:
+    calls = []
+    for block in content:
+        if not isinstance(block, dict) or block.get("type") != "tool_use":
+            continue
+        if block.get("name") not in _AGENT_TOOLS:
+            continue
+        args = block.get("input")
+        if not isinstance(args, dict) or not isinstance(args.get("prompt"), str):
+            continue
+        calls.append(
+            AgentCall(
+                prompt_key=text_key(args["prompt"]),
+                tool_use_id=str(block.get("id") or ""),
+                description=str(args.get("description") or ""),
+                subagent_type=str(args.get("subagent_type") or ""),
+            )
+        )
+    return tuple(calls)

@@ -1,0 +1,212 @@
+"""Linking as it runs beside the writer: records in, links out, and self-repair.
+
+The writer calls ``ConversationLinker.link_batch(records)`` after ``write_batch`` committed them
+(the records are still in memory, so no body is read back) and stores the returned links with
+``write_links``. Each request is decided "as of" its position (``linker.py``); a request that
+arrives after requests that started later (concurrent sessions, parallel sub-agents, several
+processes, a spool replay) may change what those later ones should have been, so the affected ones
+are re-linked from the store in canonical order: their conversation after that position, and any
+request that found nothing but was looking for what the late one provides. The result is the same as
+``rebuild.py`` linking everything in canonical order. The whole batch runs in one ``link_index``
+transaction; on Postgres that holds an advisory lock, so processes link one at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Protocol
+
+from nexus.conversations.linker import Decision, decide, provided_keys
+from nexus.conversations.summary import add_request, compute
+from nexus.conversations.view import Prepared, RequestView, prepare
+from nexus.records import Link, LinkNode, RequestRecord, RequestSummary, StoredRequest
+from nexus.store.base import ConversationStore, LinkIndex, Position
+
+
+class LinkingStore(ConversationStore, Protocol):
+    async def get_request(self, request_id: str) -> StoredRequest | None: ...
+
+
+class ConversationLinker:
+    """Links requests into conversations; safe to share by every writer of one process."""
+
+    def __init__(self, store: LinkingStore) -> None:
+        self.store = store
+
+    async def link_batch(self, records: Sequence[RequestRecord]) -> list[Link]:
+        """Link freshly written records; returns every link to store (theirs and any repaired)."""
+        if not records:
+            return []
+        views = [RequestView.from_record(r) for r in records]
+        prepared = await asyncio.to_thread(_prepare_all, views)
+        summaries = [summary_of(r) for r in records]
+        return await self._link(list(zip(prepared, summaries, strict=True)))
+
+    async def link_stored(self, stored: Sequence[StoredRequest]) -> list[Link]:
+        """Link requests read back from the store (rebuild, catch-up)."""
+        if not stored:
+            return []
+        views = [RequestView.from_stored(s) for s in stored]
+        prepared = await asyncio.to_thread(_prepare_all, views)
+        return await self._link([(p, s.summary) for p, s in zip(prepared, stored, strict=True)])
+
+    async def catch_up(self, limit: int = 500) -> list[Link]:
+        """Link stored requests that have no link yet (linking was interrupted by a crash or an
+        outage) and return links the ``links`` table is missing. Call until it returns []."""
+        ids = await self.store.unlinked_request_ids(limit)
+        stored = [s for s in [await self.store.get_request(i) for i in ids] if s is not None]
+        links = await self.link_stored(stored)
+        published = {lk.request_id for lk in links}
+        links += [lk for lk in await self.store.unpublished_links(limit) if lk.request_id not in published]
+        return links
+
+    async def _link(self, items: list[tuple[Prepared, RequestSummary]]) -> list[Link]:
+        async with self.store.link_index() as index:
+            run = _Run(index, self.store)
+            await run.link_all(items)
+        return list(run.links.values())
+
+
+def _prepare_all(views: Sequence[RequestView]) -> list[Prepared]:
+    return [prepare(v) for v in views]
+
+
+class _Run:
+    """One linking pass inside one index transaction."""
+
+    def __init__(self, index: LinkIndex, store: LinkingStore) -> None:
+        self.ix = index
+        self.store = store
+        self.links: dict[str, Link] = {}
+        self.touched: set[str | None] = set()  # conversations whose summary must be recounted
+        self.sessions: set[tuple[str, str]] = set()  # sessions whose background calls to re-file
+        self.expanded: dict[str, Position] = {}
+        self.queue: dict[str, LinkNode] = {}  # linked nodes to re-link, by id
+
+    async def link_all(self, items: list[tuple[Prepared, RequestSummary]]) -> None:
+        items.sort(key=lambda item: item[0].view.position)
+        old = {n.request_id: n for n in await self.ix.get_nodes([p.view.request_id for p, _ in items])}
+        for prepared, request in items:
+            await self._drain(before=prepared.view.position)
+            self.queue.pop(prepared.view.request_id, None)
+            await self._link_new(prepared, request, old.get(prepared.view.request_id))
+        await self._drain(before=None)
+        await self._finish()
+
+    async def _link_new(
+        self, prepared: Prepared, request: RequestSummary, old: LinkNode | None
+    ) -> None:
+        decision = await decide(prepared, self.ix)
+        node = decision.node
+        await self.ix.put_node(node, decision.keys)
+        self.links[node.request_id] = node.link()
+        if old is None and node.conversation_id:
+            summary = await self.ix.get_summary(node.conversation_id)
+            await self.ix.put_summary(add_request(summary, node, request))
+        elif old is not None:
+            self.touched.update((old.conversation_id, node.conversation_id))
+        await self._after(decision)
+
+    async def _relink(self, old: LinkNode) -> None:
+        stored = await self.store.get_request(old.request_id)
+        if stored is None:  # pruned meanwhile
+            await self.ix.delete_nodes([old.request_id])
+            self.touched.add(old.conversation_id)
+            return
+        prepared = await asyncio.to_thread(prepare, RequestView.from_stored(stored))
+        decision = await decide(prepared, self.ix)
+        node = decision.node
+        await self.ix.put_node(node, decision.keys)
+        if node.link() != old.link():
+            self.links[node.request_id] = node.link()
+        self.touched.update((old.conversation_id, node.conversation_id))
+        if node.session_id:
+            self.sessions.add((node.scope, node.session_id))
+        await self._after(decision)
+
+    async def _after(self, decision: Decision) -> None:
+        node = decision.node
+        if decision.first_in_session and node.session_id:
+            self.sessions.add((node.scope, node.session_id))
+        if node.edge == "background" or node.conversation_id is None:
+            return
+        pos = node.position
+        last = await self.ix.last_position(node.conversation_id, exclude=node.request_id)
+        if last is not None and last > pos:
+            await self._expand(node.conversation_id, pos)
+        for kind, keys in provided_keys(decision).items():
+            for hit in await self.ix.find_keys(node.scope, (kind,), keys, after=pos):
+                await self._expand(hit.node.conversation_id, pos)
+        if decision.first_in_session and node.session_id:
+            later = await self.ix.first_session_node(node.scope, node.session_id, after=pos)
+            if later is not None:
+                await self._expand(later.conversation_id, pos)
+
+    async def _expand(self, conversation_id: str | None, after: Position) -> None:
+        """Queue the conversation's nodes after ``after`` for re-linking."""
+        if conversation_id is None:
+            return
+        done = self.expanded.get(conversation_id)
+        if done is not None and done <= after:
+            return
+        self.expanded[conversation_id] = after
+        for node in await self.ix.nodes_after(conversation_id, after):
+            self.queue.setdefault(node.request_id, node)
+
+    async def _drain(self, before: Position | None) -> None:
+        while self.queue:
+            request_id = min(self.queue, key=lambda i: self.queue[i].position)
+            if before is not None and self.queue[request_id].position >= before:
+                return
+            await self._relink(self.queue.pop(request_id))
+
+    async def _finish(self) -> None:
+        for scope, session_id in sorted(self.sessions):
+            first = await self.ix.first_session_node(scope, session_id)
+            conversation_id = first.conversation_id if first else None
+            for node in await self.ix.session_background(scope, session_id):
+                if node.conversation_id != conversation_id:
+                    moved = replace(node, conversation_id=conversation_id)
+                    await self.ix.put_node(moved, ())
+                    self.links[node.request_id] = moved.link()
+                    self.touched.update((node.conversation_id, conversation_id))
+        for conversation_id in sorted(c for c in self.touched if c):
+            summary = compute(await self.ix.summary_rows(conversation_id))
+            if summary is None:
+                await self.ix.delete_summary(conversation_id)
+            else:
+                await self.ix.put_summary(summary)
+
+
+def summary_of(record: RequestRecord) -> RequestSummary:
+    """The list row of a record still in memory (what the summary counts read)."""
+    ex = record.exchange
+    return RequestSummary(
+        id=ex.id,
+        started_at_ms=ex.started_at_ms,
+        duration_ms=ex.duration_ms,
+        ttfb_ms=ex.ttfb_ms,
+        method=ex.method,
+        path=ex.path,
+        host=ex.host,
+        account_id=ex.account_id,
+        client_key_id=ex.client_key_id,
+        model=record.model,
+        is_streaming=record.is_streaming,
+        status=ex.status,
+        outcome=ex.outcome,
+        error=ex.error,
+        session_id=record.session_id,
+        agent_id=record.agent_id,
+        upstream_request_id=ex.response_header("request-id"),
+        usage=record.usage,
+        cost_usd_micros=record.cost_usd_micros,
+        stop_reason=record.stop_reason,
+        user_preview=record.user_preview,
+        reply_preview=record.reply_preview,
+        message_count=record.message_count,
+        tool_count=record.tool_count,
+        tool_use_count=record.tool_use_count,
+    )
