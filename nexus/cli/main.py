@@ -8,7 +8,7 @@ from __future__ import annotations
 import typer
 
 from nexus import __version__
-from nexus.cli import db, export, logs, serve, usage
+from nexus.cli import auth, claude, db, export, logs, serve, usage
 
 app = typer.Typer(
     name="nexus",
@@ -40,6 +40,8 @@ app.command("logs")(logs.logs)
 app.command("export")(export.export)
 app.add_typer(db.app, name="db")
 app.add_typer(usage.app, name="usage")
+app.add_typer(auth.app, name="auth")
+claude.register(app)
 
 
 def main() -> None:
