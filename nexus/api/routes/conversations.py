@@ -1,0 +1,63 @@
+"""``/api/conversations``: the list (filters and paging as for requests) and one tree.
+
+The tree is ``{"id", "summary", "nodes", "branches", "subtasks"}``: ``nodes`` are the summary rows
+of every request of the conversation in start order, each carrying its link (``parent_request_id``,
+``branch``, ``subtask_of``, ``traffic_class``, ``agent_id``). The conversation store answers; this
+module only parses and serialises.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quart import Blueprint, Response, request
+
+from nexus.api.context import api_context
+from nexus.api.params import BadParameter, parse_cursor, parse_filter, parse_limit
+from nexus.api.serialize import dumps, page_body
+from nexus.errors import ApiError
+
+blueprint = Blueprint("conversations", __name__)
+JSON = "application/json"
+
+
+@blueprint.get("/api/conversations")
+async def list_conversations() -> Response:
+    store = _conversation_store()
+    flt = parse_filter(request.args)
+    limit = parse_limit(request.args)
+    cursor = parse_cursor(request.args)
+    try:
+        page = await store.list_conversations(flt, cursor, limit)
+    except ValueError as exc:
+        if cursor is None:
+            raise
+        raise BadParameter("cursor", "not a cursor this server issued") from exc
+    return Response(page_body(page), content_type=JSON)
+
+
+@blueprint.get("/api/conversations/<conversation_id>")
+async def get_conversation(conversation_id: str) -> Response:
+    store = _conversation_store()
+    tree = await store.get_conversation(conversation_id) if len(conversation_id) <= 128 else None
+    if tree is None:
+        raise ApiError(f"no conversation with id {conversation_id!r}", status=404)
+    return Response(
+        dumps(
+            {
+                "id": tree.summary.id,
+                "summary": tree.summary,
+                "nodes": tree.nodes,
+                "branches": tree.branches,
+                "subtasks": tree.subtasks,
+            }
+        ),
+        content_type=JSON,
+    )
+
+
+def _conversation_store() -> Any:
+    store = api_context().store
+    if not hasattr(store, "get_conversation"):
+        raise ApiError("this store has no conversation index yet", status=501)
+    return store
