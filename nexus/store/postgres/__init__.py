@@ -6,13 +6,14 @@ Composed like SqliteStore: one mixin per area, ``PostgresConnection`` last.
 from __future__ import annotations
 
 from nexus.store.postgres.connection import PostgresConnection
+from nexus.store.postgres.conversations import ConversationsMixin
 from nexus.store.postgres.core import PostgresCore
 from nexus.store.postgres.events import EventsMixin
 from nexus.store.postgres.jobs import JobsMixin
 from nexus.store.postgres.usage import UsageMixin
 
 
-class PostgresStore(UsageMixin, JobsMixin, EventsMixin, PostgresCore, PostgresConnection):
+class PostgresStore(ConversationsMixin, UsageMixin, JobsMixin, EventsMixin, PostgresCore, PostgresConnection):
     """The Store on Postgres (asyncpg pool, LISTEN/NOTIFY, SKIP LOCKED claims)."""
 
 
