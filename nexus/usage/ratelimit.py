@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from functools import lru_cache
 
 from nexus.records import Headers
 
@@ -111,8 +112,17 @@ def parse_ratelimit(headers: Headers) -> RateLimitSnapshot:
     extra: list[tuple[str, str]] = []
     retry_after: float | None = None
     for raw_name, value in headers:
-        name = raw_name.lower().strip()
+        name = raw_name.lower()
         value = value.strip()
+        known = _KNOWN.get(name)
+        if known is not None:  # the common names, without a regex
+            kind, key, field_name = known
+            if kind == "window":
+                windows.setdefault(key, {})[field_name] = value
+            else:
+                unified[field_name] = value
+            continue
+        name = name.strip()
         if name == "retry-after":
             retry_after = _retry_after_s(value)
         elif name.startswith(UNIFIED):
@@ -145,7 +155,11 @@ def parse_ratelimit(headers: Headers) -> RateLimitSnapshot:
                 reset_at_ms=parse_reset_ms(fields.get("reset")),
                 surpassed_threshold=_float(fields.get("surpassed-threshold")),
             )
-            for w, fields in sorted(windows.items(), key=lambda item: _window_order(item[0]))
+            for w, fields in (
+                sorted(windows.items(), key=lambda item: _window_order(item[0]))
+                if len(windows) > 1
+                else windows.items()
+            )
         ),
         api_limits=tuple(
             ApiLimit(
@@ -173,6 +187,17 @@ _UNIFIED_FIELDS = frozenset(
 )
 
 
+_WINDOW_FIELDS = ("status", "utilization", "reset", "surpassed-threshold")
+_KNOWN: dict[str, tuple[str, str, str]] = {
+    **{
+        f"{UNIFIED}{w}-{f}": ("window", w, f)
+        for w in ("5h", "7d", "7d_opus", "7d_sonnet")
+        for f in _WINDOW_FIELDS
+    },
+    **{f"{UNIFIED}{f}": ("unified", "", f) for f in _UNIFIED_FIELDS},
+}
+
+
 def window_seconds(name: str) -> int | None:
     """The length of a window named like ``5h`` or ``7d_opus``; None for other names."""
     found = re.match(r"^(\d+)([mhd])", name)
@@ -181,6 +206,7 @@ def window_seconds(name: str) -> int | None:
     return int(found.group(1)) * {"m": 60, "h": 3600, "d": 86400}[found.group(2)]
 
 
+@lru_cache(maxsize=256)
 def _window_order(name: str) -> tuple[int, str]:
     return (window_seconds(name) or 1 << 40, name)
 

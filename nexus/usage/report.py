@@ -178,9 +178,11 @@ async def windows_report(
     since_ms: int | None = None,
     with_series: bool = True,
     with_attribution: bool = True,
+    every_period: bool = False,
 ) -> WindowsReport:
     """Per account: the latest state (server-reported or estimated), and since ``since_ms``
-    (default: 7 days) the readings over time and who caused each rise."""
+    (default: 7 days) the readings over time and who caused each rise: in each window's current
+    period only, or in ``every_period`` since ``since_ms``."""
     latest = await store.usage_latest_readings(now_ms - LATEST_LOOKBACK_MS)
     if account is not None:
         latest = [r for r in latest if r.account == account]
@@ -191,11 +193,17 @@ async def windows_report(
     if with_series or with_attribution:
         since = now_ms - 7 * DAY_MS if since_ms is None else since_ms
         readings = await store.usage_readings(since, None, account)
+        every_point = series(readings)
         if with_series:
-            points = tuple(thin_series(series(readings)))
+            points = tuple(thin_series(every_point))
         if with_attribution and readings:
             usage_points = await store.usage_points(since, None, account)
-            shares = tuple(attribute_rises(readings, usage_points))
+            shares = tuple(attribute_rises(readings, usage_points, series_points=every_point))
+            if not every_period:
+                current = {(a.account, w.name): w.reset_at_ms for a in accounts for w in a.windows}
+                shares = tuple(
+                    s for s in shares if current.get((s.account, s.window), 0) == s.reset_at_ms
+                )
     return WindowsReport(now_ms, tuple(accounts), points, shares)
 
 

@@ -269,7 +269,12 @@ def series(readings: Iterable[Reading]) -> list[SeriesPoint]:
     return out
 
 
-def attribute_rises(readings: Iterable[Reading], points: Iterable[Point]) -> list[Attribution]:
+def attribute_rises(
+    readings: Iterable[Reading],
+    points: Iterable[Point],
+    *,
+    series_points: Sequence[SeriesPoint] | None = None,
+) -> list[Attribution]:
     """Share each rise in a window's utilization among the requests that caused it.
 
     For consecutive readings a, b of one account's window (b later): the rise is
@@ -278,6 +283,7 @@ def attribute_rises(readings: Iterable[Reading], points: Iterable[Point]) -> lis
     requests that started in ``(a.at_ms, b.at_ms]`` by cost, or by tokens when one of them is
     unpriced; with none (a request from outside Nexus), the request that carried ``b`` takes it.
     A fall (the server's own accounting) attributes nothing. The first reading has no baseline.
+    ``series_points`` is ``series(readings)`` when the caller already has it.
     """
     pts_by_account: dict[str, list[Point]] = defaultdict(list)
     for point in points:
@@ -288,7 +294,9 @@ def attribute_rises(readings: Iterable[Reading], points: Iterable[Point]) -> lis
     readings_by_window: dict[tuple[str, str], list[SeriesPoint]] = defaultdict(list)
     for reading in readings:
         carriers[reading.request_id] = reading
-    for sp in series(carriers.values()):
+    if series_points is None:
+        series_points = series(carriers.values())
+    for sp in series_points:
         readings_by_window[(sp.account, sp.window)].append(sp)
 
     totals: dict[tuple[str, str, int | None, str | None, str | None], list[float]] = {}

@@ -109,3 +109,32 @@ def test_long_series_are_thinned_keeping_resets_and_the_newest() -> None:
     assert len(thin) <= 100
     ids = {p.request_id for p in thin}
     assert "001999" in ids and "000999" in ids  # newest, and the peak before the reset
+
+
+async def test_attribution_defaults_to_the_current_period(usage_store: Any) -> None:
+    later = (T0 + 10 * H) // 1000
+    recs = records()
+    recs.append(
+        make_record(
+            started_at_ms=T0 + 6 * H,
+            account_id="team",
+            session_id="s3",
+            cost_usd_micros=100,
+            ratelimit=tuple(
+                (
+                    k,
+                    str(later)
+                    if k.endswith("5h-reset")
+                    else ("0.05" if k.endswith("5h-utilization") else v),
+                )
+                for k, v in unified(0.0, 0.6)
+            ),
+        )
+    )
+    await usage_store.write_batch(recs)
+    current = await windows_report(usage_store, T0 + 7 * H, since_ms=T0 - 1)
+    every = await windows_report(usage_store, T0 + 7 * H, since_ms=T0 - 1, every_period=True)
+    assert {(a.window, a.session_id) for a in current.attributions if a.window == "5h"} == {
+        ("5h", "s3")
+    }
+    assert {a.session_id for a in every.attributions if a.window == "5h"} == {"s1", "s2", "s3"}

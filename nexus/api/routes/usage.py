@@ -44,17 +44,21 @@ async def get_usage() -> Response:
 @bp.get("/api/windows")
 async def get_windows() -> Response:
     """Query: ``account`` (one account; default all), ``since`` (series and attribution start;
-    default 7 days ago), ``series`` and ``attribution`` (``0`` to leave them out)."""
+    default 7 days ago), ``series`` (``0`` to leave it out), ``attribution`` (``0`` none,
+    ``1``/``current`` the windows' current periods (default), ``all`` every period since)."""
     at = now_ms()
     account = request.args.get("account") or None
     since = parse_time(request.args, "since", at)
+    attribution = request.args.get("attribution")
+    every_period = attribution == "all"
     report = await windows_report(
         api_context().store,
         at,
         account=account,
         since_ms=since,
         with_series=_flag(request.args.get("series"), "series"),
-        with_attribution=_flag(request.args.get("attribution"), "attribution"),
+        with_attribution=every_period or _flag(attribution, "attribution"),
+        every_period=every_period,
     )
     return Response(dumps(windows_json(report)), content_type=JSON)
 
@@ -73,7 +77,7 @@ def _groups(value: str) -> list[str]:
 
 
 def _flag(value: str | None, name: str) -> bool:
-    if value is None or value in ("1", "true", "yes"):
+    if value is None or value in ("1", "true", "yes", "current"):
         return True
     if value in ("0", "false", "no"):
         return False
