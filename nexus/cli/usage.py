@@ -206,7 +206,9 @@ async def local_report(store: Any, query: Query, now_ms: int) -> dict[str, Any]:
     return {"usage": usage, "windows": windows_json(report)}
 
 
-def _remote(server: str, key: str | None) -> Any:
+def _remote(server: str, key: str | None, transport: Any = None) -> Any:
+    """Fetch from a Nexus API; ``transport`` lets tests pass an ASGI transport."""
+
     async def fetch(query: Query) -> dict[str, Any]:
         import httpx
 
@@ -219,7 +221,9 @@ def _remote(server: str, key: str | None) -> Any:
             windows_params["account"] = query["account"]
         base = server.rstrip("/")
         try:
-            async with httpx.AsyncClient(headers=headers, timeout=30.0) as client:
+            async with httpx.AsyncClient(
+                headers=headers, timeout=30.0, transport=transport
+            ) as client:
                 usage, windows = await asyncio.gather(
                     client.get(f"{base}/api/usage", params=params),
                     client.get(f"{base}/api/windows", params=windows_params),

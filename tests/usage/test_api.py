@@ -76,3 +76,26 @@ async def test_windows_route_gives_state_series_and_attribution(client: Any) -> 
     assert [a["session_id"] for a in team["attribution"]] == ["s2"]
     bare = await (await client.get("/api/windows", query_string={"series": "0"})).get_json()
     assert bare["accounts"][0]["series"] == []
+
+
+async def test_cli_reads_the_same_documents_through_the_api(client: Any, usage_store: Any) -> None:
+    import httpx
+
+    from nexus.cli.usage import _remote, local_report
+
+    transport = httpx.ASGITransport(app=client.app)
+    query = {"by": "model", "since": 0, "utc_offset_ms": 0}
+    remote = await _remote("http://nexus.test", "k", transport=transport)(query)
+    local = await local_report(usage_store, query, now_ms())
+    assert remote["usage"] == local["usage"]
+    assert [a["account"] for a in remote["windows"]["accounts"]] == ["team"]
+
+
+async def test_cli_remote_errors_carry_the_api_message(client: Any) -> None:
+    import httpx
+
+    from nexus.cli.usage import _remote
+
+    transport = httpx.ASGITransport(app=client.app)
+    with pytest.raises(ApiError, match="HTTP 400"):
+        await _remote("http://nexus.test", None, transport=transport)({"by": "planet"})

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from nexus.recorder.sse import assemble_json, assemble_sse
 from nexus.records import Usage
@@ -225,3 +227,34 @@ def test_cost_function_from_settings_uses_the_user_book(tmp_path) -> None:  # ty
     )
     assert make_cost_function(path)("claude-haiku-4-5", MIXED, AT) == 3 * 34_900
     assert make_cost_function(None)("claude-haiku-4-5", MIXED, AT) == 34_900
+
+
+_counts = st.integers(min_value=0, max_value=2_000_000)
+
+
+@given(_counts, _counts, _counts, _counts, _counts)
+def test_cost_is_the_sum_of_its_kinds_within_rounding(
+    inp: int, five_m: int, one_h: int, read: int, out: int
+) -> None:
+    usage = Usage(
+        input_tokens=inp,
+        cache_creation_input_tokens=five_m + one_h,
+        cache_creation_5m_tokens=five_m,
+        cache_creation_1h_tokens=one_h,
+        cache_read_input_tokens=read,
+        output_tokens=out,
+    )
+    total = cost_usd_micros("claude-3-5-haiku-20241022", usage, AT)
+    parts = [
+        cost_usd_micros("claude-3-5-haiku-20241022", Usage(input_tokens=inp), AT),
+        cost_usd_micros("claude-3-5-haiku-20241022", Usage(cache_creation_input_tokens=five_m), AT),
+        cost_usd_micros(
+            "claude-3-5-haiku-20241022",
+            Usage(cache_creation_input_tokens=one_h, cache_creation_1h_tokens=one_h),
+            AT,
+        ),
+        cost_usd_micros("claude-3-5-haiku-20241022", Usage(cache_read_input_tokens=read), AT),
+        cost_usd_micros("claude-3-5-haiku-20241022", Usage(output_tokens=out), AT),
+    ]
+    assert total is not None and total >= 0
+    assert abs(total - sum(p or 0 for p in parts)) <= 3  # each part rounds by at most ½ µ$
