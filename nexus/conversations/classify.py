@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from nexus.conversations.normalize import is_compaction_prompt
 from nexus.records import Headers, TrafficClass
 
 BACKGROUND_CLASSES = frozenset(
@@ -28,12 +29,7 @@ BACKGROUND_CLASSES = frozenset(
 )
 """Calls that attach to their session but never take a place in a conversation tree."""
 
-_COMPACTION_PROMPTS = (
-    "create a detailed summary of the conversation so far",
-    "create a detailed summary of the recent portion of the conversation",
-    "your task is to create a detailed summary of the",
-    "you are a helpful ai assistant tasked with summarizing conversations",
-)
+_COMPACTION_SYSTEM = "you are a helpful ai assistant tasked with summarizing conversations"
 _TOPIC_MARKERS = ("isnewtopic", "indicates a new conversation topic")
 _SUMMARY_MARKERS = ("summarize this coding conversation", "summarise this coding conversation")
 _TITLE_MARKERS = ("word title", "sentence-case title", "title for the conversation",
@@ -62,8 +58,10 @@ def classify(method: str, path: str, headers: Headers, body: dict[str, Any] | No
         return TrafficClass.QUOTA
     if [t.lower() for t in user_texts if t] == ["warmup"]:
         return TrafficClass.WARMUP
-    if header.get("x-stainless-helper") == "compaction" or any(
-        p in lowered_last or p in system for p in _COMPACTION_PROMPTS
+    if (
+        header.get("x-stainless-helper") == "compaction"
+        or is_compaction_prompt(last_user)
+        or _COMPACTION_SYSTEM in system
     ):
         return TrafficClass.COMPACTION
     if not body.get("tools"):

@@ -12,6 +12,7 @@ Rules, in order of authority:
 - the longest normalised message prefix that is an earlier request's messages plus response (a
   continuation) or its messages alone (a retry, or a reply the client never saw) gives the parent;
   a parent that already has a continuation makes this request start a rewind branch ``branch-N``;
+- the summarising call of a compaction follows the latest request of the branch it summarises;
 - a compaction marker newer than the best prefix match joins the compaction call whose summary the
   message carries (branch ``compact-N``);
 - a first user message equal to the prompt of an unclaimed ``Agent``/``Task`` tool_use starts a
@@ -194,6 +195,13 @@ class _Decider:
         parent = best.node
         edge = "cont" if best.key.kind == "c" else "retry"
         conversation_id = parent.conversation_id or parent.request_id
+        if self.p.traffic_class is TrafficClass.COMPACTION:
+            # The summarising call may leave out a tail it keeps verbatim: it still follows the
+            # latest request of the branch it summarises, not the point where its history ends.
+            tip = await self.ix.branch_tip(conversation_id, parent.branch or "main", self.pos)
+            if tip is not None and tip.position > parent.position:
+                parent = tip
+            edge = "cont"
         if await self.ix.has_continuation(parent.request_id, self.pos):
             n = await self.ix.count_branch_starts(conversation_id, "branch-", self.pos) + 2
             return _Placement(edge, conversation_id, f"branch-{n}", True, parent, parent.subtask_of)

@@ -25,6 +25,13 @@ COMPACTION_CONTINUATION_MARKERS = (
     "This session is being continued from a previous conversation",
     "The summary below covers the earlier portion of the conversation",
 )
+# The instruction Claude Code appends to the last user message of the summarising call.
+COMPACTION_PROMPT_MARKERS = (
+    "create a detailed summary of the conversation so far",
+    "create a detailed summary of the recent portion of the conversation",
+    "your task is to create a detailed summary of the",
+    "respond with text only. do not call any tools",
+)
 _SUMMARY_TAG = re.compile(r"<summary>(.*?)(?:</summary>|$)", re.DOTALL)
 _ANALYSIS_TAG = re.compile(r"<analysis>.*?(?:</analysis>|$)", re.DOTALL)
 _MIN_LINE_CHARS = 24  # shorter lines ("Summary:", "1. Primary Request") say nothing distinctive
@@ -87,6 +94,8 @@ def fingerprint(
     raw_messages = body.get("messages")
     seen: set[str] = set()
     messages = normalize_messages(raw_messages if isinstance(raw_messages, list) else [], seen)
+    if is_compaction:
+        messages = _without_compaction_prompt(messages)
     hashes = [_message_hash(m) for m in messages]
     prefixes: list[str] = []
     previous = ""
@@ -172,6 +181,23 @@ def _normalize_blocks(blocks: list[Any], seen: set[str]) -> list[Any]:
         else:
             out.append({k: v for k, v in block.items() if k != "cache_control"})
     return out
+
+
+def _without_compaction_prompt(messages: list[Message]) -> list[Message]:
+    """The history a summarising call summarises: its prompt, merged into the last user message,
+    removed, so the call continues the turn it follows instead of looking like a rewind."""
+    if not messages or messages[-1][0] != "user":
+        return messages
+    kept = [
+        b for b in messages[-1][1]
+        if not (b.get("type") == "text" and is_compaction_prompt(b["text"]))
+    ]  # fmt: skip
+    return messages[:-1] + [("user", kept)] if kept else messages[:-1]
+
+
+def is_compaction_prompt(text: str) -> bool:
+    lowered = text.lower()
+    return any(marker in lowered for marker in COMPACTION_PROMPT_MARKERS)
 
 
 def _clean_text(text: Any) -> str:

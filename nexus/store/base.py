@@ -363,6 +363,11 @@ class LinkIndex(Protocol):
     async def count_tasks(self, conversation_id: str, before: Position) -> int:
         """Agent/Task tool_uses in responses of the conversation's nodes before ``before``."""
 
+    async def branch_tip(
+        self, conversation_id: str, branch: str, before: Position
+    ) -> LinkNode | None:
+        """The latest non-background node of a branch before ``before``."""
+
     async def get_nodes(self, request_ids: Sequence[str]) -> list[LinkNode]: ...
 
     async def last_position(self, conversation_id: str, exclude: str) -> Position | None:

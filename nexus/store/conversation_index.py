@@ -181,6 +181,14 @@ class SqlLinkIndex:
         row = await self.tx.fetchone("conv_count_tasks", [conversation_id, before[0], before[1]])
         return int(row[0] or 0) if row else 0
 
+    async def branch_tip(
+        self, conversation_id: str, branch: str, before: Position
+    ) -> LinkNode | None:
+        row = await self.tx.fetchone(
+            self._sql("conv_branch_tip"), [conversation_id, branch, before[0], before[1]]
+        )
+        return None if row is None else node_from_row(row)
+
     async def get_nodes(self, request_ids: Sequence[str]) -> list[LinkNode]:
         if not request_ids:
             return []

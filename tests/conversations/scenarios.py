@@ -117,7 +117,7 @@ def manual_compact_new_marker(t: Traffic) -> Expected:
     a = t.session().agent("build the parser")
     a.send("t1")
     a.say("add error handling").send("t2")
-    a.compact("k1", "1. The user asked for a parser of the config format with errors.")
+    a.compact("k1", "1. The user asked for a parser of the config format with errors.", keep_tail=1)
     a.say("continue with tests").send("x1")
     a.say("more").send("x2")
     return {
@@ -154,13 +154,14 @@ def compact_keeping_tail_without_session(t: Traffic) -> Expected:
     a.say("split the module").send("t2")
     a.compact("k1", "The cache layer was split into store.py and policy.py as requested.",
               keep_tail=2)  # fmt: skip
+    a.say("and the docs").send("x0")
     a.say("now benchmark").send("x1")
     other = t.session(anonymous=True).agent("something unrelated entirely")
     other.send("o1")
     return {
         "t1": turn(None, "main", "t1"), "t2": turn("t1", "main", "t1"),
-        "k1": turn("t2", "main", "t1", cls="compaction"), "x1": turn("k1", "compact-1", "t1"),
-        "o1": turn(None, "main", "o1"),
+        "k1": turn("t2", "main", "t1", cls="compaction"), "x0": turn("k1", "compact-1", "t1"),
+        "x1": turn("x0", "compact-1", "t1"), "o1": turn(None, "main", "o1"),
     }  # fmt: skip
 
 

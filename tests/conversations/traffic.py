@@ -51,8 +51,9 @@ TOOLS = [
     for name in ("Agent", "Bash", "Read", "Edit")
 ]
 COMPACT_PROMPT = (
-    "Your task is to create a detailed summary of the conversation so far, paying close attention "
-    "to the user's explicit requests and your previous actions."
+    "CRITICAL: Respond with TEXT ONLY. Do NOT call any tools.\n\nYour task is to create a detailed "
+    "summary of the conversation so far, paying close attention to the user's explicit requests "
+    "and your previous actions."
 )
 OLD_MARKER = (
     "This session is being continued from a previous conversation that ran out of context. "
@@ -311,11 +312,18 @@ class Agent:
     def compact(
         self, label: str, summary: str, *, new_marker: bool = True, keep_tail: int = 0, **at: Any
     ) -> RequestRecord:
-        """The summarising call, then the history restarts from its summary."""
-        tail = [m for m in self.history if m["role"] != "system"][-keep_tail:] if keep_tail else []
-        messages = copy.deepcopy(self.history) + [
-            {"role": "user", "content": [{"type": "text", "text": COMPACT_PROMPT}]}
-        ]
+        """The summarising call, then the history restarts from its summary. As CLI 2.1.197 does,
+        the prompt joins the last user message, and with ``keep_tail`` the newest messages are left
+        out of the call and kept verbatim after the summary."""
+        visible = [i for i, m in enumerate(self.history) if m["role"] != "system"]
+        cut = visible[-keep_tail] if keep_tail else len(self.history)
+        summarised, tail = self.history[:cut], [m for m in self.history[cut:] if m["role"] != "system"]
+        messages = copy.deepcopy(summarised)
+        last = next((m for m in reversed(messages) if m["role"] != "system"), None)
+        if last is not None and last["role"] == "user" and isinstance(last["content"], list):
+            last["content"].append({"type": "text", "text": COMPACT_PROMPT})
+        else:
+            messages.append({"role": "user", "content": [{"type": "text", "text": COMPACT_PROMPT}]})
         _move_cache_control(messages)
         body = {"model": MAIN_MODEL, "messages": messages, "system": self.system, "tools": TOOLS,
                 "metadata": self.session.metadata(), "max_tokens": 20000, "stream": True}  # fmt: skip

@@ -51,6 +51,13 @@ WHERE conversation_id = $1 AND branch_start AND edge <> 'background' AND branch 
 SELECT sum(task_count) FROM link_nodes
 WHERE conversation_id = $1 AND task_count > 0 AND (started_at_ms, request_id) < ($2, $3)
 
+-- name: conv_branch_tip
+SELECT {node} FROM link_nodes n
+WHERE n.conversation_id = $1 AND n.branch = $2 AND n.edge <> 'background'
+  AND (n.started_at_ms, n.request_id) < ($3, $4)
+ORDER BY n.started_at_ms DESC, n.request_id DESC
+LIMIT 1
+
 -- name: conv_get_nodes
 SELECT {node} FROM link_nodes n WHERE n.request_id = ANY($1::text[])
 

@@ -51,6 +51,13 @@ WHERE conversation_id = ? AND branch_start = 1 AND edge <> 'background' AND bran
 SELECT sum(task_count) FROM link_nodes
 WHERE conversation_id = ? AND task_count > 0 AND (started_at_ms, request_id) < (?, ?)
 
+-- name: conv_branch_tip
+SELECT {node} FROM link_nodes n
+WHERE n.conversation_id = ? AND n.branch = ? AND n.edge <> 'background'
+  AND (n.started_at_ms, n.request_id) < (?, ?)
+ORDER BY n.started_at_ms DESC, n.request_id DESC
+LIMIT 1
+
 -- name: conv_get_nodes
 SELECT {node} FROM link_nodes n WHERE n.request_id IN (SELECT value FROM json_each(?))
 
