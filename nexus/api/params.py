@@ -63,8 +63,8 @@ def parse_filter(args: Mapping[str, str], *, at_ms: int | None = None) -> Reques
         allowed = ", ".join(c.value for c in TrafficClass)
         raise BadParameter("class", f"expected one of {allowed}")
     q = text("q", MAX_TEXT_CHARS)
-    if q is not None and not q.strip():
-        q = None
+    if q is not None:
+        q = " ".join(q.split()) or None  # search matches words; spacing carries no meaning
     return RequestFilter(
         since_ms=parse_time(args, "since", at_ms),
         until_ms=parse_time(args, "until", at_ms),

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import orjson
 
-from nexus.records import Headers, LiveEvent, Page, RequestSummary, StoredRequest
+from nexus.records import Headers, LiveEvent, Page, StoredRequest
 
 BodyView = Literal["parsed", "exact"]
 
@@ -119,13 +119,19 @@ def event_frames(events: Iterable[LiveEvent]) -> bytes:
     """SSE frames: ``id`` is the resume point, ``event`` the kind, ``data`` one line of JSON."""
     out = bytearray()
     for event in events:
-        data: RequestSummary | dict[str, Any] | None = event.summary
-        if data is None:
-            data = {"ref_id": event.ref_id, "at_ms": event.at_ms}
         out += b"id: %d\nevent: %s\ndata: " % (event.seq, event.kind.encode("ascii", "replace"))
-        out += dumps(data)  # orjson never emits raw newlines, so one data line suffices
+        # orjson never emits raw newlines, so one data line suffices.
+        if event.summary is None:
+            out += dumps({"ref_id": event.ref_id, "at_ms": event.at_ms})
+        else:  # the summary row itself, with the event's time in front
+            out += b'{"at_ms":%d,' % event.at_ms + dumps(event.summary)[1:]
         out += b"\n\n"
     return bytes(out)
+
+
+def connected_frame(seq: int, retry_ms: int) -> bytes:
+    """The first frame of a feed: its ``id`` is the resume point even before any event arrives."""
+    return b'retry: %d\nid: %d\nevent: connected\ndata: {"seq":%d}\n\n' % (retry_ms, seq, seq)
 
 
 def comment_frame(text: str) -> bytes:

@@ -17,7 +17,7 @@ from quart import Blueprint, Response, request
 
 from nexus.api.context import ApiContext, api_context
 from nexus.api.params import parse_seq
-from nexus.api.serialize import comment_frame, event_frames
+from nexus.api.serialize import comment_frame, connected_frame, event_frames
 from nexus.errors import StoreUnavailable
 from nexus.events import Subscription
 
@@ -52,7 +52,7 @@ async def _stream(ctx: ApiContext, subscription: Subscription, cursor: int) -> A
     loop = asyncio.get_running_loop()
     with subscription:
         # First frame at once: the client learns it is connected and where it stands.
-        yield b"retry: %d\n: connected at %d\n\n" % (RETRY_MS, cursor)
+        yield connected_frame(cursor, RETRY_MS)
         quiet_since = loop.time()
         while not ctx.bus.is_closed:
             try:

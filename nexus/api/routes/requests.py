@@ -6,7 +6,7 @@ from quart import Blueprint, Response, request
 
 from nexus.api.context import api_context
 from nexus.api.params import BadParameter, parse_cursor, parse_filter, parse_limit
-from nexus.api.serialize import detail_body, page_body
+from nexus.api.serialize import detail_body, dumps, page_body
 from nexus.errors import ApiError
 from nexus.records import StoredRequest
 
@@ -26,6 +26,12 @@ async def list_requests() -> Response:
             raise
         raise BadParameter("cursor", "not a cursor this server issued") from exc
     return Response(page_body(page), content_type=JSON)
+
+
+@blueprint.get("/api/requests/count")
+async def count_requests() -> Response:
+    count = await api_context().store.count_requests(parse_filter(request.args))
+    return Response(dumps({"count": count}), content_type=JSON)
 
 
 @blueprint.get("/api/requests/<request_id>")

@@ -1,0 +1,373 @@
+"""The typed async client of the read API: what the TUI, ``nexus export --server`` and remote CLI
+commands use to talk to a ``nexus serve`` (local or a team server).
+
+It returns the records of ``nexus.records`` (never the wire's dicts, except for the usage and
+analysis reports, whose shapes their areas own), raises ``ApiError`` (with the HTTP status and the
+server's message) when the API refuses a call and ``ServerUnreachable`` when there is no answer at
+all (the CLI's exit code 3). ``events()`` follows the live feed across disconnects, resuming with
+``Last-Event-ID`` so no event is missed or repeated. Imports nothing server-side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import dataclasses
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any, TypeVar
+
+import httpx
+import orjson
+
+from nexus.errors import ApiError, ServerUnreachable
+from nexus.records import (
+    ConversationBranch,
+    ConversationSubtask,
+    ConversationSummary,
+    ConversationTree,
+    LiveEvent,
+    Outcome,
+    Page,
+    RequestFilter,
+    RequestSummary,
+    StoredRequest,
+    TrafficClass,
+    Usage,
+)
+
+__all__ = ["NexusClient", "filter_params"]
+
+DEFAULT_TIMEOUT_S = 10.0
+FEED_IDLE_TIMEOUT_S = 45.0  # three missed heartbeats: the connection is dead, reconnect
+R = TypeVar("R")
+
+
+def filter_params(flt: RequestFilter | None) -> dict[str, str]:
+    """A ``RequestFilter`` as the API's query parameters (the inverse of the server's parsing)."""
+    if flt is None:
+        return {}
+    pairs = {
+        "since": flt.since_ms,
+        "until": flt.until_ms,
+        "host": flt.host,
+        "account": flt.account_id,
+        "model": flt.model,
+        "status": flt.status,
+        "class": flt.traffic_class,
+        "session": flt.session_id,
+        "conversation_id": flt.conversation_id,
+        "q": flt.text,
+    }
+    return {name: str(value) for name, value in pairs.items() if value is not None}
+
+
+class NexusClient:
+    """One connection pool to one Nexus API. Use ``async with`` or call ``aclose()``."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None = None,
+        *,
+        key: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT_S,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        secret = api_key or key
+        headers = {"Accept": "application/json", "User-Agent": "nexus-client"}
+        if secret:
+            headers["Authorization"] = f"Bearer {secret}"
+        self._timeout = timeout
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url, headers=headers, timeout=timeout, transport=transport
+        )
+
+    async def __aenter__(self) -> NexusClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # -- plumbing -----------------------------------------------------------------------------
+    async def _get(self, path: str, params: Mapping[str, str] | None = None) -> httpx.Response:
+        return await self._call("GET", path, params)
+
+    async def _call(
+        self, method: str, path: str, params: Mapping[str, str] | None = None
+    ) -> httpx.Response:
+        try:
+            response = await self._http.request(method, path, params=params)
+        except httpx.TransportError as exc:
+            raise ServerUnreachable(_unreachable(self.base_url, exc)) from exc
+        if response.status_code >= 400:
+            raise _api_error(response)
+        return response
+
+    async def _json(self, path: str, params: Mapping[str, str] | None = None) -> Any:
+        return orjson.loads((await self._get(path, params)).content)
+
+    async def _optional(self, path: str, params: Mapping[str, str] | None = None) -> Any:
+        """The JSON at ``path``, or None when the API answers 404 (no such record)."""
+        try:
+            return await self._json(path, params)
+        except ApiError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    # -- routes -------------------------------------------------------------------------------
+    async def health(self) -> dict[str, Any]:
+        result: dict[str, Any] = await self._json("/health")
+        return result
+
+    async def list_requests(
+        self, flt: RequestFilter | None = None, cursor: str | None = None, limit: int = 100
+    ) -> Page[RequestSummary]:
+        params = filter_params(flt) | {"limit": str(limit)}
+        if cursor:
+            params["cursor"] = cursor
+        data = await self._json("/api/requests", params)
+        return Page([summary_from_json(i) for i in data["items"]], data.get("next_cursor"))
+
+    async def count_requests(self, flt: RequestFilter | None = None) -> int:
+        return int((await self._json("/api/requests/count", filter_params(flt)))["count"])
+
+    async def get_request(self, request_id: str) -> StoredRequest | None:
+        """The full record with exact bodies; None when there is no such request."""
+        data = await self._optional(f"/api/requests/{request_id}", {"bodies": "exact"})
+        return None if data is None else stored_from_json(data)
+
+    async def raw_request_body(self, request_id: str) -> bytes:
+        return (await self._get(f"/api/requests/{request_id}/raw")).content
+
+    async def raw_response_body(self, request_id: str) -> bytes:
+        return (await self._get(f"/api/requests/{request_id}/sse")).content
+
+    async def list_conversations(
+        self, flt: RequestFilter | None = None, cursor: str | None = None, limit: int = 100
+    ) -> Page[ConversationSummary]:
+        params = filter_params(flt) | {"limit": str(limit)}
+        if cursor:
+            params["cursor"] = cursor
+        data = await self._json("/api/conversations", params)
+        return Page(
+            [conversation_summary_from_json(i) for i in data["items"]], data.get("next_cursor")
+        )
+
+    async def get_conversation(self, conversation_id: str) -> ConversationTree | None:
+        data = await self._optional(f"/api/conversations/{conversation_id}")
+        return None if data is None else tree_from_json(data)
+
+    async def usage(
+        self,
+        by: Sequence[str] = (),
+        *,
+        bucket: str | None = None,
+        flt: RequestFilter | None = None,
+        utc_offset_ms: int = 0,
+    ) -> dict[str, Any]:
+        """The usage report (``nexus.usage.report``'s JSON shape)."""
+        params = filter_params(flt)
+        if by:
+            params["by"] = ",".join(by)
+        if bucket:
+            params["bucket"] = bucket
+        if utc_offset_ms:
+            params["utc_offset_ms"] = str(utc_offset_ms)
+        result: dict[str, Any] = await self._json("/api/usage", params)
+        return result
+
+    async def windows(self, *, account: str | None = None) -> dict[str, Any]:
+        """Rate-limit windows per account (``nexus.usage.report``'s JSON shape)."""
+        result: dict[str, Any] = await self._json(
+            "/api/windows", {"account": account} if account else None
+        )
+        return result
+
+    async def start_analysis(self, conversation_id: str, branch: str = "main") -> dict[str, Any]:
+        response = await self._call(
+            "POST", f"/api/conversations/{conversation_id}/analyses", {"branch": branch}
+        )
+        result: dict[str, Any] = orjson.loads(response.content)
+        return result
+
+    async def get_analysis(self, conversation_id: str, branch: str = "main") -> dict[str, Any]:
+        result: dict[str, Any] = await self._json(
+            f"/api/conversations/{conversation_id}/analyses", {"branch": branch}
+        )
+        return result
+
+    # -- live feed ----------------------------------------------------------------------------
+    async def events(
+        self,
+        after: int | None = None,
+        *,
+        reconnect: bool = True,
+        include_status: bool = False,
+        retry_s: float = 0.5,
+        max_retry_s: float = 10.0,
+        idle_timeout_s: float = FEED_IDLE_TIMEOUT_S,
+    ) -> AsyncIterator[LiveEvent]:
+        """Every live-feed event after ``after`` (None: from now on), in order, exactly once.
+
+        Reconnects on its own (with backoff) when the server goes away or the connection idles
+        past ``idle_timeout_s``, resuming after the last event seen. ``include_status`` also yields
+        ``connected``/``disconnected`` pseudo-events (``seq`` = the resume point, no summary) so a
+        UI can show the connection state. An API refusal (401/403/400) ends the iteration with
+        ``ApiError``; without ``reconnect`` a lost server raises ``ServerUnreachable``.
+        """
+        cursor = after
+        delay = retry_s
+        timeout = httpx.Timeout(self._timeout, read=idle_timeout_s)
+        while True:
+            headers = {"Accept": "text/event-stream"}
+            if cursor is not None:
+                headers["Last-Event-ID"] = str(cursor)
+            try:
+                async with self._http.stream(
+                    "GET", "/api/events", headers=headers, timeout=timeout
+                ) as response:
+                    if response.status_code >= 400:
+                        await response.aread()
+                        error = _api_error(response)
+                        if response.status_code < 500 or not reconnect:
+                            raise error
+                        raise httpx.RemoteProtocolError(error.message)
+                    async for event in _parse_feed(response.aiter_lines()):
+                        cursor = event.seq
+                        delay = retry_s
+                        if event.kind != "connected" or include_status:
+                            yield event
+            except (httpx.TransportError, httpx.StreamError) as exc:
+                if not reconnect:
+                    raise ServerUnreachable(_unreachable(self.base_url, exc)) from exc
+                if include_status:
+                    yield LiveEvent(cursor or 0, "disconnected", "", 0)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, max_retry_s)
+                continue
+            if not reconnect:
+                return
+            # The server ended the stream (shutting down): come back when it does.
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, max_retry_s)
+
+
+async def _parse_feed(lines: AsyncIterator[str]) -> AsyncIterator[LiveEvent]:
+    seq: int | None = None
+    kind = "message"
+    data: list[str] = []
+    async for line in lines:
+        if line == "":
+            if seq is not None and data:
+                yield _event_from_json(seq, kind, orjson.loads("\n".join(data)))
+            seq, kind, data = None, "message", []
+            continue
+        if line.startswith(":"):
+            continue
+        name, _, value = line.partition(":")
+        value = value.removeprefix(" ")
+        if name == "id" and value.isdigit():
+            seq = int(value)
+        elif name == "event":
+            kind = value
+        elif name == "data":
+            data.append(value)
+
+
+def _event_from_json(seq: int, kind: str, data: Any) -> LiveEvent:
+    if kind == "connected":
+        return LiveEvent(seq, kind, "", 0)
+    if isinstance(data, dict) and "started_at_ms" in data:
+        return LiveEvent(seq, kind, data["id"], data.get("at_ms", 0), summary_from_json(data))
+    ref = data.get("ref_id", "") if isinstance(data, dict) else ""
+    at = data.get("at_ms", 0) if isinstance(data, dict) else 0
+    return LiveEvent(seq, kind, ref, at)
+
+
+# -- wire → records ---------------------------------------------------------------------------
+_FIELDS: dict[type, frozenset[str]] = {}
+
+
+def _build(cls: type[R], data: Mapping[str, Any], **convert: Any) -> R:
+    """``cls`` from a JSON object: unknown keys (a newer server) are ignored."""
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = _FIELDS[cls] = frozenset(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
+    values = {k: v for k, v in data.items() if k in names}
+    for name, fn in convert.items():
+        if values.get(name) is not None:
+            values[name] = fn(values[name])
+    return cls(**values)
+
+
+def summary_from_json(data: Mapping[str, Any]) -> RequestSummary:
+    return _build(
+        RequestSummary,
+        data,
+        usage=lambda u: _build(Usage, u),
+        outcome=Outcome,
+        traffic_class=TrafficClass,
+    )
+
+
+def stored_from_json(data: Mapping[str, Any]) -> StoredRequest:
+    """A full record from the ``bodies=exact`` view of ``GET /api/requests/{id}``."""
+    request, response = data["request"], data["response"]
+    message = response.get("message")
+    return StoredRequest(
+        summary=summary_from_json(data["summary"]),
+        request_headers=_headers(request["headers"]),
+        response_headers=_headers(response["headers"]),
+        ratelimit=_headers(data.get("ratelimit") or []),
+        request_body=_exact(request.get("body_exact")),
+        response_body=_exact(response.get("body_exact")),
+        response_message=None if message is None else orjson.dumps(message),
+        auth_mode=data.get("auth_mode", "passthrough"),
+        query=request.get("query", ""),
+        first_byte_at_ms=(data.get("timing") or {}).get("first_byte_at_ms"),
+    )
+
+
+def conversation_summary_from_json(data: Mapping[str, Any]) -> ConversationSummary:
+    return _build(ConversationSummary, data, models=tuple)
+
+
+def tree_from_json(data: Mapping[str, Any]) -> ConversationTree:
+    return ConversationTree(
+        summary=conversation_summary_from_json(data["summary"]),
+        nodes=[summary_from_json(n) for n in data["nodes"]],
+        branches=[_build(ConversationBranch, b) for b in data["branches"]],
+        subtasks=[_build(ConversationSubtask, s) for s in data["subtasks"]],
+    )
+
+
+def _headers(pairs: Sequence[Sequence[str]]) -> tuple[tuple[str, str], ...]:
+    return tuple((str(k), str(v)) for k, v in pairs)
+
+
+def _exact(body: Mapping[str, str] | None) -> bytes:
+    if not body:
+        return b""
+    if "text" in body:
+        return body["text"].encode("utf-8")
+    return base64.b64decode(body["base64"])
+
+
+def _api_error(response: httpx.Response) -> ApiError:
+    try:
+        error = orjson.loads(response.content)["error"]
+        message = str(error["message"])
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        message = f"{response.status_code} {response.reason_phrase} from {response.request.url}"
+    return ApiError(message, status=response.status_code)
+
+
+def _unreachable(base_url: str, exc: Exception) -> str:
+    return (
+        f"no answer from the Nexus API at {base_url} ({type(exc).__name__}: {exc or 'no detail'})"
+    )
