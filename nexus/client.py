@@ -253,6 +253,8 @@ class NexusClient:
             if not reconnect:
                 return
             # The server ended the stream (shutting down): come back when it does.
+            if include_status:
+                yield LiveEvent(cursor or 0, "disconnected", "", 0)
             await asyncio.sleep(delay)
             delay = min(delay * 2, max_retry_s)
 

@@ -39,6 +39,9 @@ class Subscription:
         """Wait for a wake-up; True when woken (or the bus closed), False after ``timeout_s``."""
         if self._bus.is_closed:
             return True
+        if self._flag.is_set():
+            self._flag.clear()
+            return True
         try:
             await asyncio.wait_for(self._flag.wait(), timeout_s)
         except TimeoutError:
