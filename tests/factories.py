@@ -1,9 +1,10 @@
 """Record factories: ``make_record(**overrides)`` builds a realistic Claude Code ``RequestRecord``.
 
 Overrides name either an ``Exchange`` field (``id``, ``started_at_ms``, ``host``, ``status``,
-``request_body``, ``account_id`` …), a ``RequestRecord`` field (``model``, ``session_id``, ``usage``,
-``cost_usd_micros`` …), or one of the shortcuts below; everything else gets a plausible default:
-a streaming ``POST /v1/messages`` whose body ends with ``user_text`` and whose reply is ``reply_text``.
+``request_body``, ``account_id`` …), a ``RequestRecord`` field (``model``, ``session_id``,
+``usage``, ``cost_usd_micros`` …), or one of the shortcuts below; everything else gets a plausible
+default: a streaming ``POST /v1/messages`` whose body ends with ``user_text`` and whose reply is
+``reply_text``.
 
 Shortcuts: ``user_text``, ``reply_text``, ``history`` (earlier messages, a list of dicts),
 ``duration_ms``, ``ttfb_ms``, ``system`` (a system prompt string).
