@@ -51,15 +51,38 @@ def _quote(text: str, depth: int) -> str:
     return "\n".join((prefix + line).rstrip() for line in text.split("\n"))
 
 
+_HEADING = re.compile(r"^( {0,3})(#{1,6}(?:\s|$)|=+\s*$|-{3,}\s*$)")
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+
+
+def message_markdown(text: str) -> str:
+    """Message text kept as markdown (lists, emphasis, code) but unable to break the transcript's
+    outline: headings and setext underlines are escaped, and a code fence left open is closed."""
+    out: list[str] = []
+    fence: str | None = None
+    for line in text.split("\n"):
+        opener = _FENCE.match(line)
+        if fence is None and opener:
+            fence = opener.group(1)[0] * len(opener.group(1))
+        elif fence is not None and line.strip().startswith(fence):
+            fence = None
+        elif fence is None:
+            line = _HEADING.sub(r"\1\\\2", line)
+        out.append(line)
+    if fence is not None:
+        out.append(fence)
+    return "\n".join(out)
+
+
 def _block_md(block: Block) -> str:
     if block.kind == "text":
-        return fold(block.text, TEXT_FOLD)
+        return message_markdown(fold(block.text, TEXT_FOLD))
     if block.kind == "reminder":
         return f"*System reminder ({len(block.text):,} chars):* " + _inline(
             fold(block.text, REMINDER_FOLD)
         )
     if block.kind == "thinking":
-        return "*Thinking:*\n\n" + _quote(fold(block.text, THINKING_FOLD), 1)
+        return "*Thinking:*\n\n" + _quote(message_markdown(fold(block.text, THINKING_FOLD)), 1)
     if block.kind == "tool_use":
         head = f"**Tool call** `{block.name}`" + (f" (`{block.tool_id}`)" if block.tool_id else "")
         return head + "\n\n" + fence(fold(block.text, TOOL_INPUT_FOLD), "json")

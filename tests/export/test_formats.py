@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from nexus.export import BranchNotFound, ExportFormat, ExportOptions, ExportUsageError, run_export
-from nexus.export.markdown import fence
+from nexus.export.markdown import fence, message_markdown
 from nexus.records import RequestFilter
 from tests.export.builders import FAKE_KEY, MemorySource, scenario
 
@@ -188,3 +188,19 @@ async def test_progress_reports_a_total_then_every_record() -> None:
         Recorder(),
     )
     assert seen[0] == ("start", 10) and seen[-1] == ("advance", 10)
+
+
+def test_message_text_cannot_break_the_transcript_outline() -> None:
+    text = "# Title\nsome\n---\n```py\n# comment\n```\n   ## Sub\n```\nunclosed"
+    assert message_markdown(text).split("\n") == [
+        "\\# Title",
+        "some",
+        "\\---",
+        "```py",
+        "# comment",  # inside a code block: left alone
+        "```",
+        "   \\## Sub",
+        "```",
+        "unclosed",
+        "```",  # the fence the message left open is closed
+    ]

@@ -4,20 +4,18 @@ the same bytes as from the store itself, and the CLI's exit codes for a wrong ke
 from __future__ import annotations
 
 import asyncio
+import socket
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from typer.testing import CliRunner
 
-from nexus.api.app import make_api_app
 from nexus.cli.main import app as cli
 from nexus.client import NexusClient
-from nexus.events import EventBus
 from nexus.export import ExportFormat, ExportOptions, run_export
-from nexus.settings import Settings
 from nexus.store import Store
-from tests.api.conftest import LiveServer, _free_port
 from tests.export.builders import scenario, to_link, to_record
 
 KEY = "test-dashboard-key-0123456789"
@@ -38,11 +36,10 @@ async def _export(source: object, fmt: ExportFormat) -> bytes:
 
 @pytest.mark.parametrize("fmt", list(ExportFormat))
 async def test_a_remote_export_is_byte_identical_to_a_local_one(
-    store: Store, tmp_path: Path, fmt: ExportFormat
+    store: Store, make_api: Any, fmt: ExportFormat
 ) -> None:
     await _seed(store)
-    api = make_api_app(store, Settings(data_dir=tmp_path, api_key=KEY), EventBus())
-    transport = httpx.ASGITransport(app=api)
+    transport = httpx.ASGITransport(app=make_api(api_key=KEY).app)
     async with NexusClient("http://nexus.test", api_key=KEY, transport=transport) as client:
         remote = await _export(client, fmt)
     assert remote == await _export(store, fmt)
@@ -57,38 +54,26 @@ async def _cli(*args: str) -> tuple[int, bytes, str]:
 
 
 async def test_the_cli_exports_from_a_server_and_refuses_a_wrong_key(
-    store: Store, tmp_path: Path
+    store: Store, make_api: Any, serve_api: Any, tmp_path: Path
 ) -> None:
     await _seed(store)
-    server = LiveServer(make_api_app(store, Settings(data_dir=tmp_path, api_key=KEY), EventBus()))
-    await server.start()
-    try:
-        target = tmp_path / "remote.md"
-        code, out, err = await _cli(
-            "--server",
-            server.url,
-            "--key",
-            KEY,
-            "-f",
-            "markdown",
-            "-c",
-            "conv-1",
-            "-o",
-            str(target),
-        )
-        assert code == 0, err
-        assert target.read_bytes() == await _export(store, ExportFormat.MARKDOWN)
-        code, out, err = await _cli("--server", server.url, "--key", KEY)
-        assert code == 0 and len(out.splitlines()) == 12
-        code, out, err = await _cli("--server", server.url, "--key", "wrong-key-0000000000")
-        assert code == 1 and out == b""
-        assert err.count("error:") == 1 and "Traceback" not in err
-    finally:
-        await server.stop()
+    server = await serve_api(make_api(api_key=KEY))
+    target = tmp_path / "remote.md"
+    remote = ("--server", server.url, "--key", KEY)
+    code, out, err = await _cli(*remote, "-f", "markdown", "-c", "conv-1", "-o", str(target))
+    assert code == 0, err
+    assert target.read_bytes() == await _export(store, ExportFormat.MARKDOWN)
+    code, out, err = await _cli(*remote)
+    assert code == 0 and len(out.splitlines()) == 12
+    code, out, err = await _cli("--server", server.url, "--key", "wrong-key-0000000000")
+    assert code == 1 and out == b""
+    assert err.count("error:") == 1 and "Traceback" not in err
 
 
 async def test_no_server_at_the_url_exits_3() -> None:
-    url = f"http://127.0.0.1:{_free_port()}"
+    with socket.socket() as sock:  # a port nobody listens on once this closes
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     code, out, err = await _cli("--server", url, "--key", KEY)
     assert code == 3 and out == b""
     assert "no answer from the Nexus API" in " ".join(err.split())
