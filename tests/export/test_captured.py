@@ -63,3 +63,25 @@ async def test_a_captured_subagent_session_reads_as_a_transcript(store: Store) -
     assert "*System reminder (6," in md  # the injected agent-types message, folded
     assert "sk-ant-test-redacted" not in md
     assert md.index(sub1.id) < md.index(sub2.id) < md.index(final.id)
+
+
+async def test_sessions_linked_by_the_conversation_engine_export_as_they_were_lived(
+    store: Store,
+) -> None:
+    from nexus.conversations.worker import ConversationLinker
+
+    records = _records("interactive_compact")
+    await store.write_batch(records)
+    await store.write_links(await ConversationLinker(store).link_batch(records))
+    conversation = (await store.get_request(records[-1].id)).summary.conversation_id  # type: ignore[union-attr]
+    assert conversation is not None
+    chunks: list[bytes] = []
+    await run_export(store, ExportOptions(ExportFormat.JSON, conversation), chunks.append)
+    tree = orjson.loads(b"".join(chunks))
+    (main,) = tree["threads"]  # no rewinds in this session: one thread
+    classes = [t["traffic_class"] for t in main["turns"]]
+    assert classes == ["turn"] * 4 + ["compaction", "turn"]
+    assert [b["traffic_class"] for b in tree["background"]] == ["title"]
+    after = main["turns"][-1]
+    assert after["branch"] != main["turns"][0]["branch"]  # the compaction's continuation
+    assert "what word did I ask you to remember?" in orjson.dumps(after["input"]).decode()
