@@ -25,7 +25,7 @@ from nexus.export.source import (
     load_conversation_summaries,
     with_conversation,
 )
-from nexus.export.tree import ConversationView, build_view, select_branch
+from nexus.export.tree import ConversationView, branch_names, build_view, select_branch
 from nexus.records import Page, RequestFilter, RequestSummary, StoredRequest
 
 WriteBytes = Callable[[bytes], object]
@@ -113,7 +113,7 @@ async def load_view(source: ExportSource, options: ExportOptions) -> Conversatio
     try:
         return select_branch(view, options.branch)
     except KeyError:
-        names = ", ".join(sorted({t.branch or "main" for t in view.threads}))
+        names = ", ".join(branch_names(view))
         raise BranchNotFound(
             f"branch {options.branch!r} not in conversation {view.id} (branches: {names})"
         ) from None

@@ -15,6 +15,7 @@ listed apart and never continue a thread.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Literal
@@ -117,6 +118,12 @@ def build_view(conversation_id: str, summaries: list[RequestSummary]) -> Convers
         if root not in main_roots and root.id not in builder.placed:
             threads.append(builder.thread(root, "subagent", root.subtask_of))
     threads.extend(builder.branches)
+    # A cycle in the links (never expected) would leave requests unplaced: show them anyway.
+    for orphan in sorted(shown.values(), key=_key):
+        if orphan.id not in builder.placed:
+            before = len(builder.branches)
+            threads.append(builder.thread(orphan, "branch", None))
+            threads.extend(builder.branches[before:])
     main, rest = threads[:1], sorted(threads[1:], key=lambda t: _key(t.turns[0].summary))
     ordered = sorted(shown.values(), key=_key)
     return ConversationView(conversation_id, tuple(main + rest), tuple(background), tuple(ordered))
@@ -175,11 +182,14 @@ def _continuation(parent: RequestSummary, kids: list[RequestSummary]) -> Request
 
 
 def select_branch(view: ConversationView, branch: str) -> ConversationView:
-    """The threads on ``branch``, each preceded by the turns that led to it (its anchors' threads
-    up to the fork), with the sub-agents of every kept turn. Raises ``KeyError`` if none."""
+    """Each thread that has turns on ``branch``, preceded by the turns that led to it (its
+    anchors' threads up to the fork). A sub-agent's branch comes inside the turn that spawned it.
+    Kept turns keep their sub-agents. Raises ``KeyError`` when no turn is on ``branch``."""
     owner: dict[str, tuple[Thread, int]] = {}
+    threads: list[Thread] = []
 
     def index(thread: Thread) -> None:
+        threads.append(thread)
         for i, turn in enumerate(thread.turns):
             owner[turn.id] = (thread, i)
             for sub in turn.subagents:
@@ -188,25 +198,35 @@ def select_branch(view: ConversationView, branch: str) -> ConversationView:
     for thread in view.threads:
         index(thread)
     picked: list[Thread] = []
-    for thread in view.threads:
-        if thread.branch != branch:
+    for thread in threads:
+        if all(t.summary.branch != branch for t in thread.turns):
             continue
-        turns = list(thread.turns)
-        anchor = thread.anchor_id
-        while thread.kind == "branch" and anchor is not None and anchor in owner:
-            thread, i = owner[anchor]
-            turns = list(thread.turns[: i + 1]) + turns
-            anchor = thread.anchor_id
+        if thread.kind == "subagent" and thread.anchor_id in owner:
+            host, i = owner[thread.anchor_id]
+            spawner = dataclasses.replace(host.turns[i], subagents=(thread,))
+            turns = [*_lead_in(host, owner), *host.turns[:i], spawner]
+        else:
+            turns = [*_lead_in(thread, owner), *thread.turns]
         picked.append(Thread("main" if not picked else "branch", branch, None, tuple(turns)))
     if not picked:
         raise KeyError(branch)
-    kept: set[str] = set()
-    for thread in picked:
-        for turn in thread.walk_turns():
-            kept.add(turn.id)
+    kept = {turn.id for thread in picked for turn in thread.walk_turns()}
     return ConversationView(
         view.id,
         tuple(picked),
         view.background,
         tuple(s for s in view.requests if s.id in kept),
     )
+
+
+def _lead_in(thread: Thread, owner: dict[str, tuple[Thread, int]]) -> list[Turn]:
+    """The turns before a branch thread: its anchor's thread up to the fork, back to the root."""
+    turns: list[Turn] = []
+    while thread.kind == "branch" and thread.anchor_id is not None and thread.anchor_id in owner:
+        thread, i = owner[thread.anchor_id]
+        turns = [*thread.turns[: i + 1], *turns]
+    return turns
+
+
+def branch_names(view: ConversationView) -> list[str]:
+    return sorted({s.branch for s in view.requests if s.branch})

@@ -155,7 +155,7 @@ async def test_conversation_formats_need_a_conversation(fmt: str) -> None:
 
 
 async def test_an_unknown_branch_names_the_branches_there_are() -> None:
-    with pytest.raises(BranchNotFound, match="main, rewind-1"):
+    with pytest.raises(BranchNotFound, match="agent-1, compact-1, main, rewind-1"):
         await _export("markdown", conversation_id="conv-1", branch="nope")
 
 

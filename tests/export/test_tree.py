@@ -111,3 +111,25 @@ def test_two_rewinds_from_one_turn_are_two_branches() -> None:
 async def test_an_unknown_conversation_is_an_error() -> None:
     with pytest.raises(ConversationNotFound):
         await load_conversation_summaries(MemorySource([]), "nope")
+
+
+async def test_selecting_a_subagent_branch_shows_it_inside_the_turn_that_spawned_it() -> None:
+    view, ids = await _view()
+    (thread,) = select_branch(view, "agent-1").threads
+    assert [t.id for t in thread.turns] == [ids["t1"], ids["t2"]]
+    assert [t.id for t in thread.turns[1].subagents[0].turns] == [ids["s1"], ids["s2"]]
+
+
+async def test_selecting_the_branch_after_a_compaction_keeps_the_thread_it_continues() -> None:
+    view, ids = await _view()
+    (thread,) = select_branch(view, "compact-1").threads
+    assert thread.turns[-1].id == ids["after_compaction"]
+    assert thread.turns[0].id == ids["t1"]
+
+
+def test_requests_in_a_cycle_of_links_are_still_shown() -> None:
+    a = make_summary(id="a", started_at_ms=1)
+    x = make_summary(id="x", started_at_ms=2, parent_request_id="y")
+    y = make_summary(id="y", started_at_ms=3, parent_request_id="x")
+    view = build_view("c", [a, x, y])
+    assert {t.id for t in view.all_turns()} == {"a", "x", "y"}
