@@ -46,6 +46,8 @@ class Server:
         self._writer_stop = asyncio.Event()
         self._components: list[Any] = []
         self.endpoints: Endpoints | None = None
+        self._closed = False
+        self._sockets: list[socket.socket] = []
 
     async def __aenter__(self) -> Server:
         await self.start()
@@ -94,6 +96,7 @@ class Server:
         proxy_app = make_proxy_app(self.forwarder, max_body_bytes=s.max_body_bytes)
         proxy_sock = _bind(s.host, s.proxy_port)
         api_sock = _bind(s.host, s.api_port)
+        self._sockets = [proxy_sock, api_sock]
         self.tasks.spawn(self._guard(self._serve(proxy_app, proxy_sock)), name="proxy-server")
         api_app = _build_api_app(self.store, s, self.bus)
         if api_app is not None:
@@ -123,13 +126,13 @@ class Server:
 
     async def _serve(self, app: Any, sock: socket.socket) -> None:
         config = Config()
-        config.bind = [f"fd://{sock.fileno()}"]
+        self._sockets.remove(sock)
+        config.bind = [f"fd://{sock.detach()}"]  # Hypercorn adopts the descriptor and closes it
         config.accesslog = None
         config.errorlog = logging.getLogger("nexus.hypercorn")
         config.keep_alive_timeout = 75
         config.graceful_timeout = 5
         await serve(app, config, shutdown_trigger=self._stop.wait)  # type: ignore[arg-type]
-        sock.close()
 
     async def _guard(self, coro: Any) -> None:
         """Run a side task; if it dies, say so loudly and stop the whole server."""
@@ -148,10 +151,23 @@ class Server:
     async def wait(self) -> None:
         await self._stop.wait()
 
+    async def flush(self, timeout_s: float = 10.0) -> None:
+        """Wait until every exchange handed to the tap so far is written (tests, benchmarks)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while len(self.tap) or not self.writer.idle.is_set() or self.spool.replayable():
+            if loop.time() > deadline:
+                raise TimeoutError("the writer did not catch up in time")
+            await asyncio.sleep(0.01)
+
     def request_stop(self) -> None:
         self._stop.set()
 
     async def stop(self) -> None:
+        """Stop once; later calls return at once."""
+        if self._closed:
+            return
+        self._closed = True
         self._stop.set()  # servers stop accepting; in-flight streams finish or are cut
         await asyncio.sleep(0)
         self._writer_stop.set()
@@ -160,6 +176,8 @@ class Server:
         await self.tasks.close()
         await self.forwarder.close()
         await self.credentials.close()
+        for sock in self._sockets:
+            sock.close()
         self.spool.close()
         await self.store.close()
 

@@ -12,6 +12,8 @@ pytest_plugins: list[str] = [
     "tests.fakes.claude_code",
     "tests.fakes.oauth",
     "tests.fakes.stores",
+    "tests.fakes.nexus",
+    "tests.fakes.api_server",
 ]
 
 

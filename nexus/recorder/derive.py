@@ -8,6 +8,7 @@ unparseable body gives a record with what could be learnt.
 from __future__ import annotations
 
 import re
+import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -54,12 +55,41 @@ def derive(exchange: Exchange, cost: CostFn | None = None) -> RequestRecord:
 
 
 def _assemble(exchange: Exchange) -> Assembled:
-    if not exchange.response_body:
+    body = decoded_response_body(exchange)
+    if not body:
         return Assembled()
     content_type = exchange.response_header("content-type") or ""
     if "text/event-stream" in content_type:
-        return assemble_sse(exchange.response_body)
-    return assemble_json(exchange.response_body)
+        return assemble_sse(body)
+    return assemble_json(body)
+
+
+def decoded_response_body(exchange: Exchange) -> bytes:
+    """The response body without its content-encoding (the proxy passes compressed bytes through
+    untouched; only the recorder needs them readable)."""
+    body = exchange.response_body
+    encoding = (exchange.response_header("content-encoding") or "").strip().lower()
+    if not body or encoding in ("", "identity"):
+        return body
+    try:
+        if encoding in ("gzip", "x-gzip"):
+            return zlib.decompress(body, wbits=zlib.MAX_WBITS | 16)
+        if encoding == "deflate":
+            try:
+                return zlib.decompress(body)
+            except zlib.error:
+                return zlib.decompress(body, wbits=-zlib.MAX_WBITS)
+        if encoding == "zstd":
+            import zstandard
+
+            return zstandard.ZstdDecompressor().decompressobj().decompress(body)
+        if encoding == "br":
+            import brotli  # type: ignore[import-not-found]
+
+            return bytes(brotli.decompress(body))
+    except Exception:  # a truncated or unknown encoding: record what we have, parse nothing
+        return b""
+    return b""
 
 
 def _loads(raw: bytes) -> dict[str, Any]:
