@@ -9,10 +9,11 @@ import os
 import stat
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -562,3 +563,81 @@ class _EventHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         if self.needle in record.getMessage():
             self.event.set()
+
+
+# --- through the running proxy -----------------------------------------------------------------
+
+
+async def team_server(
+    start_nexus: Any, fake_oauth: FakeOAuth, data: Callable[[], dict[str, Any]]
+) -> Any:
+    server = await start_nexus(oauth_token_url=fake_oauth.token_url)
+    folder = server.settings.credentials_dir
+    folder.mkdir(exist_ok=True)
+    proxy_url = server.endpoints.proxy_url
+    write(folder, proxy_url.removeprefix("http://"), data())
+    return server, proxy_url
+
+
+async def test_proxy_swaps_the_client_key_for_the_token_and_retries_after_401(
+    start_nexus: Any, fake_upstream: Any, fake_oauth: FakeOAuth
+) -> None:
+    from tests.fakes.upstream import Reply
+
+    seed = fake_oauth.issue_refresh_token()
+    server, url = await team_server(
+        start_nexus, fake_oauth, lambda: oauth_file(seed, now_ms() + 3_600_000)
+    )
+    fake_upstream.script(Reply(status=401, error_type="authentication_error"), Reply(text="ok"))
+    body = {
+        "model": "claude-opus-4-8",
+        "max_tokens": 10,
+        "messages": [{"role": "user", "content": "hi"}],
+    }
+    headers = {"x-api-key": CLIENT_KEY, "anthropic-version": "2023-06-01", "anthropic-beta": "a-1"}
+    async with httpx.AsyncClient() as client:
+        answer = await client.post(url + "/v1/messages", json=body, headers=headers)
+        refused = await client.post(url + "/v1/messages", json=body, headers={"x-api-key": "bad"})
+    assert answer.status_code == 200, answer.text
+    assert fake_oauth.refresh_count == 1
+    first, second = fake_upstream.requests
+    assert first.header("authorization") == f"Bearer sk-ant-oat01-{SECRET_MARK}-old"
+    assert second.header("authorization") not in (None, first.header("authorization"))
+    for seen in (first, second):
+        assert seen.header("x-api-key") is None
+        assert seen.header("anthropic-beta") == "a-1,oauth-2025-04-20"
+    assert refused.status_code == 401
+    assert refused.json()["error"]["type"] == "authentication_error"
+    assert len(fake_upstream.requests) == 2
+    await server.flush()
+    from nexus.records import RequestFilter
+
+    page = await server.store.list_requests(RequestFilter(), None, 50)
+    for row in page.items:
+        stored = await server.store.get_request(row.id)
+        text = repr(stored)
+        assert SECRET_MARK not in text and CLIENT_KEY not in text
+        assert row.account_id in ("acc_team", None)
+
+
+async def test_proxy_answers_a_failed_refresh_with_a_clear_401(
+    start_nexus: Any, fake_upstream: Any, fake_oauth: FakeOAuth
+) -> None:
+    server, url = await team_server(
+        start_nexus, fake_oauth, lambda: oauth_file("rt-unknown", now_ms() - 1000)
+    )
+    body = {
+        "model": "claude-opus-4-8",
+        "max_tokens": 10,
+        "messages": [{"role": "user", "content": "hi"}],
+    }
+    async with httpx.AsyncClient() as client:
+        answer = await client.post(
+            url + "/v1/messages", json=body, headers={"x-api-key": CLIENT_KEY}
+        )
+    assert answer.status_code == 401
+    error = answer.json()["error"]
+    host = url.removeprefix("http://")
+    assert error["type"] == "authentication_error"
+    assert "acc_team" in error["message"] and f"nexus auth login {host}" in error["message"]
+    assert fake_upstream.requests == []
