@@ -262,8 +262,14 @@ def _account_of(tokens: TokenSet) -> str | None:
 
 
 def _open_browser(url: str) -> bool:
+    """Open a graphical browser if there is one; a console browser would take over the prompt."""
+    import os
+    import sys
     import webbrowser
 
+    graphical = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    if sys.platform.startswith("linux") and not graphical:
+        return False
     try:
         return webbrowser.open(url)
     except webbrowser.Error:

@@ -185,6 +185,16 @@ async def test_login_refused_by_the_token_endpoint_says_why(
     assert not credential_path(tmp_path, HOST).exists()
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the DISPLAY rule is Linux's")
+def test_without_a_display_no_browser_is_started(monkeypatch: pytest.MonkeyPatch) -> None:
+    import webbrowser
+
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.setattr(webbrowser, "open", lambda url: pytest.fail("a browser was started"))
+    assert auth_cli._open_browser("https://example.com") is False
+
+
 @pytest.mark.parametrize("host", ["../etc", "a/b", "..", "x y", "localhost:3000/../.."])
 @pytest.mark.parametrize("command", ["login", "add-client", "refresh"])
 def test_hostile_host_names_are_usage_errors(tmp_path: Path, host: str, command: str) -> None:
