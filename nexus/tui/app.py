@@ -1,0 +1,146 @@
+"""``NexusApp``: the Textual app of ``nexus tui`` and ``make_app(settings, client)`` that builds it.
+
+The app owns the client, the live feed (one long-lived worker reading ``/api/events``, publishing
+batches on ``feed_signal``), the connection state every screen shows, and navigation between the
+views: Live, Conversations and Usage are modes (each keeps its own stack), request detail and one
+conversation are pushed on top. Every binding of the active screen is also a command-palette entry.
+One handler reports failed workers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import tzinfo
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.signal import Signal
+from textual.worker import Worker, WorkerState
+
+from nexus.records import LiveEvent, now_ms
+from nexus.tui.feed import ConnectionState, Link, LiveFeed
+from nexus.tui.messages import FeedReady
+from nexus.tui.screens.conversations import ConversationsScreen
+from nexus.tui.screens.live import LiveScreen
+from nexus.tui.screens.usage import UsageScreen
+
+if TYPE_CHECKING:
+    from nexus.settings import Settings
+    from nexus.tui.source import Source
+
+
+class NexusApp(App[None]):
+    CSS_PATH = Path(__file__).with_name("nexus.tcss")
+    TITLE = "Nexus"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("1", "switch_mode('live')", "Live", id="app.live"),
+        Binding("2", "switch_mode('conversations')", "Conversations", id="app.conversations"),
+        Binding("3", "switch_mode('usage')", "Usage", id="app.usage"),
+        Binding("q", "quit", "Quit", id="app.quit"),
+    ]
+    MODES: ClassVar[dict[str, str | Callable[[], Screen[None]]]] = {
+        "live": LiveScreen,
+        "conversations": ConversationsScreen,
+        "usage": UsageScreen,
+    }
+
+    connection: reactive[ConnectionState] = reactive(ConnectionState(Link.CONNECTING))
+
+    def __init__(
+        self,
+        client: Source,
+        *,
+        proxy_url: str = "http://127.0.0.1:3000",
+        tz: tzinfo | None = None,
+        clock: Callable[[], int] = now_ms,
+        page_size: int = 100,
+        follow_feed: bool = True,
+        save_dir: Path | None = None,
+    ) -> None:
+        super().__init__()
+        self.client = client
+        self.proxy_url = proxy_url
+        self.tz = tz
+        self.clock = clock
+        self.page_size = page_size
+        self.save_dir = save_dir or Path.cwd()
+        self.feed = LiveFeed()
+        self._follow_feed = follow_feed
+        self.feed_signal: Signal[list[LiveEvent]] = Signal(self, "feed")
+        self.connected_signal: Signal[bool] = Signal(self, "connected")
+
+    @property
+    def server_label(self) -> str:
+        return self.client.base_url
+
+    def on_mount(self) -> None:
+        self.switch_mode("live")
+        if self._follow_feed:
+            self.follow_feed()
+
+    # -- live feed ----------------------------------------------------------------------------
+    @work(exclusive=True, group="feed", exit_on_error=False)
+    async def follow_feed(self) -> None:
+        await self.feed.follow(
+            self.client,
+            on_ready=lambda: self.post_message(FeedReady()),
+            on_state=self._set_connection,
+            on_connect=lambda: self.connected_signal.publish(self.feed.last_seq is not None),
+        )
+
+    def _set_connection(self, state: ConnectionState) -> None:
+        self.connection = state
+
+    def on_feed_ready(self, message: FeedReady) -> None:
+        events = self.feed.take()
+        if events:
+            self.feed_signal.publish(events)
+
+    # -- navigation ---------------------------------------------------------------------------
+    def open_request(self, request_id: str) -> None:
+        from nexus.tui.screens.request import RequestScreen
+
+        self.push_screen(RequestScreen(request_id))
+
+    def open_conversation(
+        self, conversation_id: str, *, focus_request: str | None = None, analyze: bool = False
+    ) -> None:
+        from nexus.tui.screens.conversation import ConversationScreen
+
+        self.push_screen(
+            ConversationScreen(conversation_id, focus_request=focus_request, analyze=analyze)
+        )
+
+    # -- command palette ----------------------------------------------------------------------
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        seen: set[str] = set()
+        for key, active in screen.active_bindings.items():
+            binding = active.binding
+            if not binding.description or binding.action in seen:
+                continue
+            seen.add(binding.action)
+            node = active.node
+
+            def run(action: str = binding.action, namespace: object = node) -> None:
+                self.call_later(self.run_action, action, namespace)
+
+            yield SystemCommand(binding.description, f"key: {key}", run)
+
+    # -- failures -----------------------------------------------------------------------------
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The one place a failed worker is reported: a notification naming what failed."""
+        if event.state is WorkerState.ERROR and event.worker.group != "feed":
+            error = event.worker.error
+            detail = str(error) or type(error).__name__
+            self.notify(f"{event.worker.name or event.worker.group}: {detail}", severity="error")
+
+
+def make_app(settings: Settings, client: Source, **options: object) -> NexusApp:
+    """The app for ``settings`` (proxy URL for the empty-store hint) reading through ``client``."""
+    return NexusApp(client, proxy_url=settings.proxy_url, **options)  # type: ignore[arg-type]

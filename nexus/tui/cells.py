@@ -1,0 +1,180 @@
+"""How numbers, times and statuses read on screen: ``12.3k`` tokens, ``$0.042``, ``4.2s``, a status
+in its colour. Pure functions over plain values; every screen formats through here so the same
+quantity looks the same everywhere.
+"""
+
+from __future__ import annotations
+
+import zlib
+from datetime import datetime, tzinfo
+
+from rich.text import Text
+
+UNPRICED = "unpriced"
+DEFAULT_WINDOW_TOKENS = 200_000
+LONG_WINDOW_TOKENS = 1_000_000
+
+_CONV_COLOURS = (
+    "cyan",
+    "magenta",
+    "green",
+    "yellow",
+    "bright_blue",
+    "bright_magenta",
+    "bright_cyan",
+    "bright_green",
+    "orange1",
+    "orchid",
+)
+
+
+def tokens(n: int | None) -> str:
+    if not n:
+        return "0" if n == 0 else "–"
+    if n < 1000:
+        return str(n)
+    if n < 10_000:
+        return f"{n / 1000:.1f}k"
+    if n < 1_000_000:
+        return f"{n // 1000}k"
+    return f"{n / 1_000_000:.1f}M" if n < 10_000_000 else f"{n // 1_000_000}M"
+
+
+def cost(micros: int | None) -> str:
+    if micros is None:
+        return "–"
+    usd = micros / 1_000_000
+    if usd == 0:
+        return "$0"
+    if usd < 0.01:
+        return f"${usd:.4f}"
+    if usd < 100:
+        return f"${usd:.2f}"
+    return f"${usd:,.0f}"
+
+
+def duration(ms: int | None) -> str:
+    if ms is None:
+        return "–"
+    if ms < 1000:
+        return f"{ms}ms"
+    if ms < 60_000:
+        return f"{ms / 1000:.1f}s"
+    minutes, seconds = divmod(ms // 1000, 60)
+    if minutes < 60:
+        return f"{minutes}m{seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def clock(ms: int, tz: tzinfo | None = None) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz).strftime("%H:%M:%S")
+
+
+def stamp(ms: int, tz: tzinfo | None = None) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def ago(ms: int, now_ms: int) -> str:
+    delta = max(0, now_ms - ms)
+    if delta < 60_000:
+        return f"{delta // 1000}s ago"
+    if delta < 3_600_000:
+        return f"{delta // 60_000}m ago"
+    if delta < 86_400_000:
+        return f"{delta // 3_600_000}h ago"
+    return f"{delta // 86_400_000}d ago"
+
+
+def status_style(status: int | None) -> str:
+    if status is None:
+        return "bold red"
+    if status < 300:
+        return "green"
+    if status < 400:
+        return "cyan"
+    if status == 429 or status == 529:
+        return "bold yellow"
+    if status < 500:
+        return "yellow"
+    return "bold red"
+
+
+def status_text(status: int | None) -> Text:
+    return Text("ERR" if status is None else str(status), style=status_style(status))
+
+
+CLASS_STYLES = {
+    "turn": "bold",
+    "subagent": "magenta",
+    "compaction": "bold cyan",
+    "quota": "dim",
+    "count_tokens": "dim",
+    "title": "dim",
+    "topic": "dim",
+    "summary": "dim",
+    "warmup": "dim",
+    "suggestion": "dim",
+    "other": "",
+}
+
+
+def class_text(traffic_class: str | None) -> Text:
+    if traffic_class is None:
+        return Text("…", style="dim")
+    return Text(str(traffic_class), style=CLASS_STYLES.get(str(traffic_class), ""))
+
+
+def conversation_colour(conversation_id: str) -> str:
+    """A stable colour per conversation, so rows of one conversation read as a group."""
+    return _CONV_COLOURS[zlib.crc32(conversation_id.encode()) % len(_CONV_COLOURS)]
+
+
+def conversation_marker(conversation_id: str | None, branch: str | None) -> Text:
+    if conversation_id is None:
+        return Text("·", style="dim")
+    short = conversation_id[-4:]
+    marker = Text("● ", style=conversation_colour(conversation_id))
+    marker.append(short, style="dim")
+    if branch and branch != "main":
+        marker.append(f" {branch}", style="italic")
+    return marker
+
+
+def short_model(model: str | None) -> str:
+    """``claude-opus-4-1-20250805`` → ``opus-4-1``: the family and version people talk about."""
+    if not model:
+        return "–"
+    name = model.removeprefix("claude-")
+    head, _, tail = name.rpartition("-")
+    if tail.isdigit() and len(tail) == 8:
+        name = head
+    return name
+
+
+def context_window(
+    model_or_models: str | tuple[str, ...] | None, context_tokens: int, uses_1m_beta: bool = False
+) -> int:
+    """The context window the conversation runs in: 200k unless the 1M beta is on (or the context
+    already exceeds 200k, which only the 1M window allows)."""
+    if uses_1m_beta or context_tokens > DEFAULT_WINDOW_TOKENS:
+        return LONG_WINDOW_TOKENS
+    models = (model_or_models,) if isinstance(model_or_models, str) else model_or_models or ()
+    if any("[1m]" in m for m in models):
+        return LONG_WINDOW_TOKENS
+    return DEFAULT_WINDOW_TOKENS
+
+
+def gauge(fraction: float, width: int) -> Text:
+    """A one-line bar, coloured by how full it is."""
+    fraction = max(0.0, min(1.0, fraction))
+    filled = round(fraction * width)
+    style = "green" if fraction < 0.6 else "yellow" if fraction < 0.85 else "bold red"
+    bar = Text("█" * filled, style=style)
+    bar.append("░" * (width - filled), style="dim")
+    return bar
+
+
+def one_line(text: str, width: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: max(0, width - 1)] + "…"

@@ -1,0 +1,170 @@
+"""A request body and its response as a chat: who said what, in order, with each tool call paired
+with its result. Pure: bytes in (the stored request body and assembled response), entries out.
+
+Thinking stays whole here (the view collapses it); images and documents are named, never drawn.
+A tool_result is shown under the tool_use it answers, so the user turn that carried it only keeps
+what the person (or Claude Code) actually wrote.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One thing in the chat. ``kind``: system, user, assistant, thinking, tool, image, note."""
+
+    kind: str
+    text: str = ""
+    role: str = ""
+    name: str = ""  # tool name, or the media type of an image
+    tool_input: str = ""  # pretty JSON
+    result: str | None = None  # the matching tool_result's text (None: no result in this body)
+    is_error: bool = False
+    is_response: bool = False  # from the response rather than the request's history
+    turn: int = 0  # index of the message it came from (0 = system)
+
+
+def _loads(raw: bytes | None) -> Any:
+    if not raw:
+        return None
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+
+
+def chat_entries(request_body: bytes | None, response_message: bytes | None) -> list[Entry]:
+    """The conversation this request sent, then the response it got."""
+    body = _loads(request_body)
+    response = _loads(response_message)
+    entries: list[Entry] = []
+    results = _tool_results(body, response)
+    if isinstance(body, dict):
+        system = body.get("system")
+        if system:
+            entries.append(Entry("system", _text_of(system), role="system"))
+        for turn, message in enumerate(body.get("messages") or (), start=1):
+            if isinstance(message, dict):
+                entries.extend(_message(message, results, turn, is_response=False))
+    elif body is None and request_body:
+        entries.append(Entry("note", "the request body is not JSON"))
+    if isinstance(response, dict) and response.get("content") is not None:
+        turn = len(body.get("messages") or ()) + 1 if isinstance(body, dict) else 1
+        message = {"role": response.get("role") or "assistant", "content": response["content"]}
+        entries.extend(_message(message, results, turn, is_response=True))
+    return entries
+
+
+def _tool_results(*documents: Any) -> dict[str, tuple[str, bool]]:
+    found: dict[str, tuple[str, bool]] = {}
+    for doc in documents:
+        if not isinstance(doc, dict):
+            continue
+        for message in doc.get("messages") or ():
+            content = message.get("content") if isinstance(message, dict) else None
+            if not isinstance(content, list):
+                continue
+            for block in content:
+                if isinstance(block, dict) and block.get("type") == "tool_result":
+                    tool_id = str(block.get("tool_use_id") or "")
+                    found[tool_id] = (_text_of(block.get("content")), bool(block.get("is_error")))
+    return found
+
+
+def _message(
+    message: dict[str, Any], results: dict[str, tuple[str, bool]], turn: int, *, is_response: bool
+) -> list[Entry]:
+    role = str(message.get("role") or "user")
+    content = message.get("content")
+    if isinstance(content, str):
+        return [Entry(_role_kind(role), content, role=role, turn=turn, is_response=is_response)]
+    entries: list[Entry] = []
+    for block in content or ():
+        if not isinstance(block, dict):
+            continue
+        entry = _block(block, role, results, turn, is_response)
+        if entry is not None:
+            entries.append(entry)
+    return entries
+
+
+def _block(
+    block: dict[str, Any],
+    role: str,
+    results: dict[str, tuple[str, bool]],
+    turn: int,
+    is_response: bool,
+) -> Entry | None:
+    kind = block.get("type")
+    common = {"role": role, "turn": turn, "is_response": is_response}
+    if kind == "text":
+        return Entry(_role_kind(role), str(block.get("text") or ""), **common)  # type: ignore[arg-type]
+    if kind == "thinking":
+        return Entry("thinking", str(block.get("thinking") or ""), **common)  # type: ignore[arg-type]
+    if kind == "redacted_thinking":
+        return Entry("thinking", "(redacted thinking)", **common)  # type: ignore[arg-type]
+    if kind in ("tool_use", "server_tool_use"):
+        tool_id = str(block.get("id") or "")
+        result, is_error = results.get(tool_id, (None, False))
+        tool_input = orjson.dumps(block.get("input"), option=orjson.OPT_INDENT_2).decode()
+        return Entry(
+            "tool",
+            name=str(block.get("name") or "?"),
+            tool_input=tool_input,
+            result=result,
+            is_error=is_error,
+            **common,  # type: ignore[arg-type]
+        )
+    if kind == "tool_result":
+        tool_id = str(block.get("tool_use_id") or "")
+        if tool_id in results:
+            return None  # shown under its tool_use
+        return Entry("note", f"tool result for {tool_id}", **common)  # type: ignore[arg-type]
+    if kind in ("image", "document"):
+        return Entry("image", _media_name(block), name=kind, **common)  # type: ignore[arg-type]
+    return Entry("note", f"[{kind}]", **common)  # type: ignore[arg-type]
+
+
+def _role_kind(role: str) -> str:
+    return "assistant" if role == "assistant" else "user"
+
+
+def _media_name(block: dict[str, Any]) -> str:
+    source = block.get("source") or {}
+    kind = block.get("type", "image")
+    if not isinstance(source, dict):
+        return f"[{kind}]"
+    if source.get("type") == "url":
+        return f"[{kind}: {source.get('url')}]"
+    media = source.get("media_type") or source.get("type") or "?"
+    data = source.get("data")
+    size = f", {len(data) * 3 // 4 // 1024} KB" if isinstance(data, str) else ""
+    title = f" {block['title']!r}" if block.get("title") else ""
+    return f"[{kind}{title}: {media}{size}]"
+
+
+def _text_of(value: Any) -> str:
+    """Text of a system prompt or a tool_result's content (a string or a list of blocks)."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        parts: list[str] = []
+        for block in value:
+            if isinstance(block, dict):
+                if block.get("type") == "text":
+                    parts.append(str(block.get("text") or ""))
+                elif block.get("type") in ("image", "document"):
+                    parts.append(_media_name(block))
+                else:
+                    parts.append(f"[{block.get('type')}]")
+            elif isinstance(block, str):
+                parts.append(block)
+        return "\n".join(parts)
+    return str(value)

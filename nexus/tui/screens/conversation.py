@@ -1,0 +1,231 @@
+"""One conversation: its tree (branches, compactions and sub-agents nested; enter opens a request),
+its timeline, its numbers, and its AI analysis (``a`` starts one; the panel fills in when the live
+feed says the job changed). The header carries the context gauge: the latest turn's context against
+the window (200k, or 1M when that turn used the context-1m beta)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static, TabbedContent, TabPane
+
+from nexus.errors import ApiError
+from nexus.records import ConversationTree, LiveEvent
+from nexus.tui import cells
+from nexus.tui.messages import AnalysisChanged, ConversationLoaded, LoadFailed
+from nexus.tui.shape import numbers
+from nexus.tui.widgets.analysis_panel import AnalysisPanel
+from nexus.tui.widgets.conversation_tree import ConversationTreeView
+from nexus.tui.widgets.status_bar import StatusBar
+from nexus.tui.widgets.timeline import numbers_view, timeline
+
+if TYPE_CHECKING:
+    from nexus.tui.app import NexusApp
+
+CONTEXT_1M_BETA = "context-1m"
+
+
+def uses_1m_beta(headers: tuple[tuple[str, str], ...]) -> bool:
+    return any(
+        name.lower() == "anthropic-beta" and CONTEXT_1M_BETA in value for name, value in headers
+    )
+
+
+def conversation_head(tree: ConversationTree, app: NexusApp, is_1m: bool) -> Text:
+    s = tree.summary
+    window = cells.context_window(s.models, s.latest_context_tokens, is_1m)
+    text = Text(" ")
+    text.append(cells.one_line(s.title, 70), style="bold")
+    text.append(
+        f"\n {s.request_count} requests · {s.branch_count} branches · "
+        f"{s.subtask_count} sub-tasks · ",
+        style="",
+    )
+    tokens = s.input_tokens + s.output_tokens + s.cache_creation_tokens + s.cache_read_tokens
+    text.append(f"{cells.tokens(tokens)} tokens · {cells.cost(s.cost_usd_micros)} · ")
+    text.append(
+        f"{cells.stamp(s.started_at_ms, app.tz)} → {cells.clock(s.last_at_ms, app.tz)}", style="dim"
+    )
+    text.append(f" · {s.account_id or s.host}", style="dim")
+    text.append("\n context ")
+    text.append_text(cells.gauge(s.latest_context_tokens / window, 30))
+    text.append(
+        f" {s.latest_context_tokens:,} / {window:,} tokens "
+        f"({s.latest_context_tokens * 100 // window}%)"
+    )
+    if window == cells.LONG_WINDOW_TOKENS:
+        text.append("  1M window", style="bold cyan")
+    return text
+
+
+class ConversationScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "app.pop_screen", "Back", id="conversation.back"),
+        Binding("t", "tab('tree')", "Tree", id="conversation.tree"),
+        Binding("l", "tab('timeline')", "Timeline", id="conversation.timeline"),
+        Binding("n", "tab('numbers')", "Numbers", id="conversation.numbers"),
+        Binding("v", "tab('analysis')", "View analysis", id="conversation.view_analysis"),
+        Binding("a", "analyze", "Analyze", id="conversation.analyze"),
+        Binding("b", "toggle_background", "Background calls", id="conversation.background"),
+        Binding("r", "reload", "Reload", id="conversation.reload"),
+    ]
+
+    def __init__(
+        self, conversation_id: str, *, focus_request: str | None = None, analyze: bool = False
+    ) -> None:
+        super().__init__()
+        self.conversation_id = conversation_id
+        self.focus_request = focus_request
+        self.conv_tree: ConversationTree | None = None
+        self.with_background = True
+        self.is_1m = False
+        self._analyze_on_load = analyze
+        self.drawn = False
+
+    @property
+    def nexus(self) -> NexusApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(f"Conversation {self.conversation_id[-8:]}", id="status")
+        yield Static(Text(" loading…", style="dim"), id="conversation-head")
+        with TabbedContent(id="tabs", initial="tree"):
+            with TabPane("Tree", id="tree"):
+                yield ConversationTreeView(id="conversation-tree", tz=self.nexus.tz)
+            with TabPane("Timeline", id="timeline"):
+                yield VerticalScroll(Static(id="timeline-body"))
+            with TabPane("Numbers", id="numbers"):
+                yield VerticalScroll(Static(id="numbers-body"))
+            with TabPane("Analysis", id="analysis"):
+                yield AnalysisPanel(id="analysis-panel")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.nexus.feed_signal.subscribe(self, self.on_feed)
+        self.load()
+        if self._analyze_on_load:
+            self.action_analyze()
+        else:
+            self.load_analysis()
+
+    # -- loading ------------------------------------------------------------------------------
+    @work(exclusive=True, group="conversation", exit_on_error=False)
+    async def load(self) -> None:
+        client = self.nexus.client
+        try:
+            tree = await client.get_conversation(self.conversation_id)
+        except Exception as exc:
+            self.post_message(LoadFailed(f"conversation {self.conversation_id}", str(exc)))
+            return
+        self.post_message(ConversationLoaded(tree))
+        # The window depends on a header of the latest turn: read it after the tree is drawn.
+        latest = tree.summary.latest_turn_id
+        if latest:
+            try:
+                stored = await client.get_request(latest)
+            except Exception:
+                return  # the gauge keeps its 200k assumption
+            if uses_1m_beta(stored.request_headers):
+                self.post_message(ConversationLoaded(tree, uses_1m_beta=True))
+
+    def on_load_failed(self, message: LoadFailed) -> None:
+        self.query_one("#conversation-head", Static).update(
+            Text(f" could not load {message.what}: {message.error}", style="bold red")
+        )
+
+    def on_conversation_loaded(self, message: ConversationLoaded) -> None:
+        self.conv_tree = message.tree
+        self.is_1m = self.is_1m or message.uses_1m_beta
+        self.query_one("#conversation-head", Static).update(
+            conversation_head(message.tree, self.nexus, self.is_1m)
+        )
+        if message.uses_1m_beta and self.drawn:
+            return
+        self._draw()
+
+    def _draw(self) -> None:
+        tree = self.conv_tree
+        if tree is None:
+            return
+        view = self.query_one(ConversationTreeView)
+        view.draw(tree, with_background=self.with_background)
+        if self.focus_request and view.focus_request(self.focus_request):
+            pass
+        view.focus()
+        self.query_one("#timeline-body", Static).update(
+            timeline(tree, self.nexus.tz, with_background=False)
+        )
+        self.query_one("#numbers-body", Static).update(numbers_view(numbers(tree)))
+        self.query_one(StatusBar).info = Text(
+            f"{len(tree.nodes)} requests" + ("" if self.with_background else " (background hidden)")
+        )
+        self.drawn = True
+
+    def on_feed(self, events: list[LiveEvent]) -> None:
+        panel = self.query_one(AnalysisPanel)
+        for event in events:
+            if (
+                event.kind == "analysis"
+                and panel.job_id is not None
+                and event.ref_id == panel.job_id
+            ):
+                self.load_analysis()
+            elif (
+                event.summary is not None and event.summary.conversation_id == self.conversation_id
+            ):
+                self.load()
+
+    # -- analysis -----------------------------------------------------------------------------
+    @work(exclusive=True, group="analysis", exit_on_error=False)
+    async def load_analysis(self) -> None:
+        try:
+            job = await self.nexus.client.get_analysis(self.conversation_id, self._branch())
+        except ApiError as exc:
+            if exc.status != 404:
+                self.query_one(AnalysisPanel).show_message(str(exc))
+            return
+        self.post_message(AnalysisChanged(job))
+
+    @work(exclusive=True, group="analysis", exit_on_error=False)
+    async def start_analysis(self, branch: str) -> None:
+        panel = self.query_one(AnalysisPanel)
+        panel.show_message(f"asking the server to analyse branch {branch}…", is_error=False)
+        try:
+            job = await self.nexus.client.start_analysis(self.conversation_id, branch)
+        except Exception as exc:
+            panel.show_message(str(exc))
+            return
+        self.post_message(AnalysisChanged(job))
+
+    def on_analysis_changed(self, message: AnalysisChanged) -> None:
+        self.query_one(AnalysisPanel).show_job(message.job)
+
+    def action_analyze(self) -> None:
+        self.query_one(TabbedContent).active = "analysis"
+        self.start_analysis(self._branch())
+
+    def _branch(self) -> str:
+        node = self.query_one(ConversationTreeView).cursor_node
+        row: Any = node.data if node is not None else None
+        return str(row.branch) if row is not None and row.branch else "main"
+
+    # -- actions ------------------------------------------------------------------------------
+    def action_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+
+    def action_toggle_background(self) -> None:
+        self.with_background = not self.with_background
+        self._draw()
+
+    def action_reload(self) -> None:
+        self.load()
+
+    @on(ConversationTreeView.RequestChosen)
+    def _open(self, message: ConversationTreeView.RequestChosen) -> None:
+        self.nexus.open_request(message.row.id)

@@ -1,0 +1,235 @@
+"""The Conversations screen: one row per conversation with its numbers and a context gauge (the
+latest context against the model's window), newest activity first. Pages are read from
+``GET /api/conversations`` as the cursor nears the end; enter opens the conversation, ``a``
+starts its analysis, ``/`` filters with the same language as the Live screen."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+from nexus.records import ConversationSummary, LiveEvent, RequestFilter
+from nexus.tui import cells
+from nexus.tui.messages import ConversationPageLoaded
+from nexus.tui.query import Query
+from nexus.tui.widgets.filter_bar import FilterBar
+from nexus.tui.widgets.status_bar import StatusBar
+
+if TYPE_CHECKING:
+    from nexus.tui.app import NexusApp
+
+PREFETCH_ROWS = 15
+GAUGE_WIDTH = 10
+
+
+def context_cell(conv: ConversationSummary) -> Text:
+    window = cells.context_window(conv.models, conv.latest_context_tokens)
+    fraction = conv.latest_context_tokens / window if window else 0.0
+    text = cells.gauge(fraction, GAUGE_WIDTH)
+    text.append(f" {cells.tokens(conv.latest_context_tokens):>4}/{cells.tokens(window)}")
+    return text
+
+
+def conversation_row(conv: ConversationSummary, now_ms: int) -> list[Text | str]:
+    tokens = (
+        conv.input_tokens + conv.output_tokens + conv.cache_creation_tokens + conv.cache_read_tokens
+    )
+    marker = Text("● ", style=cells.conversation_colour(conv.id))
+    marker.append(conv.id[-4:], style="dim")
+    return [
+        marker,
+        cells.ago(conv.last_at_ms, now_ms),
+        conv.account_id or conv.host,
+        Text(cells.one_line(conv.title or conv.last_user_preview, 34)),
+        Text(str(conv.request_count), justify="right"),
+        Text(str(conv.branch_count), justify="right"),
+        Text(str(conv.subtask_count), justify="right"),
+        Text(cells.tokens(tokens), justify="right"),
+        Text(cells.cost(conv.cost_usd_micros), justify="right"),
+        context_cell(conv),
+        main_models(conv.models),
+    ]
+
+
+def main_models(models: tuple[str, ...]) -> str:
+    """The models that did the work: helpers (haiku) only when nothing else ran."""
+    main = [m for m in models if "haiku" not in m] or list(models)
+    return ", ".join(cells.short_model(m) for m in main[:2])
+
+
+COLUMNS = (
+    "conv",
+    "last",
+    "account",
+    "title",
+    "reqs",
+    "br",
+    "tasks",
+    "tokens",
+    "cost",
+    "context",
+    "models",
+)
+
+
+class ConversationsScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "open", "Open", id="conversations.open"),
+        Binding("slash", "filter", "Filter", id="conversations.filter"),
+        Binding("escape", "clear_filter", "Clear filter", show=False, id="conversations.clear"),
+        Binding("a", "analyze", "Analyze", id="conversations.analyze"),
+        Binding("r", "reload", "Reload", id="conversations.reload"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.filter = RequestFilter()
+        self.query_text = ""
+        self.next_cursor: str | None = None
+        self.loaded = False
+        self.loading_more = False
+        self.rows: list[ConversationSummary] = []
+        self._stale = False
+
+    @property
+    def nexus(self) -> NexusApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar("Conversations", id="status")
+        yield FilterBar(id="filter-bar")
+        table: DataTable[Text | str] = DataTable(
+            id="conversations", cursor_type="row", zebra_stripes=True
+        )
+        yield table
+        yield Static(id="empty")
+        yield Footer()
+
+    @property
+    def table(self) -> DataTable[Text | str]:
+        return self.query_one("#conversations", DataTable)
+
+    def on_mount(self) -> None:
+        for title in COLUMNS:
+            self.table.add_column(title, key=title)
+        self.nexus.feed_signal.subscribe(self, self.on_feed)
+        self.load_page(None)
+        self.table.focus()
+
+    def on_screen_resume(self) -> None:
+        if self._stale:
+            self._stale = False
+            self.action_reload()
+
+    def on_feed(self, events: list[LiveEvent]) -> None:
+        # Linked requests change the numbers; reload when the person comes back to this screen,
+        # or now if it is on screen and showing the newest rows.
+        if any(e.kind == "link" for e in events):
+            if self.is_current and self.table.cursor_row == 0 and not self.loading_more:
+                self.action_reload()
+            else:
+                self._stale = True
+
+    @work(exclusive=True, group="conversations", exit_on_error=False)
+    async def load_page(self, cursor: str | None) -> None:
+        self.loading_more = True
+        try:
+            page = await self.nexus.client.list_conversations(
+                self.filter, cursor=cursor, limit=self.nexus.page_size
+            )
+        finally:
+            self.loading_more = False
+        self.post_message(ConversationPageLoaded(page, append=cursor is not None))
+
+    def on_conversation_page_loaded(self, message: ConversationPageLoaded) -> None:
+        table = self.table
+        if not message.append:
+            keep = table.cursor_row
+            table.clear()
+            self.rows = []
+            table.move_cursor(row=min(keep, len(message.page.items) - 1))
+        now = self.nexus.clock()
+        for conv in message.page.items:
+            if conv.id in table.rows:
+                continue
+            table.add_row(*conversation_row(conv, now), key=conv.id)
+            self.rows.append(conv)
+        self.next_cursor = message.page.next_cursor
+        self.loaded = True
+        self._update_status()
+
+    @on(DataTable.RowHighlighted)
+    def _near_end(self, event: DataTable.RowHighlighted) -> None:
+        if (
+            self.next_cursor
+            and not self.loading_more
+            and event.cursor_row >= self.table.row_count - PREFETCH_ROWS
+        ):
+            self.load_page(self.next_cursor)
+
+    @on(DataTable.RowSelected)
+    def _selected(self, event: DataTable.RowSelected) -> None:
+        self.nexus.open_conversation(str(event.row_key.value))
+
+    def current(self) -> ConversationSummary | None:
+        if not self.rows or self.table.cursor_row >= len(self.rows):
+            return None
+        return self.rows[self.table.cursor_row]
+
+    def action_open(self) -> None:
+        conv = self.current()
+        if conv is not None:
+            self.nexus.open_conversation(conv.id)
+
+    def action_analyze(self) -> None:
+        conv = self.current()
+        if conv is not None:
+            self.nexus.open_conversation(conv.id, analyze=True)
+
+    def action_reload(self) -> None:
+        self.load_page(None)
+
+    def action_filter(self) -> None:
+        self.query_one(FilterBar).open(self.query_text)
+
+    @on(FilterBar.Applied)
+    def _filter_applied(self, message: FilterBar.Applied) -> None:
+        self.apply_query(message.query)
+
+    @on(FilterBar.Cancelled)
+    def _filter_cancelled(self) -> None:
+        self.table.focus()
+
+    def apply_query(self, query: Query) -> None:
+        self.filter, self.query_text = query.filter, query.text
+        self.table.move_cursor(row=0)
+        self.load_page(None)
+        self.table.focus()
+        self._update_status()
+
+    def action_clear_filter(self) -> None:
+        if self.query_text:
+            self.apply_query(Query(RequestFilter(), ""))
+
+    def _update_status(self) -> None:
+        info = Text(f"{len(self.rows):,}{'+' if self.next_cursor else ''} conversations")
+        if self.query_text:
+            info.append(" │ filter: ", style="dim")
+            info.append(self.query_text, style="bold magenta")
+        self.query_one(StatusBar).info = info
+        empty = self.loaded and not self.rows
+        box = self.query_one("#empty", Static)
+        box.update(
+            Text(
+                "No conversations match this filter."
+                if self.query_text
+                else "No conversations yet: they appear as Claude Code traffic is linked."
+            )
+        )
+        box.display = empty

@@ -1,0 +1,254 @@
+"""Request detail: one request in tabs — the conversation as chat, the response, headers, usage and
+timing, and the raw JSON (foldable, coloured). ``y`` copies it as curl, ``s`` saves the exact
+request body, ``o`` opens its conversation."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import orjson
+from rich.table import Table
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static, TabbedContent, TabPane
+
+from nexus.records import StoredRequest
+from nexus.tui import cells
+from nexus.tui.chat import chat_entries
+from nexus.tui.curl import curl_command
+from nexus.tui.messages import LoadFailed, RequestLoaded
+from nexus.tui.widgets.chat_log import ChatLog
+from nexus.tui.widgets.json_tree import JsonTree
+from nexus.tui.widgets.path_prompt import PathPrompt
+from nexus.tui.widgets.status_bar import StatusBar
+
+if TYPE_CHECKING:
+    from nexus.tui.app import NexusApp
+
+TABS = ("chat", "response", "headers", "timing", "raw")
+
+
+class RequestScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "app.pop_screen", "Back", id="request.back"),
+        Binding("c", "tab('chat')", "Chat", id="request.chat"),
+        Binding("r", "tab('response')", "Response", id="request.response"),
+        Binding("h", "tab('headers')", "Headers", id="request.headers"),
+        Binding("u", "tab('timing')", "Usage & timing", id="request.timing"),
+        Binding("j", "tab('raw')", "Raw JSON", id="request.raw"),
+        Binding("t", "thinking", "Thinking", id="request.thinking"),
+        Binding("y", "copy_curl", "Copy curl", id="request.curl"),
+        Binding("s", "save_body", "Save body", id="request.save"),
+        Binding("o", "conversation", "Conversation", id="request.conversation"),
+    ]
+
+    def __init__(self, request_id: str) -> None:
+        super().__init__()
+        self.request_id = request_id
+        self.stored: StoredRequest | None = None
+
+    @property
+    def nexus(self) -> NexusApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(f"Request {self.request_id[-12:]}", id="status")
+        yield Static(Text("loading…", style="dim"), id="request-head")
+        with TabbedContent(id="tabs", initial="chat"):
+            with TabPane("Chat", id="chat"):
+                yield ChatLog(id="chat-log")
+            with TabPane("Response", id="response"):
+                yield ChatLog(id="response-log")
+            with TabPane("Headers", id="headers"):
+                yield VerticalScroll(Static(id="headers-body"))
+            with TabPane("Usage & timing", id="timing"):
+                yield VerticalScroll(Static(id="timing-body"))
+            with TabPane("Raw JSON", id="raw"):
+                yield JsonTree("request", id="raw-request")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.load()
+
+    @work(exclusive=True, group="request", exit_on_error=False)
+    async def load(self) -> None:
+        try:
+            stored = await self.nexus.client.get_request(self.request_id)
+        except Exception as exc:
+            self.post_message(LoadFailed(f"request {self.request_id}", str(exc)))
+            return
+        self.post_message(RequestLoaded(stored))
+
+    def on_load_failed(self, message: LoadFailed) -> None:
+        self.query_one("#request-head", Static).update(
+            Text(f"could not load {message.what}: {message.error}", style="bold red")
+        )
+
+    def on_request_loaded(self, message: RequestLoaded) -> None:
+        stored = self.stored = message.stored
+        s = stored.summary
+        self.query_one("#request-head", Static).update(head_text(stored, self.nexus))
+        entries = chat_entries(stored.request_body, stored.response_message)
+        self.query_one("#chat-log", ChatLog).show(entries)
+        response = [e for e in entries if e.is_response]
+        log = self.query_one("#response-log", ChatLog)
+        log.show(response)
+        if s.error:
+            log.write(Text(f"error: {s.error}", style="bold red"))
+        if s.stop_reason:
+            log.write(Text(f"\nstop reason: {s.stop_reason}", style="dim"))
+        self.query_one("#headers-body", Static).update(headers_table(stored))
+        self.query_one("#timing-body", Static).update(timing_table(stored, self.nexus))
+        tree = self.query_one("#raw-request", JsonTree)
+        tree.load(_document(stored))
+
+    # -- actions ------------------------------------------------------------------------------
+    def action_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+
+    def action_thinking(self) -> None:
+        for log in self.query(ChatLog):
+            log.toggle_thinking()
+
+    def action_copy_curl(self) -> None:
+        if self.stored is None:
+            return
+        command = curl_command(self.stored)
+        self.app.copy_to_clipboard(command)
+        self.notify(f"copied as curl ({len(command):,} chars); credentials are $ANTHROPIC_API_KEY")
+
+    def action_save_body(self) -> None:
+        default = self.nexus.save_dir / f"nexus-request-{self.request_id}.json"
+
+        def chosen(path: Path | None) -> None:
+            if path is not None:
+                self.save_body(path)
+
+        self.app.push_screen(PathPrompt("Save the exact request body to:", default), chosen)
+
+    @work(exclusive=True, group="save", exit_on_error=False)
+    async def save_body(self, path: Path) -> None:
+        body = await self.nexus.client.raw_request_body(self.request_id)
+        await asyncio.to_thread(path.write_bytes, body)
+        self.notify(f"saved {len(body):,} bytes to {path}")
+
+    def action_conversation(self) -> None:
+        if self.stored is None:
+            return
+        conv = self.stored.summary.conversation_id
+        if conv is None:
+            self.notify("this request is not part of a conversation", severity="warning")
+            return
+        self.nexus.open_conversation(conv, focus_request=self.request_id)
+
+    @on(TabbedContent.TabActivated)
+    def _tab_changed(self) -> None:
+        active = self.query_one(TabbedContent).active
+        widget = {"chat": "#chat-log", "response": "#response-log", "raw": "#raw-request"}.get(
+            active
+        )
+        if widget:
+            self.query_one(widget).focus()
+
+
+def _document(stored: StoredRequest) -> Any:
+    try:
+        request: Any = orjson.loads(stored.request_body) if stored.request_body else None
+    except orjson.JSONDecodeError:
+        request = stored.request_body.decode("utf-8", "replace")
+    response: Any = None
+    if stored.response_message:
+        try:
+            response = orjson.loads(stored.response_message)
+        except orjson.JSONDecodeError:
+            response = None
+    return {"request": request, "response": response}
+
+
+def head_text(stored: StoredRequest, app: NexusApp) -> Text:
+    s = stored.summary
+    text = Text(" ")
+    text.append(f"{s.method} {s.path} ", style="bold")
+    text.append_text(cells.status_text(s.status))
+    text.append("  ")
+    text.append(cells.short_model(s.model), style="bold")
+    text.append("  ")
+    text.append_text(cells.class_text(s.traffic_class))
+    text.append(f"  {cells.stamp(s.started_at_ms, app.tz)}", style="dim")
+    text.append(f"  {cells.duration(s.duration_ms)}")
+    text.append(f"  {cells.tokens(s.usage.total_tokens)} tok  {cells.cost(s.cost_usd_micros)}")
+    text.append("\n ")
+    if s.conversation_id:
+        text.append_text(cells.conversation_marker(s.conversation_id, s.branch))
+        text.append(f"  conversation {s.conversation_id}", style="dim")
+    else:
+        text.append("no conversation", style="dim")
+    text.append(f"  account {s.account_id or '–'}  host {s.host}", style="dim")
+    return text
+
+
+def headers_table(stored: StoredRequest) -> Table:
+    table = Table(box=None, show_header=True, header_style="bold", expand=True, padding=(0, 1))
+    table.add_column("header", style="bold blue", overflow="fold", ratio=2)
+    table.add_column("value", overflow="fold", ratio=5)
+    for title, headers in (
+        ("request", stored.request_headers),
+        ("response", stored.response_headers),
+        ("rate limits", stored.ratelimit),
+    ):
+        table.add_row(Text(f"── {title} ──", style="bold magenta"), "")
+        for name, value in headers:
+            table.add_row(Text(name), Text(value))
+        if not headers:
+            table.add_row(Text("(none)", style="dim"), "")
+    return table
+
+
+def timing_table(stored: StoredRequest, app: NexusApp) -> Table:
+    s = stored.summary
+    u = s.usage
+    table = Table(box=None, show_header=False, padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    rows: list[tuple[str, str]] = [
+        ("input tokens", f"{u.input_tokens:,}"),
+        ("cache write (5m)", f"{u.cache_creation_5m_tokens:,}"),
+        ("cache write (1h)", f"{u.cache_creation_1h_tokens:,}"),
+        ("cache write (all)", f"{u.cache_creation_input_tokens:,}"),
+        ("cache read", f"{u.cache_read_input_tokens:,}"),
+        ("output tokens", f"{u.output_tokens:,}"),
+        ("context (input + cache)", f"{u.context_tokens:,}"),
+        (
+            "cost",
+            cells.cost(s.cost_usd_micros) if s.cost_usd_micros is not None else cells.UNPRICED,
+        ),
+        ("", ""),
+        ("started", cells.stamp(s.started_at_ms, app.tz)),
+        ("time to first byte", cells.duration(s.ttfb_ms)),
+        ("duration", cells.duration(s.duration_ms)),
+    ]
+    if s.duration_ms and u.output_tokens:
+        generating_ms = s.duration_ms - (s.ttfb_ms or 0)
+        if generating_ms > 0:
+            rows.append(("output speed", f"{u.output_tokens * 1000 / generating_ms:.1f} tok/s"))
+    rows += [
+        ("streaming", "yes" if s.is_streaming else "no"),
+        ("stop reason", s.stop_reason or "–"),
+        ("upstream request id", s.upstream_request_id or "–"),
+        ("session", s.session_id or "–"),
+        ("agent", s.agent_id or "–"),
+        ("auth", stored.auth_mode),
+        (
+            "messages / tools / tool uses",
+            f"{s.message_count} / {s.tool_count} / {s.tool_use_count}",
+        ),
+    ]
+    for name, value in rows:
+        table.add_row(Text(name), Text(value))
+    return table

@@ -1,0 +1,185 @@
+"""One conversation's shape for the screen: the nested tree (branches, compactions and sub-agents
+under the request they grew from), and its numbers (turns, model time, tool-execution time, the
+person's reply time, tokens and cost by branch). Pure: a ``ConversationTree`` in, plain data out.
+
+Gaps are read from summaries only: the time between a request's end and its child's start was spent
+running tools when the parent stopped for ``tool_use``, and waiting for the person otherwise.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from nexus.records import ConversationBranch, ConversationTree, RequestSummary
+
+BACKGROUND = frozenset(
+    {"quota", "count_tokens", "title", "topic", "summary", "warmup", "suggestion", "other"}
+)
+AGENT_CLASSES = frozenset({"turn", "subagent", "compaction"})
+
+
+def is_background(row: RequestSummary) -> bool:
+    return row.traffic_class is not None and str(row.traffic_class) in BACKGROUND
+
+
+@dataclass(slots=True)
+class TreeItem:
+    """A node of the drawn tree: a request, or a branch heading grouping a branch's requests."""
+
+    row: RequestSummary | None = None
+    branch: ConversationBranch | None = None
+    children: list[TreeItem] = field(default_factory=list)
+
+    @property
+    def size(self) -> int:
+        return 1 + sum(child.size for child in self.children)
+
+
+def build_tree(tree: ConversationTree, *, with_background: bool = True) -> list[TreeItem]:
+    """Top-level items: the main branch's requests in order; every other branch nested under the
+    request it forked from (a sub-task under the request whose response started it)."""
+    rows = [r for r in tree.nodes if with_background or not is_background(r)]
+    by_id = {r.id: r for r in tree.nodes}
+    items = {r.id: TreeItem(row=r) for r in rows}
+    branches = {b.name: b for b in tree.branches}
+    members: dict[str, list[TreeItem]] = defaultdict(list)
+    loose: list[tuple[RequestSummary, TreeItem]] = []
+    for row in rows:
+        item = items[row.id]
+        if row.branch and row.branch in branches and not is_background(row):
+            members[row.branch].append(item)
+        else:
+            loose.append((row, item))
+
+    top: list[TreeItem] = []
+    roots = [
+        b for b in tree.branches if b.fork_request_id is None or b.fork_request_id not in by_id
+    ]
+    main = next((b for b in roots if b.name == "main"), roots[0] if roots else None)
+    for branch in tree.branches:
+        group = members.get(branch.name, [])
+        if branch is main or (branch in roots and not group):
+            top.extend(group)
+            continue
+        heading = TreeItem(branch=branch, children=group)
+        anchor = items.get(branch.fork_request_id or "")
+        if branch.kind == "task":
+            subtask = next((s for s in tree.subtasks if s.branch == branch.name), None)
+            anchor = items.get(subtask.subtask_of if subtask else "") or anchor
+        (anchor.children if anchor is not None else top).append(heading)
+    for row, item in loose:
+        # Background calls sit under the request they followed; unplaced rows at the top level.
+        parent = items.get(row.parent_request_id or "")
+        if parent is not None and parent is not item:
+            parent.children.append(item)
+        else:
+            top.append(item)
+    top.sort(key=_start)
+    return top
+
+
+def _start(item: TreeItem) -> tuple[int, str]:
+    if item.row is not None:
+        return (item.row.started_at_ms, item.row.id)
+    first = item.children[0].row if item.children and item.children[0].row else None
+    return (first.started_at_ms, first.id) if first else (0, "")
+
+
+@dataclass(frozen=True, slots=True)
+class BranchTotals:
+    name: str
+    requests: int
+    input_tokens: int
+    output_tokens: int
+    cache_tokens: int
+    cost_usd_micros: int
+    unpriced: int
+
+
+@dataclass(frozen=True, slots=True)
+class Numbers:
+    requests: int
+    turns: int  # main-agent requests
+    prompts: int  # turns that answer the person rather than a tool result
+    subagent_requests: int
+    compactions: int
+    background: int
+    model_ms: int  # time the model spent answering agent requests
+    tool_ms: int  # from a tool_use response to the request carrying its result
+    person_ms: int  # from an answer to the person's next message
+    wall_ms: int
+    branches: list[BranchTotals]
+
+
+def numbers(tree: ConversationTree) -> Numbers:
+    by_id = {r.id: r for r in tree.nodes}
+    model_ms = tool_ms = person_ms = 0
+    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0, 0])
+    turns = prompts = subagents = compactions = background = 0
+    for row in tree.nodes:
+        klass = str(row.traffic_class) if row.traffic_class else "other"
+        if is_background(row):
+            background += 1
+        else:
+            model_ms += row.duration_ms
+        if klass == "turn":
+            turns += 1
+        elif klass == "subagent":
+            subagents += 1
+        elif klass == "compaction":
+            compactions += 1
+        gap = gap_before(row, by_id)
+        if gap is not None:
+            ms, is_tool = gap
+            if is_tool:
+                tool_ms += ms
+            elif klass == "turn":
+                person_ms += ms
+        if klass == "turn" and not _answers_tool(row, by_id):
+            prompts += 1
+        sums = totals[row.branch or "main"]
+        sums[0] += 1
+        sums[1] += row.usage.input_tokens
+        sums[2] += row.usage.output_tokens
+        sums[3] += row.usage.cache_read_input_tokens + row.usage.cache_creation_input_tokens
+        sums[4] += row.cost_usd_micros or 0
+        sums[5] += 1 if row.cost_usd_micros is None and row.status == 200 else 0
+    order = {b.name: i for i, b in enumerate(tree.branches)}
+    branches = [
+        BranchTotals(name, *values)
+        for name, values in sorted(
+            totals.items(), key=lambda kv: (order.get(kv[0], 1 << 30), kv[0])
+        )
+    ]
+    starts = [r.started_at_ms for r in tree.nodes]
+    ends = [r.started_at_ms + r.duration_ms for r in tree.nodes]
+    return Numbers(
+        requests=len(tree.nodes),
+        turns=turns,
+        prompts=prompts,
+        subagent_requests=subagents,
+        compactions=compactions,
+        background=background,
+        model_ms=model_ms,
+        tool_ms=tool_ms,
+        person_ms=person_ms,
+        wall_ms=(max(ends) - min(starts)) if starts else 0,
+        branches=branches,
+    )
+
+
+def gap_before(row: RequestSummary, by_id: dict[str, RequestSummary]) -> tuple[int, bool] | None:
+    """Time between the parent's end and this request's start, and whether tools filled it."""
+    parent = by_id.get(row.parent_request_id or "")
+    if parent is None or is_background(row) or is_background(parent):
+        return None
+    gap = row.started_at_ms - (parent.started_at_ms + parent.duration_ms)
+    if gap < 0:
+        return None
+    return gap, parent.stop_reason == "tool_use"
+
+
+def _answers_tool(row: RequestSummary, by_id: dict[str, RequestSummary]) -> bool:
+    parent = by_id.get(row.parent_request_id or "")
+    return parent is not None and parent.stop_reason == "tool_use"

@@ -1,0 +1,61 @@
+"""What the TUI reads, as a Protocol: the subset of ``nexus.client.NexusClient`` the screens call.
+
+Tests pass an in-memory object with these methods; ``nexus tui`` passes the real client. Screens
+never import the client module itself, so the seam is this Protocol and nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Any, Protocol
+
+from nexus.records import (
+    ConversationSummary,
+    ConversationTree,
+    LiveEvent,
+    Page,
+    RequestFilter,
+    RequestSummary,
+    StoredRequest,
+)
+
+
+class Source(Protocol):
+    base_url: str
+
+    async def list_requests(
+        self, flt: RequestFilter | None = None, *, cursor: str | None = None, limit: int = 100
+    ) -> Page[RequestSummary]: ...
+
+    async def get_request(self, request_id: str) -> StoredRequest: ...
+
+    async def raw_request_body(self, request_id: str) -> bytes: ...
+
+    async def raw_response_body(self, request_id: str) -> bytes: ...
+
+    async def list_conversations(
+        self, flt: RequestFilter | None = None, *, cursor: str | None = None, limit: int = 100
+    ) -> Page[ConversationSummary]: ...
+
+    async def get_conversation(self, conversation_id: str) -> ConversationTree: ...
+
+    async def usage(
+        self,
+        by: Sequence[str] = (),
+        *,
+        bucket: str | None = None,
+        flt: RequestFilter | None = None,
+        utc_offset_ms: int = 0,
+    ) -> dict[str, Any]: ...
+
+    async def windows(self, *, account: str | None = None) -> dict[str, Any]: ...
+
+    async def start_analysis(
+        self, conversation_id: str, branch: str = "main"
+    ) -> dict[str, Any]: ...
+
+    async def get_analysis(self, conversation_id: str, branch: str = "main") -> dict[str, Any]: ...
+
+    def events(self, after: int | None = None) -> AsyncIterator[LiveEvent]: ...
+
+    async def aclose(self) -> None: ...

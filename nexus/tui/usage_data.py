@@ -1,0 +1,128 @@
+"""The usage screen's data: ``GET /api/usage`` and ``GET /api/windows`` documents (see
+docs/usage.md) read into small records — totals per account, a time series per account, and the
+window gauges. Pure; the screen draws these."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class AccountTotals:
+    account: str
+    requests: int
+    errors: int
+    input: int
+    cache_write: int
+    cache_read: int
+    output: int
+    cost_usd_micros: int
+    unpriced: int
+
+    @property
+    def tokens(self) -> int:
+        return self.input + self.cache_write + self.cache_read + self.output
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    """Buckets (oldest first) and, per account, one value per bucket."""
+
+    buckets: list[str]
+    tokens: dict[str, list[int]]
+    cost_usd: dict[str, list[float]]
+
+
+@dataclass(frozen=True, slots=True)
+class Gauge:
+    account: str
+    window: str  # "5h", "7d", "7d_opus", …
+    source: str  # "headers" | "estimate"
+    utilization: float | None  # 0..1 (None for estimates)
+    status: str | None
+    resets_in_s: int | None
+    is_binding: bool
+    is_expired: bool
+    requests: int
+    tokens: int
+    cost_usd_micros: int
+
+
+def _account(group: dict[str, Any]) -> str:
+    value = group.get("account")
+    return str(value) if value is not None else "(none)"
+
+
+def account_totals(doc: dict[str, Any]) -> list[AccountTotals]:
+    out = []
+    for row in doc.get("rows") or ():
+        tokens = row.get("tokens") or {}
+        out.append(
+            AccountTotals(
+                account=_account(row.get("group") or {}),
+                requests=int(row.get("requests") or 0),
+                errors=int(row.get("errors") or 0),
+                input=int(tokens.get("input") or 0),
+                cache_write=int(tokens.get("cache_write_5m") or 0)
+                + int(tokens.get("cache_write_1h") or 0),
+                cache_read=int(tokens.get("cache_read") or 0),
+                output=int(tokens.get("output") or 0),
+                cost_usd_micros=int(row.get("cost_usd_micros") or 0),
+                unpriced=int(row.get("unpriced_requests") or 0),
+            )
+        )
+    return out
+
+
+def series(doc: dict[str, Any], bucket: str) -> Series:
+    tokens: dict[str, dict[str, int]] = defaultdict(dict)
+    cost: dict[str, dict[str, float]] = defaultdict(dict)
+    buckets: set[str] = set()
+    for row in doc.get("rows") or ():
+        group = row.get("group") or {}
+        when = group.get(bucket)
+        if when is None:
+            continue
+        when = str(when)
+        account = _account(group)
+        buckets.add(when)
+        tokens[account][when] = int((row.get("tokens") or {}).get("total") or 0)
+        cost[account][when] = int(row.get("cost_usd_micros") or 0) / 1_000_000
+    ordered = sorted(buckets)
+    return Series(
+        buckets=ordered,
+        tokens={a: [v.get(b, 0) for b in ordered] for a, v in sorted(tokens.items())},
+        cost_usd={a: [v.get(b, 0.0) for b in ordered] for a, v in sorted(cost.items())},
+    )
+
+
+def gauges(doc: dict[str, Any]) -> list[Gauge]:
+    out = []
+    for account in doc.get("accounts") or ():
+        for w in account.get("windows") or ():
+            utilization = w.get("utilization")
+            out.append(
+                Gauge(
+                    account=str(account.get("account")),
+                    window=str(w.get("name")),
+                    source=str(w.get("source") or account.get("source") or "headers"),
+                    utilization=float(utilization) if utilization is not None else None,
+                    status=w.get("status"),
+                    resets_in_s=w.get("resets_in_s"),
+                    is_binding=bool(w.get("is_binding")),
+                    is_expired=bool(w.get("is_expired")),
+                    requests=int(w.get("requests") or 0),
+                    tokens=int(w.get("tokens") or 0),
+                    cost_usd_micros=int(w.get("cost_usd_micros") or 0),
+                )
+            )
+    return out
+
+
+def short_bucket(value: str, bucket: str) -> str:
+    """``2025-06-01T14`` → ``14h``; ``2025-06-01`` → ``06-01``."""
+    if bucket == "hour" and "T" in value:
+        return value.split("T", 1)[1][:2] + "h"
+    return value[5:] if len(value) >= 10 else value

@@ -1,0 +1,78 @@
+"""``AnalysisPanel``: where an AI analysis of a conversation branch shows up — what to press when
+there is none, its progress while queued or running, the server's message when it cannot run
+(no ``GEMINI_API_KEY``), and the result as Markdown when done."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import LoadingIndicator, Markdown, Static
+
+_STATE_TEXT = {
+    "pending": "queued: waiting for the analysis worker",
+    "running": "running: the model is reading the conversation",
+    "failed": "failed",
+    "done": "done",
+}
+
+
+class AnalysisPanel(VerticalScroll):
+    DEFAULT_CSS = """
+    AnalysisPanel { padding: 0 1; }
+    AnalysisPanel #analysis-state { height: auto; margin: 1 0; }
+    AnalysisPanel LoadingIndicator { height: 1; display: none; }
+    AnalysisPanel.-busy LoadingIndicator { display: block; }
+    AnalysisPanel Markdown { display: none; }
+    AnalysisPanel.-done Markdown { display: block; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield Static(
+            Text(
+                "No analysis yet. Press a to ask the model what went well and what "
+                "went wrong in this conversation.",
+                style="dim",
+            ),
+            id="analysis-state",
+        )
+        yield LoadingIndicator()
+        yield Markdown(id="analysis-result")
+
+    @property
+    def state(self) -> str | None:
+        return self._state
+
+    _state: str | None = None
+    job_id: str | None = None
+
+    def show_job(self, job: dict[str, Any]) -> None:
+        state = str(job.get("state") or "pending")
+        self._state = state
+        self.job_id = str(job.get("id")) if job.get("id") else self.job_id
+        line = Text(f"Analysis of branch {job.get('branch', 'main')}: ", style="bold")
+        line.append(_STATE_TEXT.get(state, state), style="green" if state == "done" else "yellow")
+        attempts = job.get("attempts")
+        if attempts and state != "done":
+            line.append(f" (attempt {attempts})", style="dim")
+        if job.get("error"):
+            line.append(f"\n{job['error']}", style="red")
+        if state == "done":
+            model = job.get("model")
+            if model:
+                line.append(f"  · {model}", style="dim")
+        self.query_one("#analysis-state", Static).update(line)
+        self.set_class(state in ("pending", "running"), "-busy")
+        self.set_class(state == "done", "-done")
+        if state == "done":
+            self.query_one(Markdown).update(str(job.get("markdown") or "(empty result)"))
+
+    def show_message(self, message: str, *, is_error: bool = True) -> None:
+        self._state = "error" if is_error else None
+        self.query_one("#analysis-state", Static).update(
+            Text(message, style="bold red" if is_error else "dim")
+        )
+        self.set_class(False, "-busy")
+        self.set_class(False, "-done")

@@ -1,0 +1,36 @@
+"""Fixtures of the TUI tests: a seeded fake client and an app on it (UTC, fixed clock)."""
+
+from __future__ import annotations
+
+from datetime import UTC
+
+import pytest
+
+from nexus.tui.app import NexusApp
+from tests.tui import data
+from tests.tui.fake_client import FakeClient, seeded
+
+
+def make_test_app(client: FakeClient, **options: object) -> NexusApp:
+    return NexusApp(client, tz=UTC, clock=lambda: data.T0 + 3_600_000, **options)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def client() -> FakeClient:
+    return seeded(300)
+
+
+@pytest.fixture
+def app(client: FakeClient) -> NexusApp:
+    return make_test_app(client)
+
+
+async def settle(pilot: object, app: NexusApp) -> None:
+    """Wait until every worker but the long-lived feed is done and the messages they posted are
+    handled (twice: a handled result can start the next load)."""
+    for _ in range(4):
+        await pilot.pause()  # type: ignore[attr-defined]
+        busy = [w for w in app.workers if w.group != "feed" and not w.is_finished]
+        if busy:
+            await app.workers.wait_for_complete(busy)
+    await pilot.pause()  # type: ignore[attr-defined]

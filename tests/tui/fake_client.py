@@ -1,0 +1,225 @@
+"""``FakeClient``: an in-memory stand-in for ``nexus.client.NexusClient`` with the methods the TUI
+calls. Filters and cursors behave like the API's (newest first, cursor = offset); the live feed is
+an asyncio queue the test feeds; ``go_offline()`` makes every call fail until ``go_online()``."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
+from typing import Any
+
+from nexus.errors import ApiError, ServerUnreachable
+from nexus.records import (
+    ConversationSummary,
+    ConversationTree,
+    LiveEvent,
+    Page,
+    RequestFilter,
+    RequestSummary,
+    StoredRequest,
+)
+from nexus.tui.query import matches
+from tests.tui import data
+
+
+class FakeClient:
+    base_url = "http://127.0.0.1:3001"
+
+    def __init__(self, rows: Sequence[RequestSummary] = ()) -> None:
+        self.rows = sorted(rows, key=lambda r: (r.started_at_ms, r.id), reverse=True)
+        self.trees: dict[str, ConversationTree] = {}
+        self.conversations: list[ConversationSummary] = []
+        self.usage_body: dict[str, Any] = {"rows": [], "total": {}}
+        self.windows_body: dict[str, Any] = {"now_ms": data.T0, "accounts": []}
+        self.analysis_error: str | None = None
+        self.analyses: dict[tuple[str, str], dict[str, Any]] = {}
+        self.calls: list[tuple[str, Any]] = []
+        self.events_queue: asyncio.Queue[LiveEvent | None] = asyncio.Queue()
+        self.event_log: list[LiveEvent] = []
+        self.online = asyncio.Event()
+        self.online.set()
+        self.seq = 0
+        self.feed_opened = asyncio.Event()
+
+    # -- control ----------------------------------------------------------------------------
+    def record(self, row: RequestSummary, kind: str = "request") -> LiveEvent:
+        """A request is recorded (or linked): it joins the list and the feed."""
+        if kind == "request":
+            self.rows.insert(0, row)
+        else:
+            self.rows = [row if r.id == row.id else r for r in self.rows]
+        self.seq += 1
+        event = LiveEvent(self.seq, kind, row.id, row.started_at_ms, row)
+        self.event_log.append(event)
+        self.events_queue.put_nowait(event)
+        return event
+
+    def go_offline(self) -> None:
+        self.online.clear()
+        self.events_queue.put_nowait(None)  # breaks the open stream
+
+    def go_online(self) -> None:
+        self.online.set()
+
+    def _check(self, name: str, arg: Any = None) -> None:
+        self.calls.append((name, arg))
+        if not self.online.is_set():
+            raise ServerUnreachable("cannot reach http://127.0.0.1:3001")
+
+    # -- the client's methods -----------------------------------------------------------------
+    async def list_requests(
+        self, flt: RequestFilter | None = None, *, cursor: str | None = None, limit: int = 100
+    ) -> Page[RequestSummary]:
+        self._check("list_requests", (flt, cursor, limit))
+        flt = flt or RequestFilter()
+        rows = [r for r in self.rows if matches(r, flt)]
+        start = int(cursor or 0)
+        items = rows[start : start + limit]
+        more = start + limit < len(rows)
+        return Page(items, str(start + limit) if more else None)
+
+    async def get_request(self, request_id: str) -> StoredRequest:
+        self._check("get_request", request_id)
+        for row in self.rows:
+            if row.id == request_id:
+                return data.stored(row)
+        for tree in self.trees.values():
+            for row in tree.nodes:
+                if row.id == request_id:
+                    return data.stored(row)
+        raise ApiError(f"no request with id {request_id!r}", status=404)
+
+    async def raw_request_body(self, request_id: str) -> bytes:
+        return (await self.get_request(request_id)).request_body
+
+    async def raw_response_body(self, request_id: str) -> bytes:
+        return (await self.get_request(request_id)).response_body
+
+    async def list_conversations(
+        self, flt: RequestFilter | None = None, *, cursor: str | None = None, limit: int = 100
+    ) -> Page[ConversationSummary]:
+        self._check("list_conversations", (flt, cursor, limit))
+        rows = self.conversations
+        if flt is not None and flt.text:
+            rows = [c for c in rows if flt.text.lower() in c.title.lower()]
+        start = int(cursor or 0)
+        more = start + limit < len(rows)
+        return Page(rows[start : start + limit], str(start + limit) if more else None)
+
+    async def get_conversation(self, conversation_id: str) -> ConversationTree:
+        self._check("get_conversation", conversation_id)
+        try:
+            return self.trees[conversation_id]
+        except KeyError:
+            raise ApiError(f"no conversation {conversation_id!r}", status=404) from None
+
+    async def usage(
+        self,
+        by: Sequence[str] = (),
+        *,
+        bucket: str | None = None,
+        flt: RequestFilter | None = None,
+        utc_offset_ms: int = 0,
+    ) -> dict[str, Any]:
+        self._check("usage", (tuple(by), bucket))
+        return self.usage_body
+
+    async def windows(self, *, account: str | None = None) -> dict[str, Any]:
+        self._check("windows", account)
+        return self.windows_body
+
+    async def start_analysis(self, conversation_id: str, branch: str = "main") -> dict[str, Any]:
+        self._check("start_analysis", (conversation_id, branch))
+        if self.analysis_error:
+            raise ApiError(self.analysis_error, status=503)
+        job = {
+            "id": f"job-{conversation_id[-4:]}",
+            "conversation_id": conversation_id,
+            "branch": branch,
+            "state": "pending",
+            "attempts": 0,
+            "markdown": None,
+            "error": None,
+        }
+        self.analyses[(conversation_id, branch)] = job
+        return job
+
+    async def get_analysis(self, conversation_id: str, branch: str = "main") -> dict[str, Any]:
+        self._check("get_analysis", (conversation_id, branch))
+        try:
+            return self.analyses[(conversation_id, branch)]
+        except KeyError:
+            raise ApiError("no analysis yet", status=404) from None
+
+    def finish_analysis(self, conversation_id: str, branch: str, markdown: str) -> None:
+        job = self.analyses[(conversation_id, branch)]
+        job.update(state="done", markdown=markdown)
+        self.seq += 1
+        event = LiveEvent(self.seq, "analysis", job["id"], data.T0)
+        self.event_log.append(event)
+        self.events_queue.put_nowait(event)
+
+    async def events(self, after: int | None = None) -> AsyncIterator[LiveEvent]:
+        self._check("events", after)
+        if after is not None:
+            for event in self.event_log:
+                if event.seq > after:
+                    yield event
+            # queued copies of these come again below; the TUI's feed drops repeats by seq
+        self.feed_opened.set()
+        while True:
+            event = await self.events_queue.get()
+            if event is None:
+                raise ServerUnreachable("the connection to the server was lost")
+            yield event
+
+    async def aclose(self) -> None:
+        pass
+
+
+def seeded(n: int = 300) -> FakeClient:
+    return FakeClient([data.summary(i) for i in range(n)])
+
+
+def linked(row: RequestSummary, **changes: Any) -> RequestSummary:
+    return replace(row, **changes)
+
+
+class DemoClient(FakeClient):
+    """A fake with every screen's data: 300 requests in 15 conversations, a branched conversation,
+    usage and windows documents (tests, snapshots, and trying the TUI without a server)."""
+
+    def __init__(self, n: int = 300) -> None:
+        super().__init__([data.summary(i) for i in range(n)])
+        convs = sorted({r.conversation_id for r in self.rows if r.conversation_id})
+        self.conversations = [data.conversation_summary(self.rows[::-1], c) for c in convs]
+        branched = data.branched_tree()
+        self.trees[branched.summary.id] = branched
+        self.conversations.append(branched.summary)
+        self.conversations.sort(key=lambda c: c.last_at_ms, reverse=True)
+        for conv in convs:
+            nodes = sorted(
+                (r for r in self.rows if r.conversation_id == conv), key=lambda r: r.started_at_ms
+            )
+            from nexus.records import ConversationBranch
+
+            branch = ConversationBranch("main", "main", nodes[0].id, None, len(nodes), nodes[-1].id)
+            self.trees[conv] = ConversationTree(
+                next(c for c in self.conversations if c.id == conv), nodes, [branch], []
+            )
+
+    async def usage(
+        self,
+        by: Sequence[str] = (),
+        *,
+        bucket: str | None = None,
+        flt: RequestFilter | None = None,
+        utc_offset_ms: int = 0,
+    ) -> dict[str, Any]:
+        self._check("usage", (tuple(by), bucket))
+        return data.usage_doc(bucket)
+
+    async def windows(self, *, account: str | None = None) -> dict[str, Any]:
+        self._check("windows", account)
+        return data.windows_doc()
