@@ -90,7 +90,7 @@ class NexusApp(App[None]):
             self.client,
             on_ready=lambda: self.post_message(FeedReady()),
             on_state=self._set_connection,
-            on_connect=lambda: self.connected_signal.publish(self.feed.last_seq is not None),
+            on_connect=self.connected_signal.publish,
         )
 
     def _set_connection(self, state: ConnectionState) -> None:

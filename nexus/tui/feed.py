@@ -1,9 +1,10 @@
 """The live feed as the TUI holds it: a buffer of received events, the resume point, and the
-connection state, plus the loop that reads ``/api/events`` and reconnects after a failure.
+connection state, plus the loop that reads ``/api/events`` through the client.
 
-The loop keeps ``last_seq`` itself and resumes after it on every connect, so a server restart or a
-dropped connection costs latency, never an event. It wakes the app through ``on_ready`` at most
-once per burst (the app's message for it coalesces), and the app drains ``take()``.
+The client reconnects by itself and reports ``connected`` / ``disconnected``; this loop turns those
+into the state every screen shows, drops repeats by sequence number, and starts over (resuming after
+``last_seq``) if the stream ever fails outright, for example on a refused key. It wakes the app
+through ``on_ready`` once per burst (the app's message for it coalesces); the app drains ``take()``.
 """
 
 from __future__ import annotations
@@ -29,9 +30,8 @@ class Link(StrEnum):
 @dataclass(frozen=True, slots=True)
 class ConnectionState:
     link: Link
-    detail: str = ""  # the last error while not live
+    detail: str = ""  # why the feed is not live
     retry_in_s: float | None = None
-    resumed_from: int | None = None
 
     @property
     def is_live(self) -> bool:
@@ -39,17 +39,12 @@ class ConnectionState:
 
 
 class LiveFeed:
-    """Events received but not yet shown, and where to resume."""
+    """Events received but not yet shown, where to resume, and the connection state."""
 
-    def __init__(
-        self,
-        *,
-        min_backoff_s: float = 0.25,
-        max_backoff_s: float = 5.0,
-    ) -> None:
+    def __init__(self, *, min_backoff_s: float = 0.5, max_backoff_s: float = 30.0) -> None:
         self.last_seq: int | None = None
         self.received = 0
-        self.reconnects = 0
+        self.connects = 0
         self._buffer: list[LiveEvent] = []
         self._min_backoff_s = min_backoff_s
         self._max_backoff_s = max_backoff_s
@@ -59,9 +54,10 @@ class LiveFeed:
         events, self._buffer = self._buffer, []
         return events
 
-    def _accept(self, event: LiveEvent) -> bool:
+    def accept(self, event: LiveEvent) -> bool:
+        """Buffer an event unless it was seen already (a replay after a reconnect)."""
         if self.last_seq is not None and event.seq <= self.last_seq:
-            return False  # a replay after a reconnect: already have it
+            return False
         self.last_seq = event.seq
         self._buffer.append(event)
         self.received += 1
@@ -72,28 +68,34 @@ class LiveFeed:
         source: Source,
         on_ready: Callable[[], None],
         on_state: Callable[[ConnectionState], None],
-        *,
-        on_connect: Callable[[], object] | None = None,
+        on_connect: Callable[[bool], object] | None = None,
     ) -> None:
-        """Read the feed until cancelled. Before each connect a cheap call proves the server
-        answers (a quiet stream says nothing for a while); ``on_connect`` runs after it."""
+        """Read the feed until cancelled. ``on_connect(resumed)`` runs on every connect; ``resumed``
+        is False only for the first, which starts "from now" rather than from a known event."""
         backoff = self._min_backoff_s
         while True:
             try:
-                await source.list_requests(limit=1)
-                self._set(ConnectionState(Link.LIVE, resumed_from=self.last_seq), on_state)
-                if on_connect is not None:
-                    on_connect()
-                backoff = self._min_backoff_s
-                async for event in source.events(after=self.last_seq):
-                    if self._accept(event):
+                async for event in source.events(after=self.last_seq, include_status=True):
+                    if event.kind == "connected":
+                        resumed = self.connects > 0
+                        self.connects += 1
+                        if self.last_seq is None:
+                            self.last_seq = event.seq  # the server's "now": resume from here
+                        backoff = self._min_backoff_s
+                        self._set(ConnectionState(Link.LIVE), on_state)
+                        if on_connect is not None:
+                            on_connect(resumed)
+                    elif event.kind == "disconnected":
+                        self._set(
+                            ConnectionState(Link.RECONNECTING, "lost the connection"), on_state
+                        )
+                    elif self.accept(event):
                         on_ready()
-                message = "the server closed the live feed"
+                message = "the live feed ended"
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # any failure of the stream: say so, wait, resume
+            except Exception as exc:  # a refusal (bad key) or a broken stream: say so, retry
                 message = str(exc) or type(exc).__name__
-            self.reconnects += 1
             self._set(ConnectionState(Link.RECONNECTING, message, retry_in_s=backoff), on_state)
             await asyncio.sleep(backoff)
             backoff = min(self._max_backoff_s, backoff * 2)

@@ -37,6 +37,14 @@ class RequestPageLoaded(Message):
 
 
 @dataclass
+class RequestCount(Message):
+    """How many requests match the filter the count was asked for."""
+
+    query_text: str
+    count: int
+
+
+@dataclass
 class ConversationPageLoaded(Message):
     page: Page[ConversationSummary]
     append: bool

@@ -68,8 +68,12 @@ class FakeClient:
             raise ServerUnreachable("cannot reach http://127.0.0.1:3001")
 
     # -- the client's methods -----------------------------------------------------------------
+    async def count_requests(self, flt: RequestFilter | None = None) -> int:
+        self._check("count_requests", flt)
+        return sum(1 for r in self.rows if matches(r, flt or RequestFilter()))
+
     async def list_requests(
-        self, flt: RequestFilter | None = None, *, cursor: str | None = None, limit: int = 100
+        self, flt: RequestFilter | None = None, cursor: str | None = None, limit: int = 100
     ) -> Page[RequestSummary]:
         self._check("list_requests", (flt, cursor, limit))
         flt = flt or RequestFilter()
@@ -79,7 +83,7 @@ class FakeClient:
         more = start + limit < len(rows)
         return Page(items, str(start + limit) if more else None)
 
-    async def get_request(self, request_id: str) -> StoredRequest:
+    async def get_request(self, request_id: str) -> StoredRequest | None:
         self._check("get_request", request_id)
         for row in self.rows:
             if row.id == request_id:
@@ -88,16 +92,22 @@ class FakeClient:
             for row in tree.nodes:
                 if row.id == request_id:
                     return data.stored(row)
-        raise ApiError(f"no request with id {request_id!r}", status=404)
+        return None
 
     async def raw_request_body(self, request_id: str) -> bytes:
-        return (await self.get_request(request_id)).request_body
+        stored = await self.get_request(request_id)
+        if stored is None:
+            raise ApiError(f"no request with id {request_id!r}", status=404)
+        return stored.request_body
 
     async def raw_response_body(self, request_id: str) -> bytes:
-        return (await self.get_request(request_id)).response_body
+        stored = await self.get_request(request_id)
+        if stored is None:
+            raise ApiError(f"no request with id {request_id!r}", status=404)
+        return stored.response_body
 
     async def list_conversations(
-        self, flt: RequestFilter | None = None, *, cursor: str | None = None, limit: int = 100
+        self, flt: RequestFilter | None = None, cursor: str | None = None, limit: int = 100
     ) -> Page[ConversationSummary]:
         self._check("list_conversations", (flt, cursor, limit))
         rows = self.conversations
@@ -107,12 +117,9 @@ class FakeClient:
         more = start + limit < len(rows)
         return Page(rows[start : start + limit], str(start + limit) if more else None)
 
-    async def get_conversation(self, conversation_id: str) -> ConversationTree:
+    async def get_conversation(self, conversation_id: str) -> ConversationTree | None:
         self._check("get_conversation", conversation_id)
-        try:
-            return self.trees[conversation_id]
-        except KeyError:
-            raise ApiError(f"no conversation {conversation_id!r}", status=404) from None
+        return self.trees.get(conversation_id)
 
     async def usage(
         self,
@@ -160,19 +167,32 @@ class FakeClient:
         self.event_log.append(event)
         self.events_queue.put_nowait(event)
 
-    async def events(self, after: int | None = None) -> AsyncIterator[LiveEvent]:
-        self._check("events", after)
-        if after is not None:
-            for event in self.event_log:
-                if event.seq > after:
-                    yield event
-            # queued copies of these come again below; the TUI's feed drops repeats by seq
-        self.feed_opened.set()
+    async def events(
+        self, after: int | None = None, *, include_status: bool = False
+    ) -> AsyncIterator[LiveEvent]:
+        """Like the real client: reconnects by itself, resumes after the last event it yielded,
+        and reports ``connected`` / ``disconnected`` when asked."""
+        self.calls.append(("events", after))
+        cursor = after if after is not None else self.seq
         while True:
-            event = await self.events_queue.get()
-            if event is None:
-                raise ServerUnreachable("the connection to the server was lost")
-            yield event
+            await self.online.wait()
+            if include_status:
+                yield LiveEvent(cursor, "connected", "", 0)
+            self.feed_opened.set()
+            for event in [e for e in self.event_log if e.seq > cursor]:
+                cursor = event.seq
+                yield event
+            while True:
+                event = await self.events_queue.get()
+                if event is None:
+                    break
+                if event.seq <= cursor:
+                    continue
+                cursor = event.seq
+                yield event
+            self.feed_opened.clear()
+            if include_status:
+                yield LiveEvent(cursor, "disconnected", "", 0)
 
     async def aclose(self) -> None:
         pass

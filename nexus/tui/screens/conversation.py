@@ -123,6 +123,10 @@ class ConversationScreen(Screen[None]):
         except Exception as exc:
             self.post_message(LoadFailed(f"conversation {self.conversation_id}", str(exc)))
             return
+        if tree is None:
+            what = f"conversation {self.conversation_id}"
+            self.post_message(LoadFailed(what, "the server has no such conversation"))
+            return
         self.post_message(ConversationLoaded(tree))
         # The window depends on a header of the latest turn: read it after the tree is drawn.
         latest = tree.summary.latest_turn_id
@@ -131,7 +135,7 @@ class ConversationScreen(Screen[None]):
                 stored = await client.get_request(latest)
             except Exception:
                 return  # the gauge keeps its 200k assumption
-            if uses_1m_beta(stored.request_headers):
+            if stored is not None and uses_1m_beta(stored.request_headers):
                 self.post_message(ConversationLoaded(tree, uses_1m_beta=True))
 
     def on_load_failed(self, message: LoadFailed) -> None:

@@ -18,7 +18,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from nexus.records import LiveEvent, RequestFilter, RequestSummary
-from nexus.tui.messages import RequestPageLoaded
+from nexus.tui.messages import RequestCount, RequestPageLoaded
 from nexus.tui.paging import PageRequest
 from nexus.tui.query import Query, matches
 from nexus.tui.widgets.filter_bar import FilterBar
@@ -59,6 +59,7 @@ class LiveScreen(Screen[None]):
         self.following = True
         self.pending: list[RequestSummary] = []
         self.pending_overflow = False
+        self.total: int | None = None  # matching requests on the server (None: not counted yet)
 
     @property
     def nexus(self) -> NexusApp:
@@ -79,7 +80,18 @@ class LiveScreen(Screen[None]):
         self.nexus.feed_signal.subscribe(self, self.on_feed)
         self.nexus.connected_signal.subscribe(self, self.on_connected)
         self.table.focus()
+        self.count_rows()
         self._update_status()
+
+    @work(exclusive=True, group="live-count", exit_on_error=False)
+    async def count_rows(self) -> None:
+        text, flt = self.query_text, self.filter
+        self.post_message(RequestCount(text, await self.nexus.client.count_requests(flt)))
+
+    def on_request_count(self, message: RequestCount) -> None:
+        if message.query_text == self.query_text:
+            self.total = message.count
+            self._update_status()
 
     # -- paging -------------------------------------------------------------------------------
     @on(RequestTable.PagesNeeded)
@@ -128,6 +140,8 @@ class LiveScreen(Screen[None]):
                     fresh.append(row)
             elif not self.table.update_row(row):
                 self._update_pending(row)
+        if fresh and self.total is not None:
+            self.total += len(fresh)
         if fresh and self.table.rows.is_loaded:
             if self.following:
                 self.table.prepend(fresh)
@@ -175,7 +189,9 @@ class LiveScreen(Screen[None]):
         self.filter = query.filter
         self.query_text = query.text
         self.pending.clear()
+        self.total = None
         self.table.reload()
+        self.count_rows()
         self._update_status()
 
     def action_clear_filter(self) -> None:
@@ -214,6 +230,7 @@ class LiveScreen(Screen[None]):
 
     def action_reload(self) -> None:
         self.table.reload()
+        self.count_rows()
 
     @on(RequestTable.Selected)
     def _open_request(self, message: RequestTable.Selected) -> None:
@@ -230,8 +247,11 @@ class LiveScreen(Screen[None]):
             waiting = "many" if self.pending_overflow else str(len(self.pending))
             if self.pending or self.pending_overflow:
                 info.append(f" ({waiting} new)", style="yellow")
-        count = f"{len(rows):,}" + ("" if rows.is_exhausted else "+")
-        info.append(f" │ {count} rows", style="")
+        if self.total is not None:
+            count = f"{self.total:,}"
+        else:
+            count = f"{len(rows):,}" + ("" if rows.is_exhausted else "+")
+        info.append(f" │ {count} requests", style="")
         if self.table.marks:
             info.append(f" │ {len(self.table.marks)} marked", style="yellow")
         if self.query_text:

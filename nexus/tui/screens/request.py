@@ -83,6 +83,9 @@ class RequestScreen(Screen[None]):
         except Exception as exc:
             self.post_message(LoadFailed(f"request {self.request_id}", str(exc)))
             return
+        if stored is None:
+            self.post_message(LoadFailed(f"request {self.request_id}", "the server has no such request"))
+            return
         self.post_message(RequestLoaded(stored))
 
     def on_load_failed(self, message: LoadFailed) -> None:
