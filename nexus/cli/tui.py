@@ -1,9 +1,9 @@
-"""``nexus tui``: the terminal UI, reading a Nexus read API (the local ``nexus serve`` by default, or
-a team server with ``--server URL --key KEY``). Thin: options → Settings → client → app."""
+"""``nexus tui``: the terminal UI over a Nexus read API — the local ``nexus serve`` by default, or a
+team server with ``--server URL --key KEY``. Thin: options → Settings → client → app."""
 
 from __future__ import annotations
 
-from datetime import tzinfo
+from datetime import UTC, tzinfo
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from nexus.settings import Settings
 
 ServerUrl = Annotated[
-    Optional[str],  # noqa: UP007 - typer needs Optional on 3.11
+    Optional[str],  # noqa: UP007, UP045 - typer needs Optional on 3.11
     typer.Option(
         "--server",
         envvar="NEXUS_SERVER",
@@ -32,13 +32,11 @@ def tui(
     debug: options.Debug = False,
 ) -> None:
     """Watch and browse the traffic: live requests, conversations, usage and analysis."""
-    from datetime import timezone
-
     from nexus.cli.output import run
 
     settings = options.settings(api_key=key)
     url = server or settings.api_url
-    code = run(_run(settings, url, timezone.utc if utc else None), debug=debug)
+    code = run(_run(settings, url, UTC if utc else None), debug=debug)
     if code:
         raise typer.Exit(code)
 

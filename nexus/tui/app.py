@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from datetime import tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
+from urllib.parse import urlsplit
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -142,5 +143,14 @@ class NexusApp(App[None]):
 
 
 def make_app(settings: Settings, client: Source, **options: object) -> NexusApp:
-    """The app for ``settings`` (proxy URL for the empty-store hint) reading through ``client``."""
-    return NexusApp(client, proxy_url=settings.proxy_url, **options)  # type: ignore[arg-type]
+    """The app reading through ``client``. The proxy URL in the empty-store hint is the API's
+    host with the proxy port from ``settings`` (the API does not say where its proxy listens)."""
+    return NexusApp(client, proxy_url=proxy_url_for(settings, client.base_url), **options)  # type: ignore[arg-type]
+
+
+def proxy_url_for(settings: Settings, api_url: str) -> str:
+    parts = urlsplit(api_url)
+    host = parts.hostname or settings.host
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{parts.scheme or 'http'}://{host}:{settings.proxy_port}"

@@ -137,8 +137,14 @@ def conversation_marker(conversation_id: str | None, branch: str | None) -> Text
     marker = Text("● ", style=conversation_colour(conversation_id))
     marker.append(short, style="dim")
     if branch and branch != "main":
-        marker.append(f" {branch}", style="italic")
+        marker.append(f" {short_branch(branch)}", style="italic")
     return marker
+
+
+def short_branch(branch: str) -> str:
+    """``branch-2`` → ``b2``, ``compact-1`` → ``c1``, ``task-3`` → ``t3``: fits a narrow column."""
+    head, _, number = branch.rpartition("-")
+    return f"{head[:1]}{number}" if head and number.isdigit() else branch[:4]
 
 
 def short_model(model: str | None) -> str:

@@ -170,10 +170,13 @@ def numbers(tree: ConversationTree) -> Numbers:
 
 
 def gap_before(row: RequestSummary, by_id: dict[str, RequestSummary]) -> tuple[int, bool] | None:
-    """Time between the parent's end and this request's start, and whether tools filled it."""
+    """Time between the parent's end and this request's start on the same branch, and whether
+    tools filled it."""
     parent = by_id.get(row.parent_request_id or "")
     if parent is None or is_background(row) or is_background(parent):
         return None
+    if (row.branch or "main") != (parent.branch or "main"):
+        return None  # a rewind or a compaction starts here: not a wait for tools or the person
     gap = row.started_at_ms - (parent.started_at_ms + parent.duration_ms)
     if gap < 0:
         return None

@@ -130,35 +130,46 @@ class LiveScreen(Screen[None]):
 
     # -- live rows ----------------------------------------------------------------------------
     def on_feed(self, events: list[LiveEvent]) -> None:
-        fresh: list[RequestSummary] = []
+        """New rows go on top (or wait while paused); a link event updates its row wherever it is,
+        and brings in a row the filter now accepts (``class:turn`` matches once it is linked)."""
+        fresh: dict[str, RequestSummary] = {}
         for event in events:
             row = event.summary
             if row is None:
                 continue
             if event.kind == "request":
                 if matches(row, self.filter):
-                    fresh.append(row)
-            elif not self.table.update_row(row):
-                self._update_pending(row)
+                    fresh[row.id] = row
+            elif row.id in fresh:
+                fresh[row.id] = row
+            elif not self.table.update_row(row) and not self._update_pending(row):
+                if matches(row, self.filter) and self._is_newest(row):
+                    fresh[row.id] = row
         if fresh and self.total is not None:
             self.total += len(fresh)
         if fresh and self.table.rows.is_loaded:
+            rows = list(fresh.values())
             if self.following:
-                self.table.prepend(fresh)
+                self.table.prepend(rows)
                 if self.table.rows.head_is_full and self.table.cursor_row == 0:
                     self.table.reload()
-            elif len(self.pending) + len(fresh) > MAX_PENDING:
+            elif len(self.pending) + len(rows) > MAX_PENDING:
                 self.pending.clear()
                 self.pending_overflow = True
             else:
-                self.pending.extend(fresh)
+                self.pending.extend(rows)
         self._update_status()
 
-    def _update_pending(self, row: RequestSummary) -> None:
+    def _is_newest(self, row: RequestSummary) -> bool:
+        top = self.table.rows.row(0)
+        return top is None or row.started_at_ms >= top.started_at_ms
+
+    def _update_pending(self, row: RequestSummary) -> bool:
         for index, old in enumerate(self.pending):
             if old.id == row.id:
                 self.pending[index] = row
-                return
+                return True
+        return False
 
     def on_connected(self, resumed: bool) -> None:
         """First connect: the feed starts "from now", so rows recorded between the first page and
@@ -265,3 +276,4 @@ class LiveScreen(Screen[None]):
         elif empty:
             empty_box.update(empty_store_text(self.nexus.proxy_url))
         empty_box.display = empty
+        self.table.display = not empty

@@ -84,7 +84,9 @@ class RequestScreen(Screen[None]):
             self.post_message(LoadFailed(f"request {self.request_id}", str(exc)))
             return
         if stored is None:
-            self.post_message(LoadFailed(f"request {self.request_id}", "the server has no such request"))
+            self.post_message(
+                LoadFailed(f"request {self.request_id}", "the server has no such request")
+            )
             return
         self.post_message(RequestLoaded(stored))
 

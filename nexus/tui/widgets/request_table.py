@@ -45,6 +45,14 @@ def _cls(row: RequestSummary) -> Text:
     return text
 
 
+def _account(row: RequestSummary) -> str:
+    """The account (team mode), else the host the client used, without a loopback port."""
+    if row.account_id:
+        return row.account_id
+    host, _, port = row.host.rpartition(":")
+    return host if port.isdigit() and host else row.host
+
+
 def _tokens_in(row: RequestSummary) -> str:
     return cells.tokens(row.usage.input_tokens)
 
@@ -66,7 +74,7 @@ def _preview(row: RequestSummary) -> Text:
 def default_columns(tz: tzinfo | None) -> list[Column]:
     return [
         Column("time", 8, lambda r: cells.clock(r.started_at_ms, tz)),
-        Column("account", 10, lambda r: r.account_id or r.host),
+        Column("account", 10, _account),
         Column("model", 11, lambda r: cells.short_model(r.model)),
         Column("class", 8, _cls),
         Column("st", 3, lambda r: cells.status_text(r.status), "right"),
