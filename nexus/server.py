@@ -88,6 +88,7 @@ class Server:
         )
         await self.forwarder.start()
         self.tasks.spawn(self._guard(self.writer.run(self._writer_stop)), name="writer")
+        self.tasks.spawn(self._guard(self.linker.catch_up()), name="link-catch-up")
         if hasattr(self.store, "wait_for_notifications"):
             listener = listen_for_events(self.store, self.bus)  # type: ignore[arg-type]
             self.tasks.spawn(self._guard(listener), name="event-listener")
@@ -121,8 +122,7 @@ class Server:
         self.tasks.spawn(self._guard(worker.run(self._stop)), name="analysis-worker")
 
     async def _after_write(self, records: Sequence[RequestRecord]) -> None:
-        if self.linker is not None:
-            await self.linker(records)
+        await self.linker(records)
 
     async def _serve(self, app: Any, sock: socket.socket) -> None:
         config = Config()
@@ -182,12 +182,26 @@ class Server:
         await self.store.close()
 
 
-def _build_linker(store: Any) -> Any:
-    try:
-        from nexus.conversations.worker import build_live_linker
-    except ImportError:
-        return None
-    return build_live_linker(store)
+class _LiveLinking:
+    """Links records right after the writer stored them (still in memory: no body is read back),
+    and at start-up links whatever a crash or outage left unlinked."""
+
+    def __init__(self, store: Any) -> None:
+        from nexus.conversations.worker import ConversationLinker
+
+        self.store = store
+        self.linker = ConversationLinker(store)
+
+    async def __call__(self, records: Sequence[RequestRecord]) -> None:
+        await self.store.write_links(await self.linker.link_batch(records))
+
+    async def catch_up(self) -> None:
+        while links := await self.linker.catch_up():
+            await self.store.write_links(links)
+
+
+def _build_linker(store: Any) -> _LiveLinking:
+    return _LiveLinking(store)
 
 
 def _build_api_app(store: Any, settings: Settings, bus: Any) -> Any:

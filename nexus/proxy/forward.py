@@ -26,6 +26,7 @@ from nexus.errors import (
     UpstreamUnreachable,
     anthropic_error_body,
 )
+from nexus.proxy.credentials import Grant
 from nexus.proxy.headers import downstream_headers, upstream_headers
 from nexus.records import Exchange, Headers, Outcome, new_id, now_ms
 from nexus.redact import redact_headers
@@ -35,23 +36,14 @@ _JSON_PATHS = ("/v1/messages", "/v1/messages/count_tokens")
 _ERROR_HEADERS = (("content-type", "application/json"),)
 
 
-class GrantLike(Protocol):
-    account_id: str | None
-    client_key_id: str | None
-    auth_mode: str
-    set_headers: tuple[tuple[str, str], ...]
-    drop_headers: frozenset[str]
-    extra_betas: tuple[str, ...]
-
-
 class Gatekeeper(Protocol):
     """Decides who may call and with which upstream credentials (nexus.proxy.credentials)."""
 
     def check_host(self, host: str) -> str: ...
 
-    async def grant(self, host: str, headers: Mapping[str, str]) -> GrantLike: ...
+    async def grant(self, host: str, headers: Mapping[str, str]) -> Grant: ...
 
-    async def on_upstream_unauthorized(self, grant: GrantLike) -> bool: ...
+    async def on_upstream_unauthorized(self, grant: Grant) -> bool: ...
 
 
 class TapLike(Protocol):
@@ -90,7 +82,7 @@ class _Call:
     t0: float = field(default_factory=time.perf_counter)
     first_byte_at_ms: int | None = None
     overhead_s: float = 0.0
-    grant: GrantLike | None = None
+    grant: Grant | None = None
 
 
 class Forwarder:
@@ -164,7 +156,12 @@ class Forwarder:
         got_headers = time.perf_counter()
         call.first_byte_at_ms = call.started_at_ms + int((got_headers - call.t0) * 1000)
         if upstream.status == 401 and grant.auth_mode == "oauth" and not retried:
-            if await self.gatekeeper.on_upstream_unauthorized(grant):
+            try:
+                retry = await self.gatekeeper.on_upstream_unauthorized(grant)
+            except BaseException:
+                upstream.release()
+                raise
+            if retry:
                 upstream.release()
                 call.grant = await self.gatekeeper.grant(req.host, _header_map(req.headers))
                 call.t0 = time.perf_counter()
@@ -191,7 +188,8 @@ class Forwarder:
     ) -> AsyncIterator[bytes]:
         """Yield upstream chunks as they arrive; record once, before the client's stream ends."""
         chunks: list[bytes] = []
-        outcome, error = Outcome.CLIENT_DISCONNECTED, "the client disconnected mid-stream"
+        outcome: Outcome = Outcome.CLIENT_DISCONNECTED
+        error: str | None = "the client disconnected mid-stream"
         try:
             try:
                 async for chunk in upstream.content.iter_any():
@@ -202,15 +200,15 @@ class Forwarder:
                 raise _StreamBroken(error) from exc
             outcome, error = Outcome.COMPLETE, None
         finally:
-            upstream.release() if outcome is Outcome.COMPLETE else upstream.close()
+            if outcome is Outcome.COMPLETE:
+                upstream.release()
+            else:  # cancels the upstream request too
+                upstream.close()
             self._record(call, upstream.status, response_headers, b"".join(chunks), outcome, error)
 
     def _refuse(self, call: _Call, exc: NexusError) -> Reply:
         body = anthropic_error_body(exc.error_type, exc.message)
-        outcome = {
-            UpstreamUnreachable: Outcome.UPSTREAM_UNREACHABLE,
-            UpstreamTimeout: Outcome.UPSTREAM_TIMEOUT,
-        }.get(type(exc), Outcome.REJECTED)
+        outcome = _REFUSAL_OUTCOMES.get(type(exc), Outcome.REJECTED)
         self._record(call, None, (), b"", outcome, exc.message, status_override=exc.status)
         headers = list(_ERROR_HEADERS)
         self._add_nexus_headers(call, headers)
@@ -258,6 +256,12 @@ class Forwarder:
             self.tap.put_nowait(exchange)
         except Exception:  # recording must never break the client's response
             log.exception("could not hand exchange %s to the recorder", call.id)
+
+
+_REFUSAL_OUTCOMES: dict[type[NexusError], Outcome] = {
+    UpstreamUnreachable: Outcome.UPSTREAM_UNREACHABLE,
+    UpstreamTimeout: Outcome.UPSTREAM_TIMEOUT,
+}
 
 
 class _StreamBroken(Exception):
