@@ -7,7 +7,8 @@ default: a streaming ``POST /v1/messages`` whose body ends with ``user_text`` an
 ``reply_text``.
 
 Shortcuts: ``user_text``, ``reply_text``, ``history`` (earlier messages, a list of dicts),
-``duration_ms``, ``ttfb_ms``, ``system`` (a system prompt string).
+``duration_ms``, ``ttfb_ms``, ``system`` (a system prompt string), ``tools`` (a tool list: with
+one, the linker classifies the request as a main-agent ``turn``; ``BASH_TOOL`` is a ready one).
 """
 
 from __future__ import annotations
@@ -19,6 +20,11 @@ import orjson
 
 from nexus.records import Exchange, Outcome, RequestRecord, Usage, new_id, now_ms
 
+BASH_TOOL = {
+    "name": "Bash",
+    "description": "Run a shell command",
+    "input_schema": {"type": "object", "properties": {"command": {"type": "string"}}},
+}
 _EXCHANGE_FIELDS = {f.name for f in dataclasses.fields(Exchange)}
 _RECORD_FIELDS = {f.name for f in dataclasses.fields(RequestRecord)} - {"exchange"}
 
@@ -30,6 +36,7 @@ def make_body(
     history: list[dict[str, Any]] | None = None,
     system: str = "You are Claude Code, Anthropic's official CLI for Claude.",
     stream: bool = True,
+    tools: list[dict[str, Any]] | None = None,
 ) -> bytes:
     messages = list(history or [])
     messages.append(
@@ -41,15 +48,16 @@ def make_body(
             ],
         }
     )
-    return orjson.dumps(
-        {
-            "model": model,
-            "max_tokens": 64000,
-            "system": [{"type": "text", "text": system}],
-            "messages": messages,
-            "stream": stream,
-        }
-    )
+    body: dict[str, Any] = {
+        "model": model,
+        "max_tokens": 64000,
+        "system": [{"type": "text", "text": system}],
+        "messages": messages,
+        "stream": stream,
+    }
+    if tools:
+        body["tools"] = tools
+    return orjson.dumps(body)
 
 
 def make_message(reply_text: str, *, model: str = "claude-opus-4-8", usage: Usage) -> bytes:
@@ -77,13 +85,16 @@ def make_record(**overrides: Any) -> RequestRecord:
     reply_text = overrides.pop("reply_text", "Done: the test passes now.")
     history = overrides.pop("history", None)
     system = overrides.pop("system", "You are Claude Code, Anthropic's official CLI for Claude.")
+    tools = overrides.pop("tools", None)
     duration_ms = overrides.pop("duration_ms", 1200)
     ttfb_ms = overrides.pop("ttfb_ms", 300)
     model = overrides.get("model", "claude-opus-4-8")
     is_streaming = overrides.get("is_streaming", True)
     usage = overrides.get("usage", Usage(input_tokens=12, output_tokens=34))
     message = make_message(reply_text, model=model, usage=usage)
-    body = make_body(user_text, model=model, history=history, system=system, stream=is_streaming)
+    body = make_body(
+        user_text, model=model, history=history, system=system, stream=is_streaming, tools=tools
+    )
 
     exchange_values: dict[str, Any] = {
         "id": record_id,

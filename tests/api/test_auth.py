@@ -6,7 +6,7 @@ import orjson
 import pytest
 
 from nexus.api.auth import check_access, is_loopback
-from tests.api.conftest import ApiFactory
+from tests.fakes.api_server import ApiFactory
 
 KEY = "s3cret-dashboard-key"
 REMOTE = {"client": ("203.0.113.9", 40000)}

@@ -12,8 +12,8 @@ import pytest
 from nexus.client import NexusClient
 from nexus.events import EventBus, listen_for_events
 from nexus.records import Link, LiveEvent, TrafficClass
-from tests.api.conftest import Api, ApiFactory, LiveServer
 from tests.factories import make_record
+from tests.fakes.api_server import Api, ApiFactory, LiveServer
 
 Serve = Callable[[Api], Awaitable[LiveServer]]
 WAIT_S = 10.0  # generous upper bound; the tests await events, they never sleep for them

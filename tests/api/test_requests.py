@@ -8,8 +8,8 @@ import orjson
 import pytest
 
 from nexus.records import Link, Outcome, TrafficClass, Usage
-from tests.api.conftest import Api
 from tests.factories import make_record
+from tests.fakes.api_server import Api
 
 T0 = 1_750_000_000_000
 

@@ -1,5 +1,5 @@
-"""API fixtures: an app over each store (``api``), Quart's test client on it, and a real Hypercorn
-server (``serve_api``) for the live feed and the client, which need a streaming socket."""
+"""Read-API fixtures: an app over each store (``api``), Quart's test client on it, and a real
+Hypercorn server (``serve_api``) for the live feed and the client, which need a streaming socket."""
 
 from __future__ import annotations
 
