@@ -1,0 +1,132 @@
+"""`nexus doctor`: checks the set-up a person would otherwise debug by hand, and says what to fix."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+
+import orjson
+
+from nexus.cli import options
+from nexus.cli.output import out, run
+from nexus.settings import Settings
+
+OK, WARN, FAIL = "ok", "warn", "fail"
+_MARK = {OK: "[green]✓[/]", WARN: "[yellow]![/]", FAIL: "[red]✗[/]"}
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    name: str
+    state: str
+    detail: str
+
+
+def doctor(
+    db: options.Db = None,
+    credentials_dir: options.CredentialsDir = None,
+    as_json: options.Json = False,
+    debug: options.Debug = False,
+) -> None:
+    """Check the database, the spool, the running server, credentials and tools; exit 1 on failure."""
+    settings = options.settings(db=db, credentials_dir=credentials_dir)
+    checks = run(_checks(settings), debug=debug)
+    if as_json:
+        for check in checks:
+            line = {"name": check.name, "state": check.state, "detail": check.detail}
+            out.out(orjson.dumps(line).decode(), highlight=False)
+    else:
+        for check in checks:
+            out.print(f"{_MARK[check.state]} {check.name:<14} {check.detail}", highlight=False)
+    if any(c.state == FAIL for c in checks):
+        raise SystemExit(1)
+
+
+async def _checks(settings: Settings) -> list[Check]:
+    return [
+        await _database(settings),
+        _spool(settings),
+        await _server(settings),
+        _credentials(settings),
+        _api_exposure(settings),
+        _gemini(settings),
+        _claude(),
+    ]
+
+
+async def _database(settings: Settings) -> Check:
+    from nexus.errors import NexusError
+    from nexus.server import _describe_db
+    from nexus.store import open_store
+
+    where = _describe_db(settings)
+    try:
+        store = await open_store(settings)
+    except NexusError as exc:
+        return Check("database", FAIL, f"{where}: {exc.message}")
+    try:
+        stats = await store.stats()
+    finally:
+        await store.close()
+    return Check("database", OK, f"{where} — {stats.requests:,} requests, schema up to date")
+
+
+def _spool(settings: Settings) -> Check:
+    from nexus.recorder.spool import backlog
+
+    files, size = backlog(settings.data_dir / "spool")
+    if files == 0:
+        return Check("spool", OK, "empty: every record is in the database")
+    return Check(
+        "spool", WARN, f"{files} files ({size:,} bytes) wait for replay; `nexus serve` replays them"
+    )
+
+
+async def _server(settings: Settings) -> Check:
+    import aiohttp
+
+    url = settings.proxy_url + "/health"
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
+            async with session.get(url) as response:
+                if response.status == 200:
+                    return Check("server", OK, f"nexus serve answers at {settings.proxy_url}")
+                return Check("server", WARN, f"{url} answered {response.status}: is it Nexus?")
+    except (aiohttp.ClientError, TimeoutError):
+        return Check("server", WARN, f"nothing answers at {settings.proxy_url}: run `nexus serve`")
+
+
+def _credentials(settings: Settings) -> Check:
+    from nexus.proxy.credential_files import is_loose, list_credential_files
+
+    files = list_credential_files(settings.credentials_dir)
+    if not files:
+        return Check("credentials", OK, "none: pass-through mode (each client's own key goes upstream)")
+    loose = [str(path) for _, path in files if is_loose(path)]
+    if loose:
+        return Check("credentials", FAIL, f"others may read {', '.join(loose)}: chmod 600 them")
+    hosts = ", ".join(key for key, _ in files)
+    return Check("credentials", OK, f"team mode for {hosts} (`nexus auth status` for expiry)")
+
+
+def _api_exposure(settings: Settings) -> Check:
+    if settings.api_key:
+        return Check("read API", OK, "DASHBOARD_API_KEY set: remote clients need it")
+    if settings.host in ("127.0.0.1", "localhost", "::1"):
+        return Check("read API", OK, "loopback only (set DASHBOARD_API_KEY to share it)")
+    return Check(
+        "read API", WARN, f"bound to {settings.host} without DASHBOARD_API_KEY: remote reads refused"
+    )
+
+
+def _gemini(settings: Settings) -> Check:
+    if settings.gemini_api_key:
+        return Check("analysis", OK, f"Gemini key set, model {settings.gemini_model}")
+    return Check("analysis", WARN, "GEMINI_API_KEY unset: conversation analysis is off")
+
+
+def _claude() -> Check:
+    path = shutil.which("claude")
+    if path:
+        return Check("claude", OK, f"{path} (`nexus claude` runs it through Nexus)")
+    return Check("claude", WARN, "not on PATH: npm install -g @anthropic-ai/claude-code")
