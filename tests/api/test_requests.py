@@ -211,3 +211,12 @@ async def test_unknown_route_and_health(api: Api) -> None:
     data = await get_json(api, "/api/nope", status=404)
     assert set(data["error"]) == {"type", "message"}
     assert (await get_json(api, "/health"))["status"] == "ok"
+
+
+async def test_openapi_document_lists_every_route_and_filter(api: Api) -> None:
+    doc = await get_json(api, "/api/openapi.json")
+    assert doc["openapi"].startswith("3.")
+    for path in ("/api/requests", "/api/requests/{id}", "/api/conversations/{id}", "/api/events"):
+        assert path in doc["paths"]
+    names = {p["name"] for p in doc["paths"]["/api/requests"]["get"]["parameters"]}
+    assert {"since", "status", "class", "q", "cursor", "limit"} <= names
