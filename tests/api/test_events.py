@@ -259,3 +259,34 @@ def test_bus_wakes_every_subscriber_and_forgets_closed_ones() -> None:
 @pytest.fixture
 def serve(serve_api: Serve) -> Serve:
     return serve_api
+
+
+async def test_a_client_that_goes_away_releases_its_subscription(
+    make_api: ApiFactory, serve: Serve
+) -> None:
+    api = make_api()
+    server = await serve(api)
+    async with httpx.AsyncClient(base_url=server.url, timeout=WAIT_S) as http:
+        async with http.stream("GET", "/api/events") as response:
+            assert (await anext(response.aiter_lines())).startswith("retry:")
+            assert api.bus.subscriber_count == 1
+    deadline = asyncio.get_running_loop().time() + WAIT_S
+    while api.bus.subscriber_count and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.01)  # the server notices the disconnect on its own schedule
+    assert api.bus.subscriber_count == 0
+
+
+async def test_a_resume_point_from_another_database_starts_at_this_ones_end(
+    make_api: ApiFactory, serve: Serve
+) -> None:
+    api = make_api()
+    server = await serve(api)
+    await api.write([make_record()])
+    async with NexusClient(server.url) as client:
+        feed = client.events(after=10_000, include_status=True)
+        connected = await take(feed, 1)
+        assert connected[0].seq == await api.store.last_event_seq()
+        new = make_record()
+        await api.write([new])
+        assert [e.ref_id for e in await take(feed, 1)] == [new.id]
+        await feed.aclose()

@@ -35,7 +35,9 @@ async def events() -> Response:
         resume = parse_seq(request.args.get("after"), "after")
     subscription = ctx.bus.subscribe()  # before reading the start point: no wake-up falls between
     try:
-        start = resume if resume is not None else await ctx.store.last_event_seq()
+        last = await ctx.store.last_event_seq()
+        # A resume point past the end means another database (reset, restored): start at its end.
+        start = last if resume is None else min(resume, last)
     except BaseException:
         subscription.close()
         raise
