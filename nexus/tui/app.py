@@ -135,7 +135,11 @@ class NexusApp(App[None]):
 
     # -- failures -----------------------------------------------------------------------------
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """The one place a failed worker is reported: a notification naming what failed."""
+        self.report_worker(event)
+
+    def report_worker(self, event: Worker.StateChanged) -> None:
+        """The one place a failed worker is reported (screens forward theirs): a notification
+        naming what failed. The feed reports through the connection state instead."""
         if event.state is WorkerState.ERROR and event.worker.group != "feed":
             error = event.worker.error
             detail = str(error) or type(error).__name__

@@ -44,19 +44,20 @@ def chat_entries(request_body: bytes | None, response_message: bytes | None) -> 
     response = _loads(response_message)
     entries: list[Entry] = []
     results = _tool_results(body, response)
+    calls = _tool_use_ids(body, response)
     if isinstance(body, dict):
         system = body.get("system")
         if system:
             entries.append(Entry("system", _text_of(system), role="system"))
         for turn, message in enumerate(body.get("messages") or (), start=1):
             if isinstance(message, dict):
-                entries.extend(_message(message, results, turn, is_response=False))
+                entries.extend(_message(message, results, calls, turn, is_response=False))
     elif body is None and request_body:
         entries.append(Entry("note", "the request body is not JSON"))
     if isinstance(response, dict) and response.get("content") is not None:
         turn = len(body.get("messages") or ()) + 1 if isinstance(body, dict) else 1
         message = {"role": response.get("role") or "assistant", "content": response["content"]}
-        entries.extend(_message(message, results, turn, is_response=True))
+        entries.extend(_message(message, results, calls, turn, is_response=True))
     return entries
 
 
@@ -76,8 +77,26 @@ def _tool_results(*documents: Any) -> dict[str, tuple[str, bool]]:
     return found
 
 
+def _tool_use_ids(body: Any, response: Any) -> set[str]:
+    ids: set[str] = set()
+    messages = list(body.get("messages") or ()) if isinstance(body, dict) else []
+    if isinstance(response, dict):
+        messages.append(response)
+    for message in messages:
+        content = message.get("content") if isinstance(message, dict) else None
+        for block in content if isinstance(content, list) else ():
+            if isinstance(block, dict) and block.get("type") in ("tool_use", "server_tool_use"):
+                ids.add(str(block.get("id") or ""))
+    return ids
+
+
 def _message(
-    message: dict[str, Any], results: dict[str, tuple[str, bool]], turn: int, *, is_response: bool
+    message: dict[str, Any],
+    results: dict[str, tuple[str, bool]],
+    calls: set[str],
+    turn: int,
+    *,
+    is_response: bool,
 ) -> list[Entry]:
     role = str(message.get("role") or "user")
     content = message.get("content")
@@ -87,7 +106,7 @@ def _message(
     for block in content or ():
         if not isinstance(block, dict):
             continue
-        entry = _block(block, role, results, turn, is_response)
+        entry = _block(block, role, results, calls, turn, is_response)
         if entry is not None:
             entries.append(entry)
     return entries
@@ -97,6 +116,7 @@ def _block(
     block: dict[str, Any],
     role: str,
     results: dict[str, tuple[str, bool]],
+    calls: set[str],
     turn: int,
     is_response: bool,
 ) -> Entry | None:
@@ -122,9 +142,16 @@ def _block(
         )
     if kind == "tool_result":
         tool_id = str(block.get("tool_use_id") or "")
-        if tool_id in results:
+        if tool_id in calls:
             return None  # shown under its tool_use
-        return Entry("note", f"tool result for {tool_id}", **common)  # type: ignore[arg-type]
+        # Its call is not in this body (an earlier, compacted part): show the result alone.
+        return Entry(
+            "tool",
+            name=f"(result of {tool_id})",
+            result=_text_of(block.get("content")),
+            is_error=bool(block.get("is_error")),
+            **common,  # type: ignore[arg-type]
+        )
     if kind in ("image", "document"):
         return Entry("image", _media_name(block), name=kind, **common)  # type: ignore[arg-type]
     return Entry("note", f"[{kind}]", **common)  # type: ignore[arg-type]

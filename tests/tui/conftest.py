@@ -34,3 +34,17 @@ async def settle(pilot: object, app: NexusApp) -> None:
         if busy:
             await app.workers.wait_for_complete(busy)
     await pilot.pause()  # type: ignore[attr-defined]
+
+
+def text_of(widget: object, width: int = 118) -> str:
+    """What a Static shows, as plain text (its content rendered at ``width``)."""
+    from rich.console import Console
+
+    content = getattr(widget, "content", None)
+    if content is None or isinstance(content, str):
+        return str(content or "")
+    console = Console(width=width, record=True, color_system=None, file=open("/dev/null", "w"))  # noqa: SIM115
+    console.print(content)
+    text = console.export_text()
+    console.file.close()
+    return text

@@ -12,13 +12,13 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from nexus.errors import ApiError
 from nexus.records import ConversationTree, LiveEvent
 from nexus.tui import cells
 from nexus.tui.messages import AnalysisChanged, ConversationLoaded, LoadFailed
+from nexus.tui.screens.base import NexusScreen
 from nexus.tui.shape import numbers
 from nexus.tui.widgets.analysis_panel import AnalysisPanel
 from nexus.tui.widgets.conversation_tree import ConversationTreeView
@@ -64,7 +64,7 @@ def conversation_head(tree: ConversationTree, app: NexusApp, is_1m: bool) -> Tex
     return text
 
 
-class ConversationScreen(Screen[None]):
+class ConversationScreen(NexusScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "app.pop_screen", "Back", id="conversation.back"),
         Binding("t", "tab('tree')", "Tree", id="conversation.tree"),
@@ -87,10 +87,6 @@ class ConversationScreen(Screen[None]):
         self.is_1m = False
         self._analyze_on_load = analyze
         self.drawn = False
-
-    @property
-    def nexus(self) -> NexusApp:
-        return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
         yield StatusBar(f"Conversation {self.conversation_id[-8:]}", id="status")

@@ -11,20 +11,19 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from nexus.records import ConversationSummary, LiveEvent, RequestFilter
 from nexus.tui import cells
 from nexus.tui.messages import ConversationPageLoaded
 from nexus.tui.query import Query
+from nexus.tui.screens.base import NexusScreen
 from nexus.tui.widgets.filter_bar import FilterBar
 from nexus.tui.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
-    from nexus.tui.app import NexusApp
+    pass
 
-PREFETCH_ROWS = 15
 GAUGE_WIDTH = 10
 
 
@@ -78,7 +77,7 @@ COLUMNS = (
 )
 
 
-class ConversationsScreen(Screen[None]):
+class ConversationsScreen(NexusScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "open", "Open", id="conversations.open"),
         Binding("slash", "filter", "Filter", id="conversations.filter"),
@@ -96,10 +95,6 @@ class ConversationsScreen(Screen[None]):
         self.loading_more = False
         self.rows: list[ConversationSummary] = []
         self._stale = False
-
-    @property
-    def nexus(self) -> NexusApp:
-        return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
         yield StatusBar("Conversations", id="status")
@@ -169,7 +164,7 @@ class ConversationsScreen(Screen[None]):
         if (
             self.next_cursor
             and not self.loading_more
-            and event.cursor_row >= self.table.row_count - PREFETCH_ROWS
+            and event.cursor_row >= self.table.row_count - max(5, self.nexus.page_size // 5)
         ):
             self.load_page(self.next_cursor)
 

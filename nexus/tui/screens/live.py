@@ -14,19 +14,19 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from nexus.records import LiveEvent, RequestFilter, RequestSummary
 from nexus.tui.messages import RequestCount, RequestPageLoaded
 from nexus.tui.paging import PageRequest
 from nexus.tui.query import Query, matches
+from nexus.tui.screens.base import NexusScreen
 from nexus.tui.widgets.filter_bar import FilterBar
 from nexus.tui.widgets.request_table import RequestTable
 from nexus.tui.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
-    from nexus.tui.app import NexusApp
+    pass
 
 MAX_PENDING = 2000
 
@@ -40,7 +40,7 @@ def empty_store_text(proxy_url: str) -> Text:
     return text
 
 
-class LiveScreen(Screen[None]):
+class LiveScreen(NexusScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "filter", "Filter", id="live.filter"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="live.clear_filter"),
@@ -60,10 +60,6 @@ class LiveScreen(Screen[None]):
         self.pending: list[RequestSummary] = []
         self.pending_overflow = False
         self.total: int | None = None  # matching requests on the server (None: not counted yet)
-
-    @property
-    def nexus(self) -> NexusApp:
-        return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
         yield StatusBar("Live", id="status")

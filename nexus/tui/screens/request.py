@@ -15,7 +15,6 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from nexus.records import StoredRequest
@@ -23,6 +22,7 @@ from nexus.tui import cells
 from nexus.tui.chat import chat_entries
 from nexus.tui.curl import curl_command
 from nexus.tui.messages import LoadFailed, RequestLoaded
+from nexus.tui.screens.base import NexusScreen
 from nexus.tui.widgets.chat_log import ChatLog
 from nexus.tui.widgets.json_tree import JsonTree
 from nexus.tui.widgets.path_prompt import PathPrompt
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 TABS = ("chat", "response", "headers", "timing", "raw")
 
 
-class RequestScreen(Screen[None]):
+class RequestScreen(NexusScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "app.pop_screen", "Back", id="request.back"),
         Binding("c", "tab('chat')", "Chat", id="request.chat"),
@@ -52,10 +52,6 @@ class RequestScreen(Screen[None]):
         super().__init__()
         self.request_id = request_id
         self.stored: StoredRequest | None = None
-
-    @property
-    def nexus(self) -> NexusApp:
-        return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
         yield StatusBar(f"Request {self.request_id[-12:]}", id="status")

@@ -15,13 +15,13 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual_plotext import PlotextPlot
 
 from nexus.records import LiveEvent, RequestFilter
 from nexus.tui import cells
 from nexus.tui.messages import LoadFailed, UsageLoaded
+from nexus.tui.screens.base import NexusScreen
 from nexus.tui.usage_data import Gauge, account_totals, gauges, series, short_bucket
 from nexus.tui.widgets.status_bar import StatusBar
 
@@ -93,7 +93,7 @@ def totals_view(doc: dict[str, object]) -> Table:
     return table
 
 
-class UsageScreen(Screen[None]):
+class UsageScreen(NexusScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("h", "bucket('hour')", "By hour", id="usage.hour"),
         Binding("d", "bucket('day')", "By day", id="usage.day"),
@@ -107,10 +107,6 @@ class UsageScreen(Screen[None]):
         self.measure = "tokens"
         self.usage_doc: dict[str, object] | None = None
         self._stale = False
-
-    @property
-    def nexus(self) -> NexusApp:
-        return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
         yield StatusBar("Usage", id="status")

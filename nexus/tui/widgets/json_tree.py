@@ -62,18 +62,17 @@ class JsonTree(Tree[Any]):
         self.clear()
         self.root.data = document
         self.root.label = _label(None, document)
-        self._fill(self.root)
         self._expand(self.root, expand_depth)
 
     def _expand(self, node: TreeNode[Any], depth: int) -> None:
         if depth <= 0:
             return
+        self._fill(node)
         node.expand()
         if len(node.children) > 50:
             return
         for child in node.children:
             if child.allow_expand:
-                self._fill(child)
                 self._expand(child, depth - 1)
 
     def _fill(self, node: TreeNode[Any]) -> None:

@@ -1,0 +1,128 @@
+"""App-wide behaviour: navigation keys, the command palette, the connection state and reconnects,
+the usage screen, and the import rule (the TUI never loads server-side libraries)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from textual_plotext import PlotextPlot
+
+from nexus.tui.app import NexusApp
+from nexus.tui.feed import Link
+from nexus.tui.screens.conversations import ConversationsScreen
+from nexus.tui.screens.live import LiveScreen
+from nexus.tui.screens.usage import UsageScreen
+from nexus.tui.widgets.request_table import RequestTable
+from nexus.tui.widgets.status_bar import StatusBar
+from tests.tui import data
+from tests.tui.conftest import make_test_app, settle, text_of
+from tests.tui.fake_client import DemoClient, FakeClient
+
+
+async def test_number_keys_switch_views_and_keep_their_state(app: NexusApp) -> None:
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("down", "down")
+        await pilot.press("2")
+        assert isinstance(app.screen, ConversationsScreen)
+        await pilot.press("3")
+        assert isinstance(app.screen, UsageScreen)
+        await pilot.press("1")
+        assert isinstance(app.screen, LiveScreen)
+        assert app.screen.query_one(RequestTable).cursor_row == 2
+
+
+async def test_every_binding_of_the_screen_is_a_palette_command(app: NexusApp) -> None:
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, app)
+        titles = {command.title for command in app.get_system_commands(app.screen)}
+        for expected in ("Filter", "Pause/follow", "Mark", "Conversation", "Live", "Usage", "Quit"):
+            assert expected in titles
+        command = next(c for c in app.get_system_commands(app.screen) if c.title == "Usage")
+        command.callback()
+        await settle(pilot, app)
+        assert isinstance(app.screen, UsageScreen)
+
+
+async def test_every_binding_has_an_id_and_a_description() -> None:
+    from nexus.tui.screens.conversation import ConversationScreen
+    from nexus.tui.screens.request import RequestScreen
+
+    for owner in (
+        NexusApp,
+        LiveScreen,
+        ConversationsScreen,
+        UsageScreen,
+        ConversationScreen,
+        RequestScreen,
+        RequestTable,
+    ):
+        for binding in owner.BINDINGS:
+            assert binding.id and binding.description, (owner.__name__, binding)  # type: ignore[union-attr]
+
+
+async def test_losing_the_server_is_shown_and_missed_rows_arrive_on_reconnect(
+    app: NexusApp, client: FakeClient
+) -> None:
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, app)
+        await client.feed_opened.wait()
+        client.go_offline()
+        await settle(pilot, app)
+        assert app.connection.link is Link.RECONNECTING
+        assert "offline" in str(app.screen.query_one(StatusBar).render())
+        client.record(data.summary(300))  # recorded while the TUI could not see it
+        client.record(data.summary(301))
+        client.go_online()
+        await client.feed_opened.wait()
+        await settle(pilot, app)
+        assert app.connection.link is Link.LIVE
+        table = app.screen.query_one(RequestTable)
+        assert [table.rows.row(i).id for i in range(3)] == [
+            data.rid(301),
+            data.rid(300),
+            data.rid(299),
+        ]
+        assert table.rows.loaded_rows == 102  # kept every row it had
+
+
+async def test_a_failed_call_is_reported_not_fatal(app: NexusApp, client: FakeClient) -> None:
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, app)
+        client.online.clear()
+        await pilot.press("r")
+        await settle(pilot, app)
+        assert any("cannot reach" in n.message for n in app._notifications)
+        client.online.set()
+
+
+async def test_usage_screen_draws_windows_totals_and_a_chart() -> None:
+    client = DemoClient()
+    app = make_test_app(client)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("3")
+        await settle(pilot, app)
+        windows = text_of(app.screen.query_one("#windows"))
+        assert "72.0%" in windows and "binding" in windows and "estimate" in windows
+        totals = text_of(app.screen.query_one("#totals"))
+        assert "alice" in totals and "bob" in totals
+        assert ("usage", (("account",), "hour")) in client.calls
+        await pilot.press("d")
+        await settle(pilot, app)
+        assert ("usage", (("account",), "day")) in client.calls
+        await pilot.press("c")
+        assert app.screen.measure == "cost"
+        assert app.screen.query_one(PlotextPlot).plt is not None
+
+
+def test_the_tui_never_imports_server_side_libraries() -> None:
+    code = (
+        "import sys, nexus.tui.app, nexus.cli.main, nexus.client\n"
+        "bad = [m for m in ('quart', 'hypercorn', 'asyncpg', 'aiosqlite', 'nexus.store', "
+        "'nexus.api', 'nexus.proxy') if m in sys.modules]\n"
+        "print(','.join(bad))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

@@ -1,0 +1,132 @@
+"""Conversations list, one conversation's tree/timeline/numbers, and analysis from the keyboard."""
+
+from __future__ import annotations
+
+from textual.widgets import DataTable, TabbedContent
+
+from nexus.tui.screens.conversation import ConversationScreen
+from nexus.tui.screens.conversations import ConversationsScreen
+from nexus.tui.screens.request import RequestScreen
+from nexus.tui.widgets.analysis_panel import AnalysisPanel
+from nexus.tui.widgets.conversation_tree import ConversationTreeView
+from tests.tui import data
+from tests.tui.conftest import make_test_app, settle, text_of
+from tests.tui.fake_client import DemoClient
+
+BRANCHED = data.rid(1000)
+
+
+async def open_conversations(pilot, app) -> ConversationsScreen:  # type: ignore[no-untyped-def]
+    await settle(pilot, app)
+    await pilot.press("2")
+    await settle(pilot, app)
+    assert isinstance(app.screen, ConversationsScreen)
+    return app.screen
+
+
+async def test_list_shows_numbers_and_a_context_gauge() -> None:
+    client = DemoClient()
+    app = make_test_app(client)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_conversations(pilot, app)
+        table = screen.query_one(DataTable)
+        assert table.row_count == len(client.conversations) == 16
+        row = table.get_row(BRANCHED)
+        assert str(row[4]) == "10" and str(row[5]) == "4" and str(row[6]) == "1"
+        assert "145k/200k" in str(row[9])
+
+
+async def test_list_pages_in_as_the_cursor_nears_the_end() -> None:
+    client = DemoClient()
+    app = make_test_app(client, page_size=10)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_conversations(pilot, app)
+        table = screen.query_one(DataTable)
+        assert table.row_count == 10
+        await pilot.press("down", "down", "down", "down")
+        await settle(pilot, app)
+        assert table.row_count == 10
+        await pilot.press("down")
+        await settle(pilot, app)
+        assert table.row_count == 16 and screen.next_cursor is None
+
+
+async def test_enter_opens_the_tree_with_branches_and_subagents_nested() -> None:
+    app = make_test_app(DemoClient())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, app)
+        app.open_conversation(BRANCHED)
+        await settle(pilot, app)
+        screen = app.screen
+        assert isinstance(screen, ConversationScreen)
+        view = screen.query_one(ConversationTreeView)
+        assert len(view.nodes_by_id) == 10
+        task_node = view.nodes_by_id[data.rid(1003)]
+        assert "task-1" in str(task_node.parent.label) and "Find migrations" in str(
+            task_node.parent.label
+        )
+        assert view.nodes_by_id[data.rid(1002)] is task_node.parent.parent
+        head = text_of(screen.query_one("#conversation-head"))
+        assert "10 requests · 4 branches · 1 sub-tasks" in head and "(72%)" in head
+        view.focus_request(data.rid(1003))
+        await pilot.press("enter")
+        await settle(pilot, app)
+        assert isinstance(app.screen, RequestScreen) and app.screen.request_id == data.rid(1003)
+
+
+async def test_timeline_and_numbers_tabs() -> None:
+    app = make_test_app(DemoClient())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, app)
+        app.open_conversation(BRANCHED)
+        await settle(pilot, app)
+        await pilot.press("l")
+        assert app.screen.query_one(TabbedContent).active == "timeline"
+        timeline = text_of(app.screen.query_one("#timeline-body"))
+        assert "⚙ tools 5.0s" in timeline and "✎ person 1m02s" in timeline
+        await pilot.press("n")
+        numbers = text_of(app.screen.query_one("#numbers-body"))
+        assert " ".join(numbers.split()).count("tool-execution time 27.0s") == 1
+        assert "compact-1" in numbers
+
+
+async def test_b_hides_background_calls() -> None:
+    app = make_test_app(DemoClient())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, app)
+        app.open_conversation(BRANCHED)
+        await settle(pilot, app)
+        await pilot.press("b")
+        assert len(app.screen.query_one(ConversationTreeView).nodes_by_id) == 9
+
+
+async def test_analysis_shows_progress_then_the_result_from_the_live_feed() -> None:
+    client = DemoClient()
+    app = make_test_app(client)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, app)
+        await client.feed_opened.wait()
+        app.open_conversation(BRANCHED)
+        await settle(pilot, app)
+        await pilot.press("a")
+        await settle(pilot, app)
+        panel = app.screen.query_one(AnalysisPanel)
+        assert panel.state == "pending" and panel.has_class("-busy")
+        assert ("start_analysis", (BRANCHED, "main")) in client.calls
+        client.finish_analysis(BRANCHED, "main", "# Summary\n\nThe migration was fixed.")
+        await settle(pilot, app)
+        assert panel.state == "done" and panel.has_class("-done")
+
+
+async def test_analysis_without_a_gemini_key_shows_the_servers_message() -> None:
+    client = DemoClient()
+    client.analysis_error = "analysis needs GEMINI_API_KEY on the server"
+    app = make_test_app(client)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_conversations(pilot, app)
+        await pilot.press("a")  # from the list: opens the conversation and starts it
+        await settle(pilot, app)
+        assert isinstance(app.screen, ConversationScreen)
+        panel = app.screen.query_one(AnalysisPanel)
+        assert "GEMINI_API_KEY" in text_of(panel.query_one("#analysis-state"))
+        del screen

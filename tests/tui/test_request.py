@@ -1,0 +1,104 @@
+"""Request detail: tabs, thinking, copy as curl, save the exact body."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.widgets import TabbedContent
+
+from nexus.tui.app import NexusApp
+from nexus.tui.screens.request import RequestScreen
+from nexus.tui.widgets.chat_log import ChatLog
+from nexus.tui.widgets.json_tree import JsonTree
+from tests.tui import data
+from tests.tui.conftest import make_test_app, settle, text_of
+from tests.tui.fake_client import FakeClient
+
+
+def log_text(log: ChatLog) -> str:
+    return "\n".join(strip.text for strip in log.lines)
+
+
+async def open_request(pilot, app: NexusApp, request_id: str) -> RequestScreen:  # type: ignore[no-untyped-def]
+    await settle(pilot, app)
+    app.open_request(request_id)
+    await settle(pilot, app)
+    assert isinstance(app.screen, RequestScreen)
+    return app.screen
+
+
+async def test_chat_tab_shows_roles_tools_with_results_and_collapsed_thinking(
+    app: NexusApp,
+) -> None:
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_request(pilot, app, data.rid(7))
+        chat = log_text(screen.query_one("#chat-log", ChatLog))
+        assert "▌ user" in chat and "▌ assistant" in chat
+        assert (
+            "⚙ Bash" in chat and "pytest -q tests/store" in chat and "1 failed, 41 passed" in chat
+        )
+        assert "[image: image/png" in chat
+        assert "thinking · 30 chars" in chat and "Let me look at the test first." not in chat
+        await pilot.press("t")
+        chat = log_text(screen.query_one("#chat-log", ChatLog))
+        assert "Let me look at the test first." in chat
+        await pilot.press("r")  # a log renders once its tab gives it a size
+        await pilot.pause()
+        assert "42 passed" in log_text(screen.query_one("#response-log", ChatLog))
+
+
+async def test_tab_keys_switch_tabs_and_raw_json_folds(app: NexusApp) -> None:
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_request(pilot, app, data.rid(7))
+        tabs = screen.query_one(TabbedContent)
+        for key, tab in (
+            ("h", "headers"),
+            ("u", "timing"),
+            ("j", "raw"),
+            ("r", "response"),
+            ("c", "chat"),
+        ):
+            await pilot.press(key)
+            assert tabs.active == tab
+        tree = screen.query_one(JsonTree)
+        request_node = tree.root.children[0]
+        assert str(request_node.label).startswith("request")
+        messages = next(c for c in request_node.children if str(c.label).startswith("messages"))
+        assert not messages.is_expanded and len(messages.children) == 0  # built when opened
+        messages.expand()
+        await pilot.pause()
+        assert len(messages.children) == 3
+
+
+async def test_headers_tab_never_shows_a_secret(app: NexusApp) -> None:
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_request(pilot, app, data.rid(7))
+        await pilot.press("h")
+        text = text_of(screen.query_one("#headers-body"))
+        assert "anthropic-version" in text and "[redacted]" in text
+
+
+async def test_copy_as_curl_puts_a_replayable_command_on_the_clipboard(app: NexusApp) -> None:
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_request(pilot, app, data.rid(7))
+        await pilot.press("y")
+        assert app.clipboard.startswith("curl -X POST http://127.0.0.1:3000/v1/messages")
+        assert "$ANTHROPIC_API_KEY" in app.clipboard
+
+
+async def test_save_writes_the_exact_request_body(tmp_path: Path, client: FakeClient) -> None:
+    app = make_test_app(client, save_dir=tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_request(pilot, app, data.rid(7))
+        await pilot.press("s")
+        await pilot.pause()
+        await pilot.press("enter")
+        await settle(pilot, app)
+        saved = tmp_path / f"nexus-request-{data.rid(7)}.json"
+        assert saved.read_bytes() == data.request_body(data.summary(7))
+
+
+async def test_a_missing_request_is_said_so(app: NexusApp) -> None:
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_request(pilot, app, "f" * 32)
+        assert "no such request" in text_of(screen.query_one("#request-head"))
