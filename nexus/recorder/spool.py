@@ -14,6 +14,7 @@ died mid-write, before the client was answered) is ignored.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
@@ -82,6 +83,7 @@ class _Segment:
     committed: int = 0
     size: int = 0
     needs_replay: bool = False  # some records are only on disk (queue overflow or a failed write)
+    synced: bool = False  # a closed segment fsync'd once stays synced: nothing appends to it
 
 
 @dataclass(slots=True)
@@ -141,10 +143,21 @@ class Spool:
             return self._current.number
 
     def sync(self) -> None:
-        """fsync the current segment (called while the database is failing, and at shutdown)."""
+        """fsync the current segment and every closed one that waits for replay (called while the
+        database is failing, and at shutdown): a segment rolled over mid-outage is the only copy."""
         with self._lock:
             if self._file is not None:
                 os.fsync(self._file.fileno())  # type: ignore[attr-defined]
+            for seg in self._segments.values():
+                if seg is self._current or seg.synced or not seg.needs_replay:
+                    continue
+                with contextlib.suppress(FileNotFoundError):
+                    fd = os.open(seg.path, os.O_RDONLY)
+                    try:
+                        os.fsync(fd)
+                    finally:
+                        os.close(fd)
+                seg.synced = True
 
     def mark_needs_replay(self, segment: int) -> None:
         with self._lock:
