@@ -43,7 +43,7 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
         re.compile(
             r"""(?ix)
             (
-              [\w.\-]*
+              (?<![\w.\-])[\w.\-]{0,40}?  # from a word start only: linear on long words
               (?:api[_\-]?key|apikey|secret|token|passw(?:or)?d|pwd|credential|private[_\-]?key
                  |access[_\-]?key|auth[_\-]?key|client[_\-]?secret|session[_\-]?key)
               s?(?:[_\-]?key)?  # GITHUB_TOKEN, secret_key; but not tokenizer

@@ -232,9 +232,15 @@ _VERDICT_KEYS = {
 }
 
 
-def render_markdown(result: AnalysisResult, *, title: str = "Conversation analysis") -> str:
-    """A readable report with one section per field, in the order a reader wants them."""
-    out = [f"# {title}", "", result.summary, ""]
+def render_markdown(
+    result: AnalysisResult, *, title: str = "Conversation analysis", note: str = ""
+) -> str:
+    """A readable report with one section per field, in the order a reader wants them; ``note``
+    says what the model did not see (a transcript cut to fit)."""
+    out = [f"# {title}", ""]
+    if note:
+        out += [f"> Note: {note}", ""]
+    out += [result.summary, ""]
     out += [f"**Intent:** {result.user_intent}", ""]
     out += [f"**Outcome:** {_label(result.outcome.value)}" + _after(result.outcome.details)]
     out += [f"**Sentiment:** {_label(result.sentiment.value)}" + _after(result.sentiment.details)]

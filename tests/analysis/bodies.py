@@ -68,3 +68,63 @@ def session(turns: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
         pairs.append((request_body(list(history)), response(reply)))
         history.append(assistant(reply))
     return pairs
+
+
+def make_record(request_id: str, started_at_ms: int, body: bytes, reply: bytes | None) -> Any:
+    """A recorded main-agent call with these bodies (message count from the body)."""
+    from nexus.records import Exchange, RequestRecord
+
+    exchange = Exchange(
+        id=request_id,
+        started_at_ms=started_at_ms,
+        ended_at_ms=started_at_ms + 100,
+        first_byte_at_ms=started_at_ms + 10,
+        method="POST",
+        path="/v1/messages",
+        query="beta=true",
+        host="127.0.0.1:3000",
+        request_headers=(("content-type", "application/json"),),
+        request_body=body,
+        status=200,
+        response_headers=(("content-type", "text/event-stream"),),
+        response_body=b"event: message_stop\ndata: {}\n\n",
+    )
+    return RequestRecord(
+        exchange=exchange,
+        model="claude-opus-4-8",
+        is_streaming=True,
+        response_message=reply,
+        message_count=len(orjson.loads(body)["messages"]),
+    )
+
+
+async def store_session(
+    store: Any,
+    pairs: list[tuple[bytes, bytes]],
+    *,
+    conversation_id: str = "conv1",
+    branch: str = "main",
+    start_ms: int = 1_700_000_000_000,
+    prefix: str = "r",
+) -> list[str]:
+    """Write a linear session's requests and link them into one branch; returns their ids."""
+    from nexus.records import Link, TrafficClass
+
+    ids = [f"{prefix}{i:04d}" for i in range(len(pairs))]
+    records = [
+        make_record(rid, start_ms + i * 1000, body, reply)
+        for i, (rid, (body, reply)) in enumerate(zip(ids, pairs, strict=True))
+    ]
+    await store.write_batch(records)
+    links = [
+        Link(
+            request_id=rid,
+            traffic_class=TrafficClass.TURN,
+            conversation_id=conversation_id,
+            parent_request_id=ids[i - 1] if i else None,
+            branch=branch,
+        )
+        for i, rid in enumerate(ids)
+    ]
+    await store.write_links(links)
+    return ids

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -40,13 +41,18 @@ def _fresh_database(purpose: str) -> Iterator[str]:
         finally:
             await conn.close()
 
+    def run(sql: str) -> None:
+        # Its own thread and loop: this may be first requested from inside a running test loop.
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, admin(sql)).result()
+
     try:
-        asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+        run(f'CREATE DATABASE "{name}"')
     except (OSError, asyncpg.PostgresError) as exc:
         _skip_or_fail(f"no PostgreSQL server at {PG_ADMIN_URL}: {exc}")
     base = PG_ADMIN_URL.rsplit("/", 1)[0]
     yield f"{base}/{name}"
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")
@@ -63,7 +69,7 @@ def raw_pg_url() -> Iterator[str]:
 
 @pytest.fixture(params=["sqlite", "postgres"])
 async def job_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Any]:
-    """An opened store of each dialect (Postgres: its tables emptied first)."""
+    """An opened store of each dialect (Postgres: every table emptied first)."""
     if request.param == "sqlite":
         from nexus.store.sqlite import SqliteStore
 
@@ -77,7 +83,11 @@ async def job_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIter
         store = PostgresStore(url)
     await store.open()
     if request.param == "postgres":
-        await store._execute("TRUNCATE analysis_jobs, events")
+        tables = await store._fetchall(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
+            "AND tablename <> '_migrations'"
+        )
+        await store._execute("TRUNCATE " + ", ".join(f'"{t[0]}"' for t in tables))
     try:
         yield store
     finally:

@@ -53,3 +53,12 @@ def test_generic_secret_shapes_are_redacted(text: str, secret: str) -> None:
 )
 def test_ordinary_code_and_token_counts_survive(text: str) -> None:
     assert redact_text(text) == text
+
+
+def test_long_unbroken_text_is_redacted_in_linear_time() -> None:
+    import time
+
+    started = time.perf_counter()
+    text = "x" * 300_000 + " token=abcdefgh " + "y_" * 100_000
+    assert "abcdefgh" not in redact_text(text)
+    assert time.perf_counter() - started < 2.0  # quadratic backtracking took minutes here
