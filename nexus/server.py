@@ -61,7 +61,7 @@ class Server:
         from nexus.proxy.app import make_proxy_app
         from nexus.proxy.credentials import Credentials
         from nexus.proxy.forward import Forwarder
-        from nexus.recorder.spool import Spool
+        from nexus.recorder.spool import Spool, orphaned_spools
         from nexus.recorder.tap import Tap
         from nexus.recorder.writer import Writer
         from nexus.store import open_store
@@ -70,12 +70,21 @@ class Server:
         self.store = await open_store(s)
         self.bus = EventBus()
         self.store.on_commit = self.bus.notify  # type: ignore[attr-defined]
-        # One spool per proxy port: two processes on one machine never share segment files.
-        self.spool = Spool(s.data_dir / "spool" / str(s.proxy_port))
+        proxy_sock = _bind(s.host, s.proxy_port)
+        api_sock = _bind(s.host, s.api_port)
+        self._sockets = [proxy_sock, api_sock]
+        # One spool per bound proxy port: two processes on one machine never share segment files.
+        self.spool = Spool(s.data_dir / "spool" / str(proxy_sock.getsockname()[1]))
+        adopted = orphaned_spools(s.data_dir / "spool", self.spool.directory)
         self.tap = Tap(self.spool)
         self.linker = _build_linker(self.store)
         self.writer = Writer(
-            self.store, self.tap, self.spool, cost=_cost_function(s), on_written=self._after_write
+            self.store,
+            self.tap,
+            self.spool,
+            cost=_cost_function(s),
+            on_written=self._after_write,
+            adopted=adopted,
         )
         self.credentials = Credentials(s.credentials_dir, token_url=s.oauth_token_url)
         self.credentials.warn_loose_permissions()
@@ -94,14 +103,6 @@ class Server:
             self.tasks.spawn(self._guard(listener), name="event-listener")
         self._start_analysis_worker()
 
-        proxy_app = make_proxy_app(self.forwarder, max_body_bytes=s.max_body_bytes)
-        proxy_sock = _bind(s.host, s.proxy_port)
-        api_sock = _bind(s.host, s.api_port)
-        self._sockets = [proxy_sock, api_sock]
-        self.tasks.spawn(self._guard(self._serve(proxy_app, proxy_sock)), name="proxy-server")
-        api_app = _build_api_app(self.store, s, self.bus)
-        if api_app is not None:
-            self.tasks.spawn(self._guard(self._serve(api_app, api_sock)), name="api-server")
         hosts = self.credentials.hosts()
         self.endpoints = Endpoints(
             proxy_url=_url(proxy_sock),
@@ -110,6 +111,11 @@ class Server:
             auth_mode=f"team mode ({len(hosts)} credential files)" if hosts else "pass-through",
             team_hosts=hosts,
         )
+        proxy_app = make_proxy_app(self.forwarder, max_body_bytes=s.max_body_bytes)
+        self.tasks.spawn(self._guard(self._serve(proxy_app, proxy_sock)), name="proxy-server")
+        api_app = _build_api_app(self.store, s, self.bus)
+        if api_app is not None:
+            self.tasks.spawn(self._guard(self._serve(api_app, api_sock)), name="api-server")
 
     def _start_analysis_worker(self) -> None:
         if not self.settings.gemini_api_key:
@@ -155,7 +161,12 @@ class Server:
         """Wait until every exchange handed to the tap so far is written (tests, benchmarks)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
-        while len(self.tap) or not self.writer.idle.is_set() or self.spool.replayable():
+        while (
+            len(self.tap)
+            or not self.writer.idle.is_set()
+            or self.spool.replayable()
+            or self.writer.adopted
+        ):
             if loop.time() > deadline:
                 raise TimeoutError("the writer did not catch up in time")
             await asyncio.sleep(0.01)

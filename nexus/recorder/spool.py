@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import fcntl
 import logging
 import os
 import threading
@@ -25,6 +26,7 @@ from pathlib import Path
 
 import orjson
 
+from nexus.errors import ConfigError
 from nexus.records import Exchange, Outcome
 
 log = logging.getLogger("nexus.spool")
@@ -106,6 +108,7 @@ class Spool:
 
     def __post_init__(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
+        self._lock_fd = _lock(self.directory)
         self._recovered = sorted(self._numbers())
         next_number = (self._recovered[-1] + 1) if self._recovered else 1
         for number in self._recovered:
@@ -215,6 +218,50 @@ class Spool:
             if current and not current.needs_replay and current.committed >= current.appended:
                 current.path.unlink(missing_ok=True)
                 self._segments.pop(current.number, None)
+            if self._lock_fd is not None:
+                os.close(self._lock_fd)  # closing the descriptor releases the flock
+                self._lock_fd = None
+
+
+class SpoolBusy(ConfigError):
+    """Another running Nexus process owns this spool folder."""
+
+
+def _lock(directory: Path) -> int:
+    """Hold an exclusive lock on a spool folder for as long as this process uses it."""
+    fd = os.open(directory / ".lock", os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise SpoolBusy(f"another nexus serve is using {directory}") from None
+    return fd
+
+
+def orphaned_spools(root: Path, own: Path) -> list[Spool]:
+    """Spool folders under ``root`` that no running process holds (a previous run on another port,
+    or one killed): opened, so their records can be replayed. ``own`` is this process's folder."""
+    if not root.exists():
+        return []
+    found = []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and p != own):
+        try:
+            found.append(Spool(folder))
+        except SpoolBusy:
+            continue
+    return found
+
+
+def remove_if_empty(spool: Spool) -> None:
+    """After replaying an adopted spool: delete its folder once nothing is left in it."""
+    spool.close()
+    leftovers = [p for p in spool.directory.iterdir() if p.name != ".lock"]
+    for path in leftovers:
+        if path.suffix == ".spool" and path.stat().st_size == 0:
+            path.unlink()
+    if not [p for p in spool.directory.iterdir() if p.name != ".lock"]:
+        (spool.directory / ".lock").unlink(missing_ok=True)
+        spool.directory.rmdir()
 
 
 def backlog(directory: Path) -> tuple[int, int]:

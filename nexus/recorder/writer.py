@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from nexus.errors import StoreUnavailable
 from nexus.records import Exchange, RequestRecord
 from nexus.recorder.derive import CostFn, derive
-from nexus.recorder.spool import Spool
+from nexus.recorder.spool import Spool, remove_if_empty
 from nexus.recorder.tap import Tap
 from nexus.store.base import Store
 
@@ -46,6 +46,7 @@ class Writer:
         batch_bytes: int = 16 * 1024 * 1024,
         retry_s: float = 1.0,
         max_retry_s: float = 15.0,
+        adopted: Sequence[Spool] = (),
     ) -> None:
         self.store = store
         self.tap = tap
@@ -60,10 +61,13 @@ class Writer:
         self.stats = WriterStats()
         self._next_try = 0.0
         self._backoff = retry_s
+        self._replayed: set[int] = set()  # segments read back whole: their queued copies are done
         self.idle = asyncio.Event()
+        self.adopted = list(adopted)  # other runs' spools, replayed first
 
     async def run(self, stop: asyncio.Event) -> None:
         """Write until ``stop`` is set and the tap is empty (or the store stays down)."""
+        await self._replay_adopted()
         await self.replay()
         while True:
             self.idle.clear()
@@ -71,7 +75,8 @@ class Writer:
             if batch:
                 await self._write(batch)
                 continue
-            if self.spool.replayable() and time.monotonic() >= self._next_try:
+            if (self.spool.replayable() or self.adopted) and time.monotonic() >= self._next_try:
+                await self._replay_adopted()
                 await self.replay()
             if stop.is_set() and not self.tap:
                 return
@@ -84,7 +89,17 @@ class Writer:
         return 1.0
 
     async def _write(self, batch: list[tuple[Exchange, int | None]]) -> None:
+        batch = [item for item in batch if item[1] not in self._replayed]
         segments = [seg for _, seg in batch if seg is not None]
+        if self.spool.replayable():
+            # Older records wait in the spool: these go after them, read back in spool order.
+            self._leave_in_spool(segments)
+            if time.monotonic() >= self._next_try:
+                await self.replay()
+            batch = [item for item in batch if item[1] is None]  # only in memory: write them now
+            segments = []
+        if not batch:
+            return
         if not self.healthy and time.monotonic() < self._next_try:
             self._leave_in_spool(segments)
             return
@@ -93,6 +108,7 @@ class Writer:
             self.spool.committed(segments)
         else:
             self._leave_in_spool(segments)
+            self._sync_spool()
 
     def _leave_in_spool(self, segments: list[int]) -> None:
         for seg in set(segments):
@@ -124,6 +140,9 @@ class Writer:
         self.healthy = False
         self._next_try = time.monotonic() + self._backoff
         self._backoff = min(self._backoff * 2, self.max_retry_s)
+
+    def _sync_spool(self) -> None:
+        """While the store fails, the spool is the only copy: make it durable (after marking)."""
         try:
             self.spool.sync()
         except OSError:
@@ -135,18 +154,32 @@ class Writer:
         self.healthy = True
         self._backoff = self.retry_s
 
-    async def replay(self) -> int:
-        """Write every record the spool holds that may be missing from the store, oldest first."""
+    async def _replay_adopted(self) -> None:
+        while self.adopted:
+            spool = self.adopted[0]
+            if spool.replayable():
+                await self.replay(spool)
+            if spool.replayable():  # the store failed mid-way: keep it, retry later
+                return
+            remove_if_empty(spool)
+            self.adopted.pop(0)
+
+    async def replay(self, spool: Spool | None = None) -> int:
+        """Write every record a spool holds that may be missing from the store, oldest first."""
+        spool = spool or self.spool
         total = 0
-        for segment in self.spool.replayable():
-            exchanges = await asyncio.to_thread(self.spool.read, segment)
+        for segment in spool.replayable():
+            exchanges = await asyncio.to_thread(spool.read, segment)
             for start in range(0, len(exchanges), self.batch_items):
                 chunk = exchanges[start : start + self.batch_items]
                 records = await asyncio.to_thread(self._derive, chunk)
                 if not await self._store(records):
+                    self._sync_spool()
                     return total
                 total += len(records)
-            self.spool.replayed(segment)
+            spool.replayed(segment)
+            if spool is self.spool:  # an adopted spool's numbers would hide this one's records
+                self._replayed.add(segment)
         if total:
             self.stats.replayed += total
             log.info("replayed %d records from the spool", total)
