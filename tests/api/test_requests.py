@@ -220,3 +220,40 @@ async def test_openapi_document_lists_every_route_and_filter(api: Api) -> None:
         assert path in doc["paths"]
     names = {p["name"] for p in doc["paths"]["/api/requests"]["get"]["parameters"]}
     assert {"since", "status", "class", "q", "cursor", "limit"} <= names
+
+
+@pytest.mark.parametrize("limit", [1, 3, 500])
+async def test_search_pages_are_exact_across_the_probe_window(
+    api: Api, monkeypatch: pytest.MonkeyPatch, limit: int
+) -> None:
+    """Searches check the newest rows one by one, then ask the index for the rest: the pages
+    must join up exactly whatever side of that boundary the matches fall on."""
+    import nexus.store.events
+
+    monkeypatch.setattr(nexus.store.events, "_PROBE_ROWS", 2)
+    records = [
+        make_record(
+            started_at_ms=T0 + i,
+            user_text=("common " if i % 2 else "") + ("rare" if i in (1, 17, 30) else "word"),
+            status=429 if i % 3 == 0 else 200,
+        )
+        for i in range(40)
+    ]
+    await api.write(records)
+
+    async def walk(query: str) -> list[str]:
+        seen: list[str] = []
+        cursor = ""
+        while True:
+            data = await get_json(api, f"/api/requests?limit={limit}&cursor={cursor}&{query}")
+            seen += [i["id"] for i in data["items"]]
+            if data["next_cursor"] is None:
+                return seen
+            cursor = data["next_cursor"]
+
+    newest_first = list(reversed(records))
+    assert await walk("q=common") == [r.id for r in newest_first if "common" in r.user_preview]
+    assert await walk("q=rare") == [r.id for r in newest_first if "rare" in r.user_preview]
+    assert await walk("q=common&status=4xx") == [
+        r.id for r in newest_first if "common" in r.user_preview and r.exchange.status == 429
+    ]

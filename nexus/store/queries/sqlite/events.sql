@@ -32,3 +32,20 @@ r.id IN (
         WHERE request_text_fts MATCH '"' || replace(replace(trim(?), '"', '""'), ' ', '" "') || '"'
     )
 )
+
+-- The same test, row by row: what a search uses on the newest rows (see EventsCore.list_requests).
+-- name: filter_text_probe
+EXISTS (
+    SELECT 1 FROM request_text t JOIN request_text_fts f ON f.rowid = t.id
+    WHERE t.request_id = r.id
+      AND request_text_fts MATCH '"' || replace(replace(trim(?), '"', '""'), ' ', '" "') || '"'
+)
+
+-- name: filter_window
+r.id >= ?
+
+-- name: search_window_floor
+SELECT id FROM requests ORDER BY id DESC LIMIT 1 OFFSET ?
+
+-- name: search_window_floor_after
+SELECT id FROM requests WHERE id < ? ORDER BY id DESC LIMIT 1 OFFSET ?
