@@ -16,6 +16,13 @@ from nexus.records import Outcome
 from tests.factories import make_record
 
 
+def kill(spool: Spool) -> None:
+    """What kill -9 leaves: no close(), no fsync (flushed bytes are in the page cache); the
+    kernel drops the descriptors, and with them the folder's lock."""
+    spool._file.close()
+    os.close(spool._lock_fd)
+
+
 def exchange(**overrides):
     return make_record(**overrides).exchange
 
@@ -117,8 +124,7 @@ def test_what_a_killed_process_left_is_replayable_at_start_up(tmp_path):
     for r in records:
         dead.append(r)
     dead.committed([1])  # the first record reached the store before the kill
-    # kill -9: no close(), no fsync; the flushed bytes are already in the page cache.
-    dead._file.close()
+    kill(dead)
     with open(dead._path(dead._current.number), "ab") as f:
         f.write(encode(exchange())[:50])  # a frame torn by the kill
 
