@@ -15,6 +15,10 @@ from nexus.analysis.prompts import closing_request, system_prompt
 from nexus.analysis.transcript import Transcript, Turn
 from nexus.errors import AnalysisError
 
+MISSING_KEY_MESSAGE = (
+    "AI analysis needs a Gemini API key: set GEMINI_API_KEY (and restart `nexus serve`)."
+)
+
 
 class TransientAnalysisError(AnalysisError):
     """The analysis model is busy or unreachable; the job will be tried again."""

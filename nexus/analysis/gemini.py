@@ -19,6 +19,7 @@ from google.genai import errors as genai_errors
 from google.genai import types
 
 from nexus.analysis.analyzer import (
+    MISSING_KEY_MESSAGE,
     AnalysisRequest,
     AnalyzerReply,
     RejectedAnalysisError,
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
     from nexus.settings import Settings
 
 GEMINI_API_VERSION = "v1beta"
-MISSING_KEY_MESSAGE = "AI analysis needs a Gemini API key: set GEMINI_API_KEY and restart Nexus."
 _TRANSIENT_STATUSES = {408, 429}
 
 

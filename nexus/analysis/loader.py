@@ -36,7 +36,15 @@ class RequestSource(Protocol):
 async def conversation_summaries(
     source: RequestSource, conversation_id: str
 ) -> list[RequestSummary]:
-    """Every summary of a conversation, oldest first."""
+    """Every summary of a conversation, oldest first: the conversation engine's tree when the
+    source has one (one read), else the request list filtered to the conversation (links written
+    without the engine's summary, as by ``write_links`` alone, are found that way)."""
+    get_conversation = getattr(source, "get_conversation", None)
+    if get_conversation is not None:
+        tree = await get_conversation(conversation_id)
+        if tree is not None and tree.nodes:
+            nodes: list[RequestSummary] = list(tree.nodes)
+            return sorted(nodes, key=lambda s: (s.started_at_ms, s.id))
     flt = RequestFilter(conversation_id=conversation_id)
     summaries: list[RequestSummary] = []
     cursor: str | None = None

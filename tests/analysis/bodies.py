@@ -49,6 +49,7 @@ def request_body(messages: list[dict[str, Any]]) -> bytes:
             "max_tokens": 64000,
             "system": [{"type": "text", "text": "You are Claude Code."}],
             "messages": messages,
+            "tools": [{"name": "Bash", "input_schema": {"type": "object"}}],
             "stream": True,
         }
     )
@@ -70,7 +71,13 @@ def session(turns: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
     return pairs
 
 
-def make_record(request_id: str, started_at_ms: int, body: bytes, reply: bytes | None) -> Any:
+def make_record(
+    request_id: str,
+    started_at_ms: int,
+    body: bytes,
+    reply: bytes | None,
+    session_id: str = "5f0c8a1e-0000-4000-8000-000000000001",
+) -> Any:
     """A recorded main-agent call with these bodies (message count from the body)."""
     from nexus.records import Exchange, RequestRecord
 
@@ -83,7 +90,11 @@ def make_record(request_id: str, started_at_ms: int, body: bytes, reply: bytes |
         path="/v1/messages",
         query="beta=true",
         host="127.0.0.1:3000",
-        request_headers=(("content-type", "application/json"),),
+        request_headers=(
+            ("content-type", "application/json"),
+            ("x-claude-code-session-id", session_id),
+            ("user-agent", "claude-cli/2.1.197 (external, cli)"),
+        ),
         request_body=body,
         status=200,
         response_headers=(("content-type", "text/event-stream"),),
@@ -94,6 +105,7 @@ def make_record(request_id: str, started_at_ms: int, body: bytes, reply: bytes |
         model="claude-opus-4-8",
         is_streaming=True,
         response_message=reply,
+        session_id=session_id,
         message_count=len(orjson.loads(body)["messages"]),
     )
 

@@ -1,16 +1,13 @@
-"""Stores for the analysis tests: SQLite in a temp dir, and Postgres in a database of this session.
-
-The Postgres cases skip with a reason when the server or ``nexus.store.postgres`` is missing, unless
-``NEXUS_REQUIRE_POSTGRES=1``.
+"""Stores for the analysis tests: the shared ``store`` fixture, and a database of this session for
+the raw-SQL claim tests (skipped with a reason without a server, unless NEXUS_REQUIRE_POSTGRES=1).
 """
 
 from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -56,39 +53,12 @@ def _fresh_database(purpose: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def analysis_pg_url() -> Iterator[str]:
-    """The database PostgresStore opens in these tests."""
-    yield from _fresh_database("analysis")
-
-
-@pytest.fixture(scope="session")
 def raw_pg_url() -> Iterator[str]:
     """A database for raw-SQL tests that build the tables themselves."""
     yield from _fresh_database("analysis_raw")
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-async def job_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Any]:
-    """An opened store of each dialect (Postgres: every table emptied first)."""
-    if request.param == "sqlite":
-        from nexus.store.sqlite import SqliteStore
-
-        store: Any = SqliteStore(tmp_path / "nexus.db")
-    else:
-        try:
-            from nexus.store.postgres import PostgresStore
-        except ImportError:
-            _skip_or_fail("nexus.store.postgres is not available yet")
-        url = request.getfixturevalue("analysis_pg_url")
-        store = PostgresStore(url)
-    await store.open()
-    if request.param == "postgres":
-        tables = await store._fetchall(
-            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
-            "AND tablename <> '_migrations'"
-        )
-        await store._execute("TRUNCATE " + ", ".join(f'"{t[0]}"' for t in tables))
-    try:
-        yield store
-    finally:
-        await store.close()
+@pytest.fixture
+def job_store(store: Any) -> Any:
+    """The shared ``store`` fixture (SQLite; Postgres in a fresh schema), named for these tests."""
+    return store

@@ -1,0 +1,129 @@
+"""``/api/analyses``: start the AI analysis of a conversation branch, read it back, list jobs.
+
+``POST /api/analyses`` ``{"conversation_id", "branch"?, "force"?}`` enqueues (202 while it is
+pending or running, 200 when the stored analysis is returned as is); ``GET
+/api/analyses/<conversation>/<branch>`` is the branch's job with its result; ``GET /api/analyses``
+lists jobs (``?state=``, ``?conversation_id=``, ``?limit=``). The TUI client's paths,
+``POST|GET /api/conversations/<conversation>/analyses?branch=``, are the same operations. Without
+``GEMINI_API_KEY`` on the server, starting an analysis is refused with 503 and says so; reading
+stored analyses still works.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from quart import Blueprint, Response, request
+
+from nexus.analysis.jobs import request_analysis
+from nexus.analysis.prompts import PROMPT_VERSION
+from nexus.analysis.report import MISSING_KEY_MESSAGE, job_document
+from nexus.api.context import api_context
+from nexus.api.params import BadParameter, parse_limit
+from nexus.api.serialize import dumps
+from nexus.errors import ApiError
+from nexus.records import RequestFilter
+from nexus.store.base import AnalysisJob, JobState
+
+bp = Blueprint("analyses", __name__)
+blueprint = bp
+JSON = "application/json"
+_MAX_ID_CHARS = 128
+
+
+@bp.post("/api/analyses")
+async def start_analysis() -> Response:
+    body = await _json_body()
+    conversation_id = body.get("conversation_id")
+    if not isinstance(conversation_id, str) or not conversation_id:
+        raise BadParameter("conversation_id", "required: the conversation to analyse")
+    return await _start(conversation_id, body.get("branch", "main"), body.get("force", False))
+
+
+@bp.post("/api/conversations/<conversation_id>/analyses")
+async def start_conversation_analysis(conversation_id: str) -> Response:
+    body = await _json_body()
+    branch = request.args.get("branch") or body.get("branch", "main")
+    force = request.args.get("force", "").lower() in ("1", "true") or body.get("force", False)
+    return await _start(conversation_id, branch, force)
+
+
+@bp.get("/api/analyses/<conversation_id>/<branch>")
+async def get_analysis(conversation_id: str, branch: str) -> Response:
+    return await _found(conversation_id, branch)
+
+
+@bp.get("/api/conversations/<conversation_id>/analyses")
+async def get_conversation_analysis(conversation_id: str) -> Response:
+    return await _found(conversation_id, request.args.get("branch") or "main")
+
+
+@bp.get("/api/analyses")
+async def list_analyses() -> Response:
+    state = request.args.get("state")
+    if state is not None and state not in JobState._value2member_map_:
+        raise BadParameter("state", "expected pending, running, done or failed")
+    conversation_id = request.args.get("conversation_id") or None
+    jobs = await api_context().store.list_analyses(
+        state=None if state is None else JobState(state),
+        conversation_id=conversation_id,
+        limit=parse_limit(request.args),
+    )
+    items = [job_document(job, with_result=False) for job in jobs]
+    return Response(dumps({"items": items, "prompt_version": PROMPT_VERSION}), content_type=JSON)
+
+
+async def _start(conversation_id: str, branch: Any, force: Any) -> Response:
+    if not isinstance(branch, str) or not branch or len(branch) > _MAX_ID_CHARS:
+        raise BadParameter("branch", "expected a branch name such as main")
+    if not isinstance(force, bool):
+        raise BadParameter("force", "expected true or false")
+    ctx = api_context()
+    if not ctx.settings.gemini_api_key:
+        raise ApiError(MISSING_KEY_MESSAGE, status=503)
+    await _require_branch(ctx.store, conversation_id, branch)
+    job: AnalysisJob = await request_analysis(ctx.store, conversation_id, branch, force=force)
+    status = 202 if job.state in (JobState.PENDING, JobState.RUNNING) else 200
+    return Response(dumps(job_document(job)), status=status, content_type=JSON)
+
+
+async def _found(conversation_id: str, branch: str) -> Response:
+    job = None
+    if len(conversation_id) <= _MAX_ID_CHARS and len(branch) <= _MAX_ID_CHARS:
+        job = await api_context().store.find_analysis(conversation_id, branch, PROMPT_VERSION)
+    if job is None:
+        raise ApiError(f"no analysis of conversation {conversation_id} ({branch})", status=404)
+    return Response(dumps(job_document(job)), content_type=JSON)
+
+
+async def _require_branch(store: Any, conversation_id: str, branch: str) -> None:
+    """404 unless the conversation exists and, when the engine knows its branches, has one."""
+    if len(conversation_id) > _MAX_ID_CHARS:
+        raise ApiError(f"conversation {conversation_id[:40]}… not found", status=404)
+    tree = None
+    if hasattr(store, "get_conversation"):
+        tree = await store.get_conversation(conversation_id)
+    if tree is not None and tree.branches:
+        if branch not in {b.name for b in tree.branches}:
+            names = ", ".join(b.name for b in tree.branches)
+            raise ApiError(
+                f"conversation {conversation_id} has no branch {branch!r} ({names})", status=404
+            )
+        return
+    page = await store.list_requests(RequestFilter(conversation_id=conversation_id), None, 1)
+    if not page.items:
+        raise ApiError(f"conversation {conversation_id} not found", status=404)
+
+
+async def _json_body() -> dict[str, Any]:
+    raw = await request.get_data()
+    if not raw:
+        return {}
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise BadParameter("body", "not JSON") from exc
+    if not isinstance(body, dict):
+        raise BadParameter("body", "expected a JSON object")
+    return body
