@@ -8,7 +8,7 @@ from __future__ import annotations
 import typer
 
 from nexus import __version__
-from nexus.cli import auth, claude, db, doctor, export, logs, serve, tui, usage
+from nexus.cli import analyze, auth, claude, db, doctor, export, logs, serve, tui, usage
 
 app = typer.Typer(
     name="nexus",
@@ -43,6 +43,7 @@ app.add_typer(usage.app, name="usage")
 app.add_typer(auth.app, name="auth")
 app.command("tui")(tui.tui)
 app.command("doctor")(doctor.doctor)
+app.command("analyze")(analyze.analyze)
 claude.register(app)
 
 

@@ -1,0 +1,235 @@
+"""`nexus analyze`: start the AI analysis of a conversation branch, wait for it, list jobs.
+
+Locally (``--db``) the job is enqueued in the database; with ``--wait`` this command also runs the
+analysis itself (it needs ``GEMINI_API_KEY``), so no server has to be running. With ``--server`` the
+server's worker does the work and this command asks its API. stdout carries the result (markdown,
+or the job document with ``--json``); progress goes to stderr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Annotated, Any, Optional
+
+import orjson
+import typer
+
+from nexus.cli import options
+from nexus.cli.output import err, fail, out, run
+
+_TERMINAL = ("done", "failed")
+
+Branch = Annotated[str, typer.Option("--branch", "-b", help="The branch to analyse.")]
+Wait = Annotated[bool, typer.Option("--wait", "-w", help="Wait for the result and print it.")]
+Force = Annotated[bool, typer.Option("--force", help="Analyse again even if a result exists.")]
+Jobs = Annotated[bool, typer.Option("--jobs", help="List analysis jobs and their states.")]
+State = Annotated[
+    Optional[str],  # noqa: UP045 - typer needs Optional on 3.11
+    typer.Option("--state", help="With --jobs: only pending, running, done or failed jobs."),
+]
+Limit = Annotated[int, typer.Option("--limit", help="With --jobs: at most this many jobs.")]
+
+
+def analyze(
+    conversation: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Argument(help="The conversation id (see `nexus tui` or /api/conversations)."),
+    ] = None,
+    branch: Branch = "main",
+    wait: Wait = False,
+    force: Force = False,
+    jobs: Jobs = False,
+    state: State = None,
+    limit: Limit = 50,
+    as_json: options.Json = False,
+    db: options.Db = None,
+    server: options.Server = None,
+    key: options.ApiKey = None,
+    debug: options.Debug = False,
+) -> None:
+    """Ask Gemini what went well and wrong in a conversation, or list analysis jobs (--jobs)."""
+    if jobs:
+        if state is not None and state not in ("pending", "running", "done", "failed"):
+            fail("--state takes pending, running, done or failed", 2)
+        items = run(_list(db, server, key, state, limit), debug=debug)
+        _print_jobs(items, as_json)
+        return
+    if not conversation:
+        fail("give a CONVERSATION id, or --jobs to list analysis jobs", 2)
+    job = run(_analyze(conversation, branch, wait, force, db, server, key), debug=debug)
+    if as_json:
+        out.out(orjson.dumps(job).decode(), highlight=False)
+    elif job["state"] == "done" and job.get("markdown"):
+        out.out(job["markdown"], highlight=False, end="")
+    else:
+        out.out(_line(job), highlight=False)
+    if job["state"] == "failed":
+        raise typer.Exit(1)
+
+
+# -- local database ------------------------------------------------------------------------------
+
+
+async def _analyze(
+    conversation: str,
+    branch: str,
+    wait: bool,
+    force: bool,
+    db: str | None,
+    server: str | None,
+    key: str | None,
+) -> dict[str, Any]:
+    if server:
+        return await _remote_analyze(server, key, conversation, branch, wait, force)
+    from nexus.analysis.analyzer import MISSING_KEY_MESSAGE
+    from nexus.analysis.jobs import request_analysis
+    from nexus.analysis.loader import branch_path, conversation_summaries
+    from nexus.analysis.report import job_document
+    from nexus.errors import ConfigError
+
+    settings = options.settings(db=db)
+    if not settings.gemini_api_key:
+        raise ConfigError(MISSING_KEY_MESSAGE)
+    store = await _open_local(settings)
+    try:
+        summaries = await conversation_summaries(store, conversation)
+        if not summaries:
+            raise ConfigError(f"conversation {conversation} not found")
+        if not branch_path(summaries, branch):
+            names = sorted({s.branch for s in summaries if s.branch})
+            raise ConfigError(
+                f"conversation {conversation} has no branch {branch!r} ({', '.join(names)})"
+            )
+        job = await request_analysis(store, conversation, branch, force=force)
+        if wait and job.state.value not in _TERMINAL:
+            job = await _run_here(store, settings, job.id)
+        return job_document(job)
+    finally:
+        await store.close()
+
+
+async def _run_here(store: Any, settings: Any, job_id: str) -> Any:
+    """Run the worker in this process until the job ends (it may run other due jobs first)."""
+    from nexus.analysis.gemini import GeminiAnalyzer
+    from nexus.analysis.jobs import AnalysisWorker
+    from nexus.analysis.report import job_line
+
+    analyzer = GeminiAnalyzer.from_settings(settings)
+    worker = AnalysisWorker(store, analyzer, poll_s=1.0)
+    started = time.monotonic()
+    try:
+        with err.status("analysing…") as status:
+            while True:
+                job = await store.get_analysis(job_id)
+                if job.state.value in _TERMINAL:
+                    return job
+                status.update(f"{job_line(job)} · {time.monotonic() - started:.0f} s")
+                if await worker.run_once() is None:
+                    await asyncio.sleep(1.0)  # backing off, or another worker holds it
+    finally:
+        await analyzer.aclose()
+
+
+async def _list(
+    db: str | None, server: str | None, key: str | None, state: str | None, limit: int
+) -> list[dict[str, Any]]:
+    if server:
+        params = {"limit": str(limit)} | ({"state": state} if state else {})
+        data = await _remote(server, key, "GET", "/api/analyses", params=params)
+        items: list[dict[str, Any]] = data["items"]
+        return items
+    from nexus.analysis.report import job_document
+    from nexus.store.base import JobState
+
+    store = await _open_local(options.settings(db=db))
+    try:
+        jobs = await store.list_analyses(state=JobState(state) if state else None, limit=limit)
+        return [job_document(job, with_result=False) for job in jobs]
+    finally:
+        await store.close()
+
+
+async def _open_local(settings: Any) -> Any:
+    from nexus.errors import ConfigError
+    from nexus.store import open_store
+
+    if not settings.is_postgres and not settings.sqlite_path.exists():
+        raise ConfigError(f"no Nexus database at {settings.sqlite_path} (see --db)")
+    return await open_store(settings)
+
+
+# -- remote server ------------------------------------------------------------------------------
+
+
+async def _remote_analyze(
+    server: str, key: str | None, conversation: str, branch: str, wait: bool, force: bool
+) -> dict[str, Any]:
+    payload = {"conversation_id": conversation, "branch": branch, "force": force}
+    job: dict[str, Any] = await _remote(server, key, "POST", "/api/analyses", json=payload)
+    if not wait:
+        return job
+    started = time.monotonic()
+    with err.status("waiting for the server's analysis worker…") as status:
+        while job["state"] not in _TERMINAL:
+            status.update(f"{_line(job)} · {time.monotonic() - started:.0f} s")
+            await asyncio.sleep(1.0)
+            job = await _remote(server, key, "GET", f"/api/analyses/{conversation}/{branch}")
+    return job
+
+
+async def _remote(server: str, key: str | None, method: str, path: str, **kwargs: Any) -> Any:
+    import httpx
+
+    from nexus.errors import ApiError, ServerUnreachable
+
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    async with httpx.AsyncClient(base_url=server, headers=headers, timeout=30.0) as http:
+        try:
+            response = await http.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            raise ServerUnreachable(f"no answer from {server}: {type(exc).__name__}") from exc
+    if response.status_code >= 400:
+        try:
+            message = response.json()["error"]["message"]
+        except (ValueError, KeyError, TypeError):
+            message = response.text[:200] or response.reason_phrase
+        raise ApiError(
+            f"{server} answered {response.status_code}: {message}", status=response.status_code
+        )
+    return orjson.loads(response.content)
+
+
+# -- output --------------------------------------------------------------------------------------
+
+
+def _line(job: dict[str, Any]) -> str:
+    from nexus.analysis.report import job_line
+
+    return job_line(job)
+
+
+def _print_jobs(items: list[dict[str, Any]], as_json: bool) -> None:
+    if as_json:
+        for item in items:
+            out.out(orjson.dumps(item).decode(), highlight=False)
+        return
+    from rich.table import Table
+
+    table = Table(box=None, header_style="bold")
+    for column in ("created", "conversation", "branch", "state", "attempts", "tokens", "error"):
+        table.add_column(column)
+    for item in items:
+        created = time.strftime("%Y-%m-%d %H:%M", time.localtime(item["created_at_ms"] / 1000))
+        tokens = f"{item['input_tokens']}+{item['output_tokens']}"
+        error = (item.get("error") or "")[:60]
+        table.add_row(
+            created,
+            item["conversation_id"],
+            item["branch"],
+            item["state"],
+            str(item["attempts"]),
+            tokens,
+            error,
+        )
+    out.print(table)
