@@ -154,9 +154,10 @@ class ConversationScreen(NexusScreen):
         if tree is None:
             return
         view = self.query_one(ConversationTreeView)
+        keep = view.cursor_request_id if self.drawn else self.focus_request
         view.draw(tree, with_background=self.with_background)
-        if self.focus_request and view.focus_request(self.focus_request):
-            pass
+        if keep:
+            view.focus_request(keep)
         view.focus()
         self.query_one("#timeline-body", Static).update(
             timeline(tree, self.nexus.tz, with_background=False)

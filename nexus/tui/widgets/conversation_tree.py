@@ -112,9 +112,18 @@ class ConversationTreeView(Tree[RequestSummary | None]):
         node = self.nodes_by_id.get(request_id)
         if node is None:
             return False
-        self.move_cursor(node)
-        self.scroll_to_node(node, animate=False)
+
+        def move() -> None:  # the tree knows a node's line only after it has laid out its lines
+            self.move_cursor(node)
+            self.scroll_to_node(node, animate=False)
+
+        self.call_after_refresh(move)
         return True
+
+    @property
+    def cursor_request_id(self) -> str | None:
+        node = self.cursor_node
+        return node.data.id if node is not None and node.data is not None else None
 
     def on_tree_node_selected(self, event: Tree.NodeSelected[RequestSummary | None]) -> None:
         event.stop()

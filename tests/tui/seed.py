@@ -1,0 +1,56 @@
+"""Seeding a real ``nexus serve`` for the TUI tests: Claude Code-like conversations written to its
+store and linked by its own linker (as its writer does), so the API serves real trees."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from nexus.records import RequestRecord, Usage
+from tests.factories import BASH_TOOL, make_record
+
+T0 = 1_770_000_000_000
+
+
+def turn(previous: RequestRecord | None, text: str, at_ms: int, **overrides: Any) -> RequestRecord:
+    history = None
+    if previous is not None:
+        body = orjson.loads(previous.exchange.request_body)
+        reply = orjson.loads(previous.response_message or b"{}")
+        history = body["messages"] + [{"role": "assistant", "content": reply["content"]}]
+        overrides.setdefault("session_id", previous.session_id)
+        overrides.setdefault("account_id", previous.exchange.account_id)
+    return make_record(
+        started_at_ms=at_ms, user_text=text, history=history, tools=[BASH_TOOL], **overrides
+    )
+
+
+def conversation(index: int, turns: int, start_ms: int, account: str) -> list[RequestRecord]:
+    records: list[RequestRecord] = []
+    previous = None
+    for n in range(turns):
+        usage = Usage(input_tokens=10 + n, output_tokens=100 + n, cache_read_input_tokens=1000 * n)
+        previous = turn(
+            previous,
+            f"conversation {index} turn {n}: fix the migration"
+            if n % 2
+            else f"step {n} of {index}",
+            start_ms + n * 20_000,
+            session_id=f"session-{index}",
+            account_id=account,
+            usage=usage,
+            status=529 if (index + n) % 5 == 4 else 200,
+        )
+        records.append(previous)
+    return records
+
+
+async def seed(server: Any, conversations: int = 4, turns: int = 6) -> list[RequestRecord]:
+    records: list[RequestRecord] = []
+    for c in range(conversations):
+        records += conversation(c, turns, T0 + c * 5_000, ("team-a", "team-b")[c % 2])
+    records.sort(key=lambda r: r.exchange.started_at_ms)
+    await server.store.write_batch(records)
+    await server.linker(records)
+    return records

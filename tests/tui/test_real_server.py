@@ -1,0 +1,195 @@
+"""The TUI against a real ``nexus serve`` (proxy, writer, linker, API) on a seeded SQLite store and
+the fake upstream: launch, filters, detail, trees, the live tail receiving traffic sent with the
+anthropic SDK, analysis and usage, and a reconnect after the server restarts."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+from datetime import UTC
+from typing import Any
+
+import anthropic
+import pytest
+
+from nexus.client import NexusClient
+from nexus.records import RequestFilter
+from nexus.tui.app import NexusApp, make_app
+from nexus.tui.feed import Link
+from nexus.tui.screens.conversation import ConversationScreen
+from nexus.tui.screens.request import RequestScreen
+from nexus.tui.widgets.analysis_panel import AnalysisPanel
+from nexus.tui.widgets.chat_log import ChatLog
+from nexus.tui.widgets.conversation_tree import ConversationTreeView
+from nexus.tui.widgets.request_table import RequestTable
+from nexus.tui.widgets.status_bar import StatusBar
+from tests.fakes.nexus import StartNexus
+from tests.tui.conftest import settle, text_of
+from tests.tui.seed import T0, seed
+
+
+@pytest.fixture
+async def served(start_nexus: StartNexus) -> AsyncIterator[tuple[Any, NexusClient, list[Any]]]:
+    server = await start_nexus()
+    records = await seed(server)
+    async with NexusClient(server.endpoints.api_url) as client:
+        yield server, client, records
+
+
+def tui(server: Any, client: NexusClient) -> NexusApp:
+    # The clock stands a little after the seeded traffic, so "the last 24 hours" holds it.
+    return make_app(server.settings, client, tz=UTC, clock=lambda: T0 + 3_600_000)
+
+
+async def wait_for(pilot: Any, app: NexusApp, predicate: Any, tries: int = 200) -> None:
+    """Let the app run until ``predicate()`` holds (events cross a real socket)."""
+    for _ in range(tries):
+        await settle(pilot, app)
+        if predicate():
+            return
+        await pilot.pause(0.02)
+    raise AssertionError("the TUI never showed what was expected")
+
+
+def newest_ids(table: RequestTable, n: int) -> list[str]:
+    return [table.rows.row(i).id for i in range(n)]  # type: ignore[union-attr]
+
+
+async def test_launch_shows_the_newest_requests_and_the_count(served: Any) -> None:
+    server, client, records = served
+    app = tui(server, client)
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = app.screen.query_one(RequestTable)
+        await wait_for(pilot, app, lambda: table.rows.loaded_rows == 24 and app.connection.is_live)
+        newest = sorted(records, key=lambda r: r.exchange.started_at_ms, reverse=True)
+        assert newest_ids(table, 3) == [r.id for r in newest[:3]]
+        assert "24 requests" in str(app.screen.query_one(StatusBar).render())
+        assert table.rows.row(0).traffic_class == "turn" and table.rows.row(0).conversation_id
+
+
+async def test_filter_goes_to_the_api(served: Any) -> None:
+    server, client, records = served
+    app = tui(server, client)
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = app.screen.query_one(RequestTable)
+        await wait_for(pilot, app, lambda: table.rows.loaded_rows == 24)
+        await pilot.press("slash", *"account:team-b status:5xx", "enter")
+        expected = {
+            r.id for r in records if r.exchange.account_id == "team-b" and r.exchange.status == 529
+        }
+        await wait_for(pilot, app, lambda: {r.id for r in table.rows} == expected)
+        assert expected and app.screen.filter == RequestFilter(account_id="team-b", status="5xx")
+        await pilot.press("slash", *'q:"migration"', "enter")
+        await wait_for(pilot, app, lambda: table.rows.is_loaded and len(table.rows) > 0)
+        assert all("migration" in r.user_preview for r in table.rows)
+
+
+async def test_detail_and_tree_of_a_recorded_conversation(served: Any) -> None:
+    server, client, records = served
+    app = tui(server, client)
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = app.screen.query_one(RequestTable)
+        await wait_for(pilot, app, lambda: table.rows.loaded_rows == 24)
+        await pilot.press("enter")
+        await wait_for(
+            pilot, app, lambda: isinstance(app.screen, RequestScreen) and app.screen.stored
+        )
+        chat = "\n".join(s.text for s in app.screen.query_one("#chat-log", ChatLog).lines)
+        assert "▌ user" in chat and "Done: the test passes now." in chat
+        await pilot.press("h")
+        assert "[redacted]" in text_of(app.screen.query_one("#headers-body"))
+        await pilot.press("o")
+        await wait_for(
+            pilot, app, lambda: isinstance(app.screen, ConversationScreen) and app.screen.drawn
+        )
+        view = app.screen.query_one(ConversationTreeView)
+        assert len(view.nodes_by_id) == 6
+        assert view.cursor_node.data.id == table.rows.row(0).id  # the request it came from
+
+
+async def test_live_tail_receives_traffic_sent_through_the_proxy(served: Any) -> None:
+    server, client, _ = served
+    app = tui(server, client)
+    sdk = anthropic.AsyncAnthropic(base_url=server.endpoints.proxy_url, api_key="sk-ant-test")
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = app.screen.query_one(RequestTable)
+        await wait_for(pilot, app, lambda: table.rows.loaded_rows == 24 and app.connection.is_live)
+        async with sdk.messages.stream(
+            model="claude-opus-4-8",
+            max_tokens=100,
+            messages=[{"role": "user", "content": "hello from the live tail test"}],
+        ) as stream:
+            await stream.get_final_message()
+        await wait_for(
+            pilot, app, lambda: table.rows.row(0).user_preview == "hello from the live tail test"
+        )
+        await wait_for(pilot, app, lambda: table.rows.row(0).traffic_class is not None)  # linked
+        assert "25 requests" in str(app.screen.query_one(StatusBar).render())
+    await sdk.close()
+
+
+async def test_reconnects_after_a_restart_without_losing_rows(start_nexus: StartNexus) -> None:
+    ports = [_free_port(), _free_port()]
+    server = await start_nexus(proxy_port=ports[0], api_port=ports[1])
+    await seed(server, conversations=2, turns=3)
+    async with NexusClient(server.endpoints.api_url) as client:
+        app = tui(server, client)
+        async with app.run_test(size=(120, 40)) as pilot:
+            table = app.screen.query_one(RequestTable)
+            await wait_for(
+                pilot, app, lambda: table.rows.loaded_rows == 6 and app.connection.is_live
+            )
+            await server.stop()
+            await wait_for(pilot, app, lambda: app.connection.link is Link.RECONNECTING)
+            assert "offline" in str(app.screen.query_one(StatusBar).render())
+            assert table.rows.loaded_rows == 6  # rows stay while the server is away
+            again = await start_nexus(proxy_port=ports[0], api_port=ports[1])
+            await wait_for(pilot, app, lambda: app.connection.is_live, tries=600)
+            sdk = anthropic.AsyncAnthropic(
+                base_url=again.endpoints.proxy_url, api_key="sk-ant-test"
+            )
+            await sdk.messages.create(
+                model="claude-opus-4-8",
+                max_tokens=50,
+                messages=[{"role": "user", "content": "after the restart"}],
+            )
+            await sdk.close()
+            await wait_for(
+                pilot, app, lambda: table.rows.row(0).user_preview == "after the restart"
+            )
+            assert table.rows.loaded_rows == 7
+
+
+async def test_analysis_key_reports_what_the_server_says(served: Any) -> None:
+    server, client, records = served
+    app = tui(server, client)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, app)
+        conversation = (await client.list_conversations()).items[0]
+        app.open_conversation(conversation.id)
+        await wait_for(
+            pilot, app, lambda: isinstance(app.screen, ConversationScreen) and app.screen.drawn
+        )
+        await pilot.press("a")
+        panel = app.screen.query_one(AnalysisPanel)
+        await wait_for(pilot, app, lambda: panel.state is not None)
+        # No GEMINI_API_KEY on this server: the panel shows its refusal or the queued job.
+        shown = text_of(panel.query_one("#analysis-state"))
+        assert shown and "asking the server" not in shown
+
+
+async def test_usage_screen_reads_the_usage_and_windows_routes(served: Any) -> None:
+    server, client, _ = served
+    app = tui(server, client)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("3")
+        await wait_for(pilot, app, lambda: "team-a" in text_of(app.screen.query_one("#totals")))
+        # The seeded readings are older than the server's 7-day window: none to draw, no error.
+        assert "could not load" not in text_of(app.screen.query_one("#windows"))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
