@@ -48,7 +48,11 @@ def analyze(
     key: options.ApiKey = None,
     debug: options.Debug = False,
 ) -> None:
-    """Ask Gemini what went well and wrong in a conversation, or list analysis jobs (--jobs)."""
+    """Ask Gemini what went well and wrong in a conversation, or list analysis jobs (--jobs).
+
+    Locally this needs GEMINI_API_KEY (model: GEMINI_MODEL, default gemini-2.5-pro); with --server
+    the server's key and worker are used.
+    """
     if jobs:
         if state is not None and state not in ("pending", "running", "done", "failed"):
             fail("--state takes pending, running, done or failed", 2)
