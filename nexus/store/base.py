@@ -91,7 +91,7 @@ class EventStore(Protocol):
     """
 
     async def events_after(self, after_seq: int, limit: int = 500) -> list[LiveEvent]:
-        """Events with ``seq > after_seq`` in seq order, summaries joined for request/link events."""
+        """Events with ``seq > after_seq`` in seq order; summaries joined to request/link events."""
 
     async def last_event_seq(self) -> int:
         """The newest committed seq (0 for an empty feed)."""
@@ -99,8 +99,8 @@ class EventStore(Protocol):
     async def wait_for_notifications(self, on_notify: Callable[[], None]) -> None:
         """Call ``on_notify`` whenever any process commits events, until cancelled.
 
-        Postgres: ``LISTEN nexus_events`` on a dedicated connection; raises ``StoreUnavailable`` when
-        that connection is lost. SQLite (one process owns the file): returns at once.
+        Postgres: ``LISTEN nexus_events`` on a dedicated connection; raises ``StoreUnavailable``
+        when that connection is lost. SQLite (one process owns the file): returns at once.
         """
 
 
@@ -210,6 +210,10 @@ class JobStore(Protocol):
     ) -> list[str]:
         """running jobs claimed before ``started_before_ms`` → pending (their worker died or hung);
         returns their ids. A late finish from the old worker is then refused (token cleared)."""
+
+    async def next_analysis_due_ms(self) -> int | None:
+        """When the soonest pending job becomes claimable (None: nothing pending). A read: idle
+        workers poll it without touching the writer."""
 
     async def get_analysis(self, job_id: str) -> AnalysisJob | None: ...
 

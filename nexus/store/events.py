@@ -13,8 +13,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from nexus.records import LiveEvent, Page, RequestFilter, RequestRecord, RequestSummary
-from nexus.store.filters import build_where
+from nexus.records import LiveEvent, RequestRecord
 from nexus.store.rows import summary_from_row
 from nexus.store.search import search_text, search_text_from
 
@@ -24,7 +23,6 @@ else:
     _Base = object
 
 _EVENT_WIDTH = 4  # seq, kind, ref_id, at_ms before the summary columns
-_PROBE_ROWS = 1000  # rows a search checks one by one before it asks the index for every match
 
 
 class EventsCore(_Base):
@@ -47,35 +45,6 @@ class EventsCore(_Base):
     async def last_event_seq(self) -> int:
         row = await self._fetchone("events_last_seq")
         return int(row[0]) if row else 0
-
-    async def list_requests(
-        self, flt: RequestFilter, cursor: str | None = None, limit: int = 100
-    ) -> Page[RequestSummary]:
-        """Search in two steps, each cheap where the other is not: first the newest
-        ``_PROBE_ROWS`` rows after the cursor are checked one by one against the index (fast for
-        common words, which fill a page there); only if the page is not full yet does the index
-        list every match below that window (fast for rare words, which have few)."""
-        if not flt.text:
-            return await super().list_requests(flt, cursor, limit)
-        window = max(_PROBE_ROWS, 2 * (limit + 1))
-        floor_row = await self._fetchone(
-            "search_window_floor" if cursor is None else "search_window_floor_after",
-            [window - 1] if cursor is None else [cursor, window - 1],
-        )
-        floor = floor_row[0] if floor_row else None
-        probe_q = {**self.q, "filter_text": self.q["filter_text_probe"]}
-        where, params = build_where(probe_q, flt, cursor)
-        if floor is not None:
-            where = (where + " AND " if where else "WHERE ") + self.q["filter_window"]
-            params.append(floor)
-        rows = await self._fetchall(self._list_sql("requests_list", where), [*params, limit + 1])
-        if floor is not None and len(rows) <= limit:
-            where, params = build_where(self.q, flt, floor)
-            rows += await self._fetchall(
-                self._list_sql("requests_list", where), [*params, limit + 1 - len(rows)]
-            )
-        items = [summary_from_row(r) for r in rows[:limit]]
-        return Page(items, items[-1].id if len(rows) > limit and items else None)
 
     async def write_batch(self, records: Sequence[RequestRecord]) -> None:
         await super().write_batch(records)

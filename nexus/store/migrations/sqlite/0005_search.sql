@@ -2,10 +2,14 @@
 -- request_text holds the text once; request_text_fts is an external-content FTS5 index over it,
 -- kept in step by triggers. Its own INTEGER PRIMARY KEY keeps FTS rowids stable across VACUUM.
 -- A request with nothing to index still gets an (empty) row: "indexed" is then a cheap anti-join.
+-- id_ceiling: the greatest request_id indexed before this row, so every row with a smaller id
+-- (rowid) has request_id <= id_ceiling. A search that walks matches newest-indexed first uses it to
+-- prove that no match it has not seen yet can be newer than the page it holds (sqlite/events.py).
 CREATE TABLE request_text (
     id          INTEGER PRIMARY KEY,
     request_id  TEXT NOT NULL UNIQUE,
-    text        TEXT NOT NULL
+    text        TEXT NOT NULL,
+    id_ceiling  TEXT NOT NULL DEFAULT ''
 );
 
 CREATE VIRTUAL TABLE request_text_fts USING fts5(

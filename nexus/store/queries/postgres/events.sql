@@ -28,19 +28,3 @@ SELECT request_id FROM request_text WHERE request_id = ANY($1::text[])
 -- (Filter fragments use ? placeholders in both dialects; store/filters.py numbers them.)
 -- name: filter_text
 r.id IN (SELECT t.request_id FROM request_text t WHERE t.tsv @@ plainto_tsquery('simple', ?))
-
--- The same test, row by row: what a search uses on the newest rows (see EventsCore.list_requests).
--- name: filter_text_probe
-EXISTS (
-    SELECT 1 FROM request_text t
-    WHERE t.request_id = r.id AND t.tsv @@ plainto_tsquery('simple', ?)
-)
-
--- name: filter_window
-r.id >= ?
-
--- name: search_window_floor
-SELECT id FROM requests ORDER BY id DESC LIMIT 1 OFFSET $1
-
--- name: search_window_floor_after
-SELECT id FROM requests WHERE id < $1 ORDER BY id DESC LIMIT 1 OFFSET $2

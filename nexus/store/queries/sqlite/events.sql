@@ -13,7 +13,9 @@ LIMIT ?
 SELECT coalesce(max(seq), 0) FROM events
 
 -- name: search_text_insert
-INSERT INTO request_text (request_id, text) VALUES (?, ?) ON CONFLICT (request_id) DO NOTHING
+INSERT INTO request_text (request_id, text, id_ceiling)
+VALUES (?, ?, coalesce((SELECT max(request_id) FROM request_text), ''))
+ON CONFLICT (request_id) DO NOTHING
 
 -- name: search_unindexed
 SELECT r.id FROM requests r
@@ -33,19 +35,17 @@ r.id IN (
     )
 )
 
--- The same test, row by row: what a search uses on the newest rows (see EventsCore.list_requests).
--- name: filter_text_probe
-EXISTS (
-    SELECT 1 FROM request_text t JOIN request_text_fts f ON f.rowid = t.id
-    WHERE t.request_id = r.id
-      AND request_text_fts MATCH '"' || replace(replace(trim(?), '"', '""'), ' ', '" "') || '"'
+-- Matches newest-indexed first, a chunk at a time, below FTS rowid ? (see sqlite/events.py).
+-- name: search_chunk
+SELECT t.id, t.request_id, t.id_ceiling FROM request_text t
+WHERE t.id IN (
+    SELECT rowid FROM request_text_fts
+    WHERE request_text_fts MATCH '"' || replace(replace(trim(?), '"', '""'), ' ', '" "') || '"'
+      AND rowid < ?
+    ORDER BY rowid DESC
+    LIMIT ?
 )
+ORDER BY t.id DESC
 
--- name: filter_window
-r.id >= ?
-
--- name: search_window_floor
-SELECT id FROM requests ORDER BY id DESC LIMIT 1 OFFSET ?
-
--- name: search_window_floor_after
-SELECT id FROM requests WHERE id < ? ORDER BY id DESC LIMIT 1 OFFSET ?
+-- name: filter_ids
+r.id IN (SELECT value FROM json_each(?))
