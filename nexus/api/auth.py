@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 NO_KEY_MESSAGE = (
     "this Nexus API answers only local clients because no API key is set; to allow remote "
@@ -27,6 +27,12 @@ _LOCAL_HOST_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 _FORWARDING_HEADERS = ("forwarded", "x-forwarded-for", "x-real-ip")
 
 
+class HeaderLookup(Protocol):
+    """Case-insensitive header access (Werkzeug's ``Headers``, or a dict of lower-case names)."""
+
+    def get(self, key: str, /) -> str | None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Refusal:
     status: int  # 401 (no or wrong key) or 403 (not a local client)
@@ -35,7 +41,7 @@ class Refusal:
 
 
 def check_access(
-    api_key: str | None, headers: Mapping[str, str], client_host: str | None
+    api_key: str | None, headers: HeaderLookup, client_host: str | None
 ) -> Refusal | None:
     """None when the call may proceed, else why not. ``headers`` lookups are case-insensitive."""
     if api_key:
@@ -50,7 +56,7 @@ def check_access(
     return None
 
 
-def presented_key(headers: Mapping[str, str]) -> str | None:
+def presented_key(headers: HeaderLookup) -> str | None:
     auth = headers.get("authorization")
     if auth:
         scheme, _, value = auth.strip().partition(" ")
@@ -73,11 +79,11 @@ def is_loopback(client_host: str | None) -> bool:
     return addr.is_loopback
 
 
-def _was_forwarded(headers: Mapping[str, str]) -> bool:
+def _was_forwarded(headers: HeaderLookup) -> bool:
     return any(headers.get(name) for name in _FORWARDING_HEADERS)
 
 
-def _names_local_host(headers: Mapping[str, str]) -> bool:
+def _names_local_host(headers: HeaderLookup) -> bool:
     host = (headers.get("host") or "").strip().lower()
     if not host:
         return True  # HTTP/1.0 clients may omit it; the peer address already said loopback
