@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
 import orjson
 import pytest
 
@@ -9,6 +13,19 @@ from nexus.api.auth import check_access, is_loopback
 from tests.fakes.api_server import ApiFactory
 
 KEY = "s3cret-dashboard-key"
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Any]:
+    """Access control does not depend on the database: SQLite only, to keep the suite quick."""
+    from nexus.store.sqlite import SqliteStore
+
+    sqlite_store = SqliteStore(tmp_path / "nexus.db")
+    await sqlite_store.open()
+    yield sqlite_store
+    await sqlite_store.close()
+
+
 REMOTE = {"client": ("203.0.113.9", 40000)}
 LOCAL = {"client": ("127.0.0.1", 40000)}
 PATHS = ["/api/requests", "/api/requests/x", "/api/conversations", "/api/events", "/api/usage"]
