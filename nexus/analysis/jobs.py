@@ -30,6 +30,8 @@ from nexus.errors import AnalysisError, StoreUnavailable
 from nexus.records import new_id, now_ms
 
 if TYPE_CHECKING:
+    from nexus.events import EventBus, Subscription
+    from nexus.settings import Settings
     from nexus.store.base import AnalysisJob
 
 log = logging.getLogger("nexus.analysis")
@@ -54,8 +56,11 @@ class RetryPolicy:
 class AnalysisWorker:
     """Runs analysis jobs from ``store`` with ``analyzer`` until ``stop_event`` is set.
 
-    ``clock`` (epoch ms) is injectable so tests drive backoff and stuck-job timeouts without
-    sleeping; ``wake()`` lets a caller in the same process skip the rest of a poll interval.
+    While idle it reads when the next job is due (a read, never the writer) whenever ``bus`` says
+    something was committed, ``wake()`` is called or ``poll_s`` passes, and claims only when a job
+    is due. Stuck jobs are requeued every ``poll_s``. ``clock`` (epoch ms) is injectable so tests
+    drive backoff and stuck-job timeouts without sleeping. With ``owns_analyzer`` the worker closes
+    the analyzer when ``run`` ends.
     """
 
     def __init__(
@@ -69,6 +74,8 @@ class AnalysisWorker:
         policy: RetryPolicy = RetryPolicy(),
         input_budget_tokens: int = DEFAULT_INPUT_BUDGET_TOKENS,
         clock: Callable[[], int] = now_ms,
+        bus: EventBus | None = None,
+        owns_analyzer: bool = False,
     ) -> None:
         self.store = store
         self.analyzer = analyzer
@@ -78,31 +85,59 @@ class AnalysisWorker:
         self.policy = policy
         self.input_budget_chars = input_budget_tokens * CHARS_PER_TOKEN
         self.clock = clock
+        self.bus = bus
+        self.owns_analyzer = owns_analyzer
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
         self._wake.set()
 
-    async def run(self) -> None:
-        """Poll, claim and run jobs until the stop event is set. Store outages are waited out."""
+    async def run(self, stop_event: asyncio.Event | None = None) -> None:
+        """Claim and run due jobs until the stop event (this one, else the constructor's) is set.
+        Store outages are waited out; the job of a lost store stays running until requeued."""
+        if stop_event is not None:
+            self.stop_event = stop_event
         log.info("analysis worker started (model %s)", self.analyzer.model)
-        while not self.stop_event.is_set():
-            try:
-                job = await self.run_once()
-            except StoreUnavailable as exc:
-                log.warning("analysis worker: store unavailable (%s); retrying", exc)
-                job = None
-            if job is None:
-                await self._idle()
+        subscription = self.bus.subscribe() if self.bus is not None else None
+        next_stuck_check = 0
+        try:
+            while not self.stop_event.is_set():
+                timeout_s = self.poll_s
+                try:
+                    now = self.clock()
+                    if now >= next_stuck_check:
+                        await self._requeue_stuck(now)
+                        next_stuck_check = now + int(self.poll_s * 1000)
+                    due = await self.store.next_analysis_due_ms()
+                    if due is not None and due <= now:
+                        if await self._claim_and_run(now) is not None:
+                            continue
+                    elif due is not None:
+                        timeout_s = min(self.poll_s, (due - now) / 1000)
+                except StoreUnavailable as exc:
+                    log.warning("analysis worker: store unavailable (%s); retrying", exc)
+                await self._idle(timeout_s, subscription)
+        finally:
+            if subscription is not None:
+                subscription.close()
+            if self.owns_analyzer:
+                await self.analyzer.aclose()
+            log.info("analysis worker stopped")
 
     async def run_once(self) -> AnalysisJob | None:
         """Requeue stuck jobs, then claim and run one due job; returns it as it ended, or None."""
         now = self.clock()
+        await self._requeue_stuck(now)
+        return await self._claim_and_run(now)
+
+    async def _requeue_stuck(self, now: int) -> None:
         stuck = await self.store.requeue_stuck_analyses(
             now - int(self.stuck_after_s * 1000), now_ms=now
         )
         for job_id in stuck:
             log.warning("analysis job %s was stuck in running; requeued", job_id)
+
+    async def _claim_and_run(self, now: int) -> AnalysisJob | None:
         job = await self.store.claim_analysis(new_id(now), now_ms=now)
         if job is None:
             return None
@@ -186,17 +221,33 @@ class AnalysisWorker:
         )
         log.info("analysis job %s: %s; retrying in %d s", job.id, exc.message, delay_ms // 1000)
 
-    async def _idle(self) -> None:
-        # Two short-lived waiters, referenced here and cancelled below: whichever of stop, wake or
-        # the poll interval comes first ends the wait.
-        stop = asyncio.ensure_future(self.stop_event.wait())
-        wake = asyncio.ensure_future(self._wake.wait())
+    async def _idle(self, timeout_s: float, subscription: Subscription | None) -> None:
+        # Short-lived waiters, referenced here and cancelled below: whichever of stop, wake(), a
+        # commit on the bus or the timeout comes first ends the wait.
+        waiters: set[asyncio.Future[bool]] = {
+            asyncio.ensure_future(self.stop_event.wait()),
+            asyncio.ensure_future(self._wake.wait()),
+        }
+        if subscription is not None:
+            waiters.add(asyncio.ensure_future(subscription.wait(timeout_s)))
         try:
-            await asyncio.wait({stop, wake}, timeout=self.poll_s, return_when="FIRST_COMPLETED")
+            await asyncio.wait(waiters, timeout=max(0.0, timeout_s), return_when="FIRST_COMPLETED")
         finally:
-            for waiter in (stop, wake):
+            for waiter in waiters:
                 waiter.cancel()
+            await asyncio.gather(*waiters, return_exceptions=True)
             self._wake.clear()
+
+
+def build_worker(
+    store: Any, settings: Settings, *, bus: EventBus | None = None, poll_s: float = 2.0
+) -> AnalysisWorker:
+    """The worker ``nexus serve`` runs: Gemini as ``settings`` say, woken by ``bus`` commits.
+    Raises ``ConfigError`` without ``GEMINI_API_KEY``. Run it with ``await worker.run(stop)``."""
+    from nexus.analysis.gemini import GeminiAnalyzer  # loads google-genai only when needed
+
+    analyzer = GeminiAnalyzer.from_settings(settings)
+    return AnalysisWorker(store, analyzer, poll_s=poll_s, bus=bus, owns_analyzer=True)
 
 
 async def request_analysis(

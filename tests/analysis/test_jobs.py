@@ -296,3 +296,41 @@ async def test_huge_conversation_is_cut_to_the_budget_keeping_start_and_end(
     assert "left out to fit" in texts[-1] or any("[Nexus: Turns" in t for t in texts)
     assert "of 200" in " ".join(texts)
     assert "> Note: Turns " in done.markdown
+
+
+async def test_served_worker_wakes_on_a_commit_instead_of_waiting_for_the_poll(
+    job_store: Any, fake_gemini: FakeGemini
+) -> None:
+    from nexus.analysis.jobs import build_worker
+    from nexus.events import EventBus
+    from nexus.settings import Settings
+
+    await store_session(job_store, session(TURNS))
+    bus = EventBus()
+    job_store.on_commit = bus.notify
+    settings = Settings(gemini_api_key="g-key", gemini_url=fake_gemini.url)
+    worker = build_worker(job_store, settings, bus=bus, poll_s=30)
+    stop = asyncio.Event()
+    run = asyncio.ensure_future(worker.run(stop))
+    try:
+        await asyncio.sleep(0.05)  # the worker is idle now, for up to 30 s unless woken
+        job = await request_analysis(job_store, "conv1")
+        await fake_gemini.wait_for_calls(1, timeout=5)
+        for _ in range(200):
+            if (await job_store.get_analysis(job.id)).state is JobState.DONE:
+                break
+            await asyncio.sleep(0.01)
+        assert (await job_store.get_analysis(job.id)).state is JobState.DONE
+    finally:
+        stop.set()
+        await asyncio.wait_for(run, 5)
+    assert worker.analyzer._http.is_closed  # the served worker closes what it built
+
+
+def test_building_the_served_worker_without_a_key_is_a_clear_error() -> None:
+    from nexus.analysis.jobs import build_worker
+    from nexus.errors import ConfigError
+    from nexus.settings import Settings
+
+    with pytest.raises(ConfigError, match="GEMINI_API_KEY"):
+        build_worker(object(), Settings())

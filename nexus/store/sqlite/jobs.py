@@ -125,6 +125,10 @@ class JobsMixin(_Base):
                 await _event(tx, job_id, now)
         return sorted(row[0] for row in rows)
 
+    async def next_analysis_due_ms(self) -> int | None:
+        row = await self._fetchone("jobs_next_due", ())
+        return None if row is None or row[0] is None else int(row[0])
+
     async def get_analysis(self, job_id: str) -> AnalysisJob | None:
         row = await self._fetchone("jobs_get", (job_id,))
         return None if row is None else job_from_row(row)

@@ -96,3 +96,6 @@ RETURNING id
 
 -- name: jobs_event
 INSERT INTO events (kind, ref_id, at_ms) VALUES ('analysis', $1, $2)
+
+-- name: jobs_next_due
+SELECT MIN(run_after_ms) FROM analysis_jobs WHERE state = 'pending'

@@ -95,3 +95,6 @@ RETURNING id
 
 -- name: jobs_event
 INSERT INTO events (kind, ref_id, at_ms) VALUES ('analysis', ?, ?)
+
+-- name: jobs_next_due
+SELECT MIN(run_after_ms) FROM analysis_jobs WHERE state = 'pending'
