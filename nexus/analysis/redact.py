@@ -3,11 +3,15 @@
 Conversations carry whatever the user pasted or a tool printed: API keys, bearer tokens, private
 keys, ``.env`` lines. Everything sent to Gemini passes through ``redact_text`` first; the patterns
 err on the side of hiding too much: a lost token costs the analysis nothing, a leaked one a lot.
+They add to ``nexus.redact`` (the project-wide rule, applied last) the shapes free text carries:
+``name=value`` secrets, private-key blocks, JWTs, URL passwords, other vendors' keys.
 """
 
 from __future__ import annotations
 
 import re
+
+from nexus.redact import redact_text as redact_known_secrets
 
 # Order matters: specific formats first, so their label wins over the generic key=value rule.
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -62,4 +66,4 @@ def redact_text(text: str) -> str:
     """``text`` with every recognised secret replaced by a ``[REDACTED…]`` marker."""
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
-    return text
+    return redact_known_secrets(text)  # and whatever the project-wide rule knows that these miss
