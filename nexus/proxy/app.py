@@ -8,7 +8,7 @@ from quart import Quart, Response, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from nexus import __version__
-from nexus.errors import anthropic_error_body
+from nexus.errors import RequestRejected, anthropic_error_body
 from nexus.proxy.forward import Forwarder, IncomingRequest
 
 _METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
@@ -58,12 +58,26 @@ def make_proxy_app(forwarder: Forwarder, *, max_body_bytes: int) -> Quart:
     app.add_url_rule("/v1/<path:path>", "v1", relay, methods=_METHODS)
     app.add_url_rule("/api/event_logging/<path:path>", "event_logging", relay, methods=_METHODS)
 
+    @app.errorhandler(RequestEntityTooLarge)
+    async def too_large(exc: RequestEntityTooLarge) -> Response:
+        message = f"request body is larger than the limit of {max_body_bytes} bytes"
+        refused = RequestRejected(message, status=413)
+        refused.error_type = "request_too_large"
+        incoming = IncomingRequest(
+            method=request.method,
+            path=request.path,
+            query=request.query_string.decode("latin-1"),
+            headers=tuple(request.headers.items()),
+            body=b"",
+            host=request.headers.get("host", ""),
+        )
+        reply = forwarder.refuse(incoming, refused)
+        return Response(reply.body, status=reply.status, headers=reply.headers)
+
     @app.errorhandler(HTTPException)
     async def http_error(exc: HTTPException) -> Response:
         status = exc.code or 500
         message = exc.description or exc.name
-        if isinstance(exc, RequestEntityTooLarge):
-            message = f"request body is larger than the limit of {max_body_bytes} bytes"
         return _json(status, anthropic_error_body(_ERROR_TYPES.get(status, "api_error"), message))
 
     return app

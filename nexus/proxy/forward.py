@@ -127,6 +127,10 @@ class Forwarder:
         except NexusError as exc:
             return self._refuse(call, exc)
 
+    def refuse(self, request: IncomingRequest, exc: NexusError) -> Reply:
+        """Answer and record a request the web framework refused before ``handle`` (too large)."""
+        return self._refuse(_Call(request), exc)
+
     async def _forward(self, call: _Call, *, retried: bool = False) -> Reply:
         req = call.request
         grant = call.grant

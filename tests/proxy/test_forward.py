@@ -204,6 +204,8 @@ async def test_a_body_over_the_limit_is_refused_with_413(start_nexus, fake_upstr
     assert big.status_code == 413
     assert big.json()["error"]["type"] == "request_too_large"
     assert ok.status_code == 200 and not [r for r in fake_upstream.requests if len(r.body) > 10_000]
+    refused = [r for r in await records(server) if r.status == 413]
+    assert len(refused) == 1 and refused[0].outcome is Outcome.REJECTED
 
 
 async def test_other_paths_pass_through_with_method_and_query(nexus, fake_upstream):
