@@ -92,6 +92,9 @@ class _Decider:
         self.scope = prepared.view.scope
         self.pos = prepared.view.position
         self.session_conversation: str | None = None
+        self.best_k = 0
+        self.looked_for_task = False
+        self.looked_for_summary = False
 
     async def run(self) -> Decision:
         view, fp = self.view, self.fp
@@ -99,10 +102,13 @@ class _Decider:
             first = await self.ix.first_session_node(self.scope, view.session_id, before=self.pos)
             self.session_conversation = first.conversation_id if first else None
         best, best_k = await self._best_prefix()
+        self.best_k = best_k
         placement = None
         if fp.marker_index and best_k < fp.marker_index:
+            self.looked_for_summary = True
             placement = await self._after_compaction()
         if placement is None and fp.first_user_keys and self._may_start_subtask(best, best_k):
+            self.looked_for_task = True
             placement = await self._subtask()
         if placement is None and best is not None:
             placement = await self._continuation(best)
@@ -252,11 +258,14 @@ class _Decider:
                 keys.append(LinkKey("t", call.prompt_key, i, orjson.dumps(info).decode()))
         if traffic_class is TrafficClass.COMPACTION:
             keys.extend(LinkKey("s", k, i) for i, k in enumerate(fp.summary_line_keys))
-        if placement.edge == "root" and placement.conversation_id == view.request_id:
-            # A request that found nothing says what it looked for, so that an earlier request
-            # arriving late can find it and re-link it (worker.py).
-            keys.extend(LinkKey("w", k, i) for i, k in enumerate(fp.prefix_keys))
+        # What it looked for and might still get (a longer or equally long prefix that wins the
+        # tie, a sub-agent call, a summary): an earlier request arriving late with one of these
+        # re-links it (worker.py).
+        wanted_prefixes = fp.prefix_keys[max(self.best_k - 1, 0) :]
+        keys.extend(LinkKey("w", k, i) for i, k in enumerate(wanted_prefixes))
+        if self.looked_for_task:
             keys.extend(LinkKey("wt", k, i) for i, k in enumerate(fp.first_user_keys))
+        if self.looked_for_summary:
             keys.extend(LinkKey("ws", k, i) for i, k in enumerate(fp.marker_line_keys))
         first_in_session = bool(view.session_id) and self.session_conversation is None
         return Decision(node, tuple(dict.fromkeys(keys)), first_in_session)

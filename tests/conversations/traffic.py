@@ -305,7 +305,7 @@ class Agent:
         """A fork of this agent with history cut back to before its ``user_turns``-th typed
         message (1 is the first prompt): what Claude Code's rewind sends next."""
         twin = self.fork()
-        typed = [i for i, m in enumerate(twin.history) if m["role"] == "user" and _is_typed(m)]
+        typed = [i for i, m in enumerate(twin.history) if m["role"] == "user" and is_typed(m)]
         twin.history = twin.history[: typed[user_turns - 1]]
         return twin
 
@@ -316,7 +316,8 @@ class Agent:
         the prompt joins the last user message, and with ``keep_tail`` the newest messages are left
         out of the call and kept verbatim after the summary."""
         visible = [i for i, m in enumerate(self.history) if m["role"] != "system"]
-        cut = visible[-keep_tail] if keep_tail else len(self.history)
+        keep_tail = min(keep_tail, len(visible) - 1)
+        cut = visible[-keep_tail] if keep_tail > 0 else len(self.history)
         summarised, tail = self.history[:cut], [m for m in self.history[cut:] if m["role"] != "system"]
         messages = copy.deepcopy(summarised)
         last = next((m for m in reversed(messages) if m["role"] != "system"), None)
@@ -347,7 +348,7 @@ def agent_call(prompt: str, description: str = "do a thing") -> tuple[str, dict[
     return ("Agent", {"description": description, "prompt": prompt, "subagent_type": "general-purpose"})
 
 
-def _is_typed(message: dict[str, Any]) -> bool:
+def is_typed(message: dict[str, Any]) -> bool:
     content = message["content"]
     return isinstance(content, str) or any(b.get("type") == "text" for b in content)
 
