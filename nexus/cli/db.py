@@ -10,11 +10,12 @@ from typing import Annotated
 import orjson
 import typer
 
-from nexus.cli import options
+from nexus.cli import db_conversations, options
 from nexus.cli.output import err, fail, out, run
 from nexus.settings import Settings
 
 app = typer.Typer(help="Database maintenance: migrate, stats, prune, backup.", no_args_is_help=True)
+app.command("rebuild-conversations")(db_conversations.rebuild)
 _AGE = re.compile(r"^(\d+)([smhdw])$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 

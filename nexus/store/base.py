@@ -410,6 +410,8 @@ class ConversationStore(Protocol):
         (substring of any model used), session, conversation, traffic class (has one), text
         (title or latest preview)."""
 
+    async def count_conversations(self, flt: RequestFilter) -> int: ...
+
     async def get_conversation(self, conversation_id: str) -> ConversationTree | None: ...
 
     async def linking_positions(

@@ -286,6 +286,19 @@ class ConversationsBase(_Base):
     async def list_conversations(
         self, flt: RequestFilter, cursor: str | None = None, limit: int = 100
     ) -> Page[ConversationSummary]:
+        where, params = self._conv_where(flt, cursor)
+        sql = self._numbered(self.q["conv_list"].format(where=where))
+        rows = await self._fetchall(sql, [*params, limit + 1])
+        items = [conversation_from_row(r) for r in rows[:limit]]
+        more = len(rows) > limit and items
+        return Page(items, f"{items[-1].last_at_ms}:{items[-1].id}" if more else None)
+
+    async def count_conversations(self, flt: RequestFilter) -> int:
+        where, params = self._conv_where(flt, None)
+        row = await self._fetchone(self._numbered(self.q["conv_count"].format(where=where)), params)
+        return int(row[0]) if row else 0
+
+    def _conv_where(self, flt: RequestFilter, cursor: str | None) -> tuple[str, list[Any]]:
         clauses: list[str] = []
         params: list[Any] = []
 
@@ -314,11 +327,7 @@ class ConversationsBase(_Base):
             add("conv_filter_class", flt.traffic_class)
         if flt.text:
             add("conv_filter_text", f"%{flt.text}%", f"%{flt.text}%")
-        sql = self.q["conv_list"].format(where=("WHERE " + " AND ".join(clauses)) if clauses else "")
-        rows = await self._fetchall(self._numbered(sql), [*params, limit + 1])
-        items = [conversation_from_row(r) for r in rows[:limit]]
-        more = len(rows) > limit and items
-        return Page(items, f"{items[-1].last_at_ms}:{items[-1].id}" if more else None)
+        return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
 
     def _numbered(self, sql: str) -> str:
         return sql

@@ -156,6 +156,9 @@ FROM conversations c
 ORDER BY c.last_at_ms DESC, c.id DESC
 LIMIT ?
 
+-- name: conv_count
+SELECT count(*) FROM conversations c {where}
+
 -- name: conv_filter_cursor
 (c.last_at_ms, c.id) < (?, ?)
 
