@@ -106,16 +106,45 @@ class NexusApp(App[None]):
     def open_request(self, request_id: str) -> None:
         from nexus.tui.screens.request import RequestScreen
 
-        self.push_screen(RequestScreen(request_id))
+        screen = self._reusable("request")
+        if isinstance(screen, RequestScreen):
+            screen.show(request_id)
+            self.push_screen(screen)
+        else:
+            self._push_kept("request", RequestScreen(request_id))
 
     def open_conversation(
         self, conversation_id: str, *, focus_request: str | None = None, analyze: bool = False
     ) -> None:
         from nexus.tui.screens.conversation import ConversationScreen
 
-        self.push_screen(
-            ConversationScreen(conversation_id, focus_request=focus_request, analyze=analyze)
-        )
+        screen = self._reusable("conversation")
+        if isinstance(screen, ConversationScreen):
+            screen.show(conversation_id, focus_request=focus_request, analyze=analyze)
+            self.push_screen(screen)
+        else:
+            fresh = ConversationScreen(conversation_id, focus_request=focus_request, analyze=analyze)
+            self._push_kept("conversation", fresh)
+
+    # Detail screens are kept (one per view and kind) and pointed at the next item: composing a
+    # screen costs more than loading its data, and opening things must feel instant.
+    def _kept_name(self, kind: str) -> str:
+        return f"{kind}@{self.current_mode}"
+
+    def _reusable(self, kind: str) -> Screen[None] | None:
+        """The kept screen of this kind for the current view, unless it is already on the stack
+        (then a fresh one is pushed over it)."""
+        name = self._kept_name(kind)
+        if not self.is_screen_installed(name):
+            return None
+        screen = self.get_screen(name)
+        return None if screen in self.screen_stack else screen
+
+    def _push_kept(self, kind: str, screen: Screen[None]) -> None:
+        name = self._kept_name(kind)
+        if not self.is_screen_installed(name):
+            self.install_screen(screen, name)
+        self.push_screen(screen)
 
     # -- command palette ----------------------------------------------------------------------
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:

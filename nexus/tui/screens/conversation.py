@@ -87,6 +87,17 @@ class ConversationScreen(NexusScreen):
         self.is_1m = False
         self._analyze_on_load = analyze
         self.drawn = False
+        self._drawn_tabs: set[str] = set()
+
+    def show(
+        self, conversation_id: str, *, focus_request: str | None = None, analyze: bool = False
+    ) -> None:
+        """Point this (reused) screen at another conversation; it loads again."""
+        self.conversation_id = conversation_id
+        self.focus_request = focus_request
+        self._analyze_on_load = analyze
+        if self.is_mounted:
+            self._start()
 
     def compose(self) -> ComposeResult:
         yield StatusBar(f"Conversation {self.conversation_id[-8:]}", id="status")
@@ -104,6 +115,16 @@ class ConversationScreen(NexusScreen):
 
     def on_mount(self) -> None:
         self.nexus.feed_signal.subscribe(self, self.on_feed)
+        self._start()
+
+    def _start(self) -> None:
+        if self.drawn:  # a reused screen: forget the previous conversation
+            self.conv_tree, self.drawn, self.is_1m = None, False, False
+            self.query_one(StatusBar).title = f"Conversation {self.conversation_id[-8:]}"
+            self.query_one("#conversation-head", Static).update(Text(" loading…", style="dim"))
+            self.query_one(ConversationTreeView).clear()
+            self.query_one(AnalysisPanel).reset()
+            self.query_one(TabbedContent).active = "tree"
         self.load()
         if self._analyze_on_load:
             self.action_analyze()
@@ -140,6 +161,8 @@ class ConversationScreen(NexusScreen):
         )
 
     def on_conversation_loaded(self, message: ConversationLoaded) -> None:
+        if message.tree.summary.id != self.conversation_id:
+            return  # an answer for the conversation this screen showed before
         self.conv_tree = message.tree
         self.is_1m = self.is_1m or message.uses_1m_beta
         self.query_one("#conversation-head", Static).update(
@@ -159,14 +182,30 @@ class ConversationScreen(NexusScreen):
         if keep:
             view.focus_request(keep)
         view.focus()
-        self.query_one("#timeline-body", Static).update(
-            timeline(tree, self.nexus.tz, with_background=False)
-        )
-        self.query_one("#numbers-body", Static).update(numbers_view(numbers(tree)))
+        self._drawn_tabs: set[str] = set()
+        self._draw_tab()
         self.query_one(StatusBar).info = Text(
             f"{len(tree.nodes)} requests" + ("" if self.with_background else " (background hidden)")
         )
         self.drawn = True
+
+    def _draw_tab(self) -> None:
+        """Timeline and numbers are drawn when their tab is first shown (they cost as much as the
+        tree on a long conversation, and most visits only look at the tree)."""
+        tree, tab = self.conv_tree, self.query_one(TabbedContent).active
+        if tree is None or tab in self._drawn_tabs:
+            return
+        if tab == "timeline":
+            self.query_one("#timeline-body", Static).update(
+                timeline(tree, self.nexus.tz, with_background=False)
+            )
+        elif tab == "numbers":
+            self.query_one("#numbers-body", Static).update(numbers_view(numbers(tree)))
+        self._drawn_tabs.add(tab)
+
+    @on(TabbedContent.TabActivated)
+    def _tab_shown(self) -> None:
+        self._draw_tab()
 
     def on_feed(self, events: list[LiveEvent]) -> None:
         panel = self.query_one(AnalysisPanel)

@@ -69,6 +69,18 @@ class RequestScreen(NexusScreen):
                 yield JsonTree("request", id="raw-request")
         yield Footer()
 
+    def show(self, request_id: str) -> None:
+        """Point this (reused) screen at another request; it loads again."""
+        self.request_id = request_id
+        if self.is_mounted:
+            self.stored = None
+            self.query_one(StatusBar).title = f"Request {request_id[-12:]}"
+            self.query_one("#request-head", Static).update(Text("loading…", style="dim"))
+            for log in self.query(ChatLog):
+                log.clear()
+            self.query_one(TabbedContent).active = "chat"
+            self.load()
+
     def on_mount(self) -> None:
         self.load()
 
@@ -92,6 +104,8 @@ class RequestScreen(NexusScreen):
         )
 
     def on_request_loaded(self, message: RequestLoaded) -> None:
+        if message.stored.summary.id != self.request_id:
+            return  # an answer for the request this screen showed before
         stored = self.stored = message.stored
         s = stored.summary
         self.query_one("#request-head", Static).update(head_text(stored, self.nexus))

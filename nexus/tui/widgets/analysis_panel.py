@@ -19,6 +19,13 @@ _STATE_TEXT = {
 }
 
 
+_IDLE = Text(
+    "No analysis yet. Press a to ask the model what went well and what went wrong in this "
+    "conversation.",
+    style="dim",
+)
+
+
 class AnalysisPanel(VerticalScroll):
     DEFAULT_CSS = """
     AnalysisPanel { padding: 0 1; }
@@ -68,6 +75,13 @@ class AnalysisPanel(VerticalScroll):
         self.set_class(state == "done", "-done")
         if state == "done":
             self.query_one(Markdown).update(str(job.get("markdown") or "(empty result)"))
+
+    def reset(self) -> None:
+        self._state = None
+        self.job_id = None
+        self.query_one("#analysis-state", Static).update(_IDLE)
+        self.set_class(False, "-busy")
+        self.set_class(False, "-done")
 
     def show_message(self, message: str, *, is_error: bool = True) -> None:
         self._state = "error" if is_error else None

@@ -335,7 +335,7 @@ def _align(cell: Text, width: int, justify: str) -> Text:
 
 
 def _strip(text: Text, width: int, style: Style, widget: RequestTable) -> Strip:
-    text.truncate(width)
-    segments = list(text.render(widget.app.console))
-    strip = Strip(segments).adjust_cell_length(width)
-    return strip.apply_style(style).simplify()
+    """One Strip per line, styled and padded in the Text itself: Strips are costly to make."""
+    text.style = style
+    text.truncate(width, pad=True)
+    return Strip(list(text.render(widget.app.console)), width)
