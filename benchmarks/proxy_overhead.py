@@ -1,0 +1,550 @@
+"""What Nexus adds to a call (latency, throughput, memory, recording) against the fake API direct.
+
+One run starts the fake upstream (``python -m tests.fakes.upstream``) and ``nexus serve`` (SQLite
+and spool in a temp dir, recording on) as their own processes, then drives both with an aiohttp
+client from this process: ~190 KB Claude Code-like bodies (benchmarks/bodies.py), non-streaming and
+streaming, at concurrency 1 and 16, first against the fake directly, then through Nexus. It prints
+p50/p99 total latency, p50 time to first body byte, requests/s, what Nexus adds (through − direct)
+and the ratio, CPU per request of each process, the Nexus process's resident memory (now and
+peak), and records stored / requests sent once the writer has caught up; then checks the targets
+of issue 2 / DESIGN.md §6. ``--variant`` runs Nexus with patches from benchmarks/variants.py.
+
+    .venv/bin/python benchmarks/proxy_overhead.py                 # the whole matrix
+    .venv/bin/python benchmarks/proxy_overhead.py --pin           # Nexus on CPU 0, the rest on 1
+    .venv/bin/python benchmarks/proxy_overhead.py --minutes 2     # soak: RSS every 10 s
+
+Each cell runs closed-loop: ``c`` workers, each sending its next request as soon as the previous
+answer has been read (keep-alive, one connection per worker). Bodies are built before the clock
+starts so the load generator spends its CPU on sockets only; the machine's cores are still shared
+by the load generator, the fake and Nexus, which the README discusses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bodies import Session  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+# Targets (issue 2, recording on, this 2-core machine).
+ADDED_P50_C1_MS = 2.0
+RPS_C16 = {"json": 600.0, "stream": 500.0}
+P99_C16_MS = 60.0
+RSS_LIMIT_MB = 200.0
+
+
+# ---------------------------------------------------------------------------------------------
+# Processes
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def proc_status(pid: int) -> dict[str, int]:
+    """VmRSS and VmHWM (peak) of a process, in kB."""
+    values: dict[str, int] = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(("VmRSS:", "VmHWM:")):
+                key, value = line.split(":", 1)
+                values[key] = int(value.split()[0])
+    return values
+
+
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Stack:
+    """The fake upstream and ``nexus serve``, each a child process."""
+
+    workdir: Path
+    pin: bool
+    variant: str = ""
+    upstream_url: str = ""
+    proxy_url: str = ""
+    db_path: Path = field(init=False)
+    fake: subprocess.Popen[bytes] | None = None
+    nexus: subprocess.Popen[bytes] | None = None
+
+    def __post_init__(self) -> None:
+        self.db_path = self.workdir / "nexus.db"
+
+    def _env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("NEXUS_", "GEMINI"))}
+        env.pop("DATABASE_URL", None)
+        env.pop("GOOGLE_API_KEY", None)
+        env["NEXUS_DATA_DIR"] = str(self.workdir / "data")
+        env["NEXUS_CREDENTIALS_DIR"] = str(self.workdir / "credentials")  # none: pass-through
+        env["PYTHONPATH"] = str(ROOT)
+        return env
+
+    def _taskset(self, cpu: str) -> list[str]:
+        return ["taskset", "-c", cpu] if self.pin and shutil.which("taskset") else []
+
+    def start(self) -> None:
+        (self.workdir / "credentials").mkdir(parents=True, exist_ok=True)
+        self.fake = subprocess.Popen(
+            [*self._taskset("1"), PYTHON, "-m", "tests.fakes.upstream", "--port", "0"],
+            cwd=ROOT, env=self._env(), stdout=subprocess.PIPE,
+        )  # fmt: skip
+        assert self.fake.stdout is not None
+        self.upstream_url = self.fake.stdout.readline().decode().strip()
+        if not self.upstream_url.startswith("http"):
+            raise RuntimeError("the fake upstream did not start")
+        proxy_port, api_port = free_port(), free_port()
+        launcher = ["-m", "nexus"]
+        if self.variant:  # patched for attribution (benchmarks/variants.py)
+            launcher = [str(ROOT / "benchmarks" / "variants.py"), self.variant]
+        self.nexus = subprocess.Popen(
+            [*self._taskset("0"), PYTHON, *launcher, "serve",
+             "--proxy-port", str(proxy_port), "--api-port", str(api_port),
+             "--upstream", self.upstream_url, "--db", f"sqlite:///{self.db_path}",
+             "--log-level", "WARNING"],
+            cwd=ROOT, env=self._env(), stderr=open(self.workdir / "nexus.log", "wb"),
+        )  # fmt: skip
+        self.proxy_url = f"http://127.0.0.1:{proxy_port}"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.nexus.poll() is not None:
+                raise RuntimeError("nexus serve exited:\n" + self.log_tail())
+            try:
+                with socket.create_connection(("127.0.0.1", proxy_port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("nexus serve did not listen in 30 s:\n" + self.log_tail())
+
+    def log_tail(self) -> str:
+        path = self.workdir / "nexus.log"
+        return path.read_text(errors="replace")[-3000:] if path.exists() else ""
+
+    def rss_mb(self) -> tuple[float, float]:
+        """(current, peak) resident memory of the Nexus process, MB."""
+        assert self.nexus is not None
+        status = proc_status(self.nexus.pid)
+        return status["VmRSS"] / 1024, status["VmHWM"] / 1024
+
+    def records(self) -> int:
+        if not self.db_path.exists():
+            return 0
+        with sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=10) as db:
+            return int(db.execute("SELECT count(*) FROM requests").fetchone()[0])
+
+    def spool_backlog(self) -> tuple[int, int]:
+        """(files, bytes) in Nexus's spool folder: records on disk the store may not have yet."""
+        files = list((self.workdir / "data" / "spool").rglob("*.spool"))
+        return len(files), sum(f.stat().st_size for f in files)
+
+    def wait_for_records(
+        self, expected: int, timeout_s: float = 300.0, stall_s: float = 30.0
+    ) -> tuple[int, float]:
+        """Poll the store until it holds ``expected`` records, or stops growing for ``stall_s``
+        (a spool replay can add no row for a while), or ``timeout_s``; (count, wait s)."""
+        start = time.monotonic()
+        last, last_change = -1, start
+        while True:
+            count = self.records()
+            now = time.monotonic()
+            if count != last:
+                last, last_change = count, now
+            if count >= expected or now - last_change > stall_s or now - start > timeout_s:
+                return count, now - start
+            time.sleep(0.25)
+
+    def stop(self) -> None:
+        for proc in (self.nexus, self.fake):
+            if proc is not None and proc.poll() is None:
+                proc.terminate()
+        for proc in (self.nexus, self.fake):
+            if proc is not None:
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+
+
+# ---------------------------------------------------------------------------------------------
+# Load
+
+
+@dataclass
+class Cell:
+    mode: str  # "json" | "stream"
+    concurrency: int
+    target: str  # "direct" | "nexus"
+    latencies: list[float] = field(default_factory=list)  # seconds
+    ttfbs: list[float] = field(default_factory=list)
+    overheads: list[float] = field(default_factory=list)  # x-nexus-overhead-ms
+    wall_s: float = 0.0
+    errors: int = 0
+    sent: int = 0
+    nexus_cpu_s: float = 0.0
+    fake_cpu_s: float = 0.0
+    client_cpu_s: float = 0.0
+
+    @property
+    def rps(self) -> float:
+        return len(self.latencies) / self.wall_s if self.wall_s else 0.0
+
+
+def pct(values: list[float], q: float) -> float:
+    """Nearest-rank percentile, in ms."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, int(round(q / 100 * len(ordered) + 0.5)) - 1))
+    return ordered[rank] * 1000
+
+
+async def one_request(
+    http: aiohttp.ClientSession, url: str, headers: dict[str, str], body: bytes, cell: Cell | None
+) -> None:
+    t0 = time.perf_counter()
+    async with http.post(url, data=body, headers=headers) as resp:
+        first = await resp.content.readany()
+        t_first = time.perf_counter()
+        while await resp.content.readany():
+            pass
+        t_end = time.perf_counter()
+        ok = resp.status == 200 and bool(first)
+        overhead = resp.headers.get("x-nexus-overhead-ms")
+    if cell is None:
+        return
+    cell.sent += 1
+    if not ok:
+        cell.errors += 1
+        return
+    cell.latencies.append(t_end - t0)
+    cell.ttfbs.append(t_first - t0)
+    if overhead is not None:
+        cell.overheads.append(float(overhead) / 1000)
+
+
+async def drive(
+    base_url: str, cell: Cell | None, mode: str, concurrency: int, requests: int, first_n: int
+) -> float:
+    """Send ``requests`` calls with ``concurrency`` closed-loop workers; returns wall seconds."""
+    url = base_url + "/v1/messages?beta=true"
+    sessions = [Session(i, stream=(mode == "stream")) for i in range(concurrency)]
+    per_worker = [
+        requests // concurrency + (i < requests % concurrency) for i in range(concurrency)
+    ]
+    # Bodies are built before the clock starts: the load generator's CPU goes to sockets only.
+    work = [
+        [(s.headers(), s.body(first_n + k)) for k in range(n)]
+        for s, n in zip(sessions, per_worker, strict=True)
+    ]
+    connector = aiohttp.TCPConnector(limit=concurrency, force_close=False)
+    timeout = aiohttp.ClientTimeout(total=120)
+    async with aiohttp.ClientSession(
+        connector=connector, timeout=timeout, auto_decompress=False
+    ) as http:
+
+        async def worker(items: list[tuple[dict[str, str], bytes]]) -> None:
+            for headers, body in items:
+                await one_request(http, url, headers, body, cell)
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker(items) for items in work))
+        return time.perf_counter() - start
+
+
+def run_cell(
+    stack: Stack, mode: str, concurrency: int, target: str, requests: int, warmup: int, seq: int
+) -> Cell:
+    base = stack.upstream_url if target == "direct" else stack.proxy_url
+    cell = Cell(mode, concurrency, target)
+    loop_run = _runner()
+    loop_run(drive(base, None, mode, concurrency, warmup, seq))
+    cell.sent = 0
+    assert stack.nexus is not None and stack.fake is not None
+    cpu0, fake0, client0 = cpu_seconds(stack.nexus.pid), cpu_seconds(stack.fake.pid), _own_cpu()
+    cell.wall_s = loop_run(drive(base, cell, mode, concurrency, requests, seq + warmup))
+    cell.nexus_cpu_s = cpu_seconds(stack.nexus.pid) - cpu0
+    cell.fake_cpu_s = cpu_seconds(stack.fake.pid) - fake0
+    cell.client_cpu_s = _own_cpu() - client0
+    return cell
+
+
+def _own_cpu() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+def _runner():  # type: ignore[no-untyped-def]
+    try:
+        import uvloop
+
+        return uvloop.run
+    except ImportError:  # pragma: no cover
+        return asyncio.run
+
+
+# ---------------------------------------------------------------------------------------------
+# Report
+
+
+def print_table(cells: list[Cell], stack: Stack) -> list[str]:
+    """Print the results; return the failed targets."""
+    failures: list[str] = []
+    head = (
+        f"{'mode':<7}{'c':>3} {'target':<8}{'n':>6}{'p50 ms':>9}{'p99 ms':>9}{'ttfb50':>9}"
+        f"{'req/s':>9}{'self ms':>9}   CPU ms/req: nexus fake client"
+    )
+    print(head)
+    print("-" * len(head))
+    by_key = {(c.mode, c.concurrency, c.target): c for c in cells}
+    for mode in ("json", "stream"):
+        for conc in sorted({c.concurrency for c in cells}):
+            direct, through = by_key.get((mode, conc, "direct")), by_key.get((mode, conc, "nexus"))
+            for cell in (direct, through):
+                if cell is None:
+                    continue
+                n_ok = max(len(cell.latencies), 1)
+                cpu = "".join(
+                    f"{v / n_ok * 1000:>6.2f}"
+                    for v in (cell.nexus_cpu_s, cell.fake_cpu_s, cell.client_cpu_s)
+                )
+                if cell.target != "nexus":
+                    cpu = f"{'-':>6}{cpu[6:]}"
+                selfms = f"{pct(cell.overheads, 50):.2f}" if cell.overheads else "-"
+                ttfb = f"{pct(cell.ttfbs, 50):.2f}" if mode == "stream" else "-"
+                err = f"  ({cell.errors} errors)" if cell.errors else ""
+                print(
+                    f"{mode:<7}{conc:>3} {cell.target:<8}{len(cell.latencies):>6}"
+                    f"{pct(cell.latencies, 50):>9.2f}{pct(cell.latencies, 99):>9.2f}{ttfb:>9}"
+                    f"{cell.rps:>9.0f}{selfms:>9}{'':>14}{cpu}{err}"
+                )
+            if direct is None or through is None:
+                continue
+            d50, t50 = pct(direct.latencies, 50), pct(through.latencies, 50)
+            d99, t99 = pct(direct.latencies, 99), pct(through.latencies, 99)
+            dt, tt = pct(direct.ttfbs, 50), pct(through.ttfbs, 50)
+            ttfb_added = f"{tt - dt:+.2f}" if mode == "stream" else "-"
+            print(
+                f"{'':<11}{'added':<8}{'':>6}{t50 - d50:>+9.2f}{t99 - d99:>+9.2f}{ttfb_added:>9}"
+                f"{through.rps - direct.rps:>+9.0f}"
+            )
+            ttfb_ratio = f"{tt / dt:.2f}" if mode == "stream" else "-"
+            print(
+                f"{'':<11}{'ratio':<8}{'':>6}{t50 / d50:>9.2f}{t99 / d99:>9.2f}{ttfb_ratio:>9}"
+                f"{through.rps / direct.rps:>9.2f}"
+            )
+            if conc == 1:
+                if t50 - d50 > ADDED_P50_C1_MS:
+                    failures.append(f"{mode} c=1 added p50 {t50 - d50:.2f} ms > {ADDED_P50_C1_MS}")
+                if mode == "stream" and tt - dt > ADDED_P50_C1_MS:
+                    failures.append(f"stream c=1 added TTFB {tt - dt:.2f} ms > {ADDED_P50_C1_MS}")
+            if conc >= 16:
+                if through.rps < RPS_C16[mode]:
+                    failures.append(
+                        f"{mode} c={conc} {through.rps:.0f} req/s < {RPS_C16[mode]:.0f}"
+                    )
+                if t99 > P99_C16_MS:
+                    failures.append(f"{mode} c={conc} p99 {t99:.1f} ms > {P99_C16_MS}")
+            if through.errors or direct.errors:
+                failures.append(
+                    f"{mode} c={conc}: {through.errors + direct.errors} failed requests"
+                )
+        print()
+    return failures
+
+
+# ---------------------------------------------------------------------------------------------
+# Modes
+
+
+def matrix(args: argparse.Namespace, stack: Stack) -> int:
+    cells: list[Cell] = []
+    seq = 0
+    sent_through = 0
+    rss_after: list[tuple[str, float]] = []
+    assert stack.nexus is not None
+    cpu_start = cpu_seconds(stack.nexus.pid)
+    for mode in ("json", "stream"):
+        for conc in args.concurrency:
+            n = args.requests_c1 if conc == 1 else args.requests
+            for target in ("direct", "nexus"):
+                cell = run_cell(stack, mode, conc, target, n, args.warmup, seq)
+                seq += n + args.warmup
+                if target == "nexus":
+                    sent_through += cell.sent + args.warmup
+                    rss_after.append((f"{mode} c={conc}", stack.rss_mb()[0]))
+                cells.append(cell)
+                print(
+                    f"  {mode:<6} c={conc:<3} {target:<7} {len(cell.latencies)} ok in"
+                    f" {cell.wall_s:.1f} s", file=sys.stderr, flush=True,
+                )  # fmt: skip
+    stored, waited = stack.wait_for_records(sent_through)
+    # Work the writer did after a cell ended is billed to no cell: count the whole run too.
+    cpu_run = cpu_seconds(stack.nexus.pid) - cpu_start
+    rss, peak = stack.rss_mb()
+    print()
+    failures = print_table(cells, stack)
+    print("Nexus RSS after each cell: " + ", ".join(f"{k} {v:.0f} MB" for k, v in rss_after))
+    print(f"Nexus RSS now {rss:.0f} MB, peak (VmHWM) {peak:.0f} MB")
+    print(
+        f"Nexus CPU over the whole run (until the writer caught up): {cpu_run:.1f} s,"
+        f" {cpu_run / max(sent_through, 1) * 1000:.2f} ms per request sent through it"
+    )
+    print(f"records stored / requests sent through Nexus: {stored} / {sent_through}"
+          f" (writer caught up {waited:.1f} s after the last response)")  # fmt: skip
+    files, size = stack.spool_backlog()
+    print(f"spool on disk at the end: {files} segment files, {size / 1e6:.1f} MB")
+    if peak >= RSS_LIMIT_MB:
+        failures.append(f"peak RSS {peak:.0f} MB >= {RSS_LIMIT_MB:.0f} MB")
+    if stored != sent_through:
+        failures.append(f"{sent_through - stored} requests not recorded")
+    print()
+    if failures:
+        print("TARGETS MISSED:")
+        for line in failures:
+            print("  - " + line)
+    else:
+        print("all targets met")
+    return 1 if failures else 0
+
+
+def soak(args: argparse.Namespace, stack: Stack) -> int:
+    """Steady mixed load through Nexus for N minutes; RSS every ``--sample-s`` seconds."""
+    conc = max(args.concurrency)
+    deadline = time.monotonic() + args.minutes * 60
+    samples: list[tuple[float, float, int, int]] = []  # (elapsed s, RSS MB, sent, stored)
+    state = {"sent": 0, "errors": 0}
+
+    async def load() -> None:
+        url = stack.proxy_url + "/v1/messages?beta=true"
+        sessions = [Session(i, stream=(i % 2 == 1)) for i in range(conc)]
+        connector = aiohttp.TCPConnector(limit=conc)
+        async with aiohttp.ClientSession(
+            connector=connector, timeout=aiohttp.ClientTimeout(total=120), auto_decompress=False
+        ) as http:
+
+            async def worker(session: Session) -> None:
+                n = 0
+                headers = session.headers()
+                started = time.monotonic()
+                while time.monotonic() < deadline:
+                    if args.rate:  # open-loop pacing: worker i sends at (n * conc + i) / rate
+                        due = started + (n * conc + session.index) / args.rate
+                        await asyncio.sleep(max(0.0, due - time.monotonic()))
+                    body = session.body(n)
+                    n += 1
+                    try:
+                        await one_request(http, url, headers, body, None)
+                    except (TimeoutError, aiohttp.ClientError):
+                        state["errors"] += 1
+                    state["sent"] += 1
+
+            async def sampler() -> None:
+                start = time.monotonic()
+                while time.monotonic() < deadline + 0.5:
+                    sample = (time.monotonic() - start, stack.rss_mb()[0], state["sent"],
+                              stack.records())  # fmt: skip
+                    samples.append(sample)
+                    print(f"  t={sample[0]:5.0f} s  RSS {sample[1]:6.1f} MB  sent {sample[2]}"
+                          f"  stored {sample[3]}", file=sys.stderr, flush=True)  # fmt: skip
+                    await asyncio.sleep(args.sample_s)
+
+            await asyncio.gather(sampler(), *(worker(s) for s in sessions))
+
+    _runner()(load())
+    stored, waited = stack.wait_for_records(state["sent"])
+    rss, peak = stack.rss_mb()
+    minutes = args.minutes
+    print(f"soak: {minutes:g} min, c={conc} (half streaming), rate cap {args.rate or 'none'},"
+          f" {state['sent']} requests,"
+          f" {state['sent'] / (minutes * 60):.0f} req/s, {state['errors']} errors")  # fmt: skip
+    print(f"{'t (s)':>7}{'RSS MB':>9}{'sent':>8}{'stored':>8}")
+    for t, mb, sent, stored_then in samples:
+        print(f"{t:>7.0f}{mb:>9.1f}{sent:>8}{stored_then:>8}")
+    later = [s for s in samples if s[0] >= 30] or samples
+    if len(later) >= 2:
+        (t0, m0, n0, _), (t1, m1, n1, _) = later[0], later[-1]
+        per_10k = (m1 - m0) / max(n1 - n0, 1) * 10_000
+        print(f"RSS from t={t0:.0f} s to t={t1:.0f} s: {m0:.1f} → {m1:.1f} MB"
+              f" ({per_10k:+.2f} MB per 10 000 requests); min {min(s[1] for s in later):.1f},"
+              f" max {max(s[1] for s in later):.1f}")  # fmt: skip
+    print(f"peak RSS (VmHWM) {peak:.0f} MB, now {rss:.0f} MB")
+    print(
+        f"records stored / requests sent: {stored} / {state['sent']} (caught up in {waited:.1f} s)"
+    )
+    return 0 if stored == state["sent"] and peak < RSS_LIMIT_MB else 1
+
+
+@contextmanager
+def running_stack(args: argparse.Namespace) -> Iterator[Stack]:
+    workdir = Path(tempfile.mkdtemp(prefix="nexus-bench-"))
+    stack = Stack(workdir, pin=args.pin, variant=args.variant)
+    if args.pin:
+        os.sched_setaffinity(0, {1})  # the load generator shares CPU 1 with the fake
+    try:
+        stack.start()
+        yield stack
+    finally:
+        stack.stop()
+        if args.keep:
+            print(f"kept {workdir}", file=sys.stderr)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=2000, help="requests per cell at c>1")
+    parser.add_argument("--requests-c1", type=int, default=300, help="requests per cell at c=1")
+    parser.add_argument("--warmup", type=int, default=100, help="unmeasured requests per cell")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16])
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="taskset: Nexus on CPU 0, fake and load generator on CPU 1",
+    )
+    parser.add_argument("--minutes", type=float, default=0.0, help="soak for N minutes instead")
+    parser.add_argument("--rate", type=float, default=0.0, help="soak: total req/s cap (0: none)")
+    parser.add_argument("--sample-s", type=float, default=10.0, help="soak: RSS sampling period")
+    parser.add_argument(
+        "--variant",
+        default="",
+        help="run Nexus with patches from benchmarks/variants.py (comma list)",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the temp dir (db, log)")
+    args = parser.parse_args(argv)  # fmt: skip
+    print("$ " + " ".join([Path(PYTHON).name, *sys.argv]))
+    print(f"cpus {os.cpu_count()}, load average {os.getloadavg()[0]:.2f}, pin {args.pin},"
+          f" variant {args.variant or 'none (nexus as shipped)'}")  # fmt: skip
+    with running_stack(args) as stack:
+        sample = Session(0, stream=False).body(0)
+        pid = stack.nexus.pid if stack.nexus else "?"
+        print(f"body {len(sample) / 1024:.0f} KB; upstream {stack.upstream_url};"
+              f" nexus {stack.proxy_url} (pid {pid})")  # fmt: skip
+        print()
+        return soak(args, stack) if args.minutes else matrix(args, stack)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
