@@ -92,7 +92,7 @@ async def fill(store: Any, records: list[RequestRecord]) -> None:
     for start in range(0, len(records), FILL_BATCH):
         chunk = records[start : start + FILL_BATCH]
         await store.write_batch(chunk)
-        await store.write_links(await linker.link_batch(chunk))
+        await linker.link_batch(chunk)
 
 
 async def measure(store: Any, records: list[RequestRecord]) -> dict[str, float]:
@@ -105,10 +105,9 @@ async def measure(store: Any, records: list[RequestRecord]) -> dict[str, float]:
         prepare(view)
         parses.append(time.process_time() - t0)
         t0, c0 = time.perf_counter(), time.process_time()
-        links = await linker.link_batch([record])
+        await linker.link_batch([record])
         totals.append(time.perf_counter() - t0)
         cpus.append(time.process_time() - c0)
-        await store.write_links(links)
     # CPU time of this process (the SQLite work runs in its threads): what linking costs, without
     # the waiting a busy machine adds to wall time. On Postgres the server's share is not in it.
     index = [c - p for c, p in zip(cpus, parses, strict=True)]

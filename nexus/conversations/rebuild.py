@@ -2,26 +2,24 @@
 canonical order (start time, then id), exactly as live linking would have placed them had the
 records arrived in that order; live linking repairs itself to the same result (``worker.py``).
 
-Only links that change are written back, so a rebuild of an up-to-date store adds no ``link``
-events. Safe beside running servers on Postgres: each batch runs under the linkers' advisory lock,
+Only links that change are written (by the linker, as live), so a rebuild of an up-to-date store
+adds no ``link`` events. Safe beside running servers on Postgres: each batch runs under the linkers' advisory lock,
 and a live record linked meanwhile is re-linked by whichever pass sees it last.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Protocol
 
 from nexus.conversations.worker import ConversationLinker, LinkingStore
-from nexus.records import Link, RequestFilter
+from nexus.records import RequestFilter
 
 ProgressFn = Callable[[int, int], None]  # (requests done, requests in all)
 
 
 class RebuildStore(LinkingStore, Protocol):
     async def count_requests(self, flt: RequestFilter) -> int: ...
-
-    async def write_links(self, links: Sequence[Link]) -> None: ...
 
 
 async def rebuild_conversations(
@@ -35,10 +33,7 @@ async def rebuild_conversations(
     after = None
     while positions := await store.linking_positions(after, batch_size):
         stored = [s for s in [await store.get_request(i) for _, i in positions] if s is not None]
-        links = await linker.link_stored(stored)
-        current = await store.stored_links([lk.request_id for lk in links])
-        changed = [lk for lk in links if current.get(lk.request_id) != lk]
-        await store.write_links(changed)
+        await linker.link_stored(stored)
         done += len(positions)
         after = positions[-1]
         if on_progress is not None:

@@ -1,8 +1,10 @@
 """Linking as it runs beside the writer: records in, links out, and self-repair.
 
 The writer calls ``ConversationLinker.link_batch(records)`` after ``write_batch`` committed them
-(the records are still in memory, so no body is read back) and stores the returned links with
-``write_links``. Each request is decided "as of" its position (``linker.py``); a request that
+(the records are still in memory, so no body is read back). The linker writes the links itself
+(``links`` rows and their ``link`` events) in the same locked transaction as its index, so a link
+repaired by another process is never overwritten by an older result; callers need not (and should
+not) write the returned links again. Each request is decided "as of" its position (``linker.py``); a request that
 arrives after requests that started later (concurrent sessions, parallel sub-agents, several
 processes, a spool replay) may change what those later ones should have been, so the affected ones
 are re-linked from the store in canonical order: their conversation after that position, and any
@@ -36,7 +38,7 @@ class ConversationLinker:
         self.store = store
 
     async def link_batch(self, records: Sequence[RequestRecord]) -> list[Link]:
-        """Link freshly written records; returns every link to store (theirs and any repaired)."""
+        """Link freshly written records; returns the links written (theirs and any repaired)."""
         if not records:
             return []
         views = [RequestView.from_record(r) for r in records]
@@ -54,19 +56,21 @@ class ConversationLinker:
 
     async def catch_up(self, limit: int = 500) -> list[Link]:
         """Link stored requests that have no link yet (linking was interrupted by a crash or an
-        outage) and return links the ``links`` table is missing. Call until it returns []."""
+        outage) and write links the ``links`` table lacks. Returns what it wrote: call until []."""
         ids = await self.store.unlinked_request_ids(limit)
         stored = [s for s in [await self.store.get_request(i) for i in ids] if s is not None]
         links = await self.link_stored(stored)
-        published = {lk.request_id for lk in links}
-        links += [lk for lk in await self.store.unpublished_links(limit) if lk.request_id not in published]
+        missing = await self.store.unpublished_links(limit)
+        if missing:
+            async with self.store.link_index() as index:
+                links += await index.publish(missing)
         return links
 
     async def _link(self, items: list[tuple[Prepared, RequestSummary]]) -> list[Link]:
         async with self.store.link_index() as index:
             run = _Run(index, self.store)
             await run.link_all(items)
-        return list(run.links.values())
+            return await index.publish(list(run.links.values()))
 
 
 def _prepare_all(views: Sequence[RequestView]) -> list[Prepared]:

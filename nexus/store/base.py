@@ -396,6 +396,11 @@ class LinkIndex(Protocol):
     async def summary_rows(self, conversation_id: str) -> list[tuple[LinkNode, RequestSummary]]:
         """Every request of a conversation (background calls included) with its node."""
 
+    async def publish(self, links: Sequence[Link]) -> list[Link]:
+        """Write links that differ from the ``links`` table, each with its ``link`` event, in this
+        transaction (so a later repair by another process can never be overwritten by an older
+        result); returns the ones written."""
+
 
 class ConversationStore(Protocol):
     """Conversations: the linker's index and what lists and trees read."""

@@ -29,6 +29,7 @@ from nexus.records import (
     RequestFilter,
     RequestSummary,
     TrafficClass,
+    now_ms,
 )
 from nexus.store.base import Position
 from nexus.store.rows import SUMMARY_WIDTH, summary_from_row
@@ -239,6 +240,23 @@ class SqlLinkIndex:
 
     async def delete_summary(self, conversation_id: str) -> None:
         await self.tx.execute("conv_summary_delete", [conversation_id])
+
+    async def publish(self, links: Sequence[Link]) -> list[Link]:
+        if not links:
+            return []
+        rows = await self.tx.fetchall("conv_links_get", [self._array([lk.request_id for lk in links])])
+        current = {r[0]: Link(r[0], TrafficClass(r[1]), *r[2:7]) for r in rows}
+        changed = [lk for lk in links if current.get(lk.request_id) != lk]
+        if changed:
+            at = now_ms()
+            await self.tx.executemany(
+                "link_upsert",
+                [(lk.request_id, str(lk.traffic_class), lk.conversation_id, lk.parent_request_id,
+                  lk.branch, lk.subtask_of, lk.agent_id, at) for lk in changed],
+            )  # fmt: skip
+            await self.tx.executemany("event_insert", [("link", lk.request_id, at) for lk in changed])
+            self.tx.notify = True  # Postgres: wake other processes' live feeds on commit
+        return changed
 
     async def summary_rows(self, conversation_id: str) -> list[tuple[LinkNode, RequestSummary]]:
         sql = self.q["conv_summary_rows"].format(

@@ -19,7 +19,7 @@ async def link_live(store: Any, records: Sequence[RequestRecord], batch: int = 1
     for start in range(0, len(records), batch):
         chunk = list(records[start : start + batch])
         await store.write_batch(chunk)
-        await store.write_links(await linker.link_batch(chunk))
+        await linker.link_batch(chunk)  # writes its links itself
 
 
 async def rebuild(store: Any) -> None:

@@ -55,7 +55,7 @@ async def _links(store: Any, records: list[RequestRecord]) -> list[tuple[Any, ..
     await store.write_batch(records)
     linker = ConversationLinker(store)
     for record in records:  # one at a time, as the writer would under light load
-        await store.write_links(await linker.link_batch([record]))
+        await linker.link_batch([record])
     ids = [r.id for r in records]
     links = await store.stored_links(ids)
 

@@ -1,0 +1,145 @@
+"""The conversation read side on both stores (lists, filters, paging, trees), catching up after a
+crash, and linkers of several processes sharing one Postgres."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from typing import Any
+
+import pytest
+
+from nexus.conversations.worker import ConversationLinker
+from nexus.records import RequestFilter
+from tests.conversations.harness import link_live, rebuild, snapshot, tree
+from tests.conversations.scenarios import SCENARIOS
+from tests.conversations.traffic import Scope, Traffic, agent_call
+from tests.fakes.stores import drop_pg_schema, make_pg_store
+
+
+def _two_conversations() -> Traffic:
+    t = Traffic()
+    s = t.session(scope=Scope(account_id="team"))
+    a = s.agent("write the release notes")
+    a.send("a1")
+    a.say("shorter").send("a2")
+    b = t.session(scope=Scope(host="other:3000")).agent("review the parser")
+    b.send("b1", tools=[agent_call("Read parse.py and list bugs.", "find bugs")])
+    sub = b.session.subagent("Read parse.py and list bugs.")
+    sub.send("s1")
+    b.results("two bugs").send("b2")
+    b.rewind(1).say("review the lexer instead").send("b3")
+    s.background("q", "quota")
+    return t
+
+
+async def test_list_is_newest_first_with_counts_and_pages(store: Any) -> None:
+    t = _two_conversations()
+    await link_live(store, t.records)
+    page = await store.list_conversations(RequestFilter())
+    assert [c.id for c in page.items] == [t.labels["a1"], t.labels["b1"]]  # the quota call is last
+    a, b = page.items
+    assert (a.request_count, a.class_counts) == (3, {"turn": 2, "quota": 1})
+    assert (b.request_count, b.branch_count, b.subtask_count) == (4, 3, 1)
+    assert b.class_counts == {"turn": 3, "subagent": 1}
+    assert a.title == "write the release notes" and a.account_id == "team"
+    assert b.models == ("claude-opus-4-8",)
+    assert b.input_tokens == 400 and b.latest_context_tokens > 0
+    first = await store.list_conversations(RequestFilter(), limit=1)
+    assert first.next_cursor is not None
+    second = await store.list_conversations(RequestFilter(), cursor=first.next_cursor, limit=1)
+    assert [c.id for c in first.items + second.items] == [a.id, b.id]
+    assert second.next_cursor is None
+    assert await store.count_conversations(RequestFilter()) == 2
+
+
+@pytest.mark.parametrize(
+    "flt,expected",
+    [
+        (RequestFilter(host="other:3000"), ["b1"]),
+        (RequestFilter(account_id="team"), ["a1"]),
+        (RequestFilter(model="opus"), ["a1", "b1"]),
+        (RequestFilter(model="haiku"), ["a1"]),
+        (RequestFilter(traffic_class="subagent"), ["b1"]),
+        (RequestFilter(text="lexer"), ["b1"]),
+        (RequestFilter(text="release"), ["a1"]),
+    ],
+)
+async def test_list_filters(store: Any, flt: RequestFilter, expected: list[str]) -> None:
+    t = _two_conversations()
+    await link_live(store, t.records)
+    page = await store.list_conversations(flt)
+    assert sorted(t.label_of(c.id) for c in page.items) == expected
+    assert await store.count_conversations(flt) == len(expected)
+
+
+async def test_tree_has_nodes_branches_and_subtasks(store: Any) -> None:
+    t = _two_conversations()
+    await link_live(store, t.records)
+    conv = await store.get_conversation(t.labels["b1"])
+    assert conv is not None
+    assert [t.label_of(n.id) for n in conv.nodes] == ["b1", "s1", "b2", "b3"]
+    assert [(n.branch, t.label_of(n.parent_request_id)) for n in conv.nodes] == [
+        ("main", None), ("task-1", "b1"), ("main", "b1"), ("branch-2", None)
+    ]  # fmt: skip
+    assert [(b.name, b.kind, t.label_of(b.first_request_id), b.request_count)
+            for b in conv.branches] == [
+        ("main", "main", "b1", 2), ("task-1", "task", "s1", 1), ("branch-2", "rewind", "b3", 1)
+    ]  # fmt: skip
+    [task] = conv.subtasks
+    assert (task.description, task.subagent_type, t.label_of(task.subtask_of)) == (
+        "find bugs", "general-purpose", "b1"
+    )  # fmt: skip
+    assert await store.get_conversation("nope") is None
+
+
+async def test_catch_up_links_what_a_crash_left_unlinked(store: Any) -> None:
+    t = Traffic()
+    expected = SCENARIOS["one_subagent"](t)
+    await store.write_batch(t.records[:2])
+    linker = ConversationLinker(store)
+    good = await linker.link_batch(t.records[:2])
+    # A stale writer overwrote a link; the rest was recorded but the process died before linking.
+    await store.write_links([dataclasses.replace(good[-1], branch="wrong", parent_request_id=None)])
+    await store.write_batch(t.records[2:])
+    assert len(await store.unlinked_request_ids()) == 2
+    while await linker.catch_up(limit=1):
+        pass
+    assert await tree(store, t) == expected
+    assert await store.unlinked_request_ids() == []
+    assert await store.unpublished_links() == []
+
+
+async def test_rebuild_of_an_up_to_date_store_writes_no_link(store: Any) -> None:
+    t = Traffic()
+    SCENARIOS["rewind_at_turn_3_both_continue"](t)
+    await link_live(store, t.records)
+    before = await snapshot(store)
+    seq = await store.last_event_seq()
+    await rebuild(store)
+    assert await store.last_event_seq() == seq
+    assert await snapshot(store) == before
+
+
+@pytest.mark.postgres
+async def test_linkers_of_two_processes_on_one_postgres_agree_with_rebuild(pg_url: str) -> None:
+    """Two stores (two processes) link interleaved halves of the traffic at the same time."""
+    from tests.conversations.random_traffic import random_traffic
+
+    first, schema = await make_pg_store(pg_url)
+    from nexus.store.postgres import PostgresStore
+
+    second = PostgresStore(pg_url, schema=schema)
+    await second.open()
+    try:
+        t = random_traffic(11, steps=24)
+        records = sorted(t.records, key=lambda r: r.exchange.ended_at_ms)
+        await asyncio.gather(link_live(first, records[0::2]), link_live(second, records[1::2]))
+        assert await first.unpublished_links() == []
+        live = await snapshot(first)
+        await rebuild(first)
+        assert await snapshot(second) == live
+    finally:
+        await second.close()
+        await first.close()
+        await drop_pg_schema(pg_url, schema)
