@@ -48,6 +48,7 @@ class Server:
         self.endpoints: Endpoints | None = None
         self._closed = False
         self._sockets: list[socket.socket] = []
+        self._listener: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> Server:
         await self.start()
@@ -100,7 +101,8 @@ class Server:
         self.tasks.spawn(self._guard(self.linker.catch_up()), name="link-catch-up")
         if hasattr(self.store, "wait_for_notifications"):
             listener = listen_for_events(self.store, self.bus)  # type: ignore[arg-type]
-            self.tasks.spawn(self._guard(listener), name="event-listener")
+            # Cancelled at stop, not awaited: it listens until told otherwise.
+            self._listener = self.tasks.spawn(self._guard(listener), name="event-listener")
         self._start_analysis_worker()
 
         hosts = self.credentials.hosts()
@@ -183,6 +185,8 @@ class Server:
         await asyncio.sleep(0)
         self._writer_stop.set()
         self.bus.close()
+        if self._listener is not None:
+            self._listener.cancel()
         await self.tasks.wait(timeout=DRAIN_DEADLINE_S)
         await self.tasks.close()
         await self.forwarder.close()
