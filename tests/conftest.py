@@ -14,6 +14,7 @@ pytest_plugins: list[str] = [
     "tests.fakes.stores",
     "tests.fakes.nexus",
     "tests.fakes.api_server",
+    "tests.fakes.serve_process",
 ]
 
 

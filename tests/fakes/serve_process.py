@@ -1,0 +1,127 @@
+"""``nexus serve`` as a real subprocess, for what an in-process Server cannot show: kill -9, and
+several processes writing one database at once.
+
+``nexus_process(database_url, …)`` starts one (``python -m nexus serve`` with free ports, its own
+data dir unless given) and returns a ``NexusProcess`` once its banner says it is serving. Teardown
+kills whatever is still running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nexus.aio import TaskSet
+
+_READY = re.compile(r"ANTHROPIC_BASE_URL=(http://\S+)")
+START_TIMEOUT_S = 30.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class NexusProcess:
+    """One running ``nexus serve``; ``log`` collects its stderr (banner, warnings, tracebacks)."""
+
+    def __init__(self, args: list[str], env: dict[str, str], cwd: Path) -> None:
+        self.args, self.env, self.cwd = args, env, cwd
+        self.proc: asyncio.subprocess.Process | None = None
+        self.proxy_url = ""
+        self.log: list[str] = []
+        self._tasks = TaskSet()
+
+    async def start(self) -> NexusProcess:
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "nexus", "serve", *self.args,
+            env=self.env, cwd=self.cwd,
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        ready: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._tasks.spawn(self._read_log(ready), name="nexus-process-log")
+        try:
+            async with asyncio.timeout(START_TIMEOUT_S):
+                self.proxy_url = await ready
+        except (TimeoutError, EOFError) as exc:
+            await self.kill()
+            raise RuntimeError("nexus serve did not start:\n" + "".join(self.log)) from exc
+        return self
+
+    async def _read_log(self, ready: asyncio.Future[str]) -> None:
+        assert self.proc is not None and self.proc.stderr is not None
+        while line := await self.proc.stderr.readline():
+            text = line.decode(errors="replace")
+            self.log.append(text)
+            if not ready.done() and (match := _READY.search(text)):
+                ready.set_result(match.group(1))
+        if not ready.done():
+            ready.set_exception(EOFError("nexus serve exited"))
+
+    async def kill(self) -> None:
+        """SIGKILL: no shutdown code runs, exactly like the OOM killer or a power cut of the process."""
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGKILL)
+            await self.proc.wait()
+        await self._tasks.wait(timeout=5)
+        await self._tasks.close()
+
+    async def terminate(self, timeout_s: float = 20.0) -> int:
+        """SIGTERM (a graceful stop that drains the writer); returns the exit code."""
+        assert self.proc is not None
+        if self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(timeout_s):
+            code = await self.proc.wait()
+        await self._tasks.wait(timeout=5)
+        await self._tasks.close()
+        return code
+
+
+StartProcess = Callable[..., Awaitable[NexusProcess]]
+
+
+@pytest.fixture
+async def nexus_process(tmp_path: Path, fake_upstream: Any) -> AsyncIterator[StartProcess]:
+    started: list[NexusProcess] = []
+
+    async def start(
+        database_url: str,
+        *,
+        proxy_port: int | None = None,
+        data_dir: Path | None = None,
+        extra_env: dict[str, str] | None = None,
+    ) -> NexusProcess:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("NEXUS_", "ANTHROPIC_"))}
+        env.pop("DATABASE_URL", None)
+        env.update(
+            NEXUS_DATA_DIR=str(data_dir or tmp_path / "data"),
+            COLUMNS="250",  # the banner must not wrap
+            PYTHONUNBUFFERED="1",
+            **(extra_env or {}),
+        )
+        args = [
+            "--db", database_url,
+            "--proxy-port", str(proxy_port or free_port()),
+            "--api-port", str(free_port()),
+            "--upstream", fake_upstream.url,
+            "--credentials-dir", str(tmp_path / "credentials"),
+        ]  # fmt: skip
+        process = NexusProcess(args, env, tmp_path)
+        started.append(process)
+        return await process.start()
+
+    yield start
+    for process in started:
+        await process.kill()
