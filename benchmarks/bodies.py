@@ -1,25 +1,25 @@
-"""Claude Code-like request bodies for the proxy benchmark (~190 KB each), varied cheaply.
+"""Claude Code-like request bodies for the proxy benchmark (~200 KB, ~50 messages on average).
 
 A body has the shape CLAUDE_CODE.md describes: ``model``, ``max_tokens: 64000``, adaptive
 ``thinking``, ``context_management``, ``output_config``, three ``system`` blocks (billing line,
 identity and long prompt, the last two with ``cache_control``), 20 tools with JSON schemas of the
-size and nesting Claude Code's own have, ``metadata.user_id`` as a JSON *string*, and 50 messages:
-a first user message holding a ``<system-reminder>`` and the prompt, a ``role: system`` entry, then
-assistant turns with text, thinking (with a signature) and ``tool_use`` blocks answered by user
-turns with ``tool_result`` blocks (file contents, command output), ending on a user turn with a
-tool result plus a typed follow-up.
+size and nesting Claude Code's own have, ``metadata.user_id`` as a JSON *string* carrying the
+session id (also in ``x-claude-code-session-id``), and the history: a first user message holding a
+``<system-reminder>`` and the prompt, a ``role: system`` entry, then assistant turns with text,
+thinking (with a signature) and ``tool_use`` blocks answered by user turns with ``tool_result``
+blocks (file contents, command output) and a typed line.
 
-Each session (one per load-generator worker) shares its tools, system prompt and the first 46
-messages, as one Claude Code session does; every request then gets fresh last four messages (new
-tool ids, a new tool result, a numbered prompt) and the session's ids, so no two bodies are equal
-and the content-addressed store sees the realistic mix of shared history and new tail.
+Traffic is shaped like real sessions: each load-generator worker runs sessions of ``TURNS``
+requests; a session starts with 30 messages (~155 KB) and every request resends the whole history
+plus the new tool round (~5 KB more each), so consecutive bodies share their prefix, as Claude
+Code's do, and the store and linker see the mix of shared history and new tail they will see in
+use. No two bodies are equal: sessions differ in ids and message text.
 """
 
 from __future__ import annotations
 
 import random
 import uuid
-from dataclasses import dataclass
 
 import orjson
 
@@ -43,8 +43,11 @@ _TOOL_NAMES = (
 )  # fmt: skip
 
 
-_TAILS = 8  # prepared tails per session
-_MARK = b"@@REQN@@"  # replaced by the request number (8 digits)
+TURNS = 20  # requests per simulated session; each adds two messages to the history
+BASE_MESSAGES = 30  # history at a session's first request
+_BASES = 4  # prepared histories per worker, used in turn by its sessions
+_MARK = b"@@SESS@@"  # replaced by the session number (8 digits)
+_API_KEY = "sk-ant-api03-benchmark-key-000000000000"
 
 
 def _words(rnd: random.Random, n: int) -> str:
@@ -146,46 +149,99 @@ def _tool_round(rnd: random.Random, turn: int, tag: str) -> list[dict[str, objec
     ]
 
 
-@dataclass
+def _session_id(rnd: random.Random) -> str:
+    return str(uuid.UUID(int=rnd.getrandbits(128), version=4))
+
+
 class Session:
-    """One simulated Claude Code session; ``body(n)`` is its n-th request (bytes, ~200 KB)."""
+    """One load-generator worker: a run of Claude Code sessions, ``TURNS`` requests each.
 
-    index: int
-    stream: bool
+    ``request(n)`` is the worker's n-th call as (headers, body bytes). Bodies are spliced from
+    messages serialised once (building ~200 KB of JSON per call would spend the load generator's
+    CPU, which the proxy under test should get); a marker in the messages is replaced by the
+    session number, so sessions share only tools and system prompt, as real ones do.
+    """
 
-    def __post_init__(self) -> None:
-        self._templates: dict[int, bytes] = {}
-        rnd = random.Random(1000 + self.index)
-        self.session_id = str(uuid.UUID(int=rnd.getrandbits(128), version=4))
+    def __init__(self, index: int, stream: bool) -> None:
+        self.index, self.stream = index, stream
         shared = random.Random(7)  # tools and system: the same in every session, as in real use
-        self.tools = _tools(shared)
-        self.system = _system(shared)
+        self._tools = orjson.dumps(_tools(shared))
+        self._system = orjson.dumps(_system(shared))
+        rnd = random.Random(1000 + index)
+        self._device = f"{rnd.getrandbits(256):064x}"
+        self._account = _session_id(rnd)
+        self._bases = [self._base(variant) for variant in range(_BASES)]
+        self._rounds = [self._turns(variant) for variant in range(_BASES)]
+        self._current: tuple[int, str, bytes, bytes] | None = None  # session, id, head, tail
+
+    def _base(self, variant: int) -> list[bytes]:
+        rnd = random.Random(self.index * 7919 + variant)
+        tag = _MARK.decode()
         first = {
             "role": "user",
             "content": [
-                {"type": "text", "text": "<system-reminder>\n" + _words(rnd, 300)
-                 + "\n</system-reminder>"},
+                {"type": "text", "text": f"<system-reminder>\nsession {tag} "
+                 + _words(rnd, 300) + "\n</system-reminder>"},
                 {"type": "text", "text": "Please " + _words(rnd, 40)},
             ],
         }  # fmt: skip
         agents = {"role": "system", "content": "Available agent types: " + _words(rnd, 60)}
         history: list[dict[str, object]] = [first, agents]
         turn = 0
-        while len(history) < 46:
-            history.extend(_tool_round(rnd, turn, f"s{self.index}"))
+        while len(history) < BASE_MESSAGES:
+            history.extend(_tool_round(rnd, turn, "s" + tag))
             turn += 1
-        self.history = history[:46]
-        self.metadata = {
+        return [orjson.dumps(m) for m in history[:BASE_MESSAGES]]
+
+    def _turns(self, variant: int) -> list[bytes]:
+        """Each turn adds the model's tool call and the user's tool result plus a typed line (the
+        fake echoes that line, so replies carry some text)."""
+        rnd = random.Random(self.index * 104_729 + variant)
+        tag = _MARK.decode()
+        out = []
+        for turn in range(TURNS):
+            assistant, user = _tool_round(rnd, 100 + turn, "t" + tag)
+            content = user["content"]
+            assert isinstance(content, list)
+            content.append({"type": "text", "text": f"Turn {turn}: " + _words(rnd, 60)})
+            out.append(orjson.dumps(assistant) + b"," + orjson.dumps(user))
+        return out
+
+    def request(self, n: int, api_key: str = _API_KEY) -> tuple[dict[str, str], bytes]:
+        number, turn = divmod(n, TURNS)
+        session = self.index * 1_000_000 + number
+        if self._current is None or self._current[0] != session:
+            self._current = self._start(session)
+        _, session_id, head, tail = self._current
+        variant = number % _BASES
+        messages = b",".join((*self._bases[variant], *self._rounds[variant][: turn + 1]))
+        body = (head + messages + tail).replace(_MARK, b"%08d" % session)
+        return self._headers(session_id, api_key), body
+
+    def body(self, n: int) -> bytes:
+        return self.request(n)[1]
+
+    def _start(self, session: int) -> tuple[int, str, bytes, bytes]:
+        session_id = _session_id(random.Random(session))
+        metadata = {
             "user_id": orjson.dumps(
-                {
-                    "device_id": f"{rnd.getrandbits(256):064x}",
-                    "account_uuid": str(uuid.UUID(int=rnd.getrandbits(128), version=4)),
-                    "session_id": self.session_id,
-                }
+                {"device_id": self._device, "account_uuid": self._account, "session_id": session_id}
             ).decode()
         }
+        head = b"".join(
+            (
+                b'{"model":"' + MODEL.encode() + b'","max_tokens":64000,',
+                b'"thinking":{"type":"adaptive"},',
+                b'"context_management":{"edits":[{"type":"clear_thinking_20251015","keep":"all"}]},',
+                b'"output_config":{"effort":"high"},',
+                b'"metadata":' + orjson.dumps(metadata) + b",",
+                b'"system":' + self._system + b',"tools":' + self._tools + b',"messages":[',
+            )
+        )
+        tail = b'],"stream":' + (b"true" if self.stream else b"false") + b"}"
+        return session, session_id, head, tail
 
-    def headers(self, api_key: str = "sk-ant-api03-benchmark-key-000000000000") -> dict[str, str]:
+    def _headers(self, session_id: str, api_key: str) -> dict[str, str]:
         return {
             "content-type": "application/json",
             "anthropic-version": "2023-06-01",
@@ -194,46 +250,17 @@ class Session:
             "x-api-key": api_key,
             "x-app": "cli",
             "user-agent": f"claude-cli/{CLI_VERSION} (external, cli)",
-            "x-claude-code-session-id": self.session_id,
+            "x-claude-code-session-id": session_id,
             "x-stainless-lang": "js",
             "x-stainless-retry-count": "0",
         }
 
-    def body(self, n: int) -> bytes:
-        """Request n: one of a few prepared tails with the number written into its tool ids and
-        prompt (a bytes replace: building a body from scratch would cost the load generator CPU
-        that the proxy under test should get)."""
-        template = self._templates.get(n % _TAILS)
-        if template is None:
-            template = self._templates[n % _TAILS] = self._template(n % _TAILS)
-        return template.replace(_MARK, b"%08d" % n)
-
-    def _template(self, variant: int) -> bytes:
-        rnd = random.Random(self.index * 1_000_003 + variant)
-        tag = _MARK.decode()
-        tail = _tool_round(rnd, 100, "r" + tag) + _tool_round(rnd, 200, "q" + tag)
-        last = tail[-1]["content"]
-        assert isinstance(last, list)
-        # A typed follow-up after the tool result: the fake echoes it, so replies have some text.
-        last.append({"type": "text", "text": f"Request {tag}: " + _words(rnd, 70)})
-        body = {
-            "model": MODEL,
-            "max_tokens": 64000,
-            "thinking": {"type": "adaptive"},
-            "context_management": {"edits": [{"type": "clear_thinking_20251015", "keep": "all"}]},
-            "output_config": {"effort": "high"},
-            "metadata": self.metadata,
-            "system": self.system,
-            "tools": self.tools,
-            "messages": self.history + tail,
-            "stream": self.stream,
-        }
-        return orjson.dumps(body)
-
 
 if __name__ == "__main__":
     session = Session(0, stream=True)
-    sample = session.body(1)
+    sizes = [len(session.body(n)) for n in range(TURNS)]
+    print(f"per session: {min(sizes)}..{max(sizes)} bytes, mean {sum(sizes) // len(sizes)}")
+    sample = session.body(TURNS // 2)
     parsed = orjson.loads(sample)
     print(
         f"{len(sample)} bytes, {len(parsed['messages'])} messages, {len(parsed['tools'])} tools,"

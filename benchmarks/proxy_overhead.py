@@ -1,13 +1,14 @@
 """What Nexus adds to a call (latency, throughput, memory, recording) against the fake API direct.
 
-One run starts the fake upstream (``python -m tests.fakes.upstream``) and ``nexus serve`` (SQLite
-and spool in a temp dir, recording on) as their own processes, then drives both with an aiohttp
-client from this process: ~190 KB Claude Code-like bodies (benchmarks/bodies.py), non-streaming and
-streaming, at concurrency 1 and 16, first against the fake directly, then through Nexus. It prints
-p50/p99 total latency, p50 time to first body byte, requests/s, what Nexus adds (through − direct)
-and the ratio, CPU per request of each process, the Nexus process's resident memory (now and
-peak), and records stored / requests sent once the writer has caught up; then checks the targets
-of issue 2 / DESIGN.md §6. ``--variant`` runs Nexus with patches from benchmarks/variants.py.
+One run starts the fake upstream (benchmarks/fake_upstream.py: the test fake) and ``nexus serve``
+(SQLite and spool in a temp dir, recording on) as their own processes, then drives both with an
+aiohttp client from this process: ~190 KB Claude Code-like bodies (benchmarks/bodies.py),
+non-streaming and streaming, at concurrency 1 and 16, first against the fake directly, then
+through Nexus. It prints p50/p99 total latency, p50 time to first body byte, requests/s, what
+Nexus adds (through − direct) and the ratio, CPU per request of each process, the Nexus process's
+resident memory (now and peak), and records stored / requests sent once the writer has caught up;
+then checks the targets of issue 2 / DESIGN.md §6. ``--variant`` runs Nexus with patches from
+benchmarks/variants.py.
 
     .venv/bin/python benchmarks/proxy_overhead.py                 # the whole matrix
     .venv/bin/python benchmarks/proxy_overhead.py --pin           # Nexus on CPU 0, the rest on 1
@@ -39,9 +40,10 @@ from pathlib import Path
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bodies import Session  # noqa: E402
+from bodies import TURNS, Session  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
 PYTHON = sys.executable
 # Targets (issue 2, recording on, this 2-core machine).
 ADDED_P50_C1_MS = 2.0
@@ -108,7 +110,7 @@ class Stack:
     def start(self) -> None:
         (self.workdir / "credentials").mkdir(parents=True, exist_ok=True)
         self.fake = subprocess.Popen(
-            [*self._taskset("1"), PYTHON, "-m", "tests.fakes.upstream", "--port", "0"],
+            [*self._taskset("1"), PYTHON, str(HERE / "fake_upstream.py"), "--port", "0"],
             cwd=ROOT, env=self._env(), stdout=subprocess.PIPE,
         )  # fmt: skip
         assert self.fake.stdout is not None
@@ -118,7 +120,7 @@ class Stack:
         proxy_port, api_port = free_port(), free_port()
         launcher = ["-m", "nexus"]
         if self.variant:  # patched for attribution (benchmarks/variants.py)
-            launcher = [str(ROOT / "benchmarks" / "variants.py"), self.variant]
+            launcher = [str(HERE / "variants.py"), self.variant]
         self.nexus = subprocess.Popen(
             [*self._taskset("0"), PYTHON, *launcher, "serve",
              "--proxy-port", str(proxy_port), "--api-port", str(api_port),
@@ -141,6 +143,10 @@ class Stack:
     def log_tail(self) -> str:
         path = self.workdir / "nexus.log"
         return path.read_text(errors="replace")[-3000:] if path.exists() else ""
+
+    def fake_rss_mb(self) -> float:
+        assert self.fake is not None
+        return proc_status(self.fake.pid)["VmRSS"] / 1024
 
     def rss_mb(self) -> tuple[float, float]:
         """(current, peak) resident memory of the Nexus process, MB."""
@@ -255,7 +261,7 @@ async def drive(
     ]
     # Bodies are built before the clock starts: the load generator's CPU goes to sockets only.
     work = [
-        [(s.headers(), s.body(first_n + k)) for k in range(n)]
+        [s.request(first_n + k) for k in range(n)]
         for s, n in zip(sessions, per_worker, strict=True)
     ]
     connector = aiohttp.TCPConnector(limit=concurrency, force_close=False)
@@ -406,7 +412,9 @@ def matrix(args: argparse.Namespace, stack: Stack) -> int:
     print()
     failures = print_table(cells, stack)
     print("Nexus RSS after each cell: " + ", ".join(f"{k} {v:.0f} MB" for k, v in rss_after))
-    print(f"Nexus RSS now {rss:.0f} MB, peak (VmHWM) {peak:.0f} MB")
+    print(
+        f"Nexus RSS now {rss:.0f} MB, peak (VmHWM) {peak:.0f} MB; fake {stack.fake_rss_mb():.0f} MB"
+    )
     print(
         f"Nexus CPU over the whole run (until the writer caught up): {cpu_run:.1f} s,"
         f" {cpu_run / max(sent_through, 1) * 1000:.2f} ms per request sent through it"
@@ -446,13 +454,12 @@ def soak(args: argparse.Namespace, stack: Stack) -> int:
 
             async def worker(session: Session) -> None:
                 n = 0
-                headers = session.headers()
                 started = time.monotonic()
                 while time.monotonic() < deadline:
                     if args.rate:  # open-loop pacing: worker i sends at (n * conc + i) / rate
                         due = started + (n * conc + session.index) / args.rate
                         await asyncio.sleep(max(0.0, due - time.monotonic()))
-                    body = session.body(n)
+                    headers, body = session.request(n)
                     n += 1
                     try:
                         await one_request(http, url, headers, body, None)
@@ -538,10 +545,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"cpus {os.cpu_count()}, load average {os.getloadavg()[0]:.2f}, pin {args.pin},"
           f" variant {args.variant or 'none (nexus as shipped)'}")  # fmt: skip
     with running_stack(args) as stack:
-        sample = Session(0, stream=False).body(0)
+        sample = Session(0, stream=False)
+        sizes = [len(sample.body(n)) for n in range(TURNS)]
         pid = stack.nexus.pid if stack.nexus else "?"
-        print(f"body {len(sample) / 1024:.0f} KB; upstream {stack.upstream_url};"
-              f" nexus {stack.proxy_url} (pid {pid})")  # fmt: skip
+        mean = sum(sizes) // len(sizes) // 1024
+        print(
+            f"bodies {min(sizes) // 1024}-{max(sizes) // 1024} KB (mean {mean} KB, {TURNS}-turn"
+            f" sessions); upstream {stack.upstream_url}; nexus {stack.proxy_url} (pid {pid})"
+        )
         print()
         return soak(args, stack) if args.minutes else matrix(args, stack)
 
