@@ -123,7 +123,9 @@ class NexusApp(App[None]):
             screen.show(conversation_id, focus_request=focus_request, analyze=analyze)
             self.push_screen(screen)
         else:
-            fresh = ConversationScreen(conversation_id, focus_request=focus_request, analyze=analyze)
+            fresh = ConversationScreen(
+                conversation_id, focus_request=focus_request, analyze=analyze
+            )
             self._push_kept("conversation", fresh)
 
     # Detail screens are kept (one per view and kind) and pointed at the next item: composing a

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 
@@ -76,7 +77,20 @@ def account_totals(doc: dict[str, Any]) -> list[AccountTotals]:
     return out
 
 
-def series(doc: dict[str, Any], bucket: str) -> Series:
+def bucket_keys(bucket: str, now_ms: int, count: int, utc_offset_ms: int = 0) -> list[str]:
+    """The last ``count`` bucket keys up to ``now_ms``, as the API names them (``2025-06-01T14``
+    for hours, ``2025-06-01`` for days, in the offset's local time), oldest first."""
+    step = 3_600_000 if bucket == "hour" else 86_400_000
+    fmt = "%Y-%m-%dT%H" if bucket == "hour" else "%Y-%m-%d"
+    local = now_ms + utc_offset_ms
+    return [
+        datetime.fromtimestamp((local - i * step) / 1000, UTC).strftime(fmt)
+        for i in range(count - 1, -1, -1)
+    ]
+
+
+def series(doc: dict[str, Any], bucket: str, keys: list[str] | None = None) -> Series:
+    """Per account, one value per bucket; ``keys`` fixes the buckets (missing ones are 0)."""
     tokens: dict[str, dict[str, int]] = defaultdict(dict)
     cost: dict[str, dict[str, float]] = defaultdict(dict)
     buckets: set[str] = set()
@@ -90,7 +104,7 @@ def series(doc: dict[str, Any], bucket: str) -> Series:
         buckets.add(when)
         tokens[account][when] = int((row.get("tokens") or {}).get("total") or 0)
         cost[account][when] = int(row.get("cost_usd_micros") or 0) / 1_000_000
-    ordered = sorted(buckets)
+    ordered = keys if keys is not None else sorted(buckets)
     return Series(
         buckets=ordered,
         tokens={a: [v.get(b, 0) for b in ordered] for a, v in sorted(tokens.items())},

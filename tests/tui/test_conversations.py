@@ -62,10 +62,12 @@ async def test_enter_opens_the_tree_with_branches_and_subagents_nested() -> None
         view = screen.query_one(ConversationTreeView)
         assert len(view.nodes_by_id) == 10
         task_node = view.nodes_by_id[data.rid(1003)]
-        assert "task-1" in str(task_node.parent.label) and "Find migrations" in str(
-            task_node.parent.label
-        )
+        assert task_node.parent.branch.name == "task-1"
         assert view.nodes_by_id[data.rid(1002)] is task_node.parent.parent
+        lines = view.line_texts()
+        heading = next(line for line in lines if "task-1" in line)
+        assert heading.startswith("└─ ▼ ⤷ task-1 · general-purpose “Find migrations”")
+        assert any(line.startswith("   ├─ ") and "search the repo" in line for line in lines)
         head = text_of(screen.query_one("#conversation-head"))
         assert "10 requests · 4 branches · 1 sub-tasks" in head and "(72%)" in head
         view.focus_request(data.rid(1003))
@@ -130,3 +132,18 @@ async def test_analysis_without_a_gemini_key_shows_the_servers_message() -> None
         panel = app.screen.query_one(AnalysisPanel)
         assert "GEMINI_API_KEY" in text_of(panel.query_one("#analysis-state"))
         del screen
+
+
+async def test_space_folds_a_branch_and_opening_a_hidden_request_unfolds_it() -> None:
+    app = make_test_app(DemoClient())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, app)
+        app.open_conversation(BRANCHED)
+        await settle(pilot, app)
+        view = app.screen.query_one(ConversationTreeView)
+        before = len(view.line_texts())
+        view.focus_request(data.rid(1003))
+        await pilot.press("up", "space")  # the task-1 heading
+        assert len(view.line_texts()) == before - 2
+        assert view.focus_request(data.rid(1004))
+        assert len(view.line_texts()) == before and view.cursor_request_id == data.rid(1004)

@@ -181,7 +181,8 @@ class ConversationScreen(NexusScreen):
         view.draw(tree, with_background=self.with_background)
         if keep:
             view.focus_request(keep)
-        view.focus()
+        if not view.has_focus and self.query_one(TabbedContent).active == "tree":
+            view.focus()
         self._drawn_tabs: set[str] = set()
         self._draw_tab()
         self.query_one(StatusBar).info = Text(
@@ -206,6 +207,12 @@ class ConversationScreen(NexusScreen):
     @on(TabbedContent.TabActivated)
     def _tab_shown(self) -> None:
         self._draw_tab()
+        # Keys keep working on the new tab: focus what it shows (a hidden tree cannot hold it).
+        focus = {"tree": ConversationTreeView, "analysis": AnalysisPanel}.get(
+            self.query_one(TabbedContent).active
+        )
+        if focus is not None and not self.query_one(focus).has_focus:
+            self.query_one(focus).focus()
 
     def on_feed(self, events: list[LiveEvent]) -> None:
         panel = self.query_one(AnalysisPanel)

@@ -22,13 +22,21 @@ from nexus.records import LiveEvent, RequestFilter
 from nexus.tui import cells
 from nexus.tui.messages import LoadFailed, UsageLoaded
 from nexus.tui.screens.base import NexusScreen
-from nexus.tui.usage_data import Gauge, account_totals, gauges, series, short_bucket
+from nexus.tui.usage_data import (
+    Gauge,
+    account_totals,
+    bucket_keys,
+    gauges,
+    series,
+    short_bucket,
+)
 from nexus.tui.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
     from nexus.tui.app import NexusApp
 
 SPANS_MS = {"hour": 24 * 3_600_000, "day": 14 * 86_400_000}
+BUCKETS = {"hour": 24, "day": 14}
 GAUGE_WIDTH = 24
 
 
@@ -133,7 +141,7 @@ class UsageScreen(NexusScreen):
     @work(exclusive=True, group="usage", exit_on_error=False)
     async def load(self) -> None:
         client = self.nexus.client
-        since = self.nexus.clock() - SPANS_MS[self.bucket]
+        since = self.nexus.clock() - SPANS_MS[self.bucket] + 1
         flt = RequestFilter(since_ms=since)
         offset_ms = _utc_offset_ms(self.nexus)
         try:
@@ -164,7 +172,10 @@ class UsageScreen(NexusScreen):
     def _draw_chart(self) -> None:
         if self.usage_doc is None:
             return
-        data = series(self.usage_doc, self.bucket)  # type: ignore[arg-type]
+        keys = bucket_keys(
+            self.bucket, self.nexus.clock(), BUCKETS[self.bucket], _utc_offset_ms(self.nexus)
+        )
+        data = series(self.usage_doc, self.bucket, keys)  # type: ignore[arg-type]
         chart = self.query_one(PlotextPlot)
         plt = chart.plt
         plt.clear_data()

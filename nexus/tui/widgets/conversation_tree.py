@@ -1,22 +1,35 @@
-"""``ConversationTree``: one conversation as a Textual tree — the main line's requests in order,
-with rewinds, compactions and sub-agents nested under the request they grew from. Selecting a
-request posts ``RequestChosen``."""
+"""``ConversationTreeView``: one conversation as a tree — the main line's requests in order, with
+rewinds, compactions and sub-agents nested under the request they grew from.
+
+A line-API widget over a flat list of visible lines: building it is one pass over the nodes and
+drawing touches only the lines on screen, so a 500-request conversation opens as fast as a short
+one (Textual's ``Tree`` re-lays itself out on every node added). Enter on a request posts
+``RequestChosen``; enter or space on a node with children folds it.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import tzinfo
+from typing import ClassVar
 
+from rich.style import Style
 from rich.text import Text
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.cache import LRUCache
+from textual.geometry import Size
 from textual.message import Message
-from textual.widgets import Tree
-from textual.widgets.tree import TreeNode
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
 from nexus.records import ConversationBranch, ConversationSubtask, ConversationTree, RequestSummary
 from nexus.tui import cells
 from nexus.tui.shape import TreeItem, build_tree, is_background
 
 _BRANCH_MARK = {"rewind": "⑂", "compaction": "⟲", "task": "⤷", "main": "●"}
+INDENT = 3
 
 
 def request_label(row: RequestSummary, tz: tzinfo | None) -> Text:
@@ -44,9 +57,8 @@ def request_label(row: RequestSummary, tz: tzinfo | None) -> Text:
 
 def branch_label(branch: ConversationBranch, subtask: ConversationSubtask | None) -> Text:
     mark = _BRANCH_MARK.get(branch.kind, "·")
-    text = Text(
-        f"{mark} {branch.name}", style="bold magenta" if branch.kind == "task" else "bold cyan"
-    )
+    style = "bold magenta" if branch.kind == "task" else "bold cyan"
+    text = Text(f"{mark} {branch.name}", style=style)
     if subtask is not None:
         kind = subtask.subagent_type or "sub-agent"
         text.append(f" · {kind}", style="magenta")
@@ -61,71 +73,219 @@ def branch_label(branch: ConversationBranch, subtask: ConversationSubtask | None
     return text
 
 
-class ConversationTreeView(Tree[RequestSummary | None]):
+@dataclass(eq=False, slots=True)
+class Node:
+    """A drawn node: a request or a branch heading, with its children and fold state."""
+
+    row: RequestSummary | None
+    branch: ConversationBranch | None
+    children: list[Node] = field(default_factory=list)
+    parent: Node | None = None
+    expanded: bool = True
+
+    @property
+    def data(self) -> RequestSummary | None:
+        return self.row
+
+
+@dataclass(frozen=True, slots=True)
+class _Line:
+    node: Node
+    guides: str  # the tree guides in front of the label ("│  ├─ ")
+
+
+class ConversationTreeView(ScrollView, can_focus=True):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up,k", "cursor(-1)", "Up", show=False, id="tree.up"),
+        Binding("down,j", "cursor(1)", "Down", show=False, id="tree.down"),
+        Binding("pageup", "page(-1)", "Page up", show=False, id="tree.page_up"),
+        Binding("pagedown", "page(1)", "Page down", show=False, id="tree.page_down"),
+        Binding("home", "first", "First", show=False, id="tree.first"),
+        Binding("end", "last", "Last", show=False, id="tree.last"),
+        Binding("enter", "select", "Open", id="tree.open"),
+        Binding("space", "toggle", "Fold", show=False, id="tree.fold"),
+    ]
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"tree--cursor", "tree--guides"}
     DEFAULT_CSS = """
-    ConversationTreeView { background: $surface; }
+    ConversationTreeView { background: $surface; overflow-x: hidden; }
+    ConversationTreeView > .tree--cursor { background: $accent 40%; }
+    ConversationTreeView:focus > .tree--cursor { background: $accent; color: $text; }
+    ConversationTreeView > .tree--guides { color: $text-muted; }
     """
+
+    cursor_line: reactive[int] = reactive(0, always_update=True)
 
     @dataclass
     class RequestChosen(Message):
         row: RequestSummary
 
     def __init__(self, *, id: str | None = None, tz: tzinfo | None = None) -> None:
-        super().__init__("conversation", id=id)
+        super().__init__(id=id)
         self.tz = tz
-        self.show_root = False
-        self.guide_depth = 3
-        self.nodes_by_id: dict[str, TreeNode[RequestSummary | None]] = {}
+        self.roots: list[Node] = []
+        self.nodes_by_id: dict[str, Node] = {}
+        self._lines: list[_Line] = []
+        self._strips: LRUCache[tuple[int, int, bool, int], Strip] = LRUCache(300)
+        self._version = 0
+        self._subtasks: dict[str, ConversationSubtask] = {}
 
+    # -- content ------------------------------------------------------------------------------
     def draw(self, tree: ConversationTree, *, with_background: bool = True) -> None:
-        self.clear()
+        self._subtasks = {s.branch: s for s in tree.subtasks}
         self.nodes_by_id = {}
-        subtasks = {s.branch: s for s in tree.subtasks}
         items = build_tree(tree, with_background=with_background)
-        self._add(self.root, items, subtasks)
-        self.root.expand()
+        self.roots = [self._node(item, None) for item in items]
+        self._relayout()
 
-    def _add(
-        self,
-        parent: TreeNode[RequestSummary | None],
-        items: list[TreeItem],
-        subtasks: dict[str, ConversationSubtask],
-    ) -> None:
-        for item in items:
-            if item.row is not None:
-                label = request_label(item.row, self.tz)
-                if item.children:
-                    node = parent.add(label, data=item.row, expand=True)
-                    self._add(node, item.children, subtasks)
+    def clear(self) -> None:
+        self.roots, self.nodes_by_id = [], {}
+        self._relayout()
+
+    def _node(self, item: TreeItem, parent: Node | None) -> Node:
+        node = Node(item.row, item.branch, parent=parent)
+        node.children = [self._node(child, node) for child in item.children]
+        if item.row is not None:
+            self.nodes_by_id[item.row.id] = node
+        return node
+
+    def _label(self, node: Node) -> Text:
+        if node.row is not None:
+            return request_label(node.row, self.tz)
+        assert node.branch is not None
+        return branch_label(node.branch, self._subtasks.get(node.branch.name))
+
+    def _relayout(self) -> None:
+        """Flatten the unfolded nodes into lines, with their guides."""
+        lines: list[_Line] = []
+
+        def walk(nodes: list[Node], prefix: str, depth: int) -> None:
+            for index, node in enumerate(nodes):
+                last = index == len(nodes) - 1
+                if depth == 0:
+                    guides = "" if node.children else "  "  # lines up with "▼ "
                 else:
-                    node = parent.add_leaf(label, data=item.row)
-                self.nodes_by_id[item.row.id] = node
-            elif item.branch is not None:
-                node = parent.add(
-                    branch_label(item.branch, subtasks.get(item.branch.name)),
-                    data=None,
-                    expand=True,
-                )
-                self._add(node, item.children, subtasks)
+                    guides = prefix + ("└─ " if last else "├─ ")
+                lines.append(_Line(node, guides))
+                if node.children and node.expanded:
+                    inner = "" if depth == 0 else prefix + ("   " if last else "│  ")
+                    walk(node.children, inner, depth + 1)
+
+        walk(self.roots, "", 0)
+        self._lines = lines
+        self._version += 1
+        self.virtual_size = Size(self.size.width, len(lines))
+        self.cursor_line = min(self.cursor_line, max(0, len(lines) - 1))
+        self.refresh()
+
+    @property
+    def cursor_node(self) -> Node | None:
+        if 0 <= self.cursor_line < len(self._lines):
+            return self._lines[self.cursor_line].node
+        return None
+
+    @property
+    def cursor_request_id(self) -> str | None:
+        node = self.cursor_node
+        return node.row.id if node is not None and node.row is not None else None
 
     def focus_request(self, request_id: str) -> bool:
         node = self.nodes_by_id.get(request_id)
         if node is None:
             return False
-
-        def move() -> None:  # the tree knows a node's line only after it has laid out its lines
-            self.move_cursor(node)
-            self.scroll_to_node(node, animate=False)
-
-        self.call_after_refresh(move)
+        parent, changed = node.parent, False
+        while parent is not None:  # unfold the way to it
+            changed |= not parent.expanded
+            parent.expanded = True
+            parent = parent.parent
+        if changed:
+            self._relayout()
+        for index, line in enumerate(self._lines):
+            if line.node is node:
+                self.cursor_line = index
+                break
         return True
 
-    @property
-    def cursor_request_id(self) -> str | None:
-        node = self.cursor_node
-        return node.data.id if node is not None and node.data is not None else None
+    # -- keys ---------------------------------------------------------------------------------
+    def validate_cursor_line(self, value: int) -> int:
+        return max(0, min(value, len(self._lines) - 1))
 
-    def on_tree_node_selected(self, event: Tree.NodeSelected[RequestSummary | None]) -> None:
-        event.stop()
-        if event.node.data is not None:
-            self.post_message(self.RequestChosen(event.node.data))
+    def watch_cursor_line(self, old: int, new: int) -> None:
+        top, height = round(self.scroll_y), max(1, self.size.height)
+        if new < top:
+            self.scroll_to(y=new, animate=False, immediate=True)
+        elif new >= top + height:
+            self.scroll_to(y=new - height + 1, animate=False, immediate=True)
+        self.refresh()
+
+    def action_cursor(self, step: int) -> None:
+        self.cursor_line += step
+
+    def action_page(self, step: int) -> None:
+        self.cursor_line += step * max(1, self.size.height - 1)
+
+    def action_first(self) -> None:
+        self.cursor_line = 0
+
+    def action_last(self) -> None:
+        self.cursor_line = len(self._lines) - 1
+
+    def action_select(self) -> None:
+        node = self.cursor_node
+        if node is None:
+            return
+        if node.row is not None:
+            self.post_message(self.RequestChosen(node.row))
+        else:
+            self.action_toggle()
+
+    def action_toggle(self) -> None:
+        node = self.cursor_node
+        if node is not None and node.children:
+            node.expanded = not node.expanded
+            self._relayout()
+
+    async def _on_click(self, event: events.Click) -> None:
+        index = event.y + round(self.scroll_y)
+        if index == self.cursor_line and event.chain >= 2:
+            self.action_select()
+        self.cursor_line = index
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._strips.clear()
+        self.virtual_size = Size(event.size.width, len(self._lines))
+
+    # -- drawing ------------------------------------------------------------------------------
+    def render_line(self, y: int) -> Strip:
+        index = y + round(self.scroll_y)
+        width = self.size.width
+        if index >= len(self._lines):
+            return Strip.blank(width, self.rich_style)
+        is_cursor = index == self.cursor_line
+        key = (index, width, is_cursor, self._version)
+        strip = self._strips.get(key)
+        if strip is None:
+            strip = self._render(self._lines[index], width, is_cursor)
+            self._strips[key] = strip
+        return strip
+
+    def _render(self, line: _Line, width: int, is_cursor: bool) -> Strip:
+        node = line.node
+        text = Text(line.guides, style=self.get_component_rich_style("tree--guides"))
+        if node.children:
+            text.append("▼ " if node.expanded else "▶ ", style="bold")
+        text.append_text(self._label(node))
+        style: Style = self.rich_style
+        if is_cursor:
+            style = style + self.get_component_rich_style("tree--cursor")
+        text.style = style
+        text.truncate(width, overflow="ellipsis", pad=True)
+        return Strip(list(text.render(self.app.console)), width)
+
+    def line_texts(self) -> list[str]:
+        """Every visible line as plain text (tests and the benchmark read the drawn tree)."""
+        out = []
+        for line in self._lines:
+            node = line.node
+            fold = ("▼ " if node.expanded else "▶ ") if node.children else ""
+            out.append(line.guides + fold + self._label(node).plain)
+        return out

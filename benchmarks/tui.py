@@ -1,0 +1,266 @@
+"""Time the TUI on a big store: launch → filled live table, filter key → results, opening a
+500-request conversation → drawn tree. Target: < 300 ms each (DESIGN.md §6).
+
+    .venv/bin/python benchmarks/tui.py                         # 100 000 requests, SQLite
+    .venv/bin/python benchmarks/tui.py --db /tmp/tui-bench.db --keep   # seed once, reuse
+
+The store is seeded like ``benchmarks/api.py`` (Claude Code-like sessions, linked by the real
+linker) plus one conversation of 500 main-agent turns. The read API runs in Hypercorn on loopback;
+the TUI is the real ``NexusApp`` with the real ``NexusClient``, headless (Textual's test driver)
+at 120×40. Each figure is wall time until the widget has drawn the data, over ``--runs`` runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.api import all_records, conversation, open_bench_store, seed  # noqa: E402
+
+SIZE = (120, 40)
+FILTERS = ("model:opus", "status:5xx", "class:title", "account:team-b status:429", "q:zq0042")
+LONG_TURNS = 500
+
+
+async def until(pilot: Any, ready: Callable[[], bool], timeout_s: float = 30.0) -> None:
+    """Yield to the app until ``ready()`` holds, then let it paint once more."""
+    deadline = time.perf_counter() + timeout_s
+    while not ready():
+        if time.perf_counter() > deadline:
+            raise TimeoutError("the TUI did not get there")
+        await asyncio.sleep(0.001)
+    await pilot.pause()
+
+
+def stats(samples: list[tuple[float, float]]) -> str:
+    wall = sorted(w * 1000 for w, _ in samples)
+    cpu = sorted(c * 1000 for _, c in samples)
+    return (
+        f"median {statistics.median(wall):6.1f} ms ({statistics.median(cpu):5.1f})   "
+        f"worst {wall[-1]:6.1f} ms ({cpu[-1]:5.1f})   n={len(wall)}"
+    )
+
+
+class Clock:
+    """Wall and CPU time of this process since ``start``."""
+
+    def __init__(self) -> None:
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+
+    def lap(self) -> tuple[float, float]:
+        return time.perf_counter() - self.wall, time.process_time() - self.cpu
+
+
+Results = dict[str, list[tuple[float, float]]]
+
+
+async def run(url: str, long_id: str, runs: int) -> Results:
+    results: Results = {
+        "launch → filled live table": [],
+        "  of which mount → filled": [],
+        "filter key → results": [],
+        "scroll a page past the loaded rows": [],
+        "open 500-request conversation → tree": [],
+        "  again (screen kept)": [],
+        "API alone: first page + count": [],
+        "API alone: one filtered page + count": [],
+        "API alone: the 500-request tree": [],
+    }
+    held = 0
+    for _ in range(runs):
+        held = max(held, await one_run(url, long_id, results))
+        await api_only(url, long_id, results)
+    print(f"  rows held by the live table after scrolling 5 pages: {held:,}")
+    return results
+
+
+async def api_only(url: str, long_id: str, results: Results) -> None:
+    """The same calls without the TUI: what of each figure is the server's."""
+    from nexus.client import NexusClient
+    from nexus.tui.query import parse_query
+
+    async with NexusClient(url) as client:
+        t0 = Clock()
+        await asyncio.gather(client.list_requests(limit=100), client.count_requests())
+        results["API alone: first page + count"].append(t0.lap())
+        for text in FILTERS:
+            flt = parse_query(text).filter
+            t0 = Clock()
+            await asyncio.gather(client.list_requests(flt, limit=100), client.count_requests(flt))
+            results["API alone: one filtered page + count"].append(t0.lap())
+        t0 = Clock()
+        await client.get_conversation(long_id)
+        results["API alone: the 500-request tree"].append(t0.lap())
+
+
+async def one_run(url: str, long_id: str, results: Results) -> int:
+    from nexus.client import NexusClient
+    from nexus.settings import Settings
+    from nexus.tui.app import make_app
+    from nexus.tui.screens.conversation import ConversationScreen
+    from nexus.tui.widgets.conversation_tree import ConversationTreeView
+    from nexus.tui.widgets.request_table import RequestTable
+
+    async with NexusClient(url) as client:
+        started = Clock()
+        app = make_app(Settings(), client)
+        async with app.run_test(size=SIZE) as pilot:
+            mounted = Clock()
+            table = app.screen.query_one(RequestTable)
+            rows = table.rows
+            await until(pilot, lambda: rows.loaded_rows > 0)
+            results["launch → filled live table"].append(started.lap())
+            results["  of which mount → filled"].append(mounted.lap())
+
+            for text in FILTERS:
+                await pilot.press("slash", *text)
+                generation = rows.generation
+                t0 = Clock()
+                await pilot.press("enter")
+                await until(pilot, lambda g=generation: rows.generation > g and rows.is_loaded)
+                results["filter key → results"].append(t0.lap())
+            await pilot.press("escape")  # clear the filter
+            await until(pilot, lambda: rows.is_loaded and rows.loaded_rows > 0)
+
+            for _page in range(5):  # scroll: the next page loads as the cursor nears it
+                loaded = rows.loaded_rows
+                t0 = Clock()
+                await pilot.press("end")
+                await until(pilot, lambda n=loaded: rows.loaded_rows > n)
+                results["scroll a page past the loaded rows"].append(t0.lap())
+            held = rows.loaded_rows
+
+            for name in ("open 500-request conversation → tree", "  again (screen kept)"):
+                t0 = Clock()
+                app.open_conversation(long_id)
+                await until(pilot, lambda: isinstance(app.screen, ConversationScreen))
+                screen = app.screen
+                assert isinstance(screen, ConversationScreen)
+                view = screen.query_one(ConversationTreeView)
+                await until(
+                    pilot, lambda s=screen, v=view: s.drawn and len(v.nodes_by_id) >= LONG_TURNS
+                )
+                results[name].append(t0.lap())
+                await pilot.press("escape")
+                await pilot.pause()
+    return held
+
+
+async def prepare(args: argparse.Namespace) -> str:
+    """Seed the store if it is empty and make sure it holds a 500-request conversation; returns
+    that conversation's id."""
+    args.backend = "sqlite"
+    args.keep = True  # the served process reads it next; --fresh removes it at the end
+    store, _ = await open_bench_store("sqlite", args)
+    try:
+        count = (await store._fetchone("SELECT count(*) FROM requests"))[0]
+        if count == 0:
+            records = all_records(args.requests - LONG_TURNS, args.conversations)
+            print(f"seeding {len(records):,} requests…", file=sys.stderr)
+            print(f"seeded in {await seed(store, records):.0f} s", file=sys.stderr)
+        row = await store._fetchone(
+            "SELECT conversation_id, count(*) FROM links WHERE conversation_id IS NOT NULL "
+            "GROUP BY conversation_id ORDER BY count(*) DESC LIMIT 1"
+        )
+        if row is None or row[1] < LONG_TURNS:
+            newest = (await store._fetchone("SELECT max(started_at_ms) FROM requests"))[0] or 0
+            records = conversation(random.Random(3), 99_999, LONG_TURNS, newest + 60_000)
+            print(f"seeding a {LONG_TURNS}-request conversation…", file=sys.stderr)
+            await seed(store, records)
+            row = await store._fetchone(
+                "SELECT conversation_id FROM links WHERE request_id = ?", (records[0].id,)
+            )
+        return str(row[0])
+    finally:
+        await store.close()
+
+
+def serve(db: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """The real ``nexus serve`` on the seeded file, in its own process (as a person runs it)."""
+    api_port, proxy_port = _free_port(), _free_port()
+    env = dict(os.environ, NEXUS_DATA_DIR=str(db.parent / "tui-bench-data"))
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "nexus",
+            "serve",
+            "--db",
+            f"sqlite:///{db}",
+            "--api-port",
+            str(api_port),
+            "--proxy-port",
+            str(proxy_port),
+            "--upstream",
+            "http://127.0.0.1:9",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{api_port}"
+    for _ in range(600):
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return process, url
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    process.kill()
+    raise RuntimeError("nexus serve did not start")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=100_000)
+    parser.add_argument("--conversations", type=int, default=2_000)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--db", help="SQLite file to (re)use; default: a temporary file")
+    args = parser.parse_args()
+    temporary = args.db is None
+    db = Path(args.db or tempfile.mkdtemp()) / "tui-bench.db" if temporary else Path(args.db)
+    args.db = str(db)
+    long_id = asyncio.run(prepare(args))
+    process, url = serve(db)
+    try:
+        count = httpx.get(f"{url}/api/requests/count", timeout=60).json()["count"]
+        print(
+            f"\nTUI on {count:,} requests (SQLite, nexus serve in its own process), "
+            f"{SIZE[0]}×{SIZE[1]}, {args.runs} runs; wall time (CPU time of the TUI process)"
+        )
+        results = asyncio.run(run(url, long_id, args.runs))
+    finally:
+        process.terminate()
+        process.wait(10)
+        if temporary:
+            for suffix in ("", "-wal", "-shm"):
+                Path(str(db) + suffix).unlink(missing_ok=True)
+    for name, samples in results.items():
+        walls = [w for w, _ in samples]
+        quiet = name.startswith((" ", "API"))
+        flag = "" if quiet or max(walls) < 0.3 else "  ← over 300 ms"
+        print(f"  {name:40} {stats(samples)}{flag}")
+
+
+if __name__ == "__main__":
+    main()
