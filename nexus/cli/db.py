@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import shlex
 import time
+import urllib.parse
 from pathlib import Path
 from typing import Annotated
 
@@ -122,8 +124,14 @@ def backup(
     """Copy the database while Nexus runs (SQLite online backup); for Postgres, print pg_dump."""
     settings = options.settings(db=db)
     if settings.is_postgres:
-        out.out(f"pg_dump --format=custom --file {file} '{settings.database_url}'", highlight=False)
+        url, had_password = _without_password(settings.database_url)
+        out.out(
+            f"pg_dump --format=custom --file {shlex.quote(str(file))} {shlex.quote(url)}",
+            highlight=False,
+        )
         err.print("Postgres: run the command above (pg_dump makes a consistent online copy).")
+        if had_password:  # stdout may land in a shell history or a log: no secret on it
+            err.print("The password is left out: give it in PGPASSWORD or ~/.pgpass.")
         return
     if file.exists():
         fail(f"{file} exists; choose a new file name")
@@ -139,6 +147,15 @@ async def _backup(settings: Settings, file: Path) -> None:
         await store.backup(file)
     finally:
         await store.close()
+
+
+def _without_password(url: str) -> tuple[str, bool]:
+    parts = urllib.parse.urlsplit(url)
+    if parts.password is None:
+        return url, False
+    userinfo, hostport = parts.netloc.rsplit("@", 1)
+    user = userinfo.split(":", 1)[0]
+    return urllib.parse.urlunsplit(parts._replace(netloc=f"{user}@{hostport}")), True
 
 
 def _size(n: float) -> str:

@@ -205,7 +205,8 @@ class Spool:
     def stats(self) -> SpoolStats:
         with self._lock:
             pending = sum(max(s.appended - s.committed, 0) for s in self._segments.values())
-            return SpoolStats(len(self._segments), pending, sum(s.size for s in self._segments.values()))
+            size = sum(s.size for s in self._segments.values())
+            return SpoolStats(len(self._segments), pending, size)
 
     def close(self) -> None:
         with self._lock:

@@ -27,7 +27,7 @@ def exchange(**overrides):
     return make_record(**overrides).exchange
 
 
-ODD_BYTES = bytes(range(256)) + b"\nNXS1 {\"fake\": 1}\n" + "caf\u00e9 \U0001f600".encode()
+ODD_BYTES = bytes(range(256)) + b'\nNXS1 {"fake": 1}\n' + "caf\u00e9 \U0001f600".encode()
 
 
 @pytest.mark.parametrize(
@@ -57,7 +57,9 @@ def test_a_frame_decodes_to_the_same_exchange(request_body, response_body):
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    bodies=st.lists(st.tuples(st.binary(max_size=300), st.binary(max_size=300)), min_size=1, max_size=5),
+    bodies=st.lists(
+        st.tuples(st.binary(max_size=300), st.binary(max_size=300)), min_size=1, max_size=5
+    ),
     cut=st.integers(min_value=1),
 )
 def test_a_torn_tail_is_ignored_and_every_whole_frame_before_it_survives(bodies, cut):

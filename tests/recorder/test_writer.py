@@ -91,7 +91,8 @@ def kill(spool: Spool) -> None:
 def put(tap: Tap, n: int, label: str) -> list[str]:
     ids = []
     for i in range(n):
-        exchange = make_record(user_text=f"{label} {i}", request_body=os.urandom(700).hex().encode()).exchange
+        body = os.urandom(700).hex().encode()
+        exchange = make_record(user_text=f"{label} {i}", request_body=body).exchange
         tap.put_nowait(exchange)
         ids.append(exchange.id)
     return ids
@@ -122,11 +123,13 @@ async def test_records_sent_while_the_store_is_down_are_written_once_in_order_af
     during += put(tap, 30, "still down")
     await store.until(lambda: not tap)
     failures = store.failures
-    await store.until(lambda: store.failures >= failures + 2)  # a full failed replay after the drain
+    # A whole failed replay after the drain:
+    await store.until(lambda: store.failures >= failures + 2)
     assert not writer.healthy and store.order == before
 
     # Everything the outage left is on disk, each segment fsync'd at its final size.
-    on_disk = {p.name: p.stat().st_size for p in spool.directory.glob("*.spool") if p.stat().st_size}
+    files = spool.directory.glob("*.spool")
+    on_disk = {p.name: p.stat().st_size for p in files if p.stat().st_size}
     assert on_disk and set(on_disk.items()) <= set(synced), (on_disk, synced)
     frames = [
         ex.id

@@ -20,7 +20,11 @@ import pytest
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
-BODY = {"model": "claude-opus-4-8", "max_tokens": 100, "messages": [{"role": "user", "content": "hi"}]}
+BODY = {
+    "model": "claude-opus-4-8",
+    "max_tokens": 100,
+    "messages": [{"role": "user", "content": "hi"}],
+}
 
 
 class TcpForwarder:
