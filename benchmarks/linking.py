@@ -5,13 +5,14 @@
     .venv/bin/python benchmarks/linking.py --backend postgres               # local Postgres
 
 For each store size, the store is first filled with that many requests of other 10-turn Claude Code
-sessions in the same scope (the worst case: every lookup searches the same key space), linked as
-the writer links them. Then one conversation of N tool-loop turns is written and linked one record
-per batch, as the live writer does, and each ``link_batch`` is timed. ``parse`` is the part spent
+sessions in the same scope (the worst case: every lookup searches the same key space), linked as the
+writer links them. Then one conversation of N tool-loop turns is written and linked one record per
+batch, as the live writer does, and each ``link_batch`` is timed. ``parse`` is the part spent
 parsing and hashing the body (it grows with the body, which Claude Code resends whole every turn);
 ``index`` is the rest: lookups and writes in the store, which must stay flat as the store grows and
 as the conversation gets longer. ``parse`` and ``index`` are process CPU time (SQLite runs in the
-process), so a busy machine does not blur them; p50/p95 are wall time. Bodies are in Claude Code's shape (tests/conversations/traffic.py).
+process), so a busy machine does not blur them; p50/p95 are wall time. Bodies are in Claude Code's
+shape (tests/conversations/traffic.py).
 """
 
 from __future__ import annotations
@@ -39,17 +40,20 @@ FILL_BATCH = 500
 
 
 def filler(count: int) -> list[RequestRecord]:
-    traffic = Traffic()
+    traffic = Traffic(session_salt=1)
     while len(traffic.records) < count:
         agent = traffic.session().agent(f"task {len(traffic.records)}: fix the flaky test")
         for turn in range(min(10, count - len(traffic.records))):
-            agent.send(f"f{len(traffic.records)}", tools=[("Bash", {"command": f"pytest -k t{turn}"})])
+            agent.send(
+                f"f{len(traffic.records)}", tools=[("Bash", {"command": f"pytest -k t{turn}"})]
+            )
             agent.results(f"test t{turn} failed: assertion error in line {turn}\n" * 3)
     return traffic.records
 
 
-def conversation(turns: int) -> list[RequestRecord]:
-    traffic = Traffic(clock_ms=1_800_000_000_000)
+def conversation(turns: int, salt: int) -> list[RequestRecord]:
+    """A new session after everything already stored (its own session id and start time)."""
+    traffic = Traffic(clock_ms=1_800_000_000_000 + salt * 10_000_000, session_salt=100 + salt)
     agent = traffic.session().agent("refactor the storage layer and keep the tests green")
     for turn in range(turns):
         agent.send(f"c{turn}", text=f"Step {turn}: reading the next file.",
@@ -144,7 +148,7 @@ async def main() -> None:
             try:
                 await fill(store, filler(size))
                 for turns in args.turns:
-                    records = conversation(turns)
+                    records = conversation(turns, salt=turns)
                     r = await measure(store, records)
                     del records
                     gc.unfreeze()

@@ -17,7 +17,8 @@ from nexus.settings import Settings
 def rebuild(
     db: options.Db = None,
     batch_size: Annotated[
-        int, typer.Option("--batch-size", min=1, max=10_000, help="Requests linked per transaction.")
+        int,
+        typer.Option("--batch-size", min=1, max=10_000, help="Requests linked per transaction."),
     ] = 200,
     as_json: options.Json = False,
     debug: options.Debug = False,
@@ -26,7 +27,9 @@ def rebuild(
 
     Safe while servers run on Postgres (linkers take turns); on SQLite stop `nexus serve` first.
     """
-    requests, conversations, seconds = run(_rebuild(options.settings(db=db), batch_size), debug=debug)
+    requests, conversations, seconds = run(
+        _rebuild(options.settings(db=db), batch_size), debug=debug
+    )
     if as_json:
         out.out(orjson.dumps({"requests": requests, "conversations": conversations,
                               "seconds": round(seconds, 3)}).decode(), highlight=False)  # fmt: skip
@@ -55,7 +58,9 @@ async def _rebuild(settings: Settings, batch_size: int) -> tuple[int, int, float
                 progress.update(task, completed=done, total=total)
 
             requests = await rebuild_conversations(
-                store, batch_size=batch_size, on_progress=on_progress  # type: ignore[arg-type]
+                store,  # type: ignore[arg-type]  # the concrete stores have every area's methods
+                batch_size=batch_size,
+                on_progress=on_progress,
             )
         conversations = await store.count_conversations(RequestFilter())  # type: ignore[attr-defined]
         return requests, conversations, time.monotonic() - started

@@ -49,7 +49,9 @@ def classify(method: str, path: str, headers: Headers, body: dict[str, Any] | No
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         return TrafficClass.OTHER
-    user_texts = [_message_text(m) for m in messages if isinstance(m, dict) and m.get("role") == "user"]
+    user_texts = [
+        _message_text(m) for m in messages if isinstance(m, dict) and m.get("role") == "user"
+    ]
     last_user = next((t for t in reversed(user_texts) if t), "")
     lowered_last = last_user.lower()
     system = _system_text(body.get("system")).lower()

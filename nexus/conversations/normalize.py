@@ -110,7 +110,9 @@ def fingerprint(
             base = prefixes[-2] if len(prefixes) > 1 else ""
             continuation = _chain(base, _message_hash(("assistant", messages[-1][1] + reply)))
         else:
-            continuation = _chain(prefixes[-1] if prefixes else "", _message_hash(("assistant", reply)))
+            continuation = _chain(
+                prefixes[-1] if prefixes else "", _message_hash(("assistant", reply))
+            )
     marker_index, marker_lines = _compaction_marker(messages)
     return Fingerprint(
         prefix_keys=tuple(prefixes),
@@ -175,8 +177,8 @@ def _normalize_blocks(blocks: list[Any], seen: set[str]) -> list[Any]:
             inner = block.get("content")
             if isinstance(inner, str):
                 inner = [{"type": "text", "text": inner}]
-            out.append({"type": "tool_result", "tool_use_id": tool_id,
-                        "content": _normalize_blocks(inner if isinstance(inner, list) else [], set()),
+            content = _normalize_blocks(inner if isinstance(inner, list) else [], set())
+            out.append({"type": "tool_result", "tool_use_id": tool_id, "content": content,
                         "is_error": bool(block.get("is_error"))})  # fmt: skip
         else:
             out.append({k: v for k, v in block.items() if k != "cache_control"})
@@ -200,7 +202,7 @@ def is_compaction_prompt(text: str) -> bool:
     return any(marker in lowered for marker in COMPACTION_PROMPT_MARKERS)
 
 
-def _clean_text(text: Any) -> str:
+def _clean_text(text: object) -> str:
     if not isinstance(text, str):
         return ""
     if "<system-reminder>" in text:

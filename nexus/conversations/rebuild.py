@@ -3,8 +3,8 @@ canonical order (start time, then id), exactly as live linking would have placed
 records arrived in that order; live linking repairs itself to the same result (``worker.py``).
 
 Only links that change are written (by the linker, as live), so a rebuild of an up-to-date store
-adds no ``link`` events. Safe beside running servers on Postgres: each batch runs under the linkers' advisory lock,
-and a live record linked meanwhile is re-linked by whichever pass sees it last.
+adds no ``link`` events. Safe beside running servers on Postgres: each batch runs under the linkers'
+advisory lock, and a live record linked meanwhile is re-linked by whichever pass sees it last.
 """
 
 from __future__ import annotations

@@ -59,7 +59,7 @@ def add_request(
         "cache_creation_tokens": summary.cache_creation_tokens + u.cache_creation_input_tokens,
         "cache_read_tokens": summary.cache_read_tokens + u.cache_read_input_tokens,
         "cost_usd_micros": summary.cost_usd_micros + (request.cost_usd_micros or 0),
-        "models": tuple(sorted({*summary.models, request.model} - {None, ""})),  # type: ignore[arg-type]
+        "models": tuple(sorted({*summary.models, *([request.model] if request.model else [])})),
     }
     if position > (summary.last_at_ms, summary.last_request_id):
         changes["last_at_ms"] = request.started_at_ms

@@ -4,13 +4,14 @@ The writer calls ``ConversationLinker.link_batch(records)`` after ``write_batch`
 (the records are still in memory, so no body is read back). The linker writes the links itself
 (``links`` rows and their ``link`` events) in the same locked transaction as its index, so a link
 repaired by another process is never overwritten by an older result; callers need not (and should
-not) write the returned links again. Each request is decided "as of" its position (``linker.py``); a request that
-arrives after requests that started later (concurrent sessions, parallel sub-agents, several
-processes, a spool replay) may change what those later ones should have been, so the affected ones
-are re-linked from the store in canonical order: their conversation after that position, and any
-request that found nothing but was looking for what the late one provides. The result is the same as
-``rebuild.py`` linking everything in canonical order. The whole batch runs in one ``link_index``
-transaction; on Postgres that holds an advisory lock, so processes link one at a time.
+not) write the returned links again. Each request is decided "as of" its position (``linker.py``); a
+request that arrives after requests that started later (concurrent sessions, parallel sub-agents,
+several processes, a spool replay) may change what those later ones should have been, so the
+affected ones are re-linked from the store in canonical order: their conversation after that
+position, and any request that found nothing but was looking for what the late one provides. The
+result is the same as ``rebuild.py`` linking everything in canonical order. The whole batch runs in
+one ``link_index`` transaction; on Postgres that holds an advisory lock, so processes link one at a
+time.
 """
 
 from __future__ import annotations
@@ -91,7 +92,9 @@ class _Run:
 
     async def link_all(self, items: list[tuple[Prepared, RequestSummary]]) -> None:
         items.sort(key=lambda item: item[0].view.position)
-        old = {n.request_id: n for n in await self.ix.get_nodes([p.view.request_id for p, _ in items])}
+        old = {
+            n.request_id: n for n in await self.ix.get_nodes([p.view.request_id for p, _ in items])
+        }
         for prepared, request in items:
             await self._drain(before=prepared.view.position)
             self.queue.pop(prepared.view.request_id, None)

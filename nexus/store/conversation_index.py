@@ -244,7 +244,9 @@ class SqlLinkIndex:
     async def publish(self, links: Sequence[Link]) -> list[Link]:
         if not links:
             return []
-        rows = await self.tx.fetchall("conv_links_get", [self._array([lk.request_id for lk in links])])
+        rows = await self.tx.fetchall(
+            "conv_links_get", [self._array([lk.request_id for lk in links])]
+        )
         current = {r[0]: Link(r[0], TrafficClass(r[1]), *r[2:7]) for r in rows}
         changed = [lk for lk in links if current.get(lk.request_id) != lk]
         if changed:
@@ -254,7 +256,9 @@ class SqlLinkIndex:
                 [(lk.request_id, str(lk.traffic_class), lk.conversation_id, lk.parent_request_id,
                   lk.branch, lk.subtask_of, lk.agent_id, at) for lk in changed],
             )  # fmt: skip
-            await self.tx.executemany("event_insert", [("link", lk.request_id, at) for lk in changed])
+            await self.tx.executemany(
+                "event_insert", [("link", lk.request_id, at) for lk in changed]
+            )
             self.tx.notify = True  # Postgres: wake other processes' live feeds on commit
         return changed
 
@@ -388,9 +392,7 @@ class ConversationsBase(_Base):
         if not request_ids:
             return {}
         rows = await self._fetchall("conv_links_get", [self._array(list(request_ids))])
-        return {
-            r[0]: Link(r[0], TrafficClass(r[1]), r[2], r[3], r[4], r[5], r[6]) for r in rows
-        }
+        return {r[0]: Link(r[0], TrafficClass(r[1]), r[2], r[3], r[4], r[5], r[6]) for r in rows}
 
     async def clear_link_index(self) -> None:
         async with self._transaction() as tx:
@@ -432,7 +434,9 @@ def _branches(nodes: list[LinkNode]) -> list[ConversationBranch]:
                 last_request_id=members[-1].request_id,
             )
         )
-    return sorted(branches, key=lambda b: (b.first_request_id != nodes[0].request_id, b.first_request_id))
+    return sorted(
+        branches, key=lambda b: (b.first_request_id != nodes[0].request_id, b.first_request_id)
+    )
 
 
 def _subtasks(

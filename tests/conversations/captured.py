@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from nexus.records import Exchange, RequestRecord, new_id
 from nexus.recorder.derive import derive
+from nexus.records import Exchange, RequestRecord, new_id
 
 DATA = Path(__file__).parent.parent / "data" / "claude_code"
 

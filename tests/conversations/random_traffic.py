@@ -17,9 +17,11 @@ def random_traffic(seed: int, steps: int = 14) -> Traffic:
     for s in range(rng.randint(1, 3)):
         kind = rng.choice(["headers", "headers", "legacy", "anonymous"])
         session = traffic.session(
-            scope=rng.choice(scopes), headers=kind == "headers", legacy=kind == "legacy",
+            scope=rng.choice(scopes),
+            headers=kind == "headers",
+            legacy=kind == "legacy",
             anonymous=kind == "anonymous",
-        )  # fmt: skip
+        )
         agents.append(session.agent(rng.choice(["hi", "fix the bug", f"task {s}"])))
     sent = [False] * len(agents)
     n = 0
@@ -43,18 +45,27 @@ def random_traffic(seed: int, steps: int = 14) -> Traffic:
             typed = sum(1 for m in a.history if m["role"] == "user" and is_typed(m))
             agents[i] = a = a.rewind(rng.randint(1, max(1, typed))).say(f"again {n}")
         elif action == "compact":
-            a.compact(label("k"), f"Summary line number {n} of what happened so far.",
-                      new_marker=rng.random() < 0.5, keep_tail=rng.choice([0, 1, 2]))  # fmt: skip
+            a.compact(
+                label("k"),
+                f"Summary line number {n} of what happened so far.",
+                new_marker=rng.random() < 0.5,
+                keep_tail=rng.choice([0, 1, 2]),
+            )
             a.say("continue")
         elif action == "agents":
-            prompts = [rng.choice(["Look around.", f"Check part {k}."]) for k in range(rng.randint(1, 3))]
+            prompts = [
+                rng.choice(["Look around.", f"Check part {k}."]) for k in range(rng.randint(1, 3))
+            ]
             a.send(label("p"), tools=[agent_call(p) for p in prompts])
             base = traffic.tick(50)
             subs = [a.session.subagent(p) for p in prompts]
             for k, sub in enumerate(subs):
-                sub.send(label("s"), started_at_ms=base + rng.randint(0, 20),
-                         duration_ms=rng.randint(50, 900),
-                         tools=[agent_call("Dig deeper.")] if rng.random() < 0.2 else ())  # fmt: skip
+                sub.send(
+                    label("s"),
+                    started_at_ms=base + rng.randint(0, 20),
+                    duration_ms=rng.randint(50, 900),
+                    tools=[agent_call("Dig deeper.")] if rng.random() < 0.2 else (),
+                )
                 if sub.pending_tools and rng.random() < 0.8:
                     inner = a.session.subagent("Dig deeper.")
                     inner.send(label("i"), started_at_ms=base + 1000 + k, duration_ms=30)
@@ -63,8 +74,11 @@ def random_traffic(seed: int, steps: int = 14) -> Traffic:
             traffic.tick(2000)
             a.results(*["done"] * len(prompts))
         elif action == "bg":
-            a.session.background(label("b"), rng.choice(["quota", "title", "count_tokens"]),
-                                 started_at_ms=traffic.clock_ms - rng.randint(0, 1500))  # fmt: skip
+            a.session.background(
+                label("b"),
+                rng.choice(["quota", "title", "count_tokens"]),
+                started_at_ms=traffic.clock_ms - rng.randint(0, 1500),
+            )
         elif action == "retry":
             a.send(label("f"), fail=True)
         sent[i] = True

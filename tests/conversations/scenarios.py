@@ -20,7 +20,9 @@ def scenario(fn: Callable[[Traffic], Expected]) -> Callable[[Traffic], Expected]
     return fn
 
 
-def turn(parent: str | None, branch: str, conv: str, sub: str | None = None, cls: str = "turn") -> Row:
+def turn(
+    parent: str | None, branch: str, conv: str, sub: str | None = None, cls: str = "turn"
+) -> Row:
     return (parent, branch, conv, sub, cls)
 
 
@@ -34,8 +36,11 @@ def linear(t: Traffic) -> Expected:
     a.send("t1")
     a.say("now add a test").send("t2")
     a.say("and update the docs", as_string=True).send("t3")
-    return {"t1": turn(None, "main", "t1"), "t2": turn("t1", "main", "t1"),
-            "t3": turn("t2", "main", "t1")}  # fmt: skip
+    return {
+        "t1": turn(None, "main", "t1"),
+        "t2": turn("t1", "main", "t1"),
+        "t3": turn("t2", "main", "t1"),
+    }
 
 
 @scenario
@@ -65,11 +70,14 @@ def rewind_at_turn_3_both_continue(t: Traffic) -> Expected:
     a.say("five").send("t5")
     b.say("four, differently").send("r2")
     return {
-        "t1": turn(None, "main", "t1"), "t2": turn("t1", "main", "t1"),
-        "t3": turn("t2", "main", "t1"), "t4": turn("t3", "main", "t1"),
-        "r1": turn("t2", "branch-2", "t1"), "t5": turn("t4", "main", "t1"),
+        "t1": turn(None, "main", "t1"),
+        "t2": turn("t1", "main", "t1"),
+        "t3": turn("t2", "main", "t1"),
+        "t4": turn("t3", "main", "t1"),
+        "r1": turn("t2", "branch-2", "t1"),
+        "t5": turn("t4", "main", "t1"),
         "r2": turn("r1", "branch-2", "t1"),
-    }  # fmt: skip
+    }
 
 
 @scenario
@@ -83,10 +91,13 @@ def rewind_twice_from_same_point(t: Traffic) -> Expected:
     c.send("c1")
     c.say("go on").send("c2")
     return {
-        "t1": turn(None, "main", "t1"), "t2": turn("t1", "main", "t1"),
-        "t3": turn("t2", "main", "t1"), "b1": turn("t1", "branch-2", "t1"),
-        "c1": turn("t1", "branch-3", "t1"), "c2": turn("c1", "branch-3", "t1"),
-    }  # fmt: skip
+        "t1": turn(None, "main", "t1"),
+        "t2": turn("t1", "main", "t1"),
+        "t3": turn("t2", "main", "t1"),
+        "b1": turn("t1", "branch-2", "t1"),
+        "c1": turn("t1", "branch-3", "t1"),
+        "c2": turn("c1", "branch-3", "t1"),
+    }
 
 
 @scenario
@@ -96,8 +107,11 @@ def rewind_to_first_message(t: Traffic) -> Expected:
     a.say("two").send("t2")
     fresh = a.rewind(1).say("a new start")
     fresh.send("f1")
-    return {"t1": turn(None, "main", "t1"), "t2": turn("t1", "main", "t1"),
-            "f1": turn(None, "branch-2", "t1")}  # fmt: skip
+    return {
+        "t1": turn(None, "main", "t1"),
+        "t2": turn("t1", "main", "t1"),
+        "f1": turn(None, "branch-2", "t1"),
+    }
 
 
 @scenario
@@ -108,8 +122,12 @@ def retry_after_overload(t: Traffic) -> Expected:
     a.send("t2", fail=True)
     a.send("t2b")
     a.say("three").send("t3")
-    return {"t1": turn(None, "main", "t1"), "t2": turn("t1", "main", "t1"),
-            "t2b": turn("t2", "main", "t1"), "t3": turn("t2b", "main", "t1")}  # fmt: skip
+    return {
+        "t1": turn(None, "main", "t1"),
+        "t2": turn("t1", "main", "t1"),
+        "t2b": turn("t2", "main", "t1"),
+        "t3": turn("t2b", "main", "t1"),
+    }
 
 
 @scenario
@@ -121,10 +139,12 @@ def manual_compact_new_marker(t: Traffic) -> Expected:
     a.say("continue with tests").send("x1")
     a.say("more").send("x2")
     return {
-        "t1": turn(None, "main", "t1"), "t2": turn("t1", "main", "t1"),
+        "t1": turn(None, "main", "t1"),
+        "t2": turn("t1", "main", "t1"),
         "k1": turn("t2", "main", "t1", cls="compaction"),
-        "x1": turn("k1", "compact-1", "t1"), "x2": turn("x1", "compact-1", "t1"),
-    }  # fmt: skip
+        "x1": turn("k1", "compact-1", "t1"),
+        "x2": turn("x1", "compact-1", "t1"),
+    }
 
 
 @scenario
@@ -132,19 +152,25 @@ def auto_compact_old_marker_mid_tool_loop(t: Traffic) -> Expected:
     a = t.session(headers=False, legacy=True).agent("migrate the database")
     a.send("t1", tools=[("Bash", {"command": "alembic upgrade"})])
     a.results("upgraded")
-    a.compact("k1", "The migration ran; next the user wants the rollback script tested.",
-              new_marker=False)  # fmt: skip
+    a.compact(
+        "k1", "The migration ran; next the user wants the rollback script tested.", new_marker=False
+    )
     a.send("x1", tools=[("Bash", {"command": "alembic downgrade"})])
     a.results("downgraded").send("x2")
-    a.compact("k2", "Both directions of the migration work; tests for rollback are written.",
-              new_marker=False)  # fmt: skip
+    a.compact(
+        "k2",
+        "Both directions of the migration work; tests for rollback are written.",
+        new_marker=False,
+    )
     a.say("ship it").send("y1")
     return {
-        "t1": turn(None, "main", "t1"), "k1": turn("t1", "main", "t1", cls="compaction"),
-        "x1": turn("k1", "compact-1", "t1"), "x2": turn("x1", "compact-1", "t1"),
+        "t1": turn(None, "main", "t1"),
+        "k1": turn("t1", "main", "t1", cls="compaction"),
+        "x1": turn("k1", "compact-1", "t1"),
+        "x2": turn("x1", "compact-1", "t1"),
         "k2": turn("x2", "compact-1", "t1", cls="compaction"),
         "y1": turn("k2", "compact-2", "t1"),
-    }  # fmt: skip
+    }
 
 
 @scenario
@@ -152,17 +178,21 @@ def compact_keeping_tail_without_session(t: Traffic) -> Expected:
     a = t.session(anonymous=True).agent("refactor the cache layer")
     a.send("t1")
     a.say("split the module").send("t2")
-    a.compact("k1", "The cache layer was split into store.py and policy.py as requested.",
-              keep_tail=2)  # fmt: skip
+    a.compact(
+        "k1", "The cache layer was split into store.py and policy.py as requested.", keep_tail=2
+    )
     a.say("and the docs").send("x0")
     a.say("now benchmark").send("x1")
     other = t.session(anonymous=True).agent("something unrelated entirely")
     other.send("o1")
     return {
-        "t1": turn(None, "main", "t1"), "t2": turn("t1", "main", "t1"),
-        "k1": turn("t2", "main", "t1", cls="compaction"), "x0": turn("k1", "compact-1", "t1"),
-        "x1": turn("x0", "compact-1", "t1"), "o1": turn(None, "main", "o1"),
-    }  # fmt: skip
+        "t1": turn(None, "main", "t1"),
+        "t2": turn("t1", "main", "t1"),
+        "k1": turn("t2", "main", "t1", cls="compaction"),
+        "x0": turn("k1", "compact-1", "t1"),
+        "x1": turn("x0", "compact-1", "t1"),
+        "o1": turn(None, "main", "o1"),
+    }
 
 
 @scenario
@@ -179,7 +209,7 @@ def one_subagent(t: Traffic) -> Expected:
         "s1": turn("p1", "task-1", "p1", "p1", "subagent"),
         "s2": turn("s1", "task-1", "p1", "p1", "subagent"),
         "p2": turn("p1", "main", "p1"),
-    }  # fmt: skip
+    }
 
 
 def _parallel(t: Traffic, prompts: list[str]) -> Expected:
@@ -190,8 +220,12 @@ def _parallel(t: Traffic, prompts: list[str]) -> Expected:
     subs = [s.subagent(p) for p in prompts]
     # All three start within a few ms; their first calls end in reverse order.
     for i, sub in enumerate(subs):
-        sub.send(f"s{i}a", tools=[("Read", {"path": f"f{i}"})], started_at_ms=base + i,
-                 duration_ms=900 - 100 * i)  # fmt: skip
+        sub.send(
+            f"s{i}a",
+            tools=[("Read", {"path": f"f{i}"})],
+            started_at_ms=base + i,
+            duration_ms=900 - 100 * i,
+        )
     for i, sub in enumerate(subs):
         sub.results("contents").send(f"s{i}b", started_at_ms=base + 1000 + i, duration_ms=50)
     t.tick(2000)
@@ -232,7 +266,7 @@ def subagent_spawns_subagent(t: Traffic) -> Expected:
         "i2": turn("i1", "task-2", "p1", "s1", "subagent"),
         "s2": turn("s1", "task-1", "p1", "p1", "subagent"),
         "p2": turn("p1", "main", "p1"),
-    }  # fmt: skip
+    }
 
 
 @scenario
@@ -248,11 +282,14 @@ def background_calls_in_between(t: Traffic) -> Expected:
     s.background("ct2", "count_tokens")
     a.say("and more").send("t3")
     return {
-        "quota": bg("t1", "quota"), "title": bg("t1", "title"),
-        "ct1": bg("t1", "count_tokens"), "ct2": bg("t1", "count_tokens"),
-        "t1": turn(None, "main", "t1"), "t2": turn("t1", "main", "t1"),
+        "quota": bg("t1", "quota"),
+        "title": bg("t1", "title"),
+        "ct1": bg("t1", "count_tokens"),
+        "ct2": bg("t1", "count_tokens"),
+        "t1": turn(None, "main", "t1"),
+        "t2": turn("t1", "main", "t1"),
         "t3": turn("t2", "main", "t1"),
-    }  # fmt: skip
+    }
 
 
 @scenario
@@ -262,8 +299,12 @@ def injected_system_messages_come_and_go(t: Traffic) -> Expected:
     a.say("next").send("t2")
     a.say("again").send("t3", extra_system="The user changed the permission mode.")
     a.say("last").send("t4")
-    return {"t1": turn(None, "main", "t1"), "t2": turn("t1", "main", "t1"),
-            "t3": turn("t2", "main", "t1"), "t4": turn("t3", "main", "t1")}  # fmt: skip
+    return {
+        "t1": turn(None, "main", "t1"),
+        "t2": turn("t1", "main", "t1"),
+        "t3": turn("t2", "main", "t1"),
+        "t4": turn("t3", "main", "t1"),
+    }
 
 
 @scenario
@@ -274,8 +315,12 @@ def two_users_both_say_hi(t: Traffic) -> Expected:
     bob.send("b1", text="Hello! How can I help?")
     alice.say("what is 2+2").send("a2")
     bob.say("what is 2+2").send("b2")
-    return {"a1": turn(None, "main", "a1"), "b1": turn(None, "main", "b1"),
-            "a2": turn("a1", "main", "a1"), "b2": turn("b1", "main", "b1")}  # fmt: skip
+    return {
+        "a1": turn(None, "main", "a1"),
+        "b1": turn(None, "main", "b1"),
+        "a2": turn("a1", "main", "a1"),
+        "b2": turn("b1", "main", "b1"),
+    }
 
 
 @scenario
@@ -286,8 +331,12 @@ def two_sessions_of_one_user_both_say_hi(t: Traffic) -> Expected:
     two.send("b1", text="Hello!")
     one.say("thanks").send("a2")
     two.say("thanks").send("b2")
-    return {"a1": turn(None, "main", "a1"), "b1": turn(None, "main", "b1"),
-            "a2": turn("a1", "main", "a1"), "b2": turn("b1", "main", "b1")}  # fmt: skip
+    return {
+        "a1": turn(None, "main", "a1"),
+        "b1": turn(None, "main", "b1"),
+        "a2": turn("a1", "main", "a1"),
+        "b2": turn("b1", "main", "b1"),
+    }
 
 
 @scenario

@@ -17,31 +17,42 @@ from tests.conversations.captured import captured_records
 EXPECTED: dict[str, list[tuple[str, int | None, str | None, int | None, int | None]]] = {
     "simple": [("other", None, None, None, None), ("turn", None, "main", 1, None)],
     "tool_loop": [
-        ("other", None, None, None, None), ("turn", None, "main", 1, None),
+        ("other", None, None, None, None),
+        ("turn", None, "main", 1, None),
         ("turn", 1, "main", 1, None),
     ],
     "subagent": [
-        ("other", None, None, None, None), ("turn", None, "main", 1, None),
-        ("subagent", 1, "task-1", 1, 1), ("subagent", 2, "task-1", 1, 1),
+        ("other", None, None, None, None),
+        ("turn", None, "main", 1, None),
+        ("subagent", 1, "task-1", 1, 1),
+        ("subagent", 2, "task-1", 1, 1),
         ("turn", 1, "main", 1, None),
     ],
     "continue": [
-        ("other", None, None, None, None), ("turn", None, "main", 1, None),
-        ("other", None, None, None, None), ("turn", 1, "main", 1, None),
+        ("other", None, None, None, None),
+        ("turn", None, "main", 1, None),
+        ("other", None, None, None, None),
+        ("turn", 1, "main", 1, None),
     ],
     "interactive_compact": [
-        ("other", None, None, None, None), ("title", None, None, 2, None),
-        ("turn", None, "main", 2, None), ("turn", 2, "main", 2, None),
-        ("turn", 3, "main", 2, None), ("turn", 4, "main", 2, None),
-        ("compaction", 5, "main", 2, None), ("turn", 6, "compact-1", 2, None),
+        ("other", None, None, None, None),
+        ("title", None, None, 2, None),
+        ("turn", None, "main", 2, None),
+        ("turn", 2, "main", 2, None),
+        ("turn", 3, "main", 2, None),
+        ("turn", 4, "main", 2, None),
+        ("compaction", 5, "main", 2, None),
+        ("turn", 6, "compact-1", 2, None),
     ],
-}  # fmt: skip
+}
 
 
 def _without_session(record: RequestRecord) -> RequestRecord:
     """The same request from a client that names no session (and no agent)."""
     ex = record.exchange
-    headers = tuple((k, v) for k, v in ex.request_headers if not k.lower().startswith("x-claude-code"))
+    headers = tuple(
+        (k, v) for k, v in ex.request_headers if not k.lower().startswith("x-claude-code")
+    )
     body = ex.request_body
     if body:
         parsed = orjson.loads(body)
@@ -63,10 +74,15 @@ async def _links(store: Any, records: list[RequestRecord]) -> list[tuple[Any, ..
         return None if request_id is None else ids.index(request_id)
 
     return [
-        (str(lk.traffic_class), index(lk.parent_request_id), lk.branch,
-         index(lk.conversation_id), index(lk.subtask_of))
+        (
+            str(lk.traffic_class),
+            index(lk.parent_request_id),
+            lk.branch,
+            index(lk.conversation_id),
+            index(lk.subtask_of),
+        )
         for lk in (links[i] for i in ids)
-    ]  # fmt: skip
+    ]
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))

@@ -34,12 +34,21 @@ async def test_sub_agent_session_is_one_conversation_with_a_sub_task(
     claude_cli: Path, nexus: Any, fake_upstream: Any, tmp_path: Path
 ) -> None:
     fake_upstream.responder = ClaudeCodeResponder()
-    await _claude(claude_cli, nexus, "spawn a sub-agent that runs one command, then answer", tmp_path)
+    await _claude(
+        claude_cli, nexus, "spawn a sub-agent that runs one command, then answer", tmp_path
+    )
     (parent, sub1, sub2, final), tree = await _only_conversation(nexus)
     assert [n.traffic_class for n in (parent, sub1, sub2, final)] == [
-        "turn", "subagent", "subagent", "turn"
-    ]  # fmt: skip
-    assert (sub1.parent_request_id, sub1.subtask_of, sub1.branch) == (parent.id, parent.id, "task-1")
+        "turn",
+        "subagent",
+        "subagent",
+        "turn",
+    ]
+    assert (sub1.parent_request_id, sub1.subtask_of, sub1.branch) == (
+        parent.id,
+        parent.id,
+        "task-1",
+    )
     assert (sub2.parent_request_id, sub2.branch) == (sub1.id, "task-1")
     assert (final.parent_request_id, final.branch) == (parent.id, "main")
     assert [s.request_id for s in tree.subtasks] == [sub1.id]
@@ -54,7 +63,9 @@ async def test_continue_session_extends_the_same_conversation(
     await _claude(claude_cli, nexus, "what did it print?", tmp_path, "-c")
     (first, second, third), tree = await _only_conversation(nexus)
     assert [(n.parent_request_id, n.branch) for n in (first, second, third)] == [
-        (None, "main"), (first.id, "main"), (second.id, "main")
-    ]  # fmt: skip
+        (None, "main"),
+        (first.id, "main"),
+        (second.id, "main"),
+    ]
     assert tree.summary.title == "please run echo hello-nexus"
     assert tree.summary.last_user_preview == "what did it print?"

@@ -50,8 +50,11 @@ def test_live_linking_equals_rebuild_sqlite(seed: int, order: list[int], batch: 
 
 
 @pytest.mark.postgres
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-          HealthCheck.function_scoped_fixture])  # fmt: skip
+@settings(
+    max_examples=8,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(seed=st.integers(0, 10_000), order=_orders, batch=st.integers(1, 5))
 def test_live_linking_equals_rebuild_postgres(
     pg_url: str, seed: int, order: list[int], batch: int

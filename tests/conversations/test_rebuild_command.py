@@ -17,7 +17,9 @@ from tests.conversations.traffic import Traffic
 
 def test_rebuild_command_links_every_stored_request(tmp_path: Path) -> None:
     traffic = Traffic()
-    expected = SCENARIOS["one_subagent"](traffic) | SCENARIOS["rewind_at_turn_3_both_continue"](traffic)
+    expected = SCENARIOS["one_subagent"](traffic) | SCENARIOS["rewind_at_turn_3_both_continue"](
+        traffic
+    )
 
     async def seed() -> None:
         store = SqliteStore(tmp_path / "n.db")

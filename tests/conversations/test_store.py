@@ -80,16 +80,20 @@ async def test_tree_has_nodes_branches_and_subtasks(store: Any) -> None:
     assert conv is not None
     assert [t.label_of(n.id) for n in conv.nodes] == ["b1", "s1", "b2", "b3"]
     assert [(n.branch, t.label_of(n.parent_request_id)) for n in conv.nodes] == [
-        ("main", None), ("task-1", "b1"), ("main", "b1"), ("branch-2", None)
-    ]  # fmt: skip
-    assert [(b.name, b.kind, t.label_of(b.first_request_id), b.request_count)
-            for b in conv.branches] == [
-        ("main", "main", "b1", 2), ("task-1", "task", "s1", 1), ("branch-2", "rewind", "b3", 1)
-    ]  # fmt: skip
+        ("main", None),
+        ("task-1", "b1"),
+        ("main", "b1"),
+        ("branch-2", None),
+    ]
+    assert [
+        (b.name, b.kind, t.label_of(b.first_request_id), b.request_count) for b in conv.branches
+    ] == [("main", "main", "b1", 2), ("task-1", "task", "s1", 1), ("branch-2", "rewind", "b3", 1)]
     [task] = conv.subtasks
     assert (task.description, task.subagent_type, t.label_of(task.subtask_of)) == (
-        "find bugs", "general-purpose", "b1"
-    )  # fmt: skip
+        "find bugs",
+        "general-purpose",
+        "b1",
+    )
     assert await store.get_conversation("nope") is None
 
 

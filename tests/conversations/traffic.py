@@ -1,5 +1,5 @@
-"""Synthetic Claude Code traffic in the shapes of CLI 2.1.197 (tests/data/claude_code/): a main agent
-whose first user message is ``[<system-reminder>, prompt]`` followed by an injected ``role:
+"""Synthetic Claude Code traffic in the shapes of CLI 2.1.197 (tests/data/claude_code/): a main
+agent whose first user message is ``[<system-reminder>, prompt]`` followed by an injected ``role:
 "system"`` message, ``cache_control`` on the newest block only, thinking blocks with signatures
 resent in history, ``Agent`` tool_uses answered by sub-agents with their own system prompt and agent
 header, haiku helpers, quota probes, count_tokens, and /compact with old and new continuation text.
@@ -19,8 +19,8 @@ from typing import Any
 
 import orjson
 
-from nexus.records import Exchange, RequestRecord, new_id
 from nexus.recorder.derive import derive
+from nexus.records import Exchange, RequestRecord, new_id
 
 MAIN_MODEL = "claude-opus-4-8"
 HAIKU = "claude-haiku-4-5-20251001"
@@ -31,21 +31,39 @@ REMINDER = (
 AGENT_TYPES = "Available agent types for the Agent tool:\n- general-purpose: anything (Tools: *)"
 SKILLS = "The following skills are available for use with the Skill tool:\n- review: reviews code"
 MAIN_SYSTEM = [
-    {"type": "text", "text": "x-anthropic-billing-header: cc_version=2.1.197.ebb; cc_entrypoint=cli;"},
-    {"type": "text", "text": "You are Claude Code, Anthropic's official CLI for Claude.",
-     "cache_control": {"type": "ephemeral"}},
-    {"type": "text", "text": "\nYou are an interactive agent that helps users with software "
-     "engineering tasks.", "cache_control": {"type": "ephemeral"}},
-]  # fmt: skip
+    {
+        "type": "text",
+        "text": "x-anthropic-billing-header: cc_version=2.1.197.ebb; cc_entrypoint=cli;",
+    },
+    {
+        "type": "text",
+        "text": "You are Claude Code, Anthropic's official CLI for Claude.",
+        "cache_control": {"type": "ephemeral"},
+    },
+    {
+        "type": "text",
+        "text": "\nYou are an interactive agent that helps users with software engineering tasks.",
+        "cache_control": {"type": "ephemeral"},
+    },
+]
 SUB_SYSTEM = [
-    {"type": "text", "text": "x-anthropic-billing-header: cc_version=2.1.197.fbe; "
-     "cc_entrypoint=cli; cc_is_subagent=true;"},
-    {"type": "text", "text": "You are Claude Code, Anthropic's official CLI for Claude.",
-     "cache_control": {"type": "ephemeral"}},
-    {"type": "text", "text": "You are an agent for Claude Code, Anthropic's official CLI for Claude. "
-     "Given the user's message, you should use the tools available to complete the task.",
-     "cache_control": {"type": "ephemeral"}},
-]  # fmt: skip
+    {
+        "type": "text",
+        "text": "x-anthropic-billing-header: cc_version=2.1.197.fbe; "
+        "cc_entrypoint=cli; cc_is_subagent=true;",
+    },
+    {
+        "type": "text",
+        "text": "You are Claude Code, Anthropic's official CLI for Claude.",
+        "cache_control": {"type": "ephemeral"},
+    },
+    {
+        "type": "text",
+        "text": "You are an agent for Claude Code, Anthropic's official CLI for Claude. "
+        "Given the user's message, you should use the tools available to complete the task.",
+        "cache_control": {"type": "ephemeral"},
+    },
+]
 TOOLS = [
     {"name": name, "description": f"the {name} tool", "input_schema": {"type": "object"}}
     for name in ("Agent", "Bash", "Read", "Edit")
@@ -77,6 +95,7 @@ class Traffic:
     """Every record made so far, in the order the requests ended (the order a writer sees them)."""
 
     clock_ms: int = 1_760_000_000_000
+    session_salt: int = 0  # distinct salts give distinct session ids (benchmarks make many)
     records: list[RequestRecord] = field(default_factory=list)
     labels: dict[str, str] = field(default_factory=dict)  # label → request id
     _counter: itertools.count[int] = field(default_factory=itertools.count)
@@ -111,8 +130,12 @@ class Traffic:
     ) -> RequestRecord:
         started = started_at_ms if started_at_ms is not None else self.tick()
         request_id = new_id(started)
-        response = orjson.dumps(reply) if reply is not None else orjson.dumps(
-            {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+        response = (
+            orjson.dumps(reply)
+            if reply is not None
+            else orjson.dumps(
+                {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+            )
         )
         exchange = Exchange(
             id=request_id,
@@ -126,7 +149,10 @@ class Traffic:
             request_headers=tuple(headers),
             request_body=orjson.dumps(body),
             status=status if reply is not None else 529,
-            response_headers=(("content-type", "application/json"), ("request-id", "req_" + request_id[:12])),
+            response_headers=(
+                ("content-type", "application/json"),
+                ("request-id", "req_" + request_id[:12]),
+            ),
             response_body=response,
             account_id=scope.account_id,
             client_key_id=scope.client_key_id,
@@ -145,7 +171,7 @@ class Traffic:
         legacy: bool = False,
         anonymous: bool = False,
     ) -> Session:
-        session_id = str(uuid.UUID(int=self.serial() + 1000))
+        session_id = str(uuid.UUID(int=(self.session_salt << 64) + self.serial() + 1000))
         return Session(self, session_id, scope, headers and not anonymous, legacy, anonymous)
 
 
@@ -159,8 +185,11 @@ class Session:
     anonymous: bool = False  # a client that sends no session at all (an SDK script)
 
     def headers(self, agent_id: str | None = None) -> list[tuple[str, str]]:
-        headers = [("anthropic-version", "2023-06-01"), ("x-app", "cli"),
-                   ("user-agent", "claude-cli/2.1.197 (external, cli)")]  # fmt: skip
+        headers = [
+            ("anthropic-version", "2023-06-01"),
+            ("x-app", "cli"),
+            ("user-agent", "claude-cli/2.1.197 (external, cli)"),
+        ]
         if self.send_headers:
             headers.append(("X-Claude-Code-Session-Id", self.session_id))
             if agent_id:
@@ -193,21 +222,34 @@ class Session:
             body |= {
                 "max_tokens": 512,
                 "tools": [],
-                "system": [{"type": "text", "text": "Generate a concise, sentence-case title "
-                            "(3-7 words) that captures the main topic."}],
+                "system": [
+                    {
+                        "type": "text",
+                        "text": "Generate a concise, sentence-case title "
+                        "(3-7 words) that captures the main topic.",
+                    }
+                ],
                 "messages": [{"role": "user", "content": "fix the login bug"}],
-                "output_config": {"format": {"type": "json_schema", "schema": {
-                    "type": "object", "properties": {"title": {"type": "string"}}}}},
-            }  # fmt: skip
+                "output_config": {
+                    "format": {
+                        "type": "json_schema",
+                        "schema": {"type": "object", "properties": {"title": {"type": "string"}}},
+                    }
+                },
+            }
         elif kind == "count_tokens":
             path = "/v1/messages/count_tokens"
-            body = {"model": MAIN_MODEL, "messages": [{"role": "user", "content": "hi"}],
-                    "tools": TOOLS}  # fmt: skip
+            body = {
+                "model": MAIN_MODEL,
+                "messages": [{"role": "user", "content": "hi"}],
+                "tools": TOOLS,
+            }
         else:
             raise ValueError(kind)
         reply = _message([{"type": "text", "text": '{"title": "Fix login"}'}], HAIKU)
-        return self.traffic.add(label, path=path, headers=self.headers(), body=body, reply=reply,
-                                scope=self.scope, **at)  # fmt: skip
+        return self.traffic.add(
+            label, path=path, headers=self.headers(), body=body, reply=reply, scope=self.scope, **at
+        )
 
 
 class Agent:
@@ -227,11 +269,15 @@ class Agent:
         self.system = system
         self.thinking = thinking
         self.history: list[dict[str, Any]] = [
-            {"role": "user", "content": [{"type": "text", "text": REMINDER},
-                                         {"type": "text", "text": prompt}]}
-        ]  # fmt: skip
+            {
+                "role": "user",
+                "content": [{"type": "text", "text": REMINDER}, {"type": "text", "text": prompt}],
+            }
+        ]
         if inject_system:
-            self.history.append({"role": "system", "content": AGENT_TYPES if agent_id is None else SKILLS})
+            self.history.append(
+                {"role": "system", "content": AGENT_TYPES if agent_id is None else SKILLS}
+            )
         self.pending_tools: list[str] = []
 
     def fork(self) -> Agent:
@@ -266,8 +312,13 @@ class Agent:
         }
         content: list[dict[str, Any]] = []
         if self.thinking:
-            content.append({"type": "thinking", "thinking": f"thinking about {label}",
-                            "signature": "sig" + "x" * 40})  # fmt: skip
+            content.append(
+                {
+                    "type": "thinking",
+                    "thinking": f"thinking about {label}",
+                    "signature": "sig" + "x" * 40,
+                }
+            )
         content.append({"type": "text", "text": text if text is not None else f"reply {label}"})
         self.pending_tools = []
         for name, args in tools:
@@ -276,9 +327,14 @@ class Agent:
             self.pending_tools.append(tool_id)
         reply = None if fail else _message(content, MAIN_MODEL)
         record = self.session.traffic.add(
-            label, path="/v1/messages", headers=self.session.headers(self.agent_id), body=body,
-            reply=reply, scope=self.session.scope, **at,
-        )  # fmt: skip
+            label,
+            path="/v1/messages",
+            headers=self.session.headers(self.agent_id),
+            body=body,
+            reply=reply,
+            scope=self.session.scope,
+            **at,
+        )
         if reply is not None:
             self.history.append({"role": "assistant", "content": content})
         return record
@@ -288,8 +344,12 @@ class Agent:
         if as_string:
             self.history.append({"role": "user", "content": text})
         else:
-            self.history.append({"role": "user", "content": [{"type": "text", "text": REMINDER},
-                                                             {"type": "text", "text": text}]})  # fmt: skip
+            self.history.append(
+                {
+                    "role": "user",
+                    "content": [{"type": "text", "text": REMINDER}, {"type": "text", "text": text}],
+                }
+            )
         return self
 
     def results(self, *outputs: str) -> Agent:
@@ -318,7 +378,10 @@ class Agent:
         visible = [i for i, m in enumerate(self.history) if m["role"] != "system"]
         keep_tail = min(keep_tail, len(visible) - 1)
         cut = visible[-keep_tail] if keep_tail > 0 else len(self.history)
-        summarised, tail = self.history[:cut], [m for m in self.history[cut:] if m["role"] != "system"]
+        summarised, tail = (
+            self.history[:cut],
+            [m for m in self.history[cut:] if m["role"] != "system"],
+        )
         messages = copy.deepcopy(summarised)
         last = next((m for m in reversed(messages) if m["role"] != "system"), None)
         if last is not None and last["role"] == "user" and isinstance(last["content"], list):
@@ -326,26 +389,49 @@ class Agent:
         else:
             messages.append({"role": "user", "content": [{"type": "text", "text": COMPACT_PROMPT}]})
         _move_cache_control(messages)
-        body = {"model": MAIN_MODEL, "messages": messages, "system": self.system, "tools": TOOLS,
-                "metadata": self.session.metadata(), "max_tokens": 20000, "stream": True}  # fmt: skip
-        text = f"<analysis>\nthe user worked on things\n</analysis>\n<summary>\n{summary}\n</summary>"
+        body = {
+            "model": MAIN_MODEL,
+            "messages": messages,
+            "system": self.system,
+            "tools": TOOLS,
+            "metadata": self.session.metadata(),
+            "max_tokens": 20000,
+            "stream": True,
+        }
+        text = (
+            f"<analysis>\nthe user worked on things\n</analysis>\n<summary>\n{summary}\n</summary>"
+        )
         record = self.session.traffic.add(
-            label, path="/v1/messages", headers=self.session.headers(self.agent_id), body=body,
-            reply=_message([{"type": "text", "text": text}], MAIN_MODEL), scope=self.session.scope,
+            label,
+            path="/v1/messages",
+            headers=self.session.headers(self.agent_id),
+            body=body,
+            reply=_message([{"type": "text", "text": text}], MAIN_MODEL),
+            scope=self.session.scope,
             **at,
-        )  # fmt: skip
+        )
         marker = NEW_MARKER if new_marker else OLD_MARKER
         processed = marker + "Summary:\n" + summary
         if new_marker:
             processed += "\nRecent messages are preserved verbatim."
-        self.history = [{"role": "user", "content": [{"type": "text", "text": REMINDER},
-                                                     {"type": "text", "text": processed}]}]  # fmt: skip
+        self.history = [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": REMINDER},
+                    {"type": "text", "text": processed},
+                ],
+            }
+        ]
         self.history += copy.deepcopy(tail)
         return record
 
 
 def agent_call(prompt: str, description: str = "do a thing") -> tuple[str, dict[str, Any]]:
-    return ("Agent", {"description": description, "prompt": prompt, "subagent_type": "general-purpose"})
+    return (
+        "Agent",
+        {"description": description, "prompt": prompt, "subagent_type": "general-purpose"},
+    )
 
 
 def is_typed(message: dict[str, Any]) -> bool:
@@ -374,6 +460,10 @@ def _message(content: list[dict[str, Any]], model: str) -> dict[str, Any]:
         "content": content,
         "stop_reason": stop,
         "stop_sequence": None,
-        "usage": {"input_tokens": 100, "output_tokens": 20, "cache_read_input_tokens": 1000,
-                  "cache_creation_input_tokens": 50},  # fmt: skip
+        "usage": {
+            "input_tokens": 100,
+            "output_tokens": 20,
+            "cache_read_input_tokens": 1000,
+            "cache_creation_input_tokens": 50,
+        },
     }
