@@ -67,6 +67,24 @@ class ConversationLinker:
                 links += await index.publish(missing)
         return links
 
+    async def forget_pruned(self, batch: int = 1000) -> int:
+        """After ``Store.prune``: drop the nodes and keys of deleted requests and recount (or drop)
+        their conversations. Returns how many nodes went."""
+        total = 0
+        while True:
+            async with self.store.link_index() as index:
+                gone = await index.missing_request_nodes(batch)
+                if not gone:
+                    return total
+                await index.delete_nodes([n.request_id for n in gone])
+                for conversation_id in sorted({n.conversation_id for n in gone if n.conversation_id}):
+                    summary = compute(await index.summary_rows(conversation_id))
+                    if summary is None:
+                        await index.delete_summary(conversation_id)
+                    else:
+                        await index.put_summary(summary)
+            total += len(gone)
+
     async def _link(self, items: list[tuple[Prepared, RequestSummary]]) -> list[Link]:
         async with self.store.link_index() as index:
             run = _Run(index, self.store)

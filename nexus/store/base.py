@@ -387,6 +387,9 @@ class LinkIndex(Protocol):
 
     async def delete_nodes(self, request_ids: Sequence[str]) -> None: ...
 
+    async def missing_request_nodes(self, limit: int) -> list[LinkNode]:
+        """Nodes whose request is no longer stored (pruned)."""
+
     async def get_summary(self, conversation_id: str) -> ConversationSummary | None: ...
 
     async def put_summary(self, summary: ConversationSummary) -> None: ...

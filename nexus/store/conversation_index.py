@@ -227,9 +227,12 @@ class SqlLinkIndex:
             )  # fmt: skip
 
     async def delete_nodes(self, request_ids: Sequence[str]) -> None:
-        for request_id in request_ids:
-            await self.tx.execute("conv_keys_delete", [request_id])
-            await self.tx.execute("conv_node_delete", [request_id])
+        await self.tx.executemany("conv_keys_delete", [(i,) for i in request_ids])
+        await self.tx.executemany("conv_node_delete", [(i,) for i in request_ids])
+
+    async def missing_request_nodes(self, limit: int) -> list[LinkNode]:
+        rows = await self.tx.fetchall(self._sql("conv_missing_request_nodes"), [limit])
+        return [node_from_row(r) for r in rows]
 
     async def get_summary(self, conversation_id: str) -> ConversationSummary | None:
         row = await self.tx.fetchone("conv_summary_get", [conversation_id])

@@ -147,3 +147,17 @@ async def test_linkers_of_two_processes_on_one_postgres_agree_with_rebuild(pg_ur
         await second.close()
         await first.close()
         await drop_pg_schema(pg_url, schema)
+
+
+async def test_after_prune_the_engine_forgets_deleted_requests(store: Any) -> None:
+    t = Traffic()
+    SCENARIOS["linear"](t)
+    late = Traffic(clock_ms=1_900_000_000_000, session_salt=9)
+    SCENARIOS["one_subagent"](late)
+    await link_live(store, t.records + late.records)
+    assert await store.prune(1_800_000_000_000) == len(t.records)
+    assert await ConversationLinker(store).forget_pruned() == len(t.records)
+    page = await store.list_conversations(RequestFilter())
+    assert [c.id for c in page.items] == [late.labels["p1"]]
+    assert page.items[0].request_count == len(late.records)
+    assert await ConversationLinker(store).forget_pruned() == 0

@@ -207,6 +207,11 @@ LIMIT ?
 SELECT request_id, traffic_class, conversation_id, parent_request_id, branch, subtask_of, agent_id
 FROM links WHERE request_id IN (SELECT value FROM json_each(?))
 
+-- name: conv_missing_request_nodes
+SELECT {node} FROM link_nodes n
+WHERE NOT EXISTS (SELECT 1 FROM requests r WHERE r.id = n.request_id)
+LIMIT ?
+
 -- name: conv_clear_keys
 DELETE FROM link_keys
 -- name: conv_clear_nodes
