@@ -77,7 +77,8 @@ class ConversationLinker:
                 if not gone:
                     return total
                 await index.delete_nodes([n.request_id for n in gone])
-                for conversation_id in sorted({n.conversation_id for n in gone if n.conversation_id}):
+                touched = sorted({n.conversation_id for n in gone if n.conversation_id})
+                for conversation_id in touched:
                     summary = compute(await index.summary_rows(conversation_id))
                     if summary is None:
                         await index.delete_summary(conversation_id)
