@@ -12,7 +12,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.widgets import Footer, Static, TabbedContent, TabPane
+from textual.widgets import Static, TabbedContent, TabPane
 
 from nexus.errors import ApiError
 from nexus.records import ConversationTree, LiveEvent
@@ -22,6 +22,7 @@ from nexus.tui.screens.base import NexusScreen
 from nexus.tui.shape import numbers
 from nexus.tui.widgets.analysis_panel import AnalysisPanel
 from nexus.tui.widgets.conversation_tree import ConversationTreeView
+from nexus.tui.widgets.key_bar import KeyBar
 from nexus.tui.widgets.status_bar import StatusBar
 from nexus.tui.widgets.timeline import numbers_view, timeline
 
@@ -111,7 +112,7 @@ class ConversationScreen(NexusScreen):
                 yield VerticalScroll(Static(id="numbers-body"))
             with TabPane("Analysis", id="analysis"):
                 yield AnalysisPanel(id="analysis-panel")
-        yield Footer()
+        yield KeyBar(show_app_keys=False)
 
     def on_mount(self) -> None:
         self.nexus.feed_signal.subscribe(self, self.on_feed)

@@ -11,7 +11,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from nexus.records import ConversationSummary, LiveEvent, RequestFilter
 from nexus.tui import cells
@@ -19,6 +19,7 @@ from nexus.tui.messages import ConversationPageLoaded
 from nexus.tui.query import Query
 from nexus.tui.screens.base import NexusScreen
 from nexus.tui.widgets.filter_bar import FilterBar
+from nexus.tui.widgets.key_bar import KeyBar
 from nexus.tui.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
@@ -104,7 +105,7 @@ class ConversationsScreen(NexusScreen):
         )
         yield table
         yield Static(id="empty")
-        yield Footer()
+        yield KeyBar()
 
     @property
     def table(self) -> DataTable[Text | str]:

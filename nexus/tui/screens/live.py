@@ -14,7 +14,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from nexus.records import LiveEvent, RequestFilter, RequestSummary
 from nexus.tui.messages import RequestCount, RequestPageLoaded
@@ -22,6 +22,7 @@ from nexus.tui.paging import PageRequest
 from nexus.tui.query import Query, matches
 from nexus.tui.screens.base import NexusScreen
 from nexus.tui.widgets.filter_bar import FilterBar
+from nexus.tui.widgets.key_bar import KeyBar
 from nexus.tui.widgets.request_table import RequestTable
 from nexus.tui.widgets.status_bar import StatusBar
 
@@ -66,7 +67,7 @@ class LiveScreen(NexusScreen):
         yield FilterBar(id="filter-bar")
         yield RequestTable(page_size=self.nexus.page_size, tz=self.nexus.tz, id="requests")
         yield Static(empty_store_text(self.nexus.proxy_url), id="empty")
-        yield Footer()
+        yield KeyBar()
 
     @property
     def table(self) -> RequestTable:

@@ -15,7 +15,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.widgets import Footer, Static, TabbedContent, TabPane
+from textual.widgets import Static, TabbedContent, TabPane
 
 from nexus.records import StoredRequest
 from nexus.tui import cells
@@ -25,6 +25,7 @@ from nexus.tui.messages import LoadFailed, RequestLoaded
 from nexus.tui.screens.base import NexusScreen
 from nexus.tui.widgets.chat_log import ChatLog
 from nexus.tui.widgets.json_tree import JsonTree
+from nexus.tui.widgets.key_bar import KeyBar
 from nexus.tui.widgets.path_prompt import PathPrompt
 from nexus.tui.widgets.status_bar import StatusBar
 
@@ -40,10 +41,10 @@ class RequestScreen(NexusScreen):
         Binding("c", "tab('chat')", "Chat", id="request.chat"),
         Binding("r", "tab('response')", "Response", id="request.response"),
         Binding("h", "tab('headers')", "Headers", id="request.headers"),
-        Binding("u", "tab('timing')", "Usage & timing", id="request.timing"),
-        Binding("j", "tab('raw')", "Raw JSON", id="request.raw"),
+        Binding("u", "tab('timing')", "Timing", id="request.timing"),
+        Binding("j", "tab('raw')", "JSON", id="request.raw"),
         Binding("t", "thinking", "Thinking", id="request.thinking"),
-        Binding("y", "copy_curl", "Copy curl", id="request.curl"),
+        Binding("y", "copy_curl", "Copy as curl", id="request.curl"),
         Binding("s", "save_body", "Save body", id="request.save"),
         Binding("o", "conversation", "Conversation", id="request.conversation"),
     ]
@@ -67,7 +68,7 @@ class RequestScreen(NexusScreen):
                 yield VerticalScroll(Static(id="timing-body"))
             with TabPane("Raw JSON", id="raw"):
                 yield JsonTree("request", id="raw-request")
-        yield Footer()
+        yield KeyBar(show_app_keys=False)
 
     def show(self, request_id: str) -> None:
         """Point this (reused) screen at another request; it loads again."""

@@ -15,7 +15,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
 from nexus.records import LiveEvent, RequestFilter
@@ -30,6 +30,7 @@ from nexus.tui.usage_data import (
     series,
     short_bucket,
 )
+from nexus.tui.widgets.key_bar import KeyBar
 from nexus.tui.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
@@ -121,7 +122,7 @@ class UsageScreen(NexusScreen):
         yield VerticalScroll(Static(Text("loading…", style="dim"), id="windows"), id="windows-box")
         yield VerticalScroll(Static(id="totals"), id="totals-box")
         yield PlotextPlot(id="usage-chart")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one("#windows-box").border_title = "rate-limit windows"

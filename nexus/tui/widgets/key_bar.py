@@ -1,0 +1,62 @@
+"""``KeyBar``: the bottom line of every screen — the keys that work here and what they do.
+
+One widget drawing one line: it redraws when the screen's bindings change (focus moves, a screen
+is pushed), which Textual's ``Footer`` answers by rebuilding a widget per key — the most expensive
+thing on a screen switch. A click on a key runs its action, like pressing it.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.widget import Widget
+
+
+class KeyBar(Widget):
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"key-bar--key"}
+    DEFAULT_CSS = """
+    KeyBar { height: 1; background: $panel; color: $text; }
+    KeyBar > .key-bar--key { color: $accent; text-style: bold; }
+    """
+
+    def __init__(self, *, show_app_keys: bool = True, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.show_app_keys = show_app_keys  # detail screens leave the view keys to the palette
+        self._spans: list[tuple[int, int, str, object]] = []
+
+    def on_mount(self) -> None:
+        self.screen.bindings_updated_signal.subscribe(self, lambda _screen: self.refresh())
+
+    def render(self) -> Text:
+        text = Text(no_wrap=True, overflow="ellipsis")
+        spans: list[tuple[int, int, str, object]] = []
+        seen: set[str] = set()
+        key = self.get_component_rich_style("key-bar--key")
+        for active in self.screen.active_bindings.values():
+            binding = active.binding
+            if not binding.show or not binding.description or binding.action in seen:
+                continue
+            if active.node is self.app and not self.show_app_keys:
+                continue
+            seen.add(binding.action)
+            start = text.cell_len
+            key_style = key if active.enabled else Style(dim=True)
+            text.append(f" {self.app.get_key_display(binding)}", style=key_style)
+            text.append(f" {binding.description} ", style="" if active.enabled else "dim")
+            spans.append((start, text.cell_len, binding.action, active.node))
+        hint = " ^p commands "
+        room = self.size.width - text.cell_len - len(hint)
+        if room > 0:
+            text.append(" " * room)
+            text.append(hint, style="dim")
+        self._spans = spans
+        return text
+
+    async def _on_click(self, event: events.Click) -> None:
+        for start, end, action, node in self._spans:
+            if start <= event.x < end:
+                await self.app.run_action(action, node)  # type: ignore[arg-type]
+                return
