@@ -8,6 +8,7 @@ bound, placeholder style, how space is given back), implemented in ``sqlite/core
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -50,7 +51,9 @@ class CoreMixin(_Base):
         if not records:
             return
         known = self._known_blobs
-        batch = prepare_batch(records, known)
+        # Cutting and compressing a batch of big bodies takes hundreds of ms: off the event loop,
+        # which also serves the proxy. (Only this method adds to ``known``, after the thread.)
+        batch = await asyncio.to_thread(prepare_batch, records, known)
         async with self._transaction() as tx:
             ids = list(batch.requests)
             existing = {r[0] for r in await tx.fetchall("requests_existing", [self._id_list(ids)])}

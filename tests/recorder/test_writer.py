@@ -6,8 +6,11 @@ from __future__ import annotations
 import asyncio
 import collections
 import os
+import random
 from collections.abc import Callable
+from pathlib import Path
 
+import orjson
 import pytest
 
 from nexus.aio import TaskSet
@@ -17,6 +20,8 @@ from nexus.recorder.spool import Spool
 from nexus.recorder.tap import Tap
 from nexus.recorder.writer import Writer
 from tests.factories import make_record
+
+CAPTURE = Path(__file__).parents[1] / "data" / "claude_code" / "tool_loop.json"
 
 
 class FlakyStore:
@@ -197,3 +202,47 @@ async def test_stop_drains_the_queue_before_the_writer_returns(make_rig):
     rig.stop.set()
     await asyncio.wait_for(task, 10)
     assert rig.store.order == ids
+
+
+async def test_writing_batches_of_big_bodies_leaves_the_event_loop_free(store, tmp_path):
+    """The proxy shares the loop with the writer: cutting and compressing bodies must not stall
+    it. A batch of 128 Claude Code-sized bodies (the real 24-tool list, a long history) costs
+    some 300 ms of CPU; done on the loop, every proxied call would wait that long."""
+    capture = orjson.loads(CAPTURE.read_bytes())
+    tools = orjson.loads([e for e in capture["exchanges"] if e["method"] == "POST"][-1]["body"])[
+        "tools"
+    ]
+    rnd = random.Random(3)
+    history = [
+        {"role": "user" if i % 2 else "assistant",
+         "content": [{"type": "text", "text": f"{rnd.getrandbits(64):x} " * 120}]}
+        for i in range(90)
+    ]  # fmt: skip
+    exchanges = [
+        make_record(history=history[: 30 + i % 60], user_text=str(i), tools=tools).exchange
+        for i in range(128)
+    ]
+    spool = Spool(tmp_path / "big")
+    tap = Tap(spool)
+    for exchange in exchanges:
+        tap.put_nowait(exchange)
+    writer = Writer(store, tap, spool, batch_items=128)
+    stop = asyncio.Event()
+    stop.set()  # run() returns once the queue is empty
+    loop = asyncio.get_running_loop()
+    lags: list[float] = []
+    done = asyncio.Event()
+
+    async def measure_lag() -> None:
+        while not done.is_set():
+            before = loop.time()
+            await asyncio.sleep(0.001)
+            lags.append(loop.time() - before)
+
+    async with asyncio.TaskGroup() as group:
+        group.create_task(measure_lag())
+        await writer.run(stop)
+        done.set()
+    spool.close()
+    assert writer.stats.written == 128
+    assert max(lags) < 0.1, f"the event loop stalled for {max(lags) * 1000:.0f} ms"
