@@ -1,0 +1,419 @@
+"""Storage growth: a long Claude Code conversation through a running Nexus, on SQLite and Postgres.
+
+    .venv/bin/python benchmarks/storage_growth.py                      # both backends, 200 turns
+    .venv/bin/python benchmarks/storage_growth.py --backend sqlite --turns 50 --writer-records 300
+
+Part 1 sends a 200-turn conversation shaped like the captured Claude Code traffic in
+tests/data/claude_code/ (same headers, system blocks, 24-tool list, metadata, thinking settings;
+each turn resends the whole history, the assistant's thinking with its signature, a Bash tool_use
+answered by a ~2 KB tool_result, cache_control moving to the newest user message, a new prompt with
+its <system-reminder> every 10 turns) through an in-process ``nexus serve`` (Server + the fake
+upstream on loopback sockets). It prints the bytes clients sent, the bytes of unique content (each
+distinct message, system prompt, tool list and remaining body once, plus every response), and the
+store's size on disk: the SQLite file (+ WAL after a checkpoint) or the Postgres tables with their
+indexes and TOAST, as a delta from the freshly migrated empty schema. Target: store ≤ 2× unique.
+
+Part 2 measures what the writer sustains into each backend: realistic exchanges (8 concurrent
+conversations of the same shape) are queued in a Tap first, then the real ``Writer`` drains them
+with its batching (derive + write_batch, 64 per transaction), alone and with live linking as
+``nexus serve`` runs it.
+
+Postgres: ``--pg-url`` (default: the local server, database postgres); a scratch database is
+created and dropped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import random
+import sqlite3
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from nexus.recorder.sse import assemble_sse  # noqa: E402
+from nexus.records import Exchange, new_id, now_ms  # noqa: E402
+from tests.fakes.upstream import (  # noqa: E402
+    FakeUpstream,
+    Reply,
+    ToolUse,
+    encode_stream,
+)
+
+CAPTURE = ROOT / "tests" / "data" / "claude_code" / "tool_loop.json"
+DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
+WORDS = (
+    "the build fails because the fixture opens the database before the migration runs so the "
+    "test sees an empty schema and the query returns nothing we should move the setup into the "
+    "session scope and check the error path of the writer when the store is down again"
+).split()
+
+
+def _prose(rnd: random.Random, chars: int) -> str:
+    out: list[str] = []
+    size = 0
+    while size < chars:
+        word = rnd.choice(WORDS) if rnd.random() > 0.03 else f"x{rnd.getrandbits(24):06x}"
+        out.append(word)
+        size += len(word) + 1
+    return " ".join(out)
+
+
+def _template() -> tuple[list[tuple[str, str]], dict[str, Any]]:
+    """Headers and body of a real captured Claude Code turn (the second call of tool_loop)."""
+    capture = orjson.loads(CAPTURE.read_bytes())
+    posts = [e for e in capture["exchanges"] if e["method"] == "POST"]
+    exchange = posts[-1]
+    skip = {"host", "content-length", "connection", "accept-encoding"}
+    headers = [(k, v) for k, v in exchange["headers"] if k.lower() not in skip]
+    return headers, orjson.loads(exchange["body"])
+
+
+class Conversation:
+    """One Claude Code session, turn by turn: every body carries the whole history so far."""
+
+    def __init__(self, rnd: random.Random, template: dict[str, Any]) -> None:
+        self.rnd = rnd
+        self.session = str(uuid.UUID(int=rnd.getrandbits(128)))
+        self.template = dict(template)
+        metadata = orjson.loads(template["metadata"]["user_id"])
+        metadata["session_id"] = self.session
+        self.template["metadata"] = {"user_id": orjson.dumps(metadata).decode()}
+        first, agents = template["messages"][0], template["messages"][1]
+        self.reminder = first["content"][0]
+        self.history: list[dict[str, Any]] = [self._prompt(), agents]
+
+    def _prompt(self) -> dict[str, Any]:
+        text = "please " + _prose(self.rnd, 300)
+        return {"role": "user", "content": [self.reminder, {"type": "text", "text": text}]}
+
+    def body(self) -> bytes:
+        """The next request: cache_control sits on the newest user message only, as Claude Code
+        sends it, so that message's bytes change once it is no longer the newest."""
+        messages = [dict(m) for m in self.history]
+        last = messages[-1]
+        if last["role"] == "user" and isinstance(last["content"], list):
+            blocks = [dict(b) for b in last["content"]]
+            blocks[-1]["cache_control"] = {"type": "ephemeral"}
+            messages[-1] = {**last, "content": blocks}
+        return orjson.dumps({**self.template, "messages": messages})
+
+    def answered(self, response_sse: bytes, turn: int) -> None:
+        message = orjson.loads(assemble_sse(response_sse).message or b"{}")
+        content = message.get("content") or []
+        self.history.append({"role": "assistant", "content": content})
+        tool_uses = [b for b in content if b.get("type") == "tool_use"]
+        if tool_uses:
+            output = _prose(self.rnd, 2000)
+            self.history.append(
+                {
+                    "role": "user",
+                    "content": [
+                        {
+                            "tool_use_id": tool_uses[0]["id"],
+                            "type": "tool_result",
+                            "content": output,
+                            "is_error": False,
+                        }
+                    ],
+                }  # fmt: skip
+            )
+        else:
+            self.history.append(self._prompt())
+
+
+def reply_for(rnd: random.Random, turn: int) -> Reply:
+    """Most turns run a Bash command; every 10th ends the task with text (then a new prompt)."""
+    thinking = _prose(rnd, 700)
+    if turn % 10 == 9:
+        return Reply(text=_prose(rnd, 900), thinking=thinking)
+    command = f"pytest tests/store -k {rnd.choice(WORDS)} -q 2>&1 | tail -{rnd.randrange(5, 40)}"
+    return Reply(
+        text=_prose(rnd, 200),
+        thinking=thinking,
+        tool_uses=(ToolUse(name="Bash", input={"command": command, "description": "run tests"}),),
+    )
+
+
+def unique_content(bodies: list[bytes]) -> tuple[int, int]:
+    """(bytes of distinct messages + system + tools + rest of the body, as sent; total sent)."""
+    seen: set[bytes] = set()
+    unique = 0
+    for body in bodies:
+        parsed = orjson.loads(body)
+        parts = [orjson.dumps(m) for m in parsed.pop("messages")]
+        parts += [orjson.dumps(parsed.pop(k)) for k in ("system", "tools") if k in parsed]
+        parts.append(orjson.dumps(parsed))
+        for part in parts:
+            if part not in seen:
+                seen.add(part)
+                unique += len(part)
+    return unique, sum(len(b) for b in bodies)
+
+
+# -- backends -----------------------------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def backend(kind: str, folder: Path, pg_url: str) -> AsyncIterator[str]:
+    """A database URL for a fresh store of ``kind``; the Postgres database is dropped afterwards."""
+    if kind == "sqlite":
+        yield f"sqlite:///{folder / 'nexus.db'}"
+        return
+    import asyncpg
+
+    name = f"nexus_bench_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(pg_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield pg_url.rsplit("/", 1)[0] + "/" + name
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def size_on_disk(url: str) -> int:
+    if url.startswith("sqlite"):
+        path = Path(url.removeprefix("sqlite:///"))
+        with sqlite3.connect(path) as conn:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        wal = path.with_name(path.name + "-wal")
+        return path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("VACUUM ANALYZE")  # settle the visibility maps; sizes stay honest
+        return int(
+            await conn.fetchval(
+                "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'm')"
+            )
+        )
+    finally:
+        await conn.close()
+
+
+def settings_for(url: str, folder: Path, upstream_url: str) -> Any:
+    from nexus.settings import Settings
+
+    return Settings(
+        database_url=url,
+        data_dir=folder / "data",
+        credentials_dir=folder / "credentials",
+        proxy_port=0,
+        api_port=0,
+        upstream_url=upstream_url,
+    )
+
+
+# -- part 1: growth -----------------------------------------------------------------------------
+
+
+async def growth(kind: str, turns: int, pg_url: str) -> dict[str, Any]:
+    from nexus.server import Server
+
+    rnd = random.Random(7)
+    headers, template = _template()
+    conversation = Conversation(rnd, template)
+    turn_box = [0]
+    upstream = FakeUpstream(lambda seen: reply_for(rnd, turn_box[0]))
+    await upstream.start()
+    bodies: list[bytes] = []
+    response_bytes = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        async with backend(kind, folder, pg_url) as url:
+            server = Server(settings_for(url, folder, upstream.url))
+            await server.start()
+            empty = await size_on_disk(url)
+            assert server.endpoints is not None
+            proxy = server.endpoints.proxy_url + "/v1/messages?beta=true"
+            session_headers = [
+                (k, conversation.session if k.lower() == "x-claude-code-session-id" else v)
+                for k, v in headers
+            ]
+            started = time.perf_counter()
+            try:
+                async with httpx.AsyncClient(timeout=60) as client:
+                    for turn in range(turns):
+                        turn_box[0] = turn
+                        body = conversation.body()
+                        bodies.append(body)
+                        response = await client.post(proxy, content=body, headers=session_headers)
+                        response.raise_for_status()
+                        response_bytes += len(response.content)
+                        conversation.answered(response.content, turn)
+                await server.flush(timeout_s=120)
+                elapsed = time.perf_counter() - started
+                stats = await server.store.stats()
+            finally:
+                await server.stop()
+                await upstream.stop()
+            size = await size_on_disk(url)
+    unique_requests, sent = unique_content(bodies)
+    unique = unique_requests + response_bytes
+    return {
+        "backend": kind,
+        "turns": turns,
+        "sent": sent,
+        "largest_body": max(len(b) for b in bodies),
+        "unique_requests": unique_requests,
+        "responses": response_bytes,
+        "unique": unique,
+        "nexus_unique": stats.unique_content_bytes,
+        "nexus_received": stats.bytes_received,
+        "store": size - empty,
+        "store_total": size,
+        "requests": stats.requests,
+        "seconds": elapsed,
+    }
+
+
+# -- part 2: writer throughput ------------------------------------------------------------------
+
+
+def realistic_exchanges(count: int, conversations: int = 8) -> list[Exchange]:
+    """``count`` exchanges of ``conversations`` interleaved sessions, as the proxy records them."""
+    rnd = random.Random(11)
+    headers, template = _template()
+    convs = [Conversation(rnd, template) for _ in range(conversations)]
+    exchanges: list[Exchange] = []
+    turn = 0
+    while len(exchanges) < count:
+        for conv in convs:
+            body = conv.body()
+            reply = reply_for(rnd, turn)
+            sse = b"".join(encode_stream(reply, "claude-opus-4-8", len(body) // 4))
+            conv.answered(sse, turn)
+            start = now_ms()
+            hdrs = tuple(
+                (k.lower(), conv.session if k.lower() == "x-claude-code-session-id" else v)
+                for k, v in headers
+            )
+            exchanges.append(
+                Exchange(
+                    id=new_id(),
+                    started_at_ms=start,
+                    ended_at_ms=start + 900,
+                    first_byte_at_ms=start + 300,
+                    method="POST",
+                    path="/v1/messages",
+                    query="beta=true",
+                    host="127.0.0.1:3000",
+                    request_headers=hdrs,
+                    request_body=body,
+                    status=200,
+                    response_headers=(
+                        ("content-type", "text/event-stream"),
+                        ("request-id", "req_" + new_id()[:24]),
+                    ),
+                    response_body=sse,
+                )  # fmt: skip
+            )
+        turn += 1
+    return exchanges[:count]
+
+
+async def throughput(kind: str, exchanges: list[Exchange], pg_url: str, link: bool) -> float:
+    from nexus.recorder.spool import Spool
+    from nexus.recorder.tap import Tap
+    from nexus.recorder.writer import Writer
+    from nexus.server import _LiveLinking
+    from nexus.store import build_store
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        async with backend(kind, folder, pg_url) as url:
+            store = build_store(url)
+            await store.open()
+            spool = Spool(folder / "spool")
+            tap = Tap(spool, max_pending_bytes=1 << 40)
+            for exchange in exchanges:  # queued before the clock starts: only the writer is timed
+                tap.put_nowait(exchange)
+            on_written = None
+            if link:
+                linking = _LiveLinking(store)
+                on_written = linking
+            writer = Writer(store, tap, spool, on_written=on_written)
+            stop = asyncio.Event()
+            stop.set()  # run() returns once the queue is empty
+            started = time.perf_counter()
+            await writer.run(stop)
+            elapsed = time.perf_counter() - started
+            assert writer.stats.written == len(exchanges), writer.stats
+            spool.close()
+            await store.close()
+    return len(exchanges) / elapsed
+
+
+# -- report -------------------------------------------------------------------------------------
+
+
+def _mb(n: float) -> str:
+    return f"{n / 1e6:8.2f} MB"
+
+
+def growth_lines(r: dict[str, Any]) -> list[str]:
+    whole = (r["sent"] + r["responses"]) / r["unique"]
+    return [
+        f"[{r['backend']}] {r['requests']} requests recorded in {r['seconds']:.1f} s",
+        f"  bytes sent by the client      {_mb(r['sent'])}"
+        f"   (largest body {r['largest_body'] / 1e3:.0f} KB)",
+        f"  unique request content        {_mb(r['unique_requests'])}"
+        f"   (Nexus's own count: {_mb(r['nexus_unique']).strip()})",
+        f"  response bytes (all unique)   {_mb(r['responses'])}",
+        f"  unique content, total         {_mb(r['unique'])}",
+        f"  store size on disk (delta)    {_mb(r['store'])}"
+        f"   (absolute {_mb(r['store_total']).strip()})",
+        f"  store / unique                {r['store'] / r['unique']:8.2f} x   (target <= 2x)",
+        f"  whole bodies / unique         {whole:8.1f} x   (storing every body whole)",
+        f"    requests only               {r['sent'] / r['unique_requests']:8.1f} x",
+        "",
+    ]
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--turns", type=int, default=200)
+    parser.add_argument("--writer-records", type=int, default=600)
+    parser.add_argument("--pg-url", default=DEFAULT_PG)
+    args = parser.parse_args()
+    kinds = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
+
+    print(f"Part 1: a {args.turns}-turn Claude Code conversation through nexus serve\n")
+    for kind in kinds:
+        print("\n".join(growth_lines(await growth(kind, args.turns, args.pg_url))))
+
+    print(f"Part 2: writer throughput, {args.writer_records} realistic records, batches of 64\n")
+    exchanges = realistic_exchanges(args.writer_records)
+    mean_body = sum(len(e.request_body) for e in exchanges) / len(exchanges)
+    mean_response = sum(len(e.response_body) for e in exchanges) / len(exchanges)
+    print(
+        f"  mean request body {mean_body / 1e3:.0f} KB, mean response {mean_response / 1e3:.1f} KB"
+    )
+    for kind in kinds:
+        alone = await throughput(kind, exchanges, args.pg_url, link=False)
+        linked = await throughput(kind, exchanges, args.pg_url, link=True)
+        print(
+            f"  [{kind}] {alone:7.0f} records/s writer alone   {linked:7.0f} records/s "
+            "with live linking (as nexus serve runs it)"
+        )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
