@@ -268,7 +268,8 @@ def _agent_calls(content: list[Any]) -> tuple[AgentCall, ...]:
     for block in content:
         if not isinstance(block, dict) or block.get("type") != "tool_use":
             continue
-        if block.get("name") not in _AGENT_TOOLS:
+        name = block.get("name")
+        if not isinstance(name, str) or name not in _AGENT_TOOLS:
             continue
         args = block.get("input")
         if not isinstance(args, dict) or not isinstance(args.get("prompt"), str):
