@@ -38,13 +38,12 @@ LONG_TURNS = 500
 
 
 async def until(pilot: Any, ready: Callable[[], bool], timeout_s: float = 30.0) -> None:
-    """Yield to the app until ``ready()`` holds, then let it paint once more."""
+    """Yield to the app until ``ready()`` holds."""
     deadline = time.perf_counter() + timeout_s
     while not ready():
         if time.perf_counter() > deadline:
-            raise TimeoutError("the TUI did not get there")
+            raise TimeoutError(f"the TUI did not get there: {ready.__code__.co_firstlineno}")
         await asyncio.sleep(0.001)
-    await pilot.pause()
 
 
 def stats(samples: list[tuple[float, float]]) -> str:
@@ -109,11 +108,14 @@ async def api_only(url: str, long_id: str, results: Results) -> None:
 
 
 async def one_run(url: str, long_id: str, results: Results) -> int:
+    from textual.widgets import Input
+
     from nexus.client import NexusClient
     from nexus.settings import Settings
     from nexus.tui.app import make_app
     from nexus.tui.screens.conversation import ConversationScreen
     from nexus.tui.widgets.conversation_tree import ConversationTreeView
+    from nexus.tui.widgets.filter_bar import FilterBar
     from nexus.tui.widgets.request_table import RequestTable
 
     async with NexusClient(url) as client:
@@ -123,37 +125,66 @@ async def one_run(url: str, long_id: str, results: Results) -> int:
             mounted = Clock()
             table = app.screen.query_one(RequestTable)
             rows = table.rows
-            await until(pilot, lambda: rows.loaded_rows > 0)
+            # "Drawn": the widget has painted the version of its data that holds the rows.
+            await until(
+                pilot, lambda: rows.loaded_rows > 0 and table.painted_version == table.version
+            )
             results["launch → filled live table"].append(started.lap())
             results["  of which mount → filled"].append(mounted.lap())
 
+            field = app.screen.query_one(FilterBar).query_one(Input)
             for text in FILTERS:
                 await pilot.press("slash", *text)
                 generation = rows.generation
                 t0 = Clock()
-                await pilot.press("enter")
-                await until(pilot, lambda g=generation: rows.generation > g and rows.is_loaded)
+                await field.action_submit()  # what enter does, without the test driver's own waits
+                await until(
+                    pilot,
+                    lambda g=generation: (
+                        rows.generation > g
+                        and rows.is_loaded
+                        # no rows: the table is hidden and the empty-state text shown instead
+                        and (table.painted_version == table.version or len(rows) == 0)
+                    ),
+                )
                 results["filter key → results"].append(t0.lap())
             await pilot.press("escape")  # clear the filter
             await until(pilot, lambda: rows.is_loaded and rows.loaded_rows > 0)
 
             for _page in range(5):  # scroll: the next page loads as the cursor nears it
                 loaded = rows.loaded_rows
+                await pilot.pause()
                 t0 = Clock()
-                await pilot.press("end")
-                await until(pilot, lambda n=loaded: rows.loaded_rows > n)
+                table.action_last()
+                await until(
+                    pilot,
+                    lambda n=loaded: (
+                        rows.loaded_rows > n and table.painted_version == table.version
+                    ),
+                )
                 results["scroll a page past the loaded rows"].append(t0.lap())
             held = rows.loaded_rows
 
             for name in ("open 500-request conversation → tree", "  again (screen kept)"):
                 t0 = Clock()
                 app.open_conversation(long_id)
-                await until(pilot, lambda: isinstance(app.screen, ConversationScreen))
+                await until(
+                    pilot,
+                    lambda: (
+                        isinstance(app.screen, ConversationScreen)
+                        and bool(app.screen.query(ConversationTreeView))
+                    ),
+                )
                 screen = app.screen
                 assert isinstance(screen, ConversationScreen)
                 view = screen.query_one(ConversationTreeView)
                 await until(
-                    pilot, lambda s=screen, v=view: s.drawn and len(v.nodes_by_id) >= LONG_TURNS
+                    pilot,
+                    lambda s=screen, v=view: (
+                        s.drawn
+                        and len(v.nodes_by_id) >= LONG_TURNS
+                        and v.painted_version == v.version
+                    ),
                 )
                 results[name].append(t0.lap())
                 await pilot.press("escape")

@@ -37,16 +37,17 @@ class AnalysisPanel(VerticalScroll):
     """
 
     def compose(self) -> ComposeResult:
-        yield Static(
-            Text(
-                "No analysis yet. Press a to ask the model what went well and what "
-                "went wrong in this conversation.",
-                style="dim",
-            ),
-            id="analysis-state",
-        )
-        yield LoadingIndicator()
-        yield Markdown(id="analysis-result")
+        yield Static(_IDLE, id="analysis-state")
+
+    def _part(self, kind: type[LoadingIndicator] | type[Markdown]) -> LoadingIndicator | Markdown:
+        """The spinner and the result view are mounted the first time they are needed: most
+        visits to a conversation never start an analysis."""
+        found = self.query(kind)
+        if found:
+            return found.first()
+        part = kind()
+        self.mount(part)
+        return part
 
     @property
     def state(self) -> str | None:
@@ -71,10 +72,14 @@ class AnalysisPanel(VerticalScroll):
             if model:
                 line.append(f"  · {model}", style="dim")
         self.query_one("#analysis-state", Static).update(line)
+        if state in ("pending", "running"):
+            self._part(LoadingIndicator)
         self.set_class(state in ("pending", "running"), "-busy")
         self.set_class(state == "done", "-done")
         if state == "done":
-            self.query_one(Markdown).update(str(job.get("markdown") or "(empty result)"))
+            markdown = self._part(Markdown)
+            assert isinstance(markdown, Markdown)
+            markdown.update(str(job.get("markdown") or "(empty result)"))
 
     def reset(self) -> None:
         self._state = None

@@ -127,6 +127,7 @@ class ConversationTreeView(ScrollView, can_focus=True):
         self._lines: list[_Line] = []
         self._strips: LRUCache[tuple[int, int, bool, int], Strip] = LRUCache(300)
         self._version = 0
+        self.painted_version = -1  # the version of the lines last drawn (benchmarks wait on it)
         self._subtasks: dict[str, ConversationSubtask] = {}
 
     # -- content ------------------------------------------------------------------------------
@@ -255,7 +256,13 @@ class ConversationTreeView(ScrollView, can_focus=True):
         self.virtual_size = Size(event.size.width, len(self._lines))
 
     # -- drawing ------------------------------------------------------------------------------
+    @property
+    def version(self) -> int:
+        return self._version
+
     def render_line(self, y: int) -> Strip:
+        if y == 0:
+            self.painted_version = self._version
         index = y + round(self.scroll_y)
         width = self.size.width
         if index >= len(self._lines):

@@ -149,6 +149,7 @@ class RequestTable(ScrollView, can_focus=True):
         self.marks: set[str] = set()
         self._strips: LRUCache[tuple[str, int, bool, bool, int], Strip] = LRUCache(400)
         self._version = 0
+        self.painted_version = -1  # the version of the rows last drawn (benchmarks wait on it)
 
     # -- data -------------------------------------------------------------------------------
     def reload(self) -> None:
@@ -157,6 +158,11 @@ class RequestTable(ScrollView, can_focus=True):
         self.cursor_row = 0
         self.scroll_to(y=0, animate=False, immediate=True)
         self._changed()
+        self._request_pages(0, max(1, self.size.height))  # now, not a frame later
+
+    @property
+    def version(self) -> int:
+        return self._version
 
     def add_page(
         self, request: PageRequest, items: list[RequestSummary], next_cursor: str | None
@@ -225,13 +231,22 @@ class RequestTable(ScrollView, can_focus=True):
 
     def watch_cursor_row(self, old: int, new: int) -> None:
         body = max(1, self.size.height - 1)
-        top = round(self.scroll_y)
-        if new < top:
-            self.scroll_to(y=new, animate=False, immediate=True)
-        elif new >= top + body:
-            self.scroll_to(y=new - body + 1, animate=False, immediate=True)
+        self._scroll_to_cursor()
+        if round(self.scroll_y) > new or new >= round(self.scroll_y) + body:
+            # The new extent is not laid out yet (rows just arrived): scroll once it is.
+            self.call_after_refresh(self._scroll_to_cursor)
+        # Pages around the cursor are asked for now rather than when the scrolled view is drawn.
+        self._request_pages(max(0, new - body), new + body)
         self.refresh()
         self.post_message(self.Highlighted(self, self.current))
+
+    def _scroll_to_cursor(self) -> None:
+        body = max(1, self.size.height - 1)
+        top, row = round(self.scroll_y), self.cursor_row
+        if row < top:
+            self.scroll_to(y=row, animate=False, immediate=True)
+        elif row >= top + body:
+            self.scroll_to(y=row - body + 1, animate=False, immediate=True)
 
     def action_cursor(self, step: int) -> None:
         self.cursor_row += step
@@ -270,6 +285,7 @@ class RequestTable(ScrollView, can_focus=True):
         top = round(self.scroll_y)
         if y == 1:
             self._request_pages(top, top + self.size.height)
+            self.painted_version = self._version
         index = y - 1 + top
         if index >= len(self.rows):
             return Strip.blank(width, self.rich_style)
