@@ -70,7 +70,7 @@ class NexusProcess:
             ready.set_exception(EOFError("nexus serve exited"))
 
     async def kill(self) -> None:
-        """SIGKILL: no shutdown code runs, exactly like the OOM killer or a power cut of the process."""
+        """SIGKILL: no shutdown code runs, as when the OOM killer or an operator kills it."""
         if self.proc is not None and self.proc.returncode is None:
             self.proc.send_signal(signal.SIGKILL)
             await self.proc.wait()
