@@ -181,6 +181,12 @@ def gauge(fraction: float, width: int) -> Text:
     return bar
 
 
+def bare_host(host: str) -> str:
+    """``127.0.0.1:3000`` → ``127.0.0.1``: the port says nothing about who sent the traffic."""
+    name, _, port = host.rpartition(":")
+    return name if port.isdigit() and name else host
+
+
 def one_line(text: str, width: int) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= width else flat[: max(0, width - 1)] + "…"

@@ -25,7 +25,7 @@ from nexus.tui.widgets.status_bar import StatusBar
 if TYPE_CHECKING:
     pass
 
-GAUGE_WIDTH = 10
+GAUGE_WIDTH = 8
 
 
 def context_cell(conv: ConversationSummary) -> Text:
@@ -44,9 +44,9 @@ def conversation_row(conv: ConversationSummary, now_ms: int) -> list[Text | str]
     marker.append(conv.id[-4:], style="dim")
     return [
         marker,
-        cells.ago(conv.last_at_ms, now_ms),
-        conv.account_id or conv.host,
-        Text(cells.one_line(conv.title or conv.last_user_preview, 34)),
+        cells.ago(conv.last_at_ms, now_ms).removesuffix(" ago"),
+        cells.one_line(conv.account_id or cells.bare_host(conv.host), 12),
+        Text(cells.one_line(conv.title or conv.last_user_preview, 30)),
         Text(str(conv.request_count), justify="right"),
         Text(str(conv.branch_count), justify="right"),
         Text(str(conv.subtask_count), justify="right"),
@@ -70,7 +70,7 @@ COLUMNS = (
     "title",
     "reqs",
     "br",
-    "tasks",
+    "sub",
     "tokens",
     "cost",
     "context",

@@ -39,15 +39,11 @@ class AnalysisPanel(VerticalScroll):
     def compose(self) -> ComposeResult:
         yield Static(_IDLE, id="analysis-state")
 
-    def _part(self, kind: type[LoadingIndicator] | type[Markdown]) -> LoadingIndicator | Markdown:
+    def _spinner(self) -> None:
         """The spinner and the result view are mounted the first time they are needed: most
         visits to a conversation never start an analysis."""
-        found = self.query(kind)
-        if found:
-            return found.first()
-        part = kind()
-        self.mount(part)
-        return part
+        if not self.query(LoadingIndicator):
+            self.mount(LoadingIndicator())
 
     @property
     def state(self) -> str | None:
@@ -73,13 +69,16 @@ class AnalysisPanel(VerticalScroll):
                 line.append(f"  · {model}", style="dim")
         self.query_one("#analysis-state", Static).update(line)
         if state in ("pending", "running"):
-            self._part(LoadingIndicator)
+            self._spinner()
         self.set_class(state in ("pending", "running"), "-busy")
         self.set_class(state == "done", "-done")
         if state == "done":
-            markdown = self._part(Markdown)
-            assert isinstance(markdown, Markdown)
-            markdown.update(str(job.get("markdown") or "(empty result)"))
+            text = str(job.get("markdown") or "(empty result)")
+            found = self.query(Markdown)
+            if found:
+                found.first().update(text)
+            else:
+                self.mount(Markdown(text))
 
     def reset(self) -> None:
         self._state = None

@@ -46,11 +46,8 @@ def _cls(row: RequestSummary) -> Text:
 
 
 def _account(row: RequestSummary) -> str:
-    """The account (team mode), else the host the client used, without a loopback port."""
-    if row.account_id:
-        return row.account_id
-    host, _, port = row.host.rpartition(":")
-    return host if port.isdigit() and host else row.host
+    """The account (team mode), else the host the client used."""
+    return row.account_id or cells.bare_host(row.host)
 
 
 def _tokens_in(row: RequestSummary) -> str:
