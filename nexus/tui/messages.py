@@ -56,6 +56,14 @@ class RequestLoaded(Message):
 
 
 @dataclass
+class WireLoaded(Message):
+    """A response's bytes exactly as the upstream sent them (SSE text for streams)."""
+
+    request_id: str
+    body: bytes
+
+
+@dataclass
 class ConversationLoaded(Message):
     tree: ConversationTree
     uses_1m_beta: bool = False

@@ -102,3 +102,13 @@ async def test_a_missing_request_is_said_so(app: NexusApp) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_request(pilot, app, "f" * 32)
         assert "no such request" in text_of(screen.query_one("#request-head"))
+
+
+async def test_wire_tab_shows_the_response_bytes_as_received(app: NexusApp) -> None:
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_request(pilot, app, data.rid(7))
+        await pilot.press("w")
+        await settle(pilot, app)
+        await pilot.pause()
+        log = screen.query_one("#wire-log")
+        assert [strip.text for strip in log.lines][:2] == ["event: message_start", "data: {}"]

@@ -15,13 +15,13 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.widgets import Static, TabbedContent, TabPane
+from textual.widgets import RichLog, Static, TabbedContent, TabPane
 
 from nexus.records import StoredRequest
 from nexus.tui import cells
 from nexus.tui.chat import chat_entries
 from nexus.tui.curl import curl_command
-from nexus.tui.messages import LoadFailed, RequestLoaded
+from nexus.tui.messages import LoadFailed, RequestLoaded, WireLoaded
 from nexus.tui.screens.base import NexusScreen
 from nexus.tui.widgets.chat_log import ChatLog
 from nexus.tui.widgets.json_tree import JsonTree
@@ -32,7 +32,18 @@ from nexus.tui.widgets.status_bar import StatusBar
 if TYPE_CHECKING:
     from nexus.tui.app import NexusApp
 
-TABS = ("chat", "response", "headers", "timing", "raw")
+TABS = ("chat", "response", "headers", "timing", "raw", "wire")
+MAX_WIRE_LINES = 5000
+
+
+def wire_line(line: str) -> Text:
+    """One line of the response as received: SSE field names coloured, JSON left as sent."""
+    name, sep, value = line.partition(":")
+    if sep and name in ("event", "data", "id", "retry"):
+        text = Text(name + ":", style="bold cyan" if name == "event" else "blue")
+        text.append(value, style="bold" if name == "event" else "")
+        return text
+    return Text(line)
 
 
 class RequestScreen(NexusScreen):
@@ -43,6 +54,7 @@ class RequestScreen(NexusScreen):
         Binding("h", "tab('headers')", "Headers", id="request.headers"),
         Binding("u", "tab('timing')", "Timing", id="request.timing"),
         Binding("j", "tab('raw')", "JSON", id="request.raw"),
+        Binding("w", "tab('wire')", "Wire", id="request.wire"),
         Binding("t", "thinking", "Thinking", id="request.thinking"),
         Binding("y", "copy_curl", "Copy as curl", id="request.curl"),
         Binding("s", "save_body", "Save body", id="request.save"),
@@ -53,6 +65,7 @@ class RequestScreen(NexusScreen):
         super().__init__()
         self.request_id = request_id
         self.stored: StoredRequest | None = None
+        self._wire_for: str | None = None
 
     def compose(self) -> ComposeResult:
         yield StatusBar(f"Request {self.request_id[-12:]}", id="status")
@@ -68,6 +81,8 @@ class RequestScreen(NexusScreen):
                 yield VerticalScroll(Static(id="timing-body"))
             with TabPane("Raw JSON", id="raw"):
                 yield JsonTree("request", id="raw-request")
+            with TabPane("Wire", id="wire"):
+                yield RichLog(id="wire-log", wrap=False, markup=False, highlight=False)
         yield KeyBar(show_app_keys=False)
 
     def show(self, request_id: str) -> None:
@@ -163,9 +178,34 @@ class RequestScreen(NexusScreen):
             return
         self.nexus.open_conversation(conv, focus_request=self.request_id)
 
+    @work(exclusive=True, group="wire", exit_on_error=False)
+    async def load_wire(self, request_id: str) -> None:
+        body = await self.nexus.client.raw_response_body(request_id)
+        self.post_message(WireLoaded(request_id, body))
+
+    def on_wire_loaded(self, message: WireLoaded) -> None:
+        if message.request_id != self.request_id:
+            return
+        log = self.query_one("#wire-log", RichLog)
+        log.clear()
+        lines = message.body.decode("utf-8", "replace").splitlines()
+        for line in lines[:MAX_WIRE_LINES]:
+            log.write(wire_line(line))
+        if len(lines) > MAX_WIRE_LINES:
+            log.write(
+                Text(
+                    f"… {len(lines) - MAX_WIRE_LINES:,} more lines (s saves the request; "
+                    "GET /api/requests/<id>/sse has them all)",
+                    style="dim",
+                )
+            )
+        self._wire_for = message.request_id
+
     @on(TabbedContent.TabActivated)
     def _tab_changed(self) -> None:
         active = self.query_one(TabbedContent).active
+        if active == "wire" and self._wire_for != self.request_id:
+            self.load_wire(self.request_id)
         widget = {"chat": "#chat-log", "response": "#response-log", "raw": "#raw-request"}.get(
             active
         )
