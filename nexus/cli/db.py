@@ -103,12 +103,17 @@ def prune(
 
 
 async def _prune(settings: Settings, cutoff_ms: int) -> tuple[int, int, int]:
+    from nexus.conversations.worker import ConversationLinker
     from nexus.store import open_store
 
     store = await open_store(settings)
     try:
         before = (await store.stats()).database_bytes
         deleted = await store.prune(cutoff_ms)
+        # The conversation index keeps a node per request: drop those of the deleted requests and
+        # recount their conversations; a second (empty) prune then gives their pages back too.
+        if deleted and await ConversationLinker(store).forget_pruned():  # type: ignore[arg-type]
+            await store.prune(cutoff_ms)
         after = (await store.stats()).database_bytes
         return deleted, before, after
     finally:

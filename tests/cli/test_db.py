@@ -13,9 +13,9 @@ import pytest
 from typer.testing import CliRunner
 
 from nexus.cli.main import app
+from nexus.conversations.worker import ConversationLinker
 from nexus.recorder.spool import Spool
-from nexus.records import Link, TrafficClass
-from tests.factories import make_record
+from tests.factories import BASH_TOOL, make_record
 
 DAY_MS = 86_400_000
 OLD, NEW = 120, 15
@@ -27,15 +27,23 @@ def nexus(tmp_path, *args: str, input: str | None = None):
 
 
 def seed(path) -> list:
-    """OLD requests two months old with big unique bodies, then NEW recent ones; all linked."""
+    """OLD requests two months old with big unique bodies, then NEW recent ones; all linked into
+    conversations by the real linker."""
     from nexus.store.sqlite import SqliteStore
 
     now = int(time.time() * 1000)
     old = [
-        make_record(started_at_ms=now - 60 * DAY_MS + i, user_text=os.urandom(12_000).hex())
+        make_record(
+            started_at_ms=now - 60 * DAY_MS + i,
+            user_text=os.urandom(12_000).hex(),
+            tools=[BASH_TOOL],
+        )
         for i in range(OLD)
     ]
-    new = [make_record(started_at_ms=now - 1000 + i, user_text=f"recent {i}") for i in range(NEW)]
+    new = [
+        make_record(started_at_ms=now - 1000 + i, user_text=f"recent {i}", tools=[BASH_TOOL])
+        for i in range(NEW)
+    ]
 
     async def write() -> None:
         store = SqliteStore(path)
@@ -43,9 +51,9 @@ def seed(path) -> list:
         try:
             for start in range(0, len(old + new), 40):
                 await store.write_batch((old + new)[start : start + 40])
-            await store.write_links(
-                [Link(r.id, TrafficClass.TURN, conversation_id="c-" + r.id[:8]) for r in old + new]
-            )
+            linker = ConversationLinker(store)  # as nexus serve links: nodes, keys, conversations
+            for start in range(0, len(old + new), 40):
+                await store.write_links(await linker.link_batch((old + new)[start : start + 40]))
         finally:
             await store.close()
 
@@ -100,9 +108,17 @@ def test_prune_deletes_old_records_and_gives_the_space_back(tmp_path):
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         kept = {r[0] for r in conn.execute("SELECT id FROM requests")}
         assert kept == {r.id for r in new}
-        for table, column in (("links", "request_id"), ("request_blobs", "request_id")):
+        for table, column in (
+            ("links", "request_id"),
+            ("request_blobs", "request_id"),
+            ("request_text", "request_id"),
+            ("link_nodes", "request_id"),
+            ("link_keys", "request_id"),
+            ("conversations", "last_request_id"),
+        ):
             ids = {r[0] for r in conn.execute(f"SELECT {column} FROM {table}")}
             assert ids <= kept, f"{table} keeps rows of pruned requests"
+            assert ids or table == "link_keys", f"{table} lost the rows of kept requests"
 
     async def read_back() -> None:
         from nexus.store.sqlite import SqliteStore
