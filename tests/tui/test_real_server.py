@@ -215,3 +215,18 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+async def test_a_wrong_key_is_shown_as_the_connection_state(start_nexus: StartNexus) -> None:
+    server = await start_nexus(api_key="right-key")
+    async with NexusClient(server.endpoints.api_url, api_key="wrong-key") as client:
+        app = tui(server, client)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(pilot, app, lambda: app.connection.link is Link.RECONNECTING)
+            status = str(app.screen.query_one(StatusBar).render())
+            assert "offline" in status
+            assert app.connection.detail  # the server's refusal, in its words
+    async with NexusClient(server.endpoints.api_url, api_key="right-key") as client:
+        app = tui(server, client)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(pilot, app, lambda: app.connection.is_live)
