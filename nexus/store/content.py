@@ -84,7 +84,15 @@ def cuts_from_json(raw: bytes) -> tuple[Cut, ...]:
 
 
 def decompose(body: bytes) -> Decomposed:
-    """Cut a request body into skeleton, blobs and message chain; whole-body blob as the fallback."""
+    """Cut a request body into skeleton, blobs and message chain; whole-body blob as the fallback.
+
+    Bodies written compactly by JavaScript or orjson (Claude Code's are) take the fast path: the
+    spans are computed by re-serialising the parsed values, in C. Anything else (other spacing,
+    escaped non-ASCII, odd floats) is tokenised. Either way the result must rebuild the exact bytes.
+    """
+    parts = _decompose_canonical(body)
+    if parts is not None and _rebuild_in_memory(parts) == body:
+        return parts
     try:
         parts = _decompose(body)
     except _NotCuttable:
@@ -97,6 +105,65 @@ def decompose(body: bytes) -> Decomposed:
 
 class _NotCuttable(Exception):
     pass
+
+
+def _decompose_canonical(body: bytes) -> Decomposed | None:
+    """Spans of a body that is exactly ``orjson.dumps`` of its own parse, found by measuring the
+    serialised pieces; None when the body is not a JSON object (the caller verifies the rest)."""
+    if not body.startswith(b"{"):
+        return None
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(parsed, dict):
+        return None
+    pieces: list[tuple[int, int, str, bytes]] = []
+    blobs: list[Blob] = []
+    nodes: list[MessageNode] = []
+    pos = 1  # after "{"
+    for index, (key, value) in enumerate(parsed.items()):
+        pos += (1 if index else 0) + len(orjson.dumps(key)) + 1  # ',' + "key" + ':'
+        if key == "messages" and isinstance(value, list) and value:
+            parent: bytes | None = None
+            cursor = pos + 1  # after "["
+            for n, element in enumerate(value):
+                data = orjson.dumps(element)
+                sep = b"," if n else b""
+                blob = Blob(content_hash(data), "message", data)
+                node = MessageNode(node_id(parent, sep, blob.hash), parent, blob.hash, sep)
+                blobs.append(blob)
+                nodes.append(node)
+                parent = node.id
+                cursor += len(sep) + len(data)
+            assert parent is not None
+            pieces.append((pos + 1, cursor, "chain", parent))
+            pos = cursor + 1  # after "]"
+            continue
+        data = orjson.dumps(value)
+        if key in ("system", "tools"):
+            blob = Blob(content_hash(data), key, data)
+            blobs.append(blob)
+            pieces.append((pos, pos + len(data), "blob", blob.hash))
+        pos += len(data)
+    return _assemble(body, pieces, blobs, nodes)
+
+
+def _assemble(
+    body: bytes,
+    pieces: list[tuple[int, int, str, bytes]],
+    blobs: list[Blob],
+    nodes: list[MessageNode],
+) -> Decomposed:
+    skeleton = bytearray()
+    cuts: list[Cut] = []
+    pos = 0
+    for start, end, kind, ref in sorted(pieces):
+        skeleton += body[pos:start]
+        cuts.append(Cut(len(skeleton), kind, ref))
+        pos = end
+    skeleton += body[pos:]
+    return Decomposed(bytes(skeleton), tuple(cuts), tuple(blobs), tuple(nodes))
 
 
 def _decompose(body: bytes) -> Decomposed:
@@ -129,16 +196,7 @@ def _decompose(body: bytes) -> Decomposed:
             cursor = el_end
         assert parent is not None
         pieces.append((start + 1, cursor, "chain", parent))
-    pieces.sort()
-    skeleton = bytearray()
-    cuts: list[Cut] = []
-    pos = 0
-    for start, end, kind, ref in pieces:
-        skeleton += body[pos:start]
-        cuts.append(Cut(len(skeleton), kind, ref))
-        pos = end
-    skeleton += body[pos:]
-    return Decomposed(bytes(skeleton), tuple(cuts), tuple(blobs), tuple(nodes))
+    return _assemble(body, pieces, blobs, nodes)
 
 
 def _top_level_spans(body: bytes) -> dict[bytes, tuple[int, int, list[tuple[int, int]]]]:

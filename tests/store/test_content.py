@@ -94,3 +94,18 @@ def test_an_edited_message_starts_a_new_branch_of_nodes():
     a = [n.id for n in decompose(orjson.dumps({"messages": history})).nodes]
     b = [n.id for n in decompose(orjson.dumps({"messages": edited})).nodes]
     assert a[:3] == b[:3] and a[3] != b[3]
+
+
+@settings(max_examples=200, deadline=None)
+@given(messages=messages, system=json_values, extra=st.dictionaries(st.text(max_size=6), json_values, max_size=3))
+def test_the_fast_path_cuts_exactly_where_the_tokenizer_does(messages, system, extra):
+    from nexus.store.content import _decompose, _decompose_canonical
+
+    try:
+        body = orjson.dumps({**extra, "system": system, "messages": messages})
+    except TypeError:  # a float orjson cannot write
+        return
+    fast, slow = _decompose_canonical(body), _decompose(body)
+    assert fast is not None
+    assert (fast.skeleton, fast.cuts, fast.nodes) == (slow.skeleton, slow.cuts, slow.nodes)
+    assert rebuilt(body) == body
