@@ -89,10 +89,13 @@ class NexusApp(App[None]):
     async def follow_feed(self) -> None:
         await self.feed.follow(
             self.client,
-            on_ready=lambda: self.post_message(FeedReady()),
+            on_ready=self._feed_ready,
             on_state=self._set_connection,
             on_connect=self.connected_signal.publish,
         )
+
+    def _feed_ready(self) -> None:
+        self.post_message(FeedReady())
 
     def _set_connection(self, state: ConnectionState) -> None:
         self.connection = state

@@ -184,7 +184,7 @@ class ConversationScreen(NexusScreen):
             view.focus_request(keep)
         if not view.has_focus and self.query_one(TabbedContent).active == "tree":
             view.focus()
-        self._drawn_tabs: set[str] = set()
+        self._drawn_tabs = set()
         self._draw_tab()
         self.query_one(StatusBar).info = Text(
             f"{len(tree.nodes)} requests" + ("" if self.with_background else " (background hidden)")
@@ -209,7 +209,7 @@ class ConversationScreen(NexusScreen):
     def _tab_shown(self) -> None:
         self._draw_tab()
         # Keys keep working on the new tab: focus what it shows (a hidden tree cannot hold it).
-        focus = {"tree": ConversationTreeView, "analysis": AnalysisPanel}.get(
+        focus = {"tree": "#conversation-tree", "analysis": "#analysis-panel"}.get(
             self.query_one(TabbedContent).active
         )
         if focus is not None and not self.query_one(focus).has_focus:

@@ -87,7 +87,7 @@ def totals_view(doc: dict[str, object]) -> Table:
     table = Table(box=None, header_style="bold", padding=(0, 1), expand=True)
     for title in ("account", "requests", "errors", "input", "cache w", "cache r", "output", "cost"):
         table.add_column(title, justify="left" if title == "account" else "right")
-    for t in account_totals(doc):  # type: ignore[arg-type]
+    for t in account_totals(doc):
         cost = cells.cost(t.cost_usd_micros) + ("*" if t.unpriced else "")
         table.add_row(
             t.account,
@@ -176,7 +176,7 @@ class UsageScreen(NexusScreen):
         keys = bucket_keys(
             self.bucket, self.nexus.clock(), BUCKETS[self.bucket], _utc_offset_ms(self.nexus)
         )
-        data = series(self.usage_doc, self.bucket, keys)  # type: ignore[arg-type]
+        data = series(self.usage_doc, self.bucket, keys)
         chart = self.query_one(PlotextPlot)
         plt = chart.plt
         plt.clear_data()
@@ -189,7 +189,8 @@ class UsageScreen(NexusScreen):
         plt.title(f"{unit} by {self.bucket}, per account")
         if data.buckets and values:
             labels = [short_bucket(b, self.bucket) for b in data.buckets]
-            plt.stacked_bar(labels, list(values.values()), labels=list(values.keys()))
+            # plotext takes ``labels`` (its type stub says ``label``)
+            plt.stacked_bar(labels, list(values.values()), labels=list(values.keys()))  # type: ignore[call-arg]
         chart.refresh()
 
     def action_bucket(self, bucket: str) -> None:

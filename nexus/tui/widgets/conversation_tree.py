@@ -103,7 +103,7 @@ class ConversationTreeView(ScrollView, can_focus=True):
         Binding("home", "first", "First", show=False, id="tree.first"),
         Binding("end", "last", "Last", show=False, id="tree.last"),
         Binding("enter", "select", "Open", id="tree.open"),
-        Binding("space", "toggle", "Fold", show=False, id="tree.fold"),
+        Binding("space", "fold", "Fold", show=False, id="tree.fold"),
     ]
     COMPONENT_CLASSES: ClassVar[set[str]] = {"tree--cursor", "tree--guides"}
     DEFAULT_CSS = """
@@ -237,9 +237,9 @@ class ConversationTreeView(ScrollView, can_focus=True):
         if node.row is not None:
             self.post_message(self.RequestChosen(node.row))
         else:
-            self.action_toggle()
+            self.action_fold()
 
-    def action_toggle(self) -> None:
+    def action_fold(self) -> None:
         node = self.cursor_node
         if node is not None and node.children:
             node.expanded = not node.expanded
@@ -271,11 +271,11 @@ class ConversationTreeView(ScrollView, can_focus=True):
         key = (index, width, is_cursor, self._version)
         strip = self._strips.get(key)
         if strip is None:
-            strip = self._render(self._lines[index], width, is_cursor)
+            strip = self._line_strip(self._lines[index], width, is_cursor)
             self._strips[key] = strip
         return strip
 
-    def _render(self, line: _Line, width: int, is_cursor: bool) -> Strip:
+    def _line_strip(self, line: _Line, width: int, is_cursor: bool) -> Strip:
         node = line.node
         text = Text(line.guides, style=self.get_component_rich_style("tree--guides"))
         if node.children:
