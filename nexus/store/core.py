@@ -158,7 +158,9 @@ class CoreMixin(_Base):
     async def prune(self, older_than_ms: int) -> int:
         async with self._transaction() as tx:
             deleted = await tx.execute("prune_requests", [older_than_ms])
-            for name in ("prune_links", "prune_request_blobs", "prune_nodes", "prune_blobs"):
+            for name in (
+                "prune_links", "prune_events", "prune_request_blobs", "prune_nodes", "prune_blobs"
+            ):
                 await tx.execute(name)
         self._known_blobs.clear()
         await self._reclaim_space()

@@ -133,3 +133,4 @@ async def test_prune_deletes_old_records_and_content_only_they_used(store):
     assert after.blobs < before.blobs
     assert await store.get_request(old.id) is None
     assert (await store.get_request(new.id)).request_body == new.exchange.request_body
+    assert [e.ref_id for e in await store.events_after(0)] == [new.id]

@@ -120,6 +120,9 @@ SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()
 DELETE FROM requests WHERE started_at_ms < ?
 -- name: prune_links
 DELETE FROM links WHERE request_id NOT IN (SELECT id FROM requests)
+-- name: prune_events
+DELETE FROM events
+WHERE kind IN ('request', 'link') AND NOT EXISTS (SELECT 1 FROM requests r WHERE r.id = events.ref_id)
 -- name: prune_request_blobs
 DELETE FROM request_blobs WHERE request_id NOT IN (SELECT id FROM requests)
 -- name: prune_nodes
