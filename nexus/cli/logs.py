@@ -58,22 +58,27 @@ def log_row(s: RequestSummary) -> dict[str, object]:
     }
 
 
-def render_table(rows: list[RequestSummary]) -> object:
+def render_table(rows: list[RequestSummary], width: int | None = None) -> object:
+    """A table that fits the terminal: the host column only when there is room for it."""
     from rich.table import Table
 
-    table = Table(title=None, header_style="bold", box=None, pad_edge=False)
-    for col, justify in (("time", "left"), ("host", "left"), ("model", "left"),
-                         ("status", "right"), ("stream", "center"), ("in", "right"),
-                         ("out", "right"), ("cache w/r", "right"), ("ms", "right"),
-                         ("ttfb", "right"), ("error", "left")):  # fmt: skip
-        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    if not rows:
+        return "No calls recorded yet. Run `nexus serve` and point Claude Code at it."
+    show_host = (width or out.width) >= 110
+    table = Table(header_style="bold", box=None, pad_edge=False)
+    columns = [("time", "left"), ("model", "left"), ("status", "right"), ("", "center"),
+               ("in", "right"), ("out", "right"), ("cache w/r", "right"), ("ms", "right"),
+               ("ttfb", "right"), ("error", "left")]  # fmt: skip
+    if show_host:
+        columns.insert(1, ("host", "left"))
+    for name, justify in columns:
+        table.add_column(name, justify=justify, no_wrap=name != "error")  # type: ignore[arg-type]
     for s in rows:
         status = "—" if s.status is None else str(s.status)
         colour = "green" if s.status and s.status < 400 else "red"
-        table.add_row(
+        cells = [
             _iso(s.started_at_ms)[11:19],
-            s.host,
-            (s.model or s.path)[:32],
+            (s.model or s.path).removeprefix("claude-"),
             f"[{colour}]{status}[/]",
             "⇣" if s.is_streaming else "",
             f"{s.usage.input_tokens:,}",
@@ -81,10 +86,11 @@ def render_table(rows: list[RequestSummary]) -> object:
             f"{s.usage.cache_creation_input_tokens:,}/{s.usage.cache_read_input_tokens:,}",
             str(s.duration_ms),
             "" if s.ttfb_ms is None else str(s.ttfb_ms),
-            (s.error or "")[:40],
-        )
-    if not rows:
-        return "No calls recorded yet. Run `nexus serve` and point Claude Code at it."
+            s.error or "",
+        ]
+        if show_host:
+            cells.insert(1, s.host)
+        table.add_row(*cells)
     return table
 
 
