@@ -1,0 +1,51 @@
+"""`nexus logs`: the latest records, newest first, as JSON lines or a table."""
+
+from __future__ import annotations
+
+import asyncio
+
+import orjson
+from typer.testing import CliRunner
+
+from nexus.cli.main import app
+from nexus.records import Usage
+from nexus.store.sqlite import SqliteStore
+from tests.factories import make_record
+
+T0 = 1_790_000_000_000
+
+
+def seed(path, records) -> None:
+    async def write() -> None:
+        store = SqliteStore(path)
+        await store.open()
+        await store.write_batch(records)
+        await store.close()
+
+    asyncio.run(write())
+
+
+def test_json_lines_are_newest_first_with_tokens_and_timings(tmp_path):
+    records = [
+        make_record(started_at_ms=T0 + i, usage=Usage(10 + i, 20, 3, 3, 0, 40), status=200)
+        for i in range(5)
+    ]
+    seed(tmp_path / "n.db", records)
+    result = CliRunner().invoke(app, ["logs", "-n", "3", "--json", "--db", f"sqlite:///{tmp_path}/n.db"])
+    assert result.exit_code == 0, result.output
+    lines = [orjson.loads(line) for line in result.stdout.splitlines()]
+    assert [line["id"] for line in lines] == [r.id for r in reversed(records)][:3]
+    first = lines[0]
+    assert (first["input_tokens"], first["output_tokens"]) == (14, 20)
+    assert (first["cache_creation_tokens"], first["cache_read_tokens"]) == (3, 40)
+    assert first["status"] == 200 and first["stream"] is True and first["duration_ms"] == 1200
+    assert first["ttfb_ms"] == 300 and first["error"] is None
+
+
+def test_the_table_shows_errors_and_an_empty_store_says_what_to_do(tmp_path):
+    db = f"sqlite:///{tmp_path}/n.db"
+    empty = CliRunner().invoke(app, ["logs", "--db", db])
+    assert "No calls recorded yet" in empty.stdout
+    seed(tmp_path / "n.db", [make_record(status=529, error="overloaded")])
+    table = CliRunner().invoke(app, ["logs", "--db", db], env={"COLUMNS": "120"})
+    assert "529" in table.stdout and "overloaded" in table.stdout and "opus-4-8" in table.stdout
