@@ -174,3 +174,17 @@ async def test_an_empty_store_shows_how_to_point_claude_code_at_nexus() -> None:
         empty = text_of(app.screen.query_one("#empty"))
         assert "ANTHROPIC_BASE_URL=http://127.0.0.1:3000 claude" in empty
         assert app.screen.query_one("#empty").display
+
+
+async def test_first_traffic_into_an_empty_store_takes_the_keys() -> None:
+    client = FakeClient([])
+    app = make_test_app(client)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, app)
+        await client.feed_opened.wait()
+        client.record(data.summary(1))
+        await settle(pilot, app)
+        assert not app.screen.query_one("#empty").display
+        await pilot.press("enter")
+        await settle(pilot, app)
+        assert isinstance(app.screen, RequestScreen)

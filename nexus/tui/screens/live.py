@@ -274,3 +274,5 @@ class LiveScreen(NexusScreen):
             empty_box.update(empty_store_text(self.nexus.proxy_url))
         empty_box.display = empty
         self.table.display = not empty
+        if not empty and self.focused is None:
+            self.table.focus()  # it lost focus while hidden; keys must reach it again
