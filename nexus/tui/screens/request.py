@@ -82,7 +82,9 @@ class RequestScreen(NexusScreen):
             with TabPane("Raw JSON", id="raw"):
                 yield JsonTree("request", id="raw-request")
             with TabPane("Wire", id="wire"):
-                yield RichLog(id="wire-log", wrap=False, markup=False, highlight=False)
+                yield RichLog(
+                    id="wire-log", wrap=False, markup=False, highlight=False, auto_scroll=False
+                )
         yield KeyBar(show_app_keys=False)
 
     def show(self, request_id: str) -> None:
