@@ -86,6 +86,7 @@ class Stack:
     workdir: Path
     pin: bool
     variant: str = ""
+    extra_env: dict[str, str] = field(default_factory=dict)
     upstream_url: str = ""
     proxy_url: str = ""
     db_path: Path = field(init=False)
@@ -103,6 +104,9 @@ class Stack:
         env["NEXUS_CREDENTIALS_DIR"] = str(self.workdir / "credentials")  # none: pass-through
         env["PYTHONPATH"] = str(ROOT)
         return env
+
+    def _nexus_env(self) -> dict[str, str]:
+        return {**self._env(), **self.extra_env}
 
     def _taskset(self, cpu: str) -> list[str]:
         return ["taskset", "-c", cpu] if self.pin and shutil.which("taskset") else []
@@ -126,7 +130,7 @@ class Stack:
              "--proxy-port", str(proxy_port), "--api-port", str(api_port),
              "--upstream", self.upstream_url, "--db", f"sqlite:///{self.db_path}",
              "--log-level", "WARNING"],
-            cwd=ROOT, env=self._env(), stderr=open(self.workdir / "nexus.log", "wb"),
+            cwd=ROOT, env=self._nexus_env(), stderr=open(self.workdir / "nexus.log", "wb"),
         )  # fmt: skip
         self.proxy_url = f"http://127.0.0.1:{proxy_port}"
         deadline = time.monotonic() + 30
@@ -506,7 +510,8 @@ def soak(args: argparse.Namespace, stack: Stack) -> int:
 @contextmanager
 def running_stack(args: argparse.Namespace) -> Iterator[Stack]:
     workdir = Path(tempfile.mkdtemp(prefix="nexus-bench-"))
-    stack = Stack(workdir, pin=args.pin, variant=args.variant)
+    extra_env = dict(item.split("=", 1) for item in args.env)
+    stack = Stack(workdir, pin=args.pin, variant=args.variant, extra_env=extra_env)
     if args.pin:
         os.sched_setaffinity(0, {1})  # the load generator shares CPU 1 with the fake
     try:
@@ -539,11 +544,16 @@ def main(argv: list[str] | None = None) -> int:
         default="",
         help="run Nexus with patches from benchmarks/variants.py (comma list)",
     )
+    parser.add_argument(
+        "--env", action="append", default=[], metavar="KEY=VALUE",
+        help="extra environment variable for the Nexus process (e.g. MALLOC_ARENA_MAX=2)",
+    )  # fmt: skip
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (db, log)")
     args = parser.parse_args(argv)  # fmt: skip
     print("$ " + " ".join([Path(PYTHON).name, *sys.argv]))
     print(f"cpus {os.cpu_count()}, load average {os.getloadavg()[0]:.2f}, pin {args.pin},"
-          f" variant {args.variant or 'none (nexus as shipped)'}")  # fmt: skip
+          f" variant {args.variant or 'none (nexus as shipped)'}"
+          + (f", env {' '.join(args.env)}" if args.env else ""))  # fmt: skip
     with running_stack(args) as stack:
         sample = Session(0, stream=False)
         sizes = [len(sample.body(n)) for n in range(TURNS)]

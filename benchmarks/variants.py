@@ -13,10 +13,10 @@ before anyone edits the real module.
   the writer's worker thread instead of on the event loop.
 - ``replay-skip``: a spool replay derives and writes only records this process has not already
   stored (today a replayed segment is decomposed whole, then the store drops the duplicates).
+- ``pending-64mb``: the Tap keeps at most 64 MB of bodies queued in memory (default 256 MB);
+  past it records wait in the spool on disk and are replayed from there.
 - ``switch-1ms``: ``sys.setswitchinterval(0.001)``: a writer thread holding the GIL gives it back
   to the event loop after 1 ms instead of 5.
-- ``fast-decompose``: body spans are found by parsing with orjson and re-serialising each piece
-  (an exact byte match, else the tokenizer), instead of tokenizing the whole body in Python.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import orjson  # noqa: E402
 
 PATCHES: dict[str, Callable[[], None]] = {}
 
@@ -117,74 +116,21 @@ def _replay_skip() -> None:
     Writer._store = store_and_remember  # type: ignore[method-assign]
 
 
+@patch("pending-64mb")
+def _pending_64mb() -> None:
+    from nexus.recorder.tap import Tap
+
+    init = Tap.__init__
+
+    def bounded(self: Tap, spool: Any, *, max_pending_bytes: int = 64 * 1024 * 1024) -> None:
+        init(self, spool, max_pending_bytes=max_pending_bytes)
+
+    Tap.__init__ = bounded  # type: ignore[method-assign]
+
+
 @patch("switch-1ms")
 def _switch_1ms() -> None:
     sys.setswitchinterval(0.001)
-
-
-@patch("fast-decompose")
-def _fast_decompose() -> None:
-    from nexus.store import content
-
-    tokenizer = content._top_level_spans
-    wanted = {"system", "tools", "messages"}
-
-    def spans(body: bytes) -> dict[bytes, tuple[int, int, list[tuple[int, int]]]]:
-        found = _spans_by_reserialising(body, wanted)
-        return found if found is not None else tokenizer(body)
-
-    content._top_level_spans = spans
-
-
-def _spans_by_reserialising(
-    body: bytes, wanted: set[str]
-) -> dict[bytes, tuple[int, int, list[tuple[int, int]]]] | None:
-    """Spans of the wanted top-level values when the body is compact JSON exactly as orjson would
-    write it (JSON.stringify's output usually is); None otherwise (the caller tokenizes)."""
-    try:
-        parsed = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
-    if not isinstance(parsed, dict) or body[:1] != b"{":
-        return None
-    out: dict[bytes, tuple[int, int, list[tuple[int, int]]]] = {}
-    pos = 1
-    for i, (key, value) in enumerate(parsed.items()):
-        if i:
-            if body[pos : pos + 1] != b",":
-                return None
-            pos += 1
-        key_bytes = orjson.dumps(key) + b":"
-        if body[pos : pos + len(key_bytes)] != key_bytes:
-            return None
-        pos += len(key_bytes)
-        if key == "messages" and isinstance(value, list) and value:
-            start, elements = pos, []
-            if body[pos : pos + 1] != b"[":
-                return None
-            pos += 1
-            for j, element in enumerate(value):
-                if j:
-                    if body[pos : pos + 1] != b",":
-                        return None
-                    pos += 1
-                data = orjson.dumps(element)
-                if body[pos : pos + len(data)] != data:
-                    return None
-                elements.append((pos, pos + len(data)))
-                pos += len(data)
-            if body[pos : pos + 1] != b"]":
-                return None
-            pos += 1
-            out[b'"messages"'] = (start, pos, elements)
-            continue
-        data = orjson.dumps(value)
-        if body[pos : pos + len(data)] != data:
-            return None
-        if key in wanted:
-            out[key_bytes[:-1]] = (pos, pos + len(data), [])
-        pos += len(data)
-    return out if body[pos:] == b"}" else None
 
 
 def main(argv: list[str]) -> None:
