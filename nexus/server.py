@@ -9,6 +9,7 @@ deadline → cancel → await → close the store. A side task that dies stops t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 from collections.abc import Sequence
@@ -98,7 +99,9 @@ class Server:
         )
         await self.forwarder.start()
         self.tasks.spawn(self._guard(self.writer.run(self._writer_stop)), name="writer")
-        self.tasks.spawn(self._guard(self.linker.catch_up()), name="link-catch-up")
+        self.tasks.spawn(
+            self._guard(self.linker.catch_up_forever(self._stop)), name="link-catch-up"
+        )
         if hasattr(self.store, "wait_for_notifications"):
             listener = listen_for_events(self.store, self.bus)  # type: ignore[arg-type]
             # Cancelled at stop, not awaited: it listens until told otherwise.
@@ -198,21 +201,31 @@ class Server:
 
 
 class _LiveLinking:
-    """Links records right after the writer stored them (still in memory: no body is read back),
-    and at start-up links whatever a crash or outage left unlinked."""
+    """Links records right after the writer stored them (still in memory: no body is read back;
+    the linker writes its links and their events itself). A periodic catch-up links whatever a
+    crash, an outage or a failed batch left unlinked."""
+
+    CATCH_UP_EVERY_S = 30.0
 
     def __init__(self, store: Any) -> None:
         from nexus.conversations.worker import ConversationLinker
 
-        self.store = store
         self.linker = ConversationLinker(store)
 
     async def __call__(self, records: Sequence[RequestRecord]) -> None:
-        await self.store.write_links(await self.linker.link_batch(records))
+        await self.linker.link_batch(records)
 
-    async def catch_up(self) -> None:
-        while links := await self.linker.catch_up():
-            await self.store.write_links(links)
+    async def catch_up_forever(self, stop: asyncio.Event) -> None:
+        from nexus.errors import StoreUnavailable
+
+        while not stop.is_set():
+            try:
+                while await self.linker.catch_up():
+                    pass
+            except StoreUnavailable as exc:
+                log.warning("linking catch-up postponed: %s", exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.CATCH_UP_EVERY_S)
 
 
 def _build_linker(store: Any) -> _LiveLinking:
