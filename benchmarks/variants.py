@@ -9,8 +9,6 @@ before anyone edits the real module.
 - ``no-record``: the Tap drops every exchange (no spool, no writer work): the hot path alone.
 - ``spool-only``: the spool write stays on the hot path; nothing reaches the store.
 - ``no-link``: the writer stores records but the conversation linker does nothing.
-- ``prepare-thread``: the store's ``prepare_batch`` (body decomposition and compression) runs in
-  the writer's worker thread instead of on the event loop.
 - ``replay-skip``: a spool replay derives and writes only records this process has not already
   stored (today a replayed segment is decomposed whole, then the store drops the duplicates).
 - ``pending-64mb``: the Tap keeps at most 64 MB of bodies queued in memory (default 256 MB);
@@ -65,33 +63,11 @@ def _no_link() -> None:
     async def nothing(self: Any, records: Sequence[Any] = ()) -> None:
         return None
 
+    async def idle(self: Any, stop: Any) -> None:
+        await stop.wait()
+
     server._LiveLinking.__call__ = nothing  # type: ignore[method-assign]
-    server._LiveLinking.catch_up = nothing  # type: ignore[method-assign]
-
-
-@patch("prepare-thread")
-def _prepare_thread() -> None:
-    from nexus.recorder.writer import Writer
-    from nexus.store import core
-
-    original = core.prepare_batch
-    ready: dict[int, Any] = {}
-    derive = Writer._derive
-
-    def derive_and_prepare(self: Writer, exchanges: list[Any]) -> list[Any]:
-        records = derive(self, exchanges)
-        # The writer is sequential: nothing updates the known-blob set while this runs.
-        ready[id(records)] = (records, original(records, self.store._known_blobs))  # type: ignore[attr-defined]
-        return records
-
-    def prepare_batch(records: Any, known: Any) -> Any:
-        found = ready.pop(id(records), None)
-        if found is not None and found[0] is records:
-            return found[1]
-        return original(records, known)
-
-    Writer._derive = derive_and_prepare  # type: ignore[method-assign]
-    core.prepare_batch = prepare_batch
+    server._LiveLinking.catch_up_forever = idle  # type: ignore[method-assign]
 
 
 @patch("replay-skip")
