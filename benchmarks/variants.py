@@ -11,8 +11,10 @@ before anyone edits the real module.
 - ``no-link``: the writer stores records but the conversation linker does nothing.
 - ``replay-skip``: a spool replay derives and writes only records this process has not already
   stored (today a replayed segment is decomposed whole, then the store drops the duplicates).
-- ``pending-64mb``: the Tap keeps at most 64 MB of bodies queued in memory (default 256 MB);
-  past it records wait in the spool on disk and are replayed from there.
+- ``pending-<N>mb`` (e.g. ``pending-64mb``): the Tap keeps at most N MB of bodies queued in
+  memory (default 256 MB); past it records wait in the spool on disk and are replayed from there.
+- ``coalesce-50ms``: the writer waits up to 50 ms for a batch to fill before writing a short
+  one, so per-batch costs (thread hops, transactions, linker index) are shared by more records.
 - ``switch-1ms``: ``sys.setswitchinterval(0.001)``: a writer thread holding the GIL gives it back
   to the event loop after 1 ms instead of 5.
 """
@@ -92,16 +94,32 @@ def _replay_skip() -> None:
     Writer._store = store_and_remember  # type: ignore[method-assign]
 
 
-@patch("pending-64mb")
-def _pending_64mb() -> None:
+def _pending(megabytes: int) -> None:
     from nexus.recorder.tap import Tap
 
     init = Tap.__init__
 
-    def bounded(self: Tap, spool: Any, *, max_pending_bytes: int = 64 * 1024 * 1024) -> None:
+    def bounded(self: Tap, spool: Any, *, max_pending_bytes: int = megabytes << 20) -> None:
         init(self, spool, max_pending_bytes=max_pending_bytes)
 
     Tap.__init__ = bounded  # type: ignore[method-assign]
+
+
+@patch("coalesce-50ms")
+def _coalesce() -> None:
+    import asyncio
+
+    from nexus.recorder.writer import Writer
+
+    write = Writer._write
+
+    async def coalescing(self: Writer, batch: list[Any]) -> None:
+        if len(batch) < self.batch_items:
+            await asyncio.sleep(0.05)
+            batch = batch + self.tap.drain(self.batch_items - len(batch), self.batch_bytes)
+        await write(self, batch)
+
+    Writer._write = coalescing  # type: ignore[method-assign]
 
 
 @patch("switch-1ms")
@@ -112,6 +130,9 @@ def _switch_1ms() -> None:
 def main(argv: list[str]) -> None:
     names = [n for n in argv[0].split(",") if n and n != "baseline"]
     for name in names:
+        if name.startswith("pending-") and name.endswith("mb"):
+            _pending(int(name.removeprefix("pending-").removesuffix("mb")))
+            continue
         if name not in PATCHES:
             raise SystemExit(f"unknown variant {name!r}; known: {', '.join(PATCHES)}")
         PATCHES[name]()
