@@ -55,6 +55,7 @@ class TaskSet:
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
-        for task, result in zip(tasks, await asyncio.gather(*tasks, return_exceptions=True)):
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        for task, result in zip(tasks, results, strict=True):
             if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
                 log.error("task %s failed", task.get_name(), exc_info=result)

@@ -143,7 +143,7 @@ class Server:
         config.errorlog = logging.getLogger("nexus.hypercorn")
         config.keep_alive_timeout = 75
         config.graceful_timeout = 5
-        await serve(app, config, shutdown_trigger=self._stop.wait)  # type: ignore[arg-type]
+        await serve(app, config, shutdown_trigger=self._stop.wait)
 
     async def _guard(self, coro: Any) -> None:
         """Run a side task; if it dies, say so loudly and stop the whole server."""

@@ -7,7 +7,7 @@ import shlex
 import time
 import urllib.parse
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 import typer
@@ -40,24 +40,30 @@ async def _migrate(settings: Settings) -> list[str]:
 
 
 @app.command()
-def stats(db: options.Db = None, as_json: options.Json = False, debug: options.Debug = False) -> None:
+def stats(
+    db: options.Db = None, as_json: options.Json = False, debug: options.Debug = False
+) -> None:
     """Rows, bytes received vs bytes of unique content, size on disk, spool backlog."""
     settings = options.settings(db=db)
     data = run(_stats(settings), debug=debug)
     if as_json:
         out.out(orjson.dumps(data).decode(), highlight=False)
         return
-    ratio = data["bytes_received"] / data["unique_content_bytes"] if data["unique_content_bytes"] else 0
+    ratio = (
+        data["bytes_received"] / data["unique_content_bytes"] if data["unique_content_bytes"] else 0
+    )
     out.print(f"database        {data['database']}")
     out.print(f"requests        {data['requests']:,}")
     out.print(f"bytes received  {_size(data['bytes_received'])}")
-    out.print(f"unique content  {_size(data['unique_content_bytes'])}  ({data['blobs']:,} blobs; "
-              f"received/unique = {ratio:.1f}×)")
+    out.print(
+        f"unique content  {_size(data['unique_content_bytes'])}  ({data['blobs']:,} blobs; "
+        f"received/unique = {ratio:.1f}×)"
+    )
     out.print(f"on disk         {_size(data['database_bytes'])}")
     out.print(f"spool backlog   {data['spool_files']} files, {_size(data['spool_bytes'])}")
 
 
-async def _stats(settings: Settings) -> dict[str, object]:
+async def _stats(settings: Settings) -> dict[str, Any]:
     from nexus.recorder.spool import backlog
     from nexus.server import _describe_db
     from nexus.store import open_store
@@ -85,7 +91,8 @@ async def _stats(settings: Settings) -> dict[str, object]:
 @app.command()
 def prune(
     older_than: Annotated[
-        str, typer.Option("--older-than", help="Age like 30d, 12h, 2w: records started before it go.")
+        str,
+        typer.Option("--older-than", help="Age like 30d, 12h, 2w: records started before it go."),
     ],
     db: options.Db = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,

@@ -101,7 +101,9 @@ def _credentials(settings: Settings) -> Check:
 
     files = list_credential_files(settings.credentials_dir)
     if not files:
-        return Check("credentials", OK, "none: pass-through mode (each client's own key goes upstream)")
+        return Check(
+            "credentials", OK, "none: pass-through mode (each client's own key goes upstream)"
+        )
     loose = [str(path) for _, path in files if is_loose(path)]
     if loose:
         return Check("credentials", FAIL, f"others may read {', '.join(loose)}: chmod 600 them")
@@ -115,7 +117,9 @@ def _api_exposure(settings: Settings) -> Check:
     if settings.host in ("127.0.0.1", "localhost", "::1"):
         return Check("read API", OK, "loopback only (set DASHBOARD_API_KEY to share it)")
     return Check(
-        "read API", WARN, f"bound to {settings.host} without DASHBOARD_API_KEY: remote reads refused"
+        "read API",
+        WARN,
+        f"bound to {settings.host} without DASHBOARD_API_KEY: remote reads refused",
     )
 
 

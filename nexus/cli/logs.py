@@ -10,6 +10,7 @@ import typer
 from nexus.cli import options
 from nexus.cli.output import out, run
 from nexus.records import RequestFilter, RequestSummary
+from nexus.settings import Settings
 
 
 def logs(
@@ -28,7 +29,7 @@ def logs(
     out.print(render_table(rows))
 
 
-async def _latest(settings: options.Settings, n: int) -> list[RequestSummary]:
+async def _latest(settings: Settings, n: int) -> list[RequestSummary]:
     from nexus.store import open_store
 
     store = await open_store(settings)

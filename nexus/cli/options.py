@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from nexus.settings import Settings
 
 Db = Annotated[
-    Optional[str],  # noqa: UP007 - typer needs Optional on 3.11
+    str | None,  # noqa: UP007 - typer needs Optional on 3.11
     typer.Option(
         "--db",
         envvar="DATABASE_URL",
@@ -20,7 +20,7 @@ Db = Annotated[
     ),
 ]
 CredentialsDir = Annotated[
-    Optional[Path],  # noqa: UP007
+    Path | None,  # noqa: UP007
     typer.Option(
         "--credentials-dir",
         envvar="NEXUS_CREDENTIALS_DIR",
@@ -29,7 +29,7 @@ CredentialsDir = Annotated[
     ),
 ]
 Server = Annotated[
-    Optional[str],  # noqa: UP007
+    str | None,  # noqa: UP007
     typer.Option(
         "--server",
         envvar="NEXUS_SERVER",
@@ -38,7 +38,7 @@ Server = Annotated[
     ),
 ]
 ApiKey = Annotated[
-    Optional[str],  # noqa: UP007
+    str | None,  # noqa: UP007
     typer.Option(
         "--key",
         envvar="DASHBOARD_API_KEY",
@@ -46,11 +46,13 @@ ApiKey = Annotated[
         show_default=False,
     ),
 ]
-Json = Annotated[bool, typer.Option("--json", help="Print JSON (one object per line) instead of a table.")]
+Json = Annotated[
+    bool, typer.Option("--json", help="Print JSON (one object per line) instead of a table.")
+]
 Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")]
 
 
 def settings(**overrides: object) -> Settings:
     """Settings from the environment plus the options a command was given (None = not given)."""
     mapping = {"db": "database_url"}
-    return Settings.from_env(**{mapping.get(k, k): v for k, v in overrides.items()})
+    return Settings.from_env(None, **{mapping.get(k, k): v for k, v in overrides.items()})

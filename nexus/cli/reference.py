@@ -4,8 +4,7 @@
 from __future__ import annotations
 
 import inspect
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -14,7 +13,7 @@ if TYPE_CHECKING:
 
 
 def render(app: typer.Typer) -> str:
-    root = typer.main.get_command(app)
+    root: Any = typer.main.get_command(app)
     lines = [
         "# Command-line reference",
         "",
@@ -43,8 +42,14 @@ def _command(path: list[str], command: click.Command) -> list[str]:
     if text:
         out += [text.replace("\b\n", ""), ""]
     args = [p for p in command.params if p.param_type_name == "argument"]
-    opts = [p for p in command.params if p.param_type_name == "option" and not p.hidden]
-    usage = " ".join([*path, "[OPTIONS]" if opts else "", *(a.name.upper() for a in args if a.name)])
+    opts = [
+        p
+        for p in command.params
+        if p.param_type_name == "option" and not getattr(p, "hidden", False)
+    ]
+    usage = " ".join(
+        [*path, "[OPTIONS]" if opts else "", *(a.name.upper() for a in args if a.name)]
+    )
     out += ["```", " ".join(usage.split()), "```", ""]
     if _is_group(command):
         return out

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import signal
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from nexus.cli import options
 from nexus.cli.output import err, fail, run, setup_logging
+from nexus.settings import Settings
 
 
 def serve(
@@ -30,7 +31,7 @@ def serve(
     ] = "https://api.anthropic.com",
     credentials_dir: options.CredentialsDir = None,
     api_key: Annotated[
-        Optional[str],  # noqa: UP007
+        str | None,  # noqa: UP007
         typer.Option(
             "--api-key",
             envvar="DASHBOARD_API_KEY",
@@ -39,9 +40,10 @@ def serve(
         ),
     ] = None,
     data_dir: Annotated[
-        Optional[Path],  # noqa: UP007
-        typer.Option("--data-dir", envvar="NEXUS_DATA_DIR", help="Where the spool lives.",
-                     show_default=False),
+        Path | None,  # noqa: UP007
+        typer.Option(
+            "--data-dir", envvar="NEXUS_DATA_DIR", help="Where the spool lives.", show_default=False
+        ),
     ] = None,
     max_body_mb: Annotated[
         int, typer.Option("--max-body-mb", envvar="NEXUS_MAX_BODY_MB", help="Largest request body.")
@@ -68,7 +70,7 @@ def serve(
     run(_serve(settings), debug=debug)
 
 
-async def _serve(settings: options.Settings) -> None:
+async def _serve(settings: Settings) -> None:
     from nexus.server import Server
 
     server = Server(settings)
@@ -84,8 +86,9 @@ async def _serve(settings: options.Settings) -> None:
     err.print(f"  auth          {ep.auth_mode}", highlight=False)
     if not settings.api_key:
         err.print("  read API      loopback clients only (set DASHBOARD_API_KEY to share it)")
-    err.print(f"\n  Use it:  [bold cyan]ANTHROPIC_BASE_URL={ep.proxy_url} claude[/]\n",
-              highlight=False)
+    err.print(
+        f"\n  Use it:  [bold cyan]ANTHROPIC_BASE_URL={ep.proxy_url} claude[/]\n", highlight=False
+    )
     try:
         await server.wait()
     finally:

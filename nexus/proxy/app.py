@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from quart import Quart, Response, request
+from werkzeug.datastructures import Headers
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from nexus import __version__
@@ -31,7 +32,9 @@ def make_proxy_app(forwarder: Forwarder, *, max_body_bytes: int) -> Quart:
 
     @app.route("/", methods=["GET", "HEAD"])
     async def root() -> Response:
-        return _json(200, b'{"name":"nexus","status":"ok","version":"' + __version__.encode() + b'"}')
+        return _json(
+            200, b'{"name":"nexus","status":"ok","version":"' + __version__.encode() + b'"}'
+        )
 
     @app.route("/health", methods=["GET", "HEAD"])
     async def health() -> Response:
@@ -50,10 +53,10 @@ def make_proxy_app(forwarder: Forwarder, *, max_body_bytes: int) -> Quart:
         )
         reply = await forwarder.handle(incoming)
         if reply.stream is not None:
-            response = Response(reply.stream, status=reply.status, headers=reply.headers)
+            response = Response(reply.stream, status=reply.status, headers=Headers(reply.headers))
             response.timeout = None
             return response
-        return Response(reply.body, status=reply.status, headers=reply.headers)
+        return Response(reply.body, status=reply.status, headers=Headers(reply.headers))
 
     app.add_url_rule("/v1/<path:path>", "v1", relay, methods=_METHODS)
     app.add_url_rule("/api/event_logging/<path:path>", "event_logging", relay, methods=_METHODS)
@@ -72,7 +75,7 @@ def make_proxy_app(forwarder: Forwarder, *, max_body_bytes: int) -> Quart:
             host=request.headers.get("host", ""),
         )
         reply = forwarder.refuse(incoming, refused)
-        return Response(reply.body, status=reply.status, headers=reply.headers)
+        return Response(reply.body, status=reply.status, headers=Headers(reply.headers))
 
     @app.errorhandler(HTTPException)
     async def http_error(exc: HTTPException) -> Response:

@@ -153,7 +153,7 @@ class Forwarder:
                 allow_redirects=False,
                 skip_auto_headers=("Accept-Encoding", "User-Agent", "Accept", "Content-Type"),
             )
-        except asyncio.TimeoutError as exc:
+        except TimeoutError as exc:
             raise UpstreamTimeout(f"the upstream API did not answer in time ({url})") from exc
         except aiohttp.ClientError as exc:
             raise UpstreamUnreachable(f"the upstream API could not be reached: {exc}") from exc
@@ -176,7 +176,7 @@ class Forwarder:
         if "text/event-stream" not in content_type:
             try:
                 body = await upstream.read()
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, aiohttp.ClientError) as exc:
                 upstream.close()
                 raise UpstreamUnreachable(f"the upstream API broke off its answer: {exc}") from exc
             call.overhead_s += time.perf_counter() - got_headers
@@ -185,7 +185,9 @@ class Forwarder:
             return Reply(upstream.status, out_headers, body=body)
         call.overhead_s += time.perf_counter() - got_headers
         self._add_nexus_headers(call, out_headers)
-        return Reply(upstream.status, out_headers, stream=self._relay(call, upstream, response_headers))
+        return Reply(
+            upstream.status, out_headers, stream=self._relay(call, upstream, response_headers)
+        )
 
     async def _relay(
         self, call: _Call, upstream: aiohttp.ClientResponse, response_headers: Headers
@@ -199,7 +201,7 @@ class Forwarder:
                 async for chunk in upstream.content.iter_any():
                     chunks.append(chunk)
                     yield chunk
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, aiohttp.ClientError) as exc:
                 outcome, error = _failure_outcome(exc), f"upstream stream broke off: {exc}"
                 raise _StreamBroken(error) from exc
             outcome, error = Outcome.COMPLETE, None
@@ -273,7 +275,11 @@ class _StreamBroken(Exception):
 
 
 def _failure_outcome(exc: BaseException) -> Outcome:
-    return Outcome.UPSTREAM_TIMEOUT if isinstance(exc, asyncio.TimeoutError) else Outcome.UPSTREAM_RESET
+    return (
+        Outcome.UPSTREAM_TIMEOUT
+        if isinstance(exc, asyncio.TimeoutError)
+        else Outcome.UPSTREAM_RESET
+    )
 
 
 def _check_json(body: bytes) -> None:

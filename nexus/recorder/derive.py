@@ -14,8 +14,8 @@ from typing import Any
 
 import orjson
 
-from nexus.records import Exchange, RequestRecord, Usage
 from nexus.recorder.sse import Assembled, assemble_json, assemble_sse
+from nexus.records import Exchange, RequestRecord, Usage
 
 PREVIEW_CHARS = 240
 _LEGACY_SESSION = re.compile(r"_session_([0-9a-fA-F-]{36})")
@@ -29,8 +29,8 @@ def derive(exchange: Exchange, cost: CostFn | None = None) -> RequestRecord:
     body = _loads(exchange.request_body)
     assembled = _assemble(exchange)
     model = _str(body.get("model")) or assembled.model
-    messages = body.get("messages") if isinstance(body.get("messages"), list) else []
-    tools = body.get("tools") if isinstance(body.get("tools"), list) else []
+    messages = _list(body.get("messages"))
+    tools = _list(body.get("tools"))
     usage = assembled.usage
     return RequestRecord(
         exchange=exchange,
@@ -43,7 +43,9 @@ def derive(exchange: Exchange, cost: CostFn | None = None) -> RequestRecord:
         usage=usage,
         stop_reason=assembled.stop_reason,
         ratelimit=tuple(
-            (k, v) for k, v in exchange.response_headers if k.lower().startswith(_RATELIMIT_PREFIXES)
+            (k, v)
+            for k, v in exchange.response_headers
+            if k.lower().startswith(_RATELIMIT_PREFIXES)
         ),
         cost_usd_micros=cost(model, usage, exchange.started_at_ms) if cost else None,
         user_preview=_preview(last_user_text(messages)),
@@ -137,7 +139,9 @@ def message_text(content: Any) -> str:
     parts = [
         block["text"]
         for block in content
-        if isinstance(block, dict) and block.get("type") == "text" and isinstance(block.get("text"), str)
+        if isinstance(block, dict)
+        and block.get("type") == "text"
+        and isinstance(block.get("text"), str)
     ]
     return "\n".join(parts)
 
@@ -151,6 +155,10 @@ def _error_text(assembled: Assembled) -> str:
 def _preview(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= PREVIEW_CHARS else text[: PREVIEW_CHARS - 1] + "…"
+
+
+def _list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _str(value: object) -> str | None:

@@ -108,7 +108,7 @@ class Spool:
 
     def __post_init__(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        self._lock_fd = _lock(self.directory)
+        self._lock_fd: int | None = _lock(self.directory)
         self._recovered = sorted(self._numbers())
         next_number = (self._recovered[-1] + 1) if self._recovered else 1
         for number in self._recovered:

@@ -11,8 +11,8 @@ import asyncio
 import collections
 import logging
 
-from nexus.records import Exchange
 from nexus.recorder.spool import Spool
+from nexus.records import Exchange
 
 log = logging.getLogger("nexus.recorder")
 DEFAULT_MAX_PENDING_BYTES = 256 * 1024 * 1024

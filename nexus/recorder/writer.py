@@ -15,10 +15,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from nexus.errors import StoreUnavailable
-from nexus.records import Exchange, RequestRecord
 from nexus.recorder.derive import CostFn, derive
 from nexus.recorder.spool import Spool, remove_if_empty
 from nexus.recorder.tap import Tap
+from nexus.records import Exchange, RequestRecord
 from nexus.store.base import Store
 
 log = logging.getLogger("nexus.writer")

@@ -21,14 +21,14 @@ def build_store(database_url: str) -> Store:
     if database_url.startswith(("postgres://", "postgresql://")):
         from nexus.store.postgres import PostgresStore
 
-        return PostgresStore(database_url)  # type: ignore[return-value]
+        return PostgresStore(database_url)
     if database_url.startswith("sqlite://"):
         from nexus.store.sqlite import SqliteStore
 
         path = database_url.removeprefix("sqlite:///").removeprefix("sqlite://")
         if not path:
             raise ConfigError("a sqlite URL needs a path: sqlite:///path/to/nexus.db")
-        return SqliteStore(path)  # type: ignore[return-value]
+        return SqliteStore(path)
     raise ConfigError(
         f"unsupported database URL {database_url.split(':', 1)[0]!r}: "
         "use sqlite:///path or postgresql://user@host/db"

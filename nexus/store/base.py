@@ -422,9 +422,7 @@ class ConversationStore(Protocol):
 
     async def get_conversation(self, conversation_id: str) -> ConversationTree | None: ...
 
-    async def linking_positions(
-        self, after: Position | None, limit: int = 500
-    ) -> list[Position]:
+    async def linking_positions(self, after: Position | None, limit: int = 500) -> list[Position]:
         """Every stored request's position in canonical order (for rebuild), after ``after``."""
 
     async def unlinked_request_ids(self, limit: int = 500) -> list[str]:

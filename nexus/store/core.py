@@ -83,8 +83,14 @@ class CoreMixin(_Base):
                 "link_upsert",
                 [
                     (
-                        lk.request_id, str(lk.traffic_class), lk.conversation_id,
-                        lk.parent_request_id, lk.branch, lk.subtask_of, lk.agent_id, at,
+                        lk.request_id,
+                        str(lk.traffic_class),
+                        lk.conversation_id,
+                        lk.parent_request_id,
+                        lk.branch,
+                        lk.subtask_of,
+                        lk.agent_id,
+                        at,
                     )  # fmt: skip
                     for lk in links
                 ],
@@ -142,7 +148,12 @@ class CoreMixin(_Base):
         return int(row[0]) if row else 0
 
     async def stats(self) -> StoreStats:
-        count, received, oldest, newest = await self._fetchone("stats_requests") or (0, 0, None, None)
+        count, received, oldest, newest = await self._fetchone("stats_requests") or (
+            0,
+            0,
+            None,
+            None,
+        )
         blobs, unique = await self._fetchone("stats_blobs") or (0, 0)
         size = await self._fetchone("stats_size")
         return StoreStats(
@@ -159,7 +170,11 @@ class CoreMixin(_Base):
         async with self._transaction() as tx:
             deleted = await tx.execute("prune_requests", [older_than_ms])
             for name in (
-                "prune_links", "prune_events", "prune_request_blobs", "prune_nodes", "prune_blobs"
+                "prune_links",
+                "prune_events",
+                "prune_request_blobs",
+                "prune_nodes",
+                "prune_blobs",
             ):
                 await tx.execute(name)
         self._known_blobs.clear()

@@ -19,7 +19,7 @@ from nexus.store.filters import build_where, numbered
 from nexus.store.rows import headers_from_json
 
 if TYPE_CHECKING:
-    from contextlib import AbstractAsyncContextManager
+    pass
 
 _TIME_GROUPS = ("day", "hour")
 _FAR_FUTURE_MS = 1 << 62
@@ -37,7 +37,7 @@ class UsageQueriesMixin:
             self, name: str, params: Sequence[Any] = ()
         ) -> list[tuple[Any, ...]]: ...
 
-        def _transaction(self) -> AbstractAsyncContextManager[Any]: ...
+        _transaction: Any  # each dialect's connection class provides it
 
     def _usage_sql(self, sql: str) -> str:
         return numbered(sql) if self.dialect == "postgres" else sql

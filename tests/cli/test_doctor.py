@@ -34,6 +34,8 @@ def test_a_credential_file_others_can_read_fails_the_check(tmp_path):
     os.chmod(path, 0o644)
     result = doctor(tmp_path)
     assert result.exit_code == 1
-    (check,) = [c for c in map(orjson.loads, result.stdout.splitlines()) if c["name"] == "credentials"]
+    (check,) = [
+        c for c in map(orjson.loads, result.stdout.splitlines()) if c["name"] == "credentials"
+    ]
     assert check["state"] == "fail" and "chmod 600" in check["detail"]
     assert "sk-ant-x" not in result.output

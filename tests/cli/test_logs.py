@@ -31,7 +31,9 @@ def test_json_lines_are_newest_first_with_tokens_and_timings(tmp_path):
         for i in range(5)
     ]
     seed(tmp_path / "n.db", records)
-    result = CliRunner().invoke(app, ["logs", "-n", "3", "--json", "--db", f"sqlite:///{tmp_path}/n.db"])
+    result = CliRunner().invoke(
+        app, ["logs", "-n", "3", "--json", "--db", f"sqlite:///{tmp_path}/n.db"]
+    )
     assert result.exit_code == 0, result.output
     lines = [orjson.loads(line) for line in result.stdout.splitlines()]
     assert [line["id"] for line in lines] == [r.id for r in reversed(records)][:3]

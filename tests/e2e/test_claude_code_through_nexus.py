@@ -33,7 +33,9 @@ async def recorded(server):
     return sorted(page.items, key=lambda s: s.id)
 
 
-async def test_a_prompt_through_nexus_is_answered_and_recorded(claude_cli, nexus, fake_upstream, tmp_path):
+async def test_a_prompt_through_nexus_is_answered_and_recorded(
+    claude_cli, nexus, fake_upstream, tmp_path
+):
     fake_upstream.responder = ClaudeCodeResponder()
     done = await claude(claude_cli, nexus, "say hi to nexus", tmp_path)
     assert done.returncode == 0, done.stderr
@@ -51,9 +53,13 @@ async def test_a_prompt_through_nexus_is_answered_and_recorded(claude_cli, nexus
     assert row.session_id == seen.header("x-claude-code-session-id")
 
 
-async def test_a_sub_agent_session_is_recorded_call_by_call(claude_cli, nexus, fake_upstream, tmp_path):
+async def test_a_sub_agent_session_is_recorded_call_by_call(
+    claude_cli, nexus, fake_upstream, tmp_path
+):
     fake_upstream.responder = ClaudeCodeResponder()
-    done = await claude(claude_cli, nexus, "spawn a sub-agent that runs one command, then answer", tmp_path)
+    done = await claude(
+        claude_cli, nexus, "spawn a sub-agent that runs one command, then answer", tmp_path
+    )
     assert done.returncode == 0, done.stderr
     assert "sub-agent-ok" in answer(done.stdout)
     rows = [r for r in await recorded(nexus) if r.path == "/v1/messages"]
@@ -64,7 +70,9 @@ async def test_a_sub_agent_session_is_recorded_call_by_call(claude_cli, nexus, f
     assert rows[0].tool_use_count == 1 and rows[1].tool_use_count == 1
 
 
-async def test_continue_keeps_one_session_across_two_cli_runs(claude_cli, nexus, fake_upstream, tmp_path):
+async def test_continue_keeps_one_session_across_two_cli_runs(
+    claude_cli, nexus, fake_upstream, tmp_path
+):
     fake_upstream.responder = ClaudeCodeResponder()
     first = await claude(claude_cli, nexus, "please run echo hello-nexus", tmp_path)
     second = await claude(claude_cli, nexus, "what did it print?", tmp_path, "-c")

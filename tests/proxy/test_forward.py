@@ -12,7 +12,11 @@ import pytest
 from nexus.records import Outcome, RequestFilter
 from tests.fakes.upstream import Reply, ToolUse
 
-BODY = {"model": "claude-opus-4-8", "max_tokens": 100, "messages": [{"role": "user", "content": "hi"}]}
+BODY = {
+    "model": "claude-opus-4-8",
+    "max_tokens": 100,
+    "messages": [{"role": "user", "content": "hi"}],
+}
 
 
 @pytest.fixture
@@ -59,7 +63,9 @@ async def test_stream_bytes_reach_the_client_unchanged(nexus, fake_upstream):
 
 async def test_the_sdk_gets_through_nexus_what_it_gets_directly(nexus, sdk, fake_upstream):
     fake_upstream.script(Reply(text="same answer"), Reply(text="same answer"))
-    async with anthropic.AsyncAnthropic(base_url=fake_upstream.url, api_key="k", max_retries=0) as direct:
+    async with anthropic.AsyncAnthropic(
+        base_url=fake_upstream.url, api_key="k", max_retries=0
+    ) as direct:
         a = await direct.messages.create(**BODY)
     b = await sdk.messages.create(**BODY)
     assert a.model_dump(exclude={"id"}) == b.model_dump(exclude={"id"})
@@ -188,10 +194,14 @@ async def test_bad_input_gets_a_clear_error_and_the_next_request_is_served(
     nexus, fake_upstream, content, headers, status, needle
 ):
     async with httpx.AsyncClient() as client:
-        bad = await client.post(nexus.endpoints.proxy_url + "/v1/messages", content=content, headers=headers)
+        bad = await client.post(
+            nexus.endpoints.proxy_url + "/v1/messages", content=content, headers=headers
+        )
         good = await client.post(nexus.endpoints.proxy_url + "/v1/messages", json=BODY)
     assert bad.status_code == status
-    assert bad.json()["type"] == "error" and needle.lower() in bad.json()["error"]["message"].lower()
+    assert (
+        bad.json()["type"] == "error" and needle.lower() in bad.json()["error"]["message"].lower()
+    )
     assert good.status_code == 200
     assert len(fake_upstream.requests) == 1
 
@@ -199,7 +209,9 @@ async def test_bad_input_gets_a_clear_error_and_the_next_request_is_served(
 async def test_a_body_over_the_limit_is_refused_with_413(start_nexus, fake_upstream):
     server = await start_nexus(max_body_bytes=10_000)
     async with httpx.AsyncClient() as client:
-        big = await client.post(server.endpoints.proxy_url + "/v1/messages", content=b"{" + b" " * 20_000 + b"}")
+        big = await client.post(
+            server.endpoints.proxy_url + "/v1/messages", content=b"{" + b" " * 20_000 + b"}"
+        )
         ok = await client.post(server.endpoints.proxy_url + "/v1/messages", json=BODY)
     assert big.status_code == 413
     assert big.json()["error"]["type"] == "request_too_large"
@@ -213,7 +225,9 @@ async def test_other_paths_pass_through_with_method_and_query(nexus, fake_upstre
         models = await client.get(nexus.endpoints.proxy_url + "/v1/models?limit=2")
         root = await client.head(nexus.endpoints.proxy_url + "/")
         health = await client.get(nexus.endpoints.proxy_url + "/health")
-        counted = await client.post(nexus.endpoints.proxy_url + "/v1/messages/count_tokens?beta=true", json=BODY)
+        counted = await client.post(
+            nexus.endpoints.proxy_url + "/v1/messages/count_tokens?beta=true", json=BODY
+        )
     assert models.status_code == 200 and models.json()["data"]
     assert root.status_code == 200 and health.json()["status"] == "ok"
     assert counted.json()["input_tokens"] > 0
@@ -252,7 +266,9 @@ async def test_records_survive_a_restart(start_nexus):
     assert len(await records(second)) == 3
 
 
-async def test_a_restart_on_another_port_replays_what_the_last_run_left_in_its_spool(start_nexus, tmp_path):
+async def test_a_restart_on_another_port_replays_what_the_last_run_left_in_its_spool(
+    start_nexus, tmp_path
+):
     from nexus.recorder.spool import Spool
     from tests.factories import make_record
 

@@ -10,7 +10,11 @@ import orjson
 
 from nexus.records import RequestFilter
 
-BODY = {"model": "claude-opus-4-8", "max_tokens": 50, "messages": [{"role": "user", "content": "hi"}]}
+BODY = {
+    "model": "claude-opus-4-8",
+    "max_tokens": 50,
+    "messages": [{"role": "user", "content": "hi"}],
+}
 CLIENT_KEY = "cnp_live_teamkey0123456789abcdefghij"
 ACCOUNT_SECRET = "sk-ant-api03-account-secret-000000000000"
 OAUTH_TOKEN = "sk-ant-oat01-account-access-token-0000000"
@@ -28,7 +32,9 @@ async def post(server, **kwargs):
         return await client.post(server.endpoints.proxy_url + "/v1/messages", json=BODY, **kwargs)
 
 
-async def test_api_key_account_swaps_the_client_key_for_the_accounts_key(start_nexus, fake_upstream, tmp_path):
+async def test_api_key_account_swaps_the_client_key_for_the_accounts_key(
+    start_nexus, fake_upstream, tmp_path
+):
     server = await start_nexus()
     host = server.endpoints.proxy_url.removeprefix("http://")
     write_credentials(tmp_path / "credentials", host, {
@@ -49,14 +55,18 @@ async def test_api_key_account_swaps_the_client_key_for_the_accounts_key(start_n
     await server.flush()
     rows = (await server.store.list_requests(RequestFilter(), None, 10)).items
     assert {r.account_id for r in rows if r.status == 200} == {"acct-team"}
-    assert all(r.client_key_id and CLIENT_KEY not in r.client_key_id for r in rows if r.status == 200)
+    assert all(
+        r.client_key_id and CLIENT_KEY not in r.client_key_id for r in rows if r.status == 200
+    )
     database = (tmp_path / "nexus.db").read_bytes() + b"".join(
         p.read_bytes() for p in tmp_path.glob("nexus.db*")
     )
     assert CLIENT_KEY.encode() not in database and ACCOUNT_SECRET.encode() not in database
 
 
-async def test_oauth_account_sends_bearer_and_merges_the_oauth_beta(start_nexus, fake_upstream, tmp_path):
+async def test_oauth_account_sends_bearer_and_merges_the_oauth_beta(
+    start_nexus, fake_upstream, tmp_path
+):
     server = await start_nexus()
     host = server.endpoints.proxy_url.removeprefix("http://")
     write_credentials(tmp_path / "credentials", host, {
@@ -66,7 +76,10 @@ async def test_oauth_account_sends_bearer_and_merges_the_oauth_beta(start_nexus,
     })  # fmt: skip
     response = await post(
         server,
-        headers={"x-api-key": CLIENT_KEY, "anthropic-beta": "claude-code-20250219,oauth-2025-04-20"},
+        headers={
+            "x-api-key": CLIENT_KEY,
+            "anthropic-beta": "claude-code-20250219,oauth-2025-04-20",
+        },
     )
     assert response.status_code == 200
     (seen,) = fake_upstream.requests

@@ -34,8 +34,9 @@ json_values = st.recursive(
     | st.integers()
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
     max_leaves=20,
 )
 messages = st.lists(
@@ -53,7 +54,9 @@ messages = st.lists(
     ensure_ascii=st.booleans(),
     separators=st.sampled_from([(",", ":"), (", ", ": "), (" , ", " : ")]),
 )
-def test_any_body_round_trips_byte_for_byte(messages, system, extra, indent, ensure_ascii, separators):
+def test_any_body_round_trips_byte_for_byte(
+    messages, system, extra, indent, ensure_ascii, separators
+):
     body = json.dumps(
         {**extra, "system": system, "messages": messages, "tools": [{"name": "Bash"}]},
         indent=indent,
@@ -97,7 +100,11 @@ def test_an_edited_message_starts_a_new_branch_of_nodes():
 
 
 @settings(max_examples=200, deadline=None)
-@given(messages=messages, system=json_values, extra=st.dictionaries(st.text(max_size=6), json_values, max_size=3))
+@given(
+    messages=messages,
+    system=json_values,
+    extra=st.dictionaries(st.text(max_size=6), json_values, max_size=3),
+)
 def test_the_fast_path_cuts_exactly_where_the_tokenizer_does(messages, system, extra):
     from nexus.store.content import _decompose, _decompose_canonical
 

@@ -13,7 +13,9 @@ from nexus.store.postgres.jobs import JobsMixin
 from nexus.store.postgres.usage import UsageMixin
 
 
-class PostgresStore(ConversationsMixin, UsageMixin, JobsMixin, EventsMixin, PostgresCore, PostgresConnection):
+class PostgresStore(
+    ConversationsMixin, UsageMixin, JobsMixin, EventsMixin, PostgresCore, PostgresConnection
+):
     """The Store on Postgres (asyncpg pool, LISTEN/NOTIFY, SKIP LOCKED claims)."""
 
 

@@ -16,7 +16,7 @@ _NAME = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
 def parse_queries(text: str, source: str = "<string>") -> dict[str, str]:
     queries: dict[str, str] = {}
     parts = _NAME.split(text)
-    for name, sql in zip(parts[1::2], parts[2::2]):
+    for name, sql in zip(parts[1::2], parts[2::2], strict=True):
         if name in queries:
             raise ValueError(f"query {name!r} defined twice in {source}")
         queries[name] = sql.strip().rstrip(";")

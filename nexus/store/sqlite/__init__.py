@@ -14,7 +14,9 @@ from nexus.store.sqlite.jobs import JobsMixin
 from nexus.store.sqlite.usage import UsageMixin
 
 
-class SqliteStore(ConversationsMixin, UsageMixin, JobsMixin, EventsMixin, SqliteCore, SqliteConnection):  # EventsMixin wraps write_batch
+class SqliteStore(
+    ConversationsMixin, UsageMixin, JobsMixin, EventsMixin, SqliteCore, SqliteConnection
+):  # EventsMixin wraps write_batch
     """The Store on SQLite (WAL; one writer connection, one reader)."""
 
 

@@ -115,7 +115,9 @@ class SqliteConnection:
         return done
 
     async def applied_migrations(self) -> list[str]:
-        return [row[0] for row in await self._fetchall("SELECT name FROM _migrations ORDER BY name")]
+        return [
+            row[0] for row in await self._fetchall("SELECT name FROM _migrations ORDER BY name")
+        ]
 
     def _conn(self, writer: bool = False) -> aiosqlite.Connection:
         conn = self._writer if writer else self._reader
