@@ -13,6 +13,8 @@ before anyone edits the real module.
   stored (today a replayed segment is decomposed whole, then the store drops the duplicates).
 - ``pending-<N>mb`` (e.g. ``pending-64mb``): the Tap keeps at most N MB of bodies queued in
   memory (default 256 MB); past it records wait in the spool on disk and are replayed from there.
+- ``segment-<N>mb`` (e.g. ``segment-8mb``): spool segments of N MB (default 32): a replay reads
+  and decodes one segment at a time, so this bounds its memory.
 - ``coalesce-50ms``: the writer waits up to 50 ms for a batch to fill before writing a short
   one, so per-batch costs (thread hops, transactions, linker index) are shared by more records.
 - ``switch-1ms``: ``sys.setswitchinterval(0.001)``: a writer thread holding the GIL gives it back
@@ -127,11 +129,27 @@ def _switch_1ms() -> None:
     sys.setswitchinterval(0.001)
 
 
+def _segment(megabytes: int) -> None:
+    from nexus.recorder import spool
+
+    post_init = spool.Spool.__post_init__
+
+    def smaller(self: spool.Spool) -> None:
+        if self.segment_bytes == spool._SEGMENT_BYTES:
+            self.segment_bytes = megabytes << 20
+        post_init(self)
+
+    spool.Spool.__post_init__ = smaller  # type: ignore[method-assign]
+
+
 def main(argv: list[str]) -> None:
     names = [n for n in argv[0].split(",") if n and n != "baseline"]
     for name in names:
         if name.startswith("pending-") and name.endswith("mb"):
             _pending(int(name.removeprefix("pending-").removesuffix("mb")))
+            continue
+        if name.startswith("segment-") and name.endswith("mb"):
+            _segment(int(name.removeprefix("segment-").removesuffix("mb")))
             continue
         if name not in PATCHES:
             raise SystemExit(f"unknown variant {name!r}; known: {', '.join(PATCHES)}")
