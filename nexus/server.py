@@ -59,6 +59,7 @@ class Server:
         await self.stop()
 
     async def start(self) -> None:
+        from nexus.api.app import make_api_app
         from nexus.events import EventBus, listen_for_events
         from nexus.proxy.app import make_proxy_app
         from nexus.proxy.credentials import Credentials
@@ -67,6 +68,7 @@ class Server:
         from nexus.recorder.tap import Tap
         from nexus.recorder.writer import Writer
         from nexus.store import open_store
+        from nexus.usage.cost import make_cost_function
 
         s = self.settings
         self.store = await open_store(s)
@@ -79,12 +81,12 @@ class Server:
         self.spool = Spool(s.data_dir / "spool" / str(proxy_sock.getsockname()[1]))
         adopted = orphaned_spools(s.data_dir / "spool", self.spool.directory)
         self.tap = Tap(self.spool)
-        self.linker = _build_linker(self.store)
+        self.linker = _LiveLinking(self.store)
         self.writer = Writer(
             self.store,
             self.tap,
             self.spool,
-            cost=_cost_function(s),
+            cost=make_cost_function(s.price_book_path),
             on_written=self._after_write,
             adopted=adopted,
         )
@@ -102,10 +104,9 @@ class Server:
         self.tasks.spawn(
             self._guard(self.linker.catch_up_forever(self._stop)), name="link-catch-up"
         )
-        if hasattr(self.store, "wait_for_notifications"):
-            listener = listen_for_events(self.store, self.bus)  # type: ignore[arg-type]
-            # Cancelled at stop, not awaited: it listens until told otherwise.
-            self._listener = self.tasks.spawn(self._guard(listener), name="event-listener")
+        listener = listen_for_events(self.store, self.bus)  # type: ignore[arg-type]
+        # Cancelled at stop, not awaited: it listens until told otherwise.
+        self._listener = self.tasks.spawn(self._guard(listener), name="event-listener")
         self._start_analysis_worker()
 
         hosts = self.credentials.hosts()
@@ -118,17 +119,14 @@ class Server:
         )
         proxy_app = make_proxy_app(self.forwarder, max_body_bytes=s.max_body_bytes)
         self.tasks.spawn(self._guard(self._serve(proxy_app, proxy_sock)), name="proxy-server")
-        api_app = _build_api_app(self.store, s, self.bus)
-        if api_app is not None:
-            self.tasks.spawn(self._guard(self._serve(api_app, api_sock)), name="api-server")
+        api_app = make_api_app(self.store, s, self.bus)
+        self.tasks.spawn(self._guard(self._serve(api_app, api_sock)), name="api-server")
 
     def _start_analysis_worker(self) -> None:
         if not self.settings.gemini_api_key:
             return
-        try:
-            from nexus.analysis.jobs import build_worker
-        except ImportError:  # pragma: no cover - analysis not installed in this build
-            return
+        from nexus.analysis.jobs import build_worker
+
         worker = build_worker(self.store, self.settings, bus=self.bus)
         self.tasks.spawn(self._guard(worker.run(self._stop)), name="analysis-worker")
 
@@ -226,26 +224,6 @@ class _LiveLinking:
                 log.warning("linking catch-up postponed: %s", exc)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.CATCH_UP_EVERY_S)
-
-
-def _build_linker(store: Any) -> _LiveLinking:
-    return _LiveLinking(store)
-
-
-def _build_api_app(store: Any, settings: Settings, bus: Any) -> Any:
-    try:
-        from nexus.api.app import make_api_app
-    except ImportError:
-        return None
-    return make_api_app(store, settings, bus)
-
-
-def _cost_function(settings: Settings) -> Any:
-    try:
-        from nexus.usage.cost import make_cost_function
-    except ImportError:
-        return None
-    return make_cost_function(settings.price_book_path)
 
 
 def _bind(host: str, port: int) -> socket.socket:
