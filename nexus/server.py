@@ -1,18 +1,17 @@
 """Composition root of ``nexus serve``: builds every part, runs them in one event loop, stops them.
 
-Owns the TaskSet of the long-lived tasks: both Hypercorn servers (proxy and API), the writer, the
-event listener and the analysis worker. Start-up order: store (migrations) → spool replay happens in
-the writer before new records → the servers. Shutdown: stop accepting → drain the writer with a
-deadline → cancel → await → close the store. A side task that dies stops the server loudly.
+Owns the TaskSet of the long-lived tasks: both Hypercorn servers (proxy and API), the supervisor of
+the recorder process (``nexus.recording``: it stores what the proxy spools), the event listener and
+the analysis worker. Start-up order: store (migrations) → spool → recorder → the servers. Shutdown:
+stop accepting → in-flight responses end → close the spool → the recorder stores it to the end
+(with a deadline) → cancel → await → close the store. A side task that dies stops the server loudly.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import socket
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +19,6 @@ from hypercorn.asyncio import serve
 from hypercorn.config import Config
 
 from nexus.aio import TaskSet
-from nexus.records import RequestRecord
 from nexus.settings import Settings
 
 log = logging.getLogger("nexus.server")
@@ -44,12 +42,12 @@ class Server:
         self.settings = settings
         self.tasks = TaskSet()
         self._stop = asyncio.Event()
-        self._writer_stop = asyncio.Event()
         self._components: list[Any] = []
         self.endpoints: Endpoints | None = None
         self._closed = False
         self._sockets: list[socket.socket] = []
         self._listener: asyncio.Task[None] | None = None
+        self._servers: list[asyncio.Task[None]] = []
 
     async def __aenter__(self) -> Server:
         await self.start()
@@ -64,14 +62,13 @@ class Server:
         from nexus.proxy.app import make_proxy_app
         from nexus.proxy.credentials import Credentials
         from nexus.proxy.forward import Forwarder
-        from nexus.recorder.spool import Spool, orphaned_spools
+        from nexus.recorder.process import RecorderProcess
+        from nexus.recorder.spool import Spool
         from nexus.recorder.tap import Tap
-        from nexus.recorder.writer import Writer
         from nexus.store import open_store
-        from nexus.usage.cost import make_cost_function
 
         s = self.settings
-        self.store = await open_store(s)
+        self.store = await open_store(s)  # migrations run here, before the recorder starts
         self.bus = EventBus()
         self.store.on_commit = self.bus.notify  # type: ignore[attr-defined]
         proxy_sock = _bind(s.host, s.proxy_port)
@@ -79,17 +76,17 @@ class Server:
         self._sockets = [proxy_sock, api_sock]
         # One spool per bound proxy port: two processes on one machine never share segment files.
         self.spool = Spool(s.data_dir / "spool" / str(proxy_sock.getsockname()[1]))
-        adopted = orphaned_spools(s.data_dir / "spool", self.spool.directory)
-        self.tap = Tap(self.spool)
-        self.linker = _LiveLinking(self.store)
-        self.writer = Writer(
-            self.store,
-            self.tap,
+        self.recorder = RecorderProcess(
             self.spool,
-            cost=make_cost_function(s.price_book_path),
-            on_written=self._after_write,
-            adopted=adopted,
+            {
+                "database_url": s.database_url,
+                "spool": str(self.spool.directory),
+                "price_book_path": str(s.price_book_path) if s.price_book_path else None,
+                "retry_s": s.store_retry_s,
+            },
+            on_report=self.bus.notify,  # its commits appended events: wake the live feed
         )
+        self.tap = Tap(self.spool, self.recorder.poke)
         self.credentials = Credentials(s.credentials_dir, token_url=s.oauth_token_url)
         self.credentials.warn_loose_permissions()
         self.forwarder = Forwarder(
@@ -100,10 +97,7 @@ class Server:
             read_timeout_s=s.upstream_timeout_s,
         )
         await self.forwarder.start()
-        self.tasks.spawn(self._guard(self.writer.run(self._writer_stop)), name="writer")
-        self.tasks.spawn(
-            self._guard(self.linker.catch_up_forever(self._stop)), name="link-catch-up"
-        )
+        self.tasks.spawn(self._guard(self.recorder.run()), name="recorder")
         listener = listen_for_events(self.store, self.bus)  # type: ignore[arg-type]
         # Cancelled at stop, not awaited: it listens until told otherwise.
         self._listener = self.tasks.spawn(self._guard(listener), name="event-listener")
@@ -118,9 +112,11 @@ class Server:
             team_hosts=hosts,
         )
         proxy_app = make_proxy_app(self.forwarder, max_body_bytes=s.max_body_bytes)
-        self.tasks.spawn(self._guard(self._serve(proxy_app, proxy_sock)), name="proxy-server")
         api_app = make_api_app(self.store, s, self.bus)
-        self.tasks.spawn(self._guard(self._serve(api_app, api_sock)), name="api-server")
+        self._servers = [
+            self.tasks.spawn(self._guard(self._serve(proxy_app, proxy_sock)), name="proxy-server"),
+            self.tasks.spawn(self._guard(self._serve(api_app, api_sock)), name="api-server"),
+        ]
 
     def _start_analysis_worker(self) -> None:
         if not self.settings.gemini_api_key:
@@ -129,9 +125,6 @@ class Server:
 
         worker = build_worker(self.store, self.settings, bus=self.bus)
         self.tasks.spawn(self._guard(worker.run(self._stop)), name="analysis-worker")
-
-    async def _after_write(self, records: Sequence[RequestRecord]) -> None:
-        await self.linker(records)
 
     async def _serve(self, app: Any, sock: socket.socket) -> None:
         config = Config()
@@ -152,7 +145,6 @@ class Server:
         except Exception:
             log.exception("a Nexus task died; stopping the server")
             self._stop.set()
-            self._writer_stop.set()
             self.failed = True
 
     failed = False
@@ -161,18 +153,11 @@ class Server:
         await self._stop.wait()
 
     async def flush(self, timeout_s: float = 10.0) -> None:
-        """Wait until every exchange handed to the tap so far is written (tests, benchmarks)."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout_s
-        while (
-            len(self.tap)
-            or not self.writer.idle.is_set()
-            or self.spool.replayable()
-            or self.writer.adopted
-        ):
-            if loop.time() > deadline:
-                raise TimeoutError("the writer did not catch up in time")
-            await asyncio.sleep(0.01)
+        """Wait until every exchange handed to the tap so far is stored (tests, benchmarks)."""
+        try:
+            await self.recorder.caught_up(self.spool.position(), timeout_s)
+        except TimeoutError:
+            raise TimeoutError("the recorder did not catch up in time") from None
 
     def request_stop(self) -> None:
         self._stop.set()
@@ -184,46 +169,20 @@ class Server:
         self._closed = True
         self._stop.set()  # servers stop accepting; in-flight streams finish or are cut
         await asyncio.sleep(0)
-        self._writer_stop.set()
         self.bus.close()
         if self._listener is not None:
             self._listener.cancel()
+        if self._servers:  # in-flight responses end (or are cut) before the spool closes
+            await asyncio.wait(self._servers, timeout=DRAIN_DEADLINE_S)
+        self.spool.close()  # nothing appends any more: the recorder may store it to the end
+        await self.recorder.stop(DRAIN_DEADLINE_S)
         await self.tasks.wait(timeout=DRAIN_DEADLINE_S)
         await self.tasks.close()
         await self.forwarder.close()
         await self.credentials.close()
         for sock in self._sockets:
             sock.close()
-        self.spool.close()
         await self.store.close()
-
-
-class _LiveLinking:
-    """Links records right after the writer stored them (still in memory: no body is read back;
-    the linker writes its links and their events itself). A periodic catch-up links whatever a
-    crash, an outage or a failed batch left unlinked."""
-
-    CATCH_UP_EVERY_S = 30.0
-
-    def __init__(self, store: Any) -> None:
-        from nexus.conversations.worker import ConversationLinker
-
-        self.linker = ConversationLinker(store)
-
-    async def __call__(self, records: Sequence[RequestRecord]) -> None:
-        await self.linker.link_batch(records)
-
-    async def catch_up_forever(self, stop: asyncio.Event) -> None:
-        from nexus.errors import StoreUnavailable
-
-        while not stop.is_set():
-            try:
-                while await self.linker.catch_up():
-                    pass
-            except StoreUnavailable as exc:
-                log.warning("linking catch-up postponed: %s", exc)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self.CATCH_UP_EVERY_S)
 
 
 def _bind(host: str, port: int) -> socket.socket:

@@ -44,7 +44,7 @@ class Settings:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     connect_timeout_s: float = 10.0
     upstream_timeout_s: float = 600.0
-    queue_size: int = 10_000
+    store_retry_s: float = 1.0  # first wait before the recorder retries a failed store write
     gemini_api_key: str | None = None
     gemini_model: str = DEFAULT_GEMINI_MODEL
     gemini_url: str | None = None

@@ -139,3 +139,13 @@ def make_record(**overrides: Any) -> RequestRecord:
         else:
             raise TypeError(f"make_record() got an unknown field {key!r}")
     return RequestRecord(exchange=Exchange(**exchange_values), **record_values)
+
+
+def kill_spool(spool: Any) -> None:
+    """What kill -9 does to a proxy's Spool: no fsync, no close(); the kernel drops the
+    descriptors, and with them the folder's lock. Written bytes stay (the page cache)."""
+    import os
+
+    os.close(spool._fd)
+    os.close(spool._lock_fd)
+    spool._fd = spool._lock_fd = None

@@ -18,6 +18,7 @@ from typing import Protocol
 
 import aiohttp
 import orjson
+import simdjson
 
 from nexus.errors import (
     NexusError,
@@ -282,12 +283,22 @@ def _failure_outcome(exc: BaseException) -> Outcome:
     )
 
 
+# simdjson validates a document (UTF-8 included) without building Python objects: 120 µs for a
+# 245 KB Claude Code body where orjson.loads takes 460. Its parser keeps buffers sized to the
+# largest document it has seen, so bodies past _SIMD_MAX go to orjson instead (rare, and freed).
+_SIMD_MAX = 4 * 1024 * 1024
+_simd = simdjson.Parser()
+
+
 def _check_json(body: bytes) -> None:
     if not body:
         raise RequestRejected("the request body is empty: send a JSON object")
     try:
-        orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
+        if len(body) <= _SIMD_MAX:
+            _simd.parse(body)
+        else:
+            orjson.loads(body)
+    except ValueError as exc:  # UnicodeDecodeError and orjson's error are ValueErrors too
         raise RequestRejected(f"the request body is not valid JSON (UTF-8): {exc}") from exc
 
 

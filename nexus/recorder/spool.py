@@ -1,28 +1,30 @@
 """The spool: an append-only log of every exchange, written before the client sees the end of its
 response, so a crash, a kill -9 or a database outage loses no record. The sole owner of that promise.
 
-Exchanges go to numbered segment files in ``<data dir>/spool/``. Appending is one buffered
-``write`` (the page cache survives a killed process; ``sync`` fsyncs, and the writer calls it while
-the database is failing). A segment whose records are all in the database is deleted. Whatever is
-left at start-up, or after an outage, is replayed: store writes are idempotent by id, so a record
-replayed twice is still one row.
+The proxy process appends (``Spool``); the recorder process reads the same files back in order
+(``nexus.recorder.follow``), stores them and deletes each segment once every record in it is in the
+database. Appending is one ``writev`` per exchange: the page cache survives a killed process, and
+the recorder fsyncs what waits while the database is failing. Store writes are idempotent by id, so
+a record read twice (a restart between storing and deleting) is still one row.
 
 Frame: ``NXS1 <header JSON>\\n<request body><response body>\\n`` where the header holds every
 Exchange field but the bodies, plus their lengths. A torn frame at the end of a file (the process
 died mid-write, before the client was answered) is ignored.
+
+Locks: a proxy holds ``<folder>/.lock`` while it appends there; a recorder holds
+``<folder>/.recorder.lock`` while it reads there. A folder whose ``.lock`` is free is an orphan (a
+previous run on another port, or one killed) that any recorder may adopt.
 """
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
 import fcntl
 import logging
 import os
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -30,246 +32,188 @@ from nexus.errors import ConfigError
 from nexus.records import Exchange, Outcome
 
 log = logging.getLogger("nexus.spool")
-_MAGIC = b"NXS1 "
-# A replay holds one segment and a copy of its bodies in memory: 8 MB keeps peak RSS under load
-# below 200 MB (benchmarks/README.md: 223 MB with 32 MB segments, 182 MB with 8 MB).
+MAGIC = b"NXS1 "
+SUFFIX = ".spool"
+# The recorder reads one batch at a time, so the segment size bounds only the disk a slow
+# recorder leaves behind between deletions, and the rollover cost (one open) per segment.
 _SEGMENT_BYTES = 8 * 1024 * 1024
+_BODY_FIELDS = ("request_body", "response_body")
+
+
+class Position(NamedTuple):
+    """A place in a spool folder: segment number and byte offset; tuples order them."""
+
+    segment: int
+    offset: int
+
+
+def _header(exchange: Exchange) -> bytes:
+    header: dict[str, Any] = {name: getattr(exchange, name) for name in _HEADER_FIELDS}
+    header["request_len"] = len(exchange.request_body)
+    header["response_len"] = len(exchange.response_body)
+    return MAGIC + orjson.dumps(header) + b"\n"
 
 
 def encode(exchange: Exchange) -> bytes:
-    header = {
-        f.name: getattr(exchange, f.name)
-        for f in dataclasses.fields(exchange)
-        if f.name not in ("request_body", "response_body")
-    }
-    header["request_len"] = len(exchange.request_body)
-    header["response_len"] = len(exchange.response_body)
-    return b"".join(
-        (_MAGIC, orjson.dumps(header), b"\n", exchange.request_body, exchange.response_body, b"\n")
-    )
+    return b"".join((_header(exchange), exchange.request_body, exchange.response_body, b"\n"))
+
+
+def parse_header(line: bytes) -> tuple[dict[str, Any], int, int] | None:
+    """The header line of a frame (without its newline): fields, request and response lengths."""
+    if not line.startswith(MAGIC):
+        return None
+    try:
+        header = orjson.loads(line[len(MAGIC) :])
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(header, dict):
+        return None
+    return header, header.pop("request_len"), header.pop("response_len")
+
+
+def make_exchange(header: dict[str, Any], request_body: bytes, response_body: bytes) -> Exchange:
+    header["request_headers"] = tuple(tuple(h) for h in header["request_headers"])
+    header["response_headers"] = tuple(tuple(h) for h in header["response_headers"])
+    header["outcome"] = Outcome(header["outcome"])
+    return Exchange(request_body=request_body, response_body=response_body, **header)
 
 
 def decode_all(data: bytes) -> Iterator[Exchange]:
     """Every whole frame in ``data``; stops quietly at a torn or corrupt tail."""
     pos = 0
     while pos < len(data):
-        if not data.startswith(_MAGIC, pos):
-            log.warning("spool: unreadable bytes at offset %d, rest of the file skipped", pos)
-            return
         line_end = data.find(b"\n", pos)
-        if line_end < 0:
+        parsed = parse_header(data[pos:line_end]) if line_end >= 0 else None
+        if parsed is None:
+            if line_end >= 0:
+                log.warning("spool: unreadable bytes at offset %d, rest of the file skipped", pos)
             return
-        try:
-            header = orjson.loads(data[pos + len(_MAGIC) : line_end])
-        except orjson.JSONDecodeError:
-            return
-        req_len, resp_len = header.pop("request_len"), header.pop("response_len")
+        header, req_len, resp_len = parsed
         body_start = line_end + 1
         end = body_start + req_len + resp_len
         if end + 1 > len(data) or data[end : end + 1] != b"\n":
             return
-        header["request_headers"] = tuple(tuple(h) for h in header["request_headers"])
-        header["response_headers"] = tuple(tuple(h) for h in header["response_headers"])
-        header["outcome"] = Outcome(header["outcome"])
-        yield Exchange(
-            request_body=data[body_start : body_start + req_len],
-            response_body=data[body_start + req_len : end],
-            **header,
+        yield make_exchange(
+            header, data[body_start : body_start + req_len], data[body_start + req_len : end]
         )
         pos = end + 1
 
 
-@dataclass(slots=True)
-class _Segment:
-    number: int
-    path: Path
-    appended: int = 0
-    committed: int = 0
-    size: int = 0
-    needs_replay: bool = False  # some records are only on disk (queue overflow or a failed write)
-    synced: bool = False  # a closed segment fsync'd once stays synced: nothing appends to it
+def segment_path(directory: Path, number: int) -> Path:
+    return directory / f"{number:012d}{SUFFIX}"
 
 
-@dataclass(slots=True)
-class SpoolStats:
-    segments: int
-    pending_records: int
-    bytes: int
+def segment_numbers(directory: Path) -> list[int]:
+    """The segments in a folder, oldest first."""
+    try:
+        names = os.listdir(directory)
+    except FileNotFoundError:
+        return []
+    return sorted(
+        int(name[: -len(SUFFIX)])
+        for name in names
+        if name.endswith(SUFFIX) and name[: -len(SUFFIX)].isdigit()
+    )
 
 
-@dataclass
 class Spool:
-    """Segmented append-only log of exchanges. ``append`` is safe to call from the event loop."""
+    """The proxy's side: appends exchanges to numbered segment files in one folder it locks.
+    ``append`` is safe to call from the event loop (one ``writev``, no fsync)."""
 
-    directory: Path
-    segment_bytes: int = _SEGMENT_BYTES
-    _segments: dict[int, _Segment] = field(default_factory=dict)
-    _current: _Segment | None = None
-    _file: object | None = None
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def __post_init__(self) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        self._lock_fd: int | None = _lock(self.directory)
-        self._recovered = sorted(self._numbers())
-        next_number = (self._recovered[-1] + 1) if self._recovered else 1
-        for number in self._recovered:
-            path = self._path(number)
-            self._segments[number] = _Segment(number, path, size=path.stat().st_size,
-                                              needs_replay=True, appended=1)  # fmt: skip
-        self._open_segment(next_number)
-
-    def _numbers(self) -> list[int]:
-        return [int(p.stem) for p in self.directory.glob("*.spool") if p.stem.isdigit()]
-
-    def _path(self, number: int) -> Path:
-        return self.directory / f"{number:012d}.spool"
+    def __init__(self, directory: Path, *, segment_bytes: int = _SEGMENT_BYTES) -> None:
+        self.directory = directory
+        self.segment_bytes = segment_bytes
+        directory.mkdir(parents=True, exist_ok=True)
+        self._lock_fd: int | None = lock(directory / ".lock")
+        numbers = segment_numbers(directory)
+        self._lock = threading.Lock()
+        self._fd: int | None = None
+        self._segment = 0
+        self._size = 0
+        self._open_segment((numbers[-1] + 1) if numbers else 1)
 
     def _open_segment(self, number: int) -> None:
-        if self._file is not None:
-            self._file.close()  # type: ignore[attr-defined]
-        segment = _Segment(number, self._path(number))
-        self._segments[number] = segment
-        self._current = segment
-        self._file = open(segment.path, "ab")  # noqa: SIM115 - kept open for appends
+        if self._fd is not None:
+            os.close(self._fd)
+        path = segment_path(self.directory, number)
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        self._segment, self._size = number, 0
 
-    def append(self, exchange: Exchange) -> int:
-        """Write one exchange; returns the segment number the writer must acknowledge."""
-        frame = encode(exchange)
+    def append(self, exchange: Exchange) -> Position:
+        """Write one exchange; returns the position just after it."""
+        parts = [_header(exchange), exchange.request_body, exchange.response_body, b"\n"]
+        length = sum(map(len, parts))
         with self._lock:
-            assert self._current is not None
-            if self._current.size >= self.segment_bytes:
-                self._open_segment(self._current.number + 1)
-                assert self._current is not None
-            self._file.write(frame)  # type: ignore[attr-defined]
-            self._file.flush()  # type: ignore[attr-defined]
-            self._current.appended += 1
-            self._current.size += len(frame)
-            return self._current.number
+            if self._fd is None:
+                raise OSError("the spool is closed")
+            if self._size >= self.segment_bytes:
+                self._open_segment(self._segment + 1)
+            _write_all(self._fd, parts, length)
+            self._size += length
+            return Position(self._segment, self._size)
 
-    def sync(self) -> None:
-        """fsync the current segment and every closed one that waits for replay (called while the
-        database is failing, and at shutdown): a segment rolled over mid-outage is the only copy."""
+    def position(self) -> Position:
+        """Where the next exchange will go: everything before it has been appended."""
         with self._lock:
-            if self._file is not None:
-                os.fsync(self._file.fileno())  # type: ignore[attr-defined]
-            for seg in self._segments.values():
-                if seg is self._current or seg.synced or not seg.needs_replay:
-                    continue
-                with contextlib.suppress(FileNotFoundError):
-                    fd = os.open(seg.path, os.O_RDONLY)
-                    try:
-                        os.fsync(fd)
-                    finally:
-                        os.close(fd)
-                seg.synced = True
+            return Position(self._segment, self._size)
 
-    def mark_needs_replay(self, segment: int) -> None:
+    def close(self) -> Position:
+        """fsync and stop appending; the folder's lock is released. Returns the final position."""
         with self._lock:
-            if seg := self._segments.get(segment):
-                seg.needs_replay = True
-
-    def committed(self, segments: list[int]) -> None:
-        """The writer stored one record from each listed segment (one entry per record)."""
-        with self._lock:
-            for number in segments:
-                if seg := self._segments.get(number):
-                    seg.committed += 1
-            self._collect()
-
-    def _collect(self) -> None:
-        for seg in list(self._segments.values()):
-            if seg is self._current or seg.needs_replay or seg.committed < seg.appended:
-                continue
-            seg.path.unlink(missing_ok=True)
-            del self._segments[seg.number]
-
-    def replayable(self) -> list[int]:
-        """Segments whose records must be read back from disk, oldest first."""
-        with self._lock:
-            return sorted(n for n, s in self._segments.items() if s.needs_replay)
-
-    def read(self, segment: int) -> list[Exchange]:
-        with self._lock:
-            if segment == (self._current.number if self._current else None):
-                # Replaying the live segment: roll over so its file stops growing.
-                self._open_segment(segment + 1)
-            path = self._path(segment)
-        return list(decode_all(path.read_bytes())) if path.exists() else []
-
-    def replayed(self, segment: int) -> None:
-        """Every record of a segment is in the database: drop it."""
-        with self._lock:
-            seg = self._segments.pop(segment, None)
-            if seg is not None:
-                seg.path.unlink(missing_ok=True)
-
-    def stats(self) -> SpoolStats:
-        with self._lock:
-            pending = sum(max(s.appended - s.committed, 0) for s in self._segments.values())
-            size = sum(s.size for s in self._segments.values())
-            return SpoolStats(len(self._segments), pending, size)
-
-    def close(self) -> None:
-        with self._lock:
-            if self._file is not None:
-                self._file.flush()  # type: ignore[attr-defined]
-                os.fsync(self._file.fileno())  # type: ignore[attr-defined]
-                self._file.close()  # type: ignore[attr-defined]
-                self._file = None
-            current = self._current
-            if current and not current.needs_replay and current.committed >= current.appended:
-                current.path.unlink(missing_ok=True)
-                self._segments.pop(current.number, None)
+            if self._fd is not None:
+                os.fsync(self._fd)
+                os.close(self._fd)
+                self._fd = None
             if self._lock_fd is not None:
                 os.close(self._lock_fd)  # closing the descriptor releases the flock
                 self._lock_fd = None
+            return Position(self._segment, self._size)
+
+
+def _write_all(fd: int, parts: list[bytes], length: int) -> None:
+    written = os.writev(fd, parts)
+    if written == length:
+        return
+    rest = b"".join(parts)[written:]  # a short write (a full disk, a signal): finish it
+    view = memoryview(rest)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 class SpoolBusy(ConfigError):
     """Another running Nexus process owns this spool folder."""
 
 
-def _lock(directory: Path) -> int:
-    """Hold an exclusive lock on a spool folder for as long as this process uses it."""
-    fd = os.open(directory / ".lock", os.O_CREAT | os.O_RDWR, 0o600)
+def lock(path: Path, *, wait: bool = False) -> int:
+    """Hold an exclusive flock on ``path`` for as long as the returned descriptor stays open."""
+    fd = os.open(path, os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
     except BlockingIOError:
         os.close(fd)
-        raise SpoolBusy(f"another nexus serve is using {directory}") from None
+        raise SpoolBusy(f"another nexus serve is using {path.parent}") from None
     return fd
 
 
-def orphaned_spools(root: Path, own: Path) -> list[Spool]:
-    """Spool folders under ``root`` that no running process holds (a previous run on another port,
-    or one killed): opened, so their records can be replayed. ``own`` is this process's folder."""
-    if not root.exists():
-        return []
-    found = []
-    for folder in sorted(p for p in root.iterdir() if p.is_dir() and p != own):
+def sync_folder(directory: Path) -> None:
+    """fsync every segment of a folder: while the database fails, they are the only copy."""
+    for number in segment_numbers(directory):
         try:
-            found.append(Spool(folder))
-        except SpoolBusy:
+            fd = os.open(segment_path(directory, number), os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
             continue
-    return found
-
-
-def remove_if_empty(spool: Spool) -> None:
-    """After replaying an adopted spool: delete its folder once nothing is left in it."""
-    spool.close()
-    leftovers = [p for p in spool.directory.iterdir() if p.name != ".lock"]
-    for path in leftovers:
-        if path.suffix == ".spool" and path.stat().st_size == 0:
-            path.unlink()
-    if not [p for p in spool.directory.iterdir() if p.name != ".lock"]:
-        (spool.directory / ".lock").unlink(missing_ok=True)
-        spool.directory.rmdir()
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def backlog(directory: Path) -> tuple[int, int]:
     """(files, bytes) waiting in a spool folder, for ``nexus db stats`` from another process."""
     if not directory.exists():
         return 0, 0
-    files = list(directory.rglob("*.spool"))
+    files = list(directory.rglob("*" + SUFFIX))
     return len(files), sum(f.stat().st_size for f in files)
+
+
+_HEADER_FIELDS = tuple(name for name in Exchange.__dataclass_fields__ if name not in _BODY_FIELDS)

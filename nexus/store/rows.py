@@ -6,6 +6,7 @@ record is prepared for writing: body decomposition, compression and JSON encodin
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,8 +28,26 @@ from nexus.store.content import Blob, content_hash, decompose
 CODEC_NONE = 0
 CODEC_ZSTD = 1
 _COMPRESS_MIN_BYTES = 256
-_compressor = zstandard.ZstdCompressor(level=3)
-_decompressor = zstandard.ZstdDecompressor()
+# zstandard's (de)compressor objects must not be used by two threads at once, and batches are
+# prepared in worker threads (two stores in one process did corrupt a frame): one pair per thread.
+_codecs = threading.local()
+
+
+def _compressor() -> zstandard.ZstdCompressor:
+    try:
+        return _codecs.compressor  # type: ignore[no-any-return]
+    except AttributeError:
+        _codecs.compressor = zstandard.ZstdCompressor(level=3)
+        return _codecs.compressor  # type: ignore[no-any-return]
+
+
+def _decompressor() -> zstandard.ZstdDecompressor:
+    try:
+        return _codecs.decompressor  # type: ignore[no-any-return]
+    except AttributeError:
+        _codecs.decompressor = zstandard.ZstdDecompressor()
+        return _codecs.decompressor  # type: ignore[no-any-return]
+
 
 SUMMARY_WIDTH = 35  # number of columns in summary_columns
 
@@ -36,13 +55,13 @@ SUMMARY_WIDTH = 35  # number of columns in summary_columns
 def compress(data: bytes) -> tuple[int, bytes]:
     if len(data) < _COMPRESS_MIN_BYTES:
         return CODEC_NONE, data
-    packed = _compressor.compress(data)
+    packed = _compressor().compress(data)
     return (CODEC_ZSTD, packed) if len(packed) < len(data) else (CODEC_NONE, data)
 
 
 def decompress(codec: int, data: bytes) -> bytes:
     data = bytes(data)
-    return _decompressor.decompress(data) if codec == CODEC_ZSTD else data
+    return _decompressor().decompress(data) if codec == CODEC_ZSTD else data
 
 
 def headers_json(headers: Headers) -> bytes:

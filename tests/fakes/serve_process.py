@@ -9,6 +9,7 @@ kills whatever is still running.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import signal
@@ -69,10 +70,26 @@ class NexusProcess:
         if not ready.done():
             ready.set_exception(EOFError("nexus serve exited"))
 
-    async def kill(self) -> None:
-        """SIGKILL: no shutdown code runs, as when the OOM killer or an operator kills it."""
+    def recorder_pid(self) -> int | None:
+        """The recorder process this ``nexus serve`` runs beside itself."""
+        assert self.proc is not None
+        try:
+            with open(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children") as f:
+                children = [int(pid) for pid in f.read().split()]
+        except OSError:
+            return None
+        return children[0] if children else None
+
+    async def kill(self, *, recorder_too: bool = True) -> None:
+        """SIGKILL: no shutdown code runs, as when the OOM killer or an operator kills it. With
+        ``recorder_too`` its recorder process dies in the same instant (a whole service killed);
+        without, the recorder sees the proxy go and stores what the spool holds, then exits."""
         if self.proc is not None and self.proc.returncode is None:
+            recorder = self.recorder_pid() if recorder_too else None
             self.proc.send_signal(signal.SIGKILL)
+            if recorder is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(recorder, signal.SIGKILL)
             await self.proc.wait()
         await self._tasks.wait(timeout=5)
         await self._tasks.close()

@@ -270,17 +270,12 @@ async def test_a_restart_on_another_port_replays_what_the_last_run_left_in_its_s
     start_nexus, tmp_path
 ):
     from nexus.recorder.spool import Spool
-    from tests.factories import make_record
+    from tests.factories import kill_spool, make_record
 
     leftover = make_record().exchange
     old = Spool(tmp_path / "data" / "spool" / "4999")
     old.append(leftover)
-    old._file.close()  # a killed process: the segment stays, unacknowledged
-    old._file = None
-    import os
-
-    os.close(old._lock_fd)
-    old._lock_fd = None
+    kill_spool(old)  # what kill -9 leaves: the segment and no lock
     server = await start_nexus()
     rows = await records(server)
     assert [r.id for r in rows] == [leftover.id]

@@ -1,9 +1,8 @@
-"""The spool: frames round-trip byte for byte, a torn tail is ignored, committed segments go away,
-and what a previous process left behind is offered for replay."""
+"""The spool: frames round-trip byte for byte, a torn tail is ignored; the follower reads what the
+proxy appends, in order, deletes finished segments, and picks up what a killed process left."""
 
 from __future__ import annotations
 
-import dataclasses
 import os
 
 import pytest
@@ -11,16 +10,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nexus.recorder import spool as spool_module
-from nexus.recorder.spool import Spool, backlog, decode_all, encode
+from nexus.recorder.follow import SpoolFollower
+from nexus.recorder.spool import (
+    Position,
+    Spool,
+    SpoolBusy,
+    backlog,
+    decode_all,
+    encode,
+    sync_folder,
+)
 from nexus.records import Outcome
-from tests.factories import make_record
-
-
-def kill(spool: Spool) -> None:
-    """What kill -9 leaves: no close(), no fsync (flushed bytes are in the page cache); the
-    kernel drops the descriptors, and with them the folder's lock."""
-    spool._file.close()
-    os.close(spool._lock_fd)
+from tests.factories import kill_spool, make_record
 
 
 def exchange(**overrides):
@@ -83,85 +84,110 @@ def segment_files(directory):
     return sorted(p.name for p in directory.glob("*.spool"))
 
 
-def test_appended_exchanges_read_back_in_order(tmp_path):
+def read_all(follower: SpoolFollower, max_items: int = 1000):
+    got = []
+    while (batch := follower.read(max_items, 64 * 1024 * 1024)).exchanges:
+        got += batch.exchanges
+        follower.advance(batch)
+    return got
+
+
+def test_appended_exchanges_are_read_back_in_order_and_positions_grow(tmp_path):
     spool = Spool(tmp_path)
     records = [exchange(user_text=f"turn {i}") for i in range(5)]
-    segments = {spool.append(r) for r in records}
-    assert segments == {1}
-    assert spool.read(1) == records
+    positions = [spool.append(r) for r in records]
+    assert positions == sorted(positions) and {p.segment for p in positions} == {1}
+    assert spool.position() == positions[-1]
+    follower = SpoolFollower(tmp_path)
+    batch = follower.read(3, 1 << 30)
+    assert batch.exchanges == records[:3]
+    assert batch.end == positions[2]
+    assert follower.read(3, 1 << 30).exchanges == records[:3]  # not advanced: read again
+    follower.advance(batch)
+    rest = follower.read(10, 1 << 30)
+    assert rest.exchanges == records[3:] and rest.end == positions[-1]
     spool.close()
 
 
-def test_segments_roll_over_and_are_deleted_once_every_record_is_committed(tmp_path):
+def test_a_batch_holds_at_least_one_frame_and_stops_at_the_byte_budget(tmp_path):
+    spool = Spool(tmp_path)
+    records = [exchange(request_body=b"z" * 1000) for _ in range(4)]
+    for r in records:
+        spool.append(r)
+    follower = SpoolFollower(tmp_path)
+    assert len(follower.read(10, 1).exchanges) == 1
+    assert len(follower.read(10, 1500).exchanges) == 2
+    spool.close()
+
+
+def test_a_frame_being_written_is_not_read_until_it_is_whole(tmp_path):
+    spool = Spool(tmp_path)
+    first = exchange()
+    spool.append(first)
+    frame = encode(exchange())
+    path = tmp_path / "000000000001.spool"
+    with open(path, "ab") as f:
+        f.write(frame[:-10])  # the proxy's writev is still on its way
+    follower = SpoolFollower(tmp_path)
+    batch = follower.read(10, 1 << 30)
+    assert batch.exchanges == [first]
+    follower.advance(batch)
+    assert follower.read(10, 1 << 30).exchanges == []
+    with open(path, "ab") as f:
+        f.write(frame[-10:])
+    (late,) = follower.read(10, 1 << 30).exchanges
+    assert encode(late) == frame
+    assert segment_files(tmp_path) == ["000000000001.spool"]  # the live segment is kept
+    spool.close()
+
+
+def test_finished_segments_are_deleted_once_read_past_and_the_live_one_is_kept(tmp_path):
     spool = Spool(tmp_path, segment_bytes=4096)
     records = [exchange(request_body=b"x" * 1500) for _ in range(8)]
-    numbers = [spool.append(r) for r in records]
-    assert len(set(numbers)) > 2, numbers
-    first, last = numbers[0], numbers[-1]
-    spool.committed([n for n in numbers if n == first][:-1])
-    assert f"{first:012d}.spool" in segment_files(tmp_path)  # one record is not in the store yet
-    spool.committed(numbers[len([n for n in numbers if n == first]) - 1 :])
-    # Every closed segment is gone; the live one stays open for appends until close().
-    assert segment_files(tmp_path) == [f"{last:012d}.spool"]
-    assert spool.stats().pending_records == 0
-    spool.close()
-    assert segment_files(tmp_path) == []
+    positions = [spool.append(r) for r in records]
+    assert len({p.segment for p in positions}) > 2
+    follower = SpoolFollower(tmp_path)
+    assert read_all(follower) == records
+    follower.read(10, 1 << 30)  # nothing new: finished segments behind the position go away
+    assert segment_files(tmp_path) == [f"{positions[-1].segment:012d}.spool"]
+    assert follower.position == positions[-1]
+    final = spool.close()
+    follower.finish()  # the proxy stopped: the last segment is finished too
+    assert follower.read(10, 1 << 30).exchanges == []
+    assert segment_files(tmp_path) == [] and follower.done()
+    assert final == positions[-1]
 
 
-def test_a_segment_left_for_replay_is_kept_even_when_its_queued_records_were_committed(tmp_path):
-    spool = Spool(tmp_path, segment_bytes=1)  # every append opens a new segment
-    a, b = spool.append(exchange()), spool.append(exchange())
-    spool.mark_needs_replay(a)
-    spool.committed([a, b])
-    assert spool.replayable() == [a]
-    assert f"{a:012d}.spool" in segment_files(tmp_path)
-    spool.replayed(a)
-    assert f"{a:012d}.spool" not in segment_files(tmp_path)
-    spool.close()
-
-
-def test_what_a_killed_process_left_is_replayable_at_start_up(tmp_path):
+def test_what_a_killed_process_left_is_read_first_and_its_torn_tail_skipped(tmp_path):
     dead = Spool(tmp_path, segment_bytes=2048)
     records = [exchange(request_body=b"y" * 900, user_text=str(i)) for i in range(6)]
     for r in records:
-        dead.append(r)
-    dead.committed([1])  # the first record reached the store before the kill
-    kill(dead)
-    with open(dead._path(dead._current.number), "ab") as f:
+        last = dead.append(r)
+    kill_spool(dead)
+    with open(tmp_path / f"{last.segment:012d}.spool", "ab") as f:
         f.write(encode(exchange())[:50])  # a frame torn by the kill
 
-    spool = Spool(tmp_path, segment_bytes=2048)
-    replay = spool.replayable()
-    assert replay == sorted(replay) and len(replay) >= 2
-    got = [ex for n in replay for ex in spool.read(n)]
-    assert got == records  # the committed one too: replay is idempotent, order is kept
-    new = spool.append(exchange())
-    assert new > replay[-1]  # new records never go into a recovered segment
-    for n in replay:
-        spool.replayed(n)
-    assert segment_files(tmp_path) == [f"{new:012d}.spool"]
-    spool.close()
-
-
-def test_reading_the_live_segment_rolls_over_so_later_appends_are_not_lost(tmp_path):
-    spool = Spool(tmp_path)
-    first = spool.append(exchange())
-    spool.mark_needs_replay(first)
-    assert len(spool.read(first)) == 1
+    spool = Spool(tmp_path, segment_bytes=2048)  # the next run on this port
     later = exchange()
-    second = spool.append(later)
-    assert second == first + 1
-    spool.replayed(first)
-    assert spool.read(second) == [later]
+    new = spool.append(later)
+    assert new.segment == last.segment + 1  # new records never go into a recovered segment
+    follower = SpoolFollower(tmp_path)
+    assert read_all(follower) == [*records, later]
+    assert segment_files(tmp_path) == [f"{new.segment:012d}.spool"]
     spool.close()
 
 
-def test_sync_fsyncs_every_segment_that_waits_for_replay(tmp_path, monkeypatch):
+def test_a_folder_has_one_appender(tmp_path):
     spool = Spool(tmp_path)
-    first = spool.append(exchange())
-    spool.mark_needs_replay(first)
-    spool.read(first)  # rolled over: the first segment is no longer the open file
-    second = spool.append(exchange())
+    with pytest.raises(SpoolBusy):
+        Spool(tmp_path)
+    spool.close()
+    Spool(tmp_path).close()  # released by close (and by the kernel on kill -9)
+
+
+def test_sync_folder_fsyncs_every_segment(tmp_path, monkeypatch):
+    spool = Spool(tmp_path, segment_bytes=1)  # every append opens a new segment
+    positions = [spool.append(exchange()) for _ in range(3)]
     synced: list[str] = []
     real_fsync = os.fsync
 
@@ -170,9 +196,8 @@ def test_sync_fsyncs_every_segment_that_waits_for_replay(tmp_path, monkeypatch):
         real_fsync(fd)
 
     monkeypatch.setattr(spool_module.os, "fsync", fsync)
-    spool.sync()
-    assert f"{first:012d}.spool" in synced
-    assert f"{second:012d}.spool" in synced
+    sync_folder(tmp_path)
+    assert synced == [f"{p.segment:012d}.spool" for p in positions]
     spool.close()
 
 
@@ -181,20 +206,17 @@ def test_backlog_counts_files_and_bytes_of_every_port(tmp_path):
     one, two = Spool(tmp_path / "3000"), Spool(tmp_path / "3002")
     one.append(exchange())
     two.append(exchange())
-    two.append(exchange())
+    end = two.append(exchange())
     files, size = backlog(tmp_path)
     assert files == 2
-    assert size == one.stats().bytes + two.stats().bytes > 0
+    assert size == one.position().offset + end.offset > 0
     for s in (one, two):
-        s.committed([1] * s._segments[1].appended)
         s.close()
+        follower = SpoolFollower(s.directory)
+        follower.finish()
+        read_all(follower)
     assert backlog(tmp_path) == (0, 0)
 
 
-def test_stats_count_records_not_yet_in_the_store(tmp_path):
-    spool = Spool(tmp_path)
-    numbers = [spool.append(exchange()) for _ in range(3)]
-    assert dataclasses.astuple(spool.stats())[:2] == (1, 3)
-    spool.committed(numbers[:2])
-    assert spool.stats().pending_records == 1
-    spool.close()
+def test_positions_order_by_segment_then_offset():
+    assert Position(1, 900) < Position(2, 0) < Position(2, 1)

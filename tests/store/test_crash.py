@@ -1,9 +1,11 @@
 """kill -9 of ``nexus serve`` in the middle of a burst: after a restart, every request that got a
-complete answer before the kill is in the store, and the SQLite file is intact."""
+complete answer before the kill is in the store, and the SQLite file is intact. When only the
+proxy process is killed, its recorder stores what the spool holds on its own, then exits."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import urllib.parse
 
@@ -99,3 +101,40 @@ async def test_nothing_acknowledged_is_lost_when_nexus_serve_is_killed_mid_burst
     assert await second.terminate() == 0, "".join(second.log)
     assert integrity(db) == "ok"
     assert not list((tmp_path / "data" / "spool").rglob("*.spool")), "the spool was not emptied"
+
+
+async def test_a_recorder_whose_proxy_was_killed_stores_the_spool_then_exits(
+    nexus_process, tmp_path
+):
+    db = tmp_path / "nexus.db"
+    proxy = await nexus_process(f"sqlite:///{db}")
+    async with asyncio.timeout(10):  # spawned beside the servers, right after the banner
+        while (recorder := proxy.recorder_pid()) is None:
+            await asyncio.sleep(0.05)
+    burst = Burst(proxy.proxy_url, total=200, concurrency=16)
+
+    async def kill_mid_burst() -> None:
+        async with burst.changed:
+            await burst.changed.wait_for(lambda: len(burst.acked) >= 60)
+        await proxy.kill(recorder_too=False)
+
+    async with asyncio.timeout(60), asyncio.TaskGroup() as group:
+        group.create_task(burst.run())
+        group.create_task(kill_mid_burst())
+    acked = set(burst.acked)
+    async with asyncio.timeout(30):
+        while _alive(recorder):
+            await asyncio.sleep(0.05)
+    assert acked <= stored_ids(db)
+    assert not list((tmp_path / "data" / "spool").rglob("*.spool")), "the spool was not emptied"
+    assert integrity(db) == "ok"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie (exited, not reaped: its parent is gone, init reaps it soon) counts as gone.
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0] != "Z"

@@ -52,5 +52,7 @@ async def seed(server: Any, conversations: int = 4, turns: int = 6) -> list[Requ
         records += conversation(c, turns, T0 + c * 5_000, ("team-a", "team-b")[c % 2])
     records.sort(key=lambda r: r.exchange.started_at_ms)
     await server.store.write_batch(records)
-    await server.linker(records)
+    from nexus.conversations.worker import ConversationLinker
+
+    await ConversationLinker(server.store).link_batch(records)
     return records

@@ -1,0 +1,125 @@
+"""Reading a spool folder back, in order, while a proxy may still be appending to it.
+
+``SpoolFollower.read`` hands out the next whole frames after the follower's position; ``advance``
+moves past them once they are stored. A segment is finished when a newer one exists (the proxy
+opens the next file only after its last write to this one) or once the folder is declared final
+(the proxy stopped, or the folder was adopted from a run that is gone): then it is deleted, and a
+torn frame at its end (a process killed mid-write, before its client was answered) is skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nexus.recorder.spool import (
+    Position,
+    make_exchange,
+    parse_header,
+    segment_numbers,
+    segment_path,
+)
+from nexus.records import Exchange
+
+log = logging.getLogger("nexus.spool")
+
+
+@dataclass(slots=True)
+class Batch:
+    exchanges: list[Exchange]
+    end: Position  # just after the last frame of the batch
+
+
+@dataclass
+class SpoolFollower:
+    directory: Path
+    position: Position = Position(0, 0)
+    final: int | None = None  # segments up to this one get no more appends
+    deleted: int = field(default=0)
+
+    def finish(self) -> None:
+        """No process appends here any more: every segment present now is finished."""
+        numbers = segment_numbers(self.directory)
+        self.final = numbers[-1] if numbers else self.position.segment
+
+    def read(self, max_items: int, max_bytes: int) -> Batch:
+        """Up to ``max_items`` whole frames (at least one, else up to ``max_bytes`` of bodies)
+        after the position; an empty batch when there is nothing new yet."""
+        while True:
+            numbers = [n for n in segment_numbers(self.directory) if n >= self.position.segment]
+            if not numbers:
+                return Batch([], self.position)
+            if numbers[0] != self.position.segment:
+                self.position = Position(numbers[0], 0)
+            segment = self.position.segment
+            # Decided before reading: a newer file exists only after the last write to this one.
+            finished = len(numbers) > 1 or (self.final is not None and segment <= self.final)
+            exchanges, end, torn = _read_frames(
+                segment_path(self.directory, segment), self.position.offset, max_items, max_bytes
+            )
+            if exchanges:
+                return Batch(exchanges, Position(segment, end))
+            if not finished:
+                return Batch([], self.position)
+            if torn:
+                log.warning("spool segment %d: a torn or unreadable frame at byte %d was skipped",
+                            segment, end)  # fmt: skip
+            self._delete(segment)
+            self.position = Position(segment + 1, 0)
+
+    def advance(self, batch: Batch) -> None:
+        """Every frame of ``batch`` is stored."""
+        self.position = batch.end
+
+    def _delete(self, segment: int) -> None:
+        try:
+            os.unlink(segment_path(self.directory, segment))
+            self.deleted += 1
+        except FileNotFoundError:
+            pass
+
+    def done(self) -> bool:
+        """Final, and every segment read and deleted."""
+        if self.final is None:
+            return False
+        return not [n for n in segment_numbers(self.directory) if n <= self.final]
+
+
+def _read_frames(
+    path: Path, offset: int, max_items: int, max_bytes: int
+) -> tuple[list[Exchange], int, bool]:
+    """Whole frames from ``offset``: (exchanges, offset after the last, stopped at bad bytes)."""
+    out: list[Exchange] = []
+    taken = 0
+    try:
+        file = open(path, "rb")  # noqa: SIM115 - closed below
+    except FileNotFoundError:
+        return out, offset, False
+    with file:
+        file.seek(offset)
+        while len(out) < max_items and (not out or taken < max_bytes):
+            line = file.readline()
+            if not line.endswith(b"\n"):
+                return out, offset, bool(line)  # nothing more yet, or a torn header
+            parsed = parse_header(line[:-1])
+            if parsed is None:
+                return out, offset, True
+            header, req_len, resp_len = parsed
+            bodies = file.read(req_len + resp_len + 1)
+            if len(bodies) < req_len + resp_len + 1:
+                return out, offset, True  # torn, or still being written
+            if bodies[-1:] != b"\n":
+                return out, offset, True
+            view = memoryview(bodies)
+            out.append(
+                make_exchange(
+                    header,
+                    bytes(view[:req_len]),
+                    bytes(view[req_len : req_len + resp_len]),
+                )
+            )
+            taken += req_len + resp_len
+            offset += len(line) + len(bodies)
+    return out, offset, False
