@@ -4,7 +4,8 @@ One run starts the fake upstream (benchmarks/fake_upstream.py: the test fake) an
 (SQLite and spool in a temp dir, recording on) as their own processes, then drives both with an
 aiohttp client from this process: ~190 KB Claude Code-like bodies (benchmarks/bodies.py),
 non-streaming and streaming, at concurrency 1 and 16, first against the fake directly, then
-through Nexus. It prints p50/p99 total latency, p50 time to first body byte, requests/s, what
+through a bare Quart + aiohttp pass-through (bare_passthrough.py: the framework floor issue 2's
+targets were calibrated on; ``--no-bare`` skips it), then through Nexus. It prints p50/p99 total latency, p50 time to first body byte, requests/s, what
 Nexus adds (through − direct) and the ratio, CPU per request of each process, the resident memory
 (now and peak) of Nexus's two processes (the proxy and its recorder), and records stored / requests
 sent once the recorder has caught up;
@@ -64,6 +65,19 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _wait_listening(port: int, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"process on port {port} exited")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on {port} after 30 s")
+
+
 def proc_status(pid: int) -> dict[str, int]:
     """VmRSS and VmHWM (peak) of a process, in kB."""
     values: dict[str, int] = {}
@@ -94,6 +108,9 @@ class Stack:
     db_path: Path = field(init=False)
     fake: subprocess.Popen[bytes] | None = None
     nexus: subprocess.Popen[bytes] | None = None
+    bare: subprocess.Popen[bytes] | None = None  # bare_passthrough.py: the floor under Nexus
+    bare_url: str = ""
+    with_bare: bool = True
 
     def __post_init__(self) -> None:
         self.db_path = self.workdir / "nexus.db"
@@ -135,6 +152,15 @@ class Stack:
             cwd=ROOT, env=self._nexus_env(), stderr=open(self.workdir / "nexus.log", "wb"),
         )  # fmt: skip
         self.proxy_url = f"http://127.0.0.1:{proxy_port}"
+        if self.with_bare:
+            bare_port = free_port()
+            self.bare = subprocess.Popen(
+                [*self._taskset("0"), PYTHON, str(HERE / "bare_passthrough.py"),
+                 "--port", str(bare_port), "--upstream", self.upstream_url],
+                cwd=ROOT, env=self._env(), stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+            self.bare_url = f"http://127.0.0.1:{bare_port}"
+            _wait_listening(bare_port, self.bare)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.nexus.poll() is not None:
@@ -227,10 +253,10 @@ class Stack:
             time.sleep(0.25)
 
     def stop(self) -> None:
-        for proc in (self.nexus, self.fake):
+        for proc in (self.nexus, self.fake, self.bare):
             if proc is not None and proc.poll() is None:
                 proc.terminate()
-        for proc in (self.nexus, self.fake):
+        for proc in (self.nexus, self.fake, self.bare):
             if proc is not None:
                 try:
                     proc.wait(timeout=30)
@@ -246,7 +272,7 @@ class Stack:
 class Cell:
     mode: str  # "json" | "stream"
     concurrency: int
-    target: str  # "direct" | "nexus"
+    target: str  # "direct" | "bare" | "nexus"
     rate: float = 0.0  # 0: closed loop; else requests/s in total, paced (open loop)
     latencies: list[float] = field(default_factory=list)  # seconds
     ttfbs: list[float] = field(default_factory=list)
@@ -352,7 +378,7 @@ def run_cell(
     seq: int,
     rate: float = 0.0,
 ) -> Cell:
-    base = stack.upstream_url if target == "direct" else stack.proxy_url
+    base = {"direct": stack.upstream_url, "bare": stack.bare_url}.get(target, stack.proxy_url)
     cell = Cell(mode, concurrency, target, rate)
     loop_run = _runner()
     loop_run(drive(base, None, mode, concurrency, warmup, seq, rate))
@@ -399,14 +425,15 @@ def print_table(cells: list[Cell], stack: Stack) -> list[str]:
     levels = list(dict.fromkeys(c.level for c in cells))
     for mode in ("json", "stream"):
         for level in levels:
-            direct, through = (
+            direct, bare, through = (
                 by_key.get((mode, level, "direct")),
+                by_key.get((mode, level, "bare")),
                 by_key.get((mode, level, "nexus")),
             )
             if through is None:
                 continue
             conc, paced, label = through.concurrency, through.rate > 0, f"c={level}"
-            for cell in (direct, through):
+            for cell in (direct, bare, through):
                 if cell is None:
                     continue
                 n_ok = max(len(cell.latencies), 1)
@@ -442,6 +469,13 @@ def print_table(cells: list[Cell], stack: Stack) -> list[str]:
                 f"{'':<15}{'ratio':<8}{'':>6}{t50 / d50:>9.2f}{t99 / d99:>9.2f}{ttfb_ratio:>9}"
                 f"{through.rps / direct.rps:>9.2f}"
             )
+            if bare is not None:  # what Nexus adds on top of the bare framework pass-through
+                b50, b99, bt = pct(bare.latencies, 50), pct(bare.latencies, 99), pct(bare.ttfbs, 50)
+                vs_ttfb = f"{tt - bt:+.2f}" if mode == "stream" else "-"
+                print(
+                    f"{'':<15}{'vs bare':<8}{'':>6}{t50 - b50:>+9.2f}{t99 - b99:>+9.2f}{vs_ttfb:>9}"
+                    f"{through.rps / bare.rps:>9.2f}x"
+                )
             if conc == 1 or paced:  # issue 2 at c=1; DESIGN.md §6 at a paced c=16
                 if t50 - d50 > ADDED_P50_MS:
                     failures.append(f"{mode} {label} added p50 {t50 - d50:.2f} ms > {ADDED_P50_MS}")
@@ -482,7 +516,7 @@ def matrix(args: argparse.Namespace, stack: Stack) -> int:
     for mode in ("json", "stream"):
         for conc, rate in levels:
             n = args.requests_c1 if conc == 1 else args.requests_paced if rate else args.requests
-            for target in ("direct", "nexus"):
+            for target in ("direct", "bare", "nexus") if stack.with_bare else ("direct", "nexus"):
                 cell = run_cell(stack, mode, conc, target, n, args.warmup, seq, rate)
                 seq += n + args.warmup
                 if target == "nexus":
@@ -607,7 +641,8 @@ def soak(args: argparse.Namespace, stack: Stack) -> int:
 def running_stack(args: argparse.Namespace) -> Iterator[Stack]:
     workdir = Path(tempfile.mkdtemp(prefix="nexus-bench-"))
     extra_env = dict(item.split("=", 1) for item in args.env)
-    stack = Stack(workdir, pin=args.pin, variant=args.variant, extra_env=extra_env)
+    stack = Stack(workdir, pin=args.pin, variant=args.variant, extra_env=extra_env,
+                  with_bare=not args.no_bare and not args.minutes)  # fmt: skip
     if args.pin:
         os.sched_setaffinity(0, {1})  # the load generator shares CPU 1 with the fake
     try:
@@ -637,6 +672,10 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="taskset: Nexus on CPU 0, fake and load generator on CPU 1",
     )
+    parser.add_argument(
+        "--no-bare", action="store_true",
+        help="skip the bare Quart + aiohttp pass-through (bare_passthrough.py) each cell also runs",
+    )  # fmt: skip
     parser.add_argument("--minutes", type=float, default=0.0, help="soak for N minutes instead")
     parser.add_argument("--rate", type=float, default=0.0, help="soak: total req/s cap (0: none)")
     parser.add_argument("--sample-s", type=float, default=10.0, help="soak: RSS sampling period")

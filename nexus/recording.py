@@ -33,7 +33,7 @@ from nexus.errors import StoreUnavailable
 from nexus.records import RequestRecord
 
 log = logging.getLogger("nexus.recording")
-NICENESS = 10
+NICENESS = 19
 EXIT_STORE_DOWN = 3
 
 
@@ -167,6 +167,9 @@ async def _main() -> int:
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     config = orjson.loads(await reader.readline())
+    from nexus.cli.output import setup_logging
+
+    setup_logging(config.get("log_level", "INFO"))  # the same level as ``nexus serve``
     loop.add_signal_handler(signal.SIGTERM, stop.set)
 
     async def listen() -> None:
@@ -185,9 +188,6 @@ def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     with contextlib.suppress(OSError):
         os.nice(NICENESS)
-    from nexus.cli.output import setup_logging
-
-    setup_logging(os.environ.get("NEXUS_LOG_LEVEL", "INFO"))
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is not on every platform

@@ -83,6 +83,7 @@ class Server:
                 "spool": str(self.spool.directory),
                 "price_book_path": str(s.price_book_path) if s.price_book_path else None,
                 "retry_s": s.store_retry_s,
+                "log_level": logging.getLevelName(logging.getLogger().getEffectiveLevel()),
             },
             on_report=self.bus.notify,  # its commits appended events: wake the live feed
         )
