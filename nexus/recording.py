@@ -2,8 +2,8 @@
 
 The proxy process only appends exchanges to its spool folder; this process reads them back, derives
 and stores the records, links conversations, and tells the proxy process how far it got. Running
-here, that CPU work never takes the GIL from the proxy's event loop, and it runs at a lower CPU
-priority: under a burst the proxy keeps its speed and the records follow a little later.
+here, that CPU work never takes the GIL from the proxy's event loop, and it runs under SCHED_IDLE:
+under a burst the proxy keeps its speed and the records follow a little later.
 
 Protocol (``nexus.recorder.process`` is the other end):
 - stdin: one JSON line of configuration, then a byte whenever the proxy appended something. End of
@@ -33,7 +33,7 @@ from nexus.errors import StoreUnavailable
 from nexus.records import RequestRecord
 
 log = logging.getLogger("nexus.recording")
-NICENESS = 19
+NICENESS = 19  # where SCHED_IDLE is not available
 EXIT_STORE_DOWN = 3
 
 
@@ -184,10 +184,20 @@ async def _main() -> int:
         listener.cancel()
 
 
+def _lower_priority() -> None:
+    """Run only on CPU time the proxy does not want. SCHED_IDLE: a waking proxy preempts this
+    process at once (with nice 19 alone, measured: +25 ms p50 at 200 req/s on 2 cores, since the
+    scheduler lets a running low-weight task finish its slice)."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    except (AttributeError, OSError):  # not Linux
+        with contextlib.suppress(OSError):
+            os.nice(NICENESS)
+
+
 def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    with contextlib.suppress(OSError):
-        os.nice(NICENESS)
+    _lower_priority()
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is not on every platform
