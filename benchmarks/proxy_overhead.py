@@ -44,6 +44,9 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bodies import TURNS, Session  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.fakes.serve_process import recorder_pid  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 PYTHON = sys.executable
@@ -189,12 +192,7 @@ class Stack:
     def recorder_pid(self) -> int | None:
         """The recorder process ``nexus serve`` runs beside itself (nexus.recording)."""
         assert self.nexus is not None
-        try:
-            with open(f"/proc/{self.nexus.pid}/task/{self.nexus.pid}/children") as f:
-                children = [int(pid) for pid in f.read().split()]
-        except OSError:
-            return None
-        return children[0] if children else None
+        return recorder_pid(self.nexus.pid)
 
     def recorder_rss_mb(self) -> tuple[float, float]:
         """(current, peak) resident memory of the recorder process, MB (0 when there is none)."""

@@ -38,7 +38,8 @@ if TYPE_CHECKING:
 else:
     _Base = object
 
-_KNOWN_BLOBS_MAX = 200_000
+# Hashes of blobs already stored (skips re-compressing them); ~90 bytes each, so ~9 MB at the cap.
+_KNOWN_BLOBS_MAX = 100_000
 
 
 class CoreMixin(_Base):

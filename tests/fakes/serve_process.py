@@ -33,6 +33,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def recorder_pid(serve_pid: int) -> int | None:
+    """The recorder process (``nexus.recording``) a ``nexus serve`` runs as its only child."""
+    try:
+        with open(f"/proc/{serve_pid}/task/{serve_pid}/children") as f:
+            children = [int(pid) for pid in f.read().split()]
+    except OSError:
+        return None
+    return children[0] if children else None
+
+
 class NexusProcess:
     """One running ``nexus serve``; ``log`` collects its stderr (banner, warnings, tracebacks)."""
 
@@ -73,12 +83,7 @@ class NexusProcess:
     def recorder_pid(self) -> int | None:
         """The recorder process this ``nexus serve`` runs beside itself."""
         assert self.proc is not None
-        try:
-            with open(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children") as f:
-                children = [int(pid) for pid in f.read().split()]
-        except OSError:
-            return None
-        return children[0] if children else None
+        return recorder_pid(self.proc.pid)
 
     async def kill(self, *, recorder_too: bool = True) -> None:
         """SIGKILL: no shutdown code runs, as when the OOM killer or an operator kills it. With
