@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 from pathlib import Path
 from typing import Annotated
@@ -92,7 +93,9 @@ async def _serve(settings: Settings) -> None:
     try:
         await server.wait()
     finally:
-        err.print("stopping: draining records…")
+        # A terminal that went away (Ctrl-C also kills a `| tee`) must not skip the drain.
+        with contextlib.suppress(OSError):
+            err.print("stopping: the recorder stores what is left…")
         await server.stop()
     if server.failed:
         fail("a Nexus task failed; see the log above")
