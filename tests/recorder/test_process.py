@@ -4,10 +4,12 @@ the terminal's Ctrl-C, and on stop stores the spool to the end before it exits."
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import sqlite3
 
+import httpx
 import pytest
 
 from nexus.aio import TaskSet
@@ -102,3 +104,24 @@ async def test_stop_stores_the_whole_spool_then_the_child_exits(rig):
     assert not list(spool.directory.glob("*.spool"))
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+async def test_the_live_feed_hears_of_a_proxied_call_long_before_its_poll(nexus):
+    """The recorder stores in another process; its report wakes this process's feed. Without the
+    wake-up the feed would only see the record at its next poll, 2 s after it connected."""
+    from nexus.client import NexusClient
+
+    async with NexusClient(nexus.endpoints.api_url) as client, httpx.AsyncClient() as http:
+        feed = client.events()  # from now on
+        first = asyncio.ensure_future(anext(feed))
+        await asyncio.sleep(0.2)  # connected
+        sent = asyncio.get_running_loop().time()
+        response = await http.post(
+            nexus.endpoints.proxy_url + "/v1/messages",
+            json={"model": "claude-opus-4-8", "max_tokens": 10, "messages": []},
+        )
+        event = await asyncio.wait_for(first, 10)
+        waited = asyncio.get_running_loop().time() - sent
+        await feed.aclose()
+    assert event.kind == "request" and event.ref_id == response.headers["x-nexus-request-id"]
+    assert waited < 1.0, f"the feed heard of it after {waited:.2f} s"
