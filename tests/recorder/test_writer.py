@@ -231,3 +231,16 @@ async def test_an_idle_writer_wakes_on_the_taps_signal_not_on_its_poll(tmp_path)
     stop.set()
     await asyncio.wait_for(task, 5)
     spool.close()
+
+
+def test_a_spool_that_cannot_be_written_loses_the_record_not_the_call_and_logs_once(
+    tmp_path, caplog
+):
+    spool = Spool(tmp_path / "spool")
+    tap = Tap(spool)
+    spool.close()  # every append now fails, as on a full disk
+    for n in range(5):
+        tap.put_nowait(make_record(user_text=str(n)).exchange)  # never raises
+    assert tap.lost == 5
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and "NOT recorded" in errors[0].getMessage()
