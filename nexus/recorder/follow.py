@@ -16,6 +16,8 @@ from pathlib import Path
 
 from nexus.recorder.spool import (
     Position,
+    SpoolBusy,
+    lock,
     make_exchange,
     parse_header,
     segment_numbers,
@@ -40,9 +42,13 @@ class SpoolFollower:
     deleted: int = field(default=0)
 
     def finish(self) -> None:
-        """No process appends here any more: every segment present now is finished."""
+        """Our proxy stopped appending here: every segment present now is finished — unless a new
+        proxy already holds the folder (a restart right after a kill), whose segment is the newest."""
         numbers = segment_numbers(self.directory)
-        self.final = numbers[-1] if numbers else self.position.segment
+        final = numbers[-1] if numbers else self.position.segment
+        if numbers and _held_by_a_proxy(self.directory):
+            final -= 1
+        self.final = final
 
     def read(self, max_items: int, max_bytes: int) -> Batch:
         """Up to ``max_items`` whole frames (at least one, else up to ``max_bytes`` of bodies)
@@ -85,6 +91,16 @@ class SpoolFollower:
         if self.final is None:
             return False
         return not [n for n in segment_numbers(self.directory) if n <= self.final]
+
+
+def _held_by_a_proxy(directory: Path) -> bool:
+    try:
+        os.close(lock(directory / ".lock"))
+    except SpoolBusy:
+        return True
+    except FileNotFoundError:
+        return False
+    return False
 
 
 def _read_frames(

@@ -43,6 +43,7 @@ class RecorderProcess:
         self._proc: asyncio.subprocess.Process | None = None
         self._armed = False  # the recorder is idle: the next append must wake it
         self._stopping = False
+        self._stop_requested = asyncio.Event()
         self._progress = asyncio.Event()
 
     @property
@@ -68,15 +69,11 @@ class RecorderProcess:
                 return
             if loop.time() - started > MAX_RESTART_DELAY_S:
                 delay = self.restart_s  # it ran for a while: a new failure, not the same one
-            log.error("the recorder process exited (code %s); restarting it in %.0f s; "
+            log.error("the recorder process exited (code %s); restarting it in %.1f s; "
                       "records wait in the spool", code, delay)  # fmt: skip
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wait_stopping(), delay)
+                await asyncio.wait_for(self._stop_requested.wait(), delay)
             delay = min(delay * 2, MAX_RESTART_DELAY_S)
-
-    async def _wait_stopping(self) -> None:
-        while not self._stopping:
-            await asyncio.sleep(0.1)
 
     async def _run_once(self) -> int:
         self._proc = proc = await asyncio.create_subprocess_exec(
@@ -121,6 +118,7 @@ class RecorderProcess:
         """Let the recorder store what the spool holds, then exit; past ``timeout_s`` it is
         terminated (the rest stays in the spool for the next start)."""
         self._stopping = True
+        self._stop_requested.set()
         proc = self._proc
         if proc is None or proc.returncode is not None:
             return

@@ -22,7 +22,7 @@ from pathlib import Path
 from nexus.errors import StoreUnavailable
 from nexus.recorder.derive import CostFn, derive
 from nexus.recorder.follow import Batch, SpoolFollower
-from nexus.recorder.spool import Position, SpoolBusy, lock, sync_folder
+from nexus.recorder.spool import Position, SpoolBusy, lock, segment_numbers, sync_folder
 from nexus.records import RequestRecord
 from nexus.store.base import Store
 
@@ -73,9 +73,8 @@ def adopt_orphans(root: Path, own: Path) -> list[Adopted]:
             for fd in fds:
                 os.close(fd)
             continue
-        follower = SpoolFollower(folder)
-        follower.finish()
-        found.append(Adopted(follower, fds))
+        numbers = segment_numbers(folder)  # we hold its lock: nothing appends there any more
+        found.append(Adopted(SpoolFollower(folder, final=numbers[-1] if numbers else 0), fds))
     return found
 
 

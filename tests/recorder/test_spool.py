@@ -220,3 +220,19 @@ def test_backlog_counts_files_and_bytes_of_every_port(tmp_path):
 
 def test_positions_order_by_segment_then_offset():
     assert Position(1, 900) < Position(2, 0) < Position(2, 1)
+
+
+def test_a_new_proxys_segment_is_not_finished_by_the_old_recorder(tmp_path):
+    old = Spool(tmp_path)
+    left = [old.append(exchange()) for _ in range(2)]
+    kill_spool(old)
+    follower = SpoolFollower(tmp_path)  # the old recorder, still storing when a new proxy starts
+    new = Spool(tmp_path)
+    later = exchange()
+    at = new.append(later)
+    follower.finish()
+    assert follower.final == left[-1].segment
+    got = read_all(follower)
+    assert len(got) == 3 and got[-1] == later  # it may store the new proxy's records (idempotent)
+    assert f"{at.segment:012d}.spool" in segment_files(tmp_path)  # but never deletes its segment
+    new.close()
