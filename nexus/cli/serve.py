@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import signal
 from pathlib import Path
 from typing import Annotated
@@ -76,6 +77,10 @@ async def _serve(settings: Settings) -> None:
 
     server = Server(settings)
     await server.start()
+    # What is imported and built so far lives as long as the process: out of the cyclic collector's
+    # way. Measured under the proxy benchmark (its gc-log variant): the one full collection while
+    # serving paused every call for 84 ms; frozen, 4.4 ms.
+    gc.freeze()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, server.request_stop)
