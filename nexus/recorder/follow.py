@@ -9,9 +9,10 @@ torn frame at its end (a process killed mid-write, before its client was answere
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from nexus.recorder.spool import (
@@ -39,7 +40,6 @@ class SpoolFollower:
     directory: Path
     position: Position = Position(0, 0)
     final: int | None = None  # segments up to this one get no more appends
-    deleted: int = field(default=0)
 
     def finish(self) -> None:
         """Our proxy stopped appending here: every segment present now is finished — unless a new
@@ -80,17 +80,8 @@ class SpoolFollower:
         self.position = batch.end
 
     def _delete(self, segment: int) -> None:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(segment_path(self.directory, segment))
-            self.deleted += 1
-        except FileNotFoundError:
-            pass
-
-    def done(self) -> bool:
-        """Final, and every segment read and deleted."""
-        if self.final is None:
-            return False
-        return not [n for n in segment_numbers(self.directory) if n <= self.final]
 
 
 def _held_by_a_proxy(directory: Path) -> bool:
