@@ -141,6 +141,21 @@ def make_record(**overrides: Any) -> RequestRecord:
     return RequestRecord(exchange=Exchange(**exchange_values), **record_values)
 
 
+def turn(previous: RequestRecord | None, text: str, at_ms: int, **overrides: Any) -> RequestRecord:
+    """The next call of a conversation: ``previous``'s history and reply, then ``text``; the same
+    session and account. ``previous=None`` starts one."""
+    history = None
+    if previous is not None:
+        body = orjson.loads(previous.exchange.request_body)
+        reply = orjson.loads(previous.response_message or b"{}")
+        history = body["messages"] + [{"role": "assistant", "content": reply["content"]}]
+        overrides.setdefault("session_id", previous.session_id)
+        overrides.setdefault("account_id", previous.exchange.account_id)
+    return make_record(
+        started_at_ms=at_ms, user_text=text, history=history, tools=[BASH_TOOL], **overrides
+    )
+
+
 def kill_spool(spool: Any) -> None:
     """What kill -9 does to a proxy's Spool: no fsync, no close(); the kernel drops the
     descriptors, and with them the folder's lock. Written bytes stay (the page cache)."""

@@ -6,25 +6,10 @@ import orjson
 
 from nexus.conversations.worker import ConversationLinker
 from nexus.records import RequestRecord
-from tests.factories import BASH_TOOL, make_record
+from tests.factories import turn
 from tests.fakes.api_server import Api
 
 T0 = 1_770_000_000_000
-
-
-def turn(
-    previous: RequestRecord | None, text: str, at_ms: int, **overrides: object
-) -> RequestRecord:
-    history = None
-    if previous is not None:
-        body = orjson.loads(previous.exchange.request_body)
-        reply = orjson.loads(previous.response_message or b"{}")
-        history = body["messages"] + [{"role": "assistant", "content": reply["content"]}]
-        overrides.setdefault("session_id", previous.session_id)
-        overrides.setdefault("account_id", previous.exchange.account_id)
-    return make_record(
-        started_at_ms=at_ms, user_text=text, history=history, tools=[BASH_TOOL], **overrides
-    )
 
 
 async def seed(api: Api) -> tuple[list[RequestRecord], list[RequestRecord]]:

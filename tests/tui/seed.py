@@ -5,25 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from nexus.records import RequestRecord, Usage
-from tests.factories import BASH_TOOL, make_record
+from tests.factories import turn
 
 T0 = 1_770_000_000_000
-
-
-def turn(previous: RequestRecord | None, text: str, at_ms: int, **overrides: Any) -> RequestRecord:
-    history = None
-    if previous is not None:
-        body = orjson.loads(previous.exchange.request_body)
-        reply = orjson.loads(previous.response_message or b"{}")
-        history = body["messages"] + [{"role": "assistant", "content": reply["content"]}]
-        overrides.setdefault("session_id", previous.session_id)
-        overrides.setdefault("account_id", previous.exchange.account_id)
-    return make_record(
-        started_at_ms=at_ms, user_text=text, history=history, tools=[BASH_TOOL], **overrides
-    )
 
 
 def conversation(index: int, turns: int, start_ms: int, account: str) -> list[RequestRecord]:
