@@ -111,13 +111,12 @@ async def record(config: dict[str, Any], stop: asyncio.Event, wakeup: asyncio.Ev
             on_progress=progress,
             adopted=adopt_orphans(own.parent, own),
             retry_s=retry_s,
+            wakeup=wakeup,
         )
-        relay = asyncio.get_running_loop().create_task(_relay_wakeups(writer.wakeup, wakeup))
         tasks.spawn(linking.catch_up_forever(stop), name="link-catch-up")
         try:
             await writer.run(stop)
         finally:
-            relay.cancel()
             stop.set()
         await tasks.wait(timeout=5.0)
     finally:
@@ -151,13 +150,6 @@ async def _open_store(url: str, stop: asyncio.Event, reports: _Reports, retry_s:
         if stop.is_set():
             return None
         delay = min(delay * 2, 15.0)
-
-
-async def _relay_wakeups(target: asyncio.Event, source: asyncio.Event) -> None:
-    while True:
-        await source.wait()
-        source.clear()
-        target.set()
 
 
 async def _main() -> int:

@@ -19,8 +19,7 @@ from nexus.recorder.spool import (
     Position,
     SpoolBusy,
     lock,
-    make_exchange,
-    parse_header,
+    read_frames,
     segment_numbers,
     segment_path,
 )
@@ -98,35 +97,11 @@ def _read_frames(
     path: Path, offset: int, max_items: int, max_bytes: int
 ) -> tuple[list[Exchange], int, bool]:
     """Whole frames from ``offset``: (exchanges, offset after the last, stopped at bad bytes)."""
-    out: list[Exchange] = []
-    taken = 0
     try:
         file = open(path, "rb")  # noqa: SIM115 - closed below
     except FileNotFoundError:
-        return out, offset, False
+        return [], offset, False
     with file:
         file.seek(offset)
-        while len(out) < max_items and (not out or taken < max_bytes):
-            line = file.readline()
-            if not line.endswith(b"\n"):
-                return out, offset, bool(line)  # nothing more yet, or a torn header
-            parsed = parse_header(line[:-1])
-            if parsed is None:
-                return out, offset, True
-            header, req_len, resp_len = parsed
-            bodies = file.read(req_len + resp_len + 1)
-            if len(bodies) < req_len + resp_len + 1:
-                return out, offset, True  # torn, or still being written
-            if bodies[-1:] != b"\n":
-                return out, offset, True
-            view = memoryview(bodies)
-            out.append(
-                make_exchange(
-                    header,
-                    bytes(view[:req_len]),
-                    bytes(view[req_len : req_len + resp_len]),
-                )
-            )
-            taken += req_len + resp_len
-            offset += len(line) + len(bodies)
-    return out, offset, False
+        exchanges, consumed, torn = read_frames(file, max_items, max_bytes)
+    return exchanges, offset + consumed, torn

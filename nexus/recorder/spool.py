@@ -19,19 +19,18 @@ previous run on another port, or one killed) that any recorder may adopt.
 from __future__ import annotations
 
 import fcntl
-import logging
+import io
 import os
+import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, BinaryIO, NamedTuple
 
 import orjson
 
 from nexus.errors import ConfigError
 from nexus.records import Exchange, Outcome
 
-log = logging.getLogger("nexus.spool")
 MAGIC = b"NXS1 "
 SUFFIX = ".spool"
 # The recorder reads one batch at a time, so the segment size bounds only the disk a slow
@@ -58,8 +57,38 @@ def encode(exchange: Exchange) -> bytes:
     return b"".join((_header(exchange), exchange.request_body, exchange.response_body, b"\n"))
 
 
-def parse_header(line: bytes) -> tuple[dict[str, Any], int, int] | None:
-    """The header line of a frame (without its newline): fields, request and response lengths."""
+def read_frames(file: BinaryIO, max_items: int, max_bytes: int) -> tuple[list[Exchange], int, bool]:
+    """Whole frames from the file's position: up to ``max_items`` (at least one, else up to
+    ``max_bytes`` of bodies). Returns (exchanges, bytes consumed, stopped at bad bytes); a frame
+    cut short is not consumed: it may still be being written, or it was torn by a kill."""
+    out: list[Exchange] = []
+    consumed = taken = 0
+    while len(out) < max_items and (not out or taken < max_bytes):
+        line = file.readline()
+        if not line.endswith(b"\n"):
+            return out, consumed, bool(line)  # nothing more yet, or a torn header
+        parsed = _parse_header(line[:-1])
+        if parsed is None:
+            return out, consumed, True
+        header, req_len, resp_len = parsed
+        bodies = file.read(req_len + resp_len + 1)
+        if len(bodies) < req_len + resp_len + 1 or bodies[-1:] != b"\n":
+            return out, consumed, True
+        view = memoryview(bodies)
+        out.append(
+            _make_exchange(header, bytes(view[:req_len]), bytes(view[req_len : req_len + resp_len]))
+        )
+        taken += req_len + resp_len
+        consumed += len(line) + len(bodies)
+    return out, consumed, False
+
+
+def decode_all(data: bytes) -> list[Exchange]:
+    """Every whole frame in ``data``; stops quietly at a torn or corrupt tail."""
+    return read_frames(io.BytesIO(data), sys.maxsize, sys.maxsize)[0]
+
+
+def _parse_header(line: bytes) -> tuple[dict[str, Any], int, int] | None:
     if not line.startswith(MAGIC):
         return None
     try:
@@ -71,32 +100,11 @@ def parse_header(line: bytes) -> tuple[dict[str, Any], int, int] | None:
     return header, header.pop("request_len"), header.pop("response_len")
 
 
-def make_exchange(header: dict[str, Any], request_body: bytes, response_body: bytes) -> Exchange:
+def _make_exchange(header: dict[str, Any], request_body: bytes, response_body: bytes) -> Exchange:
     header["request_headers"] = tuple(tuple(h) for h in header["request_headers"])
     header["response_headers"] = tuple(tuple(h) for h in header["response_headers"])
     header["outcome"] = Outcome(header["outcome"])
     return Exchange(request_body=request_body, response_body=response_body, **header)
-
-
-def decode_all(data: bytes) -> Iterator[Exchange]:
-    """Every whole frame in ``data``; stops quietly at a torn or corrupt tail."""
-    pos = 0
-    while pos < len(data):
-        line_end = data.find(b"\n", pos)
-        parsed = parse_header(data[pos:line_end]) if line_end >= 0 else None
-        if parsed is None:
-            if line_end >= 0:
-                log.warning("spool: unreadable bytes at offset %d, rest of the file skipped", pos)
-            return
-        header, req_len, resp_len = parsed
-        body_start = line_end + 1
-        end = body_start + req_len + resp_len
-        if end + 1 > len(data) or data[end : end + 1] != b"\n":
-            return
-        yield make_exchange(
-            header, data[body_start : body_start + req_len], data[body_start + req_len : end]
-        )
-        pos = end + 1
 
 
 def segment_path(directory: Path, number: int) -> Path:

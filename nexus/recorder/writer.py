@@ -93,6 +93,7 @@ class Writer:
         max_retry_s: float = 15.0,
         poll_s: float = 0.5,
         adopted: Sequence[Adopted] = (),
+        wakeup: asyncio.Event | None = None,
     ) -> None:
         self.store = store
         self.follower = follower
@@ -106,7 +107,7 @@ class Writer:
         self.poll_s = poll_s
         self.adopted = list(adopted)
         self.stats = WriterStats(adopted=len(self.adopted))
-        self.wakeup = asyncio.Event()  # set when the proxy appended something
+        self.wakeup = wakeup or asyncio.Event()  # set when the proxy appended something
         self._backoff = retry_s
 
     async def run(self, stop: asyncio.Event) -> None:
