@@ -1,0 +1,405 @@
+"""The recorder alone: CPU per record, per stage, and records/s, on SQLite and Postgres.
+
+    .venv/bin/python benchmarks/recorder_cost.py                          # both backends, 200 records
+    .venv/bin/python benchmarks/recorder_cost.py --backend sqlite --records 400
+    .venv/bin/python benchmarks/recorder_cost.py --mode process           # the real child process
+    .venv/bin/python benchmarks/recorder_cost.py --profile /tmp/rec.txt   # + a pyinstrument profile
+
+A spool is filled with ``--records`` exchanges of Claude Code-like ~217 KB bodies (benchmarks/
+bodies.py: session-shaped, each turn resending the history plus a tool round) answered by a
+streamed reply (the fake upstream's SSE encoder), then stored by the recorder's own pipeline: the
+``Writer`` reading the spool back, deriving, cutting, compressing, inserting, indexing for search and
+linking, as ``nexus.recording`` wires it.
+
+``--mode pipeline`` (default) runs that pipeline in this process and times each stage with
+``time.process_time`` (CPU, not wall: the machine is shared, and CPU per record barely moves with
+other load). Stage timers nest; each stage reports its own time without the stages inside it.
+``--mode process`` starts ``python -m nexus.recording`` on the filled spool and reads the child's CPU
+from ``getrusage(RUSAGE_CHILDREN)`` (interpreter start-up included, ~0.2 s; use enough records).
+On Postgres the server backends' CPU (utime + stime from /proc of the backends connected to the
+benchmark's own database) is reported beside the recorder's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import functools
+import gc
+import importlib
+import inspect
+import os
+import resource
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.bodies import MODEL, Session  # noqa: E402
+from nexus.records import Exchange, new_id  # noqa: E402
+from tests.fakes.upstream import Reply, ToolUse, encode_stream  # noqa: E402
+
+PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
+WORKERS = 4  # concurrent sessions, interleaved as a c=4 load would interleave them
+
+# (stage, module, attribute path) timed in pipeline mode. Missing attributes are skipped, so the
+# table can name both the code before and after a refactor.
+STAGES: list[tuple[str, str, str]] = [
+    ("spool read", "nexus.recorder.follow", "SpoolFollower.read"),
+    ("derive", "nexus.recorder.writer", "derive"),
+    ("derive", "nexus.recorder.writer", "derive_all"),
+    ("sse", "nexus.recorder.derive", "assemble_sse"),
+    ("parse", "nexus.recorder.derive", "_loads"),
+    ("parse", "nexus.wire", "parse_request"),
+    ("insert", "nexus.store.core", "CoreMixin.write_batch"),
+    ("cut", "nexus.store.rows", "decompose"),
+    ("hash", "nexus.store.content", "content_hash"),
+    ("hash", "nexus.store.content", "node_id"),
+    ("hash", "nexus.store.rows", "content_hash"),
+    ("compress", "nexus.store.rows", "compress"),
+    ("index", "nexus.store.events", "EventsCore._index_search_text"),
+    ("index parse", "nexus.store.events", "search_text"),
+    ("link", "nexus.conversations.worker", "ConversationLinker.link_batch"),
+    ("link parse", "nexus.conversations.worker", "_prepare_all"),
+]
+
+
+# -- traffic ----------------------------------------------------------------------------------
+
+
+def exchanges(count: int) -> Iterator[Exchange]:
+    """``count`` exchanges of ``WORKERS`` interleaved sessions, as the proxy would spool them."""
+    sessions = [Session(i, stream=True) for i in range(WORKERS)]
+    clock = 1_800_000_000_000
+    for n in range(count):
+        worker, turn = n % WORKERS, n // WORKERS
+        headers, body = sessions[worker].request(turn)
+        headers["x-api-key"] = "[redacted]"
+        reply = Reply(
+            text=f"Turn {turn}: reading the next file before the edit. " * 4,
+            tool_uses=(ToolUse("Read", {"file_path": f"/work/src/m{turn}.py"}, f"toolu_{n:08d}"),),
+        )
+        sse = b"".join(encode_stream(reply, MODEL, len(body) // 4))
+        clock += 37
+        yield Exchange(
+            id=new_id(clock),
+            started_at_ms=clock,
+            ended_at_ms=clock + 900,
+            first_byte_at_ms=clock + 300,
+            method="POST",
+            path="/v1/messages",
+            query="beta=true",
+            host="127.0.0.1:3000",
+            request_headers=tuple(headers.items()),
+            request_body=body,
+            status=200,
+            response_headers=(
+                ("content-type", "text/event-stream; charset=utf-8"),
+                ("request-id", f"req_{n:024d}"),
+                ("anthropic-ratelimit-unified-status", "allowed"),
+                ("anthropic-ratelimit-unified-5h-utilization", "0.12"),
+            ),
+            response_body=sse,
+        )
+
+
+def fill_spool(folder: Path, count: int) -> tuple[int, int]:
+    """Write ``count`` exchanges to a spool folder; returns (request bytes, response bytes)."""
+    from nexus.recorder.spool import Spool
+
+    spool = Spool(folder)
+    sizes = [0, 0]
+    for ex in exchanges(count):
+        spool.append(ex)
+        sizes[0] += len(ex.request_body)
+        sizes[1] += len(ex.response_body)
+    spool.close()
+    return sizes[0], sizes[1]
+
+
+# -- stores -----------------------------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def database(backend: str, tmp: Path) -> AsyncIterator[str]:
+    """A fresh database URL (a new SQLite file, or a new Postgres database dropped afterwards)."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp / f'bench-{uuid.uuid4().hex[:6]}.db'}"
+        return
+    import asyncpg
+
+    name = f"bench_rec_{uuid.uuid4().hex[:8]}"
+    conn = await asyncpg.connect(PG_URL)
+    await conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield PG_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.close()
+
+
+async def pg_backend_cpu(url: str) -> dict[int, float]:
+    """CPU seconds (utime + stime) of every server backend connected to ``url``'s database."""
+    if not url.startswith("postgresql"):
+        return {}
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    try:
+        rows = await conn.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            " AND pid <> pg_backend_pid()"
+        )
+    finally:
+        await conn.close()
+    ticks = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for row in rows:
+        with contextlib.suppress(OSError):
+            with open(f"/proc/{row['pid']}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            out[row["pid"]] = (int(fields[11]) + int(fields[12])) / ticks
+    return out
+
+
+def cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
+    return sum(v - before.get(pid, 0.0) for pid, v in after.items())
+
+
+# -- stage timers -----------------------------------------------------------------------------
+
+
+class Stages:
+    """Nested CPU timers patched around named functions; each stage's own time, children excluded.
+    The pipeline is sequential (the writer awaits each step), so one stack serves every thread."""
+
+    def __init__(self) -> None:
+        self.own: dict[str, float] = defaultdict(float)
+        self.calls: dict[str, int] = defaultdict(int)
+        self._stack: list[list[float]] = []  # [start, time spent in children]
+        self._undo: list[Callable[[], None]] = []
+
+    def _enter(self) -> None:
+        self._stack.append([time.process_time(), 0.0])
+
+    def _exit(self, stage: str) -> None:
+        start, children = self._stack.pop()
+        spent = time.process_time() - start
+        self.own[stage] += spent - children
+        self.calls[stage] += 1
+        if self._stack:
+            self._stack[-1][1] += spent
+
+    def patch(self, table: list[tuple[str, str, str]]) -> list[str]:
+        patched = []
+        for stage, module_name, path in table:
+            try:
+                owner: Any = importlib.import_module(module_name)
+            except ImportError:
+                continue
+            *parents, name = path.split(".")
+            try:
+                for part in parents:
+                    owner = getattr(owner, part)
+                original = owner.__dict__[name] if isinstance(owner, type) else getattr(owner, name)
+            except (AttributeError, KeyError):
+                continue
+            self._wrap(owner, name, original, stage)
+            patched.append(f"{module_name}.{path}")
+        return patched
+
+    def _wrap(self, owner: Any, name: str, original: Any, stage: str) -> None:
+        enter, leave = self._enter, self._exit
+        if inspect.iscoroutinefunction(original):
+
+            @functools.wraps(original)
+            async def wrapper(*args: Any, **kwargs: Any) -> Any:
+                enter()
+                try:
+                    return await original(*args, **kwargs)
+                finally:
+                    leave(stage)
+
+        else:
+
+            @functools.wraps(original)
+            def wrapper(*args: Any, **kwargs: Any) -> Any:
+                enter()
+                try:
+                    return original(*args, **kwargs)
+                finally:
+                    leave(stage)
+
+        setattr(owner, name, wrapper)
+        self._undo.append(lambda: setattr(owner, name, original))
+
+    def unpatch(self) -> None:
+        for undo in reversed(self._undo):
+            undo()
+        self._undo.clear()
+
+
+# -- runs -------------------------------------------------------------------------------------
+
+
+async def run_pipeline(
+    url: str, spool: Path, count: int, stages: Stages | None, profile: str | None, batch: int
+) -> dict[str, Any]:
+    from nexus.conversations.worker import ConversationLinker
+    from nexus.recorder.follow import SpoolFollower
+    from nexus.recorder.writer import Writer
+    from nexus.store import build_store
+    from nexus.usage.cost import make_cost_function
+
+    store: Any = build_store(url)
+    await store.open()
+    try:
+        linker = ConversationLinker(store)
+
+        async def link(records: Any) -> None:
+            await linker.link_batch(records)
+
+        writer = Writer(
+            store,
+            SpoolFollower(spool),
+            cost=make_cost_function(None),
+            on_written=link,
+            batch_items=batch,
+        )
+        stop = asyncio.Event()
+        stop.set()  # store everything there is, then return
+        gc.collect()
+        pg0 = await pg_backend_cpu(url)
+        profiler = None
+        if profile:
+            from pyinstrument import Profiler
+
+            profiler = Profiler(async_mode="enabled", interval=0.0005)
+            profiler.start()
+        if stages:
+            stages._stack.clear()
+        wall0, cpu0 = time.perf_counter(), time.process_time()
+        await writer.run(stop)
+        cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+        if profiler:
+            profiler.stop()
+            Path(profile or "").write_text(profiler.output_text(unicode=True, show_all=False))
+        pg = cpu_delta(pg0, await pg_backend_cpu(url))
+        assert writer.stats.written == count, (writer.stats.written, count)
+        stored = (await store.stats()).requests
+        assert stored == count, (stored, count)
+        size = (await store.stats()).database_bytes
+    finally:
+        await store.close()
+    return {"cpu": cpu, "wall": wall, "pg": pg, "db_bytes": size}
+
+
+async def run_process(url: str, spool: Path, count: int) -> dict[str, Any]:
+    """The real recorder child on the filled spool (its folder is the proxy's own folder here)."""
+    config = {"spool": str(spool), "database_url": url, "retry_s": 1.0, "log_level": "WARNING"}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    pg0 = await pg_backend_cpu(url)
+    wall0 = time.perf_counter()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "nexus.recording",
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=1024 * 1024,
+    )  # fmt: skip
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write(orjson.dumps(config) + b"\n")
+    pg_during: dict[int, float] = {}
+    written = 0
+    while line := await proc.stdout.readline():
+        report = orjson.loads(line)
+        written = report.get("written", written)
+        if written >= count and report.get("idle"):
+            pg_during = await pg_backend_cpu(url)  # before the pool closes its connections
+            proc.stdin.close()
+    await proc.wait()
+    wall = time.perf_counter() - wall0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    assert written == count, (written, count)
+    return {"cpu": cpu, "wall": wall, "pg": cpu_delta(pg0, pg_during), "db_bytes": 0}
+
+
+def report(backend: str, mode: str, count: int, r: dict[str, Any], stages: Stages | None) -> None:
+    ms = 1000.0 / count
+    print(f"\n{backend} ({mode}, {count} records): recorder CPU {r['cpu'] * ms:.2f} ms/record, "
+          f"wall {r['wall'] * ms:.2f} ms/record; {count / r['cpu']:.0f} records/s per core of "
+          f"recorder CPU, {count / r['wall']:.0f} records/s wall")  # fmt: skip
+    if backend == "postgres":
+        print(f"  Postgres backends: {r['pg'] * ms:.2f} ms/record "
+              f"(recorder + server {(r['cpu'] + r['pg']) * ms:.2f} ms/record)")  # fmt: skip
+    if r["db_bytes"]:
+        print(f"  database size after: {r['db_bytes'] / 1e6:.1f} MB")
+    if stages is None:
+        return
+    total = r["cpu"]
+    timed = sum(stages.own.values())
+    print(f"  {'stage':<12}{'ms/record':>10}{'share':>8}{'calls':>8}")
+    for stage, spent in sorted(stages.own.items(), key=lambda kv: -kv[1]):
+        share = spent / total * 100
+        print(f"  {stage:<12}{spent * ms:>10.2f}{share:>7.0f}%{stages.calls[stage]:>8}")
+    print(f"  {'(rest)':<12}{(total - timed) * ms:>10.2f}{(total - timed) / total * 100:>7.0f}%")
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--records", type=int, default=200)
+    parser.add_argument("--mode", choices=["pipeline", "process"], default="pipeline")
+    parser.add_argument(
+        "--batch",
+        type=int,
+        default=1,
+        help="records per write batch (pipeline): 1 is a recorder keeping up with live traffic, "
+        "64 (the writer's maximum) one draining a backlog",
+    )
+    parser.add_argument("--no-stages", action="store_true", help="no stage timers (pipeline)")
+    parser.add_argument("--profile", help="write a pyinstrument text profile here (pipeline)")
+    args = parser.parse_args()
+    backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        t0 = time.perf_counter()
+        spool = tmp / "spool"
+        req_bytes, resp_bytes = fill_spool(spool, args.records)
+        print(f"spool: {args.records} exchanges, request bodies {req_bytes / args.records / 1024:.0f}"
+              f" KB and responses {resp_bytes / args.records / 1024:.1f} KB on average "
+              f"(filled in {time.perf_counter() - t0:.1f} s)")  # fmt: skip
+        for backend in backends:
+            # Each run consumes (deletes) its spool; a folder of its own, since the recorder adopts
+            # any unlocked sibling folder as an orphan.
+            copy = tmp / backend / "spool"
+            shutil.copytree(spool, copy)
+            async with database(backend, tmp) as url:
+                stages = None
+                if args.mode == "pipeline":
+                    if not args.no_stages:
+                        stages = Stages()
+                        stages.patch(STAGES)
+                    try:
+                        result = await run_pipeline(
+                            url, copy, args.records, stages, args.profile, args.batch
+                        )
+                    finally:
+                        if stages:
+                            stages.unpatch()
+                else:
+                    result = await run_process(url, copy, args.records)
+                mode = f"{args.mode}, batch {args.batch}" if args.mode == "pipeline" else args.mode
+                report(backend, mode, args.records, result, stages)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
