@@ -134,6 +134,7 @@ class Server:
         config.accesslog = None
         config.errorlog = logging.getLogger("nexus.hypercorn")
         config.keep_alive_timeout = 75
+        config.h11_pass_raw_headers = True  # header names reach the proxy in the client's case
         config.graceful_timeout = 5
         await serve(app, config, shutdown_trigger=self._stop.wait)
 

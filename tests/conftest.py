@@ -9,6 +9,7 @@ import pytest
 pytest_plugins: list[str] = [
     "tests.fakes.gemini",
     "tests.fakes.upstream",
+    "tests.fakes.raw_upstream",
     "tests.fakes.claude_code",
     "tests.fakes.oauth",
     "tests.fakes.stores",

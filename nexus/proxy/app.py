@@ -43,15 +43,7 @@ def make_proxy_app(forwarder: Forwarder, *, max_body_bytes: int) -> Quart:
     async def relay(path: str) -> Response:
         body = await request.get_data(cache=False)
         assert isinstance(body, bytes)
-        incoming = IncomingRequest(
-            method=request.method,
-            path=request.path,
-            query=request.query_string.decode("latin-1"),
-            headers=tuple(request.headers.items()),
-            body=body,
-            host=request.headers.get("host", ""),
-        )
-        reply = await forwarder.handle(incoming)
+        reply = await forwarder.handle(_incoming(body))
         if reply.stream is not None:
             response = Response(reply.stream, status=reply.status, headers=Headers(reply.headers))
             response.timeout = None
@@ -66,15 +58,7 @@ def make_proxy_app(forwarder: Forwarder, *, max_body_bytes: int) -> Quart:
         message = f"request body is larger than the limit of {max_body_bytes} bytes"
         refused = RequestRejected(message, status=413)
         refused.error_type = "request_too_large"
-        incoming = IncomingRequest(
-            method=request.method,
-            path=request.path,
-            query=request.query_string.decode("latin-1"),
-            headers=tuple(request.headers.items()),
-            body=b"",
-            host=request.headers.get("host", ""),
-        )
-        reply = forwarder.refuse(incoming, refused)
+        reply = forwarder.refuse(_incoming(b""), refused)
         return Response(reply.body, status=reply.status, headers=Headers(reply.headers))
 
     @app.errorhandler(HTTPException)
@@ -84,6 +68,25 @@ def make_proxy_app(forwarder: Forwarder, *, max_body_bytes: int) -> Quart:
         return _json(status, anthropic_error_body(_ERROR_TYPES.get(status, "api_error"), message))
 
     return app
+
+
+def _incoming(body: bytes) -> IncomingRequest:
+    """The request as the client sent it. Headers come from the ASGI scope, not ``request.headers``:
+    Quart adds a synthetic ``Remote-Addr`` there (the client's IP) and title-cases every name. With
+    Hypercorn's ``h11_pass_raw_headers`` the scope holds the client's names in its case and order."""
+    headers = tuple(
+        (name.decode("latin-1"), value.decode("latin-1"))
+        for name, value in request.scope["headers"]
+    )
+    host = next((v for k, v in headers if k.lower() == "host"), "")
+    return IncomingRequest(
+        method=request.method,
+        path=request.path,
+        query=request.query_string.decode("latin-1"),
+        headers=headers,
+        body=body,
+        host=host,
+    )
 
 
 def _json(status: int, body: bytes) -> Response:

@@ -19,6 +19,7 @@ from typing import Protocol
 import aiohttp
 import orjson
 import simdjson
+import yarl
 
 from nexus.errors import (
     NexusError,
@@ -98,6 +99,7 @@ class Forwarder:
         session: aiohttp.ClientSession | None = None,
     ) -> None:
         self.upstream_url = upstream_url.rstrip("/")
+        self._upstream_host = _netloc(self.upstream_url)
         self.tap = tap
         self.gatekeeper = gatekeeper
         self._timeout = aiohttp.ClientTimeout(
@@ -138,6 +140,7 @@ class Forwarder:
         assert grant is not None and self._session is not None
         headers = upstream_headers(
             req.headers,
+            upstream_host=self._upstream_host,
             drop=grant.drop_headers,
             set_headers=grant.set_headers,
             extra_betas=grant.extra_betas,
@@ -300,6 +303,14 @@ def _check_json(body: bytes) -> None:
             orjson.loads(body)
     except ValueError as exc:  # UnicodeDecodeError and orjson's error are ValueErrors too
         raise RequestRejected(f"the request body is not valid JSON (UTF-8): {exc}") from exc
+
+
+def _netloc(url: str) -> str:
+    """The ``Host`` value the upstream expects (default ports left out, as aiohttp writes it)."""
+    host = yarl.URL(url).host_port_subcomponent
+    if host is None:
+        raise ValueError(f"the upstream URL has no host: {url}")
+    return host
 
 
 def _header_map(headers: Headers) -> dict[str, str]:
