@@ -1,12 +1,18 @@
-"""The proxy's Quart app: routes only. Everything that matters happens in ``forward.Forwarder``."""
+"""The proxy's Quart app: routes only. Everything that matters happens in ``forward.Forwarder``.
+
+Nexus answers ``/health`` and ``GET /`` itself; every other request goes to the forwarder, which
+decides what may go upstream (``paths.upstream_path``) and refuses and records the rest.
+"""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from quart import Quart, Response, request
 from werkzeug.datastructures import Headers
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import BadHost, HTTPException, NotFound, RequestEntityTooLarge
+from werkzeug.routing import MapAdapter
 
 from nexus import __version__
 from nexus.errors import RequestRejected, anthropic_error_body
@@ -23,8 +29,30 @@ _ERROR_TYPES = {
 }
 
 
+class _ProxyQuart(Quart):
+    """Quart whose routing survives any Host: werkzeug refuses to bind a Host it cannot encode
+    (``..``, a label over 63 characters) before any handler runs, which Quart turns into a 500 and
+    a traceback. Routing never looks at the Host here, so such a request is routed under a
+    placeholder name and reaches the forwarder, whose host check refuses and records it."""
+
+    def create_url_adapter(self, request: Any) -> MapAdapter | None:
+        try:
+            return super().create_url_adapter(request)
+        except BadHost:
+            if request is None:
+                raise
+            return self.url_map.bind(
+                "invalid-host",
+                url_scheme=request.scheme,
+                default_method=request.method,
+                path_info=request.path,
+                query_args=request.query_string.decode("latin-1"),
+            )
+
+
 def make_proxy_app(forwarder: Forwarder, *, max_body_bytes: int) -> Quart:
-    app = Quart("nexus.proxy")
+    app = _ProxyQuart("nexus.proxy")
+    app.url_map.merge_slashes = False  # '//' is the forwarder's to refuse, not to redirect
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
     app.config["BODY_TIMEOUT"] = 120
     app.config["RESPONSE_TIMEOUT"] = None  # Claude streams can run for many minutes
@@ -32,6 +60,8 @@ def make_proxy_app(forwarder: Forwarder, *, max_body_bytes: int) -> Quart:
 
     @app.route("/", methods=["GET", "HEAD"])
     async def root() -> Response:
+        if request.method == "HEAD":  # Claude Code's preconnect: it goes upstream like the rest
+            return await relay()
         return _json(
             200, b'{"name":"nexus","status":"ok","version":"' + __version__.encode() + b'"}'
         )
@@ -40,7 +70,7 @@ def make_proxy_app(forwarder: Forwarder, *, max_body_bytes: int) -> Quart:
     async def health() -> Response:
         return _json(200, b'{"status":"ok"}')
 
-    async def relay(path: str) -> Response:
+    async def relay(path: str = "") -> Response:
         body = await request.get_data(cache=False)
         assert isinstance(body, bytes)
         reply = await forwarder.handle(_incoming(body))
@@ -50,8 +80,7 @@ def make_proxy_app(forwarder: Forwarder, *, max_body_bytes: int) -> Quart:
             return response
         return Response(reply.body, status=reply.status, headers=Headers(reply.headers))
 
-    app.add_url_rule("/v1/<path:path>", "v1", relay, methods=_METHODS)
-    app.add_url_rule("/api/event_logging/<path:path>", "event_logging", relay, methods=_METHODS)
+    app.add_url_rule("/<path:path>", "relay", relay, methods=_METHODS)
 
     @app.errorhandler(RequestEntityTooLarge)
     async def too_large(exc: RequestEntityTooLarge) -> Response:
@@ -59,6 +88,12 @@ def make_proxy_app(forwarder: Forwarder, *, max_body_bytes: int) -> Quart:
         refused = RequestRejected(message, status=413)
         refused.error_type = "request_too_large"
         reply = forwarder.refuse(_incoming(b""), refused)
+        return Response(reply.body, status=reply.status, headers=Headers(reply.headers))
+
+    @app.errorhandler(NotFound)
+    async def not_routed(exc: NotFound) -> Response:
+        # Only paths the catch-all rule cannot hold ('//x') land here: the forwarder refuses them.
+        reply = await forwarder.handle(_incoming(b""))
         return Response(reply.body, status=reply.status, headers=Headers(reply.headers))
 
     @app.errorhandler(HTTPException)
@@ -79,9 +114,11 @@ def _incoming(body: bytes) -> IncomingRequest:
         for name, value in request.scope["headers"]
     )
     host = next((v for k, v in headers if k.lower() == "host"), "")
+    raw_path = request.scope.get("raw_path") or request.path.encode("utf-8")
     return IncomingRequest(
         method=request.method,
         path=request.path,
+        raw_path=raw_path.decode("latin-1"),
         query=request.query_string.decode("latin-1"),
         headers=headers,
         body=body,

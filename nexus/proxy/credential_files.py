@@ -50,14 +50,21 @@ Signature = tuple[int, int, int]
 _HOST_CHARS = re.compile(r"[A-Za-z0-9.:-]+")
 _IPV6_HOST = re.compile(r"\[([0-9A-Fa-f:.]+)\](?::(\d{1,5}))?")
 _PORT = re.compile(r"\d{1,5}")
+_NUMERIC_LABEL = re.compile(r"\d+|0x[0-9a-f]*")
+_DEFAULT_PORTS = frozenset({80, 443})
 
 
 def host_key(host: str) -> str:
     """The credential file key for a Host header value, or ``RequestRejected`` (400).
 
-    Lower-cased; the port is kept for ``localhost`` and IP literals (several local Nexus instances
-    differ only by port) and dropped for DNS names. Only ``[A-Za-z0-9.:-]`` is accepted, plus the
-    bracketed form of an IPv6 literal (``[::1]:3000``) checked by ``ipaddress``.
+    The one normalisation of a Host, done before any credential lookup so that no spelling of a
+    team host falls through to pass-through: lower-cased, one trailing dot dropped
+    (``team.example.`` is ``team.example``), a port's leading zeros and the default ports 80 and
+    443 dropped. The port is kept for ``localhost`` and IP literals (several local Nexus instances
+    differ only by port) and dropped for DNS names. Only ``[A-Za-z0-9.:-]`` is accepted, labels of
+    1 to 63 characters, plus the bracketed form of an IPv6 literal (``[::1]:3000``) checked by
+    ``ipaddress``. A numeric name that is not a dotted-quad IPv4 address (``127.1``, ``0x7f.1``)
+    is refused: resolvers read it as an address under another spelling.
     """
     if not host or len(host) > MAX_HOST_CHARS:
         raise RequestRejected("Invalid Host header: empty or too long.")
@@ -66,21 +73,34 @@ def host_key(host: str) -> str:
     if not _HOST_CHARS.fullmatch(host) or ".." in host or host.startswith((".", "-", ":")):
         raise RequestRejected("Invalid Host header: only letters, digits, '.', ':' and '-'.")
     name, sep, port = host.lower().partition(":")
-    if sep and (not _PORT.fullmatch(port) or int(port) > 65535):
-        raise RequestRejected("Invalid Host header: bad port.")
-    if not sep or not _keeps_port(name):
+    name = name.removesuffix(".")
+    if not name or len(name) > 253 or any(len(label) > 63 for label in name.split(".")):
+        raise RequestRejected("Invalid Host header: a name label is empty or too long.")
+    if _NUMERIC_LABEL.fullmatch(name.rsplit(".", 1)[-1]) and not _is_ipv4(name):
+        raise RequestRejected("Invalid Host header: a numeric name that is not an IPv4 address.")
+    kept = _port(port) if sep else None
+    if kept is None or not _keeps_port(name):
         return name
-    return f"{name}:{port}"
+    return f"{name}:{kept}"
 
 
-def _keeps_port(name: str) -> bool:
-    if name == "localhost":
-        return True
+def _port(port: str) -> str | None:
+    """The port without leading zeros; None for a default port; ``RequestRejected`` if bad."""
+    if not _PORT.fullmatch(port) or int(port) > 65535:
+        raise RequestRejected("Invalid Host header: bad port.")
+    return None if int(port) in _DEFAULT_PORTS else str(int(port))
+
+
+def _is_ipv4(name: str) -> bool:
     try:
         ipaddress.IPv4Address(name)
     except ValueError:
         return False
     return True
+
+
+def _keeps_port(name: str) -> bool:
+    return name == "localhost" or _is_ipv4(name)
 
 
 def _ipv6_key(host: str) -> str:
@@ -89,9 +109,10 @@ def _ipv6_key(host: str) -> str:
         address = ipaddress.IPv6Address(match.group(1)) if match else None
     except ValueError:
         address = None
-    if match is None or address is None or (match.group(2) and int(match.group(2)) > 65535):
+    if match is None or address is None:
         raise RequestRejected("Invalid Host header: bad IPv6 literal.")
-    return f"[{address.compressed}]" + (f":{match.group(2)}" if match.group(2) else "")
+    port = _port(match.group(2)) if match.group(2) else None
+    return f"[{address.compressed}]" + (f":{port}" if port else "")
 
 
 def credential_path(directory: Path, key: str) -> Path:

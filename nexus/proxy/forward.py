@@ -30,6 +30,7 @@ from nexus.errors import (
 )
 from nexus.proxy.credentials import Grant
 from nexus.proxy.headers import downstream_headers, upstream_headers
+from nexus.proxy.paths import upstream_path
 from nexus.records import Exchange, Headers, Outcome, new_id, now_ms
 from nexus.redact import redact_headers
 
@@ -57,7 +58,8 @@ class IncomingRequest:
     """What the web framework hands the forwarder: nothing framework-specific crosses this line."""
 
     method: str
-    path: str
+    path: str  # percent-decoded, as recorded
+    raw_path: str  # as the client sent it (still encoded): what goes upstream once checked
     query: str
     headers: Headers
     body: bytes
@@ -85,6 +87,7 @@ class _Call:
     first_byte_at_ms: int | None = None
     overhead_s: float = 0.0
     grant: Grant | None = None
+    target: str = ""  # the checked path that goes upstream
 
 
 class Forwarder:
@@ -123,6 +126,7 @@ class Forwarder:
         call = _Call(request)
         try:
             self.gatekeeper.check_host(request.host)
+            call.target = upstream_path(request.raw_path, request.method)
             if request.method == "POST" and request.path in _JSON_PATHS:
                 _check_json(request.body)
             call.grant = await self.gatekeeper.grant(request.host, _header_map(request.headers))
@@ -145,7 +149,11 @@ class Forwarder:
             set_headers=grant.set_headers,
             extra_betas=grant.extra_betas,
         )
-        url = self.upstream_url + req.path + (f"?{req.query}" if req.query else "")
+        # encoded=True: the checked path and the query go up as the client spelled them; yarl
+        # would otherwise decode and re-normalise them (``%2e%2e`` → ``..`` → gone).
+        url = yarl.URL(
+            self.upstream_url + call.target + (f"?{req.query}" if req.query else ""), encoded=True
+        )
         sent = time.perf_counter()
         call.overhead_s += sent - call.t0
         try:
@@ -217,6 +225,9 @@ class Forwarder:
             self._record(call, upstream.status, response_headers, b"".join(chunks), outcome, error)
 
     def _refuse(self, call: _Call, exc: NexusError) -> Reply:
+        if isinstance(exc, RequestRejected):  # one line per bad request, never a traceback
+            req = call.request
+            log.warning("refused %s %.200r: %s", req.method, req.raw_path, exc.message)
         body = anthropic_error_body(exc.error_type, exc.message)
         outcome = _REFUSAL_OUTCOMES.get(type(exc), Outcome.REJECTED)
         self._record(call, None, (), b"", outcome, exc.message, status_override=exc.status)
@@ -303,6 +314,8 @@ def _check_json(body: bytes) -> None:
             orjson.loads(body)
     except ValueError as exc:  # UnicodeDecodeError and orjson's error are ValueErrors too
         raise RequestRejected(f"the request body is not valid JSON (UTF-8): {exc}") from exc
+    except RuntimeError as exc:  # simdjson's DEPTH_ERROR: nested 1024 deep or more
+        raise RequestRejected(f"the request body is nested too deep: {exc}") from exc
 
 
 def _netloc(url: str) -> str:

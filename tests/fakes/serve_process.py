@@ -24,6 +24,7 @@ import pytest
 from nexus.aio import TaskSet
 
 _READY = re.compile(r"ANTHROPIC_BASE_URL=(http://\S+)")
+_API = re.compile(r"API\s+(http://\S+)")
 START_TIMEOUT_S = 30.0
 
 
@@ -50,6 +51,7 @@ class NexusProcess:
         self.args, self.env, self.cwd = args, env, cwd
         self.proc: asyncio.subprocess.Process | None = None
         self.proxy_url = ""
+        self.api_url = ""
         self.log: list[str] = []
         self._tasks = TaskSet()
 
@@ -75,10 +77,25 @@ class NexusProcess:
         while line := await self.proc.stderr.readline():
             text = line.decode(errors="replace")
             self.log.append(text)
+            if not self.api_url and (api := _API.search(text)):
+                self.api_url = api.group(1)
             if not ready.done() and (match := _READY.search(text)):
                 ready.set_result(match.group(1))
         if not ready.done():
             ready.set_exception(EOFError("nexus serve exited"))
+
+    async def stored(self, count: int, *, timeout_s: float = 15.0, **params: str) -> list[Any]:
+        """The summary rows of ``GET /api/requests`` once at least ``count`` are stored."""
+        import httpx
+
+        async with httpx.AsyncClient(timeout=10) as client, asyncio.timeout(timeout_s):
+            while True:
+                answer = await client.get(self.api_url + "/api/requests", params=params)
+                answer.raise_for_status()
+                items: list[Any] = answer.json()["items"]
+                if len(items) >= count:
+                    return items
+                await asyncio.sleep(0.1)
 
     def recorder_pid(self) -> int | None:
         """The recorder process this ``nexus serve`` runs beside itself."""
@@ -112,6 +129,22 @@ class NexusProcess:
 
 
 StartProcess = Callable[..., Awaitable[NexusProcess]]
+
+
+async def raw_http(url: str, request: bytes, *, timeout_s: float = 10.0) -> tuple[int, bytes]:
+    """Send ``request`` (a whole HTTP/1.1 request, byte for byte: no client normalises its path
+    or Host) to ``url``'s host and port; returns the status and the raw response."""
+    host, port = url.removeprefix("http://").split("/")[0].rsplit(":", 1)
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        writer.write(request)
+        await writer.drain()
+        async with asyncio.timeout(timeout_s):
+            answer = await reader.read()  # requests say "Connection: close"
+    finally:
+        writer.close()
+    status = int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/") else 0
+    return status, answer
 
 
 @pytest.fixture

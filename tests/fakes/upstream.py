@@ -79,6 +79,7 @@ class SeenRequest:
     headers: Headers
     body: bytes
     parsed: Any = field(default=_UNPARSED, repr=False, compare=False)  # the body, parsed once
+    target: str = ""  # the request target as received: path and query still percent-encoded
 
     def header(self, name: str) -> str | None:
         lname = name.lower()
@@ -604,6 +605,7 @@ class FakeUpstream:
             ),
             body=body,
             parsed=_loads_or_none(body) if is_messages else _UNPARSED,
+            target=request.raw_path,
         )
         self.requests.append(seen)
         response = await self._route(request, seen, is_messages)

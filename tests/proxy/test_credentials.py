@@ -79,6 +79,12 @@ async def creds(tmp_path: Path, fake_oauth: FakeOAuth) -> AsyncIterator[Credenti
         ("[0:0::1]", "[::1]"),
         ("Nexus.Example.com:443", "nexus.example.com"),
         ("nexus.example.com", "nexus.example.com"),
+        ("nexus.example.com.", "nexus.example.com"),
+        ("Nexus.Example.COM.:80", "nexus.example.com"),
+        ("localhost.:03000", "localhost:3000"),
+        ("127.0.0.1:80", "127.0.0.1"),
+        ("127.0.0.1.:443", "127.0.0.1"),
+        ("[::1]:0443", "[::1]"),
     ],
 )
 def test_host_key_keeps_the_port_only_for_localhost_and_ip_literals(host: str, key: str) -> None:
@@ -109,6 +115,12 @@ def test_host_key_keeps_the_port_only_for_localhost_and_ip_literals(host: str, k
         "[not-ip]:3000",
         "[::1]:70000",
         "x" * 300,
+        ".",
+        "a" * 64 + ".example",
+        "127.1",
+        "0x7f.0.0.1",
+        "2130706433",
+        "127.000.000.001",
     ],
 )
 def test_hostile_host_names_are_refused_with_400(host: str) -> None:

@@ -229,12 +229,17 @@ async def test_other_paths_pass_through_with_method_and_query(nexus, fake_upstre
             nexus.endpoints.proxy_url + "/v1/messages/count_tokens?beta=true", json=BODY
         )
     assert models.status_code == 200 and models.json()["data"]
-    assert root.status_code == 200 and health.json()["status"] == "ok"
+    assert root.status_code == 404 and health.json()["status"] == "ok"  # HEAD /: the upstream's 404
     assert counted.json()["input_tokens"] > 0
     assert [(r.method, r.path, r.query) for r in fake_upstream.requests] == [
-        ("GET", "/v1/models", "limit=2"), ("POST", "/v1/messages/count_tokens", "beta=true")
+        ("GET", "/v1/models", "limit=2"), ("HEAD", "/", ""),
+        ("POST", "/v1/messages/count_tokens", "beta=true"),
     ]  # fmt: skip
-    assert {r.path for r in await records(nexus)} == {"/v1/models", "/v1/messages/count_tokens"}
+    assert {r.path for r in await records(nexus)} == {
+        "/v1/models",
+        "/",
+        "/v1/messages/count_tokens",
+    }
 
 
 async def test_pass_through_auth_and_headers_reach_upstream_untouched(nexus, fake_upstream):
