@@ -38,6 +38,19 @@ class Outcome(StrEnum):
     UPSTREAM_TIMEOUT = "upstream_timeout"
     UPSTREAM_RESET = "upstream_reset"  # the upstream connection broke mid-response
     CLIENT_DISCONNECTED = "client_disconnected"
+    # The upstream answered 2xx, then ended its stream with ``event: error`` (overloaded mid-stream).
+    # The recorder sets it from the stream; the proxy never parses what it relays.
+    STREAM_ERROR = "stream_error"
+
+
+_NOT_ERRORS = frozenset({Outcome.COMPLETE, Outcome.CLIENT_DISCONNECTED})
+
+
+def is_error(status: int | None, outcome: Outcome | str) -> bool:
+    """Whether a call failed: no answer, an error status, or an answer that broke off or ended in an
+    error event. The one definition; ``filter_status_error`` and ``usage_report`` in
+    store/queries/ say the same in SQL (tests/store/test_errors.py holds them together)."""
+    return status is None or status >= 400 or outcome not in _NOT_ERRORS
 
 
 def new_id(now_ms: int | None = None) -> str:

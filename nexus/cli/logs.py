@@ -9,19 +9,27 @@ import typer
 
 from nexus.cli import options
 from nexus.cli.output import out, run
-from nexus.records import RequestFilter, RequestSummary
+from nexus.records import RequestFilter, RequestSummary, is_error
 from nexus.settings import Settings
 
 
 def logs(
     n: Annotated[int, typer.Option("-n", "--lines", help="How many records.", min=1)] = 20,
+    errors: Annotated[
+        bool,
+        typer.Option(
+            "--errors",
+            help="Only failed calls: no answer, an error status, or a stream that broke off or "
+            "ended in an error event (the API's status=error).",
+        ),
+    ] = False,
     db: options.Db = None,
     as_json: options.Json = False,
     debug: options.Debug = False,
 ) -> None:
     """Show the latest recorded calls (id, time, host, model, status, tokens, timings, error)."""
     settings = options.settings(db=db)
-    rows = run(_latest(settings, n), debug=debug)
+    rows = run(_latest(settings, n, RequestFilter(status="error" if errors else None)), debug=debug)
     if as_json:
         for row in rows:
             out.out(orjson.dumps(log_row(row)).decode(), highlight=False)
@@ -29,12 +37,12 @@ def logs(
     out.print(render_table(rows))
 
 
-async def _latest(settings: Settings, n: int) -> list[RequestSummary]:
+async def _latest(settings: Settings, n: int, flt: RequestFilter) -> list[RequestSummary]:
     from nexus.store import open_store
 
     store = await open_store(settings)
     try:
-        return (await store.list_requests(RequestFilter(), None, n)).items
+        return (await store.list_requests(flt, None, n)).items
     finally:
         await store.close()
 
@@ -76,7 +84,7 @@ def render_table(rows: list[RequestSummary], width: int | None = None) -> object
         table.add_column(name, justify=justify, no_wrap=name != "error")  # type: ignore[arg-type]
     for s in rows:
         status = "—" if s.status is None else str(s.status)
-        colour = "green" if s.status and s.status < 400 else "red"
+        colour = "red" if is_error(s.status, s.outcome) else "green"
         cells = [
             _iso(s.started_at_ms)[11:19],
             (s.model or s.path).removeprefix("claude-"),

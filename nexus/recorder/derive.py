@@ -10,12 +10,13 @@ from __future__ import annotations
 import re
 import zlib
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import orjson
 
 from nexus.recorder.sse import Assembled, assemble_json, assemble_sse
-from nexus.records import Exchange, RequestRecord, Usage
+from nexus.records import Exchange, Outcome, RequestRecord, Usage
 
 PREVIEW_CHARS = 240
 _LEGACY_SESSION = re.compile(r"_session_([0-9a-fA-F-]{36})")
@@ -33,7 +34,7 @@ def derive(exchange: Exchange, cost: CostFn | None = None) -> RequestRecord:
     tools = _list(body.get("tools"))
     usage = assembled.usage
     return RequestRecord(
-        exchange=exchange,
+        exchange=_with_stream_error(exchange, assembled),
         model=model,
         is_streaming=body.get("stream") is True,
         session_id=exchange.request_header("x-claude-code-session-id") or _session_from(body),
@@ -54,6 +55,19 @@ def derive(exchange: Exchange, cost: CostFn | None = None) -> RequestRecord:
         tool_count=len(tools),
         tool_use_count=len(assembled.tool_uses),
     )
+
+
+def _with_stream_error(exchange: Exchange, assembled: Assembled) -> Exchange:
+    """A 2xx stream that ended in ``event: error`` failed, whatever its status says: the call is
+    recorded as a ``stream_error`` with the event's type and message."""
+    if (
+        assembled.error_type is None
+        or exchange.outcome is not Outcome.COMPLETE
+        or exchange.status is None
+        or exchange.status >= 400
+    ):
+        return exchange
+    return replace(exchange, outcome=Outcome.STREAM_ERROR, error=_error_text(assembled))
 
 
 def _assemble(exchange: Exchange) -> Assembled:

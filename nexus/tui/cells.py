@@ -10,6 +10,8 @@ from datetime import datetime, tzinfo
 
 from rich.text import Text
 
+from nexus.records import RequestSummary, is_error
+
 UNPRICED = "unpriced"
 DEFAULT_WINDOW_TOKENS = 200_000
 LONG_WINDOW_TOKENS = 1_000_000
@@ -100,8 +102,12 @@ def status_style(status: int | None) -> str:
     return "bold red"
 
 
-def status_text(status: int | None) -> Text:
-    return Text("ERR" if status is None else str(status), style=status_style(status))
+def status_text(row: RequestSummary) -> Text:
+    """The status code, red when the call failed: a 200 whose stream ended in an error event too."""
+    status = row.status
+    failed_quietly = status is not None and status < 400 and is_error(status, row.outcome)
+    style = "bold red" if failed_quietly else status_style(status)
+    return Text("ERR" if status is None else str(status), style=style)
 
 
 CLASS_STYLES = {

@@ -13,7 +13,7 @@ import re
 import shlex
 from dataclasses import dataclass, fields, replace
 
-from nexus.records import RequestFilter, RequestSummary, TrafficClass, now_ms
+from nexus.records import RequestFilter, RequestSummary, TrafficClass, is_error, now_ms
 
 _STATUS = re.compile(r"^(?:[1-5][0-9]{2}|[1-5]xx|error)$")
 _AGE = re.compile(r"^(\d+)(ms|s|m|h|d|w)$")
@@ -142,7 +142,7 @@ def matches(row: RequestSummary, flt: RequestFilter) -> bool:
         return False
     if flt.model is not None and flt.model.lower() not in (row.model or "").lower():
         return False
-    if flt.status is not None and not _status_matches(row.status, flt.status):
+    if flt.status is not None and not _status_matches(row, flt.status):
         return False
     if flt.traffic_class is not None and row.traffic_class != flt.traffic_class:
         return False
@@ -157,9 +157,10 @@ def matches(row: RequestSummary, flt: RequestFilter) -> bool:
     return True
 
 
-def _status_matches(status: int | None, wanted: str) -> bool:
+def _status_matches(row: RequestSummary, wanted: str) -> bool:
+    status = row.status
     if wanted == "error":
-        return status is None
+        return is_error(status, row.outcome)
     if status is None:
         return False
     if wanted.endswith("xx"):

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import orjson
 from typer.testing import CliRunner
 
 from nexus.cli.main import app
+from nexus.recorder.derive import derive
 from nexus.records import Usage
 from nexus.store.sqlite import SqliteStore
 from tests.factories import make_record
@@ -51,3 +53,23 @@ def test_the_table_shows_errors_and_an_empty_store_says_what_to_do(tmp_path):
     seed(tmp_path / "n.db", [make_record(status=529, error="overloaded")])
     table = CliRunner().invoke(app, ["logs", "--db", db], env={"COLUMNS": "120"})
     assert "529" in table.stdout and "overloaded" in table.stdout and "opus-4-8" in table.stdout
+
+
+def test_a_200_stream_that_ended_in_an_error_event_is_listed_as_an_error(tmp_path):
+    db = f"sqlite:///{tmp_path}/n.db"
+    ok = make_record(started_at_ms=T0)
+    events = (
+        b'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_1","type":'
+        b'"message","role":"assistant","content":[],"usage":{"input_tokens":5}}}\n\n'
+        b'event: error\ndata: {"type":"error","error":{"type":"overloaded_error",'
+        b'"message":"Overloaded"}}\n\n'
+    )
+    stream = derive(replace(make_record(started_at_ms=T0 + 1).exchange, response_body=events))
+    seed(tmp_path / "n.db", [ok, stream])
+    result = CliRunner().invoke(app, ["logs", "--errors", "--json", "--db", db])
+    assert result.exit_code == 0, result.output
+    (line,) = [orjson.loads(text) for text in result.stdout.splitlines()]
+    assert line["id"] == stream.id and line["status"] == 200
+    assert (line["outcome"], line["error"]) == ("stream_error", "overloaded_error: Overloaded")
+    table = CliRunner().invoke(app, ["logs", "--db", db], env={"COLUMNS": "120"})
+    assert "overloaded_error: Overloaded" in table.stdout

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from nexus.records import RequestFilter
+from nexus.records import Outcome, RequestFilter
+from nexus.tui import cells
 from nexus.tui.query import QueryError, describe, matches, parse_query
 from tests.tui import data
 
@@ -58,3 +59,16 @@ def test_live_rows_are_matched_like_the_server_filters() -> None:
     assert not matches(row, parse_query("status:2xx").filter)
     assert not matches(row, parse_query("class:subagent").filter)
     assert matches(row, parse_query("q:migration").filter) == ("migration" in row.user_preview)
+
+
+def test_status_error_matches_what_the_server_counts_as_an_error_a_failed_200_stream_too() -> None:
+    error = parse_query("status:error").filter
+    overloaded_mid_stream = data.summary(
+        1, status=200, outcome=Outcome.STREAM_ERROR, error="overloaded_error: Overloaded"
+    )
+    assert matches(overloaded_mid_stream, error)
+    assert matches(data.summary(12), error)  # a 529
+    assert matches(data.summary(2, status=None, outcome=Outcome.UPSTREAM_UNREACHABLE), error)
+    assert not matches(data.summary(1), error)
+    assert cells.status_text(overloaded_mid_stream).style == "bold red"
+    assert cells.status_text(data.summary(1)).style == "green"

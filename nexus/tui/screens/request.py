@@ -233,7 +233,7 @@ def head_text(stored: StoredRequest, app: NexusApp) -> Text:
     s = stored.summary
     text = Text(" ")
     text.append(f"{s.method} {s.path} ", style="bold")
-    text.append_text(cells.status_text(s.status))
+    text.append_text(cells.status_text(s))
     text.append("  ")
     text.append(cells.short_model(s.model), style="bold")
     text.append("  ")

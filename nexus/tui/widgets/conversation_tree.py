@@ -24,7 +24,13 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from nexus.records import ConversationBranch, ConversationSubtask, ConversationTree, RequestSummary
+from nexus.records import (
+    ConversationBranch,
+    ConversationSubtask,
+    ConversationTree,
+    RequestSummary,
+    is_error,
+)
 from nexus.tui import cells
 from nexus.tui.shape import TreeItem, build_tree, is_background
 
@@ -39,8 +45,8 @@ def request_label(row: RequestSummary, tz: tzinfo | None) -> Text:
     klass.pad_right(10 - klass.cell_len)
     text.append_text(klass)
     text.append(" ")
-    if row.status != 200:
-        text.append_text(cells.status_text(row.status))
+    if row.status != 200 or is_error(row.status, row.outcome):
+        text.append_text(cells.status_text(row))
         text.append(" ")
     text.append(f"{cells.short_model(row.model):<10} ", style="dim")
     text.append(

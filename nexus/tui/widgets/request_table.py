@@ -74,7 +74,7 @@ def default_columns(tz: tzinfo | None) -> list[Column]:
         Column("account", 10, _account),
         Column("model", 11, lambda r: cells.short_model(r.model)),
         Column("class", 8, _cls),
-        Column("st", 3, lambda r: cells.status_text(r.status), "right"),
+        Column("st", 3, lambda r: cells.status_text(r), "right"),
         Column("in", 5, _tokens_in, "right"),
         Column("out", 5, lambda r: cells.tokens(r.usage.output_tokens), "right"),
         Column("cache", 5, _tokens_cache, "right"),

@@ -95,7 +95,9 @@ r.status = ?
 -- name: filter_status_range
 r.status >= ? AND r.status < ?
 -- name: filter_status_error
-(r.status IS NULL OR r.status >= 400)
+-- The same rule as nexus.records.is_error: no answer, an error status, or an answer that broke
+-- off or ended in an error event.
+(r.status IS NULL OR r.status >= 400 OR r.outcome NOT IN ('complete', 'client_disconnected'))
 -- name: filter_class
 l.traffic_class = ?
 -- name: filter_session

@@ -25,7 +25,8 @@ LEFT JOIN links l ON l.request_id = r.id
 -- name: usage_report
 SELECT {groups}
        COUNT(*),
-       SUM(CASE WHEN r.status IS NULL OR r.status >= 400 THEN 1 ELSE 0 END),
+       SUM(CASE WHEN r.status IS NULL OR r.status >= 400
+                     OR r.outcome NOT IN ('complete', 'client_disconnected') THEN 1 ELSE 0 END),
        SUM(r.input_tokens),
        SUM(r.output_tokens),
        SUM(MAX(r.cache_creation_tokens - r.cache_creation_1h_tokens, r.cache_creation_5m_tokens)),
