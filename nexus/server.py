@@ -2,23 +2,30 @@
 
 Owns the TaskSet of the long-lived tasks: both Hypercorn servers (proxy and API), the supervisor of
 the recorder process (``nexus.recording``: it stores what the proxy spools), the event listener and
-the analysis worker. Start-up order: store (migrations) → spool → recorder → the servers. Shutdown:
-stop accepting → in-flight responses end → close the spool → the recorder stores it to the end
-(with a deadline) → cancel → await → close the store. A side task that dies stops the server loudly.
+the analysis worker. Start-up order: data folder and both sockets (what a setting can make fail
+comes first) → store (migrations) → spool → recorder → the servers; a failed start undoes what it
+built. Shutdown: stop accepting → in-flight responses end → close the spool → the recorder stores it
+to the end (with a deadline) → cancel → await → close the store. A side task that dies stops the
+server loudly.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
+import os
 import socket
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
 
 from nexus.aio import TaskSet
+from nexus.errors import ConfigError
 from nexus.settings import Settings
 
 log = logging.getLogger("nexus.server")
@@ -48,6 +55,7 @@ class Server:
         self._sockets: list[socket.socket] = []
         self._listener: asyncio.Task[None] | None = None
         self._servers: list[asyncio.Task[None]] = []
+        self._undo: list[Callable[[], Awaitable[None]]] = []  # what start() built so far
 
     async def __aenter__(self) -> Server:
         await self.start()
@@ -57,6 +65,30 @@ class Server:
         await self.stop()
 
     async def start(self) -> None:
+        """Build and start everything; a start that fails undoes what it built (sockets, store,
+        recorder) before raising, so the process can exit at once instead of hanging."""
+        try:
+            await self._start()
+        except BaseException:
+            self._closed = True
+            for undo in reversed(self._undo):
+                try:
+                    await undo()
+                except Exception:
+                    log.exception("while undoing a failed start")
+            raise
+
+    async def _start(self) -> None:
+        # What a setting can make fail comes first, before the heavy imports: a start that cannot
+        # work says so within a second.
+        s = self.settings
+        prepare_data_dir(s.data_dir)
+        self._undo.append(self._close_sockets)
+        proxy_sock = _bind(s.host, s.proxy_port, "--proxy-port / NEXUS_PROXY_PORT")
+        self._sockets.append(proxy_sock)
+        api_sock = _bind(s.host, s.api_port, "--api-port / NEXUS_API_PORT")
+        self._sockets.append(api_sock)
+
         from nexus.api.app import make_api_app
         from nexus.events import EventBus, listen_for_events
         from nexus.proxy.app import make_proxy_app
@@ -67,15 +99,17 @@ class Server:
         from nexus.recorder.tap import Tap
         from nexus.store import open_store
 
-        s = self.settings
         self.store = await open_store(s)  # migrations run here, before the recorder starts
+        self._undo.append(self.store.close)
         self.bus = EventBus()
         self.store.on_commit = self.bus.notify  # type: ignore[attr-defined]
-        proxy_sock = _bind(s.host, s.proxy_port)
-        api_sock = _bind(s.host, s.api_port)
-        self._sockets = [proxy_sock, api_sock]
         # One spool per bound proxy port: two processes on one machine never share segment files.
-        self.spool = Spool(s.data_dir / "spool" / str(proxy_sock.getsockname()[1]))
+        spool_dir = s.data_dir / "spool" / str(proxy_sock.getsockname()[1])
+        try:
+            self.spool = Spool(spool_dir)
+        except OSError as exc:
+            raise _unwritable(spool_dir, exc) from exc
+        self._undo.append(self._close_spool)
         self.recorder = RecorderProcess(
             self.spool,
             {
@@ -89,6 +123,7 @@ class Server:
         )
         self.tap = Tap(self.spool, self.recorder.poke)
         self.credentials = Credentials(s.credentials_dir, token_url=s.oauth_token_url)
+        self._undo.append(self.credentials.close)
         self.credentials.warn_loose_permissions()
         self.forwarder = Forwarder(
             upstream_url=s.upstream_url,
@@ -98,7 +133,9 @@ class Server:
             read_timeout_s=s.upstream_timeout_s,
         )
         await self.forwarder.start()
+        self._undo.append(self.forwarder.close)
         self.tasks.spawn(self._guard(self.recorder.run()), name="recorder")
+        self._undo.append(self._stop_tasks)
         listener = listen_for_events(self.store, self.bus)  # type: ignore[arg-type]
         # Cancelled at stop, not awaited: it listens until told otherwise.
         self._listener = self.tasks.spawn(self._guard(listener), name="event-listener")
@@ -118,6 +155,18 @@ class Server:
             self.tasks.spawn(self._guard(self._serve(proxy_app, proxy_sock)), name="proxy-server"),
             self.tasks.spawn(self._guard(self._serve(api_app, api_sock)), name="api-server"),
         ]
+
+    async def _close_sockets(self) -> None:
+        for sock in self._sockets:
+            sock.close()
+
+    async def _close_spool(self) -> None:
+        self.spool.close()
+
+    async def _stop_tasks(self) -> None:
+        self._stop.set()
+        await self.recorder.stop(DRAIN_DEADLINE_S)
+        await self.tasks.close()
 
     def _start_analysis_worker(self) -> None:
         if not self.settings.gemini_api_key:
@@ -187,21 +236,51 @@ class Server:
         await self.store.close()
 
 
-def _bind(host: str, port: int) -> socket.socket:
+def prepare_data_dir(folder: Path) -> None:
+    """Create the data folder and prove it writable, before anything is built on it."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-test-{os.getpid()}"
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        raise _unwritable(folder, exc) from exc
+
+
+def _unwritable(folder: Path, exc: OSError) -> ConfigError:
+    reason = exc.strerror or str(exc)
+    return ConfigError(
+        f"cannot write the data folder {folder}: {reason}; "
+        "choose another with --data-dir or NEXUS_DATA_DIR"
+    )
+
+
+def _bind(host: str, port: int, setting: str) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
-    except OSError as exc:
+    except (OSError, OverflowError) as exc:
         sock.close()
-        from nexus.errors import ConfigError
-
-        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+        raise ConfigError(f"cannot listen on {host}:{port}: {_bind_hint(exc, setting)}") from exc
     sock.listen(1024)
     sock.setblocking(False)
     sock.set_inheritable(True)
     return sock
+
+
+def _bind_hint(exc: OSError | OverflowError, setting: str) -> str:
+    code = getattr(exc, "errno", None)
+    if isinstance(exc, OverflowError):
+        return f"a port is 0-65535: fix {setting}"
+    if code == errno.EADDRINUSE:
+        return f"the port is in use: stop what holds it or choose another with {setting}"
+    if code == errno.EACCES:
+        return f"ports below 1024 need privileges: choose another with {setting}"
+    if isinstance(exc, socket.gaierror) or code == errno.EADDRNOTAVAIL:
+        return f"{exc.strerror}: not an address of this machine; fix --host / NEXUS_HOST"
+    return f"{exc.strerror or exc}: check --host / NEXUS_HOST and {setting}"
 
 
 def _url(sock: socket.socket) -> str:

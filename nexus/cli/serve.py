@@ -6,14 +6,17 @@ import asyncio
 import contextlib
 import gc
 import signal
+import urllib.parse
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from nexus.cli import options
-from nexus.cli.output import err, fail, run, setup_logging
-from nexus.settings import Settings
+from nexus.cli.output import EXIT_USAGE, err, fail, run, setup_logging
+from nexus.settings import DEFAULT_MAX_BODY_BYTES, DEFAULT_UPSTREAM_URL, Settings
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 def serve(
@@ -30,7 +33,7 @@ def serve(
     upstream: Annotated[
         str,
         typer.Option("--upstream", envvar="NEXUS_UPSTREAM_URL", help="Where calls are forwarded."),
-    ] = "https://api.anthropic.com",
+    ] = DEFAULT_UPSTREAM_URL,
     credentials_dir: options.CredentialsDir = None,
     api_key: Annotated[
         str | None,  # noqa: UP007
@@ -47,17 +50,26 @@ def serve(
             "--data-dir", envvar="NEXUS_DATA_DIR", help="Where the spool lives.", show_default=False
         ),
     ] = None,
-    max_body_mb: Annotated[
-        int, typer.Option("--max-body-mb", envvar="NEXUS_MAX_BODY_MB", help="Largest request body.")
-    ] = 32,
-    log_level: Annotated[str, typer.Option("--log-level", help="DEBUG, INFO, WARNING.")] = "INFO",
+    max_body_bytes: Annotated[
+        int,
+        typer.Option(
+            "--max-body-bytes",
+            envvar="NEXUS_MAX_BODY_BYTES",
+            help="Largest request body the proxy accepts (larger ones get 413).",
+        ),
+    ] = DEFAULT_MAX_BODY_BYTES,
+    log_level: Annotated[
+        str,
+        typer.Option(
+            "--log-level", envvar="NEXUS_LOG_LEVEL", help=f"One of {', '.join(LOG_LEVELS)}."
+        ),
+    ] = "INFO",
     debug: options.Debug = False,
 ) -> None:
     """Run the proxy (default :3000) and the read API (default :3001), recording every call.
 
     Point Claude Code at it with ANTHROPIC_BASE_URL=http://127.0.0.1:3000 claude
     """
-    setup_logging(log_level)
     settings = options.settings(
         db=db,
         proxy_port=proxy_port,
@@ -67,9 +79,35 @@ def serve(
         credentials_dir=credentials_dir,
         api_key=api_key,
         data_dir=data_dir,
-        max_body_bytes=max_body_mb * 1024 * 1024,
+        max_body_bytes=max_body_bytes,
     )
+    check_settings(settings, log_level)
+    setup_logging(log_level)
     run(_serve(settings), debug=debug)
+
+
+def check_settings(settings: Settings, log_level: str) -> None:
+    """Refuse, in one line that names the setting, what would otherwise fail later or never."""
+    if log_level.upper() not in LOG_LEVELS:
+        fail(
+            f"--log-level {log_level!r} is not a level: use one of {', '.join(LOG_LEVELS)}",
+            EXIT_USAGE,
+        )
+    for setting, port in (
+        ("--proxy-port / NEXUS_PROXY_PORT", settings.proxy_port),
+        ("--api-port / NEXUS_API_PORT", settings.api_port),
+    ):
+        if not 0 <= port <= 65535:
+            fail(f"{setting} {port} is not a port: use 1-65535 (0 picks a free one)", EXIT_USAGE)
+    url = urllib.parse.urlsplit(settings.upstream_url)
+    if url.scheme not in ("http", "https") or not url.hostname:
+        fail(
+            f"--upstream / NEXUS_UPSTREAM_URL {settings.upstream_url!r} is not an http(s) URL: "
+            f"give one like {DEFAULT_UPSTREAM_URL}",
+            EXIT_USAGE,
+        )
+    if settings.max_body_bytes <= 0:
+        fail("--max-body-bytes / NEXUS_MAX_BODY_BYTES must be positive", EXIT_USAGE)
 
 
 async def _serve(settings: Settings) -> None:

@@ -37,6 +37,9 @@ def build_store(database_url: str) -> Store:
 
 async def open_store(settings: Settings) -> Store:
     """Build the store named by ``settings.database_url``, connect, and apply migrations."""
-    store = build_store(settings.database_url)
-    await store.open()
+    try:
+        store = build_store(settings.database_url)
+        await store.open()
+    except ConfigError as exc:  # the URL is what to fix: say which setting holds it
+        raise ConfigError(f"{exc.message} (fix the URL in --db or DATABASE_URL)") from exc
     return store

@@ -39,7 +39,8 @@ def map_store_errors() -> Iterator[None]:
         yield
     except asyncpg.exceptions.InvalidCatalogNameError as exc:
         raise ConfigError(f"Postgres: {exc}") from exc
-    except asyncpg.exceptions.InvalidPasswordError as exc:
+    except asyncpg.exceptions.InvalidAuthorizationSpecificationError as exc:
+        # a wrong password, a role that does not exist, no pg_hba.conf entry: all settings to fix
         raise ConfigError(f"Postgres refused the login: {exc}") from exc
     except _UNAVAILABLE as exc:
         raise StoreUnavailable(f"Postgres: {exc or type(exc).__name__}") from exc
