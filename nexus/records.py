@@ -1,7 +1,8 @@
 """The frozen records every layer shares: what the proxy captured, what the recorder derived from it,
 how the linker placed it, and the summary rows that lists read.
 
-Raw JSON stays ``bytes`` here; the layer that needs a structure parses it once.
+Raw JSON stays ``bytes`` here; the layer that needs a structure parses it once (a record carries the
+recorder's parse of its request body along, ``nexus/wire.py``).
 """
 
 from __future__ import annotations
@@ -10,7 +11,10 @@ import os
 import time
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
+
+if TYPE_CHECKING:
+    from nexus.wire import ParsedRequest
 
 Headers = tuple[tuple[str, str], ...]
 
@@ -158,6 +162,9 @@ class RequestRecord:
     message_count: int = 0
     tool_count: int = 0
     tool_use_count: int = 0
+    # The request body parsed once by the recorder (nexus/wire.py), for the stages after it; never
+    # stored, not part of equality. None: whoever needs it parses ``exchange.request_body``.
+    parsed_request: ParsedRequest | None = field(default=None, compare=False, repr=False)
 
     @property
     def id(self) -> str:

@@ -1,6 +1,6 @@
 """Normalised message fingerprints: what makes two requests "the same conversation so far".
 
-Owns the one parse of a request body the conversation engine needs and the hashing rules of
+Reads the one parse of a request body (``nexus/wire.py``) and owns the hashing rules of
 DESIGN.md §5: ``<system-reminder>`` text and injected ``role: "system"`` messages are dropped,
 ``cache_control`` is ignored, thinking blocks (which clients may strip later) are left out, string
 and list content compare equal, repeated tool ids are dropped, and consecutive messages of one role
@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+
+from nexus.wire import parse_object
 
 _REMINDER = re.compile(r"<system-reminder>.*?</system-reminder>", re.DOTALL)
 _AGENT_TOOLS = frozenset({"Agent", "Task"})
@@ -79,13 +81,7 @@ class Fingerprint:
 
 def parse_json(raw: bytes | None) -> dict[str, Any] | None:
     """A JSON object, or None for anything else (absent, malformed, not an object)."""
-    if not raw:
-        return None
-    try:
-        value = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return None
-    return value if isinstance(value, dict) else None
+    return parse_object(raw)
 
 
 def fingerprint(

@@ -11,6 +11,7 @@ from nexus.conversations.classify import BACKGROUND_CLASSES, classify
 from nexus.conversations.normalize import Fingerprint, fingerprint, parse_json
 from nexus.conversations.normalize import digest as _digest
 from nexus.records import Headers, RequestRecord, StoredRequest, TrafficClass
+from nexus.wire import ParsedRequest, parsed_body
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +28,7 @@ class RequestView:
     request_headers: Headers
     request_body: bytes
     response_message: bytes | None
+    parsed: ParsedRequest | None = None  # the recorder's parse of request_body, when it has one
 
     @property
     def position(self) -> tuple[int, str]:
@@ -54,6 +56,7 @@ class RequestView:
             request_headers=ex.request_headers,
             request_body=ex.request_body,
             response_message=record.response_message,
+            parsed=record.parsed_request,
         )
 
     @classmethod
@@ -93,9 +96,9 @@ class Prepared:
 
 
 def prepare(view: RequestView) -> Prepared:
-    """Parse the body once, classify, and fingerprint conversational calls. CPU work: callers on the
+    """Read the body's parse (the recorder's, else parse it here), classify, and fingerprint conversational calls. CPU work: callers on the
     event loop run batches of this in a thread."""
-    body = parse_json(view.request_body)
+    body = parsed_body(view.request_body, view.parsed).value
     traffic_class = classify(view.method, view.path, view.request_headers, body)
     if traffic_class in BACKGROUND_CLASSES or body is None:
         return Prepared(view, traffic_class, None)

@@ -1,8 +1,9 @@
 """What the recorder learns from a raw exchange: model, stream flag, Claude Code's session and agent
 ids, previews and counts for the list views, the assembled response, usage and rate-limit headers.
 
-Runs in the writer, off the hot path; every body is parsed once here. Never raises on odd input: an
-unparseable body gives a record with what could be learnt.
+Runs in the writer, off the hot path; every request body is parsed once here (``nexus/wire.py``) and
+the record carries that parse to the stages after (cutting, search, linking). Never raises on odd
+input: an unparseable body gives a record with what could be learnt.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import orjson
 
 from nexus.recorder.sse import Assembled, assemble_json, assemble_sse
 from nexus.records import Exchange, Outcome, RequestRecord, Usage
+from nexus.wire import parse_request
 
 PREVIEW_CHARS = 240
 _LEGACY_SESSION = re.compile(r"_session_([0-9a-fA-F-]{36})")
@@ -27,17 +29,17 @@ CostFn = Callable[[str | None, Usage, int], int | None]
 
 
 def derive(exchange: Exchange, cost: CostFn | None = None) -> RequestRecord:
-    body = _loads(exchange.request_body)
+    parsed = parse_request(exchange.request_body)  # the one parse; the record carries it along
     assembled = _assemble(exchange)
-    model = _str(body.get("model")) or assembled.model
-    messages = _list(body.get("messages"))
-    tools = _list(body.get("tools"))
+    model = parsed.model or assembled.model
+    messages = parsed.messages
     usage = assembled.usage
     return RequestRecord(
         exchange=_with_stream_error(exchange, assembled),
         model=model,
-        is_streaming=body.get("stream") is True,
-        session_id=exchange.request_header("x-claude-code-session-id") or _session_from(body),
+        is_streaming=parsed.is_streaming,
+        session_id=exchange.request_header("x-claude-code-session-id")
+        or _session_from(parsed.field("metadata")),
         agent_id=exchange.request_header("x-claude-code-agent-id"),
         parent_agent_id=exchange.request_header("x-claude-code-parent-agent-id"),
         response_message=assembled.message,
@@ -52,8 +54,9 @@ def derive(exchange: Exchange, cost: CostFn | None = None) -> RequestRecord:
         user_preview=_preview(last_user_text(messages)),
         reply_preview=_preview(assembled.text or _error_text(assembled)),
         message_count=len(messages),
-        tool_count=len(tools),
+        tool_count=len(parsed.tools),
         tool_use_count=len(assembled.tool_uses),
+        parsed_request=parsed,
     )
 
 
@@ -108,17 +111,8 @@ def decoded_response_body(exchange: Exchange) -> bytes:
     return b""
 
 
-def _loads(raw: bytes) -> dict[str, Any]:
-    try:
-        value = orjson.loads(raw) if raw else {}
-    except orjson.JSONDecodeError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
-def _session_from(body: dict[str, Any]) -> str | None:
+def _session_from(metadata: object) -> str | None:
     """The session id in ``metadata.user_id``: a JSON string (new CLIs) or ``user_…_session_<uuid>``."""
-    metadata = body.get("metadata")
     user_id = metadata.get("user_id") if isinstance(metadata, dict) else None
     if not isinstance(user_id, str):
         return None
@@ -169,11 +163,3 @@ def _error_text(assembled: Assembled) -> str:
 def _preview(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= PREVIEW_CHARS else text[: PREVIEW_CHARS - 1] + "…"
-
-
-def _list(value: object) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _str(value: object) -> str | None:
-    return value if isinstance(value, str) else None

@@ -20,8 +20,11 @@ import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
+
+from nexus.wire import ParsedRequest, parsed_body
 
 HASH_BYTES = 16
 
@@ -83,14 +86,15 @@ def cuts_from_json(raw: bytes) -> tuple[Cut, ...]:
     return tuple(Cut(off, kind, bytes.fromhex(ref)) for off, kind, ref in orjson.loads(raw))
 
 
-def decompose(body: bytes) -> Decomposed:
+def decompose(body: bytes, parsed: ParsedRequest | None = None) -> Decomposed:
     """Cut a request body into skeleton, blobs and message chain; whole-body blob as the fallback.
 
     Bodies written compactly by JavaScript or orjson (Claude Code's are) take the fast path: the
     spans are computed by re-serialising the parsed values, in C. Anything else (other spacing,
     escaped non-ASCII, odd floats) is tokenised. Either way the result must rebuild the exact bytes.
+    ``parsed``: the recorder's parse of ``body``, if it has one (saves parsing it again).
     """
-    parts = _decompose_canonical(body)
+    parts = _decompose_canonical(body, parsed_body(body, parsed).value)
     if parts is not None and _rebuild_in_memory(parts) == body:
         return parts
     try:
@@ -107,16 +111,11 @@ class _NotCuttable(Exception):
     pass
 
 
-def _decompose_canonical(body: bytes) -> Decomposed | None:
-    """Spans of a body that is exactly ``orjson.dumps`` of its own parse, found by measuring the
-    serialised pieces; None when the body is not a JSON object (the caller verifies the rest)."""
-    if not body.startswith(b"{"):
-        return None
-    try:
-        parsed = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
-    if not isinstance(parsed, dict):
+def _decompose_canonical(body: bytes, parsed: dict[str, Any] | None) -> Decomposed | None:
+    """Spans of a body that is exactly ``orjson.dumps`` of its own parse ``parsed``, found by
+    measuring the serialised pieces; None when the body is not a JSON object (the caller verifies
+    the rest)."""
+    if parsed is None or not body.startswith(b"{"):
         return None
     pieces: list[tuple[int, int, str, bytes]] = []
     blobs: list[Blob] = []

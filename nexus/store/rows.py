@@ -99,7 +99,7 @@ def prepare_batch(records: Sequence[RequestRecord], known_blobs: set[bytes]) -> 
 
     for record in records:
         ex = record.exchange
-        parts = decompose(ex.request_body)
+        parts = decompose(ex.request_body, record.parsed_request)
         for blob in parts.blobs:
             add_blob(blob)
         for node in parts.nodes:

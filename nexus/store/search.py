@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from nexus.records import RequestRecord
+from nexus.wire import ParsedRequest, parse_request, parsed_body
 
 MAX_SEARCH_CHARS = 32_000  # per request; enough for any prompt people search for
 _TOOL_INPUT_CHARS = 2_000
@@ -22,20 +23,22 @@ _TOOL_INPUT_CHARS = 2_000
 
 def search_text(record: RequestRecord) -> str:
     """The user and assistant text of ``record`` that search should find, capped."""
-    return search_text_from(record.exchange.request_body, record.response_message)
+    parsed = parsed_body(record.exchange.request_body, record.parsed_request)
+    return _joined(parsed, record.response_message)
 
 
 def search_text_from(request_body: bytes, response_message: bytes | None) -> str:
     """``search_text`` from the stored parts (a request read back, for re-indexing)."""
-    parts = _new_user_text(request_body)
+    return _joined(parse_request(request_body), response_message)
+
+
+def _joined(request: ParsedRequest, response_message: bytes | None) -> str:
+    parts = _new_user_text(request.messages)
     parts += _response_text(response_message)
     return "\n".join(p for p in parts if p)[:MAX_SEARCH_CHARS]
 
 
-def _new_user_text(body: bytes) -> list[str]:
-    messages = _field(_loads(body), "messages")
-    if not isinstance(messages, list):
-        return []
+def _new_user_text(messages: list[Any]) -> list[str]:
     trailing: list[Any] = []
     for message in reversed(messages):
         if isinstance(message, dict) and message.get("role") == "assistant":
