@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import dataclass
+from typing import Annotated
 
 import orjson
+import typer
 
 from nexus.cli import options
 from nexus.cli.output import out, run
@@ -25,10 +27,37 @@ class Check:
 def doctor(
     db: options.Db = None,
     credentials_dir: options.CredentialsDir = None,
+    wire: Annotated[
+        bool,
+        typer.Option(
+            "--wire",
+            help="Instead: run the installed claude once through a private Nexus against a "
+            "built-in fake API (no network, no key) and report its version, paths, betas and "
+            "classes, every call Nexus could not classify or link, and every byte that changed "
+            "on the way up. Exit 1 when anything is unrecognised.",
+        ),
+    ] = False,
+    claude_bin: Annotated[
+        str,
+        typer.Option(
+            "--claude",
+            "--claude-bin",
+            envvar="NEXUS_CLAUDE_BIN",
+            help="The claude executable for --wire (a name on PATH or a path).",
+        ),
+    ] = "claude",  # fmt: skip
+    timeout_s: Annotated[
+        float, typer.Option("--timeout", help="Seconds the --wire run of claude may take.", min=1)
+    ] = 120.0,
     as_json: options.Json = False,
     debug: options.Debug = False,
 ) -> None:
     """Check the database, the spool, the running server, credentials and tools; exit 1 on failure."""
+    if wire:
+        from nexus.cli.wire_report import wire_check
+
+        wire_check(claude_bin, timeout_s=timeout_s, as_json=as_json, debug=debug)
+        return
     settings = options.settings(db=db, credentials_dir=credentials_dir)
     checks = run(_checks(settings), debug=debug)
     if as_json:
