@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import orjson
 import typer
 
 from nexus.cli import options
 from nexus.cli.output import err, fail, out, run
+
+if TYPE_CHECKING:
+    from nexus.settings import Settings
 
 _TERMINAL = ("done", "failed")
 
@@ -44,6 +47,7 @@ def analyze(
     limit: Limit = 50,
     as_json: options.Json = False,
     db: options.Db = None,
+    data_dir: options.DataDir = None,
     server: options.Server = None,
     key: options.ApiKey = None,
     debug: options.Debug = False,
@@ -53,15 +57,16 @@ def analyze(
     Locally this needs GEMINI_API_KEY (model: GEMINI_MODEL, default gemini-2.5-pro); with --server
     the server's key and worker are used.
     """
+    local = options.settings(db=db, data_dir=data_dir)
     if jobs:
         if state is not None and state not in ("pending", "running", "done", "failed"):
             fail("--state takes pending, running, done or failed", 2)
-        items = run(_list(db, server, key, state, limit), debug=debug)
+        items = run(_list(local, server, key, state, limit), debug=debug)
         _print_jobs(items, as_json)
         return
     if not conversation:
         fail("give a CONVERSATION id, or --jobs to list analysis jobs", 2)
-    job = run(_analyze(conversation, branch, wait, force, db, server, key), debug=debug)
+    job = run(_analyze(conversation, branch, wait, force, local, server, key), debug=debug)
     if as_json:
         out.out(orjson.dumps(job).decode(), highlight=False)
     elif job["state"] == "done" and job.get("markdown"):
@@ -80,7 +85,7 @@ async def _analyze(
     branch: str,
     wait: bool,
     force: bool,
-    db: str | None,
+    local: Settings,
     server: str | None,
     key: str | None,
 ) -> dict[str, Any]:
@@ -92,7 +97,7 @@ async def _analyze(
     from nexus.analysis.report import job_document
     from nexus.errors import ConfigError
 
-    settings = options.settings(db=db)
+    settings = local
     if not settings.gemini_api_key:
         raise ConfigError(MISSING_KEY_MESSAGE)
     store = await _open_local(settings)
@@ -136,7 +141,7 @@ async def _run_here(store: Any, settings: Any, job_id: str) -> Any:
 
 
 async def _list(
-    db: str | None, server: str | None, key: str | None, state: str | None, limit: int
+    local: Settings, server: str | None, key: str | None, state: str | None, limit: int
 ) -> list[dict[str, Any]]:
     if server:
         params = {"limit": str(limit)} | ({"state": state} if state else {})
@@ -146,7 +151,7 @@ async def _list(
     from nexus.analysis.report import job_document
     from nexus.store.base import JobState
 
-    store = await _open_local(options.settings(db=db))
+    store = await _open_local(local)
     try:
         jobs = await store.list_analyses(state=JobState(state) if state else None, limit=limit)
         return [job_document(job, with_result=False) for job in jobs]

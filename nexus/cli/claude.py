@@ -39,6 +39,7 @@ def claude(
         typer.Argument(help="Arguments for claude (use -- before ones Nexus would take itself)."),
     ] = None,
     credentials_dir: options.CredentialsDir = None,
+    data_dir: options.DataDir = None,
     proxy_port: Annotated[
         int | None,
         typer.Option("--proxy-port", envvar="NEXUS_PROXY_PORT", help="Port of the local proxy."),
@@ -54,7 +55,9 @@ def claude(
 
     Examples: nexus claude   ·   nexus claude -p "explain this repo"   ·   nexus claude -- --help
     """
-    settings = options.settings(credentials_dir=credentials_dir, proxy_port=proxy_port)
+    settings = options.settings(
+        credentials_dir=credentials_dir, data_dir=data_dir, proxy_port=proxy_port
+    )
     executable = shutil.which(claude_bin)
     if executable is None:
         fail(
@@ -141,6 +144,7 @@ def _start_server(settings: Settings) -> int:
         NEXUS_PROXY_PORT=str(settings.proxy_port),
         NEXUS_HOST=settings.host,
         NEXUS_CREDENTIALS_DIR=str(Path(settings.credentials_dir).resolve()),
+        NEXUS_DATA_DIR=str(settings.data_dir.resolve()),
     )
     argv = serve_argv()
     err.print(f"Starting nexus serve in the background (log: {log_path})", highlight=False)

@@ -23,9 +23,11 @@ _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 @app.command()
-def migrate(db: options.Db = None, debug: options.Debug = False) -> None:
+def migrate(
+    db: options.Db = None, data_dir: options.DataDir = None, debug: options.Debug = False
+) -> None:
     """Apply pending schema migrations (nexus serve also does this at start)."""
-    names = run(_migrate(options.settings(db=db)), debug=debug)
+    names = run(_migrate(options.settings(db=db, data_dir=data_dir)), debug=debug)
     err.print(f"schema up to date ({len(names)} migrations applied in all)")
 
 
@@ -41,10 +43,13 @@ async def _migrate(settings: Settings) -> list[str]:
 
 @app.command()
 def stats(
-    db: options.Db = None, as_json: options.Json = False, debug: options.Debug = False
+    db: options.Db = None,
+    data_dir: options.DataDir = None,
+    as_json: options.Json = False,
+    debug: options.Debug = False,
 ) -> None:
     """Rows, bytes received vs bytes of unique content, size on disk, spool backlog."""
-    settings = options.settings(db=db)
+    settings = options.settings(db=db, data_dir=data_dir)
     data = run(_stats(settings), debug=debug)
     if as_json:
         out.out(orjson.dumps(data).decode(), highlight=False)
@@ -95,6 +100,7 @@ def prune(
         typer.Option("--older-than", help="Age like 30d, 12h, 2w: records started before it go."),
     ],
     db: options.Db = None,
+    data_dir: options.DataDir = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     debug: options.Debug = False,
 ) -> None:
@@ -105,7 +111,9 @@ def prune(
     cutoff_ms = int((time.time() - int(match.group(1)) * _UNIT_S[match.group(2)]) * 1000)
     if not yes and not typer.confirm(f"Delete every record older than {older_than}?", err=True):
         raise typer.Exit(1)
-    deleted, before, after = run(_prune(options.settings(db=db), cutoff_ms), debug=debug)
+    deleted, before, after = run(
+        _prune(options.settings(db=db, data_dir=data_dir), cutoff_ms), debug=debug
+    )
     err.print(f"deleted {deleted:,} requests; database {_size(before)} → {_size(after)}")
 
 
@@ -131,10 +139,11 @@ async def _prune(settings: Settings, cutoff_ms: int) -> tuple[int, int, int]:
 def backup(
     file: Annotated[Path, typer.Argument(help="Where to write the copy (SQLite).")],
     db: options.Db = None,
+    data_dir: options.DataDir = None,
     debug: options.Debug = False,
 ) -> None:
     """Copy the database while Nexus runs (SQLite online backup); for Postgres, print pg_dump."""
-    settings = options.settings(db=db)
+    settings = options.settings(db=db, data_dir=data_dir)
     if settings.is_postgres:
         url, had_password = _without_password(settings.database_url)
         out.out(

@@ -16,6 +16,7 @@ from nexus.settings import Settings
 
 def rebuild(
     db: options.Db = None,
+    data_dir: options.DataDir = None,
     batch_size: Annotated[
         int,
         typer.Option("--batch-size", min=1, max=10_000, help="Requests linked per transaction."),
@@ -28,7 +29,7 @@ def rebuild(
     Safe while servers run on Postgres (linkers take turns); on SQLite stop `nexus serve` first.
     """
     requests, conversations, seconds = run(
-        _rebuild(options.settings(db=db), batch_size), debug=debug
+        _rebuild(options.settings(db=db, data_dir=data_dir), batch_size), debug=debug
     )
     if as_json:
         out.out(orjson.dumps({"requests": requests, "conversations": conversations,

@@ -26,6 +26,7 @@ class Check:
 
 def doctor(
     db: options.Db = None,
+    data_dir: options.DataDir = None,
     credentials_dir: options.CredentialsDir = None,
     wire: Annotated[
         bool,
@@ -58,7 +59,7 @@ def doctor(
 
         wire_check(claude_bin, timeout_s=timeout_s, as_json=as_json, debug=debug)
         return
-    settings = options.settings(db=db, credentials_dir=credentials_dir)
+    settings = options.settings(db=db, data_dir=data_dir, credentials_dir=credentials_dir)
     checks = run(_checks(settings), debug=debug)
     if as_json:
         for check in checks:

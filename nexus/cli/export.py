@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Annotated, BinaryIO
 
 import typer
 
-from nexus.cli.options import ApiKey, Db, Debug, Server
+from nexus.cli.options import ApiKey, DataDir, Db, Debug, Server
+from nexus.cli.options import settings as local_settings
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from rich.progress import TaskID
 
     from nexus.export import ExportOptions, ExportSource, Progress
+    from nexus.settings import Settings
 
 FORMATS = ("jsonl", "json", "markdown", "html", "har")
 _RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
@@ -91,6 +93,7 @@ def export(
         str, typer.Option("--output", "-o", help="File to write, or - for stdout.")
     ] = "-",
     db: Db = None,
+    data_dir: DataDir = None,
     server: Server = None,
     key: ApiKey = None,
     debug: Debug = False,
@@ -123,7 +126,8 @@ def export(
     except ExportUsageError as exc:
         fail(exc.message, EXIT_USAGE)
     try:
-        count = run(_run(options, output, db, server, key, err), debug=debug)
+        local = local_settings(db=db, data_dir=data_dir)
+        count = run(_run(options, output, local, server, key, err), debug=debug)
     except OSError as exc:
         if debug:
             err.print_exception()
@@ -135,14 +139,14 @@ def export(
 async def _run(
     options: ExportOptions,
     output: str,
-    db: str | None,
+    local: Settings,
     server: str | None,
     key: str | None,
     err: Console,
 ) -> int:
     from nexus.export import run_export
 
-    async with _open_source(db, server, key) as source:
+    async with _open_source(local, server, key) as source:
         # Data on a terminal's stdout would be torn by a bar on the same screen.
         show_bar = err.is_terminal and (output != "-" or not sys.stdout.isatty())
         with _progress(err, show_bar) as progress, _open_output(output) as out:
@@ -169,7 +173,7 @@ def _open_output(output: str) -> Iterator[BinaryIO]:
 
 @contextlib.asynccontextmanager
 async def _open_source(
-    db: str | None, server: str | None, key: str | None
+    settings: Settings, server: str | None, key: str | None
 ) -> AsyncIterator[ExportSource]:
     """The read-API client for ``--server``, else the local store; closed on the way out."""
     if server:
@@ -182,10 +186,8 @@ async def _open_source(
             await client.aclose()
         return
     from nexus.errors import NexusError
-    from nexus.settings import Settings
     from nexus.store import open_store
 
-    settings = Settings.from_env() if db is None else Settings(database_url=db)
     if not settings.is_postgres and not settings.sqlite_path.exists():
         raise NexusError(f"no Nexus database at {settings.sqlite_path} (see --db)")
     store = await open_store(settings)

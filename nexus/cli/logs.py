@@ -24,11 +24,12 @@ def logs(
         ),
     ] = False,
     db: options.Db = None,
+    data_dir: options.DataDir = None,
     as_json: options.Json = False,
     debug: options.Debug = False,
 ) -> None:
     """Show the latest recorded calls (id, time, host, model, status, tokens, timings, error)."""
-    settings = options.settings(db=db)
+    settings = options.settings(db=db, data_dir=data_dir)
     rows = run(_latest(settings, n, RequestFilter(status="error" if errors else None)), debug=debug)
     if as_json:
         for row in rows:

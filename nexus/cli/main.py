@@ -9,9 +9,11 @@ import typer
 
 from nexus import __version__
 from nexus.cli import analyze, auth, claude, db, doctor, export, logs, serve, tui, usage
+from nexus.cli.env_twins import NexusGroup
 
 app = typer.Typer(
     name="nexus",
+    cls=NexusGroup,
     help="Nexus: a monitoring proxy for teams that use Claude Code.",
     no_args_is_help=True,
     rich_markup_mode="rich",

@@ -15,7 +15,17 @@ Db = Annotated[
         "--db",
         envvar="DATABASE_URL",
         help="Database URL: sqlite:///path/nexus.db or postgresql://user@host/db. "
-        "Default: sqlite in ~/.local/share/nexus/nexus.db.",
+        "Default: sqlite:///<data folder>/nexus.db.",
+        show_default=False,
+    ),
+]
+DataDir = Annotated[
+    Path | None,  # noqa: UP007
+    typer.Option(
+        "--data-dir",
+        envvar="NEXUS_DATA_DIR",
+        help="Nexus's data folder (spool, serve.log, serve.pid, and the default SQLite database "
+        "nexus.db). Default: ~/.local/share/nexus. Give every command the same one.",
         show_default=False,
     ),
 ]

@@ -18,7 +18,11 @@ def render(app: typer.Typer) -> str:
         "# Command-line reference",
         "",
         "Generated from the commands' own help by `python -m nexus.cli.reference > docs/cli.md`.",
-        "Every option with an environment variable can be set either way; the flag wins.",
+        "Every option has an environment variable and can be set either way; the flag wins.",
+        "Settings shared by several commands keep one name everywhere (`DATABASE_URL`,",
+        "`NEXUS_DATA_DIR`, `NEXUS_PROXY_PORT`, …); `--json` and `--debug` are `NEXUS_JSON` and",
+        "`NEXUS_DEBUG`; every other option is `NEXUS_<COMMAND>_<OPTION>`, e.g. `nexus db prune",
+        "--older-than` is `NEXUS_DB_PRUNE_OLDER_THAN`. Flags that are on or off take `1` or `0`.",
         "",
     ]
     for path, command in _walk(root, ["nexus"]):
@@ -51,7 +55,8 @@ def _command(path: list[str], command: click.Command) -> list[str]:
         [*path, "[OPTIONS]" if opts else "", *(a.name.upper() for a in args if a.name)]
     )
     out += ["```", " ".join(usage.split()), "```", ""]
-    if _is_group(command):
+    # A group whose callback runs on its own (`nexus usage`) has options of its own: show them.
+    if _is_group(command) and not getattr(command, "invoke_without_command", False):
         return out
     rows = [_row(p) for p in args + opts if p.name not in ("install_completion", "show_completion")]
     if rows:

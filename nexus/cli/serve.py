@@ -7,7 +7,6 @@ import contextlib
 import gc
 import signal
 import urllib.parse
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -44,12 +43,7 @@ def serve(
             show_default=False,
         ),
     ] = None,
-    data_dir: Annotated[
-        Path | None,  # noqa: UP007
-        typer.Option(
-            "--data-dir", envvar="NEXUS_DATA_DIR", help="Where the spool lives.", show_default=False
-        ),
-    ] = None,
+    data_dir: options.DataDir = None,
     max_body_bytes: Annotated[
         int,
         typer.Option(

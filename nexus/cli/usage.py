@@ -20,13 +20,14 @@ import typer
 from nexus.cli import options
 from nexus.cli.output import err, fail, out, run
 from nexus.settings import Settings
+from nexus.store.base import USAGE_GROUPS
 
 app = typer.Typer(
     help="Usage, cost and rate-limit windows (tables, or --json).",
     invoke_without_command=True,
 )
 
-GROUPS = ("account", "host", "model", "session", "client_key", "class", "day", "hour")
+GROUPS = USAGE_GROUPS  # the store's list: a dimension added there is offered here
 _AGE = re.compile(r"^(\d+)(s|m|h|d|w)$")
 _UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 ATTRIBUTION_LOOKBACK_MS = 5 * 3_600_000  # who used the current 5-hour window
@@ -36,7 +37,7 @@ By = Annotated[
     typer.Option(
         "--by",
         "-b",
-        help="Group by account, host, model, session, client_key, class, day or hour "
+        help=f"Group by {', '.join(GROUPS[:-1])} or {GROUPS[-1]} "
         "(repeat or comma-separate). Default: account.",
         show_default=False,
     ),
@@ -99,6 +100,7 @@ def usage(
     server: options.Server = None,
     key: options.ApiKey = None,
     db: options.Db = None,
+    data_dir: options.DataDir = None,
     as_json: options.Json = False,
     debug: options.Debug = False,
 ) -> None:
@@ -116,7 +118,7 @@ def usage(
         "session": session,
         "utc_offset_ms": 0 if utc else _local_offset_ms(),
     }
-    fetch = _remote(server, key) if server else _local(options.settings(db=db))
+    fetch = _remote(server, key) if server else _local(options.settings(db=db, data_dir=data_dir))
     if watch:
         if as_json:
             fail("--watch draws tables; leave out --json", code=2)
@@ -134,12 +136,13 @@ def usage(
 @app.command()
 def recost(
     db: options.Db = None,
+    data_dir: options.DataDir = None,
     price_book: PriceBook = None,
     as_json: options.Json = False,
     debug: options.Debug = False,
 ) -> None:
     """Re-price every stored request with the current price book (after prices change)."""
-    settings = options.settings(db=db, price_book_path=price_book)
+    settings = options.settings(db=db, data_dir=data_dir, price_book_path=price_book)
     changed, seconds = run(_recost(settings), debug=debug)
     if as_json:
         out.out(orjson.dumps({"changed": changed, "seconds": round(seconds, 3)}).decode())

@@ -21,3 +21,13 @@ def test_every_command_documents_its_options():
     for command in ("`nexus serve`", "`nexus logs`", "`nexus db prune`", "`nexus export`"):
         assert f"## {command}" in text
     assert "`DATABASE_URL`" in text and "`NEXUS_PROXY_PORT`" in text
+
+
+def test_nexus_usage_shows_its_own_options_and_every_group():
+    from nexus.store.base import USAGE_GROUPS
+
+    text = render(app)
+    section = text.split("## `nexus usage`", 1)[1].split("## `nexus usage recost`", 1)[0]
+    assert "| `--by`, `-b` | `NEXUS_USAGE_BY` |" in section and "`--watch`" in section
+    by = next(line for line in section.splitlines() if line.startswith("| `--by`"))
+    assert all(group in by for group in USAGE_GROUPS)
