@@ -109,7 +109,7 @@ async def record(config: dict[str, Any], stop: asyncio.Event, wakeup: asyncio.Ev
             cost=make_cost_function(Path(price_book) if price_book else None),
             on_written=linking,
             on_progress=progress,
-            adopted=adopt_orphans(own.parent, own),
+            adopted=adopt_orphans(own.parent, own, await store.database_id()),
             retry_s=retry_s,
             wakeup=wakeup,
         )

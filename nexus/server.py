@@ -95,7 +95,7 @@ class Server:
         from nexus.proxy.credentials import Credentials
         from nexus.proxy.forward import Forwarder
         from nexus.recorder.process import RecorderProcess
-        from nexus.recorder.spool import Spool
+        from nexus.recorder.spool import Spool, folder_name
         from nexus.recorder.tap import Tap
         from nexus.store import open_store
 
@@ -103,8 +103,11 @@ class Server:
         self._undo.append(self.store.close)
         self.bus = EventBus()
         self.store.on_commit = self.bus.notify  # type: ignore[attr-defined]
-        # One spool per bound proxy port: two processes on one machine never share segment files.
-        spool_dir = s.data_dir / "spool" / str(proxy_sock.getsockname()[1])
+        # One spool per bound proxy port and database: two processes on one machine never share
+        # segment files, and a folder left behind is stored only into the database it was for.
+        port = proxy_sock.getsockname()[1]
+        database_id = await self.store.database_id()  # type: ignore[attr-defined]
+        spool_dir = s.data_dir / "spool" / folder_name(port, database_id)
         try:
             self.spool = Spool(spool_dir)
         except OSError as exc:

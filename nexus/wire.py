@@ -5,7 +5,10 @@ it into blobs, search text, the linker's fingerprint) reads the same ``ParsedReq
 record instead of parsing the ~200 KB body again. Stages that only have the bytes (a request read
 back from the store for a rebuild) call ``parse_request`` themselves. The sole owner of how a body
 is parsed and what its top-level fields mean; never raises on odd input: a body that is not a JSON
-object parses to ``value=None`` and empty fields.
+object parses to ``value=None`` and empty fields. Also the sole owner of how the
+``<system-reminder>`` blocks Claude Code injects into user turns are removed: in one linear pass
+whatever the text (a regex ``<tag>.*?</tag>`` rescans from every unclosed opening tag: quadratic
+on hostile input).
 """
 
 from __future__ import annotations
@@ -68,3 +71,25 @@ def parsed_body(raw: bytes, parsed: ParsedRequest | None) -> ParsedRequest:
 
 def _list(value: object) -> list[Any]:
     return value if isinstance(value, list) else []
+
+
+REMINDER_OPEN = "<system-reminder>"
+REMINDER_CLOSE = "</system-reminder>"
+
+
+def strip_reminders(text: str) -> str:
+    """``text`` without its ``<system-reminder>…</system-reminder>`` blocks (an unclosed one stays)."""
+    start = text.find(REMINDER_OPEN)
+    if start < 0:
+        return text
+    kept: list[str] = []
+    pos = 0
+    while start >= 0:
+        end = text.find(REMINDER_CLOSE, start + len(REMINDER_OPEN))
+        if end < 0:  # no block closes after this opening, nor after any later one
+            break
+        kept.append(text[pos:start])
+        pos = end + len(REMINDER_CLOSE)
+        start = text.find(REMINDER_OPEN, pos)
+    kept.append(text[pos:])
+    return "".join(kept)

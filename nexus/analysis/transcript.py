@@ -9,7 +9,6 @@ one (a compaction restarted it from a summary) starts a new segment; segments ar
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -17,6 +16,7 @@ from typing import Any, Literal
 import orjson
 
 from nexus.analysis.redact import redact_text
+from nexus.wire import strip_reminders
 
 Role = Literal["user", "model"]
 CHARS_PER_TOKEN = 3  # conservative for code and JSON-heavy text, so the estimate rarely undershoots
@@ -26,7 +26,6 @@ COMPACTION_MARK = (
     "[Nexus: the context was compacted here; the conversation continues from a summary.]"
 )
 
-_REMINDER = re.compile(r"<system-reminder>.*?</system-reminder>", re.S)
 _SUMMARY_KEYS = (
     "command",
     "file_path",
@@ -139,7 +138,7 @@ def _message_turn(message: dict[str, Any]) -> Turn | None:
 def _block_text(block: dict[str, Any]) -> str:
     kind = block.get("type")
     if kind == "text":
-        return _REMINDER.sub("", str(block.get("text") or "")).strip()
+        return strip_reminders(str(block.get("text") or "")).strip()
     if kind == "tool_use":
         return f"[tool call {block.get('name', '?')}: {_summarise_input(block.get('input'))}]"
     if kind == "tool_result":
@@ -169,7 +168,7 @@ def _result_text(content: Any) -> str:
 
 
 def _one_line(text: str) -> str:
-    return " ".join(_REMINDER.sub("", text).split())
+    return " ".join(strip_reminders(text).split())
 
 
 def _shorten(text: str, limit: int) -> str:

@@ -12,12 +12,16 @@ from typing import Annotated, Any
 import orjson
 import typer
 
-from nexus.cli import db_conversations, options
+from nexus.cli import db_conversations, db_dead_letters, options
 from nexus.cli.output import err, fail, out, run
 from nexus.settings import Settings
 
-app = typer.Typer(help="Database maintenance: migrate, stats, prune, backup.", no_args_is_help=True)
+app = typer.Typer(
+    help="Database maintenance: migrate, stats, prune, backup, dead letters.", no_args_is_help=True
+)
 app.command("rebuild-conversations")(db_conversations.rebuild)
+app.command("dead-letters")(db_dead_letters.list_letters)
+app.command("retry-dead-letters")(db_dead_letters.retry)
 _AGE = re.compile(r"^(\d+)([smhdw])$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
@@ -66,6 +70,8 @@ def stats(
     )
     out.print(f"on disk         {_size(data['database_bytes'])}")
     out.print(f"spool backlog   {data['spool_files']} files, {_size(data['spool_bytes'])}")
+    out.print(f"dead letters    {data['dead_letters']:,}" + (
+        "  (`nexus db dead-letters` lists them)" if data["dead_letters"] else ""))  # fmt: skip
 
 
 async def _stats(settings: Settings) -> dict[str, Any]:
@@ -90,6 +96,7 @@ async def _stats(settings: Settings) -> dict[str, Any]:
         "newest_ms": s.newest_ms,
         "spool_files": files,
         "spool_bytes": size,
+        "dead_letters": s.dead_letters,
     }
 
 

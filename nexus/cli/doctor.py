@@ -98,7 +98,11 @@ async def _database(settings: Settings) -> Check:
         stats = await store.stats()
     finally:
         await store.close()
-    return Check("database", OK, f"{where} — {stats.requests:,} requests, schema up to date")
+    detail = f"{where} — {stats.requests:,} requests, schema up to date"
+    if stats.dead_letters:
+        return Check("database", WARN, f"{detail}; {stats.dead_letters:,} dead letters could not "
+                     "be stored (`nexus db dead-letters`, `nexus db retry-dead-letters`)")  # fmt: skip
+    return Check("database", OK, detail)
 
 
 def _spool(settings: Settings) -> Check:

@@ -14,6 +14,7 @@ from typing import Any
 
 from nexus.conversations.normalize import is_compaction_prompt
 from nexus.records import Headers, TrafficClass
+from nexus.wire import strip_reminders
 
 BACKGROUND_CLASSES = frozenset(
     {
@@ -37,7 +38,6 @@ _TITLE_MARKERS = ("word title", "sentence-case title", "title for the conversati
 _SUGGESTION = re.compile(r"\bsuggest(?:ion|ions|ed)?\b.{0,80}\b(?:prompt|next|user)\b", re.DOTALL)
 _SUBAGENT_MARKERS = ("cc_is_subagent=true", "you are an agent for claude code")
 _CLAUDE_CODE_MARKERS = ("x-anthropic-billing-header", "you are claude code")
-_REMINDER = re.compile(r"<system-reminder>.*?</system-reminder>", re.DOTALL)
 
 
 def classify(method: str, path: str, headers: Headers, body: dict[str, Any] | None) -> TrafficClass:
@@ -126,8 +126,7 @@ def _message_text(message: dict[str, Any]) -> str:
         )
     else:
         return ""
-    if "<system-reminder>" in text:
-        text = _REMINDER.sub("", text)
+    text = strip_reminders(text)
     return text.strip()
 
 

@@ -18,9 +18,8 @@ from typing import Any
 
 import orjson
 
-from nexus.wire import parse_object
+from nexus.wire import parse_object, strip_reminders
 
-_REMINDER = re.compile(r"<system-reminder>.*?</system-reminder>", re.DOTALL)
 _AGENT_TOOLS = frozenset({"Agent", "Task"})
 # The first user message after a compaction (old and new Claude Code versions).
 COMPACTION_CONTINUATION_MARKERS = (
@@ -201,13 +200,35 @@ def is_compaction_prompt(text: str) -> bool:
 def _clean_text(text: object) -> str:
     if not isinstance(text, str):
         return ""
-    if "<system-reminder>" in text:
-        text = _REMINDER.sub("", text)
+    text = strip_reminders(text)
     return text.strip()
 
 
 def _message_hash(message: Message) -> str:
-    return digest(orjson.dumps(message, option=orjson.OPT_SORT_KEYS))
+    try:
+        return digest(orjson.dumps(message, option=orjson.OPT_SORT_KEYS))
+    except orjson.JSONEncodeError:  # nested past orjson's write limit (254 levels; a parse: 1024)
+        return digest(_flat_bytes(message))
+
+
+def _flat_bytes(value: Any) -> bytes:
+    """A deterministic encoding of a value of any depth, without recursion: scalars as JSON,
+    containers as a mark and their size (so the encoding is unambiguous), keys sorted."""
+    out = bytearray()
+    stack: list[Any] = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            out += b"{%d" % len(item)
+            for key in sorted(item, reverse=True):  # the smallest key is popped first
+                stack.append(item[key])
+                stack.append(key)
+        elif isinstance(item, list | tuple):
+            out += b"[%d" % len(item)
+            stack.extend(reversed(item))
+        else:
+            out += orjson.dumps(item)
+    return bytes(out)
 
 
 def _chain(previous: str, message_hash: str) -> str:

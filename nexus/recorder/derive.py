@@ -14,15 +14,16 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+import brotli
 import orjson
+import zstandard
 
 from nexus.recorder.sse import Assembled, assemble_json, assemble_sse
 from nexus.records import Exchange, Outcome, RequestRecord, Usage
-from nexus.wire import parse_request
+from nexus.wire import parse_request, strip_reminders
 
 PREVIEW_CHARS = 240
 _LEGACY_SESSION = re.compile(r"_session_([0-9a-fA-F-]{36})")
-_REMINDER = re.compile(r"<system-reminder>.*?</system-reminder>", re.DOTALL)
 _RATELIMIT_PREFIXES = ("anthropic-ratelimit-", "retry-after")
 
 CostFn = Callable[[str | None, Usage, int], int | None]
@@ -85,7 +86,8 @@ def _assemble(exchange: Exchange) -> Assembled:
 
 def decoded_response_body(exchange: Exchange) -> bytes:
     """The response body without its content-encoding (the proxy passes compressed bytes through
-    untouched; only the recorder needs them readable)."""
+    untouched; only the recorder needs them readable). Empty for an unknown encoding or bytes that
+    do not decode (a truncated stream): the record keeps the raw bytes, nothing is parsed."""
     body = exchange.response_body
     encoding = (exchange.response_header("content-encoding") or "").strip().lower()
     if not body or encoding in ("", "identity"):
@@ -99,14 +101,10 @@ def decoded_response_body(exchange: Exchange) -> bytes:
             except zlib.error:
                 return zlib.decompress(body, wbits=-zlib.MAX_WBITS)
         if encoding == "zstd":
-            import zstandard
-
-            return zstandard.ZstdDecompressor().decompressobj().decompress(body)
+            return bytes(zstandard.ZstdDecompressor().decompressobj().decompress(body))
         if encoding == "br":
-            import brotli  # type: ignore[import-not-found]
-
             return bytes(brotli.decompress(body))
-    except Exception:  # a truncated or unknown encoding: record what we have, parse nothing
+    except (zlib.error, zstandard.ZstdError, brotli.error):
         return b""
     return b""
 
@@ -133,7 +131,7 @@ def last_user_text(messages: list[Any]) -> str:
         if not isinstance(message, dict) or message.get("role") != "user":
             continue
         text = message_text(message.get("content"))
-        text = _REMINDER.sub("", text).strip()
+        text = strip_reminders(text).strip()
         if text:
             return text
     return ""

@@ -13,7 +13,9 @@ died mid-write, before the client was answered) is ignored.
 
 Locks: a proxy holds ``<folder>/.lock`` while it appends there; a recorder holds
 ``<folder>/.recorder.lock`` while it reads there. A folder whose ``.lock`` is free is an orphan (a
-previous run on another port, or one killed) that any recorder may adopt.
+previous run on another port, or one killed) that a recorder may adopt — only a recorder of the
+same database: a folder is named ``<port>-<database id>`` (``folder_name``), so records never land
+in another database, and a folder of a database that is gone never stops anyone else's recorder.
 """
 
 from __future__ import annotations
@@ -105,6 +107,16 @@ def _make_exchange(header: dict[str, Any], request_body: bytes, response_body: b
     header["response_headers"] = tuple(tuple(h) for h in header["response_headers"])
     header["outcome"] = Outcome(header["outcome"])
     return Exchange(request_body=request_body, response_body=response_body, **header)
+
+
+def folder_name(port: int, database_id: str) -> str:
+    """The spool folder of a proxy port writing to one database (``Store.database_id``)."""
+    return f"{port}-{database_id}"
+
+
+def database_of(folder: Path) -> str | None:
+    """The database id a spool folder belongs to; None for a folder of an older Nexus."""
+    return folder.name.partition("-")[2] or None
 
 
 def segment_path(directory: Path, number: int) -> Path:

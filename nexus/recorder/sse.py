@@ -246,10 +246,10 @@ def _from_message(
             texts.append(str(block.get("text") or ""))
         elif kind in ("tool_use", "server_tool_use"):
             value = block.get("input")
-            encoded = value.encode() if isinstance(value, str) else orjson.dumps(value)
+            encoded = value.encode() if isinstance(value, str) else _dumps(value) or b""
             tool_uses.append((str(block.get("id") or ""), str(block.get("name") or ""), encoded))
     return Assembled(
-        message=orjson.dumps(message),
+        message=_dumps(message),
         usage=usage_from(message.get("usage")),
         model=_str_or_none(message.get("model")),
         stop_reason=_str_or_none(message.get("stop_reason")),
@@ -290,6 +290,14 @@ def _error_fields(body: dict[str, Any]) -> tuple[str | None, str | None]:
     if isinstance(error, str):
         return "error", error
     return "error", None
+
+
+def _dumps(value: object) -> bytes | None:
+    """JSON of a parsed value; None past orjson's depth limit (254: a parse takes 1024)."""
+    try:
+        return orjson.dumps(value)
+    except orjson.JSONEncodeError:
+        return None
 
 
 def _loads_or_none(line: bytes) -> object:

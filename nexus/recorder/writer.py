@@ -20,9 +20,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nexus.errors import StoreUnavailable
-from nexus.recorder.derive import CostFn, derive
+from nexus.recorder.dead_letters import dead_letter, derive_all, store_one_by_one
+from nexus.recorder.derive import CostFn
 from nexus.recorder.follow import Batch, SpoolFollower
-from nexus.recorder.spool import Position, SpoolBusy, lock, segment_numbers, sync_folder
+from nexus.recorder.spool import (
+    Position,
+    SpoolBusy,
+    database_of,
+    lock,
+    segment_numbers,
+    sync_folder,
+)
 from nexus.records import RequestRecord
 from nexus.store.base import Store
 
@@ -38,6 +46,7 @@ class WriterStats:
     batches: int = 0
     failures: int = 0
     replayed: int = 0  # records from adopted folders
+    dead_letters: int = 0  # records set aside: they could not be derived or stored
     adopted: int = 0  # adopted folders not yet written
     healthy: bool = True
     idle: bool = False  # caught up with the proxy when reported
@@ -59,12 +68,14 @@ class Adopted:
             shutil.rmtree(directory, ignore_errors=True)
 
 
-def adopt_orphans(root: Path, own: Path) -> list[Adopted]:
-    """Spool folders under ``root`` that no proxy and no recorder holds, locked for this process."""
+def adopt_orphans(root: Path, own: Path, database_id: str) -> list[Adopted]:
+    """Spool folders of database ``database_id`` under ``root`` that no proxy and no recorder
+    holds, locked for this process. Folders of other databases are left to their own recorders."""
     if not root.exists():
         return []
     found = []
-    for folder in sorted(p for p in root.iterdir() if p.is_dir() and p != own):
+    folders = (p for p in root.iterdir() if p.is_dir() and p != own)
+    for folder in sorted(p for p in folders if database_of(p) == database_id):
         fds: list[int] = []
         try:
             fds.append(lock(folder / ".lock"))
@@ -156,9 +167,21 @@ class Writer:
                 self._report()
 
     async def _store(self, batch: Batch) -> bool:
-        records = [derive(ex, self.cost) for ex in batch.exchanges]
+        """Store a batch; False when the store is unavailable (the batch is tried again later).
+        A record that cannot be derived or stored is set aside as a dead letter: never retried
+        forever, never in the way of the others."""
+        records, poison = derive_all(batch.exchanges, self.cost)
         try:
-            await self.store.write_batch(records)
+            try:
+                await self.store.write_batch(records)
+            except StoreUnavailable:
+                raise
+            except Exception:
+                log.exception("a batch of %d records failed; storing them one by one", len(records))
+                records, failed = await store_one_by_one(self.store, records)
+                poison += failed
+            if poison:
+                await dead_letter(self.store, poison)  # type: ignore[arg-type]
         except StoreUnavailable as exc:
             self.stats.failures += 1
             if self.stats.healthy:
@@ -166,6 +189,7 @@ class Writer:
             self.stats.healthy = False
             self._report()
             return False
+        self.stats.dead_letters += len(poison)
         if not self.stats.healthy:
             log.warning("store is back; writing what waited in the spool")
         self.stats.healthy = True

@@ -13,7 +13,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 from nexus.records import (
     ConversationSummary,
@@ -42,6 +42,7 @@ class StoreStats:
     blobs: int
     oldest_ms: int | None
     newest_ms: int | None
+    dead_letters: int = 0  # records the recorder set aside (``nexus db dead-letters``)
 
 
 @runtime_checkable
@@ -80,6 +81,38 @@ class Store(Protocol):
         give the space back. Returns the number of requests deleted."""
 
     async def backup(self, path: Path) -> None: ...
+
+
+# -- recorder area: dead letters and the database's identity ----------------------------------
+DeadLetterStage = Literal["derive", "store"]
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A record the recorder could not derive or store after a few attempts, set aside with its
+    error; its spool frame (``nexus.recorder.spool`` format) is kept beside it, exactly."""
+
+    id: str
+    failed_at_ms: int
+    attempts: int
+    stage: DeadLetterStage
+    error: str
+    frame_bytes: int
+
+
+class DeadLetterStore(Protocol):
+    async def add_dead_letter(self, letter: DeadLetter, frame: bytes) -> None:
+        """Keep ``frame`` with its error; a letter already there adds its attempts."""
+
+    async def list_dead_letters(self, limit: int = 10_000) -> list[DeadLetter]:
+        """Oldest failure first."""
+
+    async def dead_letter_frame(self, letter_id: str) -> bytes | None: ...
+
+    async def remove_dead_letter(self, letter_id: str) -> None: ...
+
+    async def database_id(self) -> str:
+        """This database's identity (made by its first migration), whatever URL reaches it."""
 
 
 # -- api area: live feed and search (owner: api engineer) --------------------------------------

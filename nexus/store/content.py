@@ -28,8 +28,11 @@ from nexus.wire import ParsedRequest, parsed_body
 
 HASH_BYTES = 16
 
-# A JSON string (unrolled-loop form, fast in `re`) or one structural character.
-_TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[{}\[\],:]')
+# A JSON string (unrolled-loop form, fast in `re`), one structural character, a run of anything
+# else (numbers, literals, spaces), or a lone quote: every position matches one alternative, so the
+# scan is one pass whatever the bytes. A lone quote is an unterminated string: the body is not cut
+# (``finditer`` would otherwise retry the string from every later quote, quadratic in the size).
+_TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[{}\[\],:]|[^"{}\[\],:]+|"')
 _WS = b" \t\r\n"
 _CUT_KEYS = (b'"system"', b'"tools"')
 
@@ -94,7 +97,10 @@ def decompose(body: bytes, parsed: ParsedRequest | None = None) -> Decomposed:
     escaped non-ASCII, odd floats) is tokenised. Either way the result must rebuild the exact bytes.
     ``parsed``: the recorder's parse of ``body``, if it has one (saves parsing it again).
     """
-    parts = _decompose_canonical(body, parsed_body(body, parsed).value)
+    try:
+        parts = _decompose_canonical(body, parsed_body(body, parsed).value)
+    except orjson.JSONEncodeError:  # nested deeper than orjson writes (254): tokenised below
+        parts = None
     if parts is not None and _rebuild_in_memory(parts) == body:
         return parts
     try:
@@ -219,6 +225,8 @@ def _top_level_spans(body: bytes) -> dict[bytes, tuple[int, int, list[tuple[int,
         tok = m.group()
         first = tok[0]
         if first == 0x22:  # string
+            if len(tok) == 1:  # an unterminated string
+                raise _NotCuttable
             if depth == 1 and expecting_key:
                 key = tok if tok in wanted and tok not in spans else None
                 expecting_key = False
@@ -248,7 +256,8 @@ def _top_level_spans(body: bytes) -> dict[bytes, tuple[int, int, list[tuple[int,
                     raise _NotCuttable
                 return spans
             continue
-        # comma
+        if tok != b",":  # numbers, literals, spaces: nothing to cut there
+            continue
         if depth == 2 and key == b'"messages"' and el_start >= 0:
             elements.append((el_start, _rstrip_end(body, m.start())))
             el_start = -1

@@ -157,6 +157,7 @@ class CoreMixin(_Base):
         )
         blobs, unique = await self._fetchone("stats_blobs") or (0, 0)
         size = await self._fetchone("stats_size")
+        dead = await self._fetchone("dead_letters_count")
         return StoreStats(
             requests=count,
             bytes_received=received,
@@ -165,6 +166,7 @@ class CoreMixin(_Base):
             blobs=blobs,
             oldest_ms=oldest,
             newest_ms=newest,
+            dead_letters=int(dead[0]) if dead else 0,
         )
 
     async def prune(self, older_than_ms: int) -> int:

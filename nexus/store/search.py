@@ -71,7 +71,10 @@ def _block_texts(content: Any, *, include_tools: bool) -> list[str]:
             if not _is_reminder(block["text"]):
                 texts.append(block["text"])
         elif kind == "tool_use" and include_tools:
-            tool_input = orjson.dumps(block.get("input")).decode()[:_TOOL_INPUT_CHARS]
+            try:
+                tool_input = orjson.dumps(block.get("input")).decode()[:_TOOL_INPUT_CHARS]
+            except orjson.JSONEncodeError:  # nested past orjson's write limit: name only
+                tool_input = ""
             texts.append(f"{block.get('name', '')} {tool_input}")
     return texts
 

@@ -274,14 +274,18 @@ async def test_records_survive_a_restart(start_nexus):
 async def test_a_restart_on_another_port_replays_what_the_last_run_left_in_its_spool(
     start_nexus, tmp_path
 ):
-    from nexus.recorder.spool import Spool
+    from nexus.recorder.spool import Spool, folder_name
     from tests.factories import kill_spool, make_record
 
+    first = await start_nexus()  # makes the database: the folder is named after its id
+    database_id = await first.store.database_id()
+    await first.stop()
     leftover = make_record().exchange
-    old = Spool(tmp_path / "data" / "spool" / "4999")
+    folder = tmp_path / "data" / "spool" / folder_name(4999, database_id)
+    old = Spool(folder)
     old.append(leftover)
     kill_spool(old)  # what kill -9 leaves: the segment and no lock
     server = await start_nexus()
     rows = await records(server)
     assert [r.id for r in rows] == [leftover.id]
-    assert not (tmp_path / "data" / "spool" / "4999").exists()
+    assert not folder.exists()

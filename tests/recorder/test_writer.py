@@ -64,7 +64,7 @@ async def make_rig(tmp_path):
     def make(name: str = "spool", retry_s: float = 0.01, **writer_options) -> Rig:
         spool = Spool(tmp_path / name, segment_bytes=16 * 1024)
         store = FlakyStore()
-        writer_options.setdefault("adopted", adopt_orphans(tmp_path, spool.directory))
+        writer_options.setdefault("adopted", adopt_orphans(tmp_path, spool.directory, "db1"))
         writer = Writer(store, SpoolFollower(spool.directory), batch_items=8, retry_s=retry_s,
                         max_retry_s=4 * retry_s, poll_s=0.01, **writer_options)  # fmt: skip
         rig = Rig(store, spool, Tap(spool, writer.wakeup.set), writer, asyncio.Event())
@@ -161,20 +161,27 @@ async def test_a_previous_runs_spool_is_written_before_new_records(make_rig, tmp
 async def test_folders_left_on_other_ports_are_adopted_written_first_and_removed(
     make_rig, tmp_path
 ):
-    busy = Spool(tmp_path / "3002")  # a proxy that is running: not an orphan
+    busy = Spool(tmp_path / "3002-db1")  # a proxy that is running: not an orphan
     left = {}
-    for port in ("3004", "3006"):
+    for port in ("3004-db1", "3006-db1", "3008-db2", "3010"):
         dead = Spool(tmp_path / port)
         left[port] = put(Tap(dead), 3, f"left on {port}")
         kill_spool(dead)
-    rig = make_rig("3000")
-    assert [a.follower.directory.name for a in rig.writer.adopted] == ["3004", "3006"]
+    rig = make_rig("3000-db1")
+    # Only folders of its own database: another database's (or an older Nexus's, with no
+    # database in its name) would put records where they do not belong.
+    assert [a.follower.directory.name for a in rig.writer.adopted] == ["3004-db1", "3006-db1"]
     new = put(rig.tap, 2, "new")
     make_rig.start(rig)
     await rig.store.until(lambda: len(rig.store.order) == 8)
-    assert rig.store.order == left["3004"] + left["3006"] + new
+    assert rig.store.order == left["3004-db1"] + left["3006-db1"] + new
     assert rig.writer.stats.adopted == 0 and rig.writer.stats.replayed == 6
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["3000", "3002"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "3000-db1",
+        "3002-db1",
+        "3008-db2",
+        "3010",
+    ]
     busy.close()
 
 

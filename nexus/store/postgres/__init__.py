@@ -5,6 +5,7 @@ Composed like SqliteStore: one mixin per area, ``PostgresConnection`` last.
 
 from __future__ import annotations
 
+from nexus.store.dead_letters import DeadLettersMixin
 from nexus.store.postgres.connection import PostgresConnection
 from nexus.store.postgres.conversations import ConversationsMixin
 from nexus.store.postgres.core import PostgresCore
@@ -14,7 +15,13 @@ from nexus.store.postgres.usage import UsageMixin
 
 
 class PostgresStore(
-    ConversationsMixin, UsageMixin, JobsMixin, EventsMixin, PostgresCore, PostgresConnection
+    ConversationsMixin,
+    UsageMixin,
+    JobsMixin,
+    EventsMixin,
+    DeadLettersMixin,
+    PostgresCore,
+    PostgresConnection,
 ):
     """The Store on Postgres (asyncpg pool, LISTEN/NOTIFY, SKIP LOCKED claims)."""
 

@@ -46,6 +46,16 @@ def map_store_errors() -> Iterator[None]:
         raise StoreUnavailable(f"Postgres: {exc or type(exc).__name__}") from exc
 
 
+def text_safe(row: Sequence[Any]) -> Sequence[Any]:
+    """``row`` with every U+0000 in its strings replaced by U+FFFD: Postgres ``text`` cannot hold
+    one, and a client can put one in any text the recorder derives (a prompt preview, the search
+    text, an id in the body). Lookups get the same replacement, so they find what was written. Only
+    text is touched: bodies are ``bytea``, kept exactly."""
+    if not any(isinstance(v, str) and "\x00" in v for v in row):
+        return row
+    return [v.replace("\x00", "\ufffd") if isinstance(v, str) else v for v in row]
+
+
 class PgTx:
     """Statements run inside one transaction on one pooled connection."""
 
@@ -55,20 +65,22 @@ class PgTx:
         self.notify = False  # set by writes that add events: NOTIFY goes out with the commit
 
     async def execute(self, name: str, params: Sequence[Any] = ()) -> int:
-        status = await self._conn.execute(self.q.get(name, name), *params)
+        status = await self._conn.execute(self.q.get(name, name), *text_safe(params))
         match = _ROWCOUNT.search(status or "")
         return int(match.group(1)) if match else 0
 
     async def executemany(self, name: str, rows: Iterable[Sequence[Any]]) -> None:
-        rows = list(rows)
+        rows = [text_safe(row) for row in rows]
         if rows:
             await self._conn.executemany(self.q.get(name, name), rows)
 
     async def fetchall(self, name: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        return [tuple(r) for r in await self._conn.fetch(self.q.get(name, name), *params)]
+        return [
+            tuple(r) for r in await self._conn.fetch(self.q.get(name, name), *text_safe(params))
+        ]
 
     async def fetchone(self, name: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
-        row = await self._conn.fetchrow(self.q.get(name, name), *params)
+        row = await self._conn.fetchrow(self.q.get(name, name), *text_safe(params))
         return None if row is None else tuple(row)
 
 
@@ -135,12 +147,12 @@ class PostgresConnection:
 
     async def _fetchall(self, name: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with map_store_errors():
-            rows = await self._require_pool().fetch(self.q.get(name, name), *params)
+            rows = await self._require_pool().fetch(self.q.get(name, name), *text_safe(params))
             return [tuple(r) for r in rows]
 
     async def _fetchone(self, name: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
         with map_store_errors():
-            row = await self._require_pool().fetchrow(self.q.get(name, name), *params)
+            row = await self._require_pool().fetchrow(self.q.get(name, name), *text_safe(params))
             return None if row is None else tuple(row)
 
     async def _execute(self, name: str, params: Sequence[Any] = ()) -> int:

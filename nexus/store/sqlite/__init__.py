@@ -6,6 +6,7 @@ below (areas first, ``SqliteConnection`` last).
 
 from __future__ import annotations
 
+from nexus.store.dead_letters import DeadLettersMixin
 from nexus.store.sqlite.connection import SqliteConnection
 from nexus.store.sqlite.conversations import ConversationsMixin
 from nexus.store.sqlite.core import SqliteCore
@@ -15,7 +16,13 @@ from nexus.store.sqlite.usage import UsageMixin
 
 
 class SqliteStore(
-    ConversationsMixin, UsageMixin, JobsMixin, EventsMixin, SqliteCore, SqliteConnection
+    ConversationsMixin,
+    UsageMixin,
+    JobsMixin,
+    EventsMixin,
+    DeadLettersMixin,
+    SqliteCore,
+    SqliteConnection,
 ):  # EventsMixin wraps write_batch
     """The Store on SQLite (WAL; one writer connection, one reader)."""
 

@@ -1,0 +1,120 @@
+"""The dead-letter rule through a real ``nexus serve``, on SQLite and Postgres: a record the store
+refuses (here a trigger refuses one model, as a constraint or a bug would) is tried a few times,
+then set aside with its error; the recorder moves on and stores the next calls; ``nexus db
+stats``, ``nexus db dead-letters`` and ``nexus doctor`` show it; once the cause is gone,
+``nexus db retry-dead-letters`` stores it, byte for byte."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import sys
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from tests.recorder.test_poison import (
+    BODY,
+    assert_recorder_never_restarted,
+    db_url,  # noqa: F401 - the fixture
+    normal_calls,
+    stored,
+)
+
+pytestmark = pytest.mark.slow
+
+REFUSED_MODEL = "claude-refused-by-trigger"
+
+
+async def refuse_model(url: str, *, on: bool) -> None:
+    """Make the database refuse (or accept again) requests of REFUSED_MODEL."""
+    if url.startswith("sqlite"):
+        conn = sqlite3.connect(url.removeprefix("sqlite:///"))
+        with conn:
+            conn.execute(
+                f"CREATE TRIGGER refuse BEFORE INSERT ON requests WHEN NEW.model = '{REFUSED_MODEL}' "
+                "BEGIN SELECT RAISE(ABORT, 'refused by a trigger'); END"
+                if on
+                else "DROP TRIGGER refuse"
+            )
+        conn.close()
+        return
+    import asyncpg
+
+    base, schema = url.split("?search_path=")
+    conn = await asyncpg.connect(base, server_settings={"search_path": schema})
+    try:
+        if on:
+            await conn.execute(f"""
+                CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    IF NEW.model = '{REFUSED_MODEL}' THEN RAISE EXCEPTION 'refused by a trigger'; END IF;
+                    RETURN NEW;
+                END $$;
+                CREATE TRIGGER refuse BEFORE INSERT ON requests FOR EACH ROW EXECUTE FUNCTION refuse();
+            """)
+        else:
+            await conn.execute("DROP TRIGGER refuse ON requests; DROP FUNCTION refuse()")
+    finally:
+        await conn.close()
+
+
+async def cli(url: str, *args: str) -> tuple[int, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEXUS_")}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "nexus", *args, "--db", url,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
+    )  # fmt: skip
+    out, err = await proc.communicate()
+    return proc.returncode or 0, out.decode() + err.decode()
+
+
+async def test_a_refused_record_is_dead_lettered_listed_and_retried(
+    db_url: str,  # noqa: F811
+    nexus_process: Any,
+) -> None:
+    nexus = await nexus_process(db_url)
+    await refuse_model(db_url, on=True)
+    poison_body = orjson.dumps(
+        {**BODY, "model": REFUSED_MODEL, "messages": [{"role": "user", "content": "refuse me"}]}
+    )
+    async with httpx.AsyncClient(timeout=30) as client:
+        response = await client.post(
+            nexus.proxy_url + "/v1/messages",
+            content=poison_body,
+            headers={"content-type": "application/json"},
+        )
+        assert response.status_code == 200
+        poison_id = response.headers["x-nexus-request-id"]
+        later = await normal_calls(client, nexus.proxy_url, 3)
+    assert set(await stored(db_url, later, timeout_s=15)) == set(later)
+
+    async with asyncio.timeout(15):
+        while True:
+            code, text = await cli(db_url, "db", "dead-letters", "--json")
+            letters = [orjson.loads(line) for line in text.splitlines() if line.startswith("{")]
+            if letters:
+                break
+            await asyncio.sleep(0.2)
+    assert code == 0
+    [letter] = letters
+    assert letter["id"] == poison_id and letter["stage"] == "store"
+    assert "refused by a trigger" in letter["error"] and letter["attempts"] >= 2
+    code, text = await cli(db_url, "db", "stats", "--json")
+    assert orjson.loads(text.splitlines()[0])["dead_letters"] == 1
+    code, text = await cli(db_url, "doctor", "--json")
+    [database] = [orjson.loads(x) for x in text.splitlines() if '"database"' in x]
+    assert database["state"] == "warn" and "1 dead letters" in database["detail"]
+    assert poison_id not in await stored(db_url, [poison_id], timeout_s=0)
+
+    await refuse_model(db_url, on=False)
+    code, text = await cli(db_url, "db", "retry-dead-letters", "--json")
+    assert code == 0 and orjson.loads(text.splitlines()[0]) == {"stored": 1, "failed": 0}, text
+    got = await stored(db_url, [poison_id], timeout_s=5)
+    assert got[poison_id].request_body == poison_body
+    code, text = await cli(db_url, "db", "dead-letters", "--json")
+    assert not [line for line in text.splitlines() if line.startswith("{")]
+    assert_recorder_never_restarted(nexus.log)
