@@ -14,10 +14,13 @@ from nexus.settings import Settings
 
 
 def list_letters(
-    db: options.Db = None, as_json: options.Json = False, debug: options.Debug = False
+    db: options.Db = None,
+    data_dir: options.DataDir = None,
+    as_json: options.Json = False,
+    debug: options.Debug = False,
 ) -> None:
     """List the records set aside as dead letters, with the error that stopped each."""
-    letters = run(_list(options.settings(db=db)), debug=debug)
+    letters = run(_list(options.settings(db=db, data_dir=data_dir)), debug=debug)
     if as_json:
         for letter in letters:
             out.out(orjson.dumps(letter).decode(), highlight=False)
@@ -55,11 +58,14 @@ async def _list(settings: Settings) -> list[dict[str, Any]]:
 
 
 def retry(
-    db: options.Db = None, as_json: options.Json = False, debug: options.Debug = False
+    db: options.Db = None,
+    data_dir: options.DataDir = None,
+    as_json: options.Json = False,
+    debug: options.Debug = False,
 ) -> None:
     """Derive and store every dead letter again (after an upgrade or a fix); those stored leave
     the list, the others stay with their new error."""
-    stored, failed = run(_retry(options.settings(db=db)), debug=debug)
+    stored, failed = run(_retry(options.settings(db=db, data_dir=data_dir)), debug=debug)
     if as_json:
         out.out(orjson.dumps({"stored": stored, "failed": failed}).decode(), highlight=False)
     else:
