@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import orjson
 import typer
@@ -11,6 +11,9 @@ from nexus.cli import options
 from nexus.cli.output import out, run
 from nexus.records import RequestFilter, RequestSummary, is_error
 from nexus.settings import Settings
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 
 def logs(
@@ -28,7 +31,11 @@ def logs(
     as_json: options.Json = False,
     debug: options.Debug = False,
 ) -> None:
-    """Show the latest recorded calls (id, time, host, model, status, tokens, timings, error)."""
+    """Show the latest recorded calls (id, local time, host, model, status, tokens, timings, error).
+
+    The id is Nexus's (the TUI, the API and `nexus export` take it); --json adds the upstream's
+    request-id and prints times in UTC (ISO 8601, Z).
+    """
     settings = options.settings(db=db, data_dir=data_dir)
     rows = run(_latest(settings, n, RequestFilter(status="error" if errors else None)), debug=debug)
     if as_json:
@@ -63,31 +70,57 @@ def log_row(s: RequestSummary) -> dict[str, object]:
         "duration_ms": s.duration_ms,
         "ttfb_ms": s.ttfb_ms,
         "error": s.error,
+        "upstream_request_id": s.upstream_request_id,
         "path": s.path,
         "outcome": str(s.outcome),
     }
 
 
+# What a narrow terminal loses first; id, time, model, status and the error always stay, and an
+# error gets room to be read (up to 24 columns) before the token counts do.
+LOGS_DROP_ORDER = ("host", "ttfb", "stream", "cache w/r", "ms", "in", "out")
+
+
 def render_table(rows: list[RequestSummary], width: int | None = None) -> object:
-    """A table that fits the terminal: the host column only when there is room for it."""
-    from rich.table import Table
+    """A table that fits the terminal, leaving out the least important columns first (and saying
+    so). Times are local, as in the TUI."""
+    from rich.console import Group
+
+    from nexus.cli.fit import fit_table, left_out_note
 
     if not rows:
         return "No calls recorded yet. Run `nexus serve` and point Claude Code at it."
-    show_host = (width or out.width) >= 110
+    table, left_out = fit_table(lambda out: _table(rows, out), LOGS_DROP_ORDER, width or out.width)
+    return Group(table, f"[dim]{left_out_note(left_out)}[/]") if left_out else table
+
+
+def _table(rows: list[RequestSummary], left_out: frozenset[str]) -> Table:
+    from rich.table import Table
+
     table = Table(header_style="bold", box=None, pad_edge=False)
-    columns = [("time", "left"), ("model", "left"), ("status", "right"), ("", "center"),
-               ("in", "right"), ("out", "right"), ("cache w/r", "right"), ("ms", "right"),
-               ("ttfb", "right"), ("error", "left")]  # fmt: skip
-    if show_host:
-        columns.insert(1, ("host", "left"))
-    for name, justify in columns:
-        table.add_column(name, justify=justify, no_wrap=name != "error")  # type: ignore[arg-type]
+    columns = [("id", "left"), ("time", "left"), ("host", "left"), ("model", "left"),
+               ("status", "right"), ("stream", "center"), ("in", "right"), ("out", "right"),
+               ("cache w/r", "right"), ("ms", "right"), ("ttfb", "right"), ("error", "left")]  # fmt: skip
+    kept = [i for i, (name, _) in enumerate(columns) if name not in left_out]
+    for i in kept:
+        name, justify = columns[i]
+        header = "" if name == "stream" else name
+        room = None
+        if name == "error":  # as wide as the longest error, up to 24 columns; then it wraps
+            room = max(min(max((len(s.error or "") for s in rows), default=0), 24), len(name))
+        table.add_column(
+            header,
+            justify=justify,  # type: ignore[arg-type]
+            no_wrap=name != "error",
+            max_width=room,
+        )
     for s in rows:
         status = "—" if s.status is None else str(s.status)
         colour = "red" if is_error(s.status, s.outcome) else "green"
         cells = [
-            _iso(s.started_at_ms)[11:19],
+            s.id,
+            _local_clock(s.started_at_ms),
+            s.host,
             (s.model or s.path).removeprefix("claude-"),
             f"[{colour}]{status}[/]",
             "⇣" if s.is_streaming else "",
@@ -98,10 +131,14 @@ def render_table(rows: list[RequestSummary], width: int | None = None) -> object
             "" if s.ttfb_ms is None else str(s.ttfb_ms),
             s.error or "",
         ]
-        if show_host:
-            cells.insert(1, s.host)
-        table.add_row(*cells)
+        table.add_row(*(cells[i] for i in kept))
     return table
+
+
+def _local_clock(ms: int) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(ms / 1000).strftime("%H:%M:%S")
 
 
 def _iso(ms: int) -> str:

@@ -130,7 +130,7 @@ def usage(
         return
     from nexus.cli.usage_tables import render
 
-    out.print(render(data, _now_ms()))
+    out.print(render(data, _now_ms(), out.width))
 
 
 @app.command()
@@ -259,14 +259,18 @@ async def _watch(fetch: Any, query: Query, interval_s: float) -> None:
 
     data = await fetch(query)
     fetched = time.monotonic()
-    with Live(render(data, _now_ms()), console=out, auto_refresh=False, transient=False) as live:
+    with Live(
+        render(data, _now_ms(), out.width), console=out, auto_refresh=False, transient=False
+    ) as live:
         try:
             while True:
                 await asyncio.sleep(1.0)
                 if time.monotonic() - fetched >= interval_s:
                     data = await fetch(query)
                     fetched = time.monotonic()
-                live.update(render(data, _now_ms()), refresh=True)  # countdowns tick every second
+                live.update(
+                    render(data, _now_ms(), out.width), refresh=True
+                )  # countdowns tick every second
         except asyncio.CancelledError:
             return
 

@@ -13,6 +13,8 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from nexus.cli.fit import fit_table, left_out_note
+
 _TOKEN_COLUMNS = (
     ("input", "Input"),
     ("cache_write_5m", "Write 5m"),
@@ -21,10 +23,12 @@ _TOKEN_COLUMNS = (
     ("output", "Output"),
 )
 _BAR_WIDTH = 10
+# What a narrow terminal loses first; the group, Output and Cost always stay.
+USAGE_DROP_ORDER = ("Write 1h", "Write 5m", "Cache read", "Errors", "Input", "Requests")
 
 
-def render(data: dict[str, Any], now_ms: int) -> RenderableType:
-    parts: list[RenderableType] = [usage_table(data["usage"])]
+def render(data: dict[str, Any], now_ms: int, width: int = 10_000) -> RenderableType:
+    parts: list[RenderableType] = [usage_table(data["usage"], width)]
     windows = data.get("windows") or {}
     if windows.get("accounts"):
         parts.append(windows_table(windows, now_ms))
@@ -34,7 +38,17 @@ def render(data: dict[str, Any], now_ms: int) -> RenderableType:
     return Group(*parts)
 
 
-def usage_table(usage: dict[str, Any]) -> Table:
+def usage_table(usage: dict[str, Any], width: int = 10_000) -> Table:
+    """The usage groups; columns a ``width`` too narrow cannot hold are left out, least important
+    first (never Output or Cost), and the caption names them."""
+    table, left_out = fit_table(lambda out: _usage_table(usage, out), USAGE_DROP_ORDER, width)
+    if left_out:
+        note = left_out_note(left_out)
+        table.caption = f"{table.caption}\n{note}" if table.caption else note
+    return table
+
+
+def _usage_table(usage: dict[str, Any], left_out: frozenset[str]) -> Table:
     dims: list[str] = usage.get("group_by") or []
     table = Table(title=_usage_title(usage), title_justify="left", expand=False)
     rows = usage.get("rows", [])
@@ -46,18 +60,21 @@ def usage_table(usage: dict[str, Any]) -> Table:
             no_wrap=True,
             min_width=min(max(longest, 5), 20),
         )
-    for title in ("Requests", "Errors", *(t for _, t in _TOKEN_COLUMNS)):
-        table.add_column(title, justify="right", no_wrap=True, min_width=min(len(title), 8))
-    table.add_column("Cost", justify="right", no_wrap=True)
+    titles = ["Requests", "Errors", *(t for _, t in _TOKEN_COLUMNS), "Cost"]
+    kept = [i for i, title in enumerate(titles) if title not in left_out]
+    for i in kept:
+        table.add_column(titles[i], justify="right", no_wrap=True, min_width=min(len(titles[i]), 8))
     for row in usage.get("rows", []):
         group = row.get("group", {})
-        table.add_row(*[_group_value(group.get(d)) for d in dims], *_numbers(row))
+        numbers = _numbers(row)
+        table.add_row(*[_group_value(group.get(d)) for d in dims], *(numbers[i] for i in kept))
     total = usage.get("total")
     if total and len(usage.get("rows", [])) > 1:
         table.add_section()
+        numbers = _numbers(total)
         table.add_row(
             *(["[bold]total[/]"] + [""] * (len(dims) - 1) if dims else []),
-            *_numbers(total),
+            *(numbers[i] for i in kept),
             style="bold",
         )
     if not usage.get("rows"):

@@ -77,3 +77,30 @@ def test_times_are_ages_iso_or_epoch_ms() -> None:
     assert parse_time("2025-11-24T16:00:00Z", 0) == 1_764_000_000_000
     with pytest.raises(ValueError):
         parse_time("yesterday", 0)
+
+
+def test_at_80_columns_the_table_keeps_output_and_cost_and_says_what_it_left_out(
+    tmp_path: Path,
+) -> None:
+    from nexus.store.sqlite import SqliteStore
+    from tests.cli.entry import clean_env, run_nexus
+
+    async def seed() -> None:
+        store = SqliteStore(tmp_path / "data" / "nexus.db")
+        await store.open()
+        usage = Usage(12_345_678, 1_234_567, 2_345_678, 98_765_432, 345_678)
+        record = make_record(account_id="acct_0123456789abcdef", usage=usage)
+        await store.write_batch([record])
+        await store.close()
+
+    (tmp_path / "data").mkdir()
+    asyncio.run(seed())
+    env = clean_env(tmp_path, COLUMNS="80", NEXUS_DATA_DIR=str(tmp_path / "data"))
+    result = run_nexus("usage", "--by", "account,model", env=env)
+    assert result.code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert all(len(line) <= 80 for line in lines)
+    header = next(line for line in lines if "Account" in line)
+    assert "Output" in header and "Cost" in header and "Write 1h" not in header
+    assert "$0.00" in result.stdout  # the factory's 1234 micro-dollars
+    assert "left out to fit the terminal: Write 1h" in result.stdout
