@@ -31,6 +31,7 @@ from nexus.errors import (
 from nexus.proxy.credentials import Grant
 from nexus.proxy.headers import downstream_headers, upstream_headers
 from nexus.proxy.paths import upstream_path
+from nexus.proxy.upstream_health import UpstreamHealth
 from nexus.records import Exchange, Headers, Outcome, new_id, now_ms
 from nexus.redact import redact_headers
 
@@ -109,6 +110,7 @@ class Forwarder:
             total=None, connect=connect_timeout_s, sock_read=read_timeout_s
         )
         self._session = session
+        self.health = UpstreamHealth(self.upstream_url)
 
     async def start(self) -> None:
         if self._session is None:
@@ -166,9 +168,12 @@ class Forwarder:
                 skip_auto_headers=("Accept-Encoding", "User-Agent", "Accept", "Content-Type"),
             )
         except TimeoutError as exc:
+            self.health.failed("no answer in time")
             raise UpstreamTimeout(f"the upstream API did not answer in time ({url})") from exc
         except aiohttp.ClientError as exc:
+            self.health.failed(str(exc) or type(exc).__name__)
             raise UpstreamUnreachable(f"the upstream API could not be reached: {exc}") from exc
+        self.health.answered()
         got_headers = time.perf_counter()
         call.first_byte_at_ms = call.started_at_ms + int((got_headers - call.t0) * 1000)
         if upstream.status == 401 and grant.auth_mode == "oauth" and not retried:
