@@ -97,8 +97,10 @@ class Server:
         from nexus.recorder.process import RecorderProcess
         from nexus.recorder.spool import Spool, folder_name
         from nexus.recorder.tap import Tap
+        from nexus.redact import remember_secrets
         from nexus.store import open_store
 
+        remember_secrets(s.api_key, s.gemini_api_key)  # redacted by value wherever they appear
         self.store = await open_store(s)  # migrations run here, before the recorder starts
         self._undo.append(self.store.close)
         self.bus = EventBus()

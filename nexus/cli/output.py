@@ -57,7 +57,10 @@ def _loop_runner(coro: Coroutine[Any, Any, T]) -> T:
 def setup_logging(level: str = "INFO") -> None:
     from rich.logging import RichHandler
 
+    from nexus.redact import LogRedaction
+
     handler = RichHandler(console=err, show_path=False, rich_tracebacks=True, markup=False)
+    handler.addFilter(LogRedaction())  # no secret reaches a log line, whoever logs it
     logging.basicConfig(level=level.upper(), handlers=[handler], format="%(message)s", force=True)
     for noisy in ("hypercorn.error", "asyncio"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl
 import orjson
 
 from nexus import __version__
-from nexus.export.scrub import scrub_headers, scrub_text
+from nexus.export.scrub import scrub_headers, scrub_query, scrub_text
 from nexus.export.source import ExportSource, ProgressCallback, iter_records
 from nexus.records import Headers, RequestFilter, StoredRequest
 
@@ -53,7 +53,7 @@ def _text(body: bytes) -> tuple[str, str | None]:
 
 def har_entry(record: StoredRequest) -> dict[str, Any]:
     s = record.summary
-    query = record.query
+    query = scrub_query(record.query)
     url = f"http://{s.host}{s.path}" + (f"?{query}" if query else "")
     req_text, req_enc = _text(record.request_body)
     resp_text, resp_enc = _text(record.response_body)

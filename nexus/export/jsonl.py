@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from nexus.export.scrub import scrub_headers
+from nexus.export.scrub import scrub_headers, scrub_query, scrub_text
 from nexus.export.source import ExportSource, ProgressCallback, iter_records
 from nexus.records import (
     Headers,
@@ -76,7 +76,7 @@ def record_to_dict(record: StoredRequest) -> dict[str, object]:
         "method": s.method,
         "host": s.host,
         "path": s.path,
-        "query": record.query,
+        "query": scrub_query(record.query),
         "account_id": s.account_id,
         "client_key_id": s.client_key_id,
         "auth_mode": record.auth_mode,
@@ -84,7 +84,7 @@ def record_to_dict(record: StoredRequest) -> dict[str, object]:
         "is_streaming": s.is_streaming,
         "status": s.status,
         "outcome": s.outcome.value,
-        "error": s.error,
+        "error": None if s.error is None else scrub_text(s.error),
         "session_id": s.session_id,
         "agent_id": s.agent_id,
         "upstream_request_id": s.upstream_request_id,

@@ -38,6 +38,7 @@ from nexus.proxy.credential_files import (
     signature_of,
     store_tokens,
 )
+from nexus.redact import remember_secrets
 
 if TYPE_CHECKING:
     import aiohttp
@@ -303,6 +304,7 @@ class Credentials:
         return self._install(key, file, sig)
 
     def _install(self, key: str, file: CredentialFile, sig: Signature) -> _Slot:
+        remember_secrets(file.api_key, file.client_api_key, file.access_token, file.refresh_token)
         return self._remember(key, _Slot(time.monotonic(), sig, file, _team_grant(file)))
 
     def _remember(self, key: str, slot: _Slot) -> _Slot:

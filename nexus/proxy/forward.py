@@ -33,7 +33,7 @@ from nexus.proxy.headers import downstream_headers, upstream_headers
 from nexus.proxy.paths import upstream_path
 from nexus.proxy.upstream_health import UpstreamHealth
 from nexus.records import Exchange, Headers, Outcome, new_id, now_ms
-from nexus.redact import redact_headers
+from nexus.redact import redact_headers, redact_query, redact_text, secret_values
 
 log = logging.getLogger("nexus.proxy")
 _JSON_PATHS = ("/v1/messages", "/v1/messages/count_tokens")
@@ -233,7 +233,9 @@ class Forwarder:
         if isinstance(exc, RequestRejected):  # one line per bad request, never a traceback
             req = call.request
             log.warning("refused %s %.200r: %s", req.method, req.raw_path, exc.message)
-        body = anthropic_error_body(exc.error_type, exc.message)
+        # The message can quote what a token endpoint answered: no secret goes back in it.
+        message = redact_text(exc.message, also=secret_values(call.request.headers))
+        body = anthropic_error_body(exc.error_type, message)
         outcome = _REFUSAL_OUTCOMES.get(type(exc), Outcome.REJECTED)
         self._record(call, None, (), b"", outcome, exc.message, status_override=exc.status)
         headers = list(_ERROR_HEADERS)
@@ -258,22 +260,24 @@ class Forwarder:
     ) -> None:
         req = call.request
         grant = call.grant
+        # Redacted here, before the spool: no secret reaches a file, the database or an export.
+        secrets = secret_values(req.headers)
         exchange = Exchange(
             id=call.id,
             started_at_ms=call.started_at_ms,
             ended_at_ms=call.started_at_ms + int((time.perf_counter() - call.t0) * 1000),
             first_byte_at_ms=call.first_byte_at_ms,
             method=req.method,
-            path=req.path,
-            query=req.query,
+            path=redact_text(req.path, also=secrets),
+            query=redact_query(req.query, secrets),
             host=req.host[:255],
-            request_headers=redact_headers(req.headers),
+            request_headers=redact_headers(req.headers, secrets),
             request_body=req.body,
             status=status if status is not None else status_override,
-            response_headers=response_headers,
+            response_headers=redact_headers(response_headers, secrets),
             response_body=body,
             outcome=outcome,
-            error=error,
+            error=redact_text(error, also=secrets) if error else None,
             account_id=grant.account_id if grant else None,
             client_key_id=grant.client_key_id if grant else None,
             auth_mode=grant.auth_mode if grant else "passthrough",

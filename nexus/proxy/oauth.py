@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 import orjson
 
 from nexus.errors import CredentialError
+from nexus.redact import redact_text
 
 if TYPE_CHECKING:
     import aiohttp
@@ -155,7 +156,9 @@ async def _post_token(
     except orjson.JSONDecodeError as exc:
         raise CredentialError(f"the token endpoint answered {status} with a non-JSON body") from exc
     if status != 200 or not isinstance(payload, dict):
-        raise CredentialError(f"the token endpoint refused: {_reason(status, payload)}")
+        # An endpoint may echo what it was sent (the refresh token) in its error text.
+        reason = redact_text(_reason(status, payload), also=body.values())
+        raise CredentialError(f"the token endpoint refused: {reason}")
     return _token_set(payload, now_ms)
 
 
