@@ -46,6 +46,8 @@ def render(report: WireReport) -> list[str]:
         place = call.traffic_class or "never linked"
         if call.conversation_id:
             place += f"  conversation {call.conversation_id} {call.branch or ''}".rstrip()
+        if call.subtask_of:
+            place += f"  sub-task of #{_number_of(report, call.subtask_of)}"
         lines.append(f"  {call.label(number)}  → {call.status}  {place}")
     lines.append("paths:   " + (", ".join(report.paths) or "none"))
     lines.append("betas:   " + (", ".join(report.betas) or "none"))
@@ -59,3 +61,7 @@ def render(report: WireReport) -> list[str]:
     else:
         lines.extend(f"✗ {problem}" for problem in report.problems)
     return lines
+
+
+def _number_of(report: WireReport, request_id: str) -> str:
+    return next((str(n) for n, c in enumerate(report.calls, 1) if c.id == request_id), "?")

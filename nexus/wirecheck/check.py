@@ -29,9 +29,10 @@ from nexus.wirecheck.compare import Difference, compare
 from nexus.wirecheck.fake_api import FakeApi
 from nexus.wirecheck.tee import Tee
 
-PROMPT = "Reply with the single word ok."
+PROMPT = "Spawn one sub-agent, then reply with the single word ok."
 _DUMMY_KEY = "sk-ant-api03-nexus-wire-check-000000000000000000000000"
 _LINK_WAIT_S = 15.0
+_REWIND_PREFIX = "branch-"  # the linker's name for a rewind branch (conversations/linker.py)
 _SHARED = ("x-anthropic-billing-header", "You are Claude Code, Anthropic's official CLI")
 
 
@@ -39,6 +40,7 @@ _SHARED = ("x-anthropic-billing-header", "You are Claude Code, Anthropic's offic
 class Call:
     """One call as Nexus recorded and placed it."""
 
+    id: str
     method: str
     target: str
     model: str | None
@@ -46,6 +48,7 @@ class Call:
     traffic_class: str | None  # None: the linker never got to it
     conversation_id: str | None
     branch: str | None
+    subtask_of: str | None
     betas: tuple[str, ...]
     hint: str  # what the call was about: the start of its system prompt and last user text
 
@@ -93,13 +96,32 @@ class WireReport:
 
     @property
     def unlinked(self) -> list[tuple[int, Call]]:
-        """Calls the linker never placed, and conversation calls outside every conversation."""
+        """Calls the linker never placed, conversation calls outside every conversation, and
+        sub-agent calls not under the call that spawned them."""
         return [
             (n, c)
             for n, c in enumerate(self.calls, 1)
             if c.traffic_class is None
             or (c.traffic_class not in BACKGROUND_CLASSES and c.conversation_id is None)
+            or (c.traffic_class == TrafficClass.SUBAGENT and c.subtask_of is None)
         ]
+
+    @property
+    def misplaced(self) -> list[tuple[int, Call, str]]:
+        """Calls the linker placed where this run cannot have put them: one ``claude -p`` prompt
+        is one conversation with no rewind, so a rewind branch or a second conversation is wrong."""
+        found = [
+            (n, c, f"on {c.branch}, a rewind that never happened")
+            for n, c in enumerate(self.calls, 1)
+            if c.branch is not None and c.branch.startswith(_REWIND_PREFIX)
+        ]
+        first = next((c.conversation_id for c in self.calls if c.conversation_id), None)
+        found += [
+            (n, c, f"in conversation {c.conversation_id}, not {first}")
+            for n, c in enumerate(self.calls, 1)
+            if c.conversation_id and c.conversation_id != first
+        ]
+        return found
 
     @property
     def problems(self) -> list[str]:
@@ -116,6 +138,9 @@ class WireReport:
         found += [
             f"not linked: {c.label(n)} ({c.traffic_class or 'never linked'})"
             for n, c in self.unlinked
+        ]
+        found += [
+            f"misplaced: {c.label(n)} ({c.traffic_class}) {why}" for n, c, why in self.misplaced
         ]
         found += [f"changed on the wire: {d.call}: {d.detail}" for d in self.differences]
         return found
@@ -137,6 +162,7 @@ class WireReport:
             "classes": self.classes,
             "calls": [
                 {
+                    "id": c.id,
                     "method": c.method,
                     "target": c.target,
                     "model": c.model,
@@ -144,10 +170,11 @@ class WireReport:
                     "class": c.traffic_class,
                     "conversation_id": c.conversation_id,
                     "branch": c.branch,
+                    "subtask_of": c.subtask_of,
                     "betas": list(c.betas),
                 }
                 for c in self.calls
-            ],  # fmt: skip
+            ],
             "problems": self.problems,
             "ok": self.ok,
         }
@@ -287,6 +314,7 @@ def _call(row: RequestSummary, stored: StoredRequest | None) -> Call:
         if b.strip()
     )
     return Call(
+        id=row.id,
         method=row.method,
         target=row.path + (f"?{query}" if query else ""),
         model=row.model,
@@ -294,6 +322,7 @@ def _call(row: RequestSummary, stored: StoredRequest | None) -> Call:
         traffic_class=str(row.traffic_class) if row.traffic_class else None,
         conversation_id=row.conversation_id,
         branch=row.branch,
+        subtask_of=row.subtask_of,
         betas=betas,
         hint=_hint(stored.request_body if stored else b"", row.user_preview),
     )

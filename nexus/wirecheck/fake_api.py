@@ -20,6 +20,7 @@ from aiohttp import web
 from nexus.errors import anthropic_error_body
 
 REPLY_TEXT = "ok"
+SUB_AGENT_PROMPT = "Reply with the single word ok. This is a Nexus wire check."
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,15 +76,16 @@ class FakeApi:
 
 
 async def _messages(request: web.Request, body: dict[str, Any]) -> web.StreamResponse:
-    text = _reply_text(body)
+    content = _reply_content(body, is_sub_agent="x-claude-code-agent-id" in request.headers)
+    stop_reason = "tool_use" if content[-1]["type"] == "tool_use" else "end_turn"
     model = body.get("model") if isinstance(body.get("model"), str) else "claude-opus-4-8"
     message: dict[str, Any] = {
         "id": "msg_wirecheck",
         "type": "message",
         "role": "assistant",
         "model": model,
-        "content": [{"type": "text", "text": text}],
-        "stop_reason": "end_turn",
+        "content": content,
+        "stop_reason": stop_reason,
         "stop_sequence": None,
         "usage": {"input_tokens": 10, "output_tokens": 2},
     }
@@ -94,19 +96,19 @@ async def _messages(request: web.Request, body: dict[str, Any]) -> web.StreamRes
     )
     await response.prepare(request)
     start = {**message, "content": [], "stop_reason": None, "usage": {"input_tokens": 10}}
-    for name, data in (
+    events: list[tuple[str, dict[str, Any]]] = [
         ("message_start", {"type": "message_start", "message": start}),
-        ("content_block_start", {"type": "content_block_start", "index": 0,
-                                 "content_block": {"type": "text", "text": ""}}),
         ("ping", {"type": "ping"}),
-        ("content_block_delta", {"type": "content_block_delta", "index": 0,
-                                 "delta": {"type": "text_delta", "text": text}}),
-        ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+    ]
+    for index, block in enumerate(content):
+        events += _block_events(index, block)
+    events += [
         ("message_delta", {"type": "message_delta",
-                           "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                           "delta": {"stop_reason": stop_reason, "stop_sequence": None},
                            "usage": {"output_tokens": 2}}),
         ("message_stop", {"type": "message_stop"}),
-    ):  # fmt: skip
+    ]  # fmt: skip
+    for name, data in events:
         await response.write(
             b"event: " + name.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
         )
@@ -114,15 +116,58 @@ async def _messages(request: web.Request, body: dict[str, Any]) -> web.StreamRes
     return response
 
 
-def _reply_text(body: dict[str, Any]) -> str:
-    """Plain text, or for a structured-output call (title helpers) an object of its properties."""
+def _block_events(index: int, block: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    if block["type"] == "tool_use":
+        opening = {**block, "input": {}}
+        delta = {"type": "input_json_delta", "partial_json": orjson.dumps(block["input"]).decode()}
+    else:
+        opening = {"type": "text", "text": ""}
+        delta = {"type": "text_delta", "text": block["text"]}
+    return [
+        ("content_block_start",
+         {"type": "content_block_start", "index": index, "content_block": opening}),
+        ("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}),
+        ("content_block_stop", {"type": "content_block_stop", "index": index}),
+    ]  # fmt: skip
+
+
+def _reply_content(body: dict[str, Any], *, is_sub_agent: bool) -> list[dict[str, Any]]:
+    """What the fake says. The main agent's first turn, when it offers the ``Agent`` tool, spawns
+    one sub-agent (so the check sees a sub-agent call and its link); everything else gets ``ok``,
+    or for a structured-output call (title helpers) an object of its schema's properties."""
     config = body.get("output_config")
     fmt = config.get("format") if isinstance(config, dict) else None
     schema = fmt.get("schema") if isinstance(fmt, dict) else None
     properties = schema.get("properties") if isinstance(schema, dict) else None
     if isinstance(properties, dict):
-        return orjson.dumps(dict.fromkeys(properties, "wire check")).decode()
-    return REPLY_TEXT
+        return [
+            {"type": "text", "text": orjson.dumps(dict.fromkeys(properties, "wire check")).decode()}
+        ]
+    if not is_sub_agent and _offers_agent_tool(body) and not _has_tool_results(body):
+        spawn = {"description": "Wire check", "prompt": SUB_AGENT_PROMPT,
+                 "subagent_type": "general-purpose"}  # fmt: skip
+        return [
+            {"type": "text", "text": "Asking a sub-agent."},
+            {"type": "tool_use", "id": "toolu_01WireCheckAgent", "name": "Agent", "input": spawn},
+        ]
+    return [{"type": "text", "text": REPLY_TEXT}]
+
+
+def _offers_agent_tool(body: dict[str, Any]) -> bool:
+    tools = body.get("tools")
+    return isinstance(tools, list) and any(
+        isinstance(t, dict) and t.get("name") == "Agent" for t in tools
+    )
+
+
+def _has_tool_results(body: dict[str, Any]) -> bool:
+    messages = body.get("messages")
+    return isinstance(messages, list) and any(
+        isinstance(m, dict)
+        and isinstance(m.get("content"), list)
+        and any(isinstance(b, dict) and b.get("type") == "tool_result" for b in m["content"])
+        for m in messages
+    )
 
 
 def _json(value: dict[str, Any]) -> web.Response:
