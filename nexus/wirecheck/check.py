@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 
 from nexus.conversations.classify import BACKGROUND_CLASSES
+from nexus.errors import NexusError
 from nexus.records import RequestFilter, RequestSummary, StoredRequest, TrafficClass
 from nexus.server import Server
 from nexus.settings import Settings
@@ -199,7 +200,12 @@ async def run_wire_check(
             await tee.start()
             version = await _version(claude)
             exit_code, output = await _run_claude(claude, tee.url, root / "home", prompt, timeout_s)
-            await server.flush(timeout_s=30)
+            try:
+                await server.flush(timeout_s=30)
+            except TimeoutError:
+                raise NexusError(
+                    "the private Nexus did not store the run within 30 s (see its log above)"
+                ) from None
             calls = await _calls(server)
             upstream_host = api.url.removeprefix("http://")
             differences = compare(tee.requests(), api.arrived, upstream_host)
