@@ -3,8 +3,9 @@
 Sets ``ANTHROPIC_BASE_URL`` to the local proxy and, when that host is in team mode (a credential
 file exists for it), ``ANTHROPIC_API_KEY`` to the file's client key. If ``GET /health`` does not
 answer, ``nexus serve`` is started in the background first (own session, output appended to
-``<data dir>/serve.log``) and left running for the next session. The ``claude`` process inherits
-the terminal; its exit code becomes this command's.
+``<data dir>/serve.log``) and left running for the next session; ``nexus claude --stop`` (or
+``nexus serve --stop``) stops it. The ``claude`` process inherits the terminal; its exit code
+becomes this command's.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from nexus.cli import options
+from nexus.cli import options, pid_file
 from nexus.cli.output import EXIT_FAILURE, EXIT_UNREACHABLE, err, fail
 
 if TYPE_CHECKING:
@@ -50,6 +51,14 @@ def claude(
     start: Annotated[
         bool, typer.Option("--start/--no-start", help="Start `nexus serve` if none answers.")
     ] = True,
+    stop: Annotated[
+        bool,
+        typer.Option(
+            "--stop",
+            help="Instead: stop the nexus serve on --proxy-port that an earlier `nexus claude` "
+            "started in the background (its log: <data dir>/serve.log), then exit.",
+        ),
+    ] = False,
 ) -> None:
     """Run Claude Code with ANTHROPIC_BASE_URL at the local Nexus (and the client key in team mode).
 
@@ -58,6 +67,13 @@ def claude(
     settings = options.settings(
         credentials_dir=credentials_dir, data_dir=data_dir, proxy_port=proxy_port
     )
+    if stop:
+        from nexus.cli.pid_file import stop_command
+
+        err.print(
+            stop_command(settings.data_dir, settings.proxy_port), highlight=False, soft_wrap=True
+        )
+        return
     executable = shutil.which(claude_bin)
     if executable is None:
         fail(
@@ -138,7 +154,7 @@ def serve_argv() -> list[str]:
 def _start_server(settings: Settings) -> int:
     """Start ``nexus serve`` detached from this terminal; wait until it answers. Returns its pid."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    log_path = settings.data_dir / "serve.log"
+    log_path = pid_file.log_path(settings.data_dir)
     env = dict(os.environ)
     env.update(
         NEXUS_PROXY_PORT=str(settings.proxy_port),
@@ -147,7 +163,12 @@ def _start_server(settings: Settings) -> int:
         NEXUS_DATA_DIR=str(settings.data_dir.resolve()),
     )
     argv = serve_argv()
-    err.print(f"Starting nexus serve in the background (log: {log_path})", highlight=False)
+    err.print(
+        f"Starting nexus serve in the background (log: {log_path}; "
+        "stop it with `nexus claude --stop`)",
+        highlight=False,
+        soft_wrap=True,
+    )
     # posix_spawn, not Popen: the server outlives this command and nobody will wait() for it
     pid = os.posix_spawn(
         argv[0],

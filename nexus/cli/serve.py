@@ -58,6 +58,14 @@ def serve(
             "--log-level", envvar="NEXUS_LOG_LEVEL", help=f"One of {', '.join(LOG_LEVELS)}."
         ),
     ] = "INFO",
+    stop: Annotated[
+        bool,
+        typer.Option(
+            "--stop",
+            help="Instead: stop the nexus serve running on --proxy-port with this --data-dir "
+            "(found by its pid file, serve.<port>.pid in the data folder), then exit.",
+        ),
+    ] = False,
     debug: options.Debug = False,
 ) -> None:
     """Run the proxy (default :3000) and the read API (default :3001), recording every call.
@@ -75,6 +83,13 @@ def serve(
         data_dir=data_dir,
         max_body_bytes=max_body_bytes,
     )
+    if stop:
+        from nexus.cli.pid_file import stop_command
+
+        err.print(
+            stop_command(settings.data_dir, settings.proxy_port), highlight=False, soft_wrap=True
+        )
+        return
     check_settings(settings, log_level)
     setup_logging(log_level)
     run(_serve(settings), debug=debug)
@@ -105,7 +120,9 @@ def check_settings(settings: Settings, log_level: str) -> None:
 
 
 async def _serve(settings: Settings) -> None:
+    from nexus.cli.pid_file import remove_pid_file, stop_hint, write_pid_file
     from nexus.server import Server
+    from nexus.settings import data_dir
 
     server = Server(settings)
     await server.start()
@@ -118,12 +135,16 @@ async def _serve(settings: Settings) -> None:
         loop.add_signal_handler(sig, server.request_stop)
     ep = server.endpoints
     assert ep is not None
+    port = int(ep.proxy_url.rsplit(":", 1)[1])
+    pid_file = write_pid_file(settings.data_dir, port)
     err.print(f"[bold]Nexus[/] proxy  {ep.proxy_url}   API  {ep.api_url}", highlight=False)
     err.print(f"  storing into  {ep.database}", highlight=False)
     err.print(f"  upstream      {settings.upstream_url}", highlight=False)
     err.print(f"  auth          {ep.auth_mode}", highlight=False)
     if not settings.api_key:
         err.print("  read API      loopback clients only (set DASHBOARD_API_KEY to share it)")
+    hint = stop_hint(settings.data_dir, port, data_dir())
+    err.print(f"  stop it       Ctrl-C, or {hint}", highlight=False, soft_wrap=True)
     err.print(
         f"\n  Use it:  [bold cyan]ANTHROPIC_BASE_URL={ep.proxy_url} claude[/]\n", highlight=False
     )
@@ -134,5 +155,6 @@ async def _serve(settings: Settings) -> None:
         with contextlib.suppress(OSError):
             err.print("stopping: the recorder stores what is left…")
         await server.stop()
+        remove_pid_file(pid_file)
     if server.failed:
         fail("a Nexus task failed; see the log above")
