@@ -23,6 +23,7 @@ HOP_BY_HOP = frozenset(
 )
 _NOT_FORWARDED_DOWN = HOP_BY_HOP | {"content-length", "date", "server"}
 _BETA = "anthropic-beta"
+_SPECIAL_UP = HOP_BY_HOP | {"host"}
 
 
 def upstream_headers(
@@ -40,22 +41,19 @@ def upstream_headers(
     in the client's case when the client used the same one). ``Content-Length`` stays: the body goes
     up byte for byte, so the client's value is still right. Nothing is added (DESIGN.md §3).
     """
-    secret = {name.lower(): (name, value) for name, value in set_headers}
-    credential_names = drop | secret.keys()
+    credential_names = drop.union(name.lower() for name, _ in set_headers)
+    special = _SPECIAL_UP | credential_names if credential_names else _SPECIAL_UP
     credential_slot_used = False
     out: list[tuple[str, str]] = []
     for name, value in client:
         lname = name.lower()
-        if lname in HOP_BY_HOP:
-            continue
-        if lname == "host":
-            out.append((name, upstream_host))
-        elif lname in credential_names:
-            if not credential_slot_used:
-                credential_slot_used = True
-                out.extend(_in_client_case(name, set_headers))
-        else:
+        if lname not in special:  # nearly every header: one set look-up
             out.append((name, value))
+        elif lname == "host":
+            out.append((name, upstream_host))
+        elif lname in credential_names and not credential_slot_used:
+            credential_slot_used = True
+            out.extend(_in_client_case(name, set_headers))
     if not credential_slot_used:
         out.extend(set_headers)
     return merge_betas(out, extra_betas) if extra_betas else out
