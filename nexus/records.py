@@ -20,6 +20,8 @@ Headers = tuple[tuple[str, str], ...]
 
 
 class TrafficClass(StrEnum):
+    """What kind of call a request is (DESIGN.md §4; how each is recognised: docs/conversations.md)."""
+
     TURN = "turn"
     SUBAGENT = "subagent"
     COMPACTION = "compaction"
@@ -30,7 +32,24 @@ class TrafficClass(StrEnum):
     SUMMARY = "summary"
     WARMUP = "warmup"
     SUGGESTION = "suggestion"
+    SIDE_QUESTION = "side_question"  # /btw: the whole history plus a question, answered aside
+    MEMORY = "memory"  # background memory extraction (a fork of the conversation with tools)
     OTHER = "other"
+
+
+BACKGROUND_CLASSES = frozenset(set(TrafficClass) - {
+    TrafficClass.TURN, TrafficClass.SUBAGENT, TrafficClass.COMPACTION
+})  # fmt: skip
+"""Calls that attach to their session but never take a place in a conversation tree. The one list:
+the linker, the TUI and the exporters all read it."""
+
+
+def is_background_class(traffic_class: str | None) -> bool:
+    """Whether a class (or its string form, as rows carry it) is a background class."""
+    return traffic_class is not None and traffic_class in _BACKGROUND_NAMES
+
+
+_BACKGROUND_NAMES = frozenset(str(c) for c in BACKGROUND_CLASSES)
 
 
 class Outcome(StrEnum):
@@ -316,14 +335,27 @@ class ConversationSummary:
 @dataclass(frozen=True, slots=True)
 class ConversationBranch:
     """A branch of a conversation tree: ``main``, a rewind (``branch-2`` …), a continuation after a
-    compaction (``compact-1`` …) or a sub-task (``task-1`` …)."""
+    compaction (``compact-1`` …), a sub-task (``task-1`` …) or a forked session (``fork-1`` …)."""
 
     name: str
-    kind: str  # "main" | "rewind" | "compaction" | "task"
+    kind: str  # "main" | "rewind" | "compaction" | "task" | "fork" (see branch_kind)
     first_request_id: str
     fork_request_id: str | None  # the request it grew from (None for a root)
     request_count: int
     last_request_id: str
+
+
+BRANCH_KINDS = (
+    ("branch-", "rewind"),
+    ("compact-", "compaction"),
+    ("task-", "task"),
+    ("fork-", "fork"),
+)
+"""Branch name prefix → kind; any other name (``main``) is the main line."""
+
+
+def branch_kind(name: str) -> str:
+    return next((kind for prefix, kind in BRANCH_KINDS if name.startswith(prefix)), "main")
 
 
 @dataclass(frozen=True, slots=True)
@@ -360,7 +392,7 @@ class LinkNode:
     scope: str
     started_at_ms: int
     traffic_class: TrafficClass
-    edge: str  # "root" | "cont" | "retry" | "task" | "compact" | "background"
+    edge: str  # "root" | "cont" | "retry" | "task" | "compact" | "fork" | "background"
     session_id: str | None = None
     agent_id: str | None = None
     conversation_id: str | None = None

@@ -17,6 +17,11 @@ Rules, in order of authority:
   message carries (branch ``compact-N``);
 - a first user message equal to the prompt of an unclaimed ``Agent``/``Task`` tool_use starts a
   sub-task under that request (branch ``task-N``, N numbered by tool_use across the conversation);
+  a fork sub-agent (the parent's whole history, then "Your directive: <prompt>") claims its tool_use
+  the same way, by the directive, before any prefix match: by prefix it would continue its parent;
+- a session's first request that continues a request of another session (``--resume S
+  --fork-session``) starts a branch ``fork-N`` there (edge ``fork``): it never takes the place of
+  S's own next turn, which still continues ``main``;
 - anything else starts a conversation (or, inside a known session, a new root branch);
 - background calls only take their session's conversation id, never a place in the tree.
 """
@@ -104,12 +109,15 @@ class _Decider:
         best, best_k = await self._best_prefix()
         self.best_k = best_k
         placement = None
-        if fp.marker_index and best_k < fp.marker_index:
+        if fp.fork_keys:
+            self.looked_for_task = True
+            placement = await self._subtask(fp.fork_keys)
+        if placement is None and fp.marker_index and best_k < fp.marker_index:
             self.looked_for_summary = True
             placement = await self._after_compaction()
         if placement is None and fp.first_user_keys and self._may_start_subtask(best, best_k):
             self.looked_for_task = True
-            placement = await self._subtask()
+            placement = await self._subtask(fp.first_user_keys)
         if placement is None and best is not None:
             placement = await self._continuation(best)
         if placement is None:
@@ -177,9 +185,9 @@ class _Decider:
             "compact", conversation_id, f"compact-{n}", True, source, source.subtask_of
         )
 
-    async def _subtask(self) -> _Placement | None:
+    async def _subtask(self, keys: tuple[str, ...]) -> _Placement | None:
         hits = await self.ix.find_unclaimed_tasks(
-            self.scope, self.fp.first_user_keys, before=self.pos, since_ms=self._since()
+            self.scope, keys, before=self.pos, since_ms=self._since()
         )
         for hit in hits:
             if self.session_conversation and hit.node.conversation_id != self.session_conversation:
@@ -208,11 +216,24 @@ class _Decider:
             if tip is not None and tip.position > parent.position:
                 parent = tip
             edge = "cont"
+        if self._forks_session(parent):
+            n = await self.ix.count_branch_starts(conversation_id, "fork-", self.pos) + 1
+            return _Placement("fork", conversation_id, f"fork-{n}", True, parent, parent.subtask_of)
         if await self.ix.has_continuation(parent.request_id, self.pos):
             n = await self.ix.count_branch_starts(conversation_id, "branch-", self.pos) + 2
             return _Placement(edge, conversation_id, f"branch-{n}", True, parent, parent.subtask_of)
         branch = parent.branch or "main"
         return _Placement(edge, conversation_id, branch, False, parent, parent.subtask_of)
+
+    def _forks_session(self, parent: LinkNode) -> bool:
+        """A new session growing out of another session's exchange: ``--fork-session``. The session
+        id is Claude Code's word, and it says this is not the other session's next turn."""
+        return (
+            self.session_conversation is None
+            and bool(self.view.session_id)
+            and bool(parent.session_id)
+            and parent.session_id != self.view.session_id
+        )
 
     async def _root(self) -> _Placement:
         conversation_id = self.session_conversation
@@ -264,7 +285,8 @@ class _Decider:
         wanted_prefixes = fp.prefix_keys[max(self.best_k - 1, 0) :]
         keys.extend(LinkKey("w", k, i) for i, k in enumerate(wanted_prefixes))
         if self.looked_for_task:
-            keys.extend(LinkKey("wt", k, i) for i, k in enumerate(fp.first_user_keys))
+            task_keys = fp.fork_keys + fp.first_user_keys
+            keys.extend(LinkKey("wt", k, i) for i, k in enumerate(task_keys))
         if self.looked_for_summary:
             keys.extend(LinkKey("ws", k, i) for i, k in enumerate(fp.marker_line_keys))
         first_in_session = bool(view.session_id) and self.session_conversation is None

@@ -18,21 +18,10 @@ from typing import Any
 
 import orjson
 
+from nexus.claude_code import fork_directive, has_compaction_marker, is_compaction_prompt
 from nexus.wire import parse_object, strip_reminders
 
 _AGENT_TOOLS = frozenset({"Agent", "Task"})
-# The first user message after a compaction (old and new Claude Code versions).
-COMPACTION_CONTINUATION_MARKERS = (
-    "This session is being continued from a previous conversation",
-    "The summary below covers the earlier portion of the conversation",
-)
-# The instruction Claude Code appends to the last user message of the summarising call.
-COMPACTION_PROMPT_MARKERS = (
-    "create a detailed summary of the conversation so far",
-    "create a detailed summary of the recent portion of the conversation",
-    "your task is to create a detailed summary of the",
-    "respond with text only. do not call any tools",
-)
 _SUMMARY_TAG = re.compile(r"<summary>(.*?)(?:</summary>|$)", re.DOTALL)
 _ANALYSIS_TAG = re.compile(r"<analysis>.*?(?:</analysis>|$)", re.DOTALL)
 _MIN_LINE_CHARS = 24  # shorter lines ("Summary:", "1. Primary Request") say nothing distinctive
@@ -72,6 +61,7 @@ class Fingerprint:
     marker_line_keys: tuple[str, ...]  # line keys of that message
     agent_calls: tuple[AgentCall, ...]  # sub-agents the response starts
     summary_line_keys: tuple[str, ...]  # line keys of the summary a compaction call produced
+    fork_keys: tuple[str, ...] = ()  # a fork sub-agent's first call: the key of its directive
 
     @property
     def request_key(self) -> str | None:
@@ -117,6 +107,7 @@ def fingerprint(
         marker_line_keys=marker_lines,
         agent_calls=_agent_calls(content if isinstance(content, list) else []),
         summary_line_keys=_summary_lines(reply) if is_compaction else (),
+        fork_keys=_fork_keys(messages),
     )
 
 
@@ -192,16 +183,10 @@ def _without_compaction_prompt(messages: list[Message]) -> list[Message]:
     return messages[:-1] + [("user", kept)] if kept else messages[:-1]
 
 
-def is_compaction_prompt(text: str) -> bool:
-    lowered = text.lower()
-    return any(marker in lowered for marker in COMPACTION_PROMPT_MARKERS)
-
-
 def _clean_text(text: object) -> str:
     if not isinstance(text, str):
         return ""
-    text = strip_reminders(text)
-    return text.strip()
+    return strip_reminders(text).strip()
 
 
 def _message_hash(message: Message) -> str:
@@ -256,9 +241,22 @@ def _compaction_marker(messages: list[Message]) -> tuple[int, tuple[str, ...]]:
         if role != "user":
             continue
         text = "\n".join(_texts(blocks))
-        if any(marker in text for marker in COMPACTION_CONTINUATION_MARKERS):
+        if has_compaction_marker(text):
             return index + 1, line_keys(text, _MAX_MARKER_LINES)
     return 0, ()
+
+
+def _fork_keys(messages: list[Message]) -> tuple[str, ...]:
+    """A fork sub-agent starts with the parent's history, so by prefix it continues the spawning
+    call; its last user message (the tool_result "Fork started…" and the boilerplate naming its
+    directive) says what it is. Only that message: the fork's later calls continue by prefix."""
+    if not messages or messages[-1][0] != "user":
+        return ()
+    for text in reversed(_texts(messages[-1][1])):
+        directive = fork_directive(text)
+        if directive:
+            return (text_key(directive),)
+    return ()
 
 
 def _summary_lines(reply: list[Any]) -> tuple[str, ...]:

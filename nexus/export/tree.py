@@ -20,21 +20,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Literal
 
-from nexus.records import RequestSummary, TrafficClass
+from nexus.records import RequestSummary, is_background_class
 
 ThreadKind = Literal["main", "branch", "subagent"]
-
-BACKGROUND_CLASSES = frozenset(
-    {
-        TrafficClass.QUOTA,
-        TrafficClass.COUNT_TOKENS,
-        TrafficClass.TITLE,
-        TrafficClass.TOPIC,
-        TrafficClass.SUMMARY,
-        TrafficClass.WARMUP,
-        TrafficClass.SUGGESTION,
-    }
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +68,7 @@ class ConversationView:
 
 
 def is_background(summary: RequestSummary) -> bool:
-    return summary.traffic_class in BACKGROUND_CLASSES
+    return is_background_class(summary.traffic_class)
 
 
 def _key(s: RequestSummary) -> tuple[int, str]:

@@ -18,9 +18,10 @@ import brotli
 import orjson
 import zstandard
 
+from nexus.claude_code import typed_text
 from nexus.recorder.sse import Assembled, assemble_json, assemble_sse
 from nexus.records import Exchange, Outcome, RequestRecord, Usage
-from nexus.wire import parse_request, strip_reminders
+from nexus.wire import parse_request
 
 PREVIEW_CHARS = 240
 _LEGACY_SESSION = re.compile(r"_session_([0-9a-fA-F-]{36})")
@@ -126,30 +127,33 @@ def _session_from(metadata: object) -> str | None:
 
 
 def last_user_text(messages: list[Any]) -> str:
-    """The text the person last typed: the last user message with text that is not a tool result."""
+    """The text the person last typed: the last user message with typed text (not a tool result,
+    nor harness text such as a compaction summary or a local-command echo: ``typed_text``)."""
     for message in reversed(messages):
         if not isinstance(message, dict) or message.get("role") != "user":
             continue
-        text = message_text(message.get("content"))
-        text = strip_reminders(text).strip()
+        text = typed_text(text_blocks(message.get("content")))
         if text:
             return text
     return ""
 
 
 def message_text(content: Any) -> str:
+    return "\n".join(text_blocks(content))
+
+
+def text_blocks(content: Any) -> list[str]:
     if isinstance(content, str):
-        return content
+        return [content]
     if not isinstance(content, list):
-        return ""
-    parts = [
+        return []
+    return [
         block["text"]
         for block in content
         if isinstance(block, dict)
         and block.get("type") == "text"
         and isinstance(block.get("text"), str)
     ]
-    return "\n".join(parts)
 
 
 def _error_text(assembled: Assembled) -> str:

@@ -29,6 +29,7 @@ from nexus.records import (
     RequestFilter,
     RequestSummary,
     TrafficClass,
+    branch_kind,
     now_ms,
 )
 from nexus.store.base import Position
@@ -42,7 +43,6 @@ else:
 _BEFORE_ALL: Position = (2**62, "")
 _AFTER_NONE: Position = (-1, "")
 _SINCE_ALL = -(2**62)
-_BRANCH_KINDS = (("branch-", "rewind"), ("compact-", "compaction"), ("task-", "task"))
 
 
 def node_from_row(row: Sequence[Any]) -> LinkNode:
@@ -426,7 +426,7 @@ def _branches(nodes: list[LinkNode]) -> list[ConversationBranch]:
     branches = []
     for name, members in groups.items():
         first = next((n for n in members if n.branch_start), members[0])
-        kind = next((k for prefix, k in _BRANCH_KINDS if name.startswith(prefix)), "main")
+        kind = branch_kind(name)
         branches.append(
             ConversationBranch(
                 name=name,

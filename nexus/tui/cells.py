@@ -10,7 +10,7 @@ from datetime import datetime, tzinfo
 
 from rich.text import Text
 
-from nexus.records import RequestSummary, is_error
+from nexus.records import BACKGROUND_CLASSES, RequestSummary, is_error
 
 UNPRICED = "unpriced"
 DEFAULT_WINDOW_TOKENS = 200_000
@@ -114,13 +114,7 @@ CLASS_STYLES = {
     "turn": "bold",
     "subagent": "magenta",
     "compaction": "bold cyan",
-    "quota": "dim",
-    "count_tokens": "dim",
-    "title": "dim",
-    "topic": "dim",
-    "summary": "dim",
-    "warmup": "dim",
-    "suggestion": "dim",
+    **{str(c): "dim" for c in BACKGROUND_CLASSES},
     "other": "",
 }
 

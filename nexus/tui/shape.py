@@ -11,16 +11,13 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from nexus.records import ConversationBranch, ConversationTree, RequestSummary
+from nexus.records import ConversationBranch, ConversationTree, RequestSummary, is_background_class
 
-BACKGROUND = frozenset(
-    {"quota", "count_tokens", "title", "topic", "summary", "warmup", "suggestion", "other"}
-)
 AGENT_CLASSES = frozenset({"turn", "subagent", "compaction"})
 
 
 def is_background(row: RequestSummary) -> bool:
-    return row.traffic_class is not None and str(row.traffic_class) in BACKGROUND
+    return is_background_class(row.traffic_class)
 
 
 @dataclass(slots=True)

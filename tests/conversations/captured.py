@@ -11,9 +11,13 @@ from nexus.records import Exchange, RequestRecord, new_id
 DATA = Path(__file__).parent.parent / "data" / "claude_code"
 
 
-def captured_records(name: str, start_ms: int = 1_764_000_000_000) -> list[RequestRecord]:
-    """One record per captured exchange, one second apart, in capture order."""
-    capture = json.loads((DATA / f"{name}.json").read_text())
+def captured_records(
+    name: str, start_ms: int = 1_764_000_000_000, *, version: str | None = None
+) -> list[RequestRecord]:
+    """One record per captured exchange, one second apart, in capture order. ``version`` reads the
+    scrubbed captures of that CLI version (tests/data/claude_code/<version>/)."""
+    folder = DATA / version if version else DATA
+    capture = json.loads((folder / f"{name}.json").read_text())
     records = []
     for i, ex in enumerate(capture["exchanges"]):
         started = start_ms + i * 1000

@@ -34,7 +34,7 @@ from nexus.records import (
 from nexus.tui import cells
 from nexus.tui.shape import TreeItem, build_tree, is_background
 
-_BRANCH_MARK = {"rewind": "⑂", "compaction": "⟲", "task": "⤷", "main": "●"}
+_BRANCH_MARK = {"rewind": "⑂", "compaction": "⟲", "task": "⤷", "fork": "⑃", "main": "●"}
 INDENT = 3
 
 

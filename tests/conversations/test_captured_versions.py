@@ -1,0 +1,333 @@
+"""Captured traffic of two Claude Code versions (tests/data/claude_code/<version>/, scrubbed): every
+traffic class and every branch kind, table-driven, as the CLI really sends them. A row of the
+tables is (class, parent index, branch, conversation index, subtask_of index) per exchange; HEAD
+preconnects are ``other`` and belong nowhere."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import orjson
+import pytest
+
+from nexus.claude_code import FORK_HELPER_MARKERS
+from nexus.conversations.classify import classify
+from nexus.conversations.normalize import parse_json
+from nexus.conversations.worker import ConversationLinker
+from nexus.recorder.derive import derive
+from nexus.records import RequestRecord, TrafficClass
+from tests.conversations.captured import captured_records
+
+Row = tuple[str, int | None, str | None, int | None, int | None]
+HEAD: Row = ("other", None, None, None, None)
+
+# (version, scenario) → the tree a person lived. 2.1.332 sends no HEAD / (it preconnects elsewhere)
+# and runs sub-agents in the background: the parent's next call comes before the sub-agent's.
+EXPECTED: dict[tuple[str, str], list[Row]] = {
+    ("2.1.332", "fork_subagent"): [
+        ("turn", None, "main", 0, None),
+        ("subagent", 0, "task-1", 0, 0),  # the fork: a sub-task, though its prefix is the parent's
+        ("turn", 0, "main", 0, None),  # the parent stays on main
+        ("subagent", 1, "task-1", 0, 0),
+        ("turn", 2, "main", 0, None),
+    ],
+    ("2.1.197", "fork_subagent"): [  # no fork type yet: the Agent call fails, the parent answers
+        HEAD,
+        ("turn", None, "main", 1, None),
+        ("turn", 1, "main", 1, None),
+    ],
+    ("2.1.332", "parallel_subagents"): [
+        ("turn", None, "main", 0, None),
+        ("turn", 0, "main", 0, None),
+        ("subagent", 0, "task-1", 0, 0),
+        ("subagent", 0, "task-2", 0, 0),
+        ("subagent", 2, "task-1", 0, 0),
+        ("subagent", 3, "task-2", 0, 0),
+        ("turn", 1, "main", 0, None),
+    ],
+    ("2.1.197", "parallel_subagents"): [
+        HEAD,
+        ("turn", None, "main", 1, None),
+        ("subagent", 1, "task-1", 1, 1),
+        ("subagent", 1, "task-2", 1, 1),
+        ("subagent", 3, "task-2", 1, 1),
+        ("subagent", 2, "task-1", 1, 1),
+        ("turn", 1, "main", 1, None),
+    ],
+    ("2.1.332", "nested_subagents"): [
+        ("turn", None, "main", 0, None),
+        ("turn", 0, "main", 0, None),
+        ("subagent", 0, "task-1", 0, 0),
+        ("subagent", 2, "task-2", 0, 2),  # spawned by the sub-agent: a sub-task of the sub-task
+        ("subagent", 3, "task-2", 0, 2),
+        ("subagent", 2, "task-1", 0, 0),
+        ("turn", 1, "main", 0, None),
+    ],
+    ("2.1.197", "nested_subagents"): [
+        HEAD,
+        ("turn", None, "main", 1, None),
+        ("subagent", 1, "task-1", 1, 1),
+        ("subagent", 2, "task-2", 1, 2),
+        ("subagent", 3, "task-2", 1, 2),
+        ("subagent", 2, "task-1", 1, 1),
+        ("turn", 1, "main", 1, None),
+    ],
+    ("2.1.332", "fork_session"): [
+        ("turn", None, "main", 0, None),
+        ("turn", 0, "fork-1", 0, None),  # --resume S --fork-session: a new session id
+        ("turn", 0, "main", 0, None),  # S's own next turn keeps main
+    ],
+    ("2.1.197", "fork_session"): [
+        HEAD,
+        ("turn", None, "main", 1, None),
+        HEAD,
+        ("turn", 1, "fork-1", 1, None),
+        HEAD,
+        ("turn", 1, "main", 1, None),
+    ],
+    ("2.1.332", "interactive_btw"): [
+        ("turn", None, "main", 0, None),
+        ("turn", 0, "main", 0, None),
+        ("turn", 1, "main", 0, None),
+        ("side_question", None, None, 0, None),  # /btw: beside the tree, in the conversation
+        ("turn", 2, "main", 0, None),  # the next turn continues main
+    ],
+    ("2.1.197", "interactive_btw"): [
+        HEAD,
+        ("title", None, None, 2, None),
+        ("turn", None, "main", 2, None),
+        ("turn", 2, "main", 2, None),
+        ("turn", 3, "main", 2, None),
+        ("side_question", None, None, 2, None),
+        ("turn", 4, "main", 2, None),
+    ],
+    ("2.1.332", "interactive_rewind"): [
+        ("turn", None, "main", 0, None),
+        ("turn", 0, "main", 0, None),
+        ("turn", 1, "main", 0, None),
+        ("turn", 2, "main", 0, None),
+        ("turn", 0, "branch-2", 0, None),  # Esc Esc back to before "please run echo hello-tui"
+        ("turn", 4, "branch-2", 0, None),
+    ],
+    ("2.1.197", "interactive_rewind"): [
+        HEAD,
+        ("title", None, None, 2, None),
+        ("turn", None, "main", 2, None),
+        ("turn", 2, "main", 2, None),
+        ("turn", 3, "main", 2, None),
+        ("turn", 4, "main", 2, None),
+        ("turn", 2, "branch-2", 2, None),
+        ("turn", 6, "branch-2", 2, None),
+    ],
+    ("2.1.332", "interactive_compact"): [
+        ("turn", None, "main", 0, None),
+        ("turn", 0, "main", 0, None),
+        ("turn", 1, "main", 0, None),
+        ("turn", 2, "main", 0, None),
+        ("compaction", 3, "main", 0, None),
+        ("turn", 4, "compact-1", 0, None),
+    ],
+    ("2.1.332", "auto_compact"): [  # a 1 % threshold: every turn compacts first
+        ("turn", None, "main", 0, None),
+        ("turn", 0, "main", 0, None),
+        ("compaction", 1, "main", 0, None),
+        ("turn", 2, "compact-1", 0, None),
+        ("compaction", 3, "compact-1", 0, None),
+        ("turn", 4, "compact-2", 0, None),
+    ],
+}
+
+
+_ID = [f"{v}-{s}" for v, s in sorted(EXPECTED)]
+
+
+async def _links(store: Any, records: list[RequestRecord]) -> list[Row]:
+    await store.write_batch(records)
+    linker = ConversationLinker(store)
+    for record in records:  # one at a time, as the writer would under light load
+        await linker.link_batch([record])
+    ids = [r.id for r in records]
+    links = await store.stored_links(ids)
+
+    def index(request_id: str | None) -> int | None:
+        return None if request_id is None else ids.index(request_id)
+
+    return [
+        (
+            str(lk.traffic_class),
+            index(lk.parent_request_id),
+            lk.branch,
+            index(lk.conversation_id),
+            index(lk.subtask_of),
+        )
+        for lk in (links[i] for i in ids)
+    ]
+
+
+@pytest.mark.parametrize(("version", "scenario"), sorted(EXPECTED), ids=_ID)
+async def test_captured_session_links_as_lived(store: Any, version: str, scenario: str) -> None:
+    records = captured_records(scenario, version=version)
+    assert await _links(store, records) == EXPECTED[(version, scenario)]
+
+
+@pytest.mark.parametrize(("version", "scenario"), sorted(EXPECTED), ids=_ID)
+async def test_captured_session_links_the_same_whatever_the_arrival_order(
+    store: Any, version: str, scenario: str
+) -> None:
+    """Live linking in reverse arrival order repairs itself into the same tree."""
+    records = captured_records(scenario, version=version)
+    await store.write_batch(records)
+    linker = ConversationLinker(store)
+    for record in reversed(records):
+        await linker.link_batch([record])
+    ids = [r.id for r in records]
+    links = await store.stored_links(ids)
+    got = [(str(links[i].traffic_class), links[i].branch) for i in ids]
+    assert got == [(row[0], row[2]) for row in EXPECTED[(version, scenario)]]
+
+
+# -- one row per branch kind and version: where in the captures each kind shows ----------------
+
+BRANCH_KINDS: list[tuple[str, str, str, int]] = [  # (version, kind, scenario, exchange index)
+    (v, kind, scenario, i)
+    for v in ("2.1.197", "2.1.332")
+    for kind, scenario, i in (
+        ("main", "interactive_rewind", 3),
+        ("rewind", "interactive_rewind", -1),
+        ("task", "parallel_subagents", -2),
+        ("fork", "fork_session", -1 if v == "2.1.332" else 3),
+    )
+] + [
+    ("2.1.332", "compaction", "interactive_compact", -1),
+    ("2.1.332", "compaction", "auto_compact", -1),
+    ("2.1.332", "task", "fork_subagent", 1),  # a fork sub-agent is a sub-task too
+]
+
+
+@pytest.mark.parametrize(("version", "kind", "scenario", "index"), BRANCH_KINDS)
+async def test_each_branch_kind_appears_in_the_tree(
+    store: Any, version: str, kind: str, scenario: str, index: int
+) -> None:
+    records = captured_records(scenario, version=version)
+    await _links(store, records)
+    if scenario == "fork_session" and version == "2.1.332":
+        index = 1
+    request_id = records[index].id
+    links = await store.stored_links([request_id])
+    tree = await store.get_conversation(links[request_id].conversation_id)
+    branch = next(b for b in tree.branches if b.name == links[request_id].branch)
+    assert branch.kind == kind
+
+
+# -- one row per traffic class and version ------------------------------------------------------
+
+
+def _body(version: str, scenario: str, index: int) -> dict[str, Any]:
+    record = captured_records(scenario, version=version)[index]
+    body = parse_json(record.exchange.request_body)
+    assert body is not None
+    return body
+
+
+def _with_last_user(body: dict[str, Any], text: str) -> dict[str, Any]:
+    """A captured turn's body with one more user message: how the CLI's forked helpers look (the
+    whole history and tools, then their own prompt)."""
+    return {**body, "messages": [*body["messages"], {"role": "user", "content": text}]}
+
+
+def _helper_prompt(name: str) -> str:
+    marker = next(m for m, cls in FORK_HELPER_MARKERS if cls == name)
+    return f"<system-reminder>{marker}.</system-reminder>" if name == "side_question" else marker
+
+
+CLASSES: list[tuple[str, str, str, int, str | None]] = [
+    # (version, class, scenario, exchange index, helper prompt appended to that body or None)
+    (v, cls, scenario, i, extra)
+    for v, first in (("2.1.197", 2), ("2.1.332", 0))
+    for cls, scenario, i, extra in (
+        ("turn", "interactive_btw", first, None),
+        ("subagent", "parallel_subagents", first + 2, None),
+        ("side_question", "interactive_btw", -2, None),
+        ("suggestion", "interactive_btw", first, _helper_prompt("suggestion")),
+        ("summary", "interactive_btw", first, _helper_prompt("summary")),
+        ("memory", "interactive_btw", first, _helper_prompt("memory")),
+        ("title", "interactive_btw", first, _helper_prompt("title")),  # /rename
+    )
+] + [
+    ("2.1.197", "title", "interactive_btw", 1, None),  # the JSON-schema {title} haiku call
+    ("2.1.197", "other", "interactive_btw", 0, None),  # HEAD /
+    ("2.1.332", "compaction", "auto_compact", 2, None),
+    ("2.1.332", "compaction", "interactive_compact", 4, None),
+]
+
+
+@pytest.mark.parametrize(("version", "expected", "scenario", "index", "extra"), CLASSES)
+def test_each_class_is_recognised_in_captured_bodies(
+    version: str, expected: str, scenario: str, index: int, extra: str | None
+) -> None:
+    record = captured_records(scenario, version=version)[index]
+    ex = record.exchange
+    body = parse_json(ex.request_body)
+    if extra is not None:
+        assert body is not None
+        body = _with_last_user(body, extra)
+    assert classify(ex.method, ex.path, ex.request_headers, body) == TrafficClass(expected)
+
+
+def test_a_one_token_call_resending_the_history_is_a_warmup_not_a_turn() -> None:
+    """resume_cache_warm (2.1.332): the history as it stands, ``max_tokens: 1``, nothing asked."""
+    body = _body("2.1.332", "interactive_btw", 2)
+    record = captured_records("interactive_btw", version="2.1.332")[2]
+    warm = {**body, "max_tokens": 1}
+    assert (
+        classify("POST", "/v1/messages", record.exchange.request_headers, warm)
+        is TrafficClass.WARMUP
+    )
+
+
+def test_a_request_class_header_keeps_an_unknown_helper_off_the_tree() -> None:
+    body = _body("2.1.332", "interactive_btw", 2)
+    headers = (("x-claude-code-request-class", "auxiliary"),)
+    assert classify("POST", "/v1/messages", headers, body) is TrafficClass.OTHER
+    side = (("x-claude-code-request-class", "side_reply"),)
+    assert classify("POST", "/v1/messages", side, body) is TrafficClass.SIDE_QUESTION
+
+
+# -- previews say what the person typed ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("version", "scenario", "index", "preview"),
+    [
+        (None, "interactive_compact", 7, "what word did I ask you to remember?"),
+        ("2.1.332", "interactive_compact", 5, "what word did I ask you to remember?"),
+        ("2.1.332", "interactive_compact", 4, "and now say something else"),  # the /compact call
+        ("2.1.332", "auto_compact", 5, "what word was it?"),
+        ("2.1.332", "auto_compact", 2, "please run echo hello-auto"),
+        ("2.1.332", "interactive_btw", 3, "what word was it?"),
+        (
+            "2.1.332",
+            "fork_subagent",
+            1,
+            "Run the shell command `echo fork-ok` with Bash and report its output.",
+        ),
+    ],  # fmt: skip
+)
+def test_previews_say_what_the_person_typed(
+    version: str | None, scenario: str, index: int, preview: str
+) -> None:
+    record = captured_records(scenario, version=version)[index]
+    assert record.user_preview == preview
+
+
+def test_a_message_that_is_only_a_slash_command_previews_as_the_command() -> None:
+    """The captured /compact echo (caveat, command, stdout) without the prompt typed after it."""
+    record = captured_records("interactive_compact", version="2.1.332")[5]
+    body = orjson.loads(record.exchange.request_body)
+    index = max(i for i, m in enumerate(body["messages"]) if m["role"] == "user")
+    echo = body["messages"][index]["content"][:-1]
+    assert any("<command-name>/compact" in b["text"] for b in echo)
+    body["messages"][index] = {"role": "user", "content": echo}
+    exchange = dataclasses.replace(record.exchange, request_body=orjson.dumps(body))
+    assert derive(exchange).user_preview == "/compact"
