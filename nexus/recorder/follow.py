@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nexus.recorder.spool import (
+    MAGIC,
     Position,
     SpoolBusy,
     lock,
@@ -69,6 +70,14 @@ class SpoolFollower:
             if not finished:
                 return Batch([], self.position)
             if torn:
+                resume = _next_whole_frame(segment_path(self.directory, segment), end)
+                if resume is not None:
+                    # Appends went on after the torn frame (a spool of an older Nexus: the proxy
+                    # now cuts a torn frame off): read them, never drop them with the segment.
+                    log.error("spool segment %d: a torn frame at byte %d; %d bytes skipped, "
+                              "reading on at the next whole frame", segment, end, resume - end)  # fmt: skip
+                    self.position = Position(segment, resume)
+                    continue
                 log.warning("spool segment %d: a torn or unreadable frame at byte %d was skipped",
                             segment, end)  # fmt: skip
             self._delete(segment)
@@ -91,6 +100,24 @@ def _held_by_a_proxy(directory: Path) -> bool:
     except FileNotFoundError:
         return False
     return False
+
+
+def _next_whole_frame(path: Path, offset: int) -> int | None:
+    """Where the first whole frame after a torn one at ``offset`` starts, if any. Only asked of a
+    finished segment: while the proxy may still be writing, a frame cut short is not torn."""
+    try:
+        file = open(path, "rb")  # noqa: SIM115 - closed below
+    except FileNotFoundError:
+        return None
+    with file:
+        data = file.read()
+        start = offset + 1
+        while (found := data.find(MAGIC, start)) >= 0:  # torn bytes may end mid-line
+            file.seek(found)
+            if read_frames(file, 1, 1)[0]:
+                return found
+            start = found + 1
+    return None
 
 
 def _read_frames(

@@ -147,30 +147,52 @@ class Spool:
         self._lock_fd: int | None = lock(directory / ".lock")
         numbers = segment_numbers(directory)
         self._lock = threading.Lock()
-        self._fd: int | None = None
+        self._fd: int | None = None  # None after a failure: the next append opens a new segment
+        self._closed = False
         self._segment = 0
         self._size = 0
         self._open_segment((numbers[-1] + 1) if numbers else 1)
 
     def _open_segment(self, number: int) -> None:
         if self._fd is not None:
-            os.close(self._fd)
+            # Forget the descriptor before anything can fail: closed twice, its number may by
+            # then belong to a client's socket (uvloop aborts the process on that).
+            fd, self._fd = self._fd, None
+            os.close(fd)
         path = segment_path(self.directory, number)
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
         self._segment, self._size = number, 0
 
     def append(self, exchange: Exchange) -> Position:
-        """Write one exchange; returns the position just after it."""
+        """Write one exchange; returns the position just after it. On ``OSError`` (a full disk, a
+        segment that cannot be created) nothing of it stays in the spool: a later append starts
+        on a clean frame boundary, so no torn frame ever hides the frames after it."""
         parts = [_header(exchange), exchange.request_body, exchange.response_body, b"\n"]
         length = sum(map(len, parts))
         with self._lock:
-            if self._fd is None:
+            if self._closed:
                 raise OSError("the spool is closed")
-            if self._size >= self.segment_bytes:
+            if self._fd is None or self._size >= self.segment_bytes:
                 self._open_segment(self._segment + 1)
-            _write_all(self._fd, parts, length)
+            assert self._fd is not None
+            try:
+                _write_all(self._fd, parts, length)
+            except OSError:
+                self._cut_torn_frame()
+                raise
             self._size += length
             return Position(self._segment, self._size)
+
+    def _cut_torn_frame(self) -> None:
+        """A write stopped part-way: cut the segment back to its last whole frame. If even that
+        fails, append nothing more to this segment (the reader skips a torn frame at the end of a
+        segment, never in the middle)."""
+        assert self._fd is not None
+        try:
+            os.ftruncate(self._fd, self._size)
+        except OSError:
+            fd, self._fd = self._fd, None
+            os.close(fd)
 
     def position(self) -> Position:
         """Where the next exchange will go: everything before it has been appended."""
@@ -180,10 +202,13 @@ class Spool:
     def close(self) -> Position:
         """fsync and stop appending; the folder's lock is released. Returns the final position."""
         with self._lock:
+            self._closed = True
             if self._fd is not None:
-                os.fsync(self._fd)
-                os.close(self._fd)
-                self._fd = None
+                fd, self._fd = self._fd, None
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
             if self._lock_fd is not None:
                 os.close(self._lock_fd)  # closing the descriptor releases the flock
                 self._lock_fd = None

@@ -3,21 +3,28 @@
 Each exchange is appended to the spool (one ``writev``, before the client gets the end of its
 response), then the recorder process is woken if it sleeps. No body is held in memory here: the
 recorder reads them back from the spool, so the proxy's memory stays flat whatever the backlog.
+
+A call Nexus refused before forwarding it (a bad client key, malformed JSON) keeps only the first
+``REFUSED_BODY_KEPT`` bytes of its body, with the size and SHA-256 of the whole in its error:
+anyone who can reach the proxy could otherwise fill the database without a valid key.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import logging
 import time
 from collections.abc import Callable
 
 from nexus.recorder.spool import Spool
-from nexus.records import Exchange
+from nexus.records import Exchange, Outcome
 
 log = logging.getLogger("nexus.recorder")
 
 
 _LOST_LOG_EVERY_S = 10.0  # a full disk fails every call: say so, not a traceback per request
+REFUSED_BODY_KEPT = 4096
 
 
 class Tap:
@@ -28,6 +35,8 @@ class Tap:
         self._lost_logged = (0, -_LOST_LOG_EVERY_S)  # (count, monotonic time) at the last log
 
     def put_nowait(self, exchange: Exchange) -> None:
+        if exchange.outcome is Outcome.REJECTED:
+            exchange = bounded(exchange)
         try:
             self.spool.append(exchange)
         except OSError as exc:
@@ -45,3 +54,15 @@ class Tap:
                   "message are NOT recorded; the proxy keeps serving", self.spool.directory, exc,
                   exchange.id, self.lost - count - 1)  # fmt: skip
         self._lost_logged = (self.lost, now)
+
+
+def bounded(exchange: Exchange) -> Exchange:
+    """A refused exchange with its body cut to ``REFUSED_BODY_KEPT`` bytes; the error says how
+    big the whole was and its SHA-256."""
+    body = exchange.request_body
+    if len(body) <= REFUSED_BODY_KEPT:
+        return exchange
+    note = (f"request body of {len(body)} bytes (sha256 {hashlib.sha256(body).hexdigest()}) "
+            f"not kept past its first {REFUSED_BODY_KEPT} bytes: the call was refused")  # fmt: skip
+    error = f"{exchange.error}; {note}" if exchange.error else note
+    return dataclasses.replace(exchange, request_body=body[:REFUSED_BODY_KEPT], error=error)

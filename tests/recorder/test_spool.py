@@ -236,3 +236,62 @@ def test_a_new_proxys_segment_is_not_finished_by_the_old_recorder(tmp_path):
     assert len(got) == 3 and got[-1] == later  # it may store the new proxy's records (idempotent)
     assert f"{at.segment:012d}.spool" in segment_files(tmp_path)  # but never deletes its segment
     new.close()
+
+
+def test_a_write_cut_short_leaves_no_torn_frame_before_the_next(tmp_path, monkeypatch):
+    """A full disk: writev writes part of a frame, the rest fails. The segment is cut back to its
+    last whole frame, so the frames appended once the disk frees up are read (issue 14, item 4)."""
+    spool = Spool(tmp_path)
+    first = exchange()
+    spool.append(first)
+    real_writev = os.writev
+
+    def disk_full_midway(fd, parts):
+        real_writev(fd, [b"".join(parts)[:100]])
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(spool_module.os, "writev", disk_full_midway)
+    with pytest.raises(OSError):
+        spool.append(exchange(user_text="lost"))
+    monkeypatch.setattr(spool_module.os, "writev", real_writev)
+    later = [exchange(user_text=f"later {i}") for i in range(3)]
+    for r in later:
+        spool.append(r)
+    assert read_all(SpoolFollower(tmp_path)) == [first, *later]
+    spool.close()
+
+
+def test_frames_after_a_torn_one_in_a_finished_segment_are_read(tmp_path):
+    """A spool of an older Nexus may hold a torn frame mid-segment: the frames after it are read,
+    not dropped with the segment (issue 14, item 4)."""
+    before, torn, after = exchange(), exchange(request_body=b"z" * 500), exchange()
+    (tmp_path / "000000000001.spool").write_bytes(
+        encode(before) + encode(torn)[:300] + encode(after)
+    )
+    follower = SpoolFollower(tmp_path)
+    follower.finish()
+    assert read_all(follower) == [before, after]
+    assert segment_files(tmp_path) == []
+
+
+def test_a_segment_that_cannot_be_created_never_closes_a_reused_descriptor(tmp_path):
+    """The old segment's descriptor is forgotten before the new one is opened: a failed open
+    leaves nothing to close twice (its number may be a client's socket by then; item 5)."""
+    spool = Spool(tmp_path, segment_bytes=100)
+    spool.append(exchange(request_body=b"x" * 200))
+    blocked = tmp_path / "000000000002.spool"
+    blocked.symlink_to(tmp_path / "missing" / "segment")
+    with pytest.raises(OSError):
+        spool.append(exchange())
+    reused = os.open(os.devnull, os.O_RDONLY)  # takes the lowest free number: the old segment's
+    try:
+        with pytest.raises(OSError):
+            spool.append(exchange())
+        os.fstat(reused)  # still open
+    finally:
+        os.close(reused)
+    blocked.unlink()
+    later = exchange()
+    assert spool.append(later).segment == 2
+    assert read_all(SpoolFollower(tmp_path))[-1] == later
+    spool.close()
