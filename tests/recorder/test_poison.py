@@ -135,13 +135,15 @@ async def test_nul_in_a_prompt_and_in_the_reply_is_stored(db_url, nexus_process,
 
 
 @pytest.mark.parametrize(
-    "hostile",
+    ("path", "hostile"),
     [
         # An unterminated string of escaped quotes: a tokenizer that retries the string from
-        # every quote is quadratic (130 KB stalled the recorder 67 s). Refused with 400.
-        pytest.param(b'{"' + b'\\"' * 200_000, id="escaped-quotes"),
+        # every quote is quadratic (130 KB stalled the recorder 67 s). /v1/messages refuses it
+        # (and keeps 4 KB of it); a path Nexus passes through is forwarded and stored whole.
+        pytest.param("/v1/messages/batches", b'{"' + b'\\"' * 200_000, id="escaped-quotes"),
         # Valid JSON: opening reminder tags that never close, for a lazy regex to rescan.
         pytest.param(
+            "/v1/messages",
             b'{"model":"claude-opus-4-8","max_tokens":1,"messages":[{"role":"user","content":"'
             + b"<system-reminder>" * 25_000
             + b'"}]}',
@@ -150,12 +152,14 @@ async def test_nul_in_a_prompt_and_in_the_reply_is_stored(db_url, nexus_process,
     ],
 )
 async def test_a_body_built_for_quadratic_work_does_not_delay_later_records(
-    db_url, nexus_process, fake_upstream, hostile
+    db_url, nexus_process, fake_upstream, path, hostile
 ):
     """Item 3: the work per body is linear in its size, whatever its bytes."""
     nexus = await nexus_process(db_url)
     async with httpx.AsyncClient(timeout=30) as client:
-        response = await post(client, nexus.proxy_url, hostile)
+        response = await client.post(
+            nexus.proxy_url + path, content=hostile, headers={"content-type": "application/json"}
+        )
         hostile_id = response.headers["x-nexus-request-id"]
         await asyncio.sleep(0.5)  # the recorder has it in hand
         sent = time.monotonic()
