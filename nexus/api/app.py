@@ -20,7 +20,7 @@ from nexus import __version__
 from nexus.aio import TaskSet
 from nexus.api.auth import check_access
 from nexus.api.context import EXTENSION_KEY, ApiContext, api_context
-from nexus.api.params import BadParameter
+from nexus.api.params import BadParameter, check_text
 from nexus.api.serialize import dumps, error_body
 from nexus.errors import ApiError, NexusError, StoreUnavailable
 
@@ -93,6 +93,9 @@ def make_api_app(
             api_context().settings.api_key, request.headers, client[0] if client else None
         )
         if refusal is None:
+            # a 400 naming the parameter, before any store sees it
+            check_text(request.args.items(multi=True))
+            check_text((request.view_args or {}).items())
             return None
         response = error_response(refusal.status, refusal.error_type, refusal.message)
         if refusal.status == 401:

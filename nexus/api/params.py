@@ -8,8 +8,9 @@ The list filters (``since``, ``until``, ``host``, ``account``, ``model``, ``stat
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 from nexus.errors import ApiError
 from nexus.records import RequestFilter, TrafficClass, now_ms
@@ -17,8 +18,12 @@ from nexus.records import RequestFilter, TrafficClass, now_ms
 MAX_LIMIT = 500
 DEFAULT_LIMIT = 100
 MAX_TEXT_CHARS = 500
+MAX_INTEGER = 2**62
+"""Bigger numbers than any time, id or count Nexus stores: refused before they reach SQL."""
 _STATUS = re.compile(r"^(?:[1-5][0-9]{2}|[1-5]xx|error)$")
-_DURATION = re.compile(r"^(\d+)(ms|s|m|h|d|w)$")
+_DURATION = re.compile(r"^([0-9]{1,15})(ms|s|m|h|d|w)$")  # ASCII digits: '²'.isdigit() is True
+_DIGITS = re.compile(r"^[0-9]{1,19}$")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 FILTER_PARAMS = (
     "since",
@@ -42,6 +47,21 @@ class BadParameter(ApiError):
     def __init__(self, parameter: str, message: str) -> None:
         super().__init__(f"invalid parameter {parameter!r}: {message}", status=400)
         self.parameter = parameter
+
+
+def check_text(values: Iterable[tuple[str, Any]]) -> None:
+    """Refuse a NUL or other control character in any parameter or path id: Postgres cannot store
+    or compare a NUL, and no name, id or search Nexus holds contains one."""
+    for name, value in values:
+        if isinstance(value, str) and _CONTROL.search(value):
+            raise BadParameter(name, "holds a NUL or another control character")
+
+
+def whole_number(value: str, name: str, what: str) -> int:
+    """``value`` as a non-negative integer of ASCII digits below ``MAX_INTEGER``."""
+    if not _DIGITS.match(value) or int(value) >= MAX_INTEGER:
+        raise BadParameter(name, what)
+    return int(value)
 
 
 def parse_filter(args: Mapping[str, str], *, at_ms: int | None = None) -> RequestFilter:
@@ -85,29 +105,30 @@ def parse_time(args: Mapping[str, str], name: str, at_ms: int | None = None) -> 
     if value is None or value == "":
         return None
     value = value.strip()
+    expected = "expected epoch milliseconds, an ISO 8601 time or an age like 15m, 2h, 7d"
     if value.isdigit():
-        return int(value)
+        return whole_number(value, name, expected)
     age = _DURATION.match(value)
-    if age:
+    if age and int(age[1]) * _UNIT_MS[age[2]] < MAX_INTEGER // 2:
         return (now_ms() if at_ms is None else at_ms) - int(age[1]) * _UNIT_MS[age[2]]
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        raise BadParameter(
-            name, "expected epoch milliseconds, an ISO 8601 time or an age like 15m, 2h, 7d"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1000)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return int(moment.timestamp() * 1000)
+    except (ValueError, OverflowError):
+        raise BadParameter(name, expected) from None
 
 
 def parse_limit(args: Mapping[str, str], default: int = DEFAULT_LIMIT) -> int:
     value = args.get("limit")
     if value is None or value == "":
         return default
-    if not value.isdigit() or not 1 <= int(value) <= MAX_LIMIT:
-        raise BadParameter("limit", f"expected a whole number from 1 to {MAX_LIMIT}")
-    return int(value)
+    expected = f"expected a whole number from 1 to {MAX_LIMIT}"
+    limit = whole_number(value, "limit", expected)
+    if not 1 <= limit <= MAX_LIMIT:
+        raise BadParameter("limit", expected)
+    return limit
 
 
 def parse_cursor(args: Mapping[str, str]) -> str | None:
@@ -122,7 +143,5 @@ def parse_cursor(args: Mapping[str, str]) -> str | None:
 def parse_seq(value: str | None, name: str) -> int | None:
     if value is None or value.strip() == "":
         return None
-    value = value.strip()
-    if not value.isdigit():
-        raise BadParameter(name, "expected the id (a whole number) of an event already received")
-    return int(value)
+    expected = "expected the id (a whole number) of an event already received"
+    return whole_number(value.strip(), name, expected)

@@ -89,6 +89,9 @@ class _Call:
     overhead_s: float = 0.0
     grant: Grant | None = None
     target: str = ""  # the checked path that goes upstream
+    sent: bool = False  # the request went to the upstream
+    upstream_status: int | None = None  # once the upstream's headers are in
+    recorded: bool = False
 
 
 class Forwarder:
@@ -135,6 +138,16 @@ class Forwarder:
             return await self._forward(call)
         except NexusError as exc:
             return self._refuse(call, exc)
+        except asyncio.CancelledError:
+            # The client hung up before its answer began: the web server cancels this handler.
+            # The call may well have reached the upstream (and been billed): record it.
+            if not call.recorded:
+                where = "the upstream answered" if call.sent else "the call was forwarded"
+                error = f"the client disconnected before {where}"
+                self._record(
+                    call, call.upstream_status, (), b"", Outcome.CLIENT_DISCONNECTED, error
+                )
+            raise
 
     def refuse(self, request: IncomingRequest, exc: NexusError) -> Reply:
         """Answer and record a request the web framework refused before ``handle`` (too large)."""
@@ -158,6 +171,7 @@ class Forwarder:
         )
         sent = time.perf_counter()
         call.overhead_s += sent - call.t0
+        call.sent = True
         try:
             upstream = await self._session.request(
                 req.method,
@@ -175,6 +189,7 @@ class Forwarder:
             raise UpstreamUnreachable(f"the upstream API could not be reached: {exc}") from exc
         self.health.answered()
         got_headers = time.perf_counter()
+        call.upstream_status = upstream.status
         call.first_byte_at_ms = call.started_at_ms + int((got_headers - call.t0) * 1000)
         if upstream.status == 401 and grant.auth_mode == "oauth" and not retried:
             try:
@@ -258,6 +273,7 @@ class Forwarder:
         *,
         status_override: int | None = None,
     ) -> None:
+        call.recorded = True
         req = call.request
         grant = call.grant
         # Redacted here, before the spool: no secret reaches a file, the database or an export.

@@ -33,6 +33,7 @@ from nexus.records import (
     now_ms,
 )
 from nexus.store.base import Position
+from nexus.store.filters import contains
 from nexus.store.rows import SUMMARY_WIDTH, summary_from_row
 
 if TYPE_CHECKING:
@@ -343,7 +344,7 @@ class ConversationsBase(_Base):
         if flt.account_id:
             add("conv_filter_account", flt.account_id)
         if flt.model:
-            add("conv_filter_model", f"%{flt.model}%")
+            add("conv_filter_model", contains(flt.model))
         if flt.session_id:
             add("conv_filter_session", flt.session_id)
         if flt.conversation_id:
@@ -351,7 +352,7 @@ class ConversationsBase(_Base):
         if flt.traffic_class:
             add("conv_filter_class", flt.traffic_class)
         if flt.text:
-            add("conv_filter_text", f"%{flt.text}%", f"%{flt.text}%")
+            add("conv_filter_text", contains(flt.text), contains(flt.text))
         return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
 
     def _numbered(self, sql: str) -> str:

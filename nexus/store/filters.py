@@ -36,7 +36,7 @@ def build_where(
     if flt.account_id:
         add("filter_account", flt.account_id)
     if flt.model:
-        add("filter_model", f"%{flt.model}%")
+        add("filter_model", contains(flt.model))
     if flt.status:
         _add_status(flt.status, add)
     if flt.traffic_class:
@@ -49,9 +49,16 @@ def build_where(
         if "filter_text" in q:
             add("filter_text", flt.text)
         else:
-            add("filter_text_fallback", f"%{flt.text}%", f"%{flt.text}%")
+            add("filter_text_fallback", contains(flt.text), contains(flt.text))
     where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
     return where, params
+
+
+def contains(text: str) -> str:
+    """A ``LIKE … ESCAPE '\\'`` pattern matching ``text`` anywhere, its own ``%`` and ``_`` taken
+    literally (``model=%`` must not match every row)."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
 
 
 def _add_status(status: str, add: Any) -> None:

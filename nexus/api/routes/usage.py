@@ -10,7 +10,7 @@ from __future__ import annotations
 from quart import Blueprint, Response, request
 
 from nexus.api.context import api_context
-from nexus.api.params import BadParameter, parse_filter, parse_time
+from nexus.api.params import BadParameter, parse_filter, parse_time, whole_number
 from nexus.api.serialize import dumps
 from nexus.records import now_ms
 from nexus.store.base import USAGE_GROUPS
@@ -87,7 +87,5 @@ def _flag(value: str | None, name: str) -> bool:
 def _int(value: str | None, name: str, default: int) -> int:
     if value is None or value == "":
         return default
-    try:
-        return int(value)
-    except ValueError:
-        raise BadParameter(name, "expected a whole number") from None
+    number = whole_number(value.removeprefix("-"), name, "expected a whole number")
+    return -number if value.startswith("-") else number

@@ -175,7 +175,7 @@ c.host = ?
 c.account_id = ?
 
 -- name: conv_filter_model
-c.models LIKE ?
+c.models LIKE ? ESCAPE '\'
 
 -- name: conv_filter_session
 c.session_id = ?
@@ -187,7 +187,7 @@ c.id = ?
 coalesce((c.class_counts::jsonb ->> ?)::bigint, 0) > 0
 
 -- name: conv_filter_text
-(c.title LIKE ? OR c.last_user_preview LIKE ?)
+(c.title LIKE ? ESCAPE '\' OR c.last_user_preview LIKE ? ESCAPE '\')
 
 -- name: conv_positions
 SELECT started_at_ms, id FROM requests

@@ -90,7 +90,7 @@ r.host = ?
 -- name: filter_account
 r.account_id = ?
 -- name: filter_model
-r.model ILIKE ?
+r.model ILIKE ? ESCAPE '\'
 -- name: filter_status_exact
 r.status = ?
 -- name: filter_status_range
@@ -106,7 +106,7 @@ r.session_id = ?
 -- name: filter_conversation
 l.conversation_id = ?
 -- name: filter_text_fallback
-(r.user_preview ILIKE ? OR r.reply_preview ILIKE ?)
+(r.user_preview ILIKE ? ESCAPE '\' OR r.reply_preview ILIKE ? ESCAPE '\')
 
 -- name: stats_requests
 SELECT count(*), coalesce(sum(body_bytes + response_bytes), 0)::bigint, min(started_at_ms),

@@ -170,7 +170,7 @@ c.host = ?
 -- name: conv_filter_account
 c.account_id = ?
 -- name: conv_filter_model
-c.models LIKE ?
+c.models LIKE ? ESCAPE '\'
 -- name: conv_filter_session
 c.session_id = ?
 -- name: conv_filter_id
@@ -178,7 +178,7 @@ c.id = ?
 -- name: conv_filter_class
 coalesce(json_extract(c.class_counts, '$.' || ?), 0) > 0
 -- name: conv_filter_text
-(c.title LIKE ? OR c.last_user_preview LIKE ?)
+(c.title LIKE ? ESCAPE '\' OR c.last_user_preview LIKE ? ESCAPE '\')
 
 -- name: conv_positions
 SELECT started_at_ms, id FROM requests

@@ -89,7 +89,7 @@ r.host = ?
 -- name: filter_account
 r.account_id = ?
 -- name: filter_model
-r.model LIKE ?
+r.model LIKE ? ESCAPE '\'
 -- name: filter_status_exact
 r.status = ?
 -- name: filter_status_range
@@ -105,7 +105,7 @@ r.session_id = ?
 -- name: filter_conversation
 l.conversation_id = ?
 -- name: filter_text_fallback
-(r.user_preview LIKE ? OR r.reply_preview LIKE ?)
+(r.user_preview LIKE ? ESCAPE '\' OR r.reply_preview LIKE ? ESCAPE '\')
 
 -- name: stats_requests
 SELECT count(*), coalesce(sum(body_bytes + response_bytes), 0), min(started_at_ms),

@@ -1,0 +1,86 @@
+"""Through a real ``nexus serve`` on each store: a bad parameter is a 400 naming it (never a 500
+or a "database unavailable"), and the ``model`` filter takes ``%`` and ``_`` literally."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+import pytest
+
+BAD = [
+    ("/api/requests", {"limit": "²"}, "limit"),
+    ("/api/requests", {"limit": "٣"}, "limit"),
+    ("/api/requests", {"limit": "9" * 40}, "limit"),
+    ("/api/requests", {"since": "9" * 40}, "since"),
+    ("/api/requests", {"since": "9223372036854775808"}, "since"),
+    ("/api/requests", {"since": "²"}, "since"),
+    ("/api/requests", {"until": "999999999999999w"}, "until"),
+    ("/api/requests/count", {"until": "9" * 25}, "until"),
+    ("/api/requests", {"q": "a\x00b"}, "q"),
+    ("/api/requests", {"model": "opus\x00"}, "model"),
+    ("/api/requests", {"host": "\x00"}, "host"),
+    ("/api/requests", {"session": "s\x00"}, "session"),
+    ("/api/requests", {"account": "\x00"}, "account"),
+    ("/api/requests", {"conversation_id": "\x00"}, "conversation_id"),
+    ("/api/requests", {"cursor": "\x00"}, "cursor"),
+    ("/api/conversations", {"q": "\x00"}, "q"),
+    ("/api/requests/0123\x00abc", {}, "request_id"),
+    ("/api/requests/0123\x00abc/raw", {}, "request_id"),
+    ("/api/conversations/c\x00", {}, "conversation_id"),
+    ("/api/events", {"after": "9" * 30}, "after"),
+    ("/api/usage", {"utc_offset_ms": "²"}, "utc_offset_ms"),
+    ("/api/usage", {"host": "\x00"}, "host"),
+    ("/api/windows", {"account": "\x00"}, "account"),
+    ("/api/analyses", {"conversation_id": "\x00"}, "conversation_id"),
+]
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def database_url(request, tmp_path):
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'nexus.db'}"
+        return
+    import asyncpg
+
+    pg_url = request.getfixturevalue("pg_url")
+    name = f"params_{uuid.uuid4().hex[:10]}"
+    conn = await asyncpg.connect(pg_url)
+    try:
+        await conn.execute(f'CREATE SCHEMA "{name}"')
+        yield f"{pg_url}?search_path={name}"  # asked for before nexus_process: it outlives it
+        await conn.execute(f'DROP SCHEMA "{name}" CASCADE')
+    finally:
+        await conn.close()
+
+
+async def test_bad_parameters_are_400s_naming_the_parameter(database_url, nexus_process):
+    nexus = await nexus_process(database_url)
+    async with httpx.AsyncClient(timeout=10) as client:
+        for path, params, name in BAD:
+            answer = await client.get(nexus.api_url + path.replace("\x00", "%00"), params=params)
+            assert answer.status_code == 400, (path, params, answer.text)
+            error = answer.json()["error"]
+            assert error["type"] == "invalid_request_error" and error["parameter"] == name
+        assert (await client.get(nexus.api_url + "/api/requests")).status_code == 200
+
+
+async def test_the_model_filter_takes_percent_and_underscore_literally(database_url, nexus_process):
+    nexus = await nexus_process(database_url)
+    models = ["claude-opus-4-8", "claude-sonnet-4-5", "odd%model_1"]
+    async with httpx.AsyncClient(timeout=10) as client:
+        for model in models:
+            body = {
+                "model": model,
+                "max_tokens": 5,
+                "messages": [{"role": "user", "content": "hi"}],
+            }
+            assert (await client.post(nexus.proxy_url + "/v1/messages", json=body)).is_success
+        await nexus.stored(3)
+        for value, expected in [("%", ["odd%model_1"]), ("_", ["odd%model_1"]),
+                                ("opus", ["claude-opus-4-8"]), ("claude", models[:2])]:  # fmt: skip
+            for path in ("/api/requests", "/api/conversations"):
+                answer = await client.get(nexus.api_url + path, params={"model": value})
+                assert answer.status_code == 200, answer.text
+                if path == "/api/requests":
+                    assert sorted(r["model"] for r in answer.json()["items"]) == expected, value
