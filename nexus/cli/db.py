@@ -52,7 +52,8 @@ def stats(
     as_json: options.Json = False,
     debug: options.Debug = False,
 ) -> None:
-    """Rows, bytes received vs bytes of unique content, size on disk, spool backlog."""
+    """Rows, bytes received vs bytes of unique content, size on disk, spool backlog (what waits to
+    be stored; the segment a running server appends to is its live segment, not a backlog)."""
     settings = options.settings(db=db, data_dir=data_dir)
     data = run(_stats(settings), debug=debug)
     if as_json:
@@ -70,12 +71,16 @@ def stats(
     )
     out.print(f"on disk         {_size(data['database_bytes'])}")
     out.print(f"spool backlog   {data['spool_files']} files, {_size(data['spool_bytes'])}")
+    if data["spool_live_files"]:
+        count = data["spool_live_files"]
+        live = f"{count} file{'s' if count > 1 else ''}, {_size(data['spool_live_bytes'])}"
+        out.print(f"live segment    {live}  (a running server appends to it; stored as it grows)")
     out.print(f"dead letters    {data['dead_letters']:,}" + (
         "  (`nexus db dead-letters` lists them)" if data["dead_letters"] else ""))  # fmt: skip
 
 
 async def _stats(settings: Settings) -> dict[str, Any]:
-    from nexus.recorder.spool import backlog
+    from nexus.recorder.spool import backlog, live_segments
     from nexus.server import _describe_db
     from nexus.store import open_store
 
@@ -85,6 +90,7 @@ async def _stats(settings: Settings) -> dict[str, Any]:
     finally:
         await store.close()
     files, size = backlog(settings.data_dir / "spool")
+    live_files, live_bytes = live_segments(settings.data_dir / "spool")
     return {
         "database": _describe_db(settings),
         "requests": s.requests,
@@ -94,8 +100,10 @@ async def _stats(settings: Settings) -> dict[str, Any]:
         "blobs": s.blobs,
         "oldest_ms": s.oldest_ms,
         "newest_ms": s.newest_ms,
-        "spool_files": files,
-        "spool_bytes": size,
+        "spool_files": files - live_files,  # the backlog: what waits to be stored
+        "spool_bytes": size - live_bytes,
+        "spool_live_files": live_files,
+        "spool_live_bytes": live_bytes,
         "dead_letters": s.dead_letters,
     }
 

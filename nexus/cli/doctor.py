@@ -106,14 +106,32 @@ async def _database(settings: Settings) -> Check:
 
 
 def _spool(settings: Settings) -> Check:
-    from nexus.recorder.spool import backlog
+    from nexus.recorder.spool import backlog, live_segments
 
-    files, size = backlog(settings.data_dir / "spool")
-    if files == 0:
-        return Check("spool", OK, "empty: every record is in the database")
-    return Check(
-        "spool", WARN, f"{files} files ({size:,} bytes) wait for replay; `nexus serve` replays them"
+    root = settings.data_dir / "spool"
+    files, size = backlog(root)
+    live_files, live_bytes = live_segments(root)
+    waiting, waiting_bytes = files - live_files, size - live_bytes
+    live = (
+        f"live segment of the running server: {_files(live_files)} ({live_bytes:,} bytes), "
+        "stored as it grows"
+        if live_files
+        else ""
     )
+    if waiting == 0:
+        return Check(
+            "spool", OK, f"{live}; no backlog" if live else "empty: every record is stored"
+        )
+    return Check(
+        "spool",
+        WARN,
+        f"backlog: {_files(waiting)} ({waiting_bytes:,} bytes) wait to be stored; `nexus serve` "
+        "stores them" + (f" ({live})" if live else ""),
+    )
+
+
+def _files(count: int) -> str:
+    return f"{count} file" if count == 1 else f"{count} files"
 
 
 async def _server(settings: Settings) -> Check:

@@ -20,6 +20,7 @@ in another database, and a folder of a database that is gone never stops anyone 
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import io
 import os
@@ -251,6 +252,42 @@ def sync_folder(directory: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def live_segments(root: Path) -> tuple[int, int]:
+    """(files, bytes) of the segments running proxies append to right now: the newest segment of
+    each folder under ``root`` whose ``.lock`` a proxy holds (in a folder a recorder adopted, that
+    recorder holds ``.lock`` and ``.recorder.lock`` both: all of it waits). Read from /proc/locks,
+    so looking never takes a lock a starting server needs; where there is none, (0, 0)."""
+    try:
+        locks = Path("/proc/locks").read_text().splitlines()
+    except OSError:
+        return 0, 0
+    held: dict[tuple[str, str], str] = {}  # (device, inode) → pid holding an flock on it
+    for line in locks:
+        fields = line.split()
+        if len(fields) > 5 and fields[1] == "FLOCK":
+            device, inode = fields[5].rsplit(":", 1)
+            held[(device, inode)] = fields[4]
+    files = size = 0
+    for folder in root.iterdir() if root.is_dir() else ():
+        proxy = _holder(folder / ".lock", held)
+        if proxy is None or proxy == _holder(folder / ".recorder.lock", held):
+            continue
+        numbers = segment_numbers(folder)
+        if numbers:
+            with contextlib.suppress(FileNotFoundError):
+                size += segment_path(folder, numbers[-1]).stat().st_size
+                files += 1
+    return files, size
+
+
+def _holder(path: Path, held: dict[tuple[str, str], str]) -> str | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return held.get((f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}", str(st.st_ino)))
 
 
 def backlog(directory: Path) -> tuple[int, int]:

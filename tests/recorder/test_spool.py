@@ -295,3 +295,22 @@ def test_a_segment_that_cannot_be_created_never_closes_a_reused_descriptor(tmp_p
     assert spool.append(later).segment == 2
     assert read_all(SpoolFollower(tmp_path))[-1] == later
     spool.close()
+
+
+def test_live_segments_are_the_newest_of_folders_a_proxy_holds_not_of_adopted_ones(tmp_path):
+    from nexus.recorder.spool import live_segments, lock, segment_path
+
+    live = Spool(tmp_path / "3000-a")  # a running proxy's folder
+    live.append(make_record().exchange)
+    adopted = Spool(tmp_path / "3001-a")
+    adopted.append(make_record().exchange)
+    adopted.close()
+    fds = [lock(tmp_path / "3001-a" / ".lock"), lock(tmp_path / "3001-a" / ".recorder.lock")]
+    try:
+        files, size = live_segments(tmp_path)
+        assert files == 1 and size == segment_path(tmp_path / "3000-a", 1).stat().st_size
+    finally:
+        for fd in fds:
+            os.close(fd)
+        live.close()
+    assert live_segments(tmp_path) == (0, 0)  # nobody holds anything any more
