@@ -96,7 +96,9 @@ def stop_command(data_dir: Path, proxy_port: int) -> str:
         )
     if not stop_server(pid):
         fail(f"nexus serve (pid {pid}) did not stop within {STOP_TIMEOUT_S:.0f} s")
-    return f"stopped nexus serve (pid {pid}, port {proxy_port}); its log: {log_path(data_dir)}"
+    stopped = f"stopped nexus serve (pid {pid}, port {proxy_port})"
+    log = log_path(data_dir)  # there is one when `nexus claude` started it in the background
+    return f"{stopped}; its log: {log}" if log.exists() else stopped
 
 
 def stop_hint(data_dir: Path, proxy_port: int, default_data_dir: Path) -> str:
