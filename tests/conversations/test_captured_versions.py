@@ -128,7 +128,18 @@ EXPECTED: dict[tuple[str, str], list[Row]] = {
         ("compaction", 3, "main", 0, None),
         ("turn", 4, "compact-1", 0, None),
     ],
-    ("2.1.332", "auto_compact"): [  # a 1 % threshold: every turn compacts first
+    ("2.1.197", "auto_compact"): [  # a 20 000-token window at 1 %: every turn compacts first
+        HEAD,
+        ("turn", None, "main", 1, None),
+        HEAD,
+        ("turn", 1, "main", 1, None),
+        ("compaction", 3, "main", 1, None),
+        ("turn", 4, "compact-1", 1, None),
+        HEAD,
+        ("compaction", 5, "compact-1", 1, None),
+        ("turn", 7, "compact-2", 1, None),
+    ],
+    ("2.1.332", "auto_compact"): [  # a 20 000-token window at 1 %: every turn compacts first
         ("turn", None, "main", 0, None),
         ("turn", 0, "main", 0, None),
         ("compaction", 1, "main", 0, None),
@@ -201,6 +212,7 @@ BRANCH_KINDS: list[tuple[str, str, str, int]] = [  # (version, kind, scenario, e
 ] + [
     ("2.1.332", "compaction", "interactive_compact", -1),
     ("2.1.332", "compaction", "auto_compact", -1),
+    ("2.1.197", "compaction", "auto_compact", -1),
     ("2.1.332", "task", "fork_subagent", 1),  # a fork sub-agent is a sub-task too
 ]
 
@@ -258,6 +270,7 @@ CLASSES: list[tuple[str, str, str, int, str | None]] = [
     ("2.1.197", "title", "interactive_btw", 1, None),  # the JSON-schema {title} haiku call
     ("2.1.197", "other", "interactive_btw", 0, None),  # HEAD /
     ("2.1.332", "compaction", "auto_compact", 2, None),
+    ("2.1.197", "compaction", "auto_compact", 4, None),
     ("2.1.332", "compaction", "interactive_compact", 4, None),
 ]
 

@@ -389,7 +389,10 @@ SCENARIOS: dict[str, Scenario] = {
     ),
     "auto_compact": Scenario(
         ("remember the word pineapple", "please run echo hello-auto", "what word was it?"),
-        env=(("CLAUDE_AUTOCOMPACT_PCT_OVERRIDE", "1"),),
+        env=(
+            ("CLAUDE_CODE_AUTO_COMPACT_WINDOW", "20000"),
+            ("CLAUDE_AUTOCOMPACT_PCT_OVERRIDE", "1"),
+        ),
     ),
     "interactive_btw": Scenario(
         (
