@@ -242,9 +242,11 @@ class Server:
 
 
 def prepare_data_dir(folder: Path) -> None:
-    """Create the data folder and prove it writable, before anything is built on it."""
+    """Create the data folder (0700: it holds the spool and the default database) and prove it
+    writable, before anything is built on it. An existing folder keeps its mode (it may be shared
+    on purpose); the files Nexus writes in it are 0600 whatever the folder's mode."""
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         probe = folder / f".write-test-{os.getpid()}"
         probe.touch()
         probe.unlink()

@@ -18,7 +18,7 @@ from werkzeug.exceptions import HTTPException
 
 from nexus import __version__
 from nexus.aio import TaskSet
-from nexus.api.auth import check_access
+from nexus.api.auth import check_access, check_state_change
 from nexus.api.context import EXTENSION_KEY, ApiContext, api_context
 from nexus.api.params import BadParameter, check_text
 from nexus.api.serialize import dumps, error_body
@@ -46,6 +46,7 @@ _ERROR_TYPES = {
     403: "permission_error",
     404: "not_found_error",
     405: "invalid_request_error",
+    415: "invalid_request_error",
     501: "not_implemented_error",
     503: "overloaded_error",
 }
@@ -91,7 +92,7 @@ def make_api_app(
         client = request.scope.get("client")
         refusal = check_access(
             api_context().settings.api_key, request.headers, client[0] if client else None
-        )
+        ) or check_state_change(request.method, request.headers, _has_body())
         if refusal is None:
             # a 400 naming the parameter, before any store sees it
             check_text(request.args.items(multi=True))
@@ -115,6 +116,11 @@ def error_response(
     status: int, error_type: str, message: str, parameter: str | None = None
 ) -> Response:
     return Response(error_body(error_type, message, parameter), status=status, content_type=JSON)
+
+
+def _has_body() -> bool:
+    length = request.headers.get("content-length")
+    return bool(request.headers.get("transfer-encoding")) or (length is not None and length != "0")
 
 
 def _register_routes(app: Quart) -> None:

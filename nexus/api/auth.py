@@ -5,6 +5,12 @@ With ``Settings.api_key`` (``DASHBOARD_API_KEY``) set, every ``/api/*`` call mus
 Without a key the API is closed to everything but a direct loopback client: a request that came
 through a reverse proxy (``Forwarded`` / ``X-Forwarded-For``) or names a non-local ``Host`` (a DNS
 rebinding page in a local browser) is refused too, since a local hop does not make it local.
+
+A call that changes state (any method but GET, HEAD, OPTIONS) must also come from no web page but
+the API's own origin: a browser names the page's origin in ``Origin`` (and ``Sec-Fetch-Site``) on
+every cross-origin POST, and a body must be JSON, which a page cannot send cross-origin without a
+CORS preflight that Nexus never grants. So a form or a ``text/plain`` fetch from any site, even to
+a loopback API with no key, is refused before it does anything.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import hmac
 import ipaddress
 from dataclasses import dataclass
 from typing import Protocol
+from urllib.parse import urlsplit
 
 NO_KEY_MESSAGE = (
     "this Nexus API answers only local clients because no API key is set; to allow remote "
@@ -25,6 +32,12 @@ BAD_KEY_MESSAGE = (
 )
 _LOCAL_HOST_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 _FORWARDING_HEADERS = ("forwarded", "x-forwarded-for", "x-real-ip")
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CROSS_ORIGIN_MESSAGE = (
+    "this call changes state and came from a web page of another origin; Nexus accepts such calls "
+    "only from its own clients (no Origin header, or the API's own origin)"
+)
+NOT_JSON_MESSAGE = "this call changes state: send its body as JSON (Content-Type: application/json)"
 
 
 class HeaderLookup(Protocol):
@@ -53,6 +66,23 @@ def check_access(
         return None
     if not is_loopback(client_host) or _was_forwarded(headers) or not _names_local_host(headers):
         return Refusal(403, "permission_error", NO_KEY_MESSAGE)
+    return None
+
+
+def check_state_change(method: str, headers: HeaderLookup, has_body: bool) -> Refusal | None:
+    """None when a call may change state (or changes none), else why not (403 or 415)."""
+    if method.upper() in _SAFE_METHODS:
+        return None
+    origin = (headers.get("origin") or "").strip()
+    site = (headers.get("sec-fetch-site") or "").strip().lower()
+    foreign_origin = bool(origin) and urlsplit(origin).netloc.lower() != (
+        (headers.get("host") or "").strip().lower()
+    )
+    if foreign_origin or site not in ("", "same-origin", "none"):
+        return Refusal(403, "permission_error", CROSS_ORIGIN_MESSAGE)
+    content_type = (headers.get("content-type") or "").split(";", 1)[0].strip().lower()
+    if has_body and not (content_type == "application/json" or content_type.endswith("+json")):
+        return Refusal(415, "invalid_request_error", NOT_JSON_MESSAGE)
     return None
 
 

@@ -2,13 +2,15 @@
 
 Owns connecting, pragmas, migrations and the primitives every mixin uses: ``_fetchall``,
 ``_fetchone``, ``_execute`` and ``_transaction``. Driver errors that mean "the database cannot be
-used" become ``StoreUnavailable`` here and nowhere else.
+used" become ``StoreUnavailable`` here and nowhere else. The database file is private: created 0600
+in a 0700 folder (SQLite gives its ``-wal`` and ``-shm`` files the database file's mode).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from pathlib import Path
@@ -18,6 +20,22 @@ import aiosqlite
 
 from nexus.errors import StoreUnavailable
 from nexus.store import migrate, queries
+
+FILE_MODE = 0o600
+FOLDER_MODE = 0o700
+_SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
+def make_private_file(path: Path) -> None:
+    """Create ``path`` (and a missing folder) readable by its owner only, before SQLite opens it;
+    tighten a file an older Nexus created 0644, with its side files."""
+    path.parent.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, FILE_MODE))
+    for file in (path, *(path.with_name(path.name + side) for side in _SIDE_FILES)):
+        with contextlib.suppress(FileNotFoundError, PermissionError):
+            if file.stat().st_mode & 0o077:
+                file.chmod(FILE_MODE)
+
 
 _PRAGMAS = (
     "PRAGMA auto_vacuum=INCREMENTAL",  # only takes effect on a new file: prune gives space back
@@ -96,7 +114,7 @@ class SqliteConnection:
     async def open(self) -> None:
         with map_store_errors():
             if str(self.path) != ":memory:":
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+                make_private_file(self.path)
             self._writer = await aiosqlite.connect(self.path, isolation_level=None)
             for pragma in _PRAGMAS:
                 await self._writer.execute(pragma)

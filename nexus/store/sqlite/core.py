@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 
 from nexus.store.core import CoreMixin
+from nexus.store.sqlite.connection import make_private_file
 
 
 class SqliteCore(CoreMixin):
@@ -42,6 +43,6 @@ class SqliteCore(CoreMixin):
         """An online, consistent copy of the database file (SQLite's backup API)."""
         import aiosqlite
 
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_file(path)  # a backup holds everything the database does
         async with aiosqlite.connect(path) as target:
             await self._conn(writer=True).backup(target)
