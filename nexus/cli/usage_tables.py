@@ -25,13 +25,14 @@ _TOKEN_COLUMNS = (
 _BAR_WIDTH = 10
 # What a narrow terminal loses first; the group, Output and Cost always stay.
 USAGE_DROP_ORDER = ("Write 1h", "Write 5m", "Cache read", "Errors", "Input", "Requests")
+WINDOWS_DROP_ORDER = ("Source", "Status")
 
 
 def render(data: dict[str, Any], now_ms: int, width: int = 10_000) -> RenderableType:
     parts: list[RenderableType] = [usage_table(data["usage"], width)]
     windows = data.get("windows") or {}
     if windows.get("accounts"):
-        parts.append(windows_table(windows, now_ms))
+        parts.append(windows_table(windows, now_ms, width))
         shares = attribution_table(windows)
         if shares is not None:
             parts.append(shares)
@@ -112,15 +113,41 @@ def cost_text(micros: int, unpriced: int) -> str:
     return f"[yellow]≥ {text}*[/]" if unpriced else text
 
 
-def windows_table(windows: dict[str, Any], now_ms: int) -> Table:
-    table = Table(title="Rate-limit windows", title_justify="left")
+def windows_table(windows: dict[str, Any], now_ms: int, width: int = 10_000) -> Table:
+    """Each account's windows; columns a ``width`` too narrow cannot hold are left out, least
+    important first (Source, then Status), and the caption names them."""
+    rows = _window_rows(windows, now_ms)
     longest = max((len(a["account"]) for a in windows["accounts"]), default=7)
-    table.add_column("Account", overflow="ellipsis", no_wrap=True, min_width=min(longest, 24))
-    table.add_column("Window", no_wrap=True)
-    table.add_column("Used", no_wrap=True)
-    table.add_column("Status", no_wrap=True)
-    table.add_column("Resets in", justify="right", no_wrap=True)
-    table.add_column("Source", no_wrap=True)
+    columns: list[tuple[str, dict[str, Any]]] = [
+        ("Account", {"overflow": "ellipsis", "min_width": min(longest, 24)}),
+        ("Window", {}),
+        ("Used", {}),
+        ("Status", {}),
+        ("Resets in", {"justify": "right"}),
+        ("Source", {}),
+    ]
+
+    def build(left_out: frozenset[str]) -> Table:
+        table = Table(title="Rate-limit windows", title_justify="left")
+        kept = [i for i, (title, _) in enumerate(columns) if title not in left_out]
+        for i in kept:
+            table.add_column(columns[i][0], no_wrap=True, **columns[i][1])
+        for row in rows:
+            table.add_row(*(row[i] for i in kept))
+        return table
+
+    table, left_out = fit_table(build, WINDOWS_DROP_ORDER, width)
+    table.caption = (
+        "◆ the window the server says binds · estimate: token sums over the rolling "
+        "window (the account's responses carry no window headers)"
+    )
+    if left_out:
+        table.caption += "\n" + left_out_note(left_out)
+    return table
+
+
+def _window_rows(windows: dict[str, Any], now_ms: int) -> list[tuple[str, ...]]:
+    rows: list[tuple[str, ...]] = []
     for acct in windows["accounts"]:
         name = acct["account"]
         claim = acct.get("representative_claim")
@@ -139,7 +166,7 @@ def windows_table(windows: dict[str, Any], now_ms: int) -> Table:
                 resets = "rolling"
                 status = "—"
                 source = "[dim]estimate[/]"
-            table.add_row(name, w["name"] + binding, used, status, resets, source)
+            rows.append((name, w["name"] + binding, used, status, resets, source))
             name = ""
         for lim in acct.get("api_limits", []):
             used = _bar(lim.get("utilization"))
@@ -147,22 +174,20 @@ def windows_table(windows: dict[str, Any], now_ms: int) -> Table:
             extra = (
                 f" {remaining:,}/{lim.get('limit') or 0:,} left" if remaining is not None else ""
             )
-            table.add_row(
-                name,
-                f"api {lim['name']}",
-                used + extra,
-                "—",
-                _countdown(lim.get("reset_at_ms"), now_ms),
-                "server",
+            rows.append(
+                (
+                    name,
+                    f"api {lim['name']}",
+                    used + extra,
+                    "—",
+                    _countdown(lim.get("reset_at_ms"), now_ms),
+                    "server",
+                )
             )
             name = ""
         if claim and acct.get("fallback_percentage") is not None:
-            table.add_row("", "[dim]fallback[/]", f"{acct['fallback_percentage']:.0%}", "", "", "")
-    table.caption = (
-        "◆ the window the server says binds · estimate: token sums over the rolling "
-        "window (the account's responses carry no window headers)"
-    )
-    return table
+            rows.append(("", "[dim]fallback[/]", f"{acct['fallback_percentage']:.0%}", "", "", ""))
+    return rows
 
 
 def attribution_table(windows: dict[str, Any], top: int = 10) -> Table | None:

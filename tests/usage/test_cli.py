@@ -104,3 +104,6 @@ def test_at_80_columns_the_table_keeps_output_and_cost_and_says_what_it_left_out
     assert "Output" in header and "Cost" in header and "Write 1h" not in header
     assert "$0.00" in result.stdout  # the factory's 1234 micro-dollars
     assert "left out to fit the terminal: Write 1h" in result.stdout
+    windows = next(line for line in lines if "Window" in line and "Account" in line)
+    assert "Resets in" in windows  # the windows table too gives up its least useful column first
+    assert "left out to fit the terminal: Source" in result.stdout
