@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from nexus.errors import ConfigError
+from nexus.errors import ConfigError, StoreUnavailable
 from nexus.store.base import Store, StoreStats
 
 if TYPE_CHECKING:
@@ -42,4 +42,8 @@ async def open_store(settings: Settings) -> Store:
         await store.open()
     except ConfigError as exc:  # the URL is what to fix: say which setting holds it
         raise ConfigError(f"{exc.message} (fix the URL in --db or DATABASE_URL)") from exc
+    except StoreUnavailable as exc:  # down, or the wrong address: say where it was looked for
+        raise StoreUnavailable(
+            f"{exc.message} (is the database up? --db or DATABASE_URL names it)"
+        ) from exc
     return store

@@ -111,3 +111,10 @@ def test_doctor_diagnoses_a_missing_postgres_role(tmp_path, pg_url):
     assert checks["database"]["state"] == "fail"
     assert 'role "nexus_no_such_role" does not exist' in checks["database"]["detail"]
     assert "DATABASE_URL" in checks["database"]["detail"]
+
+
+def test_a_database_that_does_not_answer_is_one_line_naming_the_setting(tmp_path):
+    closed = free_port()  # nothing listens there
+    url = f"postgresql://postgres@127.0.0.1:{closed}/test"
+    result = serve(tmp_path, "--proxy-port", str(free_port()), "--db", url)
+    assert_one_red_line(result, EXIT_FAILURE, "Connection refused", "DATABASE_URL")
