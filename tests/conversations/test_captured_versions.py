@@ -11,7 +11,6 @@ from typing import Any
 import orjson
 import pytest
 
-from nexus.claude_code import FORK_HELPER_MARKERS
 from nexus.conversations.classify import classify
 from nexus.conversations.normalize import parse_json
 from nexus.conversations.worker import ConversationLinker
@@ -101,6 +100,16 @@ EXPECTED: dict[tuple[str, str], list[Row]] = {
         ("turn", 3, "main", 2, None),
         ("side_question", None, None, 2, None),
         ("turn", 4, "main", 2, None),
+    ],
+    ("2.1.332", "interactive_rename"): [
+        ("turn", None, "main", 0, None),
+        ("title", None, None, 0, None),  # /rename: haiku, JSON schema {name}
+    ],
+    ("2.1.197", "interactive_rename"): [
+        HEAD,
+        ("title", None, None, 2, None),
+        ("turn", None, "main", 2, None),
+        ("title", None, None, 2, None),
     ],
     ("2.1.332", "interactive_rewind"): [
         ("turn", None, "main", 0, None),
@@ -248,10 +257,23 @@ def _with_last_user(body: dict[str, Any], text: str) -> dict[str, Any]:
     return {**body, "messages": [*body["messages"], {"role": "user", "content": text}]}
 
 
-def _helper_prompt(name: str) -> str:
-    marker = next(m for m, cls in FORK_HELPER_MARKERS if cls == name)
-    return f"<system-reminder>{marker}.</system-reminder>" if name == "side_question" else marker
-
+# The prompts the CLI's forked helpers add, as the 2.1.332 binary holds them (not Nexus's markers).
+SUGGESTION_PROMPT = (
+    "[SUGGESTION MODE: Suggest what the user might naturally type next into Claude Code.]\n\n"
+    "FIRST: Look at the user's recent messages and original request."
+)
+AWAY_PROMPT = (
+    "The user stepped away and is coming back. Recap in under 40 words, 1-2 plain sentences, no "
+    "markdown. Lead with the overall goal and current task, then the one next action."
+)
+AGENT_SUMMARY_PROMPT = (
+    "Describe your most recent action in 3-5 words using present tense (-ing). Name the file or "
+    'function, not the branch. Do not use tools. Good: "Reading runAgent.ts"'
+)
+MEMORY_PROMPT = (
+    "You are now acting as the memory extraction subagent. Analyze the most recent ~12 messages "
+    "above and use them to update your persistent memory systems."
+)
 
 CLASSES: list[tuple[str, str, str, int, str | None]] = [
     # (version, class, scenario, exchange index, helper prompt appended to that body or None)
@@ -261,10 +283,11 @@ CLASSES: list[tuple[str, str, str, int, str | None]] = [
         ("turn", "interactive_btw", first, None),
         ("subagent", "parallel_subagents", first + 2, None),
         ("side_question", "interactive_btw", -2, None),
-        ("suggestion", "interactive_btw", first, _helper_prompt("suggestion")),
-        ("summary", "interactive_btw", first, _helper_prompt("summary")),
-        ("memory", "interactive_btw", first, _helper_prompt("memory")),
-        ("title", "interactive_btw", first, _helper_prompt("title")),  # /rename
+        ("title", "interactive_rename", -1, None),  # /rename
+        ("suggestion", "interactive_btw", first, SUGGESTION_PROMPT),
+        ("summary", "interactive_btw", first, AWAY_PROMPT),
+        ("summary", "parallel_subagents", first + 2, AGENT_SUMMARY_PROMPT),
+        ("memory", "interactive_btw", first, MEMORY_PROMPT),
     )
 ] + [
     ("2.1.197", "title", "interactive_btw", 1, None),  # the JSON-schema {title} haiku call
@@ -344,3 +367,31 @@ def test_a_message_that_is_only_a_slash_command_previews_as_the_command() -> Non
     body["messages"][index] = {"role": "user", "content": echo}
     exchange = dataclasses.replace(record.exchange, request_body=orjson.dumps(body))
     assert derive(exchange).user_preview == "/compact"
+
+
+# Tool-less helpers of 2.1.332 (system prompt, user text) as its binary sends them.
+TOOL_LESS = [
+    ("summary", "Write a short summary label describing what these tool calls accomplished. It "
+     "appears as a single-line row in a mobile app", "Tool: Bash Input: ls Output: a b\nTools "
+     "completed: Label:"),
+    ("summary", "You write a 3-5 word progress label for a background agent, from short notes "
+     "about what it is doing.", "<notes>ran tests</notes>"),
+    ("title", "", '2-4 word lowercase label for this job.\nUser: "fix the login bug"\nRespond with '
+     "ONLY the label."),
+    ("title", "Generate a short kebab-case name (2-4 words) that captures the main topic of this "
+     'conversation. Return JSON with a "name" field.', "<conversation>\nhi\n</conversation>"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("expected", "system", "user"), TOOL_LESS)
+def test_tool_less_helpers_of_2_1_332_are_recognised(expected: str, system: str, user: str) -> None:
+    record = captured_records("interactive_rename", version="2.1.332")[-1]
+    body = {
+        "model": "claude-haiku-5-5",
+        "max_tokens": 512,
+        "system": [{"type": "text", "text": "You are Claude Code, Anthropic's official CLI for "
+                    "Claude."}] + ([{"type": "text", "text": system}] if system else []),
+        "messages": [{"role": "user", "content": user}],
+    }  # fmt: skip
+    headers = record.exchange.request_headers
+    assert classify("POST", "/v1/messages", headers, body) == TrafficClass(expected)

@@ -404,6 +404,7 @@ SCENARIOS: dict[str, Scenario] = {
         ),
         is_interactive=True,
     ),
+    "interactive_rename": Scenario(("remember the word pineapple", "/rename"), is_interactive=True),
     "interactive_rewind": Scenario(
         (
             "remember the word pineapple",
