@@ -17,6 +17,7 @@ from nexus.conversations.worker import ConversationLinker
 from nexus.recorder.derive import derive
 from nexus.records import RequestRecord, TrafficClass
 from tests.conversations.captured import captured_records
+from tests.conversations.harness import link_live, rebuild, snapshot
 
 Row = tuple[str, int | None, str | None, int | None, int | None]
 HEAD: Row = ("other", None, None, None, None)
@@ -395,3 +396,13 @@ def test_tool_less_helpers_of_2_1_332_are_recognised(expected: str, system: str,
     }  # fmt: skip
     headers = record.exchange.request_headers
     assert classify("POST", "/v1/messages", headers, body) == TrafficClass(expected)
+
+
+@pytest.mark.parametrize(("version", "scenario"), sorted(EXPECTED), ids=_ID)
+async def test_captured_session_rebuilds_to_what_live_linking_made(
+    store: Any, version: str, scenario: str
+) -> None:
+    await link_live(store, captured_records(scenario, version=version))
+    live = await snapshot(store)
+    await rebuild(store)
+    assert await snapshot(store) == live
