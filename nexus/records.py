@@ -438,3 +438,10 @@ class KeyHit:
 
     key: LinkKey
     node: LinkNode
+
+
+USAGE_GROUPS = ("account", "host", "model", "session", "client_key", "class", "day", "hour")
+"""Dimensions ``usage_report`` groups by. ``account`` is the account id, else ``key:<client key
+id>``, else ``host:<host>`` (pass-through traffic has no account); ``day``/``hour`` are buckets of
+the start time, shifted by ``utc_offset_ms``, given as ISO text (``2025-11-24``,
+``2025-11-24T10``)."""

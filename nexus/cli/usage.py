@@ -19,15 +19,15 @@ import typer
 
 from nexus.cli import options
 from nexus.cli.output import err, fail, out, run
+from nexus.records import USAGE_GROUPS
 from nexus.settings import Settings
-from nexus.store.base import USAGE_GROUPS
 
 app = typer.Typer(
     help="Usage, cost and rate-limit windows (tables, or --json).",
     invoke_without_command=True,
 )
 
-GROUPS = USAGE_GROUPS  # the store's list: a dimension added there is offered here
+GROUPS = USAGE_GROUPS  # the one list: a dimension added there is offered here
 _AGE = re.compile(r"^(\d+)(s|m|h|d|w)$")
 _UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 ATTRIBUTION_LOOKBACK_MS = 5 * 3_600_000  # who used the current 5-hour window

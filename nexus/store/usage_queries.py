@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from nexus.errors import ApiError
-from nexus.records import RequestFilter, Usage
-from nexus.store.base import USAGE_GROUPS, CostFn, RateLimitRow, UsagePoint, UsageRow
+from nexus.records import USAGE_GROUPS, RequestFilter, Usage
+from nexus.store.base import CostFn, RateLimitRow, UsagePoint, UsageRow
 from nexus.store.filters import build_where, numbered
 from nexus.store.rows import headers_from_json
 

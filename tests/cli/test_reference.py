@@ -24,7 +24,7 @@ def test_every_command_documents_its_options():
 
 
 def test_nexus_usage_shows_its_own_options_and_every_group():
-    from nexus.store.base import USAGE_GROUPS
+    from nexus.records import USAGE_GROUPS
 
     text = render(app)
     section = text.split("## `nexus usage`", 1)[1].split("## `nexus usage recost`", 1)[0]

@@ -12,8 +12,7 @@ from quart import Blueprint, Response, request
 from nexus.api.context import api_context
 from nexus.api.params import BadParameter, parse_filter, parse_time, whole_number
 from nexus.api.serialize import dumps
-from nexus.records import now_ms
-from nexus.store.base import USAGE_GROUPS
+from nexus.records import USAGE_GROUPS, now_ms
 from nexus.usage.report import usage_report_json, windows_json, windows_report
 
 bp = Blueprint("usage", __name__)
