@@ -35,6 +35,7 @@ from nexus.records import RequestRecord
 log = logging.getLogger("nexus.recording")
 NICENESS = 19  # where SCHED_IDLE is not available
 EXIT_STORE_DOWN = 3
+SPILL_FOLDER = "dead-letters"  # in the data folder: frames even the dead-letter table refused
 
 
 class _LiveLinking:
@@ -59,6 +60,9 @@ class _LiveLinking:
                     pass
             except StoreUnavailable as exc:
                 log.warning("linking catch-up postponed: %s", exc)
+            except Exception:  # the records are stored; a linker bug must not end linking for good
+                log.exception("linking catch-up failed; trying again in %.0f s",
+                              self.CATCH_UP_EVERY_S)  # fmt: skip
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.CATCH_UP_EVERY_S)
 
@@ -112,6 +116,7 @@ async def record(config: dict[str, Any], stop: asyncio.Event, wakeup: asyncio.Ev
             adopted=adopt_orphans(own.parent, own, await store.database_id()),
             retry_s=retry_s,
             wakeup=wakeup,
+            spill_dir=own.parent.parent / SPILL_FOLDER,
         )
         tasks.spawn(linking.catch_up_forever(stop), name="link-catch-up")
         try:

@@ -75,6 +75,7 @@ def retry(
 async def _retry(settings: Settings) -> tuple[int, int]:
     from nexus.conversations.worker import ConversationLinker
     from nexus.recorder.dead_letters import retry_dead_letters
+    from nexus.recording import SPILL_FOLDER
     from nexus.store import open_store
     from nexus.usage.cost import make_cost_function
 
@@ -82,7 +83,10 @@ async def _retry(settings: Settings) -> tuple[int, int]:
     try:
         linker = ConversationLinker(store)  # type: ignore[arg-type]
         result = await retry_dead_letters(
-            store, make_cost_function(settings.price_book_path), on_stored=linker.link_batch
+            store,
+            make_cost_function(settings.price_book_path),
+            on_stored=linker.link_batch,
+            spill_dir=settings.data_dir / SPILL_FOLDER,
         )
     finally:
         await store.close()

@@ -76,6 +76,7 @@ async def _checks(settings: Settings) -> list[Check]:
     return [
         await _database(settings),
         _spool(settings),
+        _spilled(settings),
         await _server(settings),
         _credentials(settings),
         _api_exposure(settings),
@@ -128,6 +129,17 @@ def _spool(settings: Settings) -> Check:
         f"backlog: {_files(waiting)} ({waiting_bytes:,} bytes) wait to be stored; `nexus serve` "
         "stores them" + (f" ({live})" if live else ""),
     )
+
+
+def _spilled(settings: Settings) -> Check:
+    from nexus.recording import SPILL_FOLDER
+
+    folder = settings.data_dir / SPILL_FOLDER
+    count = len(list(folder.glob("*.nxs"))) if folder.is_dir() else 0
+    if not count:
+        return Check("spilled", OK, "no record waits outside the database")
+    return Check("spilled", WARN, f"{_files(count)} in {folder}: records even the dead-letter "
+                 "table refused; `nexus db retry-dead-letters` stores them")  # fmt: skip
 
 
 def _files(count: int) -> str:

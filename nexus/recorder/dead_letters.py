@@ -11,9 +11,11 @@ tries the set-aside records again, after a fix.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 from nexus.errors import StoreUnavailable
 from nexus.recorder.derive import CostFn, derive
@@ -77,8 +79,11 @@ async def store_one_by_one(
     return stored, poison
 
 
-async def dead_letter(store: DeadLetterStore, poison: Sequence[Poison]) -> None:
-    """Set each poison record aside with its error (an outage propagates: nothing is dropped)."""
+async def dead_letter(
+    store: DeadLetterStore, poison: Sequence[Poison], spill_dir: Path | None = None
+) -> None:
+    """Set each poison record aside with its error (an outage propagates: nothing is dropped). If
+    the store refuses even the dead letter, its frame goes to a file in ``spill_dir``."""
     for item in poison:
         error = describe(item.error)
         log.error("record %s could not be %s after %d attempt(s) and is set aside as a dead "
@@ -94,7 +99,31 @@ async def dead_letter(store: DeadLetterStore, poison: Sequence[Poison]) -> None:
             error=error,
             frame_bytes=len(frame),
         )
-        await store.add_dead_letter(letter, frame)
+        try:
+            await store.add_dead_letter(letter, frame)
+        except StoreUnavailable:
+            raise
+        except Exception:
+            if spill_dir is None:
+                raise
+            path = spill(spill_dir, item.exchange.id, frame)
+            log.exception("record %s could not be set aside in the store either; its frame is "
+                          "in %s", item.exchange.id, path)  # fmt: skip
+
+
+def spill(directory: Path, exchange_id: str, frame: bytes) -> Path:
+    """Write a dead letter's frame to ``<directory>/<id>.nxs`` (mode 0600), beside the store."""
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = directory / f"{exchange_id}.nxs"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    try:
+        view = memoryview(frame)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return path
 
 
 def describe(exc: BaseException) -> str:
@@ -113,28 +142,48 @@ async def retry_dead_letters(
     store: Store,
     cost: CostFn | None = None,
     on_stored: Callable[[Sequence[RequestRecord]], Awaitable[object]] | None = None,
+    spill_dir: Path | None = None,
 ) -> RetryResult:
-    """Derive and store every dead letter again; those that now succeed are removed, the others
-    stay with their new error and one more attempt counted."""
+    """Derive and store every dead letter again (those in the store, then the frames spilled to
+    files in ``spill_dir``); those that now succeed are removed, the others stay in the store with
+    their new error and one more attempt counted."""
     letters: DeadLetterStore = store  # type: ignore[assignment]
     result = RetryResult()
     for letter in await letters.list_dead_letters():
         frame = await letters.dead_letter_frame(letter.id)
-        exchanges = decode_all(frame or b"")
-        if not exchanges:
-            log.error("dead letter %s holds no readable frame; left as it is", letter.id)
+        if await _retry_frame(store, frame or b"", letter.id, cost, on_stored) == "stored":
+            await letters.remove_dead_letter(letter.id)
+            result.stored += 1
+        else:
             result.failed += 1
-            continue
-        records, poison = derive_all(exchanges, cost)
-        if records:
-            records, failed = await store_one_by_one(store, records, attempts=1)
-            poison += failed
-        if poison:
-            await dead_letter(letters, poison)
-            result.failed += 1
-            continue
-        await letters.remove_dead_letter(letter.id)
-        result.stored += 1
-        if on_stored is not None:
-            await on_stored(records)
+    for path in sorted(spill_dir.glob("*.nxs")) if spill_dir and spill_dir.is_dir() else ():
+        outcome = await _retry_frame(store, path.read_bytes(), path.stem, cost, on_stored)
+        result.stored += outcome == "stored"
+        result.failed += outcome != "stored"
+        if outcome != "unreadable":
+            path.unlink()  # stored, or a dead letter in the store now
     return result
+
+
+async def _retry_frame(
+    store: Store,
+    frame: bytes,
+    letter_id: str,
+    cost: CostFn | None,
+    on_stored: Callable[[Sequence[RequestRecord]], Awaitable[object]] | None,
+) -> Literal["stored", "dead", "unreadable"]:
+    """Whether the frame's record is now stored, or (again) a dead letter in the store."""
+    exchanges = decode_all(frame)
+    if not exchanges:
+        log.error("dead letter %s holds no readable frame; left as it is", letter_id)
+        return "unreadable"
+    records, poison = derive_all(exchanges, cost)
+    if records:
+        records, failed = await store_one_by_one(store, records, attempts=1)
+        poison += failed
+    if poison:
+        await dead_letter(store, poison)  # type: ignore[arg-type]
+        return "dead"
+    if on_stored is not None:
+        await on_stored(records)
+    return "stored"

@@ -105,6 +105,7 @@ class Writer:
         poll_s: float = 0.5,
         adopted: Sequence[Adopted] = (),
         wakeup: asyncio.Event | None = None,
+        spill_dir: Path | None = None,
     ) -> None:
         self.store = store
         self.follower = follower
@@ -119,6 +120,7 @@ class Writer:
         self.adopted = list(adopted)
         self.stats = WriterStats(adopted=len(self.adopted))
         self.wakeup = wakeup or asyncio.Event()  # set when the proxy appended something
+        self.spill_dir = spill_dir  # dead letters the store refuses too go there, as files
         self._backoff = retry_s
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -181,7 +183,7 @@ class Writer:
                 records, failed = await store_one_by_one(self.store, records)
                 poison += failed
             if poison:
-                await dead_letter(self.store, poison)  # type: ignore[arg-type]
+                await dead_letter(self.store, poison, self.spill_dir)  # type: ignore[arg-type]
         except StoreUnavailable as exc:
             self.stats.failures += 1
             if self.stats.healthy:

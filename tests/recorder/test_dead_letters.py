@@ -62,11 +62,11 @@ async def refuse_model(url: str, *, on: bool) -> None:
         await conn.close()
 
 
-async def cli(url: str, *args: str) -> tuple[int, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEXUS_")}
+async def cli(url: str, *args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("NEXUS_")}
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "nexus", *args, "--db", url,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=environ | (env or {}),
     )  # fmt: skip
     out, err = await proc.communicate()
     return proc.returncode or 0, out.decode() + err.decode()
@@ -117,4 +117,44 @@ async def test_a_refused_record_is_dead_lettered_listed_and_retried(
     assert got[poison_id].request_body == poison_body
     code, text = await cli(db_url, "db", "dead-letters", "--json")
     assert not [line for line in text.splitlines() if line.startswith("{")]
+    assert_recorder_never_restarted(nexus.log)
+
+
+async def test_a_record_the_store_refuses_even_as_a_dead_letter_is_kept_in_a_file(
+    nexus_process: Any, tmp_path: Any
+) -> None:
+    """Last resort: the store takes neither the record nor its dead letter (a full table, a bug):
+    the frame goes to <data>/dead-letters/<id>.nxs, doctor says so, retry-dead-letters stores it."""
+    url = f"sqlite:///{tmp_path / 'nexus.db'}"
+    nexus = await nexus_process(url)
+    await refuse_model(url, on=True)
+    conn = sqlite3.connect(tmp_path / "nexus.db")
+    with conn:
+        conn.execute("CREATE TRIGGER refuse_letters BEFORE INSERT ON dead_letters "
+                     "BEGIN SELECT RAISE(ABORT, 'no dead letters either'); END")  # fmt: skip
+    poison_body = orjson.dumps(
+        {**BODY, "model": REFUSED_MODEL, "messages": [{"role": "user", "content": "spill me"}]}
+    )
+    async with httpx.AsyncClient(timeout=30) as client:
+        response = await client.post(nexus.proxy_url + "/v1/messages", content=poison_body)
+        poison_id = response.headers["x-nexus-request-id"]
+        later = await normal_calls(client, nexus.proxy_url, 3)
+    assert set(await stored(url, later, timeout_s=15)) == set(later)
+    spilled = tmp_path / "data" / "dead-letters" / f"{poison_id}.nxs"
+    async with asyncio.timeout(10):
+        while not spilled.exists():
+            await asyncio.sleep(0.1)
+    env = {"NEXUS_DATA_DIR": str(tmp_path / "data")}
+    code, text = await cli(url, "doctor", "--json", env=env)
+    [check] = [orjson.loads(x) for x in text.splitlines() if '"spilled"' in x]
+    assert check["state"] == "warn" and "1 file" in check["detail"]
+
+    with conn:
+        conn.execute("DROP TRIGGER refuse_letters")
+    conn.close()
+    await refuse_model(url, on=False)
+    code, text = await cli(url, "db", "retry-dead-letters", "--json", env=env)
+    assert orjson.loads(text.splitlines()[0]) == {"stored": 1, "failed": 0}, text
+    assert (await stored(url, [poison_id], timeout_s=5))[poison_id].request_body == poison_body
+    assert not spilled.exists()
     assert_recorder_never_restarted(nexus.log)
