@@ -11,9 +11,16 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from nexus.records import ConversationBranch, ConversationTree, RequestSummary, is_background_class
+from nexus.records import (
+    BACKGROUND_CLASSES,
+    ConversationBranch,
+    ConversationTree,
+    RequestSummary,
+    TrafficClass,
+    is_background_class,
+)
 
-AGENT_CLASSES = frozenset({"turn", "subagent", "compaction"})
+AGENT_CLASSES = frozenset(str(c) for c in set(TrafficClass) - BACKGROUND_CLASSES)
 
 
 def is_background(row: RequestSummary) -> bool:
