@@ -6,10 +6,12 @@ areas add under ``nexus/api/routes/``) fetch it with ``api_context()`` instead o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from quart import current_app
+
+from nexus.api.feed import FeedTail
 
 if TYPE_CHECKING:
     from nexus.events import EventBus
@@ -29,6 +31,9 @@ class ApiContext:
     heartbeat_s: float = (
         15.0  # SSE comment sent when nothing else was, to keep proxies from idling out
     )
+    # The live feed's newest events, read and framed once for every subscriber: the API shares
+    # its event loop with the proxy, whose latency must not move when many clients replay the feed.
+    feed: FeedTail = field(default_factory=FeedTail)
 
 
 def api_context() -> ApiContext:

@@ -129,9 +129,15 @@ def event_frames(events: Iterable[LiveEvent]) -> bytes:
     return bytes(out)
 
 
-def connected_frame(seq: int, retry_ms: int) -> bytes:
-    """The first frame of a feed: its ``id`` is the resume point even before any event arrives."""
-    return b'retry: %d\nid: %d\nevent: connected\ndata: {"seq":%d}\n\n' % (retry_ms, seq, seq)
+def connected_frame(seq: int, retry_ms: int, skipped: int = 0) -> bytes:
+    """The first frame of a feed: its ``id`` is the resume point even before any event arrives;
+    ``skipped`` counts the events between the asked-for resume point and this one."""
+    return b'retry: %d\nid: %d\nevent: connected\ndata: {"seq":%d,"skipped":%d}\n\n' % (
+        retry_ms,
+        seq,
+        seq,
+        skipped,
+    )
 
 
 def comment_frame(text: str) -> bytes:

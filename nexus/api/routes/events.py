@@ -5,6 +5,12 @@ resume point (``Last-Event-ID`` header, else ``?after=``, else "from now"), then
 event bus wakes it, the poll interval passes, or the server shuts down. Because every read starts
 from the last ``id`` sent, a missed wake-up delays events and a reconnect neither skips nor repeats
 one. A comment line goes out when the stream has been quiet for ``heartbeat_s``.
+
+Work and memory per subscriber are bounded, since the feed shares the proxy's event loop: a replay
+starts at most ``REPLAY_LIMIT`` events back (an older resume point skips ahead, and the
+``connected`` frame says how many were skipped: reload the lists to fill the gap); the newest
+events are read and framed once for all subscribers (``nexus.api.feed``), at most 100 of them go out
+per write, and a subscriber holds one batch while its socket drains, however slowly it reads.
 """
 
 from __future__ import annotations
@@ -17,13 +23,13 @@ from quart import Blueprint, Response, request
 
 from nexus.api.context import ApiContext, api_context
 from nexus.api.params import parse_seq
-from nexus.api.serialize import comment_frame, connected_frame, event_frames
+from nexus.api.serialize import comment_frame, connected_frame
 from nexus.errors import StoreUnavailable
 from nexus.events import Subscription
 
 blueprint = Blueprint("events", __name__)
 log = logging.getLogger("nexus.api.events")
-BATCH = 500
+REPLAY_LIMIT = 1000  # the shared tail (nexus.api.feed) holds as many: a replay never misses it
 RETRY_MS = 2000  # how long an EventSource client waits before reconnecting
 
 
@@ -38,11 +44,13 @@ async def events() -> Response:
         last = await ctx.store.last_event_seq()
         # A resume point past the end means another database (reset, restored): start at its end.
         start = last if resume is None else min(resume, last)
+        skipped = max(0, last - REPLAY_LIMIT - start)
+        start += skipped
     except BaseException:
         subscription.close()
         raise
     response = Response(
-        _stream(ctx, subscription, start),
+        _stream(ctx, subscription, start, skipped),
         content_type="text/event-stream; charset=utf-8",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
@@ -50,23 +58,24 @@ async def events() -> Response:
     return response
 
 
-async def _stream(ctx: ApiContext, subscription: Subscription, cursor: int) -> AsyncIterator[bytes]:
+async def _stream(
+    ctx: ApiContext, subscription: Subscription, cursor: int, skipped: int
+) -> AsyncIterator[bytes]:
     loop = asyncio.get_running_loop()
     with subscription:
         # First frame at once: the client learns it is connected and where it stands.
-        yield connected_frame(cursor, RETRY_MS)
+        yield connected_frame(cursor, RETRY_MS, skipped)
         quiet_since = loop.time()
         while not ctx.bus.is_closed:
             try:
-                batch = await ctx.store.events_after(cursor, BATCH)
+                frames, cursor, more = await ctx.feed.read(ctx.store, cursor)
             except StoreUnavailable as exc:
                 log.warning("live feed cannot read events: %s", exc)
-                batch = []
-            if batch:
-                cursor = batch[-1].seq
-                yield event_frames(batch)
+                frames, more = b"", False
+            if frames:
+                yield frames
                 quiet_since = loop.time()
-                if len(batch) == BATCH:
+                if more:
                     continue  # more are waiting: catch up before sleeping
             wait_s = min(ctx.poll_interval_s, ctx.heartbeat_s - (loop.time() - quiet_since))
             if wait_s <= 0 or not await subscription.wait(wait_s):
