@@ -11,6 +11,8 @@
     ├── StoreUnavailable     the database is down or failing; records go to the spool
     ├── AnalysisError        the analysis model failed or answered badly
     ├── ApiError             a read-API client error (carries the HTTP status)
+    ├── PromptError          a prompt file of the prompt library is invalid
+    │   └── RenderError      a prompt could not be rendered (missing or unknown argument)
     └── ServerUnreachable    the read API could not be reached (CLI exit code 3)
 
 Foreign exceptions are translated where they enter (one context manager per library), raised ``from``
@@ -100,6 +102,14 @@ class ApiError(NexusError):
 def anthropic_error_body(error_type: str, message: str) -> bytes:
     """The body Anthropic sends for an error, so clients parse Nexus's own errors the same way."""
     return orjson.dumps({"type": "error", "error": {"type": error_type, "message": message}})
+
+
+class PromptError(NexusError):
+    """The prompt file is invalid."""
+
+
+class RenderError(PromptError):
+    """The prompt could not be rendered with these arguments."""
 
 
 class ServerUnreachable(NexusError):

@@ -1,8 +1,9 @@
 """Composition root of ``nexus serve``: builds every part, runs them in one event loop, stops them.
 
 Owns the TaskSet of the long-lived tasks: both Hypercorn servers (proxy and API), the supervisor of
-the recorder process (``nexus.recording``: it stores what the proxy spools), the event listener and
-the analysis worker. Start-up order: data folder and both sockets (what a setting can make fail
+the recorder process (``nexus.recording``: it stores what the proxy spools), the event listener,
+the analysis worker, and ``/mcp`` on the proxy port (``nexus.mcp``) with its prompt library's
+watcher and git sync. Start-up order: data folder and both sockets (what a setting can make fail
 comes first) → store (migrations) → spool → recorder → the servers; a failed start undoes what it
 built. Shutdown: stop accepting → in-flight responses end → close the spool → the recorder stores it
 to the end (with a deadline) → cancel → await → close the store. A side task that dies stops the
@@ -91,6 +92,7 @@ class Server:
 
         from nexus.api.app import make_api_app
         from nexus.events import EventBus, listen_for_events
+        from nexus.mcp import mount
         from nexus.proxy.app import make_proxy_app
         from nexus.proxy.credentials import Credentials
         from nexus.proxy.forward import Forwarder
@@ -154,7 +156,11 @@ class Server:
             auth_mode=f"team mode ({len(hosts)} credential files)" if hosts else "pass-through",
             team_hosts=hosts,
         )
-        proxy_app = make_proxy_app(self.forwarder, max_body_bytes=s.max_body_bytes)
+        proxy_app = mount(
+            "/mcp",  # beside the proxy, never through it: MCP calls are not API traffic
+            await self._start_mcp(),
+            make_proxy_app(self.forwarder, max_body_bytes=s.max_body_bytes),
+        )
         api_app = make_api_app(self.store, s, self.bus)
         self._servers = [
             self.tasks.spawn(self._guard(self._serve(proxy_app, proxy_sock)), name="proxy-server"),
@@ -172,6 +178,23 @@ class Server:
         self._stop.set()
         await self.recorder.stop(DRAIN_DEADLINE_S)
         await self.tasks.close()
+
+    async def _start_mcp(self) -> Any:
+        """The prompt library (read once before serving, then watched), its git sync if any, and
+        the ``/mcp`` endpoint over them and the store."""
+        from nexus.mcp import McpEndpoint, Tools
+        from nexus.prompts.config import git_sync_for, library_for
+
+        s = self.settings
+        self.prompts = library_for(s)
+        await asyncio.to_thread(self.prompts.refresh)
+        self.tasks.spawn(self._guard(self.prompts.watch(self._stop)), name="prompt-library")
+        sync = git_sync_for(s)
+        if sync is not None:
+            self.tasks.spawn(self._guard(sync.run_periodically(self._stop)), name="prompts-git")
+        self.mcp = McpEndpoint(self.prompts, Tools(self.store), self.credentials, api_key=s.api_key)
+        self.tasks.spawn(self._guard(self.mcp.run(self._stop)), name="mcp")
+        return self.mcp
 
     def _start_analysis_worker(self) -> None:
         if not self.settings.gemini_api_key:

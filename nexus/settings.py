@@ -51,10 +51,26 @@ class Settings:
     oauth_token_url: str = DEFAULT_OAUTH_TOKEN_URL
     oauth_authorize_url: str = DEFAULT_OAUTH_AUTHORIZE_URL
     price_book_path: Path | None = None
+    prompts_dir: Path | None = None  # None: <data_dir>/prompts
+    prompts_git_url: str | None = None
+    prompts_git_branch: str = "main"
+    prompts_git_path: str = ""
+    prompts_git_interval_s: float = 60.0
 
     @property
     def spool_path(self) -> Path:
         return self.data_dir / "spool.ndjson"
+
+    @property
+    def prompts_folder(self) -> Path:
+        """The local folder of prompt files (``--prompts-dir``), default ``<data dir>/prompts``."""
+        return self.prompts_dir if self.prompts_dir is not None else self.data_dir / "prompts"
+
+    @property
+    def prompts_git_checkout(self) -> Path:
+        """Where ``--prompts-git`` is checked out: apart from the local folder, so a sync never
+        touches local-only files."""
+        return self.data_dir / "prompts-git"
 
     @property
     def is_postgres(self) -> bool:
@@ -114,4 +130,9 @@ _ENV_KEYS: tuple[tuple[str, str, type], ...] = (
     ("oauth_token_url", "NEXUS_OAUTH_TOKEN_URL", str),
     ("oauth_authorize_url", "NEXUS_OAUTH_AUTHORIZE_URL", str),
     ("price_book_path", "NEXUS_PRICE_BOOK", Path),
+    ("prompts_dir", "NEXUS_PROMPTS_DIR", Path),
+    ("prompts_git_url", "NEXUS_PROMPTS_GIT", str),
+    ("prompts_git_branch", "NEXUS_PROMPTS_GIT_BRANCH", str),
+    ("prompts_git_path", "NEXUS_PROMPTS_GIT_PATH", str),
+    ("prompts_git_interval_s", "NEXUS_PROMPTS_GIT_INTERVAL", float),
 )

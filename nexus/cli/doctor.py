@@ -28,6 +28,7 @@ def doctor(
     db: options.Db = None,
     data_dir: options.DataDir = None,
     credentials_dir: options.CredentialsDir = None,
+    prompts_dir: options.PromptsDir = None,
     wire: Annotated[
         bool,
         typer.Option(
@@ -59,7 +60,9 @@ def doctor(
 
         wire_check(claude_bin, timeout_s=timeout_s, as_json=as_json, debug=debug)
         return
-    settings = options.settings(db=db, data_dir=data_dir, credentials_dir=credentials_dir)
+    settings = options.settings(
+        db=db, data_dir=data_dir, credentials_dir=credentials_dir, prompts_dir=prompts_dir
+    )
     checks = run(_checks(settings), debug=debug)
     if as_json:
         for check in checks:
@@ -80,6 +83,7 @@ async def _checks(settings: Settings) -> list[Check]:
         await _server(settings),
         _credentials(settings),
         _api_exposure(settings),
+        _prompts(settings),
         _gemini(settings),
         _claude(),
     ]
@@ -185,6 +189,22 @@ def _api_exposure(settings: Settings) -> Check:
         WARN,
         f"bound to {settings.host} without DASHBOARD_API_KEY: remote reads refused",
     )
+
+
+def _prompts(settings: Settings) -> Check:
+    from nexus.prompts.config import library_for
+
+    library = library_for(settings)
+    library.refresh()
+    where = ", ".join(str(f) for f in library.folders)
+    if library.errors:
+        broken = "; ".join(library.errors.values())
+        return Check(
+            "prompts", WARN, f"{len(library.errors)} broken files (others serve): {broken}"
+        )
+    if not library.prompts:
+        return Check("prompts", OK, f"none in {where}: /mcp serves tools only (docs/mcp.md)")
+    return Check("prompts", OK, f"{len(library.prompts)} prompts from {where}, served at /mcp")
 
 
 def _gemini(settings: Settings) -> Check:

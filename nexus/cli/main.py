@@ -8,7 +8,7 @@ from __future__ import annotations
 import typer
 
 from nexus import __version__
-from nexus.cli import analyze, auth, claude, db, doctor, export, logs, serve, tui, usage
+from nexus.cli import analyze, auth, claude, db, doctor, export, logs, prompts, serve, tui, usage
 from nexus.cli.env_twins import NexusGroup
 
 app = typer.Typer(
@@ -43,6 +43,7 @@ app.command("export")(export.export)
 app.add_typer(db.app, name="db")
 app.add_typer(usage.app, name="usage")
 app.add_typer(auth.app, name="auth")
+app.add_typer(prompts.app, name="prompts")
 app.command("tui")(tui.tui)
 app.command("doctor")(doctor.doctor)
 app.command("analyze")(analyze.analyze)

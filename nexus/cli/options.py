@@ -38,6 +38,54 @@ CredentialsDir = Annotated[
         show_default=False,
     ),
 ]
+PromptsDir = Annotated[
+    Path | None,  # noqa: UP007
+    typer.Option(
+        "--prompts-dir",
+        envvar="NEXUS_PROMPTS_DIR",
+        help="Folder of prompt files (*.yaml) served over /mcp. Default: <data folder>/prompts.",
+        show_default=False,
+    ),
+]
+PromptsGit = Annotated[
+    str | None,  # noqa: UP007
+    typer.Option(
+        "--prompts-git",
+        envvar="NEXUS_PROMPTS_GIT",
+        help="Also serve the prompt files of this git repository (URL or path), pulled "
+        "periodically into <data folder>/prompts-git; local files win on a name clash.",
+        show_default=False,
+    ),
+]
+PromptsGitBranch = Annotated[
+    str | None,  # noqa: UP007
+    typer.Option(
+        "--prompts-git-branch",
+        envvar="NEXUS_PROMPTS_GIT_BRANCH",
+        help="Branch of --prompts-git. Default: main.",
+        show_default=False,
+    ),
+]
+PromptsGitPath = Annotated[
+    str | None,  # noqa: UP007
+    typer.Option(
+        "--prompts-git-path",
+        envvar="NEXUS_PROMPTS_GIT_PATH",
+        help="Folder inside the --prompts-git repository that holds the prompt files. "
+        "Default: its root.",
+        show_default=False,
+    ),
+]
+PromptsGitInterval = Annotated[
+    float | None,  # noqa: UP007
+    typer.Option(
+        "--prompts-git-interval",
+        envvar="NEXUS_PROMPTS_GIT_INTERVAL",
+        help="Seconds between pulls of --prompts-git. Default: 60.",
+        show_default=False,
+        min=1,
+    ),
+]
 Server = Annotated[
     str | None,  # noqa: UP007
     typer.Option(

@@ -52,6 +52,11 @@ def serve(
             help="Largest request body the proxy accepts (larger ones get 413).",
         ),
     ] = DEFAULT_MAX_BODY_BYTES,
+    prompts_dir: options.PromptsDir = None,
+    prompts_git: options.PromptsGit = None,
+    prompts_git_branch: options.PromptsGitBranch = None,
+    prompts_git_path: options.PromptsGitPath = None,
+    prompts_git_interval: options.PromptsGitInterval = None,
     log_level: Annotated[
         str,
         typer.Option(
@@ -82,6 +87,11 @@ def serve(
         api_key=api_key,
         data_dir=data_dir,
         max_body_bytes=max_body_bytes,
+        prompts_dir=prompts_dir,
+        prompts_git_url=prompts_git,
+        prompts_git_branch=prompts_git_branch,
+        prompts_git_path=prompts_git_path,
+        prompts_git_interval_s=prompts_git_interval,
     )
     if stop:
         from nexus.cli.pid_file import stop_command
@@ -143,6 +153,14 @@ async def _serve(settings: Settings) -> None:
     err.print(f"  auth          {ep.auth_mode}", highlight=False)
     if not settings.api_key:
         err.print("  read API      loopback clients only (set DASHBOARD_API_KEY to share it)")
+    prompts = server.prompts
+    broken = f", {len(prompts.errors)} broken files" if prompts.errors else ""
+    err.print(
+        f"  MCP           {ep.proxy_url}/mcp  ({len(prompts.prompts)} prompts from "
+        f"{settings.prompts_folder}{broken})",
+        highlight=False,
+        soft_wrap=True,
+    )
     hint = stop_hint(settings.data_dir, port, data_dir())
     err.print(f"  stop it       Ctrl-C, or {hint}", highlight=False, soft_wrap=True)
     err.print(

@@ -145,6 +145,18 @@ class Credentials:
         assert slot.grant is not None
         return slot.grant
 
+    def identify(self, host: str, headers: Mapping[str, str]) -> Grant:
+        """Who a request is, for callers that need an identity rather than an upstream token
+        (``/mcp``): the host's team grant when the client key matches (``ClientAuthError``
+        otherwise), a pass-through grant when the host has no file. Never refreshes a token."""
+        slot = self._slot(self.check_host(host))
+        if slot.file is None or slot.grant is None:
+            if slot.error is not None:
+                raise CredentialError(slot.error)
+            return _passthrough_grant(_presented_keys(headers))
+        _authenticate(slot.file, headers)
+        return slot.grant
+
     async def on_upstream_unauthorized(self, grant: Grant) -> bool:
         """After upstream answered 401 to an OAuth grant: refresh (single-flight).
 
