@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("nexus.writer")
 STORE_ATTEMPTS = 3  # a store error that is not an outage: tried this often, then set aside
+_VERBS = {"derive": "derived", "store": "stored", "crash": "processed"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +89,7 @@ async def dead_letter(
         error = describe(item.error)
         log.error("record %s could not be %s after %d attempt(s) and is set aside as a dead "
                   "letter (nexus db dead-letters): %s", item.exchange.id,
-                  "derived" if item.stage == "derive" else "stored", item.attempts,
+                  _VERBS[item.stage], item.attempts,
                   error)  # fmt: skip
         frame = encode(item.exchange)
         letter = DeadLetter(

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nexus.errors import StoreUnavailable
-from nexus.recorder.dead_letters import dead_letter, derive_all, store_one_by_one
+from nexus.recorder.crash_guard import GIVE_UP_AT, SINGLE_FROM, CrashGuard, RecorderCrashed
+from nexus.recorder.dead_letters import Poison, dead_letter, derive_all, store_one_by_one
 from nexus.recorder.derive import CostFn
 from nexus.recorder.follow import Batch, SpoolFollower
 from nexus.recorder.spool import (
@@ -121,6 +122,7 @@ class Writer:
         self.stats = WriterStats(adopted=len(self.adopted))
         self.wakeup = wakeup or asyncio.Event()  # set when the proxy appended something
         self.spill_dir = spill_dir  # dead letters the store refuses too go there, as files
+        self._guards: dict[Path, CrashGuard] = {}
         self._backoff = retry_s
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -151,13 +153,23 @@ class Writer:
 
     async def _drain(self, follower: SpoolFollower, stop: asyncio.Event, *, replay: bool) -> bool:
         """Store every whole frame there is now; False when the store is down and we must stop."""
+        guard = self._guards.setdefault(follower.directory, CrashGuard(follower.directory))
         while True:
-            batch = follower.read(self.batch_items, self.batch_bytes)
+            single = guard.in_danger(follower.position)
+            batch = follower.read(1 if single else self.batch_items, self.batch_bytes)
             if not batch.exchanges:
                 return True
-            while not await self._store(batch):
+            start = follower.position  # where the batch starts (read does not move past it)
+            attempt = guard.begin(start, batch.end)
+            if not single and attempt >= SINGLE_FROM:  # it killed processes: find the frame
+                guard.enter_danger(start, batch.end)
+                batch = follower.read(1, self.batch_bytes)
+                single, attempt = True, 1
+            store = self._set_aside if single and attempt >= GIVE_UP_AT else self._store
+            while not await store(batch):
                 sync_folder(follower.directory)
                 if stop.is_set():
+                    guard.clear()
                     return False
                 await _first(stop.wait(), timeout=self._backoff)
                 self._backoff = min(self._backoff * 2, self.max_retry_s)
@@ -167,6 +179,20 @@ class Writer:
             else:
                 self.stats.position = batch.end
                 self._report()
+
+    async def _set_aside(self, batch: Batch) -> bool:
+        """Dead-letter a frame the recorder process died on, again and again, without deriving it
+        (that is what killed it); False when the store is unavailable."""
+        crashed = RecorderCrashed("the recorder process died on it, alone and in its batch")
+        poison = [
+            Poison(ex, "crash", crashed, SINGLE_FROM + GIVE_UP_AT - 2) for ex in batch.exchanges
+        ]
+        try:
+            await dead_letter(self.store, poison, self.spill_dir)  # type: ignore[arg-type]
+        except StoreUnavailable:
+            return False
+        self.stats.dead_letters += len(poison)
+        return True
 
     async def _store(self, batch: Batch) -> bool:
         """Store a batch; False when the store is unavailable (the batch is tried again later).

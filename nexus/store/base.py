@@ -84,7 +84,7 @@ class Store(Protocol):
 
 
 # -- recorder area: dead letters and the database's identity ----------------------------------
-DeadLetterStage = Literal["derive", "store"]
+DeadLetterStage = Literal["derive", "store", "crash"]  # crash: the recorder process died on it
 
 
 @dataclass(frozen=True, slots=True)

@@ -251,3 +251,53 @@ def test_a_spool_that_cannot_be_written_loses_the_record_not_the_call_and_logs_o
     assert tap.lost == 5
     errors = [r for r in caplog.records if r.levelname == "ERROR"]
     assert len(errors) == 1 and "NOT recorded" in errors[0].getMessage()
+
+
+class ProcessDeath(BaseException):
+    """What the writer's process sees of a segfault or the OOM killer: nothing it can catch."""
+
+
+class DeadlyStore(FlakyStore):
+    """Dies (like the process would) on every batch that holds the deadly record."""
+
+    def __init__(self, deadly: str) -> None:
+        super().__init__()
+        self.deadly = deadly
+        self.letters: dict[str, tuple[str, bytes]] = {}
+
+    async def write_batch(self, records) -> None:
+        if any(r.id == self.deadly for r in records):
+            raise ProcessDeath
+        await super().write_batch(records)
+
+    async def add_dead_letter(self, letter, frame) -> None:
+        self.letters[letter.id] = (letter.stage, frame)
+
+
+async def test_a_record_that_kills_the_recorder_process_is_set_aside_after_a_few_restarts(
+    tmp_path,
+):
+    """Each Writer here is one recorder process: it dies on the batch holding the deadly record,
+    and the next one starts from the same frame. The 3rd reads one frame at a time, the 4th sets
+    the deadly frame aside without deriving it, and every other record is stored."""
+    spool = Spool(tmp_path / "3000-db1")
+    tap = Tap(spool)
+    before = put(tap, 3, "before")
+    [deadly] = put(tap, 1, "deadly")
+    after = put(tap, 3, "after")
+    store = DeadlyStore(deadly)
+    processes = 0
+    while not store.letters:
+        processes += 1
+        assert processes <= 6, "the deadly record is never set aside"
+        writer = Writer(store, SpoolFollower(spool.directory), poll_s=0.01)
+        stop = asyncio.Event()
+        stop.set()  # store what is there, then return
+        try:
+            await writer.run(stop)
+        except ProcessDeath:
+            continue
+    assert processes == 4
+    assert store.letters[deadly][0] == "crash"
+    assert store.order == before + after  # each once (a restart rereads: idempotent writes)
+    spool.close()

@@ -5,7 +5,7 @@ CREATE TABLE dead_letters (
     id            TEXT PRIMARY KEY,  -- the exchange's id (the request id it would have had)
     failed_at_ms  INTEGER NOT NULL,
     attempts      INTEGER NOT NULL,
-    stage         TEXT NOT NULL,     -- derive | store
+    stage         TEXT NOT NULL,     -- derive | store | crash (the recorder process died on it)
     error         TEXT NOT NULL,
     frame_bytes   INTEGER NOT NULL,
     codec         INTEGER NOT NULL DEFAULT 0,
