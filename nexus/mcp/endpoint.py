@@ -69,7 +69,10 @@ class McpEndpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        # The proxy port's server passes header names in the client's case (the proxy forwards
+        # them as sent); ASGI apps such as the SDK expect lower case.
+        scope["headers"] = [(k.lower(), v) for k, v in scope["headers"]]
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         client = scope.get("client")
         caller = identify_caller(
             self._gatekeeper, self._api_key, headers, client[0] if client else None

@@ -9,7 +9,7 @@ import orjson
 import pytest
 from mcp.shared.exceptions import McpError
 
-from tests.fakes.serve_process import free_port
+from tests.fakes.serve_process import free_port, raw_http
 from tests.mcp.conftest import linked, mcp_session, say, structured
 
 SECRET = "sk-ant-api03-pasted-by-mistake-0123456789"
@@ -187,3 +187,32 @@ async def test_pass_through_answers_local_clients_only(tmp_path, prompts_dir, ne
             assert "only local clients" in answer.json()["error"]["message"]
     async with mcp_session(nexus.proxy_url + "/mcp") as mcp:
         assert (await mcp.list_tools()).tools
+
+
+async def test_header_names_in_any_case_reach_the_sdk(tmp_path, prompts_dir, nexus_process):
+    """The proxy port keeps header names in the client's case (Claude Code sends
+    ``Content-Type``); the SDK must still see them (it refused such a POST before)."""
+    nexus = await nexus_process(
+        f"sqlite:///{tmp_path / 'n.db'}", extra_env={"NEXUS_PROMPTS_DIR": str(prompts_dir)}
+    )
+    body = orjson.dumps(
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-06-18",
+                "capabilities": {},
+                "clientInfo": {"name": "raw", "version": "1"},
+            },
+        }
+    )
+    host = nexus.proxy_url.removeprefix("http://")
+    request = (
+        f"POST /mcp HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+        f"Accept: application/json, text/event-stream\r\nContent-Length: {len(body)}\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode() + body
+    status, answer = await raw_http(nexus.proxy_url, request)
+    assert status == 200, answer
+    assert b'"serverInfo":{"name":"nexus"' in answer
