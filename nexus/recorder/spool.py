@@ -78,9 +78,13 @@ def read_frames(file: BinaryIO, max_items: int, max_bytes: int) -> tuple[list[Ex
         if len(bodies) < req_len + resp_len + 1 or bodies[-1:] != b"\n":
             return out, consumed, True
         view = memoryview(bodies)
-        out.append(
-            _make_exchange(header, bytes(view[:req_len]), bytes(view[req_len : req_len + resp_len]))
-        )
+        try:
+            exchange = _make_exchange(
+                header, bytes(view[:req_len]), bytes(view[req_len : req_len + resp_len])
+            )
+        except (KeyError, TypeError, ValueError):  # a header this version cannot read
+            return out, consumed, True
+        out.append(exchange)
         taken += req_len + resp_len
         consumed += len(line) + len(bodies)
     return out, consumed, False
@@ -100,10 +104,17 @@ def _parse_header(line: bytes) -> tuple[dict[str, Any], int, int] | None:
         return None
     if not isinstance(header, dict):
         return None
-    return header, header.pop("request_len"), header.pop("response_len")
+    request_len, response_len = header.pop("request_len", None), header.pop("response_len", None)
+    if not isinstance(request_len, int) or not isinstance(response_len, int):
+        return None
+    if request_len < 0 or response_len < 0:
+        return None
+    return header, request_len, response_len
 
 
 def _make_exchange(header: dict[str, Any], request_body: bytes, response_body: bytes) -> Exchange:
+    # A field another Nexus version wrote and this one does not know is left out.
+    header = {k: v for k, v in header.items() if k in _HEADER_FIELD_SET}
     header["request_headers"] = tuple(tuple(h) for h in header["request_headers"])
     header["response_headers"] = tuple(tuple(h) for h in header["response_headers"])
     header["outcome"] = Outcome(header["outcome"])
@@ -299,3 +310,4 @@ def backlog(directory: Path) -> tuple[int, int]:
 
 
 _HEADER_FIELDS = tuple(name for name in Exchange.__dataclass_fields__ if name not in _BODY_FIELDS)
+_HEADER_FIELD_SET = frozenset(_HEADER_FIELDS)

@@ -314,3 +314,24 @@ def test_live_segments_are_the_newest_of_folders_a_proxy_holds_not_of_adopted_on
             os.close(fd)
         live.close()
     assert live_segments(tmp_path) == (0, 0)  # nobody holds anything any more
+
+
+def test_a_frame_of_another_nexus_version_never_stops_the_reader(tmp_path):
+    """A field this version does not know is left out; a frame it cannot read at all is skipped
+    with the bytes it holds (logged), and the frames after it are read."""
+    import orjson
+
+    first, later = exchange(), exchange()
+    frame = encode(exchange())
+    line_end = frame.index(b"\n")
+    header = orjson.loads(frame[len(spool_module.MAGIC) : line_end])
+    newer = spool_module.MAGIC + orjson.dumps({**header, "a_newer_field": 1}) + frame[line_end:]
+    header.pop("method")  # a field this version needs
+    unreadable = spool_module.MAGIC + orjson.dumps(header) + frame[line_end:]
+    (tmp_path / "000000000001.spool").write_bytes(
+        encode(first) + newer + unreadable + encode(later)
+    )
+    follower = SpoolFollower(tmp_path)
+    follower.finish()
+    got = read_all(follower)
+    assert [e.id for e in got] == [first.id, decode_all(frame)[0].id, later.id]
