@@ -76,9 +76,10 @@ def doctor(
 
 
 async def _checks(settings: Settings) -> list[Check]:
+    database, database_id = await _database(settings)
     return [
-        await _database(settings),
-        _spool(settings),
+        database,
+        _spool(settings, database_id),
         _spilled(settings),
         await _server(settings),
         _credentials(settings),
@@ -89,7 +90,8 @@ async def _checks(settings: Settings) -> list[Check]:
     ]
 
 
-async def _database(settings: Settings) -> Check:
+async def _database(settings: Settings) -> tuple[Check, str | None]:
+    """The database check, and the database's id (None when it cannot be opened)."""
     from nexus.errors import NexusError
     from nexus.server import _describe_db
     from nexus.store import open_store
@@ -98,20 +100,21 @@ async def _database(settings: Settings) -> Check:
     try:
         store = await open_store(settings)
     except NexusError as exc:
-        return Check("database", FAIL, f"{where}: {exc.message}")
+        return Check("database", FAIL, f"{where}: {exc.message}"), None
     try:
         stats = await store.stats()
+        database_id = await store.database_id()  # type: ignore[attr-defined]
     finally:
         await store.close()
     detail = f"{where} — {stats.requests:,} requests, schema up to date"
     if stats.dead_letters:
         return Check("database", WARN, f"{detail}; {stats.dead_letters:,} dead letters could not "
-                     "be stored (`nexus db dead-letters`, `nexus db retry-dead-letters`)")  # fmt: skip
-    return Check("database", OK, detail)
+                     "be stored (`nexus db dead-letters`, `nexus db retry-dead-letters`)"), database_id  # fmt: skip
+    return Check("database", OK, detail), database_id
 
 
-def _spool(settings: Settings) -> Check:
-    from nexus.recorder.spool import backlog, live_segments
+def _spool(settings: Settings, database_id: str | None) -> Check:
+    from nexus.recorder.spool import SUFFIX, backlog, database_of, live_segments
 
     root = settings.data_dir / "spool"
     files, size = backlog(root)
@@ -127,11 +130,19 @@ def _spool(settings: Settings) -> Check:
         return Check(
             "spool", OK, f"{live}; no backlog" if live else "empty: every record is stored"
         )
+    folders = {p.parent for p in root.rglob("*" + SUFFIX)}
+    foreign = sum(1 for folder in folders if database_of(folder) != database_id)
+    elsewhere = (
+        f"; {foreign} of its folders belong to another database (or an older Nexus): only a "
+        "`nexus serve` on that database stores them"
+        if foreign and database_id is not None
+        else ""
+    )
     return Check(
         "spool",
         WARN,
         f"backlog: {_files(waiting)} ({waiting_bytes:,} bytes) wait to be stored; `nexus serve` "
-        "stores them" + (f" ({live})" if live else ""),
+        "stores them" + (f" ({live})" if live else "") + elsewhere,
     )
 
 

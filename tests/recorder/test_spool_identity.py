@@ -14,10 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 
 from nexus.records import RequestFilter
 from nexus.store import build_store
+from tests.recorder.test_dead_letters import cli
 from tests.recorder.test_poison import normal_calls, stored
 
 pytestmark = pytest.mark.slow
@@ -76,6 +78,9 @@ async def test_a_spool_folder_is_stored_only_into_its_own_database(
     assert set(await stored(b_db, b_ids, timeout_s=10)) == set(b_ids)
     await asyncio.sleep(1.0)  # time enough to (wrongly) adopt A's folder
     assert await ids_in(b_db) == set(b_ids), "A's records were written into B's database"
+    _, text = await cli(b_db, "doctor", "--json", env={"NEXUS_DATA_DIR": str(tmp_path / "data")})
+    [check] = [orjson.loads(x) for x in text.splitlines() if '"spool"' in x]
+    assert "1 of its folders belong to another database" in check["detail"], check
     assert await b.terminate() == 0
 
     a_again = await nexus_process(a_db)  # A's database again, on another port
