@@ -27,10 +27,12 @@ from nexus.store.content import cuts_from_json, rebuild_body
 from nexus.store.filters import build_where
 from nexus.store.rows import (
     SUMMARY_WIDTH,
+    PreparedBatch,
     decompress,
     headers_from_json,
     prepare_batch,
     summary_from_row,
+    unpack_json,
 )
 
 if TYPE_CHECKING:
@@ -52,28 +54,40 @@ class CoreMixin(_Base):
         if not records:
             return
         known = self._known_blobs
-        # Cutting and compressing a batch of big bodies takes hundreds of ms: off the event loop,
-        # which also serves the proxy. (Only this method adds to ``known``, after the thread.)
-        batch = await asyncio.to_thread(prepare_batch, records, known)
         async with self._transaction() as tx:
-            ids = list(batch.requests)
+            ids = [r.id for r in records]
             existing = {r[0] for r in await tx.fetchall("requests_existing", [self._id_list(ids)])}
-            new = [batch.requests[i] for i in ids if i not in existing]
+            # A replay or a retry after an outage: what the store holds is not cut, hashed or
+            # compressed again.
+            new = [r for r in records if r.id not in existing]
             if not new:
                 return
-            new_ids = {row[0] for row in new}
+            # Cutting and compressing a batch of big bodies takes hundreds of ms: off the event
+            # loop, which also serves the proxy. (Only this method adds to ``known``, after it.)
+            batch, extra = await asyncio.to_thread(self._prepare, new, known)
             await tx.executemany("blob_insert", batch.blobs)
             await tx.executemany("node_insert", batch.nodes)
-            await tx.executemany("request_insert", new)
-            await tx.executemany(
-                "request_blob_insert", [rb for rb in batch.request_blobs if rb[0] in new_ids]
-            )
+            await tx.executemany("request_insert", list(batch.requests.values()))
+            await tx.executemany("request_blob_insert", batch.request_blobs)
+            await self._write_extra(tx, extra)
             at = now_ms()
-            await tx.executemany("event_insert", [("request", row[0], at) for row in new])
+            await tx.executemany("event_insert", [("request", r.id, at) for r in new])
             tx.notify = True
         if len(known) > _KNOWN_BLOBS_MAX:
             known.clear()
         known.update(batch.blob_hashes)
+
+    def _prepare(
+        self, records: Sequence[RequestRecord], known: set[bytes]
+    ) -> tuple[PreparedBatch, Any]:
+        return prepare_batch(records, known), self._extra_rows(records)
+
+    def _extra_rows(self, records: Sequence[RequestRecord]) -> Any:
+        """Rows other areas derive from new records, prepared in the same worker thread (CPU)."""
+        return None
+
+    async def _write_extra(self, tx: Any, extra: Any) -> None:
+        """Write ``_extra_rows`` in the batch's own transaction."""
 
     async def write_links(self, links: Sequence[Link]) -> None:
         if not links:
@@ -116,7 +130,7 @@ class CoreMixin(_Base):
             ratelimit=headers_from_json(ratelimit),
             request_body=rebuild_body(bytes(skeleton), cuts, blobs, chains),
             response_body=decompress(response_codec, response_body),
-            response_message=bytes(response_message) if response_message is not None else None,
+            response_message=unpack_json(response_message),
             auth_mode=auth_mode,
             query=query,
             first_byte_at_ms=first_byte,

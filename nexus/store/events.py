@@ -1,15 +1,15 @@
 """The live feed and full-text search, written once for both dialects (api area).
 
 Reads the events table back in seq order with each request's current summary joined, and fills
-the search index (``nexus/store/search.py``) right after each batch commits. A crash between the
-two commits leaves requests without search text; ``index_search_backlog`` finds them with an
-anti-join and indexes them, so no request stays unsearchable. Dialect mixins (``sqlite/events.py``,
+the search index (``nexus/store/search.py``) in the transaction that writes each batch.
+``index_search_backlog`` finds requests without search text (written before the index existed, or
+whose index rows a crashed prune removed) with an anti-join and indexes them, so no request stays
+unsearchable. Dialect mixins (``sqlite/events.py``,
 ``postgres/events.py``) add only how other processes' commits are heard.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -46,22 +46,13 @@ class EventsCore(_Base):
         row = await self._fetchone("events_last_seq")
         return int(row[0]) if row else 0
 
-    async def write_batch(self, records: Sequence[RequestRecord]) -> None:
-        await super().write_batch(records)
-        await self._index_search_text(records)
+    def _extra_rows(self, records: Sequence[RequestRecord]) -> Any:
+        # The search text of new records, written in their own transaction: a request is never
+        # stored without it (the backlog below is for stores written by older versions).
+        return [(r.id, search_text(r)) for r in records]
 
-    async def _index_search_text(self, records: Sequence[RequestRecord]) -> None:
-        if not records:
-            return
-        ids = self._id_list([r.id for r in records])
-        indexed = {row[0] for row in await self._fetchall("search_indexed_ids", [ids])}
-        todo = [r for r in records if r.id not in indexed]
-        if not todo:
-            return
-        # JSON parsing of every body: off the event loop.
-        texts = await asyncio.to_thread(lambda: [(r.id, search_text(r)) for r in todo])
-        async with self._transaction() as tx:
-            await tx.executemany("search_text_insert", texts)
+    async def _write_extra(self, tx: Any, extra: Any) -> None:
+        await tx.executemany("search_text_insert", extra)
 
     async def index_search_backlog(self, batch: int = 200) -> int:
         """Index requests stored without search text; returns how many. Safe to run any time."""
