@@ -64,6 +64,25 @@ def decompress(codec: int, data: bytes) -> bytes:
     return _decompressor().decompress(data) if codec == CODEC_ZSTD else data
 
 
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
+def pack_json(data: bytes | None) -> bytes | None:
+    """A JSON value compressed when that pays; self-describing (a zstd frame never starts like JSON),
+    so rows written before compression read back the same."""
+    if data is None:
+        return None
+    codec, packed = compress(data)
+    return packed if codec == CODEC_ZSTD else data
+
+
+def unpack_json(data: bytes | None) -> bytes | None:
+    if data is None:
+        return None
+    data = bytes(data)
+    return _decompressor().decompress(data) if data.startswith(_ZSTD_MAGIC) else data
+
+
 def headers_json(headers: Headers) -> bytes:
     return orjson.dumps([list(h) for h in headers])
 
@@ -125,7 +144,7 @@ def prepare_batch(records: Sequence[RequestRecord], known_blobs: set[bytes]) -> 
             record.tool_use_count, header_blob.hash, headers_json(ex.response_headers),
             headers_json(record.ratelimit), parts.skeleton, tail, parts.cuts_json(),
             len(ex.request_body), response, codec, len(ex.response_body),
-            record.response_message, written,
+            pack_json(record.response_message), written,
         )  # fmt: skip
     return PreparedBatch(
         list(blobs.values()), list(nodes.values()), requests, request_blobs, list(blobs)

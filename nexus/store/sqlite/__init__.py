@@ -23,7 +23,7 @@ class SqliteStore(
     DeadLettersMixin,
     SqliteCore,
     SqliteConnection,
-):  # EventsMixin wraps write_batch
+):  # EventsMixin adds search rows to write_batch and takes them out before prune
     """The Store on SQLite (WAL; one writer connection, one reader)."""
 
 

@@ -8,6 +8,10 @@ the whole index per page). Indexing order is nearly, not exactly, request order 
 writes old requests late), so each index row carries ``id_ceiling``, the greatest request id
 indexed before it: once the page's last row is newer than the ceiling where the walk stands, no
 unseen match can belong on the page, and the page is exact.
+
+The index is contentless (it keeps no copy of the text, migration 0007), so it can drop a row's
+tokens only when given the same text again: before a prune deletes requests, their search text is
+computed again from their stored bodies and removed from the index.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from nexus.records import Page, RequestFilter, RequestSummary
 from nexus.store.events import EventsCore
 from nexus.store.filters import build_where
 from nexus.store.rows import summary_from_row
+from nexus.store.search import search_text_from
 
 _FIRST_CHUNK = 200
 _MAX_CHUNK = 20_000
@@ -30,6 +35,27 @@ _MAX_CHUNK = 20_000
 class EventsMixin(EventsCore):
     async def wait_for_notifications(self, on_notify: Callable[[], None]) -> None:
         return None
+
+    async def prune(self, older_than_ms: int) -> int:
+        await self._unindex_before(older_than_ms)
+        return await super().prune(older_than_ms)
+
+    async def _unindex_before(self, older_than_ms: int, batch: int = 200) -> None:
+        """Take the requests a prune will delete out of the index (a crash before the prune leaves
+        them unindexed, and ``index_search_backlog`` indexes them again)."""
+        while rows := await self._fetchall("search_rows_before", [older_than_ms, batch]):
+            deletes = []
+            for row_id, request_id in rows:
+                stored = await self.get_request(request_id)
+                text = (
+                    ""
+                    if stored is None
+                    else search_text_from(stored.request_body, stored.response_message)
+                )
+                deletes.append((row_id, text))
+            async with self._transaction() as tx:
+                await tx.executemany("search_text_delete", deletes)
+                await tx.executemany("search_row_delete", [(row_id,) for row_id, _ in deletes])
 
     async def list_requests(
         self, flt: RequestFilter, cursor: str | None = None, limit: int = 100

@@ -13,7 +13,8 @@ LIMIT $2
 SELECT coalesce(max(seq), 0) FROM events
 
 -- name: search_text_insert
-INSERT INTO request_text (request_id, text) VALUES ($1, $2) ON CONFLICT (request_id) DO NOTHING
+INSERT INTO request_text (request_id, tsv) VALUES ($1, to_tsvector('simple', $2))
+ON CONFLICT (request_id) DO NOTHING
 
 -- name: search_unindexed
 SELECT r.id FROM requests r

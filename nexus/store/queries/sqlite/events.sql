@@ -12,10 +12,22 @@ LIMIT ?
 -- name: events_last_seq
 SELECT coalesce(max(seq), 0) FROM events
 
+-- The view's trigger adds the request_text row and indexes the text (0007_search_without_copy.sql).
 -- name: search_text_insert
-INSERT INTO request_text (request_id, text, id_ceiling)
-VALUES (?, ?, coalesce((SELECT max(request_id) FROM request_text), ''))
-ON CONFLICT (request_id) DO NOTHING
+INSERT INTO request_text_in (request_id, text) VALUES (?, ?)
+
+-- What a prune is about to delete from the index (SQLite only: see sqlite/events.py).
+-- name: search_rows_before
+SELECT t.id, t.request_id FROM request_text t JOIN requests r ON r.id = t.request_id
+WHERE r.started_at_ms < ?
+ORDER BY t.id
+LIMIT ?
+
+-- name: search_text_delete
+INSERT INTO request_text_fts (request_text_fts, rowid, text) VALUES ('delete', ?, ?)
+
+-- name: search_row_delete
+DELETE FROM request_text WHERE id = ?
 
 -- name: search_unindexed
 SELECT r.id FROM requests r
