@@ -80,16 +80,15 @@ class McpEndpoint:
         if isinstance(caller, Refused):
             await _error(send, caller.status, UNAUTHORIZED, caller.message)
             return
-        length = headers.get("content-length", "")
-        if length.isdigit() and int(length) > MAX_BODY_BYTES:
-            await _discard_body(receive, int(length))
+        body = await _read_body(receive, headers.get("content-length", ""))
+        if body is None:
             await _error(send, 413, types.INVALID_REQUEST, _too_large())
             return
         if not self._ready.is_set():
             await _error(send, 503, types.INTERNAL_ERROR, "the MCP server is starting; retry")
             return
         scope[CALLER_KEY] = caller
-        await self._manager.handle_request(scope, _bounded(receive), send)
+        await self._manager.handle_request(scope, _replay(body, receive), send)
 
 
 def _build_server(library: PromptLibrary, tools: Tools) -> SdkServer[Any, Any]:
@@ -166,31 +165,42 @@ def _too_large() -> str:
     return f"the request body is larger than the /mcp limit of {MAX_BODY_BYTES} bytes"
 
 
-def _bounded(receive: Receive) -> Receive:
-    """``receive`` that ends the body with an error past ``MAX_BODY_BYTES`` (chunked uploads)."""
-    seen = 0
-
-    async def wrapped() -> Message:
-        nonlocal seen
-        message = await receive()
-        if message.get("type") == "http.request":
-            seen += len(message.get("body", b""))
-            if seen > MAX_BODY_BYTES:
-                raise ValueError(_too_large())
-        return message
-
-    return wrapped
-
-
-async def _discard_body(receive: Receive, length: int) -> None:
-    """Read a refused body away (up to a few times the limit) so the client, still sending,
-    reads the 413 instead of a reset connection."""
-    if length > 8 * MAX_BODY_BYTES:
-        return
+async def _read_body(receive: Receive, length: str) -> bytes | None:
+    """The whole request body, or None past ``MAX_BODY_BYTES`` (declared or sent chunked). A body
+    too large is still read away, up to a few times the limit, so the client, still sending, reads
+    the 413 rather than a reset connection."""
+    declared = int(length) if length.isdigit() else 0
+    if declared > 8 * MAX_BODY_BYTES:
+        return None
+    chunks: list[bytes] = []
+    size = 0
     while True:
         message = await receive()
-        if message.get("type") != "http.request" or not message.get("more_body"):
-            return
+        if message.get("type") != "http.request":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size <= MAX_BODY_BYTES:
+            chunks.append(chunk)
+        elif size > 8 * MAX_BODY_BYTES:
+            return None
+        if not message.get("more_body"):
+            break
+    return None if size > MAX_BODY_BYTES or declared > MAX_BODY_BYTES else b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """``receive`` for the SDK: the body already read, then the client's own (a disconnect)."""
+    sent = False
+
+    async def replayed() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replayed
 
 
 async def _error(send: Send, status: int, code: int, message: str) -> None:

@@ -103,6 +103,16 @@ async def test_malformed_and_oversized_requests_get_json_rpc_errors(
             headers=headers,
         )
         assert huge.status_code == 413 and "limit" in huge.json()["error"]["message"]
+
+        async def chunked():  # no Content-Length: the limit holds as the body arrives
+            yield b"["
+            for _ in range(40):
+                yield b" " * 65536
+            yield b"]"
+
+        streamed = await client.post(nexus.proxy_url + "/mcp", content=chunked(), headers=headers)
+        assert streamed.status_code == 413 and "limit" in streamed.json()["error"]["message"]
+        assert not any("Traceback" in line for line in nexus.log)
         # /mcpx is not /mcp: it goes to the proxy, which refuses a path outside /v1
         other = await client.post(nexus.proxy_url + "/mcpx", content=b"{}")
         assert other.json().get("type") == "error"
