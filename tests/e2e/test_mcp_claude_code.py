@@ -122,3 +122,29 @@ async def test_claude_code_calls_a_nexus_tool_and_gets_the_conversation(
     page = await nexus.store.list_requests(RequestFilter(), None, 500)
     assert not [r for r in page.items if r.path.startswith("/mcp")]
     assert len(page.items) > before
+
+
+async def test_team_mode_connects_with_the_hosts_client_key_only(claude_cli, start_nexus, tmp_path):
+    nexus = await start_nexus(prompts_dir=tmp_path / "no-prompts")
+    base = nexus.endpoints.proxy_url
+    key = "cnp_live_e2e0123456789abcdefghijklm"
+    folder = tmp_path / "credentials"
+    folder.mkdir(exist_ok=True)
+    path = folder / f"{base.removeprefix('http://')}.credentials.json"
+    path.write_text(
+        json.dumps(
+            {"type": "api_key", "accountId": "acct", "api_key": "sk-ant-api03-x" * 3,
+             "client_api_key": key}
+        )
+    )  # fmt: skip
+    path.chmod(0o600)
+    for name, bearer in (("good", key), ("bad", "cnp_live_not-the-key-0000000000")):
+        home = tmp_path / name
+        added = await asyncio.to_thread(
+            cli, claude_cli, base, home, "mcp", "add", "--transport", "http", "nexus",
+            base + "/mcp", "--header", f"Authorization: Bearer {bearer}",
+        )  # fmt: skip
+        assert added.returncode == 0, added.stderr
+        listed = await asyncio.to_thread(cli, claude_cli, base, home, "mcp", "list")
+        line = next(x for x in listed.stdout.splitlines() if x.startswith("nexus:"))
+        assert ("Connected" in line) == (name == "good"), line
