@@ -24,6 +24,7 @@ from nexus.records import Exchange, Outcome, RequestRecord, Usage
 from nexus.wire import parse_request
 
 PREVIEW_CHARS = 240
+IDENT_CHARS = 256
 _LEGACY_SESSION = re.compile(r"_session_([0-9a-fA-F-]{36})")
 _RATELIMIT_PREFIXES = ("anthropic-ratelimit-", "retry-after")
 
@@ -33,20 +34,22 @@ CostFn = Callable[[str | None, Usage, int], int | None]
 def derive(exchange: Exchange, cost: CostFn | None = None) -> RequestRecord:
     parsed = parse_request(exchange.request_body)  # the one parse; the record carries it along
     assembled = _assemble(exchange)
-    model = parsed.model or assembled.model
+    model = _ident(parsed.model or assembled.model)
     messages = parsed.messages
     usage = assembled.usage
     return RequestRecord(
         exchange=_with_stream_error(exchange, assembled),
         model=model,
         is_streaming=parsed.is_streaming,
-        session_id=exchange.request_header("x-claude-code-session-id")
-        or _session_from(parsed.field("metadata")),
-        agent_id=exchange.request_header("x-claude-code-agent-id"),
-        parent_agent_id=exchange.request_header("x-claude-code-parent-agent-id"),
+        session_id=_ident(
+            exchange.request_header("x-claude-code-session-id")
+            or _session_from(parsed.field("metadata"))
+        ),
+        agent_id=_ident(exchange.request_header("x-claude-code-agent-id")),
+        parent_agent_id=_ident(exchange.request_header("x-claude-code-parent-agent-id")),
         response_message=assembled.message,
         usage=usage,
-        stop_reason=assembled.stop_reason,
+        stop_reason=_ident(assembled.stop_reason),
         ratelimit=tuple(
             (k, v)
             for k, v in exchange.response_headers
@@ -160,6 +163,12 @@ def _error_text(assembled: Assembled) -> str:
     if assembled.error_type:
         return f"{assembled.error_type}: {assembled.error_message or ''}"
     return ""
+
+
+def _ident(value: str | None) -> str | None:
+    """An identifier a client chose (model, session, agent), cut to ``IDENT_CHARS``: the columns
+    holding them are indexed, and Postgres refuses an index entry past 8 KB (real ones are short)."""
+    return value[:IDENT_CHARS] if value is not None and len(value) > IDENT_CHARS else value
 
 
 def _preview(text: str) -> str:

@@ -1,6 +1,6 @@
 """Fuzz: random and hostile bodies through a real ``nexus serve`` (issue 14). Whatever a client
 sends — nested deep, wide, NUL, invalid UTF-8, lone surrogates, unterminated strings, runs of
-escaped quotes, huge numbers, truncated or random bytes, to a path Nexus checks and to one it
+escaped quotes, huge numbers, identifiers too long for an index, truncated or random bytes, to a path Nexus checks and to one it
 passes through — the recorder never exits, every call that got a request id is stored or set
 aside as a dead letter with its reason, and an ordinary call sent between them is stored within
 2 s. A seeded generator: the same run every time, bounded in count and time.
@@ -49,7 +49,7 @@ def _message_body(content: bytes, *, stream: bool = False) -> bytes:
 
 
 def hostile_body(rng: random.Random) -> bytes:
-    kind = rng.randrange(14)
+    kind = rng.randrange(15)
     if kind == 0:  # deep, within what a JSON parser takes
         return _message_body(
             b'[{"type":"text","text":"d","x":' + _nested(rng, rng.randint(200, 1023)) + b"}]"
@@ -100,6 +100,12 @@ def hostile_body(rng: random.Random) -> bytes:
         )
         blocks = [{"type": "text", "text": text}, {"type": "tool_result", "content": None}, 7, None]
         return _message_body(orjson.dumps(blocks), stream=rng.random() < 0.5)
+    if kind == 14:  # identifiers no index can hold: long random model and session ids
+        model = rng.randbytes(rng.randint(3000, 8000)).hex()
+        session = orjson.dumps({"session_id": rng.randbytes(6000).hex()}).decode()
+        return orjson.dumps(
+            {"model": model, "max_tokens": 1, "metadata": {"user_id": session}, "messages": []}
+        )
     # wrong shapes: messages not a list, content a number, a top-level array or string
     return rng.choice([
         b'{"messages":{"role":"user"}}', b'{"messages":[1,2,3]}', b'[{"model":1}]', b'"a string"',

@@ -7,12 +7,14 @@ once. A record that truly cannot be stored is set aside as a dead letter (test_d
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 
 from nexus.store import build_store
@@ -168,4 +170,30 @@ async def test_a_body_built_for_quadratic_work_does_not_delay_later_records(
     waited = time.monotonic() - sent
     assert set(got) == set(later), f"later calls not stored after {waited:.1f} s"
     assert (await stored(db_url, [hostile_id], 5))[hostile_id].request_body == hostile
+    assert_recorder_never_restarted(nexus.log)
+
+
+async def test_identifiers_too_long_for_an_index_are_stored(db_url, nexus_process, fake_upstream):
+    """A model, session or agent id of kilobytes of random text: Postgres refuses an index entry
+    past 8 KB, so the record would only be a dead letter. They are cut to IDENT_CHARS instead."""
+    from nexus.recorder.derive import IDENT_CHARS
+
+    nexus = await nexus_process(db_url)
+    model = os.urandom(5000).hex()
+    body = orjson.dumps({**BODY, "model": model, "messages": [{"role": "user", "content": "x"}]})
+    async with httpx.AsyncClient(timeout=30) as client:
+        response = await client.post(
+            nexus.proxy_url + "/v1/messages",
+            content=body,
+            headers={
+                "x-claude-code-session-id": os.urandom(5000).hex(),
+                "x-claude-code-agent-id": os.urandom(5000).hex(),
+            },
+        )
+        request_id = response.headers["x-nexus-request-id"]
+        later = await normal_calls(client, nexus.proxy_url, 2)
+    got = await stored(db_url, [request_id, *later], timeout_s=15)
+    assert set(got) == {request_id, *later}
+    assert got[request_id].request_body == body
+    assert got[request_id].summary.model == model[:IDENT_CHARS]
     assert_recorder_never_restarted(nexus.log)
