@@ -23,6 +23,7 @@ from nexus.api.context import EXTENSION_KEY, ApiContext, api_context
 from nexus.api.params import BadParameter, check_text
 from nexus.api.serialize import dumps, error_body
 from nexus.errors import ApiError, NexusError, StoreUnavailable
+from nexus.web import HostTolerantQuart
 
 if TYPE_CHECKING:
     from nexus.events import EventBus
@@ -65,7 +66,7 @@ def make_api_app(
     ``bus`` wakes the live feed; ``poll_interval_s`` bounds how late an event can be when a
     wake-up is lost; ``heartbeat_s`` is the idle time after which the feed sends a keep-alive.
     """
-    app = Quart("nexus.api")
+    app = HostTolerantQuart("nexus.api")  # a Host werkzeug cannot encode: a 403, not a 500
     app.config["JSON_SORT_KEYS"] = False
     app.extensions[EXTENSION_KEY] = ApiContext(
         store=store,

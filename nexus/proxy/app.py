@@ -7,16 +7,15 @@ decides what may go upstream (``paths.upstream_path``) and refuses and records t
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from quart import Quart, Response, request
 from werkzeug.datastructures import Headers
-from werkzeug.exceptions import BadHost, HTTPException, NotFound, RequestEntityTooLarge
-from werkzeug.routing import MapAdapter
+from werkzeug.exceptions import HTTPException, NotFound, RequestEntityTooLarge
 
 from nexus import __version__
 from nexus.errors import RequestRejected, anthropic_error_body
 from nexus.proxy.forward import Forwarder, IncomingRequest
+from nexus.web import HostTolerantQuart
 
 _METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 _ERROR_TYPES = {
@@ -29,29 +28,8 @@ _ERROR_TYPES = {
 }
 
 
-class _ProxyQuart(Quart):
-    """Quart whose routing survives any Host: werkzeug refuses to bind a Host it cannot encode
-    (``..``, a label over 63 characters) before any handler runs, which Quart turns into a 500 and
-    a traceback. Routing never looks at the Host here, so such a request is routed under a
-    placeholder name and reaches the forwarder, whose host check refuses and records it."""
-
-    def create_url_adapter(self, request: Any) -> MapAdapter | None:
-        try:
-            return super().create_url_adapter(request)
-        except BadHost:
-            if request is None:
-                raise
-            return self.url_map.bind(
-                "invalid-host",
-                url_scheme=request.scheme,
-                default_method=request.method,
-                path_info=request.path,
-                query_args=request.query_string.decode("latin-1"),
-            )
-
-
 def make_proxy_app(forwarder: Forwarder, *, max_body_bytes: int) -> Quart:
-    app = _ProxyQuart("nexus.proxy")
+    app = HostTolerantQuart("nexus.proxy")
     app.url_map.merge_slashes = False  # '//' is the forwarder's to refuse, not to redirect
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
     app.config["BODY_TIMEOUT"] = 120

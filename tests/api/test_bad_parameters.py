@@ -8,6 +8,8 @@ import uuid
 import httpx
 import pytest
 
+from tests.fakes.serve_process import raw_http
+
 BAD = [
     ("/api/requests", {"limit": "²"}, "limit"),
     ("/api/requests", {"limit": "٣"}, "limit"),
@@ -84,3 +86,12 @@ async def test_the_model_filter_takes_percent_and_underscore_literally(database_
                 assert answer.status_code == 200, answer.text
                 if path == "/api/requests":
                     assert sorted(r["model"] for r in answer.json()["items"]) == expected, value
+
+
+async def test_a_host_the_router_cannot_encode_is_a_403_not_a_500(database_url, nexus_process):
+    nexus = await nexus_process(database_url)
+    for host in ["..", ".", "a" * 64 + ".example"]:
+        request = f"GET /api/requests HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        status, _ = await raw_http(nexus.api_url, request.encode())
+        assert status == 403  # not local: the access check's answer, as for any foreign Host
+    assert "Traceback" not in "".join(nexus.log)
