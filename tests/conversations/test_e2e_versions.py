@@ -37,6 +37,7 @@ E2E_SCENARIOS = (
     "interactive_btw",
     "interactive_rewind",
     "interactive_compact",
+    "interactive_subagents",
 )
 
 
@@ -85,6 +86,7 @@ def not_exercised(
         "interactive_compact": COMPACT_MARKER.encode() in everything.lower(),
         "interactive_btw": SIDE_QUESTION_MARKER.encode() in everything,
         "interactive_rewind": any(_typed(r, "please run echo rewound") for r in rows),
+        "interactive_subagents": len(agents) >= 4,
     }
     return [] if wanted.get(scenario, True) else [scenario]
 

@@ -277,7 +277,10 @@ def run_claude_interactive(
     )
     session = f"nexus-capture-{os.getpid()}-{time.monotonic_ns()}"
     env_args = [arg for name, value in env.items() for arg in ("-e", f"{name}={value}")]
-    command = ["timeout", "--foreground", str(int(timeout_s * (len(prompts) + 1))), str(cli)]
+    # The classic permission mode: 2.1.332's new default ("auto") stops at a dialog for an Agent
+    # call, its safety check being a server-side one that a fake upstream does not offer.
+    command = ["timeout", "--foreground", str(int(timeout_s * (len(prompts) + 1))), str(cli),
+               "--permission-mode", "default"]  # fmt: skip
     subprocess.run(
         [
             "tmux",
@@ -311,6 +314,8 @@ def run_claude_interactive(
             _wait_until(partial(_grew, request_count, before), timeout_s)
             _wait_quiet(request_count, settle_s, timeout_s)
         return _screen(session)
+    except TimeoutError as error:
+        raise TimeoutError(f"{error}; the screen:\n{_screen(session)}") from None
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], check=False, capture_output=True)
 
@@ -401,6 +406,14 @@ SCENARIOS: dict[str, Scenario] = {
             "/btw what word was it?",
             _CLOSE,
             "and now say something else",
+        ),
+        is_interactive=True,
+    ),
+    "interactive_subagents": Scenario(
+        (
+            "fork a sub-agent to run one command, then answer",
+            "spawn two sub-agents at once, then answer",
+            "spawn a nested sub-agent, then answer",
         ),
         is_interactive=True,
     ),

@@ -488,7 +488,11 @@ def agent_scenario_reply(request: SeenRequest, body: dict[str, Any]) -> Reply | 
     prompt = last_user_text(body).lower()
     if is_sub_agent:
         first = _first_user_text(body)
-        if NESTED_PROMPT in first:
+        # Only on its first call: later ones (a notification that the inner agent finished) get
+        # the general answer, or the outer agent would spawn forever.
+        if NESTED_PROMPT in first and not any(
+            isinstance(m, dict) and m.get("role") == "assistant" for m in body.get("messages") or ()
+        ):
             inner = {
                 "description": "Nested echo",
                 "prompt": "Run the shell command `echo nested-ok` with Bash and report its output.",
