@@ -5,7 +5,8 @@
 
 Seeds the store exactly as ``api.py`` does (same conversations, vocabulary and linker; a database
 kept by either benchmark is reused), then calls each tool the way ``/mcp`` does (``nexus.mcp.Tools``
-with a pass-through caller, which sees every host: the widest query) and reports p50/p99 in ms.
+with a pass-through caller, which sees every host: the widest query; "now" just after the newest
+seeded request, so windows, today and ``since`` see data) and reports p50/p99 in ms.
 """
 
 from __future__ import annotations
@@ -32,8 +33,10 @@ TARGET_MS = 200.0
 
 async def measure(store: Any, samples: int) -> dict[str, tuple[float, float]]:
     rnd = random.Random(7)
-    tools = Tools(store)
-    caller = Caller()
+    newest = (await store._fetchone("SELECT max(started_at_ms) FROM requests"))[0]
+    tools = Tools(store, clock=lambda: newest + 60_000)  # "now" is just after the seeded data
+    caller = Caller()  # pass-through: every host and account
+    team = Caller(host="localhost:3000", account_id="team-a")  # one team host's account
     convs = [
         row[0]
         for row in await store._fetchall(
@@ -47,8 +50,11 @@ async def measure(store: Any, samples: int) -> dict[str, tuple[float, float]]:
             caller, f"please {rnd.choice(seeded.RARE)}", limit=25
         ),
         "search since 7d": lambda: tools.search_conversations(caller, "fix test", since="7d"),
+        "search since 1h": lambda: tools.search_conversations(caller, "build", since="1h"),
         "get_conversation": lambda: tools.get_conversation(caller, rnd.choice(convs)),
-        "usage_now": lambda: tools.usage_now(caller),
+        "usage_now (all accounts)": lambda: tools.usage_now(caller),
+        "usage_now (one account)": lambda: tools.usage_now(team),
+        "search (one account)": lambda: tools.search_conversations(team, "build"),
     }
     results = {}
     for name, call in cases.items():

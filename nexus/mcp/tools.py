@@ -10,6 +10,7 @@ bounded: a search returns at most ``MAX_RESULTS`` conversations, a transcript at
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -91,6 +92,7 @@ class Tools:
     """The tools over one store (the composed store: it has every area's queries)."""
 
     store: Any
+    clock: Callable[[], int] = now_ms  # epoch ms: "since 7d", today and the windows count from it
 
     async def call(self, name: str, arguments: dict[str, Any], caller: Caller) -> dict[str, Any]:
         if name == "search_conversations":
@@ -108,7 +110,7 @@ class Tools:
         if not query or len(query) > MAX_QUERY_CHARS:
             raise ToolError(f"query must be 1 to {MAX_QUERY_CHARS} characters")
         limit = max(1, min(int(limit), MAX_RESULTS))
-        since_ms = _since(since)
+        since_ms = _since(since, self.clock())
         flt = caller.scoped(RequestFilter(text=query, since_ms=since_ms))
         page = await self.store.list_requests(flt, None, limit * _HITS_PER_RESULT)
         hits: dict[str, list[RequestSummary]] = {}
@@ -146,7 +148,7 @@ class Tools:
         }
 
     async def usage_now(self, caller: Caller) -> dict[str, Any]:
-        at = now_ms()
+        at = self.clock()
         account = caller.windows_account
         report = windows_report(
             self.store, at, account=account, with_series=False, with_attribution=False
@@ -184,11 +186,11 @@ class Tools:
         return page.items[0] if page.items else None
 
 
-def _since(value: str | None) -> int | None:
+def _since(value: str | None, at_ms: int) -> int | None:
     if not value:
         return None
     try:
-        return parse_time({"since": value}, "since")
+        return parse_time({"since": value}, "since", at_ms)
     except NexusError as exc:
         raise ToolError(f"since: {exc.message}") from exc
 

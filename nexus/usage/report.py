@@ -186,8 +186,12 @@ async def windows_report(
     latest = await store.usage_latest_readings(now_ms - LATEST_LOOKBACK_MS)
     if account is not None:
         latest = [r for r in latest if r.account == account]
-    estimates = await _estimates(store, now_ms, account)
-    accounts = combine_windows(latest_snapshots(latest), estimates, now_ms)
+    snapshots = latest_snapshots(latest)
+    if account is not None and account in snapshots and snapshots[account][1].has_unified:
+        estimates = {}  # the server's own windows win over estimates: none to compute
+    else:
+        estimates = await _estimates(store, now_ms, account)
+    accounts = combine_windows(snapshots, estimates, now_ms)
     points: tuple[SeriesPoint, ...] = ()
     shares: tuple[Attribution, ...] = ()
     if with_series or with_attribution:
@@ -212,8 +216,12 @@ async def _estimates(
 ) -> dict[str, tuple[WindowState, ...]]:
     """Rolling 5h and 7d sums per account, from two grouped queries (no row goes to Python)."""
     by_window: dict[str, dict[str, Any]] = {}
+    # One account id narrows the sums to its rows (a "key:" or "host:" label has no filter).
+    account_id = account if account and not account.startswith(("key:", "host:")) else None
     for name, length_ms in ESTIMATE_WINDOWS:
-        flt = RequestFilter(since_ms=now_ms - length_ms + 1, until_ms=now_ms + 1)
+        flt = RequestFilter(
+            since_ms=now_ms - length_ms + 1, until_ms=now_ms + 1, account_id=account_id
+        )
         rows = await store.usage_report(flt, ["account"])
         by_window[name] = {dict(r.group)["account"]: r for r in rows}
     names = set().union(*(set(rows) for rows in by_window.values()))

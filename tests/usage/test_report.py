@@ -138,3 +138,38 @@ async def test_attribution_defaults_to_the_current_period(usage_store: Any) -> N
         ("5h", "s3")
     }
     assert {a.session_id for a in every.attributions if a.window == "5h"} == {"s1", "s2", "s3"}
+
+
+class _CountingStore:
+    """The usage store, counting the grouped sums it is asked for."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.report_calls: list[RequestFilter] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+    async def usage_report(self, flt: RequestFilter, *args: Any, **kwargs: Any) -> Any:
+        self.report_calls.append(flt)
+        return await self.store.usage_report(flt, *args, **kwargs)
+
+
+async def test_one_account_with_server_windows_needs_no_estimate_sums(usage_store: Any) -> None:
+    """/mcp's usage_now asks for one account: when its newest reading carries the server's own
+    windows, the rolling 5h/7d sums (the slow part on a large store) are not computed."""
+    await usage_store.write_batch(records())
+    counting = _CountingStore(usage_store)
+    report = await windows_report(
+        counting, T0 + H, account="team", with_series=False, with_attribution=False
+    )
+    assert (
+        report.accounts[0].source == "headers" and report.accounts[0].windows[0].utilization == 0.40
+    )
+    assert counting.report_calls == []
+    # an account without server windows still gets its estimates, summed over its rows only
+    other = await windows_report(
+        counting, T0 + H, account="key:k-pass", with_series=False, with_attribution=False
+    )
+    assert other.accounts[0].source == "estimate" and other.accounts[0].windows[0].tokens == 1010
+    assert len(counting.report_calls) == 2
