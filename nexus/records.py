@@ -282,6 +282,13 @@ class RequestFilter:
     text: str | None = None  # full-text search over user and assistant text
 
 
+CONVERSATION_FILTER_LIMITS: dict[str, str] = {
+    "status": "a conversation has no single status (its requests do)",
+}
+"""``RequestFilter`` fields a conversation list cannot honour, each with the reason: the API refuses
+them with a 400, the TUI's filter bar before asking, so no filter is ever silently ignored."""
+
+
 @dataclass(frozen=True, slots=True)
 class LiveEvent:
     """One entry of the live feed (``GET /api/events``): something was recorded, linked or analysed.

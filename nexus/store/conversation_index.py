@@ -352,7 +352,9 @@ class ConversationsBase(_Base):
         if flt.traffic_class:
             add("conv_filter_class", flt.traffic_class)
         if flt.text:
-            add("conv_filter_text", contains(flt.text), contains(flt.text))
+            # Every request's text, through the search index's own match (one query for both lists).
+            clauses.append(self.q["conv_filter_text"].format(filter_text=self.q["filter_text"]))
+            params.extend([contains(flt.text), contains(flt.text), flt.text])
         return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
 
     def _numbered(self, sql: str) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 
 from nexus.records import RequestFilter, RequestSummary, TrafficClass, is_error, now_ms
@@ -43,7 +44,25 @@ _FIELD_KEY = {
     "conversation_id": "conv",
     "text": "q",
 }
-HELP = 'model:opus status:5xx class:turn host: account: session: conv: since:2h q:"text"'
+_EXAMPLES = {
+    "model": "model:opus",
+    "status": "status:5xx",
+    "traffic_class": "class:turn",
+    "host": "host:",
+    "account_id": "account:",
+    "session_id": "session:",
+    "conversation_id": "conv:",
+    "since_ms": "since:2h",
+    "text": 'q:"text"',
+}
+
+
+def help_text(unsupported: Mapping[str, str] | None = None) -> str:
+    """The bar's help line: an example of each key the view honours."""
+    return " ".join(v for k, v in _EXAMPLES.items() if k not in (unsupported or {}))
+
+
+HELP = help_text()
 
 
 class QueryError(ValueError):
@@ -62,8 +81,12 @@ class Query:
         return self.filter == RequestFilter()
 
 
-def parse_query(text: str, *, at_ms: int | None = None) -> Query:
-    """Parse the filter bar's text. Raises ``QueryError`` naming the bad key or value."""
+def parse_query(
+    text: str, *, at_ms: int | None = None, unsupported: Mapping[str, str] | None = None
+) -> Query:
+    """Parse the filter bar's text. Raises ``QueryError`` naming the bad key or value, or a key
+    whose ``RequestFilter`` field is in ``unsupported`` (field → why this view cannot honour it)."""
+    limits = unsupported or {}
     try:
         words = shlex.split(text)
     except ValueError as exc:
@@ -78,6 +101,8 @@ def parse_query(text: str, *, at_ms: int | None = None) -> Query:
             free.append(word)
             continue
         key = key.lower()
+        if KEYS[key] in limits:
+            raise QueryError(f"{key}: this view cannot filter by it: {limits[KEYS[key]]}")
         if not value:
             raise QueryError(f"{key}: needs a value")
         values[KEYS[key]] = _value(key, value, at_ms)

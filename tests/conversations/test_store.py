@@ -73,6 +73,24 @@ async def test_list_filters(store: Any, flt: RequestFilter, expected: list[str])
     assert await store.count_conversations(flt) == len(expected)
 
 
+async def test_text_search_finds_any_request_of_a_conversation(store: Any) -> None:
+    """A word said in a middle turn (neither the title nor the last prompt), or only in a reply,
+    finds its conversation through the search index, on both stores."""
+    t = _two_conversations()
+    c = t.session(scope=Scope(account_id="zoo")).agent("hello there")
+    c.send("c1")
+    c.say("tell me about otters").send("c2", text="sea otters hold hands while asleep")
+    c.say("thanks").send("c3")
+    await link_live(store, t.records)
+    for words, expected in [("otters", ["c1"]), ("hands asleep", ["c1"]), ("OTTERS", ["c1"]),
+                            ("otters lexer", []), ("release", ["a1"])]:  # fmt: skip
+        page = await store.list_conversations(RequestFilter(text=words))
+        assert sorted(t.label_of(conv.id) for conv in page.items) == expected, words
+        assert await store.count_conversations(RequestFilter(text=words)) == len(expected)
+    scoped = RequestFilter(text="otters", account_id="team")
+    assert (await store.list_conversations(scoped)).items == []
+
+
 async def test_tree_has_nodes_branches_and_subtasks(store: Any) -> None:
     t = _two_conversations()
     await link_live(store, t.records)

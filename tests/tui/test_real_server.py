@@ -11,16 +11,19 @@ from typing import Any
 
 import anthropic
 import pytest
+from textual.widgets import Input, Static
 
 from nexus.client import NexusClient
 from nexus.records import RequestFilter
 from nexus.tui.app import NexusApp, make_app
 from nexus.tui.feed import Link
 from nexus.tui.screens.conversation import ConversationScreen
+from nexus.tui.screens.conversations import ConversationsScreen
 from nexus.tui.screens.request import RequestScreen
 from nexus.tui.widgets.analysis_panel import AnalysisPanel
 from nexus.tui.widgets.chat_log import ChatLog
 from nexus.tui.widgets.conversation_tree import ConversationTreeView
+from nexus.tui.widgets.filter_bar import FilterBar
 from nexus.tui.widgets.request_table import RequestTable
 from nexus.tui.widgets.status_bar import StatusBar
 from tests.fakes.nexus import StartNexus
@@ -82,6 +85,36 @@ async def test_filter_goes_to_the_api(served: Any) -> None:
         await pilot.press("slash", *'q:"migration"', "enter")
         await wait_for(pilot, app, lambda: table.rows.is_loaded and len(table.rows) > 0)
         assert all("migration" in r.user_preview for r in table.rows)
+
+
+async def test_conversation_search_finds_a_word_of_any_request(served: Any) -> None:
+    """The word "otters" said in the middle of a conversation (not its title, not its last prompt) finds
+    it through the server's search index; a key the list cannot honour is refused, saying why."""
+    server, client, _ = served
+    from nexus.conversations.worker import ConversationLinker
+    from tests.factories import turn
+
+    first = turn(None, "hello", T0 + 60_000, session_id="zoo", account_id="team-a")
+    middle = turn(first, "tell me about otters", T0 + 61_000)
+    last = turn(middle, "thanks", T0 + 62_000)
+    await server.store.write_batch([first, middle, last])
+    await ConversationLinker(server.store).link_batch([first, middle, last])
+    app = tui(server, client)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("2")
+        await wait_for(pilot, app, lambda: isinstance(app.screen, ConversationsScreen))
+        screen = app.screen
+        assert isinstance(screen, ConversationsScreen)
+        await wait_for(pilot, app, lambda: len(screen.rows) == 5)
+        await pilot.press("slash", *"otters", "enter")
+        await wait_for(pilot, app, lambda: [c.id for c in screen.rows] == [first.id])
+        await pilot.press("slash", "ctrl+u", *"status:5xx", "enter")
+        await settle(pilot, app)
+        bar = screen.query_one(FilterBar)
+        assert bar.is_open and screen.filter == RequestFilter(text="otters")
+        said = str(bar.query_one("#filter-help", Static).render())
+        assert "status: this view cannot filter by it" in said and "single status" in said
+        assert "status:" not in bar.query_one(Input).placeholder
 
 
 async def test_detail_and_tree_of_a_recorded_conversation(served: Any) -> None:

@@ -1,4 +1,5 @@
-"""``/api/conversations``: the list (filters and paging as for requests) and one tree.
+"""``/api/conversations``: the list (filters and paging as for requests, but for the ones in
+``CONVERSATION_FILTER_LIMITS``) and one tree.
 
 The tree is ``{"id", "summary", "nodes", "branches", "subtasks"}``: ``nodes`` are the summary rows
 of every request of the conversation in start order, each carrying its link (``parent_request_id``,
@@ -16,6 +17,7 @@ from nexus.api.context import api_context
 from nexus.api.params import BadParameter, parse_cursor, parse_filter, parse_limit
 from nexus.api.serialize import dumps, page_body
 from nexus.errors import ApiError
+from nexus.records import CONVERSATION_FILTER_LIMITS
 
 blueprint = Blueprint("conversations", __name__)
 JSON = "application/json"
@@ -25,6 +27,9 @@ JSON = "application/json"
 async def list_conversations() -> Response:
     store = _conversation_store()
     flt = parse_filter(request.args)
+    for name, reason in CONVERSATION_FILTER_LIMITS.items():
+        if getattr(flt, name) is not None:  # the field and the parameter share the name
+            raise BadParameter(name, f"conversations cannot be filtered by it: {reason}")
     limit = parse_limit(request.args)
     cursor = parse_cursor(request.args)
     try:

@@ -13,6 +13,7 @@ from quart import Blueprint, Response
 from nexus import __version__
 from nexus.api.params import MAX_LIMIT
 from nexus.api.serialize import dumps
+from nexus.records import CONVERSATION_FILTER_LIMITS
 
 blueprint = Blueprint("openapi", __name__)
 
@@ -52,6 +53,7 @@ def _ok(description: str, media: str = "application/json") -> dict[str, Any]:
 
 def build_document() -> dict[str, Any]:
     filters = [_query(n, _FILTER_HELP[n]) for n in _FILTER_HELP]
+    conversation_filters = [f for f in filters if f["name"] not in CONVERSATION_FILTER_LIMITS]
     paging = [
         _query("cursor", "next_cursor of the previous page"),
         _query("limit", f"page size, 1–{MAX_LIMIT} (default 100)", {"type": "integer"}),
@@ -110,7 +112,7 @@ def build_document() -> dict[str, Any]:
             "/api/conversations": {
                 get: {
                     "summary": "conversations, newest activity first",
-                    "parameters": filters + paging,
+                    "parameters": conversation_filters + paging,
                     "responses": _ok("{items: [conversation summary], next_cursor}"),
                 }
             },  # fmt: skip

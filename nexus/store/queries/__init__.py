@@ -19,8 +19,17 @@ def parse_queries(text: str, source: str = "<string>") -> dict[str, str]:
     for name, sql in zip(parts[1::2], parts[2::2], strict=True):
         if name in queries:
             raise ValueError(f"query {name!r} defined twice in {source}")
-        queries[name] = sql.strip().rstrip(";")
+        queries[name] = _without_trailing_comments(sql).rstrip(";")
     return queries
+
+
+def _without_trailing_comments(sql: str) -> str:
+    """A comment written above a ``-- name:`` line belongs to the next statement, not to the end of
+    this one: left there it would comment out whatever follows a fragment joined into a WHERE."""
+    lines = sql.strip().splitlines()
+    while lines and lines[-1].lstrip().startswith("--"):
+        lines.pop()
+    return "\n".join(lines).strip()
 
 
 @functools.cache

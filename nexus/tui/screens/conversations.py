@@ -13,7 +13,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Static
 
-from nexus.records import ConversationSummary, LiveEvent, RequestFilter
+from nexus.records import (
+    CONVERSATION_FILTER_LIMITS,
+    ConversationSummary,
+    LiveEvent,
+    RequestFilter,
+)
 from nexus.tui import cells
 from nexus.tui.messages import ConversationPageLoaded
 from nexus.tui.query import Query
@@ -99,7 +104,7 @@ class ConversationsScreen(NexusScreen):
 
     def compose(self) -> ComposeResult:
         yield StatusBar("Conversations", id="status")
-        yield FilterBar(id="filter-bar")
+        yield FilterBar(unsupported=CONVERSATION_FILTER_LIMITS, id="filter-bar")
         table: DataTable[Text | str] = DataTable(
             id="conversations", cursor_type="row", zebra_stripes=True
         )

@@ -1,11 +1,13 @@
 """``FilterBar``: the ``/`` line that turns ``model:opus status:5xx q:"migration"`` into a filter.
 
 It parses on enter and reports ``Applied`` with the parsed query, or shows the parse error in
-place and stays open; escape reports ``Cancelled``. The screen decides what a filter does.
+place and stays open; escape reports ``Cancelled``. The screen decides what a filter does, and
+names the keys it cannot honour: the bar refuses those, saying why, instead of dropping them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -15,7 +17,7 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Input, Static
 
-from nexus.tui.query import HELP, Query, QueryError, parse_query
+from nexus.tui.query import Query, QueryError, help_text, parse_query
 
 
 class FilterBar(Vertical):
@@ -38,20 +40,23 @@ class FilterBar(Vertical):
     class Cancelled(Message):
         pass
 
-    def __init__(self, *, placeholder: str = HELP, id: str | None = None) -> None:
+    def __init__(
+        self, *, unsupported: Mapping[str, str] | None = None, id: str | None = None
+    ) -> None:
         super().__init__(id=id)
-        self._placeholder = placeholder
+        self._unsupported = dict(unsupported or {})  # RequestFilter field → why the view cannot
+        self._help = help_text(self._unsupported)
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder=self._placeholder, id="filter-input")
-        yield Static(HELP, id="filter-help")
+        yield Input(placeholder=self._help, id="filter-input")
+        yield Static(self._help, id="filter-help")
 
     def open(self, text: str) -> None:
         self.add_class("-open")
         field = self.query_one(Input)
         field.value = text
         field.cursor_position = len(text)
-        self._say(HELP, is_error=False)
+        self._say(self._help, is_error=False)
         field.focus()
 
     def close(self) -> None:
@@ -69,7 +74,7 @@ class FilterBar(Vertical):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         try:
-            query = parse_query(event.value)
+            query = parse_query(event.value, unsupported=self._unsupported)
         except QueryError as exc:
             self._say(str(exc), is_error=True)
             return

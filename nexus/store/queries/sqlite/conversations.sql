@@ -178,7 +178,11 @@ c.id = ?
 -- name: conv_filter_class
 coalesce(json_extract(c.class_counts, '$.' || ?), 0) > 0
 -- name: conv_filter_text
-(c.title LIKE ? ESCAPE '\' OR c.last_user_preview LIKE ? ESCAPE '\')
+-- The search index's own match (filter_text, events.sql) over every request of the conversation,
+-- plus the title and last prompt as substrings.
+(c.title LIKE ? ESCAPE '\' OR c.last_user_preview LIKE ? ESCAPE '\' OR c.id IN (
+    SELECT n.conversation_id FROM requests r JOIN link_nodes n ON n.request_id = r.id
+    WHERE {filter_text}))
 
 -- name: conv_positions
 SELECT started_at_ms, id FROM requests
