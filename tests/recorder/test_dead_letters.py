@@ -29,8 +29,9 @@ pytestmark = pytest.mark.slow
 REFUSED_MODEL = "claude-refused-by-trigger"
 
 
-async def refuse_model(url: str, *, on: bool) -> None:
-    """Make the database refuse (or accept again) requests of REFUSED_MODEL."""
+async def refuse_model(url: str, *, on: bool, errcode: str = "raise_exception") -> None:
+    """Make the database refuse (or accept again) requests of REFUSED_MODEL; on Postgres with the
+    SQLSTATE ``errcode``."""
     if url.startswith("sqlite"):
         conn = sqlite3.connect(url.removeprefix("sqlite:///"))
         with conn:
@@ -51,7 +52,9 @@ async def refuse_model(url: str, *, on: bool) -> None:
             await conn.execute(f"""
                 CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$
                 BEGIN
-                    IF NEW.model = '{REFUSED_MODEL}' THEN RAISE EXCEPTION 'refused by a trigger'; END IF;
+                    IF NEW.model = '{REFUSED_MODEL}' THEN
+                        RAISE EXCEPTION 'refused by a trigger' USING ERRCODE = '{errcode}';
+                    END IF;
                     RETURN NEW;
                 END $$;
                 CREATE TRIGGER refuse BEFORE INSERT ON requests FOR EACH ROW EXECUTE FUNCTION refuse();
@@ -158,3 +161,39 @@ async def test_a_record_the_store_refuses_even_as_a_dead_letter_is_kept_in_a_fil
     assert (await stored(url, [poison_id], timeout_s=5))[poison_id].request_body == poison_body
     assert not spilled.exists()
     assert_recorder_never_restarted(nexus.log)
+
+
+@pytest.mark.postgres
+async def test_a_database_that_cannot_take_writes_is_waited_out_not_dead_lettered(
+    pg_url: str, nexus_process: Any
+) -> None:
+    """A failover to a read-only standby refuses every write alike: an outage, so the recorder
+    waits and stores the record once writes work again; nothing is set aside."""
+    import uuid
+
+    import asyncpg
+
+    schema = f"readonly_{uuid.uuid4().hex[:10]}"
+    conn = await asyncpg.connect(pg_url)
+    await conn.execute(f'CREATE SCHEMA "{schema}"')
+    url = f"{pg_url}?search_path={schema}"
+    try:
+        nexus = await nexus_process(url)
+        await refuse_model(url, on=True, errcode="read_only_sql_transaction")
+        body = orjson.dumps(
+            {**BODY, "model": REFUSED_MODEL, "messages": [{"role": "user", "content": "wait"}]}
+        )
+        async with httpx.AsyncClient(timeout=30) as client:
+            response = await client.post(nexus.proxy_url + "/v1/messages", content=body)
+        request_id = response.headers["x-nexus-request-id"]
+        await asyncio.sleep(3)  # a few retries of the batch
+        code, text = await cli(url, "db", "dead-letters", "--json")
+        assert code == 0 and not [x for x in text.splitlines() if x.startswith("{")], text
+        await refuse_model(url, on=False)
+        got = await stored(url, [request_id], timeout_s=20)
+        assert got[request_id].request_body == body
+        assert_recorder_never_restarted(nexus.log)
+        assert await nexus.terminate() == 0
+    finally:
+        await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        await conn.close()

@@ -30,6 +30,17 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.OperatorInterventionError,
     asyncpg.exceptions.InsufficientResourcesError,
     asyncpg.exceptions.ConnectionDoesNotExistError,
+    # The database is there but cannot take writes now, or is not the one Nexus migrated: every
+    # record would fail alike. An outage to wait out, never a reason to set a record aside.
+    asyncpg.exceptions.ReadOnlySQLTransactionError,  # a failover to a standby
+    asyncpg.exceptions.TransactionRollbackError,  # deadlock, serialization: try again
+    asyncpg.exceptions.LockNotAvailableError,
+    asyncpg.exceptions.ObjectInUseError,
+    asyncpg.exceptions.PostgresSystemError,  # I/O error
+    asyncpg.exceptions.InvalidSchemaNameError,
+    asyncpg.exceptions.UndefinedTableError,
+    asyncpg.exceptions.UndefinedColumnError,
+    asyncpg.exceptions.InsufficientPrivilegeError,
 )
 
 
