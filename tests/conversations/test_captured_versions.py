@@ -406,3 +406,12 @@ async def test_captured_session_rebuilds_to_what_live_linking_made(
     live = await snapshot(store)
     await rebuild(store)
     assert await snapshot(store) == live
+
+
+async def test_a_fork_sub_agent_is_a_sub_task_of_kind_fork(store: Any) -> None:
+    records = captured_records("fork_subagent", version="2.1.332")
+    await link_live(store, records)
+    tree = await store.get_conversation(records[0].id)
+    (subtask,) = tree.subtasks
+    assert (subtask.request_id, subtask.subtask_of) == (records[1].id, records[0].id)
+    assert (subtask.subagent_type, subtask.branch, subtask.request_count) == ("fork", "task-1", 2)
