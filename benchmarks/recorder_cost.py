@@ -32,6 +32,7 @@ import inspect
 import os
 import resource
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -332,6 +333,67 @@ async def run_process(url: str, spool: Path, count: int) -> dict[str, Any]:
     return {"cpu": cpu, "wall": wall, "pg": cpu_delta(pg0, pg_during), "db_bytes": 0}
 
 
+async def run_paced(
+    url: str, folder: Path, count: int, rate: float, priority: str
+) -> dict[str, Any]:
+    """The real recorder child following a spool this process appends to at ``rate`` exchanges/s,
+    poking it after each append as the proxy does; also the time from each append until the
+    recorder reported it stored (what the API's live feed waits for)."""
+    from nexus.recorder.spool import Position, Spool
+
+    traffic = list(exchanges(count))
+    spool = Spool(folder)
+    config = {"spool": str(folder), "database_url": url, "retry_s": 1.0, "log_level": "WARNING",
+              "priority": priority}  # fmt: skip
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    pg0 = await pg_backend_cpu(url)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "nexus.recording",
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=1024 * 1024,
+    )  # fmt: skip
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write(orjson.dumps(config) + b"\n")
+    appended: list[tuple[Position, float]] = []
+    latencies: list[float] = []
+    state = {"written": 0, "batches": 0}
+    done = asyncio.Event()
+    pg_during: dict[int, float] = {}
+
+    async def read_reports() -> None:
+        assert proc.stdout is not None
+        while line := await proc.stdout.readline():
+            report = orjson.loads(line)
+            state["written"] = report.get("written", state["written"])
+            if "at" in report:
+                at, now = Position(*report["at"]), time.perf_counter()
+                while len(latencies) < len(appended) and appended[len(latencies)][0] <= at:
+                    latencies.append(now - appended[len(latencies)][1])
+            if state["written"] >= count and not done.is_set():
+                pg_during.update(await pg_backend_cpu(url))
+                done.set()
+
+    reader = asyncio.ensure_future(read_reports())
+    await asyncio.sleep(0.5)  # the child's start-up
+    wall0 = time.perf_counter()
+    for n, exchange in enumerate(traffic):
+        await asyncio.sleep(max(0.0, wall0 + n / rate - time.perf_counter()))
+        appended.append((spool.append(exchange), time.perf_counter()))
+        proc.stdin.write(b"\n")
+    await asyncio.wait_for(done.wait(), 120)
+    wall = time.perf_counter() - wall0
+    proc.stdin.close()
+    await proc.wait()
+    await reader
+    spool.close()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    latencies.sort()
+    return {
+        "cpu": cpu, "wall": wall, "pg": cpu_delta(pg0, pg_during), "db_bytes": 0,
+        "p50": latencies[len(latencies) // 2], "p99": latencies[int(len(latencies) * 0.99)],
+    }  # fmt: skip
+
+
 def report(backend: str, mode: str, count: int, r: dict[str, Any], stages: Stages | None) -> None:
     ms = 1000.0 / count
     print(f"\n{backend} ({mode}, {count} records): recorder CPU {r['cpu'] * ms:.2f} ms/record, "
@@ -340,6 +402,9 @@ def report(backend: str, mode: str, count: int, r: dict[str, Any], stages: Stage
     if backend == "postgres":
         print(f"  Postgres backends: {r['pg'] * ms:.2f} ms/record "
               f"(recorder + server {(r['cpu'] + r['pg']) * ms:.2f} ms/record)")  # fmt: skip
+    if "p99" in r:
+        print(f"  append -> reported stored: p50 {r['p50'] * 1000:.0f} ms, "
+              f"p99 {r['p99'] * 1000:.0f} ms")  # fmt: skip
     if r["db_bytes"]:
         print(f"  database size after: {r['db_bytes'] / 1e6:.1f} MB")
     if stages is None:
@@ -359,11 +424,26 @@ async def main() -> None:
     parser.add_argument("--records", type=int, default=200)
     parser.add_argument("--mode", choices=["pipeline", "process"], default="pipeline")
     parser.add_argument(
+        "--rate",
+        type=float,
+        help="process mode: append at this many exchanges/s while the recorder follows "
+        "(CPU per record of a recorder keeping up with live traffic, and visibility latency)",
+    )
+    parser.add_argument(
         "--batch",
         type=int,
         default=1,
         help="records per write batch (pipeline): 1 is a recorder keeping up with live traffic, "
         "64 (the writer's maximum) one draining a backlog",
+    )
+    parser.add_argument(
+        "--priority",
+        choices=["idle", "batch", "nice", "normal", "nice:5", "nice:10", "nice:15"],
+        default="batch",
+        help="--rate: the recorder's scheduling policy (nexus/recording.py _set_priority)",
+    )
+    parser.add_argument(
+        "--hogs", type=int, default=0, help="CPU-bound processes at normal priority beside it"
     )
     parser.add_argument("--no-stages", action="store_true", help="no stage timers (pipeline)")
     parser.add_argument("--profile", help="write a pyinstrument text profile here (pipeline)")
@@ -377,28 +457,45 @@ async def main() -> None:
         print(f"spool: {args.records} exchanges, request bodies {req_bytes / args.records / 1024:.0f}"
               f" KB and responses {resp_bytes / args.records / 1024:.1f} KB on average "
               f"(filled in {time.perf_counter() - t0:.1f} s)")  # fmt: skip
-        for backend in backends:
-            # Each run consumes (deletes) its spool; a folder of its own, since the recorder adopts
-            # any unlocked sibling folder as an orphan.
-            copy = tmp / backend / "spool"
-            shutil.copytree(spool, copy)
-            async with database(backend, tmp) as url:
-                stages = None
-                if args.mode == "pipeline":
-                    if not args.no_stages:
-                        stages = Stages()
-                        stages.patch(STAGES)
-                    try:
-                        result = await run_pipeline(
-                            url, copy, args.records, stages, args.profile, args.batch
-                        )
-                    finally:
-                        if stages:
-                            stages.unpatch()
-                else:
-                    result = await run_process(url, copy, args.records)
-                mode = f"{args.mode}, batch {args.batch}" if args.mode == "pipeline" else args.mode
-                report(backend, mode, args.records, result, stages)
+        hogs = [
+            subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.hogs)
+        ]
+        try:
+            for backend in backends:
+                await one_backend(args, backend, tmp, spool)
+        finally:
+            for hog in hogs:
+                hog.kill()
+                hog.wait()
+
+
+async def one_backend(args: argparse.Namespace, backend: str, tmp: Path, spool: Path) -> None:
+    # Each run consumes (deletes) its spool; a folder of its own, since the recorder adopts
+    # any unlocked sibling folder as an orphan.
+    copy = tmp / backend / "spool"
+    shutil.copytree(spool, copy)
+    async with database(backend, tmp) as url:
+        stages = None
+        if args.mode == "pipeline":
+            if not args.no_stages:
+                stages = Stages()
+                stages.patch(STAGES)
+            try:
+                result = await run_pipeline(
+                    url, copy, args.records, stages, args.profile, args.batch
+                )
+            finally:
+                if stages:
+                    stages.unpatch()
+        elif args.rate:
+            result = await run_paced(
+                url, tmp / backend / "paced", args.records, args.rate, args.priority
+            )
+        else:
+            result = await run_process(url, copy, args.records)
+        mode = f"{args.mode}, batch {args.batch}" if args.mode == "pipeline" else args.mode
+        mode += f", {args.rate:g}/s, {args.priority}, {args.hogs} hogs" if args.rate else ""
+        report(backend, mode, args.records, result, stages)
 
 
 if __name__ == "__main__":

@@ -2,8 +2,8 @@
 
 The proxy process only appends exchanges to its spool folder; this process reads them back, derives
 and stores the records, links conversations, and tells the proxy process how far it got. Running
-here, that CPU work never takes the GIL from the proxy's event loop, and it runs under SCHED_IDLE:
-under a burst the proxy keeps its speed and the records follow a little later.
+here, that CPU work never takes the GIL from the proxy's event loop, and it runs under SCHED_BATCH:
+its wake-ups do not preempt the proxy, and under a burst the records follow a little later.
 
 Protocol (``nexus.recorder.process`` is the other end):
 - stdin: one JSON line of configuration, then a byte whenever the proxy appended something. End of
@@ -33,7 +33,8 @@ from nexus.errors import StoreUnavailable
 from nexus.records import RequestRecord
 
 log = logging.getLogger("nexus.recording")
-NICENESS = 19  # where SCHED_IDLE is not available
+NICENESS = 19  # the "nice" and "idle" policies where SCHED_IDLE is not available
+PRIORITY = "batch"  # see _set_priority
 EXIT_STORE_DOWN = 3
 SPILL_FOLDER = "dead-letters"  # in the data folder: frames even the dead-letter table refused
 
@@ -167,6 +168,7 @@ async def _main() -> int:
     from nexus.cli.output import setup_logging
 
     setup_logging(config.get("log_level", "INFO"))  # the same level as ``nexus serve``
+    _set_priority(config.get("priority", PRIORITY))  # before any thread starts: they inherit it
     loop.add_signal_handler(signal.SIGTERM, stop.set)
 
     async def listen() -> None:
@@ -181,20 +183,39 @@ async def _main() -> int:
         listener.cancel()
 
 
-def _lower_priority() -> None:
-    """Run only on CPU time the proxy does not want. SCHED_IDLE: a waking proxy preempts this
-    process at once (with nice 19 alone, measured: +25 ms p50 at 200 req/s on 2 cores, since the
-    scheduler lets a running low-weight task finish its slice)."""
-    try:
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-    except (AttributeError, OSError):  # not Linux
-        with contextlib.suppress(OSError):
-            os.nice(NICENESS)
+def _set_priority(policy: str) -> None:
+    """How the recorder competes for CPU (docs/recorder.md has the measurements).
+
+    ``batch`` (the default): SCHED_BATCH at nice 0. It gets its fair share of the CPU, so beside two
+    busy processes at normal priority (a build) records still appear within seconds (10 req/s,
+    2 hogs: p99 1.7 s), yet its wake-ups never preempt the proxy. ``idle``: SCHED_IDLE, CPU time
+    nobody else wants; a waking proxy preempts it at once, but beside a build it starves (same
+    run: p99 6.7 s, 28 s on a busier machine). ``nice`` (19) starves the same way; ``nice:N`` and
+    ``normal`` are there to measure with (benchmarks/recorder_cost.py --priority). Unprivileged,
+    a process can lower its priority but never raise it again, so the choice is made once here.
+    """
+    if policy == "normal":
+        return
+    if policy == "batch":
+        with contextlib.suppress(AttributeError, OSError):
+            os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
+        return
+    if policy.startswith("nice:"):
+        with contextlib.suppress(OSError, ValueError):
+            os.nice(int(policy.removeprefix("nice:")))
+        return
+    if policy == "idle":
+        try:
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+            return
+        except (AttributeError, OSError):  # not Linux
+            pass
+    with contextlib.suppress(OSError):
+        os.nice(NICENESS)
 
 
 def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _lower_priority()
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is not on every platform

@@ -125,3 +125,12 @@ async def test_the_live_feed_hears_of_a_proxied_call_long_before_its_poll(nexus)
         await feed.aclose()
     assert event.kind == "request" and event.ref_id == response.headers["x-nexus-request-id"]
     assert waited < 1.0, f"the feed heard of it after {waited:.2f} s"
+
+
+async def test_the_recorder_runs_under_sched_batch(rig):
+    """Fair share beside busy processes, without preempting the proxy (docs/recorder.md)."""
+    recorder, spool, tap, db, _ = rig
+    put(tap, 1)
+    await recorder.caught_up(spool.position(), 20)
+    assert os.sched_getscheduler(recorder.pid) == os.SCHED_BATCH
+    assert os.getpriority(os.PRIO_PROCESS, recorder.pid) == os.getpriority(os.PRIO_PROCESS, 0)

@@ -301,3 +301,34 @@ async def test_a_record_that_kills_the_recorder_process_is_set_aside_after_a_few
     assert store.letters[deadly][0] == "crash"
     assert store.order == before + after  # each once (a restart rereads: idempotent writes)
     spool.close()
+
+
+async def test_steady_traffic_gathers_into_batches_and_a_lone_record_is_not_held(make_rig):
+    """A batch costs a few ms of fixed work whatever its size: under steady traffic the writer
+    lets the next batch gather for ``linger_s``, but a record after a quiet spell goes at once."""
+    rig = make_rig(linger_s=1.0)
+    sizes: list[int] = []
+    write = rig.store.write_batch
+
+    async def sized(records) -> None:
+        sizes.append(len(records))
+        await write(records)
+
+    rig.store.write_batch = sized
+    make_rig.start(rig)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    put(rig.tap, 1, "first")
+    await rig.store.until(lambda: len(rig.store.order) == 1)
+    assert loop.time() - started < 0.9  # not held for linger_s
+    for i in range(3):
+        put(rig.tap, 1, f"steady {i}")
+        await asyncio.sleep(0.02)
+    await rig.store.until(lambda: len(rig.store.order) == 4)
+    assert sizes == [1, 3]
+    await asyncio.sleep(1.1)  # quiet
+    started = loop.time()
+    put(rig.tap, 1, "after a pause")
+    await rig.store.until(lambda: len(rig.store.order) == 5)
+    assert loop.time() - started < 0.9
+    assert sizes == [1, 3, 1]
