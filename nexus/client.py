@@ -15,6 +15,7 @@ import base64
 import dataclasses
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import httpx
 import orjson
@@ -202,6 +203,21 @@ class NexusClient:
         return result
 
     # -- live feed ----------------------------------------------------------------------------
+    async def list_prompts(self) -> dict[str, Any]:
+        """``{"prompts": [...], "errors": [{"path", "error"}]}``: the library ``/mcp`` serves."""
+        result: dict[str, Any] = await self._json("/api/prompts")
+        return result
+
+    async def get_prompt(self, name: str) -> dict[str, Any] | None:
+        result: dict[str, Any] | None = await self._optional(f"/api/prompts/{quote(name, safe='')}")
+        return result
+
+    async def render_prompt(self, name: str, arguments: Mapping[str, str]) -> str:
+        """The prompt's text with ``arguments``; ``ApiError`` (400) names a missing one."""
+        path = f"/api/prompts/{quote(name, safe='')}/render"
+        result: dict[str, Any] = await self._json(path, arguments)
+        return str(result["text"])
+
     async def events(
         self,
         after: int | None = None,

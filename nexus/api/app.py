@@ -40,6 +40,7 @@ _ROUTE_MODULES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("usage", ("/api/usage", "/api/windows")),
     ("analyses", ("/api/analyses", "/api/conversations/<conversation_id>/analyses")),
     ("openapi", ("/api/openapi.json",)),
+    ("prompts", ("/api/prompts",)),
 )
 _ERROR_TYPES = {
     400: "invalid_request_error",
@@ -60,11 +61,13 @@ def make_api_app(
     *,
     poll_interval_s: float = 2.0,
     heartbeat_s: float = 15.0,
+    prompts: Any = None,
 ) -> Quart:
     """The API app over ``store`` (a Store with the area protocols), answering as ``settings`` say.
 
     ``bus`` wakes the live feed; ``poll_interval_s`` bounds how late an event can be when a
-    wake-up is lost; ``heartbeat_s`` is the idle time after which the feed sends a keep-alive.
+    wake-up is lost; ``heartbeat_s`` is the idle time after which the feed sends a keep-alive;
+    ``prompts`` is the prompt library ``/mcp`` serves, read by ``GET /api/prompts``.
     """
     app = HostTolerantQuart("nexus.api")  # a Host werkzeug cannot encode: a 403, not a 500
     app.config["JSON_SORT_KEYS"] = False
@@ -74,6 +77,7 @@ def make_api_app(
         bus=bus,
         poll_interval_s=poll_interval_s,
         heartbeat_s=heartbeat_s,
+        prompts=prompts,
     )
     tasks = TaskSet()
 

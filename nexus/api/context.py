@@ -28,6 +28,7 @@ class ApiContext:
     settings: Settings
     bus: EventBus
     poll_interval_s: float = 2.0  # live feed re-reads the events table at least this often
+    prompts: Any = None  # nexus.prompts.PromptLibrary of this server (None: no prompt routes)
     heartbeat_s: float = (
         15.0  # SSE comment sent when nothing else was, to keep proxies from idling out
     )

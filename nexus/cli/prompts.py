@@ -46,16 +46,10 @@ def _library(settings: Settings) -> PromptLibrary:
     return library
 
 
-def _prompt_json(p: Prompt) -> dict[str, object]:
-    return {
-        "name": p.name,
-        "description": p.description,
-        "arguments": [
-            {"name": a.name, "description": a.description, "required": a.required}
-            for a in p.arguments
-        ],
-        "path": str(p.path),
-    }
+def _prompt_json(p: Prompt, *, with_template: bool = False) -> dict[str, object]:
+    from nexus.prompts import prompt_json
+
+    return prompt_json(p, with_template=with_template)
 
 
 @app.command("list")
@@ -94,7 +88,7 @@ def show(
     library = _library(_settings(data_dir, prompts_dir, prompts_git, None, prompts_git_path))
     p = _get(library, name)
     if as_json:
-        out.out(orjson.dumps({**_prompt_json(p), "template": p.source}).decode(), highlight=False)
+        out.out(orjson.dumps(_prompt_json(p, with_template=True)).decode(), highlight=False)
         return
     out.print(f"{p.name}  ({p.path})\n{p.description}", highlight=False, markup=False)
     for a in p.arguments:

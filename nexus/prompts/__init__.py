@@ -7,7 +7,13 @@ from __future__ import annotations
 
 from nexus.errors import PromptError, RenderError
 from nexus.prompts.library import PromptLibrary
-from nexus.prompts.prompt_file import Prompt, PromptArgument, load_prompt_file, render
+from nexus.prompts.prompt_file import (
+    Prompt,
+    PromptArgument,
+    load_prompt_file,
+    prompt_json,
+    render,
+)
 
 __all__ = [
     "Prompt",
@@ -16,5 +22,6 @@ __all__ = [
     "PromptLibrary",
     "RenderError",
     "load_prompt_file",
+    "prompt_json",
     "render",
 ]

@@ -152,5 +152,21 @@ def render(prompt: Prompt, arguments: dict[str, str] | None) -> str:
     return text
 
 
+def prompt_json(prompt: Prompt, *, with_template: bool = False) -> dict[str, Any]:
+    """The one JSON shape of a prompt (``nexus prompts --json``, ``GET /api/prompts``)."""
+    body: dict[str, Any] = {
+        "name": prompt.name,
+        "description": prompt.description,
+        "arguments": [
+            {"name": a.name, "description": a.description, "required": a.required}
+            for a in prompt.arguments
+        ],
+        "path": str(prompt.path),
+    }
+    if with_template:
+        body["template"] = prompt.source
+    return body
+
+
 def _first_line(text: str) -> str:
     return " ".join(text.split())[:300]

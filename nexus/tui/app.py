@@ -2,7 +2,7 @@
 
 The app owns the client, the live feed (one long-lived worker reading ``/api/events``, publishing
 batches on ``feed_signal``), the connection state every screen shows, and navigation between the
-views: Live, Conversations and Usage are modes (each keeps its own stack), request detail and one
+views: Live, Conversations, Usage and Prompts (from the command palette) are modes (each keeps its own stack), request detail and one
 conversation are pushed on top. Every binding of the active screen is also a command-palette entry.
 One handler reports failed workers.
 """
@@ -28,6 +28,7 @@ from nexus.tui.feed import ConnectionState, Link, LiveFeed
 from nexus.tui.messages import FeedReady
 from nexus.tui.screens.conversations import ConversationsScreen
 from nexus.tui.screens.live import LiveScreen
+from nexus.tui.screens.prompts import PromptsScreen
 from nexus.tui.screens.usage import UsageScreen
 
 if TYPE_CHECKING:
@@ -48,6 +49,7 @@ class NexusApp(App[None]):
         "live": LiveScreen,
         "conversations": ConversationsScreen,
         "usage": UsageScreen,
+        "prompts": PromptsScreen,  # from the command palette: "Prompts"
     }
 
     connection: reactive[ConnectionState] = reactive(ConnectionState(Link.CONNECTING))
@@ -154,6 +156,11 @@ class NexusApp(App[None]):
     # -- command palette ----------------------------------------------------------------------
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
+        yield SystemCommand(
+            "Prompts",
+            "The team's prompt library that /mcp serves: list, preview, render",
+            lambda: self.switch_mode("prompts"),
+        )
         seen: set[str] = set()
         for key, active in screen.active_bindings.items():
             binding = active.binding

@@ -6,7 +6,7 @@ never import the client module itself, so the seam is this Protocol and nothing 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from nexus.records import (
@@ -66,3 +66,9 @@ class Source(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+    async def list_prompts(self) -> dict[str, Any]: ...
+
+    async def get_prompt(self, name: str) -> dict[str, Any] | None: ...
+
+    async def render_prompt(self, name: str, arguments: Mapping[str, str]) -> str: ...

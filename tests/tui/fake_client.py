@@ -41,6 +41,8 @@ class FakeClient:
         self.online.set()
         self.seq = 0
         self.feed_opened = asyncio.Event()
+        self.prompts: dict[str, dict[str, Any]] = {}  # name → prompt JSON (with "template")
+        self.prompt_errors: list[dict[str, str]] = []
 
     # -- control ----------------------------------------------------------------------------
     def record(self, row: RequestSummary, kind: str = "request") -> LiveEvent:
@@ -193,6 +195,27 @@ class FakeClient:
             self.feed_opened.clear()
             if include_status:
                 yield LiveEvent(cursor, "disconnected", "", 0)
+
+    async def list_prompts(self) -> dict[str, Any]:
+        self._check("list_prompts")
+        listed = [{k: v for k, v in p.items() if k != "template"} for p in self.prompts.values()]
+        return {"prompts": listed, "errors": self.prompt_errors}
+
+    async def get_prompt(self, name: str) -> dict[str, Any] | None:
+        self._check("get_prompt", name)
+        return self.prompts.get(name)
+
+    async def render_prompt(self, name: str, arguments: dict[str, str]) -> str:
+        """Stands for the server's Jinja2 rendering: ``{{ name }}`` replaced, required checked."""
+        self._check("render_prompt", (name, dict(arguments)))
+        prompt = self.prompts[name]
+        for arg in prompt["arguments"]:
+            if arg["required"] and not arguments.get(arg["name"]):
+                raise ApiError(f"prompt {name!r} needs the argument {arg['name']!r}", status=400)
+        text: str = prompt["template"]
+        for key, value in arguments.items():
+            text = text.replace("{{ " + key + " }}", value)
+        return text
 
     async def aclose(self) -> None:
         pass

@@ -135,6 +135,26 @@ def build_document() -> dict[str, Any]:
                     "responses": _ok("windows report"),
                 }
             },  # fmt: skip
+            "/api/prompts": {
+                get: {
+                    "summary": "the prompt library /mcp serves, and its broken files",
+                    "responses": _ok("{prompts: [{name, description, arguments, path}], errors}"),
+                }
+            },  # fmt: skip
+            "/api/prompts/{name}": {
+                get: {
+                    "summary": "one prompt with its template",
+                    "parameters": [_path("name")],
+                    "responses": _ok("{name, description, arguments, path, template}"),
+                }
+            },  # fmt: skip
+            "/api/prompts/{name}/render": {
+                get: {
+                    "summary": "the prompt rendered; each query parameter is an argument",
+                    "parameters": [_path("name")],
+                    "responses": _ok("{name, text}"),
+                }
+            },  # fmt: skip
             "/api/events": {
                 get: {
                     "summary": "live feed: request, link and analysis events (SSE)",
