@@ -1,5 +1,6 @@
 """``nexus tui``: the terminal UI over a Nexus read API — the local ``nexus serve`` by default, or a
-team server with ``--server URL --key KEY``. Thin: options → Settings → client → app."""
+team server with ``--server URL --key KEY``; ``--conversation ID [--branch B]`` or ``--request ID``
+open straight there. Thin: options → Settings → client → app."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from nexus.cli import options
 
 if TYPE_CHECKING:
     from nexus.settings import Settings
+    from nexus.tui.links import DeepLink
 
 ServerUrl = Annotated[
     Optional[str],  # noqa: UP007, UP045 - typer needs Optional on 3.11
@@ -25,27 +27,54 @@ ServerUrl = Annotated[
 ]
 
 
+Id = Optional[str]  # noqa: UP007, UP045 - typer needs Optional on 3.11
+
+
 def tui(
     server: ServerUrl = None,
     key: options.ApiKey = None,
     utc: Annotated[bool, typer.Option("--utc", help="Show times in UTC.")] = False,
+    conversation: Annotated[
+        Id,
+        typer.Option(
+            "--conversation",
+            help="Open this conversation (its full id, as a detail screen shows and copies).",
+            show_default=False,
+        ),
+    ] = None,
+    branch: Annotated[
+        Id,
+        typer.Option(
+            "--branch",
+            help="With --conversation: put the cursor on this branch (main, branch-2, task-1…).",
+            show_default=False,
+        ),
+    ] = None,
+    request: Annotated[
+        Id,
+        typer.Option("--request", help="Open this request (its full id).", show_default=False),
+    ] = None,
     debug: options.Debug = False,
 ) -> None:
     """Watch and browse the traffic: live requests, conversations, usage and analysis."""
     from nexus.cli.output import run
+    from nexus.tui.links import DeepLink, check_link
 
+    start = DeepLink(conversation_id=conversation, branch=branch, request_id=request)
+    if problem := check_link(start):
+        raise typer.BadParameter(problem)
     settings = options.settings(api_key=key)
     url = server or settings.api_url
-    code = run(_run(settings, url, UTC if utc else None), debug=debug)
+    code = run(_run(settings, url, UTC if utc else None, start), debug=debug)
     if code:
         raise typer.Exit(code)
 
 
-async def _run(settings: Settings, url: str, tz: tzinfo | None) -> int:
+async def _run(settings: Settings, url: str, tz: tzinfo | None, start: DeepLink) -> int:
     from nexus.client import NexusClient
     from nexus.tui.app import make_app
 
     async with NexusClient(url, api_key=settings.api_key) as client:
-        app = make_app(settings, client, tz=tz)
+        app = make_app(settings, client, tz=tz, start=start)
         await app.run_async()
     return app.return_code or 0

@@ -25,6 +25,7 @@ from textual.worker import Worker, WorkerState
 
 from nexus.records import LiveEvent, now_ms
 from nexus.tui.feed import ConnectionState, Link, LiveFeed
+from nexus.tui.links import DeepLink
 from nexus.tui.messages import FeedReady
 from nexus.tui.screens.conversations import ConversationsScreen
 from nexus.tui.screens.live import LiveScreen
@@ -64,6 +65,7 @@ class NexusApp(App[None]):
         page_size: int = 100,
         follow_feed: bool = True,
         save_dir: Path | None = None,
+        start: DeepLink | None = None,
     ) -> None:
         super().__init__()
         self.client = client
@@ -74,6 +76,7 @@ class NexusApp(App[None]):
         self.save_dir = save_dir or Path.cwd()
         self.feed = LiveFeed()
         self._follow_feed = follow_feed
+        self.start = start
         self.feed_signal: Signal[list[LiveEvent]] = Signal(self, "feed")
         self.connected_signal: Signal[bool] = Signal(self, "connected")
 
@@ -82,7 +85,13 @@ class NexusApp(App[None]):
         return self.client.base_url
 
     def on_mount(self) -> None:
-        self.switch_mode("live")
+        start = self.start or DeepLink()
+        # A deep link opens over the view it belongs to, so escape lands somewhere familiar.
+        self.switch_mode("conversations" if start.conversation_id else "live")
+        if start.conversation_id:
+            self.open_conversation(start.conversation_id, branch=start.branch)
+        elif start.request_id:
+            self.open_request(start.request_id)
         if self._follow_feed:
             self.follow_feed()
 
@@ -119,19 +128,33 @@ class NexusApp(App[None]):
             self._push_kept("request", RequestScreen(request_id))
 
     def open_conversation(
-        self, conversation_id: str, *, focus_request: str | None = None, analyze: bool = False
+        self,
+        conversation_id: str,
+        *,
+        focus_request: str | None = None,
+        analyze: bool = False,
+        branch: str | None = None,
     ) -> None:
         from nexus.tui.screens.conversation import ConversationScreen
 
         screen = self._reusable("conversation")
         if isinstance(screen, ConversationScreen):
-            screen.show(conversation_id, focus_request=focus_request, analyze=analyze)
+            screen.show(
+                conversation_id, focus_request=focus_request, analyze=analyze, branch=branch
+            )
             self.push_screen(screen)
         else:
             fresh = ConversationScreen(
-                conversation_id, focus_request=focus_request, analyze=analyze
+                conversation_id, focus_request=focus_request, analyze=analyze, branch=branch
             )
             self._push_kept("conversation", fresh)
+
+    def share(self, link: DeepLink) -> None:
+        """Copy the ``nexus tui …`` line and the API URL of ``link`` (never the key)."""
+        from nexus.tui.links import command_line, share_text
+
+        self.copy_to_clipboard(share_text(self.client.base_url, link))
+        self.notify(f"copied: {command_line(self.client.base_url, link)}", timeout=6)
 
     # Detail screens are kept (one per view and kind) and pointed at the next item: composing a
     # screen costs more than loading its data, and opening things must feel instant.

@@ -1,7 +1,9 @@
 """One conversation: its tree (branches, compactions and sub-agents nested; enter opens a request),
 its timeline, its numbers, and its AI analysis (``a`` starts one; the panel fills in when the live
 feed says the job changed). The header carries the context gauge: the latest turn's context against
-the window (200k, or 1M when that turn used the context-1m beta)."""
+the window (200k, or 1M when that turn used the context-1m beta), and the full id; ``i`` copies a
+link to the conversation and the branch under the cursor (``nexus tui --conversation ID --branch B``
+and the API URL)."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from textual.widgets import Static, TabbedContent, TabPane
 from nexus.errors import ApiError
 from nexus.records import ConversationTree, LiveEvent
 from nexus.tui import cells
+from nexus.tui.links import DeepLink
 from nexus.tui.messages import AnalysisChanged, ConversationLoaded, LoadFailed
 from nexus.tui.screens.base import NexusScreen
 from nexus.tui.shape import numbers
@@ -42,7 +45,8 @@ def conversation_head(tree: ConversationTree, app: NexusApp, is_1m: bool) -> Tex
     s = tree.summary
     window = cells.context_window(s.models, s.latest_context_tokens, is_1m)
     text = Text(" ")
-    text.append(cells.one_line(s.title, 70), style="bold")
+    text.append(cells.one_line(s.title, 44), style="bold")
+    text.append(f"  {s.id}", style="dim")  # the full id: what --conversation and the API take
     text.append(
         f"\n {s.request_count} requests · {s.branch_count} branches · "
         f"{s.subtask_count} sub-tasks · ",
@@ -75,14 +79,21 @@ class ConversationScreen(NexusScreen):
         Binding("a", "analyze", "Analyze", id="conversation.analyze"),
         Binding("b", "toggle_background", "Background calls", id="conversation.background"),
         Binding("r", "reload", "Reload", id="conversation.reload"),
+        Binding("i", "share", "Copy link", id="conversation.share"),
     ]
 
     def __init__(
-        self, conversation_id: str, *, focus_request: str | None = None, analyze: bool = False
+        self,
+        conversation_id: str,
+        *,
+        focus_request: str | None = None,
+        analyze: bool = False,
+        branch: str | None = None,
     ) -> None:
         super().__init__()
         self.conversation_id = conversation_id
         self.focus_request = focus_request
+        self.focus_branch = branch
         self.conv_tree: ConversationTree | None = None
         self.with_background = True
         self.is_1m = False
@@ -91,11 +102,17 @@ class ConversationScreen(NexusScreen):
         self._drawn_tabs: set[str] = set()
 
     def show(
-        self, conversation_id: str, *, focus_request: str | None = None, analyze: bool = False
+        self,
+        conversation_id: str,
+        *,
+        focus_request: str | None = None,
+        analyze: bool = False,
+        branch: str | None = None,
     ) -> None:
         """Point this (reused) screen at another conversation; it loads again."""
         self.conversation_id = conversation_id
         self.focus_request = focus_request
+        self.focus_branch = branch
         self._analyze_on_load = analyze
         if self.is_mounted:
             self._start()
@@ -179,6 +196,8 @@ class ConversationScreen(NexusScreen):
             return
         view = self.query_one(ConversationTreeView)
         keep = view.cursor_request_id if self.drawn else self.focus_request
+        if not self.drawn and keep is None and self.focus_branch:
+            keep = self._branch_start(tree, self.focus_branch)
         view.draw(tree, with_background=self.with_background)
         if keep:
             view.focus_request(keep)
@@ -263,9 +282,21 @@ class ConversationScreen(NexusScreen):
         row: Any = node.data if node is not None else None
         return str(row.branch) if row is not None and row.branch else "main"
 
+    def _branch_start(self, tree: ConversationTree, name: str) -> str | None:
+        branch = next((b for b in tree.branches if b.name == name), None)
+        if branch is None:
+            known = ", ".join(b.name for b in tree.branches)
+            self.notify(f"this conversation has no branch {name!r} (it has {known})", timeout=8)
+            return None
+        return branch.first_request_id
+
     # -- actions ------------------------------------------------------------------------------
     def action_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
+
+    def action_share(self) -> None:
+        branch = self._branch() if self.conv_tree is not None else self.focus_branch
+        self.nexus.share(DeepLink(conversation_id=self.conversation_id, branch=branch))
 
     def action_toggle_background(self) -> None:
         self.with_background = not self.with_background

@@ -1,6 +1,7 @@
 """Request detail: one request in tabs — the conversation as chat, the response, headers, usage and
-timing, and the raw JSON (foldable, coloured). ``y`` copies it as curl, ``s`` saves the exact
-request body, ``o`` opens its conversation."""
+timing, and the raw JSON (foldable, coloured). ``y`` copies it as curl, ``i`` a link to it
+(``nexus tui --request ID`` and its API URL), ``s`` saves the exact request body, ``o`` opens its
+conversation."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from nexus.records import StoredRequest
 from nexus.tui import cells
 from nexus.tui.chat import chat_entries
 from nexus.tui.curl import curl_command
+from nexus.tui.links import DeepLink
 from nexus.tui.messages import LoadFailed, RequestLoaded, WireLoaded
 from nexus.tui.screens.base import NexusScreen
 from nexus.tui.widgets.chat_log import ChatLog
@@ -59,6 +61,7 @@ class RequestScreen(NexusScreen):
         Binding("y", "copy_curl", "Copy as curl", id="request.curl"),
         Binding("s", "save_body", "Save body", id="request.save"),
         Binding("o", "conversation", "Conversation", id="request.conversation"),
+        Binding("i", "share", "Copy link", id="request.share"),
     ]
 
     def __init__(self, request_id: str) -> None:
@@ -156,6 +159,9 @@ class RequestScreen(NexusScreen):
         self.app.copy_to_clipboard(command)
         self.notify(f"copied as curl ({len(command):,} chars); credentials are $ANTHROPIC_API_KEY")
 
+    def action_share(self) -> None:
+        self.nexus.share(DeepLink(request_id=self.request_id))
+
     def action_save_body(self) -> None:
         default = self.nexus.save_dir / f"nexus-request-{self.request_id}.json"
 
@@ -248,6 +254,7 @@ def head_text(stored: StoredRequest, app: NexusApp) -> Text:
     else:
         text.append("no conversation", style="dim")
     text.append(f"  account {s.account_id or '–'}  host {s.host}", style="dim")
+    text.append(f"\n request {s.id}", style="dim")  # the full id: what --request and the API take
     return text
 
 
