@@ -39,3 +39,20 @@ def test_a_credential_file_others_can_read_fails_the_check(tmp_path):
     ]
     assert check["state"] == "fail" and "chmod 600" in check["detail"]
     assert "sk-ant-x" not in result.output
+
+
+def test_a_broken_prompt_file_is_a_warning_naming_it(tmp_path):
+    prompts = tmp_path / "data" / "prompts"  # the default folder: <data folder>/prompts
+    prompts.mkdir(parents=True)
+    (prompts / "good.yaml").write_text("name: good\ntemplate: hi\n")
+    result = doctor(tmp_path)
+    checks = {c["name"]: c for c in map(orjson.loads, result.stdout.splitlines())}
+    assert checks["prompts"]["state"] == "ok" and "1 prompts" in checks["prompts"]["detail"]
+    (prompts / "bad.yaml").write_text("name: [x\n")
+    result = doctor(tmp_path)
+    checks = {c["name"]: c for c in map(orjson.loads, result.stdout.splitlines())}
+    assert checks["prompts"]["state"] == "warn"
+    assert (
+        "bad.yaml" in checks["prompts"]["detail"]
+        and "not valid YAML" in checks["prompts"]["detail"]
+    )
