@@ -226,3 +226,23 @@ async def test_header_names_in_any_case_reach_the_sdk(tmp_path, prompts_dir, nex
     status, answer = await raw_http(nexus.proxy_url, request)
     assert status == 200, answer
     assert b'"serverInfo":{"name":"nexus"' in answer
+
+
+async def test_pass_through_with_a_read_api_key_needs_that_key(
+    tmp_path, prompts_dir, nexus_process
+):
+    """/mcp never opens what the read API keeps shut: with DASHBOARD_API_KEY set, a local caller
+    must present it too."""
+    key = "dashboard-secret-0123456789"
+    nexus = await nexus_process(
+        f"sqlite:///{tmp_path / 'n.db'}",
+        extra_env={"NEXUS_PROMPTS_DIR": str(prompts_dir), "DASHBOARD_API_KEY": key},
+    )
+    init = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {}}
+    async with httpx.AsyncClient(timeout=10) as client:
+        for headers in ({}, {"authorization": "Bearer wrong-key-000000000"}):
+            answer = await client.post(nexus.proxy_url + "/mcp", json=init, headers=headers)
+            assert answer.status_code == 401
+            assert "DASHBOARD_API_KEY" in answer.json()["error"]["message"]
+    async with mcp_session(nexus.proxy_url + "/mcp", {"authorization": f"Bearer {key}"}) as mcp:
+        assert [p.name for p in (await mcp.list_prompts()).prompts] == ["review"]
