@@ -70,7 +70,7 @@ class GitSync:
                 self._git("fetch", "--depth", "1", "origin", self.source.branch, cwd=self.checkout)
                 self._git("reset", "--hard", "FETCH_HEAD", cwd=self.checkout)
                 action = "up to date" if self._head() == before else "updated"
-        except _GitFailed as exc:
+        except (_GitFailed, OSError) as exc:  # OSError: the data folder refused the checkout
             commit = self._head_or_none()
             kept = f"; keeping {commit[:12]}" if commit else "; no earlier checkout to keep"
             message = f"git sync of {self._label()} failed: {exc}{kept}"

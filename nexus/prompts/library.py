@@ -127,6 +127,8 @@ class PromptLibrary:
                 await asyncio.to_thread(self.refresh)
             except OSError as exc:  # a folder vanished mid-scan: the next round sees it settled
                 log.warning("prompt library: %s", exc)
+            except Exception:  # the top of this task: the prompts already loaded keep serving
+                log.exception("prompt library: reloading failed; the loaded prompts still serve")
             try:
                 await asyncio.wait_for(stop.wait(), interval_s)
             except TimeoutError:

@@ -76,6 +76,8 @@ def parse_prompt(raw: bytes, path: Path) -> Prompt:
         raise PromptError(f"{path}: not UTF-8 text") from exc
     except yaml.YAMLError as exc:
         raise PromptError(f"{path}: not valid YAML: {_first_line(str(exc))}") from exc
+    except RecursionError as exc:  # PyYAML builds nested values recursively
+        raise PromptError(f"{path}: nested too deeply") from exc
     if not isinstance(data, dict):
         raise PromptError(f"{path}: expected a mapping with name, description and template")
     unknown = sorted(str(k) for k in data if k not in _KEYS)

@@ -91,3 +91,11 @@ def test_a_password_in_the_url_never_reaches_the_message(tmp_path):
     url = "http://user:hunter2-secret@127.0.0.1:9/prompts.git"
     result = GitSync(GitSource(url=url), tmp_path / "c").sync()
     assert not result.ok and "hunter2" not in result.message and "127.0.0.1:9" in result.message
+
+
+def test_an_unwritable_checkout_folder_is_a_failed_sync_not_a_crash(repo, tmp_path):
+    bare, _ = repo
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    result = GitSync(GitSource(url=str(bare)), blocker / "prompts-git").sync()
+    assert not result.ok and "failed" in result.message

@@ -81,3 +81,8 @@ def test_the_sandbox_refuses_python_internals():
 def test_broken_files_are_refused_with_the_reason(raw, message):
     with pytest.raises(PromptError, match=message):
         prompt(raw)
+
+
+def test_a_deeply_nested_file_is_a_broken_file_not_a_crash():
+    with pytest.raises(PromptError, match="nested too deeply"):
+        prompt(b"name: x\ntemplate: y\narguments: " + b"[" * 100_000 + b"]" * 100_000)
