@@ -10,6 +10,7 @@ team can run the check after upgrading Claude Code.
 
 from __future__ import annotations
 
+import itertools
 import socket
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +41,10 @@ class FakeApi:
     arrived: list[ArrivedRequest] = field(default_factory=list)
     url: str = ""
     _runner: web.AppRunner | None = None
+    # Each reply gets its own message id, as the real API's do: Claude Code joins assistant
+    # messages that share an id (one streamed reply arrives as one message per block), looking
+    # back past tool results, so one id for every reply folds a later reply into an earlier turn.
+    _message_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     async def start(self) -> None:
         app = web.Application(client_max_size=64 * 1024 * 1024)
@@ -65,7 +70,8 @@ class FakeApi:
         if request.method == "POST" and path.endswith("/v1/messages/count_tokens"):
             return _json({"input_tokens": max(1, len(body) // 4)})
         if request.method == "POST" and path.endswith("/v1/messages"):
-            return await _messages(request, _loads(body))
+            message_id = f"msg_wirecheck{next(self._message_ids):06d}"
+            return await _messages(request, _loads(body), message_id)
         if request.method in ("HEAD", "GET", "OPTIONS"):
             return web.Response(status=200)
         return web.Response(
@@ -75,12 +81,14 @@ class FakeApi:
         )
 
 
-async def _messages(request: web.Request, body: dict[str, Any]) -> web.StreamResponse:
+async def _messages(
+    request: web.Request, body: dict[str, Any], message_id: str
+) -> web.StreamResponse:
     content = _reply_content(body, is_sub_agent="x-claude-code-agent-id" in request.headers)
     stop_reason = "tool_use" if content[-1]["type"] == "tool_use" else "end_turn"
     model = body.get("model") if isinstance(body.get("model"), str) else "claude-opus-4-8"
     message: dict[str, Any] = {
-        "id": "msg_wirecheck",
+        "id": message_id,
         "type": "message",
         "role": "assistant",
         "model": model,
