@@ -58,6 +58,13 @@ class RequestScreen(NexusScreen):
         Binding("j", "tab('raw')", "JSON", id="request.raw"),
         Binding("w", "tab('wire')", "Wire", id="request.wire"),
         Binding("t", "thinking", "Thinking", id="request.thinking"),
+        Binding("x", "toggle_tools", "Hide tools", id="request.tools"),
+        Binding("n", "jump('person')", "Next typed", id="request.next_person"),
+        Binding(
+            "N", "jump('person', False)", "Prev typed", show=False, id="request.previous_person"
+        ),
+        Binding("g", "jump('tool')", "Next tool", id="request.next_tool"),
+        Binding("e", "jump('error')", "First error", show=False, id="request.first_error"),
         Binding("y", "copy_curl", "Copy as curl", id="request.curl"),
         Binding("s", "save_body", "Save body", id="request.save"),
         Binding("o", "conversation", "Conversation", id="request.conversation"),
@@ -133,12 +140,12 @@ class RequestScreen(NexusScreen):
         entries = chat_entries(stored.request_body, stored.response_message)
         self.query_one("#chat-log", ChatLog).show(entries)
         response = [e for e in entries if e.is_response]
-        log = self.query_one("#response-log", ChatLog)
-        log.show(response)
+        footer: list[Text] = []
         if s.error:
-            log.write(Text(f"error: {s.error}", style="bold red"))
+            footer.append(Text(f"error: {s.error}", style="bold red"))
         if s.stop_reason:
-            log.write(Text(f"\nstop reason: {s.stop_reason}", style="dim"))
+            footer.append(Text(f"\nstop reason: {s.stop_reason}", style="dim"))
+        self.query_one("#response-log", ChatLog).show(response, footer=footer)
         self.query_one("#headers-body", Static).update(headers_table(stored))
         self.query_one("#timing-body", Static).update(timing_table(stored, self.nexus))
         tree = self.query_one("#raw-request", JsonTree)
@@ -151,6 +158,30 @@ class RequestScreen(NexusScreen):
     def action_thinking(self) -> None:
         for log in self.query(ChatLog):
             log.toggle_thinking()
+
+    def action_toggle_tools(self) -> None:
+        for log in self.query(ChatLog):
+            log.toggle_tools()
+        hidden = self.query_one("#chat-log", ChatLog).hide_tools
+        self.notify("tool calls and results hidden" if hidden else "tool calls shown", timeout=3)
+
+    def action_jump(self, kind: str, forward: bool = True) -> None:
+        """Move the chat (or the response) to the next / previous message a person typed, the next
+        tool call, or the first failed tool call."""
+        tabs = self.query_one(TabbedContent)
+        if tabs.active not in ("chat", "response"):
+            tabs.active = "chat"
+        log = self.query_one(f"#{tabs.active}-log", ChatLog)
+        if kind == "error":
+            found = log.jump("error", first=True)
+        elif kind == "tool":
+            found = log.jump("tool", "error")
+        else:
+            found = log.jump("person", forward=forward)
+        if not found:
+            what = {"person": "typed message", "tool": "tool call", "error": "failed tool call"}
+            way = "" if kind == "error" else (" below" if forward else " above")
+            self.notify(f"no {what[kind]}{way}", timeout=3)
 
     def action_copy_curl(self) -> None:
         if self.stored is None:

@@ -1,0 +1,120 @@
+"""The chat view's tool toggle and message navigation: ``x`` hides tool calls and their results
+(counting them), ``n`` / ``N`` move between the messages a person typed (tool results, reminders
+and harness text are not), ``g`` to the next tool call, ``e`` to the first failed one."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import orjson
+
+from nexus.records import StoredRequest
+from nexus.tui.app import NexusApp
+from nexus.tui.screens.request import RequestScreen
+from nexus.tui.widgets.chat_log import ChatLog
+from tests.tui import data
+from tests.tui.conftest import make_test_app, settle
+from tests.tui.fake_client import FakeClient
+
+REMINDER = "<system-reminder>The date is Tuesday.</system-reminder>"
+FILLER = "\n".join(f"line {n} of the answer" for n in range(30))  # pushes each turn off-screen
+
+
+def tool_turn(n: int, *, fails: bool = False) -> list[dict[str, Any]]:
+    call = {"type": "tool_use", "id": f"toolu_{n}", "name": "Bash", "input": {"command": f"c{n}"}}
+    result = {"type": "tool_result", "tool_use_id": f"toolu_{n}", "content": f"out {n}"}
+    if fails:
+        result["is_error"] = True
+    return [
+        {"role": "assistant", "content": [{"type": "text", "text": FILLER}, call]},
+        {"role": "user", "content": [result]},
+    ]
+
+
+def body() -> bytes:
+    messages: list[dict[str, Any]] = [
+        {"role": "user", "content": [{"type": "text", "text": REMINDER},
+                                     {"type": "text", "text": "first: fix the otters test"}]},
+        *tool_turn(1),
+        *tool_turn(2, fails=True),
+        {"role": "assistant", "content": FILLER},
+        {"role": "user", "content": [{"type": "text", "text": REMINDER}]},  # harness only
+        {"role": "assistant", "content": FILLER},
+        {"role": "user", "content": "second: now the beavers"},
+        *tool_turn(3),
+    ]  # fmt: skip
+    return orjson.dumps({"model": "claude-opus-4-8", "messages": messages})
+
+
+class LongChatClient(FakeClient):
+    async def get_request(self, request_id: str) -> StoredRequest | None:
+        stored = await super().get_request(request_id)
+        return None if stored is None else replace(stored, request_body=body())
+
+
+def last_notice(app: NexusApp) -> str:
+    return [n.message for n in app._notifications][-1]
+
+
+def text_at_top(log: ChatLog) -> str:
+    return log.lines[round(log.scroll_y)].text
+
+
+async def open_chat(pilot: Any, app: NexusApp) -> ChatLog:
+    await settle(pilot, app)
+    app.open_request(data.rid(7))
+    await settle(pilot, app)
+    assert isinstance(app.screen, RequestScreen)
+    return app.screen.query_one("#chat-log", ChatLog)
+
+
+async def test_person_message_and_tool_navigation() -> None:
+    app = make_test_app(LongChatClient([data.summary(n) for n in range(30)]))
+    async with app.run_test(size=(100, 30)) as pilot:
+        log = await open_chat(pilot, app)
+        log.scroll_home(animate=False, immediate=True)
+        await pilot.pause()
+        await pilot.press("n")  # from the top: the first typed message's heading is at line ≥ 1
+        await pilot.pause()
+        assert "message 1" in text_at_top(log)
+        await pilot.press("n")  # skips tool results and the reminder-only turn
+        await pilot.pause()
+        assert "message 9" in text_at_top(log)
+        await pilot.press("n")
+        await pilot.pause()
+        assert "message 9" in text_at_top(log)  # no later one: stays, and says so
+        assert "no typed message below" in last_notice(app)
+        await pilot.press("N")
+        await pilot.pause()
+        assert "message 1" in text_at_top(log)
+        await pilot.press("g")
+        await pilot.pause()
+        assert "⚙ Bash" in text_at_top(log) and "c1" in log.lines[round(log.scroll_y) + 2].text
+        await pilot.press("g")
+        await pilot.pause()
+        assert "c2" in log.lines[round(log.scroll_y) + 2].text
+        await pilot.press("home")
+        await pilot.press("e")
+        await pilot.pause()
+        assert "c2" in log.lines[round(log.scroll_y) + 2].text  # the failed call
+
+
+async def test_hide_tools_counts_what_it_hides_and_shows_it_again() -> None:
+    app = make_test_app(LongChatClient([data.summary(n) for n in range(30)]))
+    async with app.run_test(size=(100, 30)) as pilot:
+        log = await open_chat(pilot, app)
+        shown = "\n".join(s.text for s in log.lines)
+        assert "⚙ Bash" in shown and "out 2" in shown
+        await pilot.press("x")
+        await pilot.pause()
+        hidden = "\n".join(s.text for s in log.lines)
+        assert "⚙ Bash" not in hidden and "out 1" not in hidden and "out 2" not in hidden
+        assert hidden.count("⚙ 1 tool call hidden (x shows)") == 3
+        assert "first: fix the otters test" in hidden and "second: now the beavers" in hidden
+        await pilot.press("g")
+        await pilot.pause()
+        assert "no tool call below" in last_notice(app)
+        await pilot.press("x")
+        await pilot.pause()
+        assert "\n".join(s.text for s in log.lines) == shown
