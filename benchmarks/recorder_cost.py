@@ -61,7 +61,7 @@ STAGES: list[tuple[str, str, str]] = [
     ("derive", "nexus.recorder.writer", "derive_all"),
     ("sse", "nexus.recorder.derive", "assemble_sse"),
     ("parse", "nexus.recorder.derive", "_loads"),
-    ("parse", "nexus.wire", "parse_request"),
+    ("parse", "nexus.recorder.derive", "parse_request"),
     ("insert", "nexus.store.core", "CoreMixin.write_batch"),
     ("cut", "nexus.store.rows", "decompose"),
     ("hash", "nexus.store.content", "content_hash"),
@@ -69,9 +69,10 @@ STAGES: list[tuple[str, str, str]] = [
     ("hash", "nexus.store.rows", "content_hash"),
     ("compress", "nexus.store.rows", "compress"),
     ("index", "nexus.store.events", "EventsCore._index_search_text"),
+    ("index", "nexus.store.events", "EventsCore._write_extra"),
     ("index parse", "nexus.store.events", "search_text"),
     ("link", "nexus.conversations.worker", "ConversationLinker.link_batch"),
-    ("link parse", "nexus.conversations.worker", "_prepare_all"),
+    ("link prepare", "nexus.conversations.worker", "_prepare_all"),
 ]
 
 
