@@ -159,6 +159,10 @@ class NexusClient:
             [conversation_summary_from_json(i) for i in data["items"]], data.get("next_cursor")
         )
 
+    async def count_conversations(self, flt: RequestFilter | None = None) -> int:
+        params = filter_params(flt)
+        return int((await self._json("/api/conversations/count", params))["count"])
+
     async def get_conversation(self, conversation_id: str) -> ConversationTree | None:
         data = await self._optional(f"/api/conversations/{conversation_id}")
         return None if data is None else tree_from_json(data)

@@ -140,3 +140,40 @@ def short_bucket(value: str, bucket: str) -> str:
     if bucket == "hour" and "T" in value:
         return value.split("T", 1)[1][:2] + "h"
     return value[5:] if len(value) >= 10 else value
+
+
+@dataclass(frozen=True, slots=True)
+class Overview:
+    """The conversations screen's stat cards for one period."""
+
+    conversations: int
+    people: int  # distinct client keys (team mode); 0 when nobody uses one
+    accounts: int  # distinct accounts; 0 in pass-through mode
+    requests: int
+    tokens: int
+    cost_usd_micros: int
+    unpriced: int
+    cache_read_share: float | None  # the server's cache efficiency (nexus.usage.report)
+
+
+OVERVIEW_GROUPS = ("account", "client_key")
+"""The ``by`` of the usage call an ``Overview`` is read from: one row per (account, key)."""
+
+
+def overview(doc: dict[str, Any], conversations: int) -> Overview:
+    """The cards from a usage document grouped by ``OVERVIEW_GROUPS`` and a conversation count."""
+    rows = doc.get("rows") or ()
+    total = doc.get("total") or {}
+    share = total.get("cache_read_share")
+    return Overview(
+        conversations=conversations,
+        people=len(
+            {g["client_key"] for r in rows if (g := r.get("group") or {}).get("client_key")}
+        ),
+        accounts=len({g["account"] for r in rows if (g := r.get("group") or {}).get("account")}),
+        requests=int(total.get("requests") or 0),
+        tokens=int((total.get("tokens") or {}).get("total") or 0),
+        cost_usd_micros=int(total.get("cost_usd_micros") or 0),
+        unpriced=int(total.get("unpriced_requests") or 0),
+        cache_read_share=float(share) if share is not None else None,
+    )

@@ -109,9 +109,18 @@ def usage_row_json(row: Any) -> dict[str, Any]:
         "cost_usd_micros": row.cost_usd_micros,
         "cost_usd": row.cost_usd_micros / 1_000_000,
         "unpriced_requests": row.unpriced_requests,
+        "cache_read_share": cache_read_share(tokens),
         "first_ms": row.first_ms,
         "last_ms": row.last_ms,
     }
+
+
+def cache_read_share(tokens: dict[str, int]) -> float | None:
+    """Cache efficiency: the share of the prompt (fresh input, cache writes and reads) that was
+    read from the cache; ``None`` with no prompt tokens."""
+    cached = tokens["cache_read"]
+    prompt = tokens["input"] + tokens["cache_write_5m"] + tokens["cache_write_1h"] + cached
+    return round(cached / prompt, 4) if prompt else None
 
 
 def _total(rows: Sequence[Any]) -> dict[str, Any]:

@@ -73,14 +73,17 @@ async def test_search_matches_every_request_of_a_conversation(api: Api) -> None:
     for q, expected in [("tests", [a[0].id]), ("faster", [b[0].id]), ("otters", [])]:
         response = await api.client.get("/api/conversations", query_string={"q": q})
         assert [c["id"] for c in orjson.loads(await response.get_data())["items"]] == expected, q
+        count = await api.client.get("/api/conversations/count", query_string={"q": q})
+        assert orjson.loads(await count.get_data()) == {"count": len(expected)}
 
 
 async def test_a_filter_conversations_cannot_honour_is_refused_not_ignored(api: Api) -> None:
     await seed(api)
-    response = await api.client.get("/api/conversations?status=5xx")
-    assert response.status_code == 400
-    error = orjson.loads(await response.get_data())["error"]
-    assert error["parameter"] == "status" and "single status" in error["message"]
+    for path in ("/api/conversations", "/api/conversations/count"):
+        response = await api.client.get(path + "?status=5xx")
+        assert response.status_code == 400
+        error = orjson.loads(await response.get_data())["error"]
+        assert error["parameter"] == "status" and "single status" in error["message"]
     doc = orjson.loads(await (await api.client.get("/api/openapi.json")).get_data())
     names = {p["name"] for p in doc["paths"]["/api/conversations"]["get"]["parameters"]}
     assert "status" not in names and "q" in names

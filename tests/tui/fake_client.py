@@ -119,6 +119,10 @@ class FakeClient:
         more = start + limit < len(rows)
         return Page(rows[start : start + limit], str(start + limit) if more else None)
 
+    async def count_conversations(self, flt: RequestFilter | None = None) -> int:
+        self._check("count_conversations", flt)
+        return len(self.conversations)
+
     async def get_conversation(self, conversation_id: str) -> ConversationTree | None:
         self._check("get_conversation", conversation_id)
         return self.trees.get(conversation_id)

@@ -15,6 +15,7 @@ from textual.widgets import Input, Static
 
 from nexus.client import NexusClient
 from nexus.records import RequestFilter
+from nexus.tui import cells
 from nexus.tui.app import NexusApp, make_app
 from nexus.tui.feed import Link
 from nexus.tui.screens.conversation import ConversationScreen
@@ -25,6 +26,7 @@ from nexus.tui.widgets.chat_log import ChatLog
 from nexus.tui.widgets.conversation_tree import ConversationTreeView
 from nexus.tui.widgets.filter_bar import FilterBar
 from nexus.tui.widgets.request_table import RequestTable
+from nexus.tui.widgets.stat_cards import StatCards
 from nexus.tui.widgets.status_bar import StatusBar
 from tests.fakes.nexus import StartNexus
 from tests.tui.conftest import settle, text_of
@@ -115,6 +117,31 @@ async def test_conversation_search_finds_a_word_of_any_request(served: Any) -> N
         said = str(bar.query_one("#filter-help", Static).render())
         assert "status: this view cannot filter by it" in said and "single status" in said
         assert "status:" not in bar.query_one(Input).placeholder
+
+
+async def test_stat_cards_sum_the_period_from_the_usage_api(served: Any) -> None:
+    server, client, records = served
+    app = tui(server, client)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("2")
+        await wait_for(pilot, app, lambda: isinstance(app.screen, ConversationsScreen))
+        cards = app.screen.query_one(StatCards)
+        await wait_for(pilot, app, lambda: "…" not in text_of(cards))
+        tokens = sum(r.usage.total_tokens for r in records)
+        cached = sum(r.usage.cache_read_input_tokens for r in records)
+        prompt = sum(r.usage.context_tokens for r in records)
+        values, labels = text_of(cards).splitlines()[:2]
+        assert labels.split() == ["p:", "period", "convs", "people", "accounts", "requests",
+                                  "tokens", "cost", "cache", "hit"]  # fmt: skip
+        assert values.split()[:5] == ["24h", "4", "–", "2", "24"]
+        assert values.split()[5] == cells.tokens(tokens)
+        assert values.split()[7] == f"{cached / prompt:.0%}"
+        await pilot.press("slash", *"account:team-a", "enter")  # the cards follow the filter
+        await wait_for(
+            pilot, app, lambda: text_of(cards).split()[:5] == ["24h", "2", "–", "1", "12"]
+        )
+        await pilot.press("p")  # 7 days: the same traffic
+        await wait_for(pilot, app, lambda: text_of(cards).split()[:2] == ["7d", "2"])
 
 
 async def test_detail_and_tree_of_a_recorded_conversation(served: Any) -> None:

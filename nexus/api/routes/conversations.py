@@ -1,5 +1,5 @@
 """``/api/conversations``: the list (filters and paging as for requests, but for the ones in
-``CONVERSATION_FILTER_LIMITS``) and one tree.
+``CONVERSATION_FILTER_LIMITS``), how many match (``/count``), and one tree.
 
 The tree is ``{"id", "summary", "nodes", "branches", "subtasks"}``: ``nodes`` are the summary rows
 of every request of the conversation in start order, each carrying its link (``parent_request_id``,
@@ -17,7 +17,7 @@ from nexus.api.context import api_context
 from nexus.api.params import BadParameter, parse_cursor, parse_filter, parse_limit
 from nexus.api.serialize import dumps, page_body
 from nexus.errors import ApiError
-from nexus.records import CONVERSATION_FILTER_LIMITS
+from nexus.records import CONVERSATION_FILTER_LIMITS, RequestFilter
 
 blueprint = Blueprint("conversations", __name__)
 JSON = "application/json"
@@ -26,10 +26,7 @@ JSON = "application/json"
 @blueprint.get("/api/conversations")
 async def list_conversations() -> Response:
     store = _conversation_store()
-    flt = parse_filter(request.args)
-    for name, reason in CONVERSATION_FILTER_LIMITS.items():
-        if getattr(flt, name) is not None:  # the field and the parameter share the name
-            raise BadParameter(name, f"conversations cannot be filtered by it: {reason}")
+    flt = _conversation_filter()
     limit = parse_limit(request.args)
     cursor = parse_cursor(request.args)
     try:
@@ -39,6 +36,12 @@ async def list_conversations() -> Response:
             raise
         raise BadParameter("cursor", "not a cursor this server issued") from exc
     return Response(page_body(page), content_type=JSON)
+
+
+@blueprint.get("/api/conversations/count")
+async def count_conversations() -> Response:
+    count = await _conversation_store().count_conversations(_conversation_filter())
+    return Response(dumps({"count": count}), content_type=JSON)
 
 
 @blueprint.get("/api/conversations/<conversation_id>")
@@ -59,6 +62,14 @@ async def get_conversation(conversation_id: str) -> Response:
         ),
         content_type=JSON,
     )
+
+
+def _conversation_filter() -> RequestFilter:
+    flt = parse_filter(request.args)
+    for name, reason in CONVERSATION_FILTER_LIMITS.items():
+        if getattr(flt, name) is not None:  # the field and the parameter share the name
+            raise BadParameter(name, f"conversations cannot be filtered by it: {reason}")
+    return flt
 
 
 def _conversation_store() -> Any:

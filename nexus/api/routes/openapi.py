@@ -116,6 +116,13 @@ def build_document() -> dict[str, Any]:
                     "responses": _ok("{items: [conversation summary], next_cursor}"),
                 }
             },  # fmt: skip
+            "/api/conversations/count": {
+                get: {
+                    "summary": "how many conversations match",
+                    "parameters": conversation_filters,
+                    "responses": _ok("{count}"),
+                }
+            },  # fmt: skip
             "/api/conversations/{id}": {
                 get: {
                     "summary": "one conversation as a tree",

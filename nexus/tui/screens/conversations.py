@@ -1,10 +1,13 @@
 """The Conversations screen: one row per conversation with its numbers and a context gauge (the
 latest context against the model's window), newest activity first. Pages are read from
 ``GET /api/conversations`` as the cursor nears the end; enter opens the conversation, ``a``
-starts its analysis, ``/`` filters with the same language as the Live screen."""
+starts its analysis, ``/`` filters with the same language as the Live screen. Stat cards above the
+list sum the chosen period (``p``: 24h, 7d, 30d, all) under the same filter, from ``/api/usage``
+and ``/api/conversations/count``."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -23,14 +26,23 @@ from nexus.tui import cells
 from nexus.tui.messages import ConversationPageLoaded
 from nexus.tui.query import Query
 from nexus.tui.screens.base import NexusScreen
+from nexus.tui.usage_data import OVERVIEW_GROUPS, overview
 from nexus.tui.widgets.filter_bar import FilterBar
 from nexus.tui.widgets.key_bar import KeyBar
+from nexus.tui.widgets.stat_cards import StatCards
 from nexus.tui.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
     pass
 
 GAUGE_WIDTH = 8
+PERIODS: tuple[tuple[str, int | None], ...] = (
+    ("24h", 86_400_000),
+    ("7d", 7 * 86_400_000),
+    ("30d", 30 * 86_400_000),
+    ("all", None),
+)
+"""The stat cards' periods, ``p`` cycles them: label and span back from now."""
 
 
 def context_cell(conv: ConversationSummary) -> Text:
@@ -90,6 +102,7 @@ class ConversationsScreen(NexusScreen):
         Binding("escape", "clear_filter", "Clear filter", show=False, id="conversations.clear"),
         Binding("a", "analyze", "Analyze", id="conversations.analyze"),
         Binding("r", "reload", "Reload", id="conversations.reload"),
+        Binding("p", "period", "Period", id="conversations.period"),
     ]
 
     def __init__(self) -> None:
@@ -101,9 +114,11 @@ class ConversationsScreen(NexusScreen):
         self.loading_more = False
         self.rows: list[ConversationSummary] = []
         self._stale = False
+        self.period = PERIODS[0]
 
     def compose(self) -> ComposeResult:
         yield StatusBar("Conversations", id="status")
+        yield StatCards(id="stat-cards")
         yield FilterBar(unsupported=CONVERSATION_FILTER_LIMITS, id="filter-bar")
         table: DataTable[Text | str] = DataTable(
             id="conversations", cursor_type="row", zebra_stripes=True
@@ -121,6 +136,7 @@ class ConversationsScreen(NexusScreen):
             self.table.add_column(title, key=title)
         self.nexus.feed_signal.subscribe(self, self.on_feed)
         self.load_page(None)
+        self.load_overview()
         self.table.focus()
 
     def on_screen_resume(self) -> None:
@@ -195,6 +211,29 @@ class ConversationsScreen(NexusScreen):
 
     def action_reload(self) -> None:
         self.load_page(None)
+        self.load_overview()
+
+    def action_period(self) -> None:
+        self.period = PERIODS[(PERIODS.index(self.period) + 1) % len(PERIODS)]
+        self.load_overview()
+
+    def overview_filter(self) -> RequestFilter:
+        """The list's filter over the chosen period (a since: typed in the filter wins)."""
+        label, span_ms = self.period
+        if span_ms is None or self.filter.since_ms is not None:
+            return self.filter
+        return replace(self.filter, since_ms=self.nexus.clock() - span_ms)
+
+    @work(exclusive=True, group="overview", exit_on_error=False)
+    async def load_overview(self) -> None:
+        cards = self.query_one(StatCards)
+        label = "filter" if self.filter.since_ms is not None else self.period[0]
+        cards.show(None, label)
+        flt = self.overview_filter()
+        client = self.nexus.client
+        doc = await client.usage(OVERVIEW_GROUPS, flt=flt)
+        count = await client.count_conversations(flt)
+        cards.show(overview(doc, count), label)
 
     def action_filter(self) -> None:
         self.query_one(FilterBar).open(self.query_text)
@@ -211,6 +250,7 @@ class ConversationsScreen(NexusScreen):
         self.filter, self.query_text = query.filter, query.text
         self.table.move_cursor(row=0)
         self.load_page(None)
+        self.load_overview()
         self.table.focus()
         self._update_status()
 
