@@ -188,3 +188,22 @@ async def test_first_traffic_into_an_empty_store_takes_the_keys() -> None:
         await pilot.press("enter")
         await settle(pilot, app)
         assert isinstance(app.screen, RequestScreen)
+
+
+def test_a_narrow_table_keeps_time_class_status_tokens_cost_and_a_preview() -> None:
+    from nexus.tui.widgets.request_table import (
+        MIN_PREVIEW,
+        _fixed_width,
+        default_columns,
+        fit_columns,
+    )
+
+    columns = default_columns(None)
+    assert [c.title for c in fit_columns(columns, 200)] == [c.title for c in columns]
+    at_80 = fit_columns(columns, 80)
+    titles = [c.title for c in at_80]
+    assert {"time", "class", "st", "out", "cost", "preview"} <= set(titles)
+    assert 80 - _fixed_width(at_80) >= MIN_PREVIEW
+    assert {"dur", "conv", "account"}.isdisjoint(titles)  # the least needed went first
+    at_40 = [c.title for c in fit_columns(columns, 40)]
+    assert at_40 == ["time", "class", "st", "out", "cost", "preview"]  # never below these

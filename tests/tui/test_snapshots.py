@@ -1,5 +1,6 @@
-"""SVG snapshots of the main screens at 120×40 on fixed data (``DemoClient``: fixed ids, times,
-UTC, a fixed clock). Update with ``pytest tests/tui/test_snapshots.py --snapshot-update``."""
+"""SVG snapshots of the main screens at 120×40, and at 80×24 where a narrow terminal changes the
+layout, on fixed data (``DemoClient``: fixed ids, times, UTC, a fixed clock). Update with
+``pytest tests/tui/test_snapshots.py --snapshot-update``."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from tests.tui.conftest import make_test_app, settle
 from tests.tui.fake_client import DemoClient
 
 SIZE = (120, 40)
+NARROW = (80, 24)
 
 
 def demo_app() -> Any:
@@ -83,3 +85,32 @@ def test_usage_screen(snap_compare: Any) -> None:
         await _settled(pilot)
 
     assert snap_compare(demo_app(), terminal_size=SIZE, run_before=run_before)
+
+
+def test_live_screen_at_80_columns(snap_compare: Any) -> None:
+    """Time, class, status, tokens, cost and the preview stay; the rest gives way."""
+
+    async def run_before(pilot: Any) -> None:
+        await _settled(pilot)
+        await pilot.press("down")
+        await _settled(pilot)
+
+    assert snap_compare(demo_app(), terminal_size=NARROW, run_before=run_before)
+
+
+def test_conversations_list_at_80_columns(snap_compare: Any) -> None:
+    async def run_before(pilot: Any) -> None:
+        await _settled(pilot)
+        await pilot.press("2")
+        await _settled(pilot)
+
+    assert snap_compare(demo_app(), terminal_size=NARROW, run_before=run_before)
+
+
+def test_request_detail_chat_at_80_columns(snap_compare: Any) -> None:
+    async def run_before(pilot: Any) -> None:
+        await _settled(pilot)
+        pilot.app.open_request(data.rid(298))
+        await _settled(pilot)
+
+    assert snap_compare(demo_app(), terminal_size=NARROW, run_before=run_before)

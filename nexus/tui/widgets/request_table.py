@@ -36,6 +36,27 @@ class Column:
     width: int  # 0: takes the remaining width
     render: Callable[[RequestSummary], Text | str]
     justify: str = "left"
+    drop: int = 0  # on a narrow screen 1 goes first, then 2…; 0: always shown
+
+
+MIN_PREVIEW = 24
+"""Columns are dropped until the preview has this much room (or only the kept ones are left)."""
+
+
+def fit_columns(columns: list[Column], width: int) -> list[Column]:
+    """The columns that fit ``width`` with ``MIN_PREVIEW`` left for the flexible one, dropping
+    the least needed first: at 80 columns time, model, class, status, tokens in and out, cost and
+    the preview stay (the money and what was asked are never dropped)."""
+    shown = list(columns)
+    for doomed in sorted((c for c in columns if c.drop), key=lambda c: c.drop):
+        if _fixed_width(shown) + MIN_PREVIEW <= width:
+            break
+        shown.remove(doomed)
+    return shown
+
+
+def _fixed_width(columns: list[Column]) -> int:
+    return sum(c.width for c in columns) + len(columns) + 1  # a space after each, the mark before
 
 
 def _cls(row: RequestSummary) -> Text:
@@ -71,16 +92,16 @@ def _preview(row: RequestSummary) -> Text:
 def default_columns(tz: tzinfo | None) -> list[Column]:
     return [
         Column("time", 8, lambda r: cells.clock(r.started_at_ms, tz)),
-        Column("account", 10, _account),
-        Column("model", 11, lambda r: cells.short_model(r.model)),
+        Column("account", 10, _account, drop=3),
+        Column("model", 11, lambda r: cells.short_model(r.model), drop=6),
         Column("class", 8, _cls),
         Column("st", 3, lambda r: cells.status_text(r), "right"),
-        Column("in", 5, _tokens_in, "right"),
+        Column("in", 5, _tokens_in, "right", drop=5),
         Column("out", 5, lambda r: cells.tokens(r.usage.output_tokens), "right"),
-        Column("cache", 5, _tokens_cache, "right"),
+        Column("cache", 5, _tokens_cache, "right", drop=4),
         Column("cost", 7, lambda r: cells.cost(r.cost_usd_micros), "right"),
-        Column("dur", 6, lambda r: cells.duration(r.duration_ms), "right"),
-        Column("conv", 9, lambda r: cells.conversation_marker(r.conversation_id, r.branch)),
+        Column("dur", 6, lambda r: cells.duration(r.duration_ms), "right", drop=1),
+        Column("conv", 9, lambda r: cells.conversation_marker(r.conversation_id, r.branch), drop=2),
         Column("preview", 0, _preview),
     ]
 
@@ -143,6 +164,8 @@ class RequestTable(ScrollView, can_focus=True):
         super().__init__(name=name, id=id, classes=classes)
         self.rows: PagedRows[RequestSummary] = PagedRows(page_size=page_size)
         self.columns = default_columns(tz)
+        self._fitted_width = -1
+        self._fitted: list[tuple[Column, int]] = []
         self.marks: set[str] = set()
         self._strips: LRUCache[tuple[str, int, bool, bool, int], Strip] = LRUCache(400)
         self._version = 0
@@ -303,13 +326,18 @@ class RequestTable(ScrollView, can_focus=True):
         if needed:
             self.post_message(self.PagesNeeded(self, needed))
 
-    def _widths(self, width: int) -> list[int]:
-        fixed = sum(c.width for c in self.columns) + len(self.columns) + 1
-        return [c.width or max(8, width - fixed) for c in self.columns]
+    def _layout(self, width: int) -> list[tuple[Column, int]]:
+        """The columns shown at ``width`` and the width of each (computed once per width)."""
+        if self._fitted_width != width:
+            shown = fit_columns(self.columns, width)
+            fixed = _fixed_width(shown)
+            self._fitted = [(c, c.width or max(8, width - fixed)) for c in shown]
+            self._fitted_width = width
+        return self._fitted
 
     def _header(self, width: int) -> Strip:
         text = Text(" ")
-        for column, w in zip(self.columns, self._widths(width), strict=True):
+        for column, w in self._layout(width):
             text.append(_fit(column.title, w, column.justify))
             text.append(" ")
         style = self.rich_style + self.get_component_rich_style("request-table--header")
@@ -320,7 +348,7 @@ class RequestTable(ScrollView, can_focus=True):
     ) -> Strip:
         mark_style = self.get_component_rich_style("request-table--mark")
         text = Text("*" if is_marked else " ", style=mark_style)
-        for column, w in zip(self.columns, self._widths(width), strict=True):
+        for column, w in self._layout(width):
             value = column.render(row)
             cell = value if isinstance(value, Text) else Text(value)
             cell.truncate(w, overflow="ellipsis")
