@@ -56,7 +56,8 @@ def build_where(
 
 def contains(text: str) -> str:
     """A ``LIKE … ESCAPE '\\'`` pattern matching ``text`` anywhere, its own ``%`` and ``_`` taken
-    literally (``model=%`` must not match every row)."""
+    literally (``model=%`` must not match every row). Case is ignored by the SQL: SQLite's LIKE,
+    Postgres' ILIKE."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
 

@@ -63,6 +63,12 @@ async def test_list_is_newest_first_with_counts_and_pages(store: Any) -> None:
         (RequestFilter(traffic_class="subagent"), ["b1"]),
         (RequestFilter(text="lexer"), ["b1"]),
         (RequestFilter(text="release"), ["a1"]),
+        # Case never matters, on either dialect (Postgres' LIKE is case-sensitive, SQLite's not);
+        # "Release Not" is no whole word, so only the title's substring match can find it.
+        (RequestFilter(model="Opus"), ["a1", "b1"]),
+        (RequestFilter(model="HAIKU"), ["a1"]),
+        (RequestFilter(text="Release Not"), ["a1"]),
+        (RequestFilter(text="REVIEW THE LEX"), ["b1"]),
     ],
 )
 async def test_list_filters(store: Any, flt: RequestFilter, expected: list[str]) -> None:

@@ -55,6 +55,7 @@ async def test_pages_are_newest_first_and_stable_while_new_records_arrive(store)
     ("flt", "expected"),
     [
         (RequestFilter(model="sonnet"), {"b"}),
+        (RequestFilter(model="SONNET"), {"b"}),  # case never matters, on either dialect
         (RequestFilter(status="5xx"), {"c"}),
         (RequestFilter(status="429"), {"d"}),
         (RequestFilter(status="error"), {"c", "d", "e"}),

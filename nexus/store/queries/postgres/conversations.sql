@@ -175,7 +175,8 @@ c.host = ?
 c.account_id = ?
 
 -- name: conv_filter_model
-c.models LIKE ? ESCAPE '\'
+-- ILIKE: a filter ignores case, as SQLite's LIKE does (and core.sql's filter_model).
+c.models ILIKE ? ESCAPE '\'
 
 -- name: conv_filter_session
 c.session_id = ?
@@ -189,7 +190,7 @@ coalesce((c.class_counts::jsonb ->> ?)::bigint, 0) > 0
 -- name: conv_filter_text
 -- The search index's own match (filter_text, events.sql) over every request of the conversation,
 -- plus the title and last prompt as substrings.
-(c.title LIKE ? ESCAPE '\' OR c.last_user_preview LIKE ? ESCAPE '\' OR c.id IN (
+(c.title ILIKE ? ESCAPE '\' OR c.last_user_preview ILIKE ? ESCAPE '\' OR c.id IN (
     SELECT n.conversation_id FROM requests r JOIN link_nodes n ON n.request_id = r.id
     WHERE {filter_text}))
 
