@@ -1,0 +1,60 @@
+"""SQLite's planner statistics are kept true as the store grows (``SqliteCore.refresh_statistics``).
+
+Unanalyzed, SQLite chose the host/account index for a usage sum scoped to one account, and
+``usage_now`` over 100 000 requests took 352 ms (53 ms analyzed; ``benchmarks/mcp_tools.py``).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from nexus.store.sqlite import SqliteStore
+from nexus.store.sqlite import core as sqlite_core
+from tests.factories import make_record
+
+
+async def _is_analyzed(store: SqliteStore) -> bool:
+    row = await store._fetchone("SELECT count(*) FROM sqlite_schema WHERE name = 'sqlite_stat1'")
+    if not row or not row[0]:
+        return False
+    return await store._fetchone("SELECT 1 FROM sqlite_stat1 WHERE tbl = 'requests'") is not None
+
+
+async def test_statistics_follow_the_requests_table_as_it_grows(tmp_path, monkeypatch):
+    monkeypatch.setattr(sqlite_core, "_STATISTICS_EVERY", 500)
+    store = SqliteStore(tmp_path / "nexus.db")
+    await store.open()
+    try:
+        assert not await _is_analyzed(store)  # empty: nothing worth analyzing
+        for start in range(0, 1200, 100):
+            await store.write_batch([make_record() for _ in range(100)])
+            if start == 300:
+                assert not await _is_analyzed(store), "a small table is left alone"
+        assert await _is_analyzed(store)  # analyzed at the 1 000th record
+        assert await store.refresh_statistics() is False  # 1 200 < 2 x 1 000: still true
+        monkeypatch.setattr(sqlite_core, "_STATISTICS_EVERY", 10**9)
+        await store.write_batch([make_record() for _ in range(800)])
+        assert await store.refresh_statistics() is True  # doubled: analyzed again
+    finally:
+        await store.close()
+
+
+async def test_a_grown_store_without_statistics_is_analyzed_when_opened(tmp_path, monkeypatch):
+    monkeypatch.setattr(sqlite_core, "_STATISTICS_EVERY", 10**9)  # only open() may analyze
+    store = SqliteStore(tmp_path / "nexus.db")
+    await store.open()
+    try:
+        await store.write_batch([make_record() for _ in range(1500)])
+        assert not await _is_analyzed(store)
+    finally:
+        await store.close()
+    reopened = SqliteStore(tmp_path / "nexus.db")
+    await reopened.open()
+    try:
+        assert await _is_analyzed(reopened)
+        assert await reopened.refresh_statistics() is False  # and not again until it doubles
+    finally:
+        await reopened.close()
+
+
+pytestmark = pytest.mark.filterwarnings("error")
