@@ -27,13 +27,30 @@ async def open_conversations(pilot, app) -> ConversationsScreen:  # type: ignore
 async def test_list_shows_numbers_and_a_context_gauge() -> None:
     client = DemoClient()
     app = make_test_app(client)
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=(150, 40)) as pilot:  # room for every column
         screen = await open_conversations(pilot, app)
         table = screen.query_one(DataTable)
         assert table.row_count == len(client.conversations) == 16
-        row = table.get_row(BRANCHED)
-        assert str(row[4]) == "10" and str(row[5]) == "4" and str(row[6]) == "1"
-        assert "145k/200k" in str(row[9])
+
+        def cell(column: str) -> str:
+            return str(table.get_cell(BRANCHED, column))
+
+        assert (cell("reqs"), cell("br"), cell("sub")) == ("10", "4", "1")
+        assert "145k/200k" in cell("context")
+
+
+async def test_a_narrow_list_keeps_the_title_and_the_money() -> None:
+    app = make_test_app(DemoClient())
+    async with app.run_test(size=(150, 40)) as pilot:
+        screen = await open_conversations(pilot, app)
+        table = screen.query_one(DataTable)
+        assert len(table.columns) == 11
+        await pilot.resize_terminal(80, 24)
+        await settle(pilot, app)
+        keys = [str(k.value) for k in table.columns]
+        assert keys == ["conv", "last", "account", "title", "reqs", "tokens", "cost"]
+        assert table.row_count == 16 and str(table.get_cell(BRANCHED, "cost")).startswith("$")
+        assert sum(c.get_render_width(table) for c in table.columns.values()) <= 80 - 2
 
 
 async def test_list_pages_in_as_the_cursor_nears_the_end() -> None:

@@ -191,19 +191,17 @@ async def test_first_traffic_into_an_empty_store_takes_the_keys() -> None:
 
 
 def test_a_narrow_table_keeps_time_class_status_tokens_cost_and_a_preview() -> None:
-    from nexus.tui.widgets.request_table import (
-        MIN_PREVIEW,
-        _fixed_width,
-        default_columns,
-        fit_columns,
-    )
+    from nexus.tui.columns import fit_columns, fixed_width
+    from nexus.tui.widgets.request_table import MIN_PREVIEW, default_columns
 
     columns = default_columns(None)
-    assert [c.title for c in fit_columns(columns, 200)] == [c.title for c in columns]
-    at_80 = fit_columns(columns, 80)
+    assert [c.title for c in fit_columns(columns, 200, min_flex=MIN_PREVIEW)] == [
+        c.title for c in columns
+    ]
+    at_80 = fit_columns(columns, 80, min_flex=MIN_PREVIEW)
     titles = [c.title for c in at_80]
     assert {"time", "class", "st", "out", "cost", "preview"} <= set(titles)
-    assert 80 - _fixed_width(at_80) >= MIN_PREVIEW
+    assert 80 - fixed_width(at_80) >= MIN_PREVIEW
     assert {"dur", "conv", "account"}.isdisjoint(titles)  # the least needed went first
-    at_40 = [c.title for c in fit_columns(columns, 40)]
+    at_40 = [c.title for c in fit_columns(columns, 40, min_flex=MIN_PREVIEW)]
     assert at_40 == ["time", "class", "st", "out", "cost", "preview"]  # never below these

@@ -7,11 +7,11 @@ and ``/api/conversations/count``."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Static
@@ -23,6 +23,7 @@ from nexus.records import (
     RequestFilter,
 )
 from nexus.tui import cells
+from nexus.tui.columns import fit_columns, fixed_width
 from nexus.tui.messages import ConversationPageLoaded
 from nexus.tui.query import Query
 from nexus.tui.screens.base import NexusScreen
@@ -53,7 +54,10 @@ def context_cell(conv: ConversationSummary) -> Text:
     return text
 
 
-def conversation_row(conv: ConversationSummary, now_ms: int) -> list[Text | str]:
+def conversation_row(
+    conv: ConversationSummary, now_ms: int, title_width: int = 30
+) -> list[Text | str]:
+    """One cell per column of ``COLUMNS``, in order."""
     tokens = (
         conv.input_tokens + conv.output_tokens + conv.cache_creation_tokens + conv.cache_read_tokens
     )
@@ -63,7 +67,7 @@ def conversation_row(conv: ConversationSummary, now_ms: int) -> list[Text | str]
         marker,
         cells.ago(conv.last_at_ms, now_ms).removesuffix(" ago"),
         cells.one_line(conv.account_id or cells.bare_host(conv.host), 12),
-        Text(cells.one_line(conv.title or conv.last_user_preview, 30)),
+        Text(cells.one_line(conv.title or conv.last_user_preview, title_width)),
         Text(str(conv.request_count), justify="right"),
         Text(str(conv.branch_count), justify="right"),
         Text(str(conv.subtask_count), justify="right"),
@@ -80,19 +84,29 @@ def main_models(models: tuple[str, ...]) -> str:
     return ", ".join(cells.short_model(m) for m in main[:2])
 
 
+@dataclass(frozen=True, slots=True)
+class ListColumn:
+    title: str
+    width: int  # 0: the title, which takes what is left
+    drop: int = 0  # columns.fit_columns: 1 gives way first; 0 always shown
+
+
 COLUMNS = (
-    "conv",
-    "last",
-    "account",
-    "title",
-    "reqs",
-    "br",
-    "sub",
-    "tokens",
-    "cost",
-    "context",
-    "models",
+    ListColumn("conv", 6),
+    ListColumn("last", 5),
+    ListColumn("account", 12, drop=5),
+    ListColumn("title", 0),
+    ListColumn("reqs", 4),
+    ListColumn("br", 3, drop=2),
+    ListColumn("sub", 3, drop=1),
+    ListColumn("tokens", 6),
+    ListColumn("cost", 7),
+    ListColumn("context", 18, drop=3),
+    ListColumn("models", 12, drop=4),
 )
+MIN_TITLE = 20
+_CELL_GAP = 2  # DataTable pads each cell by one on both sides
+_SCROLLBAR = 2
 
 
 class ConversationsScreen(NexusScreen):
@@ -115,6 +129,7 @@ class ConversationsScreen(NexusScreen):
         self.rows: list[ConversationSummary] = []
         self._stale = False
         self.period = PERIODS[0]
+        self._layout: tuple[list[int], int] = ([], 0)  # shown column indexes, title width
 
     def compose(self) -> ComposeResult:
         yield StatusBar("Conversations", id="status")
@@ -132,8 +147,7 @@ class ConversationsScreen(NexusScreen):
         return self.query_one("#conversations", DataTable)
 
     def on_mount(self) -> None:
-        for title in COLUMNS:
-            self.table.add_column(title, key=title)
+        self._fit(self.size.width)
         self.nexus.feed_signal.subscribe(self, self.on_feed)
         self.load_page(None)
         self.load_overview()
@@ -175,11 +189,41 @@ class ConversationsScreen(NexusScreen):
         for conv in message.page.items:
             if conv.id in table.rows:
                 continue
-            table.add_row(*conversation_row(conv, now), key=conv.id)
+            self._add_row(conv, now)
             self.rows.append(conv)
         self.next_cursor = message.page.next_cursor
         self.loaded = True
         self._update_status()
+
+    # -- fitting the terminal -------------------------------------------------------------------
+    def on_resize(self, event: events.Resize) -> None:
+        self._fit(event.size.width)
+
+    def _fit(self, width: int) -> None:
+        """Show the columns ``width`` has room for (the least needed give way first; the time,
+        title and money stay), rebuilding the table when that set changes."""
+        room = max(width, 40) - _SCROLLBAR
+        shown = fit_columns(COLUMNS, room, min_flex=MIN_TITLE, gap=_CELL_GAP)
+        title_width = max(MIN_TITLE, room - fixed_width(shown, _CELL_GAP))
+        layout = ([COLUMNS.index(c) for c in shown], title_width)
+        if layout == self._layout:
+            return
+        self._layout = layout
+        table = self.table
+        keep = table.cursor_row
+        table.clear(columns=True)
+        for column in shown:
+            table.add_column(column.title, key=column.title, width=column.width or title_width)
+        now = self.nexus.clock()
+        for conv in self.rows:
+            self._add_row(conv, now)
+        if self.rows:
+            table.move_cursor(row=min(keep, len(self.rows) - 1))
+
+    def _add_row(self, conv: ConversationSummary, now: int) -> None:
+        indexes, title_width = self._layout
+        row = conversation_row(conv, now, title_width)
+        self.table.add_row(*(row[i] for i in indexes), key=conv.id)
 
     @on(DataTable.RowHighlighted)
     def _near_end(self, event: DataTable.RowHighlighted) -> None:

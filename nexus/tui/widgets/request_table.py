@@ -27,6 +27,7 @@ from textual.strip import Strip
 
 from nexus.records import RequestSummary
 from nexus.tui import cells
+from nexus.tui.columns import fit_columns, fixed_width
 from nexus.tui.paging import PagedRows, PageRequest
 
 
@@ -41,22 +42,6 @@ class Column:
 
 MIN_PREVIEW = 24
 """Columns are dropped until the preview has this much room (or only the kept ones are left)."""
-
-
-def fit_columns(columns: list[Column], width: int) -> list[Column]:
-    """The columns that fit ``width`` with ``MIN_PREVIEW`` left for the flexible one, dropping
-    the least needed first: at 80 columns time, model, class, status, tokens in and out, cost and
-    the preview stay (the money and what was asked are never dropped)."""
-    shown = list(columns)
-    for doomed in sorted((c for c in columns if c.drop), key=lambda c: c.drop):
-        if _fixed_width(shown) + MIN_PREVIEW <= width:
-            break
-        shown.remove(doomed)
-    return shown
-
-
-def _fixed_width(columns: list[Column]) -> int:
-    return sum(c.width for c in columns) + len(columns) + 1  # a space after each, the mark before
 
 
 def _cls(row: RequestSummary) -> Text:
@@ -329,8 +314,8 @@ class RequestTable(ScrollView, can_focus=True):
     def _layout(self, width: int) -> list[tuple[Column, int]]:
         """The columns shown at ``width`` and the width of each (computed once per width)."""
         if self._fitted_width != width:
-            shown = fit_columns(self.columns, width)
-            fixed = _fixed_width(shown)
+            shown = fit_columns(self.columns, width, min_flex=MIN_PREVIEW)
+            fixed = fixed_width(shown)
             self._fitted = [(c, c.width or max(8, width - fixed)) for c in shown]
             self._fitted_width = width
         return self._fitted
