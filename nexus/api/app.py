@@ -3,8 +3,9 @@
 ``make_api_app`` wires the access check (``auth.py``) in front of every ``/api/*`` route, one JSON
 error shape for everything that goes wrong (``{"error": {"type", "message"}}``, plus ``parameter``
 on a 400 about a parameter), and the blueprints of ``nexus/api/routes/``. Areas add a route module
-there exposing ``blueprint`` (or ``bp``) and list it in ``_ROUTE_MODULES``; a module that is not
-written yet leaves its paths answering 501.
+there exposing ``blueprint`` (or ``bp``), list it in ``_ROUTE_MODULES`` and describe each route
+in ``routes/openapi.py`` (an undescribed route is an error there); a module that is not written
+yet leaves its paths answering 501.
 """
 
 from __future__ import annotations

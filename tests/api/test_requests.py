@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
@@ -213,13 +214,43 @@ async def test_unknown_route_and_health(api: Api) -> None:
     assert (await get_json(api, "/health"))["status"] == "ok"
 
 
-async def test_openapi_document_lists_every_route_and_filter(api: Api) -> None:
+def _registered_routes(app: Any) -> set[tuple[str, str]]:
+    """(method, OpenAPI path) of every route the app answers, read from Quart's own url_map;
+    ``static`` is Quart's, not the API's. HEAD and OPTIONS come with every route."""
+    routes = set()
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint != "static":
+            path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule)
+            routes |= {(m.lower(), path) for m in rule.methods - {"HEAD", "OPTIONS"}}
+    return routes
+
+
+async def test_openapi_document_describes_exactly_the_registered_routes(api: Api) -> None:
+    """A route added without its entry in the document turns this red, and so does an entry
+    for a route that is gone."""
     doc = await get_json(api, "/api/openapi.json")
     assert doc["openapi"].startswith("3.")
-    for path in ("/api/requests", "/api/requests/{id}", "/api/conversations/{id}", "/api/events"):
-        assert path in doc["paths"]
+    documented = {(m, p) for p, ops in doc["paths"].items() for m in ops}
+    assert documented == _registered_routes(api.app)
+    assert ("post", "/api/analyses") in documented  # the analysis routes were once left out
+    for path, ops in doc["paths"].items():
+        for op in ops.values():
+            assert op["summary"] and op["responses"], path
+            in_path = {p["name"] for p in op.get("parameters", []) if p["in"] == "path"}
+            assert in_path == set(re.findall(r"{(\w+)}", path)), path
     names = {p["name"] for p in doc["paths"]["/api/requests"]["get"]["parameters"]}
     assert {"since", "status", "class", "q", "cursor", "limit"} <= names
+
+
+async def test_a_route_without_an_openapi_entry_is_an_error_not_a_gap(api: Api) -> None:
+    from nexus.api.routes.openapi import UndocumentedRoute, build_document
+
+    async def undocumented() -> str:
+        return "{}"
+
+    api.app.add_url_rule("/api/new/<thing>", "new", undocumented, methods=["GET", "DELETE"])
+    with pytest.raises(UndocumentedRoute, match="DELETE /api/new/<thing>, GET /api/new/<thing>"):
+        build_document(api.app)
 
 
 @pytest.mark.parametrize("limit", [1, 3, 500])
