@@ -215,6 +215,9 @@ async def measure(url: str, store: Any, samples: int) -> dict[str, tuple[float, 
             "search two words": lambda: f"/api/requests?q=please+{rnd.choice(RARE)}",
             "detail": lambda: f"/api/requests/{rnd.choice(ids)}",
             "conversations list": fixed("/api/conversations?limit=100"),
+            "conversations search common word": fixed("/api/conversations?q=build"),
+            "conversations search rare word": lambda: f"/api/conversations?q={rnd.choice(RARE)}",
+            "conversations count (search)": fixed("/api/conversations/count?q=build"),
             "tree": lambda: f"/api/conversations/{rnd.choice(convs)}",
         }
         results = {}

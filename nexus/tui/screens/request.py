@@ -284,8 +284,8 @@ def head_text(stored: StoredRequest, app: NexusApp) -> Text:
         text.append(f"  conversation {s.conversation_id}", style="dim")
     else:
         text.append("no conversation", style="dim")
-    text.append(f"  account {s.account_id or '–'}  host {s.host}", style="dim")
     text.append(f"\n request {s.id}", style="dim")  # the full id: what --request and the API take
+    text.append(f"  account {s.account_id or '–'}  host {s.host}", style="dim")
     return text
 
 
