@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nexus.aio import TaskSet  # noqa: E402
 from tests.factories import make_record  # noqa: E402
-from tests.fakes.serve_process import NexusProcess, free_port  # noqa: E402
+from tests.fakes.serve_process import NexusProcess, cpu_s, free_port, rss_mb  # noqa: E402
 from tests.fakes.upstream import FakeUpstream  # noqa: E402
 
 BODY = {
@@ -36,18 +36,6 @@ BODY = {
     "max_tokens": 5,
     "messages": [{"role": "user", "content": "hi"}],
 }
-
-
-def cpu_s(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def rss_mb(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as status:
-        line = next(line for line in status if line.startswith("VmRSS:"))
-    return int(line.split()[1]) // 1024
 
 
 async def seed(db: Path, events: int) -> None:
@@ -103,12 +91,12 @@ async def main(events: int, clients: int, slow: bool) -> None:
         try:
             await timed_calls(nexus.proxy_url, 50)  # warm-up
             alone = await timed_calls(nexus.proxy_url, 300)
-            rss_alone, cpu_before = rss_mb(pid), cpu_s(pid)
+            rss_alone, cpu_before = int(rss_mb(pid)), cpu_s(pid)
             stop, counts, peak = asyncio.Event(), [], [rss_alone]
 
             async def watch() -> None:
                 while not stop.is_set():
-                    peak[0] = max(peak[0], rss_mb(pid))
+                    peak[0] = max(peak[0], int(rss_mb(pid)))
                     await asyncio.sleep(0.1)
 
             tasks = TaskSet()

@@ -38,12 +38,20 @@ def _settings(
     )
 
 
-def _library(settings: Settings) -> PromptLibrary:
+def _library(
+    data_dir: Path | None,
+    prompts_dir: Path | None,
+    prompts_git: str | None,
+    prompts_git_path: str | None,
+) -> tuple[Settings, PromptLibrary]:
+    """The settings the read-only commands share (no branch: they read the checkout as it is) and
+    the library loaded from them."""
     from nexus.prompts.config import library_for
 
+    settings = _settings(data_dir, prompts_dir, prompts_git, None, prompts_git_path)
     library = library_for(settings)
     library.refresh()
-    return library
+    return settings, library
 
 
 def _prompt_json(p: Prompt, *, with_template: bool = False) -> dict[str, object]:
@@ -61,8 +69,7 @@ def list_prompts(
     as_json: options.Json = False,
 ) -> None:
     """List the prompts (name, arguments, description); broken files are named on stderr."""
-    settings = _settings(data_dir, prompts_dir, prompts_git, None, prompts_git_path)
-    library = _library(settings)
+    settings, library = _library(data_dir, prompts_dir, prompts_git, prompts_git_path)
     for p in library.prompts.values():
         if as_json:
             out.out(orjson.dumps(_prompt_json(p)).decode(), highlight=False)
@@ -85,7 +92,7 @@ def show(
     as_json: options.Json = False,
 ) -> None:
     """Show one prompt: its file, arguments and template."""
-    library = _library(_settings(data_dir, prompts_dir, prompts_git, None, prompts_git_path))
+    _, library = _library(data_dir, prompts_dir, prompts_git, prompts_git_path)
     p = _get(library, name)
     if as_json:
         out.out(orjson.dumps(_prompt_json(p, with_template=True)).decode(), highlight=False)
@@ -113,7 +120,7 @@ def render_prompt(
     from nexus.errors import RenderError
     from nexus.prompts import render
 
-    library = _library(_settings(data_dir, prompts_dir, prompts_git, None, prompts_git_path))
+    _, library = _library(data_dir, prompts_dir, prompts_git, prompts_git_path)
     p = _get(library, name)
     arguments: dict[str, str] = {}
     for item in arg or []:
@@ -137,8 +144,7 @@ def check(
     as_json: options.Json = False,
 ) -> None:
     """Parse every prompt file; name each broken one and why; exit 1 if any is broken."""
-    settings = _settings(data_dir, prompts_dir, prompts_git, None, prompts_git_path)
-    library = _library(settings)
+    _, library = _library(data_dir, prompts_dir, prompts_git, prompts_git_path)
     if as_json:
         for path, message in library.errors.items():
             out.out(orjson.dumps({"path": str(path), "error": message}).decode(), highlight=False)

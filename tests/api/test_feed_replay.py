@@ -6,13 +6,13 @@ so a loaded machine does not make it flaky."""
 from __future__ import annotations
 
 import asyncio
-import os
 
 import httpx
 import orjson
 
 from nexus.api.routes.events import REPLAY_LIMIT
 from tests.factories import make_record
+from tests.fakes.serve_process import cpu_s, rss_mb
 
 SEEDED = 3000
 SUBSCRIBERS = 50
@@ -21,18 +21,6 @@ BODY = {
     "max_tokens": 5,
     "messages": [{"role": "user", "content": "hi"}],
 }
-
-
-def cpu_s(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as status:
-        line = next(line for line in status if line.startswith("VmRSS:"))
-    return int(line.split()[1]) / 1024
 
 
 async def replay(api_url: str, want: int) -> tuple[dict, int]:

@@ -34,6 +34,20 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def cpu_s(pid: int) -> float:
+    """CPU time (user + system) a process has used so far, from /proc."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pid: int) -> float:
+    """A process's resident memory now, from /proc."""
+    with open(f"/proc/{pid}/status") as status:
+        line = next(line for line in status if line.startswith("VmRSS:"))
+    return int(line.split()[1]) / 1024
+
+
 def recorder_pid(serve_pid: int) -> int | None:
     """The recorder process (``nexus.recording``) a ``nexus serve`` runs as its only child."""
     try:
