@@ -14,6 +14,7 @@ one, the linker classifies the request as a main-agent ``turn``; ``BASH_TOOL`` i
 from __future__ import annotations
 
 import dataclasses
+import time
 from typing import Any
 
 import orjson
@@ -154,6 +155,15 @@ def turn(previous: RequestRecord | None, text: str, at_ms: int, **overrides: Any
     return make_record(
         started_at_ms=at_ms, user_text=text, history=history, tools=[BASH_TOOL], **overrides
     )
+
+
+def oauth_credentials(account_id: str, client_api_key: str, access_token: str) -> dict[str, Any]:
+    """A team-mode OAuth account's credentials file (as ``nexus auth`` writes it), valid an hour."""
+    return {
+        "type": "oauth", "accountId": account_id, "client_api_key": client_api_key,
+        "oauth": {"accessToken": access_token, "refreshToken": "rt", "scopes": ["user:inference"],
+                  "expiresAt": int((time.time() + 3600) * 1000)},
+    }  # fmt: skip
 
 
 def kill_spool(spool: Any) -> None:

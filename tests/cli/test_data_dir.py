@@ -11,10 +11,10 @@ import typer
 
 from nexus.cli.main import app
 from nexus.cli.reference import _walk
-from nexus.store.sqlite import SqliteStore
 from tests.cli.entry import clean_env, run_nexus
 from tests.factories import make_record
 from tests.fakes.serve_process import NexusProcess, free_port
+from tests.fakes.stores import seed_sqlite
 
 
 def test_every_command_that_reads_the_store_takes_the_data_folder():
@@ -26,20 +26,10 @@ def test_every_command_that_reads_the_store_takes_the_data_folder():
             assert names["data_dir"].envvar == "NEXUS_DATA_DIR", " ".join(path)
 
 
-def seed(path, records) -> None:
-    async def write() -> None:
-        store = SqliteStore(path)
-        await store.open()
-        await store.write_batch(records)
-        await store.close()
-
-    asyncio.run(write())
-
-
 def test_every_command_reads_the_database_of_the_data_folder(tmp_path):
     data = tmp_path / "data"
     data.mkdir()
-    seed(data / "nexus.db", [make_record(status=200)])
+    seed_sqlite(data / "nexus.db", [make_record(status=200)])
     env = clean_env(tmp_path / "home")  # its default data folder is empty
     flag = ["--data-dir", str(data)]
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from dataclasses import replace
 
@@ -12,20 +11,10 @@ from typer.testing import CliRunner
 from nexus.cli.main import app
 from nexus.recorder.derive import derive
 from nexus.records import Usage
-from nexus.store.sqlite import SqliteStore
 from tests.factories import make_record
+from tests.fakes.stores import seed_sqlite
 
 T0 = 1_790_000_000_000
-
-
-def seed(path, records) -> None:
-    async def write() -> None:
-        store = SqliteStore(path)
-        await store.open()
-        await store.write_batch(records)
-        await store.close()
-
-    asyncio.run(write())
 
 
 def test_json_lines_are_newest_first_with_tokens_and_timings(tmp_path):
@@ -33,7 +22,7 @@ def test_json_lines_are_newest_first_with_tokens_and_timings(tmp_path):
         make_record(started_at_ms=T0 + i, usage=Usage(10 + i, 20, 3, 3, 0, 40), status=200)
         for i in range(5)
     ]
-    seed(tmp_path / "n.db", records)
+    seed_sqlite(tmp_path / "n.db", records)
     result = CliRunner().invoke(
         app, ["logs", "-n", "3", "--json", "--db", f"sqlite:///{tmp_path}/n.db"]
     )
@@ -51,7 +40,7 @@ def test_the_table_shows_errors_and_an_empty_store_says_what_to_do(tmp_path):
     db = f"sqlite:///{tmp_path}/n.db"
     empty = CliRunner().invoke(app, ["logs", "--db", db])
     assert "No calls recorded yet" in empty.stdout
-    seed(tmp_path / "n.db", [make_record(status=529, error="overloaded")])
+    seed_sqlite(tmp_path / "n.db", [make_record(status=529, error="overloaded")])
     table = CliRunner().invoke(app, ["logs", "--db", db], env={"COLUMNS": "120"})
     assert "529" in table.stdout and "overloaded" in table.stdout and "opus-4-8" in table.stdout
 
@@ -66,7 +55,7 @@ def test_a_200_stream_that_ended_in_an_error_event_is_listed_as_an_error(tmp_pat
         b'"message":"Overloaded"}}\n\n'
     )
     stream = derive(replace(make_record(started_at_ms=T0 + 1).exchange, response_body=events))
-    seed(tmp_path / "n.db", [ok, stream])
+    seed_sqlite(tmp_path / "n.db", [ok, stream])
     result = CliRunner().invoke(app, ["logs", "--errors", "--json", "--db", db])
     assert result.exit_code == 0, result.output
     (line,) = [orjson.loads(text) for text in result.stdout.splitlines()]
@@ -81,7 +70,7 @@ def test_the_table_shows_each_id_and_local_time_through_the_real_command(tmp_pat
 
     record = make_record(started_at_ms=T0, status=200)
     (tmp_path / "data").mkdir()
-    seed(tmp_path / "data" / "nexus.db", [record])
+    seed_sqlite(tmp_path / "data" / "nexus.db", [record])
     # UTC+05:30 all year: local and UTC clocks differ by a time no rounding can hide
     env = clean_env(
         tmp_path, COLUMNS="80", TZ="Asia/Kolkata", NEXUS_DATA_DIR=str(tmp_path / "data")

@@ -21,6 +21,20 @@ import pytest
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
 
+def seed_sqlite(path: Path, records: list[Any]) -> None:
+    """Write ``records`` to the SQLite database at ``path`` (made if missing), for a command under
+    test to read."""
+    from nexus.store.sqlite import SqliteStore
+
+    async def write() -> None:
+        store = SqliteStore(path)
+        await store.open()
+        await store.write_batch(records)
+        await store.close()
+
+    asyncio.run(write())
+
+
 def pg_admin_url() -> str:
     return os.environ.get("NEXUS_TEST_POSTGRES_URL") or DEFAULT_PG_URL
 

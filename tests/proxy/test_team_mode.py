@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-import time
 
 import httpx
 import orjson
 
 from nexus.records import RequestFilter
+from tests.factories import oauth_credentials
 
 BODY = {
     "model": "claude-opus-4-8",
@@ -69,11 +69,9 @@ async def test_oauth_account_sends_bearer_and_merges_the_oauth_beta(
 ):
     server = await start_nexus()
     host = server.endpoints.proxy_url.removeprefix("http://")
-    write_credentials(tmp_path / "credentials", host, {
-        "type": "oauth", "accountId": "acct-max", "client_api_key": CLIENT_KEY,
-        "oauth": {"accessToken": OAUTH_TOKEN, "refreshToken": "rt", "scopes": ["user:inference"],
-                  "expiresAt": int((time.time() + 3600) * 1000)},
-    })  # fmt: skip
+    write_credentials(
+        tmp_path / "credentials", host, oauth_credentials("acct-max", CLIENT_KEY, OAUTH_TOKEN)
+    )
     response = await post(
         server,
         headers={

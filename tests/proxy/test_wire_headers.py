@@ -8,9 +8,9 @@ name, and team mode swaps the credential in place (DESIGN.md §3).
 from __future__ import annotations
 
 import asyncio
-import time
 
 from nexus.records import RequestFilter
+from tests.factories import oauth_credentials
 from tests.proxy.test_team_mode import ACCOUNT_SECRET, CLIENT_KEY, OAUTH_TOKEN, write_credentials
 
 BODY = b'{"model":"claude-opus-4-8","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}'
@@ -97,11 +97,9 @@ async def test_oauth_team_mode_puts_the_bearer_where_the_client_key_was_and_only
 ):
     server = await start_nexus(upstream_url=raw_upstream.url)
     host = server.endpoints.proxy_url.removeprefix("http://")
-    write_credentials(tmp_path / "credentials", host, {
-        "type": "oauth", "accountId": "acct-max", "client_api_key": CLIENT_KEY,
-        "oauth": {"accessToken": OAUTH_TOKEN, "refreshToken": "rt", "scopes": ["user:inference"],
-                  "expiresAt": int((time.time() + 3600) * 1000)},
-    })  # fmt: skip
+    write_credentials(
+        tmp_path / "credentials", host, oauth_credentials("acct-max", CLIENT_KEY, OAUTH_TOKEN)
+    )
     sent = client_headers(host, key=CLIENT_KEY)
     assert (await send_raw(server.endpoints.proxy_url, sent)).startswith(b"HTTP/1.1 200")
     (seen,) = raw_upstream.requests
