@@ -22,6 +22,35 @@ async def link_live(store: Any, records: Sequence[RequestRecord], batch: int = 1
         await linker.link_batch(chunk)  # writes its links itself
 
 
+IndexRow = tuple[str, int | None, str | None, int | None, int | None]
+
+
+async def indexed_links(store: Any, records: list[RequestRecord]) -> list[IndexRow]:
+    """Write all the records, then link them one at a time in order (as the writer would under
+    light load); per record (class, parent, branch, conversation, subtask_of), the ids as indexes
+    into ``records``."""
+    await store.write_batch(records)
+    linker = ConversationLinker(store)
+    for record in records:
+        await linker.link_batch([record])
+    ids = [r.id for r in records]
+    links = await store.stored_links(ids)
+
+    def index(request_id: str | None) -> int | None:
+        return None if request_id is None else ids.index(request_id)
+
+    return [
+        (
+            str(lk.traffic_class),
+            index(lk.parent_request_id),
+            lk.branch,
+            index(lk.conversation_id),
+            index(lk.subtask_of),
+        )
+        for lk in (links[i] for i in ids)
+    ]
+
+
 async def rebuild(store: Any) -> None:
     await rebuild_conversations(store, batch_size=7)
 

@@ -9,9 +9,9 @@ from typing import Any
 import orjson
 import pytest
 
-from nexus.conversations.worker import ConversationLinker
 from nexus.records import RequestRecord
 from tests.conversations.captured import captured_records
+from tests.conversations.harness import indexed_links
 
 # index → (class, parent index, branch, conversation index, subtask_of index)
 EXPECTED: dict[str, list[tuple[str, int | None, str | None, int | None, int | None]]] = {
@@ -62,32 +62,9 @@ def _without_session(record: RequestRecord) -> RequestRecord:
     return dataclasses.replace(record, exchange=exchange, session_id=None, agent_id=None)
 
 
-async def _links(store: Any, records: list[RequestRecord]) -> list[tuple[Any, ...]]:
-    await store.write_batch(records)
-    linker = ConversationLinker(store)
-    for record in records:  # one at a time, as the writer would under light load
-        await linker.link_batch([record])
-    ids = [r.id for r in records]
-    links = await store.stored_links(ids)
-
-    def index(request_id: str | None) -> int | None:
-        return None if request_id is None else ids.index(request_id)
-
-    return [
-        (
-            str(lk.traffic_class),
-            index(lk.parent_request_id),
-            lk.branch,
-            index(lk.conversation_id),
-            index(lk.subtask_of),
-        )
-        for lk in (links[i] for i in ids)
-    ]
-
-
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 async def test_captured_cli_session_links_as_lived(store: Any, name: str) -> None:
-    assert await _links(store, captured_records(name)) == EXPECTED[name]
+    assert await indexed_links(store, captured_records(name)) == EXPECTED[name]
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -96,4 +73,4 @@ async def test_captured_cli_session_links_without_session_ids(store: Any, name: 
     if name == "interactive_compact":  # without a session the title call belongs nowhere
         expected[1] = ("title", None, None, None, None)
     records = [_without_session(r) for r in captured_records(name)]
-    assert await _links(store, records) == expected
+    assert await indexed_links(store, records) == expected

@@ -15,9 +15,9 @@ from nexus.conversations.classify import classify
 from nexus.conversations.normalize import parse_json
 from nexus.conversations.worker import ConversationLinker
 from nexus.recorder.derive import derive
-from nexus.records import RequestRecord, TrafficClass
+from nexus.records import TrafficClass
 from tests.conversations.captured import captured_records
-from tests.conversations.harness import link_live, rebuild, snapshot
+from tests.conversations.harness import indexed_links, link_live, rebuild, snapshot
 
 Row = tuple[str, int | None, str | None, int | None, int | None]
 HEAD: Row = ("other", None, None, None, None)
@@ -163,33 +163,10 @@ EXPECTED: dict[tuple[str, str], list[Row]] = {
 _ID = [f"{v}-{s}" for v, s in sorted(EXPECTED)]
 
 
-async def _links(store: Any, records: list[RequestRecord]) -> list[Row]:
-    await store.write_batch(records)
-    linker = ConversationLinker(store)
-    for record in records:  # one at a time, as the writer would under light load
-        await linker.link_batch([record])
-    ids = [r.id for r in records]
-    links = await store.stored_links(ids)
-
-    def index(request_id: str | None) -> int | None:
-        return None if request_id is None else ids.index(request_id)
-
-    return [
-        (
-            str(lk.traffic_class),
-            index(lk.parent_request_id),
-            lk.branch,
-            index(lk.conversation_id),
-            index(lk.subtask_of),
-        )
-        for lk in (links[i] for i in ids)
-    ]
-
-
 @pytest.mark.parametrize(("version", "scenario"), sorted(EXPECTED), ids=_ID)
 async def test_captured_session_links_as_lived(store: Any, version: str, scenario: str) -> None:
     records = captured_records(scenario, version=version)
-    assert await _links(store, records) == EXPECTED[(version, scenario)]
+    assert await indexed_links(store, records) == EXPECTED[(version, scenario)]
 
 
 @pytest.mark.parametrize(("version", "scenario"), sorted(EXPECTED), ids=_ID)
@@ -232,7 +209,7 @@ async def test_each_branch_kind_appears_in_the_tree(
     store: Any, version: str, kind: str, scenario: str, index: int
 ) -> None:
     records = captured_records(scenario, version=version)
-    await _links(store, records)
+    await indexed_links(store, records)
     if scenario == "fork_session" and version == "2.1.332":
         index = 1
     request_id = records[index].id
