@@ -179,9 +179,11 @@ c.id = ?
 coalesce(json_extract(c.class_counts, '$.' || ?), 0) > 0
 -- name: conv_filter_text
 -- The search index's own match (filter_text, events.sql) over every request of the conversation,
--- plus the title and last prompt as substrings.
-(c.title LIKE ? ESCAPE '\' OR c.last_user_preview LIKE ? ESCAPE '\' OR c.id IN (
-    SELECT n.conversation_id FROM requests r JOIN link_nodes n ON n.request_id = r.id
+-- plus the title and last prompt as substrings. EXISTS walks conversations newest first and stops
+-- at the page's end (a common word: 12 ms, not 54 ms, at 20 000 requests); the match's id list is
+-- computed once. The link_nodes subquery names its request id r.id, as filter_text expects.
+(c.title LIKE ? ESCAPE '\' OR c.last_user_preview LIKE ? ESCAPE '\' OR EXISTS (
+    SELECT 1 FROM (SELECT n.request_id AS id FROM link_nodes n WHERE n.conversation_id = c.id) r
     WHERE {filter_text}))
 
 -- name: conv_positions
