@@ -107,6 +107,9 @@ def make_api_app(
         response = error_response(refusal.status, refusal.error_type, refusal.message)
         if refusal.status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="nexus"'
+        # The body is left unread, so the server cannot keep the connection: saying so keeps a
+        # client from sending its next call on a connection that is closing under it.
+        response.headers["Connection"] = "close"
         return response
 
     @app.get("/health")

@@ -44,6 +44,8 @@ async def test_cross_origin_or_non_json_calls_that_change_state_are_refused(
         for path, headers, content, status in attempts:
             answer = await client.post(api + path, headers=headers, content=content)
             assert answer.status_code == status, (path, headers, answer.text)
+            # its body unread, the connection closes: the answer says so, so no call is sent on it
+            assert answer.headers.get("connection") == "close"
         assert (await client.get(api + "/api/analyses")).json()["items"] == []  # nothing started
         assert (await client.get(api + "/api/requests", headers=EVIL)).status_code == 200  # reads
         own = await client.post(api + "/api/analyses", json={"conversation_id": conversation})
