@@ -212,6 +212,9 @@ async def _error(send: Send, status: int, code: int, message: str) -> None:
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
+                # a refusal may leave the body unread, so the server closes: say so, or a client
+                # sends its next call on a connection closing under it
+                (b"connection", b"close"),
             ],
         }
     )
