@@ -1,13 +1,17 @@
-"""Settings: the one frozen configuration object, its defaults and its environment-variable twins.
+"""Settings: the one frozen configuration object, its defaults, and one declaration per setting.
 
-Only this module and ``nexus.cli`` read ``os.environ``; everything else receives a ``Settings``.
+Each ``Declared`` names a setting's environment variable, its command-line flag and its help once:
+``Settings.from_env`` reads the variables from it and ``nexus.cli.options`` builds the typer options
+from it, so the two cannot drift apart (they once did: ``NEXUS_MAX_BODY_MB`` vs
+``NEXUS_MAX_BODY_BYTES``). Only this module and ``nexus.cli`` read ``os.environ``; everything else
+receives a ``Settings``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -97,11 +101,9 @@ class Settings:
         """Settings from environment variables (names as in DESIGN.md), then explicit overrides."""
         env = os.environ if environ is None else environ
         values: dict[str, object] = {"data_dir": data_dir(env)}
-        for key, name, kind in _ENV_KEYS:
-            if env.get(name):
-                values[key] = kind(env[name])
-        if env.get("DATABASE_URL"):
-            values["database_url"] = env["DATABASE_URL"]
+        for declared in DECLARED:
+            if declared.key in _FIELDS and env.get(declared.env):
+                values[declared.key] = declared.parse(env[declared.env])
         values.update({k: v for k, v in overrides.items() if v is not None})
         folder = Path(values["data_dir"])  # type: ignore[arg-type]
         values.setdefault("database_url", "sqlite:///" + str(folder / "nexus.db"))
@@ -114,25 +116,134 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-_ENV_KEYS: tuple[tuple[str, str, type], ...] = (
-    ("data_dir", "NEXUS_DATA_DIR", Path),
-    ("proxy_port", "NEXUS_PROXY_PORT", int),
-    ("api_port", "NEXUS_API_PORT", int),
-    ("host", "NEXUS_HOST", str),
-    ("upstream_url", "NEXUS_UPSTREAM_URL", str),
-    ("credentials_dir", "NEXUS_CREDENTIALS_DIR", Path),
-    ("api_key", "DASHBOARD_API_KEY", str),
-    ("max_body_bytes", "NEXUS_MAX_BODY_BYTES", int),
-    ("upstream_timeout_s", "NEXUS_UPSTREAM_TIMEOUT", float),
-    ("gemini_api_key", "GEMINI_API_KEY", str),
-    ("gemini_model", "GEMINI_MODEL", str),
-    ("gemini_url", "NEXUS_GEMINI_URL", str),
-    ("oauth_token_url", "NEXUS_OAUTH_TOKEN_URL", str),
-    ("oauth_authorize_url", "NEXUS_OAUTH_AUTHORIZE_URL", str),
-    ("price_book_path", "NEXUS_PRICE_BOOK", Path),
-    ("prompts_dir", "NEXUS_PROMPTS_DIR", Path),
-    ("prompts_git_url", "NEXUS_PROMPTS_GIT", str),
-    ("prompts_git_branch", "NEXUS_PROMPTS_GIT_BRANCH", str),
-    ("prompts_git_path", "NEXUS_PROMPTS_GIT_PATH", str),
-    ("prompts_git_interval_s", "NEXUS_PROMPTS_GIT_INTERVAL", float),
+@dataclass(frozen=True, slots=True)
+class Declared:
+    """One setting: the ``Settings`` field (or, for a setting only commands use, its name), its
+    environment variable, its command-line flag (None: environment only), its help, how a
+    variable's text becomes a value, and the default ``--help`` shows."""
+
+    key: str
+    env: str
+    flag: str | None
+    help: str
+    parse: Callable[[str], object] = str
+    default: str | None = None
+
+
+DECLARED: tuple[Declared, ...] = (
+    Declared(
+        "database_url",
+        "DATABASE_URL",
+        "--db",
+        "Database URL: sqlite:///path/nexus.db or postgresql://user@host/db. "
+        "Default: sqlite:///<data folder>/nexus.db.",
+    ),
+    Declared(
+        "data_dir",
+        "NEXUS_DATA_DIR",
+        "--data-dir",
+        "Nexus's data folder (spool, serve.log, serve.pid, and the default SQLite database "
+        "nexus.db). Default: ~/.local/share/nexus. Give every command the same one.",
+        Path,
+    ),
+    Declared("proxy_port", "NEXUS_PROXY_PORT", "--proxy-port", "Port of the proxy.", int, "3000"),
+    Declared("api_port", "NEXUS_API_PORT", "--api-port", "Port of the read API.", int, "3001"),
+    Declared("host", "NEXUS_HOST", "--host", "Address to bind both ports to.", str, "127.0.0.1"),
+    Declared(
+        "upstream_url",
+        "NEXUS_UPSTREAM_URL",
+        "--upstream",
+        "Where calls are forwarded.",
+        str,
+        DEFAULT_UPSTREAM_URL,
+    ),
+    Declared(
+        "credentials_dir",
+        "NEXUS_CREDENTIALS_DIR",
+        "--credentials-dir",
+        "Folder of <host>.credentials.json files (team mode). Default: ./credentials.",
+        Path,
+    ),
+    Declared(
+        "api_key",
+        "DASHBOARD_API_KEY",
+        "--api-key",
+        "Key the read API requires. Unset: the API answers loopback clients only.",
+    ),
+    Declared(
+        "max_body_bytes",
+        "NEXUS_MAX_BODY_BYTES",
+        "--max-body-bytes",
+        "Largest request body the proxy accepts (larger ones get 413).",
+        int,
+        str(DEFAULT_MAX_BODY_BYTES),
+    ),
+    Declared("upstream_timeout_s", "NEXUS_UPSTREAM_TIMEOUT", None, "", float),
+    Declared("gemini_api_key", "GEMINI_API_KEY", None, ""),
+    Declared("gemini_model", "GEMINI_MODEL", None, ""),
+    Declared("gemini_url", "NEXUS_GEMINI_URL", None, ""),
+    Declared("oauth_token_url", "NEXUS_OAUTH_TOKEN_URL", None, ""),
+    Declared("oauth_authorize_url", "NEXUS_OAUTH_AUTHORIZE_URL", None, ""),
+    Declared(
+        "price_book_path",
+        "NEXUS_PRICE_BOOK",
+        "--price-book",
+        "A JSON price book overlaying the shipped one (format of nexus/usage/prices.json).",
+        Path,
+    ),
+    Declared(
+        "prompts_dir",
+        "NEXUS_PROMPTS_DIR",
+        "--prompts-dir",
+        "Folder of prompt files (*.yaml) served over /mcp. Default: <data folder>/prompts.",
+        Path,
+    ),
+    Declared(
+        "prompts_git_url",
+        "NEXUS_PROMPTS_GIT",
+        "--prompts-git",
+        "Also serve the prompt files of this git repository (URL or path), pulled "
+        "periodically into <data folder>/prompts-git; local files win on a name clash.",
+    ),
+    Declared(
+        "prompts_git_branch",
+        "NEXUS_PROMPTS_GIT_BRANCH",
+        "--prompts-git-branch",
+        "Branch of --prompts-git. Default: main.",
+    ),
+    Declared(
+        "prompts_git_path",
+        "NEXUS_PROMPTS_GIT_PATH",
+        "--prompts-git-path",
+        "Folder inside the --prompts-git repository that holds the prompt files. "
+        "Default: its root.",
+    ),
+    Declared(
+        "prompts_git_interval_s",
+        "NEXUS_PROMPTS_GIT_INTERVAL",
+        "--prompts-git-interval",
+        "Seconds between pulls of --prompts-git. Default: 60.",
+        float,
+    ),
+    # Settings only commands use (not fields of Settings): declared here all the same, so every
+    # variable Nexus reads is named in one table.
+    Declared(
+        "server",
+        "NEXUS_SERVER",
+        "--server",
+        "Read from a Nexus API (e.g. http://team-host:3001) instead of the local database.",
+    ),
+    Declared(
+        "log_level",
+        "NEXUS_LOG_LEVEL",
+        "--log-level",
+        "One of DEBUG, INFO, WARNING, ERROR.",
+        str,
+        "INFO",
+    ),
+    Declared(
+        "claude_bin", "NEXUS_CLAUDE_BIN", "--claude-bin", "The claude executable.", str, "claude"
+    ),
 )
+SETTINGS: dict[str, Declared] = {d.key: d for d in DECLARED}
+_FIELDS = frozenset(f.name for f in dataclasses.fields(Settings))

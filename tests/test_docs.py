@@ -7,7 +7,7 @@ import re
 import tomllib
 from pathlib import Path
 
-from nexus.settings import _ENV_KEYS
+from nexus.settings import DECLARED
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -22,7 +22,7 @@ def test_the_readme_names_the_python_the_package_requires():
 
 def test_every_environment_variable_settings_reads_is_documented():
     docs = README + "".join(p.read_text() for p in (ROOT / "docs").glob("*.md"))
-    missing = [name for _, name, _ in _ENV_KEYS if name not in docs]
+    missing = [d.env for d in DECLARED if d.env not in docs]
     assert missing == []
     assert "NEXUS_MAX_BODY_BYTES" in README  # the body limit (once read under two names)
 

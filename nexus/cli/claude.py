@@ -41,13 +41,8 @@ def claude(
     ] = None,
     credentials_dir: options.CredentialsDir = None,
     data_dir: options.DataDir = None,
-    proxy_port: Annotated[
-        int | None,
-        typer.Option("--proxy-port", envvar="NEXUS_PROXY_PORT", help="Port of the local proxy."),
-    ] = None,
-    claude_bin: Annotated[
-        str, typer.Option("--claude-bin", envvar="NEXUS_CLAUDE_BIN", help="The claude executable.")
-    ] = "claude",
+    proxy_port: options.ProxyPort = None,
+    claude_bin: Annotated[str, options.option("claude_bin")] = "claude",
     start: Annotated[
         bool, typer.Option("--start/--no-start", help="Start `nexus serve` if none answers.")
     ] = True,

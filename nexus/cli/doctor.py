@@ -41,13 +41,13 @@ def doctor(
     ] = False,
     claude_bin: Annotated[
         str,
-        typer.Option(
+        options.option(
+            "claude_bin",
             "--claude",
             "--claude-bin",
-            envvar="NEXUS_CLAUDE_BIN",
             help="The claude executable for --wire (a name on PATH or a path).",
         ),
-    ] = "claude",  # fmt: skip
+    ] = "claude",
     timeout_s: Annotated[
         float, typer.Option("--timeout", help="Seconds the --wire run of claude may take.", min=1)
     ] = 120.0,

@@ -1,108 +1,45 @@
-"""Options shared by several commands, each with its environment-variable twin (DESIGN.md §2)."""
+"""Options shared by several commands. A setting's option is built from its one declaration in
+``nexus.settings.DECLARED`` (flag, environment variable, help), never spelled here again."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from nexus.settings import Settings
+from nexus.settings import SETTINGS, Settings
 
-Db = Annotated[
-    str | None,  # noqa: UP007 - typer needs Optional on 3.11
-    typer.Option(
-        "--db",
-        envvar="DATABASE_URL",
-        help="Database URL: sqlite:///path/nexus.db or postgresql://user@host/db. "
-        "Default: sqlite:///<data folder>/nexus.db.",
-        show_default=False,
-    ),
-]
-DataDir = Annotated[
-    Path | None,  # noqa: UP007
-    typer.Option(
-        "--data-dir",
-        envvar="NEXUS_DATA_DIR",
-        help="Nexus's data folder (spool, serve.log, serve.pid, and the default SQLite database "
-        "nexus.db). Default: ~/.local/share/nexus. Give every command the same one.",
-        show_default=False,
-    ),
-]
-CredentialsDir = Annotated[
-    Path | None,  # noqa: UP007
-    typer.Option(
-        "--credentials-dir",
-        envvar="NEXUS_CREDENTIALS_DIR",
-        help="Folder of <host>.credentials.json files (team mode). Default: ./credentials.",
-        show_default=False,
-    ),
-]
-PromptsDir = Annotated[
-    Path | None,  # noqa: UP007
-    typer.Option(
-        "--prompts-dir",
-        envvar="NEXUS_PROMPTS_DIR",
-        help="Folder of prompt files (*.yaml) served over /mcp. Default: <data folder>/prompts.",
-        show_default=False,
-    ),
-]
-PromptsGit = Annotated[
-    str | None,  # noqa: UP007
-    typer.Option(
-        "--prompts-git",
-        envvar="NEXUS_PROMPTS_GIT",
-        help="Also serve the prompt files of this git repository (URL or path), pulled "
-        "periodically into <data folder>/prompts-git; local files win on a name clash.",
-        show_default=False,
-    ),
-]
-PromptsGitBranch = Annotated[
-    str | None,  # noqa: UP007
-    typer.Option(
-        "--prompts-git-branch",
-        envvar="NEXUS_PROMPTS_GIT_BRANCH",
-        help="Branch of --prompts-git. Default: main.",
-        show_default=False,
-    ),
-]
-PromptsGitPath = Annotated[
-    str | None,  # noqa: UP007
-    typer.Option(
-        "--prompts-git-path",
-        envvar="NEXUS_PROMPTS_GIT_PATH",
-        help="Folder inside the --prompts-git repository that holds the prompt files. "
-        "Default: its root.",
-        show_default=False,
-    ),
-]
-PromptsGitInterval = Annotated[
-    float | None,  # noqa: UP007
-    typer.Option(
-        "--prompts-git-interval",
-        envvar="NEXUS_PROMPTS_GIT_INTERVAL",
-        help="Seconds between pulls of --prompts-git. Default: 60.",
-        show_default=False,
-        min=1,
-    ),
-]
-Server = Annotated[
-    str | None,  # noqa: UP007
-    typer.Option(
-        "--server",
-        envvar="NEXUS_SERVER",
-        help="Read from a Nexus API (e.g. http://team-host:3001) instead of the local database.",
-        show_default=False,
-    ),
-]
+
+def option(key: str, *flags: str, help: str | None = None, **extra: Any) -> Any:
+    """The typer option of the declared setting ``key``: its flag, variable and help (a command
+    may word the help for its own use, or name the flag its own way)."""
+    declared = SETTINGS[key]
+    names = flags or ([declared.flag] if declared.flag else [])
+    return typer.Option(
+        *names,
+        envvar=declared.env,
+        help=help or declared.help,
+        show_default=declared.default or False,
+        **extra,
+    )
+
+
+Db = Annotated[str | None, option("database_url")]  # noqa: UP007 - typer needs Optional on 3.11
+DataDir = Annotated[Path | None, option("data_dir")]  # noqa: UP007
+CredentialsDir = Annotated[Path | None, option("credentials_dir")]  # noqa: UP007
+ProxyPort = Annotated[int | None, option("proxy_port")]  # noqa: UP007
+PromptsDir = Annotated[Path | None, option("prompts_dir")]  # noqa: UP007
+PromptsGit = Annotated[str | None, option("prompts_git_url")]  # noqa: UP007
+PromptsGitBranch = Annotated[str | None, option("prompts_git_branch")]  # noqa: UP007
+PromptsGitPath = Annotated[str | None, option("prompts_git_path")]  # noqa: UP007
+PromptsGitInterval = Annotated[float | None, option("prompts_git_interval_s", min=1)]  # noqa: UP007
+PriceBook = Annotated[Path | None, option("price_book_path")]  # noqa: UP007
+Server = Annotated[str | None, option("server")]  # noqa: UP007
+# The key a client sends to a read API shares the variable of the key `nexus serve` requires.
 ApiKey = Annotated[
     str | None,  # noqa: UP007
-    typer.Option(
-        "--key",
-        envvar="DASHBOARD_API_KEY",
-        help="API key for --server (sent as Authorization: Bearer).",
-        show_default=False,
-    ),
+    option("api_key", "--key", help="API key for --server (sent as Authorization: Bearer)."),
 ]
 Json = Annotated[
     bool, typer.Option("--json", help="Print JSON (one object per line) instead of a table.")

@@ -78,6 +78,10 @@ def _row(param: click.Parameter) -> str:
     envvar = getattr(param, "envvar", None)
     env = ", ".join(f"`{e}`" for e in ([envvar] if isinstance(envvar, str) else envvar or []))
     default = param.default
+    # A declared setting's option defaults to None (its default lives in Settings) and names
+    # that default in show_default.
+    if is_option and default is None and isinstance(getattr(param, "show_default", None), str):
+        default = param.show_default  # type: ignore[attr-defined]
     if is_option and (getattr(param, "is_flag", False) or default in (None, "", ())):
         shown = ""
     else:

@@ -13,56 +13,27 @@ import typer
 
 from nexus.cli import options
 from nexus.cli.output import EXIT_USAGE, err, fail, run, setup_logging
-from nexus.settings import DEFAULT_MAX_BODY_BYTES, DEFAULT_UPSTREAM_URL, Settings
+from nexus.settings import DEFAULT_UPSTREAM_URL, Settings
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 def serve(
     db: options.Db = None,
-    proxy_port: Annotated[
-        int, typer.Option("--proxy-port", envvar="NEXUS_PROXY_PORT", help="Port of the proxy.")
-    ] = 3000,
-    api_port: Annotated[
-        int, typer.Option("--api-port", envvar="NEXUS_API_PORT", help="Port of the read API.")
-    ] = 3001,
-    host: Annotated[
-        str, typer.Option("--host", envvar="NEXUS_HOST", help="Address to bind both ports to.")
-    ] = "127.0.0.1",
-    upstream: Annotated[
-        str,
-        typer.Option("--upstream", envvar="NEXUS_UPSTREAM_URL", help="Where calls are forwarded."),
-    ] = DEFAULT_UPSTREAM_URL,
+    proxy_port: options.ProxyPort = None,
+    api_port: Annotated[int | None, options.option("api_port")] = None,  # noqa: UP007
+    host: Annotated[str | None, options.option("host")] = None,  # noqa: UP007
+    upstream: Annotated[str | None, options.option("upstream_url")] = None,  # noqa: UP007
     credentials_dir: options.CredentialsDir = None,
-    api_key: Annotated[
-        str | None,  # noqa: UP007
-        typer.Option(
-            "--api-key",
-            envvar="DASHBOARD_API_KEY",
-            help="Key the read API requires. Unset: the API answers loopback clients only.",
-            show_default=False,
-        ),
-    ] = None,
+    api_key: Annotated[str | None, options.option("api_key")] = None,  # noqa: UP007
     data_dir: options.DataDir = None,
-    max_body_bytes: Annotated[
-        int,
-        typer.Option(
-            "--max-body-bytes",
-            envvar="NEXUS_MAX_BODY_BYTES",
-            help="Largest request body the proxy accepts (larger ones get 413).",
-        ),
-    ] = DEFAULT_MAX_BODY_BYTES,
+    max_body_bytes: Annotated[int | None, options.option("max_body_bytes")] = None,  # noqa: UP007
     prompts_dir: options.PromptsDir = None,
     prompts_git: options.PromptsGit = None,
     prompts_git_branch: options.PromptsGitBranch = None,
     prompts_git_path: options.PromptsGitPath = None,
     prompts_git_interval: options.PromptsGitInterval = None,
-    log_level: Annotated[
-        str,
-        typer.Option(
-            "--log-level", envvar="NEXUS_LOG_LEVEL", help=f"One of {', '.join(LOG_LEVELS)}."
-        ),
-    ] = "INFO",
+    log_level: Annotated[str, options.option("log_level")] = "INFO",
     stop: Annotated[
         bool,
         typer.Option(

@@ -17,15 +17,12 @@ if TYPE_CHECKING:
 
 ServerUrl = Annotated[
     Optional[str],  # noqa: UP007, UP045 - typer needs Optional on 3.11
-    typer.Option(
-        "--server",
-        envvar="NEXUS_SERVER",
+    options.option(
+        "server",
         help="The Nexus API to read, e.g. http://team-host:3001. "
         "Default: the local nexus serve (http://127.0.0.1:$NEXUS_API_PORT, port 3001).",
-        show_default=False,
     ),
 ]
-
 
 Id = Optional[str]  # noqa: UP007, UP045 - typer needs Optional on 3.11
 

@@ -11,7 +11,6 @@ import asyncio
 import re
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import orjson
@@ -50,16 +49,7 @@ Until = Annotated[
     Optional[str],  # noqa: UP007, UP045
     typer.Option("--until", help="End (exclusive), same forms as --since."),
 ]
-PriceBook = Annotated[
-    Optional[Path],  # noqa: UP007, UP045
-    typer.Option(
-        "--price-book",
-        envvar="NEXUS_PRICE_BOOK",
-        help="A JSON price book overlaying the shipped one (format of nexus/usage/prices.json).",
-        show_default=False,
-    ),
-]
-
+PriceBook = options.PriceBook
 
 HostOpt = Annotated[
     Optional[str],  # noqa: UP007, UP045
