@@ -16,6 +16,7 @@ pytest_plugins: list[str] = [
     "tests.fakes.nexus",
     "tests.fakes.api_server",
     "tests.fakes.serve_process",
+    "tests.fakes.alert_receivers",
 ]
 
 
