@@ -190,7 +190,7 @@ class Stack:
         return status["VmRSS"] / 1024, status["VmHWM"] / 1024
 
     def recorder_pid(self) -> int | None:
-        """The recorder process ``nexus serve`` runs beside itself (nexus.recording)."""
+        """The recorder process ``nexus serve`` runs beside itself (python -m nexus.recorder)."""
         assert self.nexus is not None
         return recorder_pid(self.nexus.pid)
 

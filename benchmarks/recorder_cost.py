@@ -9,12 +9,12 @@ A spool is filled with ``--records`` exchanges of Claude Code-like ~217 KB bodie
 bodies.py: session-shaped, each turn resending the history plus a tool round) answered by a
 streamed reply (the fake upstream's SSE encoder), then stored by the recorder's own pipeline: the
 ``Writer`` reading the spool back, deriving, cutting, compressing, inserting, indexing for search and
-linking, as ``nexus.recording`` wires it.
+linking, as ``python -m nexus.recorder`` wires it.
 
 ``--mode pipeline`` (default) runs that pipeline in this process and times each stage with
 ``time.process_time`` (CPU, not wall: the machine is shared, and CPU per record barely moves with
 other load). Stage timers nest; each stage reports its own time without the stages inside it.
-``--mode process`` starts ``python -m nexus.recording`` on the filled spool and reads the child's CPU
+``--mode process`` starts ``python -m nexus.recorder`` on the filled spool and reads the child's CPU
 from ``getrusage(RUSAGE_CHILDREN)`` (interpreter start-up included, ~0.2 s; use enough records).
 On Postgres the server backends' CPU (utime + stime from /proc of the backends connected to the
 benchmark's own database) is reported beside the recorder's.
@@ -42,11 +42,10 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.bodies import MODEL, Session  # noqa: E402
+from nexus.recorder.protocol import Priority, Progress, RecorderConfig, decode_report  # noqa: E402
 from nexus.records import Exchange, new_id  # noqa: E402
 from tests.fakes.upstream import Reply, ToolUse, encode_stream  # noqa: E402
 
@@ -308,22 +307,24 @@ async def run_pipeline(
 
 async def run_process(url: str, spool: Path, count: int) -> dict[str, Any]:
     """The real recorder child on the filled spool (its folder is the proxy's own folder here)."""
-    config = {"spool": str(spool), "database_url": url, "retry_s": 1.0, "log_level": "WARNING"}
+    config = RecorderConfig(spool=spool, database_url=url, log_level="WARNING")
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     pg0 = await pg_backend_cpu(url)
     wall0 = time.perf_counter()
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "nexus.recording",
+        sys.executable, "-m", "nexus.recorder",
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=1024 * 1024,
     )  # fmt: skip
     assert proc.stdin is not None and proc.stdout is not None
-    proc.stdin.write(orjson.dumps(config) + b"\n")
+    proc.stdin.write(config.encode())
     pg_during: dict[int, float] = {}
     written = 0
     while line := await proc.stdout.readline():
-        report = orjson.loads(line)
-        written = report.get("written", written)
-        if written >= count and report.get("idle"):
+        report = decode_report(line)
+        if not isinstance(report, Progress):
+            continue
+        written = report.written
+        if written >= count and report.idle:
             pg_during = await pg_backend_cpu(url)  # before the pool closes its connections
             proc.stdin.close()
     await proc.wait()
@@ -335,7 +336,7 @@ async def run_process(url: str, spool: Path, count: int) -> dict[str, Any]:
 
 
 async def run_paced(
-    url: str, folder: Path, count: int, rate: float, priority: str
+    url: str, folder: Path, count: int, rate: float, priority: Priority
 ) -> dict[str, Any]:
     """The real recorder child following a spool this process appends to at ``rate`` exchanges/s,
     poking it after each append as the proxy does; also the time from each append until the
@@ -344,16 +345,15 @@ async def run_paced(
 
     traffic = list(exchanges(count))
     spool = Spool(folder)
-    config = {"spool": str(folder), "database_url": url, "retry_s": 1.0, "log_level": "WARNING",
-              "priority": priority}  # fmt: skip
+    config = RecorderConfig(spool=folder, database_url=url, log_level="WARNING", priority=priority)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     pg0 = await pg_backend_cpu(url)
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "nexus.recording",
+        sys.executable, "-m", "nexus.recorder",
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=1024 * 1024,
     )  # fmt: skip
     assert proc.stdin is not None and proc.stdout is not None
-    proc.stdin.write(orjson.dumps(config) + b"\n")
+    proc.stdin.write(config.encode())
     appended: list[tuple[Position, float]] = []
     latencies: list[float] = []
     state = {"written": 0, "batches": 0}
@@ -363,10 +363,10 @@ async def run_paced(
     async def read_reports() -> None:
         assert proc.stdout is not None
         while line := await proc.stdout.readline():
-            report = orjson.loads(line)
-            state["written"] = report.get("written", state["written"])
-            if "at" in report:
-                at, now = Position(*report["at"]), time.perf_counter()
+            report = decode_report(line)
+            if isinstance(report, Progress):
+                state["written"] = report.written
+                at, now = report.at, time.perf_counter()
                 while len(latencies) < len(appended) and appended[len(latencies)][0] <= at:
                     latencies.append(now - appended[len(latencies)][1])
             if state["written"] >= count and not done.is_set():
@@ -441,7 +441,7 @@ async def main() -> None:
         "--priority",
         choices=["idle", "batch", "nice", "normal", "nice:5", "nice:10", "nice:15"],
         default="batch",
-        help="--rate: the recorder's scheduling policy (nexus/recording.py _set_priority)",
+        help="--rate: the recorder's scheduling policy (nexus/recorder/priority.py)",
     )
     parser.add_argument(
         "--hogs", type=int, default=0, help="CPU-bound processes at normal priority beside it"

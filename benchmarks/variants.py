@@ -16,7 +16,7 @@ before anyone edits the real module.
   (It showed a full collection pausing the proxy for 84 ms; ``nexus serve`` now calls
   ``gc.freeze()`` once it serves, and the same collection takes 4.4 ms.)
 
-The recorder process (``nexus.recording``) runs unpatched in every variant but ``spool-only``.
+The recorder process (``python -m nexus.recorder``) runs unpatched in every variant but ``spool-only``.
 """
 
 from __future__ import annotations
@@ -50,12 +50,12 @@ def _no_record() -> None:
 def _spool_only() -> None:
     import asyncio
 
-    from nexus.recorder.process import RecorderProcess
+    from nexus.recorder.supervisor import RecorderSupervisor
 
-    async def never(self: RecorderProcess) -> None:
+    async def never(self: RecorderSupervisor) -> None:
         await asyncio.Event().wait()
 
-    RecorderProcess.run = never  # type: ignore[method-assign]
+    RecorderSupervisor.run = never  # type: ignore[method-assign]
 
 
 @patch("switch-1ms")

@@ -1,7 +1,7 @@
 """Composition root of ``nexus serve``: builds every part, runs them in one event loop, stops them.
 
 Owns the TaskSet of the long-lived tasks: both Hypercorn servers (proxy and API), the supervisor of
-the recorder process (``nexus.recording``: it stores what the proxy spools), the event listener,
+the recorder process (``python -m nexus.recorder``: it stores what the proxy spools), the event listener,
 the analysis worker, and ``/mcp`` on the proxy port (``nexus.mcp``) with its prompt library's
 watcher and git sync. Start-up order: data folder and both sockets (what a setting can make fail
 comes first) → store (migrations) → spool → recorder → the servers; a failed start undoes what it
@@ -96,8 +96,9 @@ class Server:
         from nexus.proxy.app import make_proxy_app
         from nexus.proxy.credentials import Credentials
         from nexus.proxy.forward import Forwarder
-        from nexus.recorder.process import RecorderProcess
+        from nexus.recorder.protocol import RecorderConfig
         from nexus.recorder.spool import Spool, folder_name
+        from nexus.recorder.supervisor import RecorderSupervisor
         from nexus.recorder.tap import Tap
         from nexus.redact import remember_secrets
         from nexus.store import open_store
@@ -117,15 +118,15 @@ class Server:
         except OSError as exc:
             raise _unwritable(spool_dir, exc) from exc
         self._undo.append(self._close_spool)
-        self.recorder = RecorderProcess(
+        self.recorder = RecorderSupervisor(
             self.spool,
-            {
-                "database_url": s.database_url,
-                "spool": str(self.spool.directory),
-                "price_book_path": str(s.price_book_path) if s.price_book_path else None,
-                "retry_s": s.store_retry_s,
-                "log_level": logging.getLevelName(logging.getLogger().getEffectiveLevel()),
-            },
+            RecorderConfig(
+                spool=self.spool.directory,
+                database_url=s.database_url,
+                price_book_path=s.price_book_path,
+                retry_s=s.store_retry_s,
+                log_level=logging.getLevelName(logging.getLogger().getEffectiveLevel()),
+            ),
             on_report=self.bus.notify,  # its commits appended events: wake the live feed
         )
         self.tap = Tap(self.spool, self.recorder.poke)

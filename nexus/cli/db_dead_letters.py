@@ -74,8 +74,7 @@ def retry(
 
 async def _retry(settings: Settings) -> tuple[int, int]:
     from nexus.conversations.worker import ConversationLinker
-    from nexus.recorder.dead_letters import retry_dead_letters
-    from nexus.recording import SPILL_FOLDER
+    from nexus.recorder.dead_letters import SPILL_FOLDER, retry_dead_letters
     from nexus.store import open_store
     from nexus.usage.cost import make_cost_function
 

@@ -147,7 +147,7 @@ def _spool(settings: Settings, database_id: str | None) -> Check:
 
 
 def _spilled(settings: Settings) -> Check:
-    from nexus.recording import SPILL_FOLDER
+    from nexus.recorder.dead_letters import SPILL_FOLDER
 
     folder = settings.data_dir / SPILL_FOLDER
     count = len(list(folder.glob("*.nxs"))) if folder.is_dir() else 0

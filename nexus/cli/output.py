@@ -7,7 +7,6 @@ Exit codes: 0 ok, 1 failure (a NexusError: one red line, traceback only with --d
 from __future__ import annotations
 
 import asyncio
-import logging
 import sys
 from collections.abc import Coroutine
 from typing import Any, NoReturn, TypeVar
@@ -55,15 +54,9 @@ def _loop_runner(coro: Coroutine[Any, Any, T]) -> T:
 
 
 def setup_logging(level: str = "INFO") -> None:
-    from rich.logging import RichHandler
+    from nexus.logs import setup_logging as setup
 
-    from nexus.redact import LogRedaction
-
-    handler = RichHandler(console=err, show_path=False, rich_tracebacks=True, markup=False)
-    handler.addFilter(LogRedaction())  # no secret reaches a log line, whoever logs it
-    logging.basicConfig(level=level.upper(), handlers=[handler], format="%(message)s", force=True)
-    for noisy in ("hypercorn.error", "asyncio"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    setup(level, err)
 
 
 def is_terminal() -> bool:

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from nexus.store.base import DeadLetterStore
 
 log = logging.getLogger("nexus.writer")
+SPILL_FOLDER = "dead-letters"  # in the data folder: frames even the dead-letter table refused
 STORE_ATTEMPTS = 3  # a store error that is not an outage: tried this often, then set aside
 _VERBS = {"derive": "derived", "store": "stored", "crash": "processed"}
 

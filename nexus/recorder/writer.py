@@ -3,7 +3,7 @@ tells the linker and the live feed. Nothing is acknowledged to the spool before 
 on ``StoreUnavailable`` the writer fsyncs the spool, waits (with backoff) and retries the same
 batch, so records come out once and in order after an outage.
 
-It runs in the recorder process (``nexus.recording``), never in the proxy's: deriving, cutting
+It runs in the recorder process (``python -m nexus.recorder``), never in the proxy's: deriving, cutting
 bodies and linking are CPU work that would otherwise take the GIL from the proxy's event loop.
 Spools left by earlier runs (``adopted``) are written first, then the proxy's own folder is followed
 until ``stop`` is set and everything appended before it is stored.
@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import shutil
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from nexus.errors import StoreUnavailable
@@ -24,14 +22,8 @@ from nexus.recorder.crash_guard import GIVE_UP_AT, SINGLE_FROM, CrashGuard, Reco
 from nexus.recorder.dead_letters import Poison, dead_letter, derive_all, store_one_by_one
 from nexus.recorder.derive import CostFn
 from nexus.recorder.follow import Batch, SpoolFollower
-from nexus.recorder.spool import (
-    Position,
-    SpoolBusy,
-    database_of,
-    lock,
-    segment_numbers,
-    sync_folder,
-)
+from nexus.recorder.orphans import Adopted
+from nexus.recorder.spool import Position, sync_folder
 from nexus.records import RequestRecord
 from nexus.store.base import Store
 
@@ -51,43 +43,6 @@ class WriterStats:
     adopted: int = 0  # adopted folders not yet written
     healthy: bool = True
     idle: bool = False  # caught up with the proxy when reported
-
-
-@dataclass
-class Adopted:
-    """A folder left by a run that is gone: its two locks are held until it is written and removed."""
-
-    follower: SpoolFollower
-    lock_fds: list[int] = field(default_factory=list)
-
-    def remove(self) -> None:
-        for fd in self.lock_fds:
-            os.close(fd)
-        self.lock_fds.clear()
-        directory = self.follower.directory
-        if not any(p.suffix == ".spool" for p in directory.iterdir()):
-            shutil.rmtree(directory, ignore_errors=True)
-
-
-def adopt_orphans(root: Path, own: Path, database_id: str) -> list[Adopted]:
-    """Spool folders of database ``database_id`` under ``root`` that no proxy and no recorder
-    holds, locked for this process. Folders of other databases are left to their own recorders."""
-    if not root.exists():
-        return []
-    found = []
-    folders = (p for p in root.iterdir() if p.is_dir() and p != own)
-    for folder in sorted(p for p in folders if database_of(p) == database_id):
-        fds: list[int] = []
-        try:
-            fds.append(lock(folder / ".lock"))
-            fds.append(lock(folder / ".recorder.lock"))
-        except SpoolBusy:
-            for fd in fds:
-                os.close(fd)
-            continue
-        numbers = segment_numbers(folder)  # we hold its lock: nothing appends there any more
-        found.append(Adopted(SpoolFollower(folder, final=numbers[-1] if numbers else 0), fds))
-    return found
 
 
 class Writer:

@@ -49,7 +49,7 @@ def rss_mb(pid: int) -> float:
 
 
 def recorder_pid(serve_pid: int) -> int | None:
-    """The recorder process (``nexus.recording``) a ``nexus serve`` runs as its only child."""
+    """The recorder process (``python -m nexus.recorder``) a ``nexus serve`` runs as its only child."""
     try:
         with open(f"/proc/{serve_pid}/task/{serve_pid}/children") as f:
             children = [int(pid) for pid in f.read().split()]

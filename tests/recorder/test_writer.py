@@ -15,9 +15,10 @@ from nexus.aio import TaskSet
 from nexus.errors import StoreUnavailable
 from nexus.recorder import spool as spool_module
 from nexus.recorder.follow import SpoolFollower
+from nexus.recorder.orphans import adopt_orphans
 from nexus.recorder.spool import Spool
 from nexus.recorder.tap import Tap
-from nexus.recorder.writer import Writer, adopt_orphans
+from nexus.recorder.writer import Writer
 from tests.factories import kill_spool, make_record
 
 

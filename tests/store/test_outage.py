@@ -163,9 +163,9 @@ async def test_requests_are_proxied_through_a_postgres_outage_and_all_recorded_o
         await forwarder.cut()
         at_cut = len(traffic.answers)
         await traffic.until(
-            lambda: recorder.report.get("failures", 0) >= 2 and len(traffic.answers) >= at_cut + 30
+            lambda: recorder.status.failures >= 2 and len(traffic.answers) >= at_cut + 30
         )
-        assert recorder.report["healthy"] is False
+        assert recorder.status.healthy is False
         assert recorder.stored < server.spool.position(), "the outage's records wait in the spool"
 
         await forwarder.restore()
@@ -175,7 +175,7 @@ async def test_requests_are_proxied_through_a_postgres_outage_and_all_recorded_o
 
     assert {status for status, _ in traffic.answers} == {200}
     await server.flush(timeout_s=20)
-    assert recorder.report["healthy"] is True
+    assert recorder.status.healthy is True
 
     sent = [request_id for _, request_id in traffic.answers]
     conn = await asyncpg.connect(pg_url, server_settings={"search_path": schema})

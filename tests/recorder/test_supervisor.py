@@ -13,8 +13,9 @@ import httpx
 import pytest
 
 from nexus.aio import TaskSet
-from nexus.recorder.process import RecorderProcess
+from nexus.recorder.protocol import RecorderConfig
 from nexus.recorder.spool import Spool
+from nexus.recorder.supervisor import RecorderSupervisor
 from nexus.recorder.tap import Tap
 from nexus.store import build_store
 from tests.factories import make_record
@@ -28,9 +29,9 @@ async def rig(tmp_path):
     await store.close()
     spool = Spool(tmp_path / "spool" / "3000")
     reports: list[int] = []
-    recorder = RecorderProcess(
+    recorder = RecorderSupervisor(
         spool,
-        {"database_url": f"sqlite:///{db}", "spool": str(spool.directory)},
+        RecorderConfig(spool=spool.directory, database_url=f"sqlite:///{db}"),
         on_report=lambda: reports.append(1),
         restart_s=0.1,
     )

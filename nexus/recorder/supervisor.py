@@ -1,9 +1,10 @@
-"""The proxy process's side of the recorder process (``nexus.recording``): starts it, wakes it,
-reads its reports, restarts it if it dies, and stops it after it has stored the spool.
+"""The proxy process's side of the recorder child (``python -m nexus.recorder``): starts it, wakes
+it, reads its reports, restarts it if it dies, and stops it after it has stored the spool.
 
 Wake-ups cost one byte on a pipe, and only when the recorder said it was idle: under load it reads
 the spool in a loop and no byte is sent. Nothing is lost while it is down or restarting: the spool
-holds every exchange and the next recorder starts from the oldest segment.
+holds every exchange and the next recorder starts from the oldest segment. The messages on the
+pipe are ``protocol.py``'s.
 """
 
 from __future__ import annotations
@@ -13,22 +14,38 @@ import contextlib
 import logging
 import sys
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
 
-import orjson
-
+from nexus.recorder.protocol import (
+    Progress,
+    ProtocolError,
+    RecorderConfig,
+    StoreDown,
+    decode_report,
+)
 from nexus.recorder.spool import Position, Spool
 
 log = logging.getLogger("nexus.recorder")
-MODULE = "nexus.recording"
+MODULE = "nexus.recorder"
 MAX_RESTART_DELAY_S = 30.0
 
 
-class RecorderProcess:
+@dataclass
+class RecorderStatus:
+    """What the child last reported."""
+
+    stored: Position = Position(0, 0)  # the proxy's folder is stored up to here
+    adopted: int | None = None  # folders of earlier runs still to store; None: not reported yet
+    written: int = 0
+    healthy: bool = True
+    failures: int = 0
+
+
+class RecorderSupervisor:
     def __init__(
         self,
         spool: Spool,
-        config: dict[str, Any],
+        config: RecorderConfig,
         *,
         on_report: Callable[[], None] = lambda: None,
         restart_s: float = 1.0,
@@ -37,8 +54,7 @@ class RecorderProcess:
         self.config = config
         self.on_report = on_report
         self.restart_s = restart_s
-        self.report: dict[str, Any] = {}
-        self.stored = Position(0, 0)  # the proxy's folder is stored up to here
+        self.status = RecorderStatus()
         self.starts = 0
         self._proc: asyncio.subprocess.Process | None = None
         self._armed = False  # the recorder is idle: the next append must wake it
@@ -49,6 +65,10 @@ class RecorderProcess:
     @property
     def pid(self) -> int | None:
         return self._proc.pid if self._proc else None
+
+    @property
+    def stored(self) -> Position:
+        return self.status.stored
 
     def poke(self) -> None:
         """Something was appended to the spool: wake the recorder if it sleeps."""
@@ -83,7 +103,7 @@ class RecorderProcess:
         )  # fmt: skip
         self.starts += 1
         assert proc.stdin is not None and proc.stdout is not None
-        proc.stdin.write(orjson.dumps(self.config) + b"\n")
+        proc.stdin.write(self.config.encode())
         if self._stopping:  # stop() came while it was starting
             proc.stdin.close()
         while line := await proc.stdout.readline():
@@ -93,24 +113,31 @@ class RecorderProcess:
 
     def _on_line(self, line: bytes) -> None:
         try:
-            report = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            log.warning("unreadable line from the recorder process: %r", line[:200])
+            report = decode_report(line)
+        except ProtocolError as exc:
+            log.warning("%s", exc)
             return
-        self.report.update(report)
-        if "at" in report:
-            self.stored = Position(*report["at"])
+        status = self.status
+        if isinstance(report, Progress):
+            status.stored, status.adopted, status.written = (
+                report.at,
+                report.adopted,
+                report.written,
+            )
+            status.healthy, status.failures = report.healthy, report.failures
             self._progress.set()
-            if report.get("idle"):
+            if report.idle:
                 self._armed = True
-                if self.spool.position() > self.stored:
+                if self.spool.position() > status.stored:
                     self.poke()  # appended while it was reporting
+        elif isinstance(report, StoreDown):
+            status.healthy, status.failures = False, report.failures
         self.on_report()
 
     async def caught_up(self, target: Position, timeout_s: float) -> None:
         """Wait until everything before ``target`` and every adopted folder is stored."""
         async with asyncio.timeout(timeout_s):
-            while self.stored < target or self.report.get("adopted", 1):
+            while self.status.stored < target or self.status.adopted != 0:
                 self._progress.clear()
                 await self._progress.wait()
 
