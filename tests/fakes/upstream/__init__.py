@@ -12,9 +12,13 @@ FakeUpstream.in_thread() as up`` for sync code, or ``python -m tests.fakes.upstr
 (prints its URL on stdout) for benchmarks. The ``fake_upstream`` pytest fixture yields a started
 one.
 
+With ``cache=PromptCache()`` (``--cache`` on the command line) it caches prompts the way the real
+API does and reports ``cache_read_input_tokens`` / ``cache_creation_input_tokens`` from what it
+holds; a test moves its clock or makes it miss once, in process or through ``CacheRemote``.
+
 The package: ``wire`` (requests, replies and their encoding), ``bodies`` (reading a request body),
-``responders`` and ``agents`` (what it answers), ``server`` (the socket, the faults, the fixture),
-``cli`` (the command line). Import from the package; the names below are its interface.
+``responders`` and ``agents`` (what it answers), ``cache`` (the prompt cache), ``server`` (the
+socket, the faults, the fixture), ``control`` (the ``/_fake/`` routes), ``cli`` (the command line). Import from the package; the names below are its interface.
 
 It is independent of ``nexus.wirecheck.fake_api`` (the fake that ships for ``nexus doctor
 --wire``) on purpose: a test fake that shared product code would agree with Nexus by construction.
@@ -28,7 +32,17 @@ from tests.fakes.upstream.agents import (
     agent_scenario_reply,
 )
 from tests.fakes.upstream.bodies import last_user_text, tool_results
+from tests.fakes.upstream.cache import (
+    LOOKBACK_BLOCKS,
+    MIN_TOKENS,
+    TOKEN_BYTES,
+    FakeClock,
+    PromptCache,
+    PromptTokens,
+    read_prompt,
+)
 from tests.fakes.upstream.cli import main
+from tests.fakes.upstream.control import CacheRemote
 from tests.fakes.upstream.responders import (
     COMPACT_MARKER,
     SUB_AGENT_PROMPT,
@@ -48,6 +62,14 @@ from tests.fakes.upstream.wire import (
 )
 
 __all__ = [
+    "LOOKBACK_BLOCKS",
+    "MIN_TOKENS",
+    "TOKEN_BYTES",
+    "CacheRemote",
+    "FakeClock",
+    "PromptCache",
+    "PromptTokens",
+    "read_prompt",
     "COMPACT_MARKER",
     "DEFAULT_MODEL",
     "FORK_DIRECTIVE",

@@ -1,5 +1,5 @@
-"""The command line: ``python -m tests.fakes.upstream [--claude-code] [--port N]`` prints its URL
-on stdout and serves until interrupted (benchmarks and CLI tests run it as a subprocess)."""
+"""The command line: ``python -m tests.fakes.upstream [--claude-code] [--cache] [--port N]`` prints
+its URL on stdout and serves until interrupted (benchmarks and CLI tests run it as a subprocess)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import argparse
 import asyncio
 from dataclasses import replace
 
+from tests.fakes.upstream.cache import MIN_TOKENS, PromptCache
 from tests.fakes.upstream.responders import ClaudeCodeResponder, echo_reply
 from tests.fakes.upstream.server import FakeUpstream
 from tests.fakes.upstream.wire import Reply, Responder, SeenRequest
@@ -19,6 +20,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--delay-ms", type=float, default=0.0, help="wait before headers")
     parser.add_argument("--event-delay-ms", type=float, default=0.0, help="wait between events")
     parser.add_argument("--claude-code", action="store_true", help="use ClaudeCodeResponder")
+    parser.add_argument(
+        "--cache",
+        action="store_true",
+        help="cache prompts like the real API (control it under /_fake/, see control.py)",
+    )
+    parser.add_argument(
+        "--cache-min-tokens",
+        type=int,
+        default=MIN_TOKENS,
+        help=f"smallest cacheable prefix in tokens (default {MIN_TOKENS})",
+    )
     args = parser.parse_args(argv)
 
     base: Responder = ClaudeCodeResponder() if args.claude_code else echo_reply
@@ -33,7 +45,8 @@ def main(argv: list[str] | None = None) -> None:
         return reply
 
     async def serve() -> None:
-        upstream = FakeUpstream(responder, host=args.host, port=args.port)
+        cache = PromptCache(min_tokens=args.cache_min_tokens) if args.cache else None
+        upstream = FakeUpstream(responder, host=args.host, port=args.port, cache=cache)
         await upstream.start()
         print(upstream.url, flush=True)
         try:

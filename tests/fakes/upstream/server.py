@@ -17,6 +17,8 @@ import orjson
 import pytest
 from aiohttp import web
 
+from tests.fakes.upstream import control
+from tests.fakes.upstream.cache import PromptCache, PromptTokens, read_prompt
 from tests.fakes.upstream.responders import echo_reply
 from tests.fakes.upstream.wire import (
     DEFAULT_MODEL,
@@ -71,8 +73,11 @@ class FakeUpstream:
         port: int = 0,
         record_responses: bool = False,
         accepted_keys: frozenset[str] | None = None,
+        cache: PromptCache | None = None,
     ) -> None:
         self.responder: Responder = responder or echo_reply
+        # None: no prompt caching; usage reports every prompt token as input (see cache.py).
+        self.cache = cache
         # None: any credential passes. Otherwise x-api-key or "Authorization: Bearer" must be one
         # of these (OAuth tokens included), or the call gets Anthropic's 401.
         self.accepted_keys = accepted_keys
@@ -122,10 +127,14 @@ class FakeUpstream:
     @classmethod
     @contextlib.contextmanager
     def in_thread(
-        cls, responder: Responder | None = None, *, record_responses: bool = False
+        cls,
+        responder: Responder | None = None,
+        *,
+        record_responses: bool = False,
+        cache: PromptCache | None = None,
     ) -> Iterator[FakeUpstream]:
         """Run on a background thread with its own loop, for sync tests and benchmarks."""
-        upstream = cls(responder, record_responses=record_responses)
+        upstream = cls(responder, record_responses=record_responses, cache=cache)
         loop = asyncio.new_event_loop()
         thread = threading.Thread(target=loop.run_forever, name="fake-upstream", daemon=True)
         thread.start()
@@ -143,6 +152,8 @@ class FakeUpstream:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
         path = request.path
+        if path.startswith(control.PREFIX):
+            return control.handle(request, self.cache)
         is_messages = request.method == "POST" and path == "/v1/messages"
         seen = SeenRequest(
             method=request.method,
@@ -178,7 +189,7 @@ class FakeUpstream:
         if request.method == "POST" and path == "/v1/messages/count_tokens":
             if not isinstance(loads_or_none(body), dict):
                 return _error_response(400, "invalid_request_error", "Malformed JSON body")
-            return _json_response(orjson.dumps({"input_tokens": estimate_tokens(body)}))
+            return _json_response(orjson.dumps({"input_tokens": self._count_tokens(body)}))
         if request.method == "GET" and path == "/v1/models":
             return _json_response(_MODELS)
         return _error_response(404, "not_found_error", f"Not Found: {path}")
@@ -198,7 +209,9 @@ class FakeUpstream:
         if reply.is_error:
             return _reply_error(reply)
         model = str(parsed.get("model") or DEFAULT_MODEL)
-        input_tokens = estimate_tokens(seen.body)
+        input_tokens: int | PromptTokens = estimate_tokens(seen.body)
+        if self.cache is not None and reply.usage is None:
+            input_tokens = self.cache.answer(parsed)
         streaming = reply.stream if reply.stream is not None else parsed.get("stream") is True
         if not streaming:
             payload = encode_json(reply, model, input_tokens)
@@ -206,6 +219,11 @@ class FakeUpstream:
                 return await _send_truncated(request, reply, payload)
             return _json_response(payload, reply)
         return await _send_stream(request, reply, encode_stream(reply, model, input_tokens))
+
+    def _count_tokens(self, body: bytes) -> int:
+        if self.cache is None:
+            return estimate_tokens(body)
+        return read_prompt(orjson.loads(body)).total_tokens
 
 
 class _RecordingStream(web.StreamResponse):

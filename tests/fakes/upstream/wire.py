@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from nexus.records import Usage
+from tests.fakes.upstream.cache import PromptTokens
 
 Headers = tuple[tuple[str, str], ...]
 Responder = Callable[["SeenRequest"], "Reply"]
@@ -112,8 +113,9 @@ class Reply:
         )
 
 
-def encode_stream(reply: Reply, model: str, input_tokens: int) -> list[bytes]:
-    """The SSE events of a successful reply, one ``bytes`` per event, framed as Anthropic does."""
+def encode_stream(reply: Reply, model: str, input_tokens: int | PromptTokens) -> list[bytes]:
+    """The SSE events of a successful reply, one ``bytes`` per event, framed as Anthropic does.
+    ``input_tokens``: a count, or the input side of usage as the fake's prompt cache answered it."""
     usage = _usage_for(reply, input_tokens)
     start_usage = _usage_json(usage, output_tokens=1)
     events = [
@@ -169,7 +171,7 @@ def encode_stream(reply: Reply, model: str, input_tokens: int) -> list[bytes]:
     return events
 
 
-def encode_json(reply: Reply, model: str, input_tokens: int) -> bytes:
+def encode_json(reply: Reply, model: str, input_tokens: int | PromptTokens) -> bytes:
     """The non-streaming body of a successful reply."""
     return orjson.dumps(
         {
@@ -252,11 +254,20 @@ def _stop_reason(reply: Reply) -> str:
     return reply.stop_reason or ("tool_use" if reply.tool_uses else "end_turn")
 
 
-def _usage_for(reply: Reply, input_tokens: int) -> Usage:
+def _usage_for(reply: Reply, input_tokens: int | PromptTokens) -> Usage:
     if reply.usage is not None:
         return reply.usage
     out = (len(reply.text) + len(reply.thinking or "")) // 4 + 8 * len(reply.tool_uses) + 1
-    return Usage(input_tokens=input_tokens, output_tokens=out)
+    if isinstance(input_tokens, int):
+        return Usage(input_tokens=input_tokens, output_tokens=out)
+    return Usage(
+        input_tokens=input_tokens.input_tokens,
+        output_tokens=out,
+        cache_creation_input_tokens=input_tokens.cache_creation_input_tokens,
+        cache_creation_5m_tokens=input_tokens.cache_creation_5m_tokens,
+        cache_creation_1h_tokens=input_tokens.cache_creation_1h_tokens,
+        cache_read_input_tokens=input_tokens.cache_read_input_tokens,
+    )
 
 
 def _usage_json(usage: Usage, output_tokens: int | None = None) -> dict[str, Any]:
