@@ -11,36 +11,35 @@ all (the CLI's exit code 3). ``events()`` follows the live feed across disconnec
 from __future__ import annotations
 
 import asyncio
-import base64
-import dataclasses
 from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import quote
 
 import httpx
 import orjson
+from httpx_sse import ServerSentEvent, aconnect_sse
 
 from nexus.errors import ApiError, ServerUnreachable
+from nexus.record_json import (
+    conversation_summary_from_json,
+    stored_from_json,
+    summary_from_json,
+    tree_from_json,
+)
 from nexus.records import (
-    ConversationBranch,
-    ConversationSubtask,
     ConversationSummary,
     ConversationTree,
     LiveEvent,
-    Outcome,
     Page,
     RequestFilter,
     RequestSummary,
     StoredRequest,
-    TrafficClass,
-    Usage,
 )
 
 __all__ = ["NexusClient", "filter_params"]
 
 DEFAULT_TIMEOUT_S = 10.0
 FEED_IDLE_TIMEOUT_S = 45.0  # three missed heartbeats: the connection is dead, reconnect
-R = TypeVar("R")
 
 
 def filter_params(flt: RequestFilter | None) -> dict[str, str]:
@@ -186,25 +185,43 @@ class NexusClient:
         result: dict[str, Any] = await self._json("/api/usage", params)
         return result
 
-    async def windows(self, *, account: str | None = None) -> dict[str, Any]:
-        """Rate-limit windows per account (``nexus.usage.report``'s JSON shape)."""
+    async def windows(
+        self, *, account: str | None = None, since_ms: int | None = None, series: bool = True
+    ) -> dict[str, Any]:
+        """Rate-limit windows per account (``nexus.usage.report``'s JSON shape); ``since_ms``
+        starts the series and attribution, ``series=False`` leaves the series out."""
+        params = {"account": account, "since": since_ms, "series": None if series else 0}
         result: dict[str, Any] = await self._json(
-            "/api/windows", {"account": account} if account else None
+            "/api/windows", {k: str(v) for k, v in params.items() if v is not None}
         )
         return result
 
-    async def start_analysis(self, conversation_id: str, branch: str = "main") -> dict[str, Any]:
-        response = await self._call(
-            "POST", f"/api/conversations/{conversation_id}/analyses", {"branch": branch}
-        )
+    async def start_analysis(
+        self, conversation_id: str, branch: str = "main", *, force: bool = False
+    ) -> dict[str, Any]:
+        """Ask the server's worker to analyse a branch (again, with ``force``): the job."""
+        params = {"branch": branch, **({"force": "1"} if force else {})}
+        path = f"/api/conversations/{quote(conversation_id, safe='')}/analyses"
+        response = await self._call("POST", path, params)
         result: dict[str, Any] = orjson.loads(response.content)
         return result
 
     async def get_analysis(self, conversation_id: str, branch: str = "main") -> dict[str, Any]:
         result: dict[str, Any] = await self._json(
-            f"/api/conversations/{conversation_id}/analyses", {"branch": branch}
+            f"/api/conversations/{quote(conversation_id, safe='')}/analyses", {"branch": branch}
         )
         return result
+
+    async def list_analyses(
+        self, *, state: str | None = None, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """The server's analysis jobs, newest first (``state``: pending, running, done, failed)."""
+        params = {"state": state, "limit": limit}
+        data = await self._json(
+            "/api/analyses", {k: str(v) for k, v in params.items() if v is not None}
+        )
+        items: list[dict[str, Any]] = data["items"]
+        return items
 
     # -- live feed ----------------------------------------------------------------------------
     async def list_prompts(self) -> dict[str, Any]:
@@ -244,20 +261,22 @@ class NexusClient:
         delay = retry_s
         timeout = httpx.Timeout(self._timeout, read=idle_timeout_s)
         while True:
-            headers = {"Accept": "text/event-stream"}
-            if cursor is not None:
-                headers["Last-Event-ID"] = str(cursor)
+            headers = {} if cursor is None else {"Last-Event-ID": str(cursor)}
             try:
-                async with self._http.stream(
-                    "GET", "/api/events", headers=headers, timeout=timeout
-                ) as response:
+                async with aconnect_sse(
+                    self._http, "GET", "/api/events", headers=headers, timeout=timeout
+                ) as source:
+                    response = source.response
                     if response.status_code >= 400:
                         await response.aread()
                         error = _api_error(response)
                         if response.status_code < 500 or not reconnect:
                             raise error
                         raise httpx.RemoteProtocolError(error.message)
-                    async for event in _parse_feed(response.aiter_lines()):
+                    async for sse in source.aiter_sse():
+                        event = _event_from_sse(sse)
+                        if event is None:
+                            continue
                         cursor = event.seq
                         delay = retry_s
                         if event.kind != "connected" or include_status:
@@ -279,26 +298,11 @@ class NexusClient:
             delay = min(delay * 2, max_retry_s)
 
 
-async def _parse_feed(lines: AsyncIterator[str]) -> AsyncIterator[LiveEvent]:
-    seq: int | None = None
-    kind = "message"
-    data: list[str] = []
-    async for line in lines:
-        if line == "":
-            if seq is not None and data:
-                yield _event_from_json(seq, kind, orjson.loads("\n".join(data)))
-            seq, kind, data = None, "message", []
-            continue
-        if line.startswith(":"):
-            continue
-        name, _, value = line.partition(":")
-        value = value.removeprefix(" ")
-        if name == "id" and value.isdigit():
-            seq = int(value)
-        elif name == "event":
-            kind = value
-        elif name == "data":
-            data.append(value)
+def _event_from_sse(sse: ServerSentEvent) -> LiveEvent | None:
+    """The feed's event, or None for a frame without a resume point or data (not one of ours)."""
+    if not sse.id.isdigit() or not sse.data:
+        return None
+    return _event_from_json(int(sse.id), sse.event, orjson.loads(sse.data))
 
 
 def _event_from_json(seq: int, kind: str, data: Any) -> LiveEvent:
@@ -309,75 +313,6 @@ def _event_from_json(seq: int, kind: str, data: Any) -> LiveEvent:
     ref = data.get("ref_id", "") if isinstance(data, dict) else ""
     at = data.get("at_ms", 0) if isinstance(data, dict) else 0
     return LiveEvent(seq, kind, ref, at)
-
-
-# -- wire → records ---------------------------------------------------------------------------
-_FIELDS: dict[type, frozenset[str]] = {}
-
-
-def _build(cls: type[R], data: Mapping[str, Any], **convert: Any) -> R:
-    """``cls`` from a JSON object: unknown keys (a newer server) are ignored."""
-    names = _FIELDS.get(cls)
-    if names is None:
-        names = _FIELDS[cls] = frozenset(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
-    values = {k: v for k, v in data.items() if k in names}
-    for name, fn in convert.items():
-        if values.get(name) is not None:
-            values[name] = fn(values[name])
-    return cls(**values)
-
-
-def summary_from_json(data: Mapping[str, Any]) -> RequestSummary:
-    return _build(
-        RequestSummary,
-        data,
-        usage=lambda u: _build(Usage, u),
-        outcome=Outcome,
-        traffic_class=TrafficClass,
-    )
-
-
-def stored_from_json(data: Mapping[str, Any]) -> StoredRequest:
-    """A full record from the ``bodies=exact`` view of ``GET /api/requests/{id}``."""
-    request, response = data["request"], data["response"]
-    message = response.get("message")
-    return StoredRequest(
-        summary=summary_from_json(data["summary"]),
-        request_headers=_headers(request["headers"]),
-        response_headers=_headers(response["headers"]),
-        ratelimit=_headers(data.get("ratelimit") or []),
-        request_body=_exact(request.get("body_exact")),
-        response_body=_exact(response.get("body_exact")),
-        response_message=None if message is None else orjson.dumps(message),
-        auth_mode=data.get("auth_mode", "passthrough"),
-        query=request.get("query", ""),
-        first_byte_at_ms=(data.get("timing") or {}).get("first_byte_at_ms"),
-    )
-
-
-def conversation_summary_from_json(data: Mapping[str, Any]) -> ConversationSummary:
-    return _build(ConversationSummary, data, models=tuple)
-
-
-def tree_from_json(data: Mapping[str, Any]) -> ConversationTree:
-    return ConversationTree(
-        summary=conversation_summary_from_json(data["summary"]),
-        nodes=[summary_from_json(n) for n in data["nodes"]],
-        branches=[_build(ConversationBranch, b) for b in data["branches"]],
-        subtasks=[_build(ConversationSubtask, s) for s in data["subtasks"]],
-    )
-
-
-def _headers(pairs: Sequence[Sequence[str]]) -> tuple[tuple[str, str], ...]:
-    return tuple((str(k), str(v)) for k, v in pairs)
-
-
-def _exact(body: Mapping[str, str] | None) -> bytes:
-    if not body:
-        return b""
-    if "text" in body:
-        return body["text"].encode("utf-8")
-    return base64.b64decode(body["base64"])
 
 
 def _api_error(response: httpx.Response) -> ApiError:

@@ -19,6 +19,7 @@ from nexus.cli import options
 from nexus.cli.output import err, fail, out, run
 
 if TYPE_CHECKING:
+    from nexus.client import NexusClient
     from nexus.settings import Settings
 
 _TERMINAL = ("done", "failed")
@@ -144,10 +145,8 @@ async def _list(
     local: Settings, server: str | None, key: str | None, state: str | None, limit: int
 ) -> list[dict[str, Any]]:
     if server:
-        params = {"limit": str(limit)} | ({"state": state} if state else {})
-        data = await _remote(server, key, "GET", "/api/analyses", params=params)
-        items: list[dict[str, Any]] = data["items"]
-        return items
+        async with _client(server, key) as client:
+            return await client.list_analyses(state=state, limit=limit)
     from nexus.analysis.report import job_document
     from nexus.store.base import JobState
 
@@ -174,39 +173,23 @@ async def _open_local(settings: Any) -> Any:
 async def _remote_analyze(
     server: str, key: str | None, conversation: str, branch: str, wait: bool, force: bool
 ) -> dict[str, Any]:
-    payload = {"conversation_id": conversation, "branch": branch, "force": force}
-    job: dict[str, Any] = await _remote(server, key, "POST", "/api/analyses", json=payload)
-    if not wait:
+    async with _client(server, key) as client:
+        job = await client.start_analysis(conversation, branch, force=force)
+        if not wait:
+            return job
+        started = time.monotonic()
+        with err.status("waiting for the server's analysis worker…") as status:
+            while job["state"] not in _TERMINAL:
+                status.update(f"{_line(job)} · {time.monotonic() - started:.0f} s")
+                await asyncio.sleep(1.0)
+                job = await client.get_analysis(conversation, branch)
         return job
-    started = time.monotonic()
-    with err.status("waiting for the server's analysis worker…") as status:
-        while job["state"] not in _TERMINAL:
-            status.update(f"{_line(job)} · {time.monotonic() - started:.0f} s")
-            await asyncio.sleep(1.0)
-            job = await _remote(server, key, "GET", f"/api/analyses/{conversation}/{branch}")
-    return job
 
 
-async def _remote(server: str, key: str | None, method: str, path: str, **kwargs: Any) -> Any:
-    import httpx
+def _client(server: str, key: str | None) -> NexusClient:
+    from nexus.client import NexusClient
 
-    from nexus.errors import ApiError, ServerUnreachable
-
-    headers = {"Authorization": f"Bearer {key}"} if key else {}
-    async with httpx.AsyncClient(base_url=server, headers=headers, timeout=30.0) as http:
-        try:
-            response = await http.request(method, path, **kwargs)
-        except httpx.TransportError as exc:
-            raise ServerUnreachable(f"no answer from {server}: {type(exc).__name__}") from exc
-    if response.status_code >= 400:
-        try:
-            message = response.json()["error"]["message"]
-        except (ValueError, KeyError, TypeError):
-            message = response.text[:200] or response.reason_phrase
-        raise ApiError(
-            f"{server} answered {response.status_code}: {message}", status=response.status_code
-        )
-    return orjson.loads(response.content)
+    return NexusClient(server, key, timeout=30.0)
 
 
 # -- output --------------------------------------------------------------------------------------

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated
 
-import orjson
 import typer
 
 from nexus.cli import options
 from nexus.cli.output import out, run
+from nexus.record_json import dumps
 from nexus.records import RequestFilter, RequestSummary, is_error
 from nexus.settings import Settings
 
@@ -33,14 +33,14 @@ def logs(
 ) -> None:
     """Show the latest recorded calls (id, local time, host, model, status, tokens, timings, error).
 
-    The id is Nexus's (the TUI, the API and `nexus export` take it); --json adds the upstream's
-    request-id and prints times in UTC (ISO 8601, Z).
+    The id is Nexus's (the TUI, the API and `nexus export` take it); --json prints each call as
+    the API lists it (GET /api/requests), epoch milliseconds and all.
     """
     settings = options.settings(db=db, data_dir=data_dir)
     rows = run(_latest(settings, n, RequestFilter(status="error" if errors else None)), debug=debug)
     if as_json:
         for row in rows:
-            out.out(orjson.dumps(log_row(row)).decode(), highlight=False)
+            out.out(dumps(row).decode(), highlight=False)
         return
     out.print(render_table(rows))
 
@@ -53,27 +53,6 @@ async def _latest(settings: Settings, n: int, flt: RequestFilter) -> list[Reques
         return (await store.list_requests(flt, None, n)).items
     finally:
         await store.close()
-
-
-def log_row(s: RequestSummary) -> dict[str, object]:
-    return {
-        "id": s.id,
-        "time": _iso(s.started_at_ms),
-        "host": s.host,
-        "model": s.model,
-        "status": s.status,
-        "stream": s.is_streaming,
-        "input_tokens": s.usage.input_tokens,
-        "output_tokens": s.usage.output_tokens,
-        "cache_creation_tokens": s.usage.cache_creation_input_tokens,
-        "cache_read_tokens": s.usage.cache_read_input_tokens,
-        "duration_ms": s.duration_ms,
-        "ttfb_ms": s.ttfb_ms,
-        "error": s.error,
-        "upstream_request_id": s.upstream_request_id,
-        "path": s.path,
-        "outcome": str(s.outcome),
-    }
 
 
 # What a narrow terminal loses first; id, time, model, status and the error always stay, and an
@@ -139,9 +118,3 @@ def _local_clock(ms: int) -> str:
     import datetime as dt
 
     return dt.datetime.fromtimestamp(ms / 1000).strftime("%H:%M:%S")
-
-
-def _iso(ms: int) -> str:
-    import datetime as dt
-
-    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"

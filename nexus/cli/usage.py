@@ -18,7 +18,7 @@ import typer
 
 from nexus.cli import options
 from nexus.cli.output import err, fail, out, run
-from nexus.records import USAGE_GROUPS
+from nexus.records import USAGE_GROUPS, RequestFilter
 from nexus.settings import Settings
 
 app = typer.Typer(
@@ -174,20 +174,10 @@ def _local(settings: Settings) -> Any:
 
 async def local_report(store: Any, query: Query, now_ms: int) -> dict[str, Any]:
     """The ``{"usage": …, "windows": …}`` document from an open store (what --json prints)."""
-    from nexus.records import RequestFilter
     from nexus.usage.report import usage_report_json, windows_json, windows_report
 
-    flt = RequestFilter(
-        since_ms=query.get("since"),
-        until_ms=query.get("until"),
-        host=query.get("host"),
-        account_id=query.get("account"),
-        model=query.get("model"),
-        session_id=query.get("session"),
-    )
-    groups = [g for g in str(query.get("by") or "").split(",") if g]
     usage = await usage_report_json(
-        store, flt, groups, utc_offset_ms=int(query.get("utc_offset_ms") or 0)
+        store, _filter(query), _groups(query), utc_offset_ms=int(query.get("utc_offset_ms") or 0)
     )
     report = await windows_report(
         store,
@@ -203,43 +193,36 @@ def _remote(server: str, key: str | None, transport: Any = None) -> Any:
     """Fetch from a Nexus API; ``transport`` lets tests pass an ASGI transport."""
 
     async def fetch(query: Query) -> dict[str, Any]:
-        import httpx
+        from nexus.client import NexusClient
 
-        from nexus.errors import ApiError, ServerUnreachable
-
-        headers = {"authorization": f"Bearer {key}"} if key else {}
-        params = {k: str(v) for k, v in query.items() if v is not None}
-        windows_params = {"series": "0", "since": str(_now_ms() - ATTRIBUTION_LOOKBACK_MS)}
-        if query.get("account"):
-            windows_params["account"] = query["account"]
-        base = server.rstrip("/")
-        try:
-            async with httpx.AsyncClient(
-                headers=headers, timeout=30.0, transport=transport
-            ) as client:
-                usage, windows = await asyncio.gather(
-                    client.get(f"{base}/api/usage", params=params),
-                    client.get(f"{base}/api/windows", params=windows_params),
-                )
-        except httpx.HTTPError as exc:
-            raise ServerUnreachable(f"cannot reach {base}: {exc}") from exc
-        for response in (usage, windows):
-            if response.status_code != 200:
-                raise ApiError(
-                    f"{response.url.path}: HTTP {response.status_code}: "
-                    f"{_error_message(response.content)}",
-                    status=response.status_code,
-                )
-        return {"usage": usage.json(), "windows": windows.json()}
+        offset = int(query.get("utc_offset_ms") or 0)
+        async with NexusClient(server, key, timeout=30.0, transport=transport) as client:
+            usage, windows = await asyncio.gather(
+                client.usage(_groups(query), flt=_filter(query), utc_offset_ms=offset),
+                client.windows(
+                    account=query.get("account"),
+                    since_ms=_now_ms() - ATTRIBUTION_LOOKBACK_MS,
+                    series=False,
+                ),
+            )
+        return {"usage": usage, "windows": windows}
 
     return fetch
 
 
-def _error_message(body: bytes) -> str:
-    try:
-        return str(orjson.loads(body)["error"]["message"])
-    except (orjson.JSONDecodeError, KeyError, TypeError):
-        return body[:200].decode("utf-8", "replace")
+def _filter(query: Query) -> RequestFilter:
+    return RequestFilter(
+        since_ms=query.get("since"),
+        until_ms=query.get("until"),
+        host=query.get("host"),
+        account_id=query.get("account"),
+        model=query.get("model"),
+        session_id=query.get("session"),
+    )
+
+
+def _groups(query: Query) -> list[str]:
+    return [g for g in str(query.get("by") or "").split(",") if g]
 
 
 async def _watch(fetch: Any, query: Query, interval_s: float) -> None:

@@ -9,6 +9,7 @@ import orjson
 from typer.testing import CliRunner
 
 from nexus.cli.main import app
+from nexus.record_json import summary_from_json
 from nexus.recorder.derive import derive
 from nexus.records import Usage
 from tests.factories import make_record
@@ -30,10 +31,14 @@ def test_json_lines_are_newest_first_with_tokens_and_timings(tmp_path):
     lines = [orjson.loads(line) for line in result.stdout.splitlines()]
     assert [line["id"] for line in lines] == [r.id for r in reversed(records)][:3]
     first = lines[0]
-    assert (first["input_tokens"], first["output_tokens"]) == (14, 20)
-    assert (first["cache_creation_tokens"], first["cache_read_tokens"]) == (3, 40)
-    assert first["status"] == 200 and first["stream"] is True and first["duration_ms"] == 1200
+    usage = first["usage"]
+    assert (usage["input_tokens"], usage["output_tokens"]) == (14, 20)
+    assert (usage["cache_creation_input_tokens"], usage["cache_read_input_tokens"]) == (3, 40)
+    assert first["status"] == 200 and first["is_streaming"] is True
+    assert first["duration_ms"] == 1200 and first["started_at_ms"] == T0 + 4
     assert first["ttfb_ms"] == 300 and first["error"] is None
+    # The record's one JSON shape: what the API lists and the client reads back.
+    assert summary_from_json(first).usage == Usage(14, 20, 3, 3, 0, 40)
 
 
 def test_the_table_shows_errors_and_an_empty_store_says_what_to_do(tmp_path):
@@ -83,5 +88,5 @@ def test_the_table_shows_each_id_and_local_time_through_the_real_command(tmp_pat
     assert local in result.stdout and utc not in result.stdout
     assert all(len(line) <= 80 for line in result.stdout.splitlines())
     as_json = orjson.loads(run_nexus("logs", "--json", env=env).stdout)
-    assert as_json["id"] == record.id and as_json["time"].endswith("Z")
+    assert as_json["id"] == record.id and as_json["started_at_ms"] == T0
     assert as_json["upstream_request_id"] == "req_" + record.id[:20]

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nexus.export.jsonl import (
-    decode_body,
-    encode_body,
-    record_from_line,
-    record_to_line,
-    write_jsonl,
-)
+from nexus.export.jsonl import record_from_line, record_to_line, write_jsonl
+from nexus.record_json import detail_json, dumps, exact_bytes, exact_text
 from nexus.records import RequestFilter
 from tests.export.builders import FAKE_KEY, MemorySource, make_stored, make_summary, scenario
 
@@ -47,10 +43,9 @@ def test_a_whole_record_round_trips_to_an_equal_record() -> None:
 
 def test_bodies_that_are_not_utf8_are_carried_as_base64() -> None:
     line = orjson.loads(record_to_line(make_stored(request_body=b"\xff\x00\x01")))
-    assert line["request"]["body_encoding"] == "base64"
-    assert line["request"]["body"] == "/wAB"
+    assert line["request"]["body_exact"] == {"base64": "/wAB"}
     utf8 = orjson.loads(record_to_line(make_stored(request_body="é".encode())))
-    assert utf8["request"] == {**utf8["request"], "body": "é", "body_encoding": "utf-8"}
+    assert utf8["request"]["body_exact"] == {"text": "é"}
 
 
 @settings(max_examples=200, deadline=None)
@@ -59,7 +54,7 @@ def test_bodies_that_are_not_utf8_are_carried_as_base64() -> None:
     | st.text(max_size=200).map(lambda t: t.encode("utf-8", "surrogatepass"))
 )
 def test_any_bytes_round_trip(body: bytes) -> None:
-    assert decode_body(*encode_body(body)) == body
+    assert exact_bytes(exact_text(body)) == body
     back = record_from_line(record_to_line(make_stored(request_body=body)))
     assert back.request_body == body
 
@@ -70,14 +65,31 @@ def test_one_line_per_record_with_the_assembled_message_inline() -> None:
     data = orjson.loads(line)
     assert data["response"]["message"]["content"][0]["text"] == "hello"
     assert data["usage"]["cache_read_input_tokens"] == 1000
-    assert data["cost_usd_micros"] == 12_345
+    assert data["summary"]["cost_usd_micros"] == 12_345
     assert data["links"] == {
         "traffic_class": "turn",
         "conversation_id": "conv-1",
         "parent_request_id": None,
         "branch": "main",
         "subtask_of": None,
+        "agent_id": None,
     }
+
+
+def test_a_line_is_the_records_one_json_shape_the_api_answers() -> None:
+    # The same encoder as GET /api/requests/{id}?bodies=exact, plus the format marker.
+    record = make_stored()
+    line = orjson.loads(record_to_line(record))
+    assert line.pop("nexus_export") == 2
+    assert line == orjson.loads(dumps(detail_json(record, "exact")))
+
+
+def test_lines_of_the_first_format_are_still_read() -> None:
+    # Written by the first format's encoder: a record, then one with non-UTF-8 bodies.
+    path = Path(__file__).resolve().parents[1] / "data" / "export_v1.jsonl"
+    first, second = [record_from_line(line) for line in path.read_bytes().splitlines()]
+    assert first == make_stored()
+    assert second == make_stored(request_body=b"\xff\x00\x01", response_body=b"caf\xe9")
 
 
 def test_secret_headers_never_leave_even_when_the_store_missed_them() -> None:
@@ -102,7 +114,7 @@ async def test_write_jsonl_streams_every_matching_record_newest_first() -> None:
     lines: list[bytes] = []
     count = await write_jsonl(source, RequestFilter(conversation_id="conv-1"), lines.append)
     assert count == len(records) == len(lines)
-    started = [orjson.loads(x)["started_at_ms"] for x in lines]
+    started = [orjson.loads(x)["summary"]["started_at_ms"] for x in lines]
     assert started == sorted(started, reverse=True)
     branch: list[bytes] = []
     await write_jsonl(source, RequestFilter(), branch.append, branch="rewind-1")

@@ -97,5 +97,6 @@ async def test_cli_remote_errors_carry_the_api_message(client: Any) -> None:
     from nexus.cli.usage import _remote
 
     transport = httpx.ASGITransport(app=client.app)
-    with pytest.raises(ApiError, match="HTTP 400"):
+    with pytest.raises(ApiError, match="planet") as raised:
         await _remote("http://nexus.test", None, transport=transport)({"by": "planet"})
+    assert raised.value.status == 400
