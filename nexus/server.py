@@ -90,6 +90,9 @@ class Server:
         api_sock = _bind(s.host, s.api_port, "--api-port / NEXUS_API_PORT")
         self._sockets.append(api_sock)
 
+        alert_config = _load_alerts(s)  # a broken alerts.json stops the start, naming the field
+
+        from nexus.alerts import NO_ALERTS, AlertQueue, AlertSink
         from nexus.api.app import make_api_app
         from nexus.events import EventBus, listen_for_events
         from nexus.mcp import mount
@@ -126,11 +129,19 @@ class Server:
                 price_book_path=s.price_book_path,
                 retry_s=s.store_retry_s,
                 log_level=logging.getLevelName(logging.getLogger().getEffectiveLevel()),
+                alerts_config=s.alerts_config_path,
             ),
             on_report=self.bus.notify,  # its commits appended events: wake the live feed
         )
         self.tap = Tap(self.spool, self.recorder.poke)
-        self.credentials = Credentials(s.credentials_dir, token_url=s.oauth_token_url)
+        # Alerts this process raises (OAuth refresh failures, limits decided before forwarding)
+        # go through this queue to a sender task beside the traffic; the recorder runs its own.
+        # Without a destination the sink drops them at once (no queue, no sender).
+        queue = AlertQueue() if alert_config.all_destinations() else None
+        self.alerts: AlertSink = queue if queue is not None else NO_ALERTS
+        self.credentials = Credentials(
+            s.credentials_dir, token_url=s.oauth_token_url, alerts=self.alerts
+        )
         self._undo.append(self.credentials.close)
         self.credentials.warn_loose_permissions()
         self.forwarder = Forwarder(
@@ -143,6 +154,11 @@ class Server:
         await self.forwarder.start()
         self._undo.append(self.forwarder.close)
         self.tasks.spawn(self._guard(self.recorder.run()), name="recorder")
+        if queue is not None:
+            from nexus.alerts.worker import AlertWorker
+
+            sender = AlertWorker(queue, alert_config)
+            self.tasks.spawn(self._guard(sender.run(self._stop)), name="alert-sender")
         self._undo.append(self._stop_tasks)
         listener = listen_for_events(self.store, self.bus)  # type: ignore[arg-type]
         # Cancelled at stop, not awaited: it listens until told otherwise.
@@ -263,6 +279,18 @@ class Server:
         for sock in self._sockets:
             sock.close()
         await self.store.close()
+
+
+def _load_alerts(settings: Settings) -> Any:
+    """The alerts configuration, validated (``ConfigError`` names the file and field)."""
+    from nexus.alerts.config import is_loose, load_alert_config
+
+    path = settings.alerts_config_path
+    config = load_alert_config(path, required=settings.alerts_config is not None)
+    if config.path is not None and is_loose(config.path):
+        log.warning("%s may be read by others and holds webhook secrets. Run: chmod 600 %s",
+                    path, path)  # fmt: skip
+    return config
 
 
 def prepare_data_dir(folder: Path) -> None:

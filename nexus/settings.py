@@ -60,6 +60,7 @@ class Settings:
     prompts_git_branch: str = "main"
     prompts_git_path: str = ""
     prompts_git_interval_s: float = 60.0
+    alerts_config: Path | None = None  # None: <credentials_dir>/alerts.json
 
     @property
     def spool_path(self) -> Path:
@@ -75,6 +76,13 @@ class Settings:
         """Where ``--prompts-git`` is checked out: apart from the local folder, so a sync never
         touches local-only files."""
         return self.data_dir / "prompts-git"
+
+    @property
+    def alerts_config_path(self) -> Path:
+        """The alerts configuration (``--alerts-config``), default ``<credentials>/alerts.json``."""
+        if self.alerts_config is not None:
+            return self.alerts_config
+        return self.credentials_dir / "alerts.json"
 
     @property
     def is_postgres(self) -> bool:
@@ -224,6 +232,14 @@ DECLARED: tuple[Declared, ...] = (
         "--prompts-git-interval",
         "Seconds between pulls of --prompts-git. Default: 60.",
         float,
+    ),
+    Declared(
+        "alerts_config",
+        "NEXUS_ALERTS_CONFIG",
+        "--alerts-config",
+        "Alerts configuration: Slack and webhook destinations, per host (docs/alerts.md). "
+        "Default: <credentials folder>/alerts.json; no file, no alerts sent.",
+        Path,
     ),
     # Settings only commands use (not fields of Settings): declared here all the same, so every
     # variable Nexus reads is named in one table.

@@ -67,7 +67,7 @@ class AlertConfig:
     hosts: Mapping[str, HostAlerts] = field(default_factory=dict)
     cooldown_s: float = 900.0  # an alert with the same dedup key is sent once per cool-down
     forecast_thresholds: tuple[float, ...] = (0.8, 0.95)  # utilization shares (0..1)
-    forecast_lead_s: float = 3600.0  # warn when a window is forecast full this long before reset
+    runout_min_utilization: float = 0.5  # "full before reset" alerts only from this share on
     error_spike_count: int = 5  # upstream errors (5xx, 429, 529, no answer) …
     error_spike_window_s: float = 60.0  # … within this many seconds, per host
     retry: Retry = field(default_factory=Retry)
@@ -171,7 +171,7 @@ def _parse(raw: Any, path: Path) -> AlertConfig:
             turns=_bool(item.get("turns", False), f"{where}.turns"),
         )
     forecast = _object(obj.get("forecast", {}), "forecast")
-    _no_unknown(forecast, {"thresholds_pct", "lead_minutes"}, "forecast")
+    _no_unknown(forecast, {"thresholds_pct", "runout_min_pct"}, "forecast")
     thresholds = forecast.get("thresholds_pct", [80, 95])
     if not isinstance(thresholds, list) or not all(
         _is_number(t) and 0 < t <= 100 for t in thresholds
@@ -186,8 +186,10 @@ def _parse(raw: Any, path: Path) -> AlertConfig:
         hosts=hosts,
         cooldown_s=_number(obj.get("cooldown_s", 900), "cooldown_s", 0, 7 * 86400),
         forecast_thresholds=tuple(sorted({t / 100 for t in thresholds})),
-        forecast_lead_s=60
-        * _number(forecast.get("lead_minutes", 60), "forecast.lead_minutes", 0, 7 * 1440),
+        runout_min_utilization=_number(
+            forecast.get("runout_min_pct", 50), "forecast.runout_min_pct", 0, 100
+        )
+        / 100,
         error_spike_count=int(_number(spikes.get("count", 5), "upstream_errors.count", 1, 1e6)),
         error_spike_window_s=_number(
             spikes.get("window_s", 60), "upstream_errors.window_s", 1, 86400

@@ -34,6 +34,7 @@ PromptsGit = Annotated[str | None, option("prompts_git_url")]  # noqa: UP007
 PromptsGitBranch = Annotated[str | None, option("prompts_git_branch")]  # noqa: UP007
 PromptsGitPath = Annotated[str | None, option("prompts_git_path")]  # noqa: UP007
 PromptsGitInterval = Annotated[float | None, option("prompts_git_interval_s", min=1)]  # noqa: UP007
+AlertsConfig = Annotated[Path | None, option("alerts_config")]  # noqa: UP007
 PriceBook = Annotated[Path | None, option("price_book_path")]  # noqa: UP007
 Server = Annotated[str | None, option("server")]  # noqa: UP007
 # The key a client sends to a read API shares the variable of the key `nexus serve` requires.

@@ -33,6 +33,7 @@ def serve(
     prompts_git_branch: options.PromptsGitBranch = None,
     prompts_git_path: options.PromptsGitPath = None,
     prompts_git_interval: options.PromptsGitInterval = None,
+    alerts_config: options.AlertsConfig = None,
     log_level: Annotated[str, options.option("log_level")] = "INFO",
     stop: Annotated[
         bool,
@@ -63,6 +64,7 @@ def serve(
         prompts_git_branch=prompts_git_branch,
         prompts_git_path=prompts_git_path,
         prompts_git_interval_s=prompts_git_interval,
+        alerts_config=alerts_config,
     )
     if stop:
         from nexus.cli.pid_file import stop_command

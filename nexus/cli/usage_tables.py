@@ -25,7 +25,7 @@ _TOKEN_COLUMNS = (
 _BAR_WIDTH = 10
 # What a narrow terminal loses first; the group, Output and Cost always stay.
 USAGE_DROP_ORDER = ("Write 1h", "Write 5m", "Cache read", "Errors", "Input", "Requests")
-WINDOWS_DROP_ORDER = ("Source", "Status")
+WINDOWS_DROP_ORDER = ("Source", "Status", "Full at this rate")
 
 
 def render(data: dict[str, Any], now_ms: int, width: int = 10_000) -> RenderableType:
@@ -124,6 +124,7 @@ def windows_table(windows: dict[str, Any], now_ms: int, width: int = 10_000) -> 
         ("Used", {}),
         ("Status", {}),
         ("Resets in", {"justify": "right"}),
+        ("Full at this rate", {"justify": "right"}),
         ("Source", {}),
     ]
 
@@ -139,7 +140,8 @@ def windows_table(windows: dict[str, Any], now_ms: int, width: int = 10_000) -> 
     table, left_out = fit_table(build, WINDOWS_DROP_ORDER, width)
     table.caption = (
         "◆ the window the server says binds · estimate: token sums over the rolling "
-        "window (the account's responses carry no window headers)"
+        "window (the account's responses carry no window headers) · full at this rate: when "
+        "the window reaches 100 % at the burn rate of the last fifth of the window"
     )
     if left_out:
         table.caption += "\n" + left_out_note(left_out)
@@ -158,6 +160,7 @@ def _window_rows(windows: dict[str, Any], now_ms: int) -> list[tuple[str, ...]]:
                 resets = _countdown(w.get("reset_at_ms"), now_ms)
                 status = _status(w.get("status") or acct.get("status"))
                 source = f"server {_ago(acct.get('at_ms'), now_ms)}"
+                full = forecast_text(w.get("forecast"), now_ms)
             else:
                 used = (
                     f"{_tokens(w.get('tokens', 0))} tok · "
@@ -166,7 +169,8 @@ def _window_rows(windows: dict[str, Any], now_ms: int) -> list[tuple[str, ...]]:
                 resets = "rolling"
                 status = "—"
                 source = "[dim]estimate[/]"
-            rows.append((name, w["name"] + binding, used, status, resets, source))
+                full = "—"
+            rows.append((name, w["name"] + binding, used, status, resets, full, source))
             name = ""
         for lim in acct.get("api_limits", []):
             used = _bar(lim.get("utilization"))
@@ -181,12 +185,15 @@ def _window_rows(windows: dict[str, Any], now_ms: int) -> list[tuple[str, ...]]:
                     used + extra,
                     "—",
                     _countdown(lim.get("reset_at_ms"), now_ms),
+                    "—",
                     "server",
                 )
             )
             name = ""
         if claim and acct.get("fallback_percentage") is not None:
-            rows.append(("", "[dim]fallback[/]", f"{acct['fallback_percentage']:.0%}", "", "", ""))
+            rows.append(
+                ("", "[dim]fallback[/]", f"{acct['fallback_percentage']:.0%}", "", "", "", "")
+            )
     return rows
 
 
@@ -222,6 +229,22 @@ def _bar(utilization: float | None) -> str:
     filled = max(0, min(_BAR_WIDTH, round(utilization * _BAR_WIDTH)))
     color = "green" if utilization < 0.7 else "yellow" if utilization < 0.9 else "red"
     return f"[{color}]{'█' * filled}[/][dim]{'░' * (_BAR_WIDTH - filled)}[/] {utilization:>4.0%}"
+
+
+def forecast_text(forecast: dict[str, Any] | None, now_ms: int) -> str:
+    """A window's forecast: when it is full at the current rate, red when before its reset."""
+    if not forecast:
+        return "—"
+    if forecast.get("burn_per_hour") is None and forecast.get("full_at_ms") is None:
+        return "[dim]too few readings[/]"
+    full_at = forecast.get("full_at_ms")
+    if full_at is None:
+        return "[dim]not rising[/]"
+    if not forecast.get("is_full_before_reset"):
+        return "[green]after reset[/]"
+    if full_at <= now_ms:
+        return "[red]full now[/]"
+    return f"[red]in {_countdown(full_at, now_ms)}[/]"
 
 
 def _status(status: str | None) -> str:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nexus.aio import spawn
+from nexus.alerts import NO_ALERTS, AlertKind, AlertSink, make_alert
 from nexus.errors import ClientAuthError, CredentialError
 from nexus.proxy import oauth
 from nexus.proxy.credential_files import (
@@ -97,8 +98,10 @@ class Credentials:
         recheck_s: float = 1.0,
         refresh_margin_s: float = REFRESH_MARGIN_S,
         retry_after_failure_s: float = RETRY_AFTER_FAILURE_S,
+        alerts: AlertSink = NO_ALERTS,
     ) -> None:
         self.directory = directory
+        self._alerts = alerts
         self._token_url = token_url
         self._http = http
         self._owns_http = http is None
@@ -256,6 +259,13 @@ class Credentials:
                 f"Fix: run `nexus auth login {key}`."
             )
             log.warning("%s", message)
+            self._alerts.notify(
+                make_alert(
+                    AlertKind.OAUTH_REFRESH_FAILED, key, message,
+                    subject=seen.account_label, fields={"fix": f"nexus auth login {key}"},
+                    dedup_key=f"oauth_refresh_failed:{key}",
+                )
+            )  # fmt: skip
             self._failures[key] = _Failure(time.monotonic(), seen.access_token, message)
             return CredentialError(message)
         self._failures.pop(key, None)

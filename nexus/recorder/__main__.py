@@ -19,6 +19,7 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from nexus.aio import TaskSet
 from nexus.errors import StoreUnavailable
@@ -44,13 +45,22 @@ class _LiveLinking:
 
     CATCH_UP_EVERY_S = 30.0
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, watch: Any = None) -> None:
         from nexus.conversations.worker import ConversationLinker
 
         self.linker = ConversationLinker(store)  # type: ignore[arg-type]
+        self.watch = watch  # nexus.alerts.watch.RecordWatch: alerts from what was stored
 
     async def __call__(self, records: Sequence[RequestRecord]) -> None:
-        await self.linker.link_batch(records)
+        links: list[Any] = []
+        try:
+            links = await self.linker.link_batch(records)
+        finally:  # error spikes and forecasts need no links: watch even when linking failed
+            if self.watch is not None:
+                try:
+                    self.watch.observe(records, links)
+                except Exception:  # an alert bug must never stop recording
+                    log.exception("alert detection failed for a batch of %d", len(records))
 
     async def catch_up_forever(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -90,8 +100,12 @@ async def record(config: RecorderConfig, stop: asyncio.Event, wakeup: asyncio.Ev
     # Another recorder may still be storing this folder (its proxy was just restarted): wait.
     recorder_lock = await asyncio.to_thread(lock, own / ".recorder.lock", wait=True)
     tasks = TaskSet()
+    alerts_stop = asyncio.Event()
     try:
-        linking = _LiveLinking(store)
+        watch, alert_worker = _alerts(config)
+        if alert_worker is not None:
+            tasks.spawn(alert_worker.run(alerts_stop), name="alert-sender")
+        linking = _LiveLinking(store, watch)
 
         def progress(stats: WriterStats) -> None:
             _send(Progress(
@@ -115,12 +129,36 @@ async def record(config: RecorderConfig, stop: asyncio.Event, wakeup: asyncio.Ev
             await writer.run(stop)
         finally:
             stop.set()
+            alerts_stop.set()  # the sender sends what the last batches raised, then ends
         await tasks.wait(timeout=5.0)
     finally:
         await tasks.close()
         os.close(recorder_lock)
         await store.close()
     return 0
+
+
+def _alerts(config: RecorderConfig) -> tuple[Any, Any]:
+    """The detectors and their sender; (None, None) when no destination is configured. ``nexus
+    serve`` validated the file before starting this process; a file broken since then leaves
+    alerts off here, loudly, and recording goes on."""
+    from nexus.alerts.config import load_alert_config
+    from nexus.errors import ConfigError
+
+    path = config.alerts_config
+    try:
+        alert_config = load_alert_config(path) if path else None
+    except ConfigError as exc:
+        log.error("alerts are off in the recorder: %s", exc)
+        alert_config = None
+    if alert_config is None or not alert_config.all_destinations():
+        return None, None  # nothing to send to: no detectors, no sender (nor their imports)
+    from nexus.alerts import AlertQueue
+    from nexus.alerts.watch import RecordWatch
+    from nexus.alerts.worker import AlertWorker
+
+    queue = AlertQueue()
+    return RecordWatch(alert_config, queue), AlertWorker(queue, alert_config)
 
 
 async def _open_store(url: str, stop: asyncio.Event, retry_s: float) -> Store | None:

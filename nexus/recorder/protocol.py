@@ -42,10 +42,15 @@ class RecorderConfig:
     retry_s: float = 1.0  # first wait after the store failed; doubles up to 15 s
     log_level: str = "INFO"
     priority: Priority = "batch"  # how the child competes for CPU (priority.py)
+    alerts_config: Path | None = None  # alerts.json (nexus.alerts.config); None: no alerts
 
     def encode(self) -> bytes:
         book = str(self.price_book_path) if self.price_book_path else None
-        fields = {**asdict(self), "spool": str(self.spool), "price_book_path": book}
+        alerts = str(self.alerts_config) if self.alerts_config else None
+        fields = {
+            **asdict(self), "spool": str(self.spool), "price_book_path": book,
+            "alerts_config": alerts,
+        }  # fmt: skip
         return orjson.dumps(fields) + b"\n"
 
     @classmethod
@@ -63,6 +68,7 @@ class RecorderConfig:
                 retry_s=float(raw.get("retry_s", 1.0)),
                 log_level=str(raw.get("log_level", "INFO")),
                 priority=priority,
+                alerts_config=Path(raw["alerts_config"]) if raw.get("alerts_config") else None,
             )
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ProtocolError(f"bad recorder configuration: {exc}") from exc

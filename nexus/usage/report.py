@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from nexus.records import RequestFilter
+from nexus.usage.forecast import WindowForecast, forecast_window
 from nexus.usage.ratelimit import ApiLimit
 from nexus.usage.windows import (
     ESTIMATE_WINDOWS,
@@ -38,6 +39,7 @@ __all__ = [
 
 DAY_MS = 86_400_000
 LATEST_LOOKBACK_MS = 8 * DAY_MS  # a reading older than the longest window says nothing current
+FORECAST_READINGS_MS = 2 * DAY_MS  # covers the 7-day window's lookback (a fifth: 34 h)
 MAX_SERIES_POINTS = 500  # per account and window; older points are thinned, resets are kept
 
 
@@ -177,6 +179,7 @@ class WindowsReport:
     accounts: tuple[AccountWindows, ...]
     series: tuple[SeriesPoint, ...] = ()
     attributions: tuple[Attribution, ...] = ()
+    forecasts: tuple[WindowForecast, ...] = ()
 
 
 async def windows_report(
@@ -203,8 +206,9 @@ async def windows_report(
     accounts = combine_windows(snapshots, estimates, now_ms)
     points: tuple[SeriesPoint, ...] = ()
     shares: tuple[Attribution, ...] = ()
+    since = now_ms - 7 * DAY_MS if since_ms is None else since_ms
+    every_point: list[SeriesPoint] = []
     if with_series or with_attribution:
-        since = now_ms - 7 * DAY_MS if since_ms is None else since_ms
         readings = await store.usage_readings(since, None, account)
         every_point = series(readings)
         if with_series:
@@ -217,7 +221,21 @@ async def windows_report(
                 shares = tuple(
                     s for s in shares if current.get((s.account, s.window), 0) == s.reset_at_ms
                 )
-    return WindowsReport(now_ms, tuple(accounts), points, shares)
+    forecast_from = now_ms - FORECAST_READINGS_MS
+    if (with_series or with_attribution) and since <= forecast_from:
+        recent = [p for p in every_point if p.at_ms > forecast_from]
+    else:
+        recent = series(await store.usage_readings(forecast_from, None, account))
+    return WindowsReport(now_ms, tuple(accounts), points, shares, forecasts(recent, now_ms))
+
+
+def forecasts(points: Iterable[SeriesPoint], now_ms: int) -> tuple[WindowForecast, ...]:
+    """One forecast per account and window that has readings."""
+    grouped: dict[tuple[str, str], list[SeriesPoint]] = defaultdict(list)
+    for p in points:
+        grouped[(p.account, p.window)].append(p)
+    found = (forecast_window(pts, now_ms) for _, pts in sorted(grouped.items()))
+    return tuple(f for f in found if f is not None)
 
 
 async def _estimates(
@@ -311,6 +329,7 @@ def windows_json(report: WindowsReport) -> dict[str, Any]:
                 "requests": a.requests,
             }
         )
+    by_window = {(f.account, f.window): f for f in report.forecasts}
     return {
         "now_ms": report.now_ms,
         "accounts": [
@@ -323,7 +342,10 @@ def windows_json(report: WindowsReport) -> dict[str, Any]:
                 "representative_claim": acct.representative_claim,
                 "fallback_percentage": acct.fallback_percentage,
                 "overage_status": acct.overage_status,
-                "windows": [_window_json(w, report.now_ms) for w in acct.windows],
+                "windows": [
+                    _window_json(w, report.now_ms, by_window.get((acct.account, w.name)))
+                    for w in acct.windows
+                ],
                 "api_limits": [_limit_json(lim) for lim in acct.api_limits],
                 "retry_after_s": acct.retry_after_s,
                 "series": series_by.get(acct.account, []),
@@ -334,7 +356,23 @@ def windows_json(report: WindowsReport) -> dict[str, Any]:
     }
 
 
-def _window_json(w: WindowState, now_ms: int) -> dict[str, Any]:
+def forecast_json(f: WindowForecast | None, now_ms: int) -> dict[str, Any] | None:
+    """A window's ``forecast`` object (docs/api.md): when it reaches 100 % at the current rate."""
+    if f is None:
+        return None
+    return {
+        "burn_per_hour": None if f.burn_per_hour is None else round(f.burn_per_hour, 6),
+        "full_at_ms": f.full_at_ms,
+        "full_in_s": None if f.full_at_ms is None else max(0, (f.full_at_ms - now_ms) // 1000),
+        "is_full_before_reset": f.is_full_before_reset,
+        "since_ms": f.since_ms,
+        "reading_at_ms": f.at_ms,
+    }
+
+
+def _window_json(
+    w: WindowState, now_ms: int, forecast: WindowForecast | None = None
+) -> dict[str, Any]:
     return {
         "name": w.name,
         "source": w.source,
@@ -350,6 +388,9 @@ def _window_json(w: WindowState, now_ms: int) -> dict[str, Any]:
         "output_tokens": w.output_tokens,
         "cost_usd_micros": w.cost_usd_micros,
         "unpriced_requests": w.unpriced_requests,
+        "forecast": forecast_json(
+            forecast if w.source == "headers" and not w.is_expired(now_ms) else None, now_ms
+        ),
     }
 
 

@@ -33,7 +33,7 @@ def test_global_and_per_host_destinations_route_by_host_and_kind(tmp_path: Path)
             "Team.Example.": {"destinations": [HOOK], "turns": True},
             "quiet.example": {"global": False},
         },
-        "forecast": {"thresholds_pct": [95, 80], "lead_minutes": 30},
+        "forecast": {"thresholds_pct": [95, 80], "runout_min_pct": 60},
     })  # fmt: skip
     config = load_alert_config(path)
 
@@ -45,7 +45,7 @@ def test_global_and_per_host_destinations_route_by_host_and_kind(tmp_path: Path)
     assert names(AlertKind.HARD_LIMIT, "elsewhere") == ["team"]
     assert names(AlertKind.HARD_LIMIT, "quiet.example") == []
     assert config.wants_turns("team.example") and not config.wants_turns("elsewhere")
-    assert config.forecast_thresholds == (0.8, 0.95) and config.forecast_lead_s == 1800
+    assert config.forecast_thresholds == (0.8, 0.95) and config.runout_min_utilization == 0.6
     assert set(config.secrets()) == {SLACK, HOOK["url"], HOOK["secret"]}
 
 

@@ -173,3 +173,26 @@ async def test_one_account_with_server_windows_needs_no_estimate_sums(usage_stor
     )
     assert other.accounts[0].source == "estimate" and other.accounts[0].windows[0].tokens == 1010
     assert len(counting.report_calls) == 2
+
+
+async def test_windows_carry_a_forecast_at_the_current_burn_rate(usage_store: Any) -> None:
+    await usage_store.write_batch(records())
+    now = T0 + 120_000
+    for kwargs in ({}, {"with_series": False, "with_attribution": False}):  # both reading paths
+        body = windows_json(await windows_report(usage_store, now, **kwargs))  # type: ignore[arg-type]
+        [team] = [a for a in body["accounts"] if a["account"] == "team"]
+        five = team["windows"][0]["forecast"]
+        # The 5-hour period began at reset - 5 h = T0 - 1 h, from 0: 40 % in about 62 minutes.
+        seen = five["reading_at_ms"]
+        assert T0 + 120_000 <= seen < T0 + 130_000
+        rate = 0.40 / (seen - (T0 - H)) * H
+        full_at = seen + int(0.60 / rate * H)
+        assert five["burn_per_hour"] == round(rate, 6)
+        assert abs(five["full_at_ms"] - full_at) <= 1
+        assert five["full_in_s"] == (five["full_at_ms"] - now) // 1000
+        assert five["is_full_before_reset"] is True and five["since_ms"] == T0 - H
+    [passthrough] = [a for a in body["accounts"] if a["account"] == "key:k-pass"]
+    assert all(w["forecast"] is None for w in passthrough["windows"])  # estimates: no forecast
+    later = windows_json(await windows_report(usage_store, RESET * 1000 + 1))
+    [team] = [a for a in later["accounts"] if a["account"] == "team"]
+    assert team["windows"][0]["forecast"] is None  # the window reset since: nothing to forecast
