@@ -5,6 +5,7 @@
     ├── CredentialError      unreadable credential file, hostile host name
     │   └── ClientAuthError  the client did not present a valid client key (401)
     ├── RequestRejected      bad input from a client: not JSON, too large, bad host (4xx)
+    ├── LimitExceeded        a limit of the host's policy refuses the call (429, 403 for a model)
     ├── UpstreamError        the upstream could not be reached or answered badly
     │   ├── UpstreamUnreachable  (502)
     │   └── UpstreamTimeout      (504)
@@ -62,6 +63,36 @@ class RequestRejected(NexusError):
     def __init__(self, message: str | None = None, *, status: int = 400) -> None:
         super().__init__(message)
         self.status = status
+
+
+class LimitExceeded(NexusError):
+    """A limit of this host's policy was reached."""
+
+    status = 429
+    error_type = "rate_limit_error"
+
+    def __init__(
+        self, message: str, *, retry_after_s: int | None = None, should_retry: bool = True
+    ) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+        self.should_retry = should_retry
+
+    @property
+    def headers(self) -> list[tuple[str, str]]:
+        """``retry-after`` as Anthropic sends it; ``x-should-retry: false`` tells Anthropic's SDKs
+        (Claude Code) to show the error at once instead of retrying a limit hours away."""
+        out = [] if self.retry_after_s is None else [("retry-after", str(self.retry_after_s))]
+        if not self.should_retry:
+            out.append(("x-should-retry", "false"))
+        return out
+
+
+class ModelNotAllowed(LimitExceeded):
+    """This model is not allowed by the host's policy."""
+
+    status = 403
+    error_type = "permission_error"
 
 
 class UpstreamError(NexusError):

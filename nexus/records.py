@@ -137,6 +137,9 @@ class Exchange:
     account_id: str | None = None
     client_key_id: str | None = None  # a non-secret fingerprint of the client key
     auth_mode: str = "passthrough"  # passthrough | api_key | oauth
+    # The limit counters this call counts toward ("client:alice@team.example", ...), set by the
+    # proxy when it admitted the call under a policy; the recorder adds the call to them.
+    limit_scopes: tuple[str, ...] = ()
 
     @property
     def duration_ms(self) -> int:

@@ -95,6 +95,10 @@ class Server:
         from nexus.alerts import NO_ALERTS, AlertQueue, AlertSink
         from nexus.api.app import make_api_app
         from nexus.events import EventBus, listen_for_events
+        from nexus.limits.alerting import limit_alerts
+        from nexus.limits.counters import CounterBook
+        from nexus.limits.feed import CounterFeed
+        from nexus.limits.limiter import Limiter
         from nexus.mcp import mount
         from nexus.proxy.app import make_proxy_app
         from nexus.proxy.credentials import Credentials
@@ -121,6 +125,9 @@ class Server:
         except OSError as exc:
             raise _unwritable(spool_dir, exc) from exc
         self._undo.append(self._close_spool)
+        # Limit counters: this process's replica id names the rows its recorder writes.
+        self.counters = CounterBook(replica_id(port))
+        self.counter_feed = CounterFeed(self.store, self.counters)  # type: ignore[arg-type]
         self.recorder = RecorderSupervisor(
             self.spool,
             RecorderConfig(
@@ -130,8 +137,9 @@ class Server:
                 retry_s=s.store_retry_s,
                 log_level=logging.getLevelName(logging.getLogger().getEffectiveLevel()),
                 alerts_config=s.alerts_config_path,
+                replica=self.counters.replica,
             ),
-            on_report=self.bus.notify,  # its commits appended events: wake the live feed
+            on_report=self._on_recorder_report,
         )
         self.tap = Tap(self.spool, self.recorder.poke)
         # Alerts this process raises (OAuth refresh failures, limits decided before forwarding)
@@ -143,13 +151,16 @@ class Server:
             s.credentials_dir, token_url=s.oauth_token_url, alerts=self.alerts
         )
         self._undo.append(self.credentials.close)
+        self.limiter = Limiter(self.counters, alert=limit_alerts(self.alerts))
         self.credentials.warn_loose_permissions()
+        self.credentials.check_policies()  # a bad policy stops the start, naming file and field
         self.forwarder = Forwarder(
             upstream_url=s.upstream_url,
             tap=self.tap,
             gatekeeper=self.credentials,
             connect_timeout_s=s.connect_timeout_s,
             read_timeout_s=s.upstream_timeout_s,
+            limiter=self.limiter,
         )
         await self.forwarder.start()
         self._undo.append(self.forwarder.close)
@@ -163,6 +174,8 @@ class Server:
         listener = listen_for_events(self.store, self.bus)  # type: ignore[arg-type]
         # Cancelled at stop, not awaited: it listens until told otherwise.
         self._listener = self.tasks.spawn(self._guard(listener), name="event-listener")
+        await self.counter_feed.read_once()  # limits start from what is recorded, not from zero
+        self.tasks.spawn(self._guard(self.counter_feed.run(self._stop)), name="limit-counters")
         self._start_analysis_worker()
 
         hosts = self.credentials.hosts()
@@ -183,6 +196,10 @@ class Server:
             self.tasks.spawn(self._guard(self._serve(proxy_app, proxy_sock)), name="proxy-server"),
             self.tasks.spawn(self._guard(self._serve(api_app, api_sock)), name="api-server"),
         ]
+
+    def _on_recorder_report(self) -> None:
+        self.bus.notify()  # its commits appended events: wake the live feed
+        self.counter_feed.wake()  # and it may have counted calls: read the counters soon
 
     async def _close_sockets(self) -> None:
         for sock in self._sockets:
@@ -291,6 +308,14 @@ def _load_alerts(settings: Settings) -> Any:
         log.warning("%s may be read by others and holds webhook secrets. Run: chmod 600 %s",
                     path, path)  # fmt: skip
     return config
+
+
+def replica_id(port: int) -> str:
+    """Names this process's limit counter rows: readable, and new at every start (a restarted
+    proxy's earlier rows count as another replica's, which they are)."""
+    from nexus.records import new_id
+
+    return f"{socket.gethostname()[:40]}:{port}:{new_id()[-8:]}"
 
 
 def prepare_data_dir(folder: Path) -> None:

@@ -103,34 +103,130 @@ def generate_key() -> None:
 @app.command("add-client")
 def add_client(
     host: HostArg,
+    name: Annotated[
+        str | None,
+        typer.Option(
+            "--name",
+            help="The person this key is for (alice): records and usage show alice@HOST. "
+            "Without it, sets the host's single shared key.",
+        ),
+    ] = None,
     credentials_dir: options.CredentialsDir = None,
     replace: Annotated[
-        bool, typer.Option("--replace", help="Replace the client key already set.")
+        bool, typer.Option("--replace", help="Replace the shared client key already set.")
     ] = False,
 ) -> None:
-    """Set a new client key in HOST's credential file and print it once."""
+    """Issue a client key for HOST and print it once (stored hashed with --name)."""
     from nexus.errors import NexusError
+    from nexus.proxy import client_keys
     from nexus.proxy import credential_files as files
 
     settings = _settings(credentials_dir)
     key = _key(host)
     path = files.credential_path(settings.credentials_dir, key)
     client_key = files.generate_client_key()
+    key_id = files.client_key_id(client_key)
     try:
+        if name is not None:
+            client_keys.check_name(name)
         with files.file_lock(path):
             current = files.read_credential_file(path, key)[0]
-            if current.client_api_key is not None and not replace:
-                _fail(f"{key} already has a client key; pass --replace to issue a new one.")
-            files.store_client_key(path, client_key)
+            if name is not None:
+                now = int(time.time() * 1000)
+                files.update_file(
+                    path, lambda data: client_keys.add_client(data, name, client_key, key_id, now)
+                )
+            else:
+                if current.client_api_key is not None and not replace:
+                    _fail(f"{key} already has a client key; pass --replace to issue a new one.")
+                files.store_client_key(path, client_key)
     except FileNotFoundError:
         _fail(f"No credential file for {key}: run `nexus auth login {key}` first.")
     except NexusError as exc:
         _fail(exc.message)
     typer.echo(client_key)
+    who = f"{name}@{key}" if name else key
     err.print(
-        f"Client key for {key} saved (id {files.client_key_id(client_key)}). "
+        f"Client key for {who} saved (id {key_id}). "
         "It is shown only now: send it as x-api-key or Authorization: Bearer."
     )
+
+
+@app.command()
+def clients(
+    host: HostArg,
+    credentials_dir: options.CredentialsDir = None,
+    db: options.Db = None,
+    as_json: options.Json = False,
+) -> None:
+    """List HOST's client keys: name, id, created, last used (never the key)."""
+    from nexus.errors import NexusError
+    from nexus.proxy import credential_files as files
+
+    settings = _settings(credentials_dir)
+    key = _key(host)
+    path = files.credential_path(settings.credentials_dir, key)
+    try:
+        file = files.read_credential_file(path, key)[0]
+    except FileNotFoundError:
+        _fail(f"No credential file for {key}: run `nexus auth login {key}` first.")
+    except NexusError as exc:
+        _fail(exc.message)
+    last_used = _last_used(db)
+    rows: list[dict[str, Any]] = []
+    if file.client_api_key:
+        legacy = files.client_key_id(file.client_api_key)
+        rows.append({"name": None, "id": legacy, "recordId": legacy, "createdAt": None,
+                     "lastUsedAt": last_used.get(f"client:{legacy}")})  # fmt: skip
+    for client in file.clients:
+        record_id = client.record_id(key)
+        rows.append({"name": client.name, "id": client.id, "recordId": record_id,
+                     "createdAt": client.created_at_ms,
+                     "lastUsedAt": last_used.get(f"client:{record_id}")})  # fmt: skip
+    if as_json:
+        typer.echo(orjson.dumps(rows).decode())
+        return
+    if not rows:
+        err.print(f"{key} has no client keys: run `nexus auth add-client {key} --name NAME`.")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("name", "id", "records show", "created", "last used")
+    for row in rows:
+        table.add_row(
+            row["name"] or "(shared key)",
+            row["id"] or "-",
+            row["recordId"],
+            _time_text(row["createdAt"]),
+            _time_text(row["lastUsedAt"]),
+        )
+    Console().print(table)
+
+
+@app.command()
+def revoke(
+    host: HostArg,
+    name: Annotated[str, typer.Argument(help="The client's name, as `nexus auth clients` shows.")],
+    credentials_dir: options.CredentialsDir = None,
+) -> None:
+    """Revoke NAME's client key for HOST: the proxy refuses it within a second."""
+    from nexus.errors import NexusError
+    from nexus.proxy import client_keys
+    from nexus.proxy import credential_files as files
+
+    settings = _settings(credentials_dir)
+    key = _key(host)
+    path = files.credential_path(settings.credentials_dir, key)
+    try:
+        with files.file_lock(path):
+            files.read_credential_file(path, key)
+            files.update_file(path, lambda data: client_keys.remove_client(data, name))
+    except FileNotFoundError:
+        _fail(f"No credential file for {key}.")
+    except NexusError as exc:
+        _fail(exc.message)
+    err.print(f"Revoked the client key of {name}@{key}.")
 
 
 @app.command()
@@ -242,6 +338,33 @@ def _status_row(key: str, path: Path) -> dict[str, Any]:
         hasRefreshToken=file.refresh_token is not None,
     )
     return row
+
+
+def _last_used(db: str | None) -> dict[str, int]:
+    """Last use per client scope from the limit counters, or nothing when the database cannot
+    be read (the command still lists the keys)."""
+    from nexus.errors import NexusError
+
+    async def read() -> dict[str, int]:
+        from nexus.store import open_store
+
+        store = await open_store(options.settings(database_url=db))
+        try:
+            return await store.clients_last_used()  # type: ignore[attr-defined,no-any-return]
+        finally:
+            await store.close()
+
+    try:
+        return asyncio.run(read())
+    except NexusError as exc:
+        err.print(f"[yellow]last use unknown:[/] {exc.message}")
+        return {}
+
+
+def _time_text(at_ms: object) -> str:
+    if not isinstance(at_ms, int):
+        return "-"
+    return f"{datetime.fromtimestamp(at_ms / 1000, tz=UTC):%Y-%m-%d %H:%M}Z"
 
 
 def _expiry_text(expires_at_ms: object) -> str:

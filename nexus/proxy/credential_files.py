@@ -28,12 +28,15 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 
-from nexus.errors import CredentialError, RequestRejected
+from nexus.errors import ConfigError, CredentialError, RequestRejected
+from nexus.limits.policy import Policy, parse_policy
+from nexus.proxy.client_keys import NamedClient, parse_clients
 
 if TYPE_CHECKING:
     from nexus.proxy.oauth import TokenSet
 
 FILE_SUFFIX = ".credentials.json"
+POLICY_SUFFIX = ".policy.json"
 CLIENT_KEY_PREFIX = "cnp_live_"
 MAX_HOST_CHARS = 260
 MAX_FILE_BYTES = 1 << 20
@@ -44,8 +47,9 @@ FILE_MODE = 0o600
 log = logging.getLogger("nexus.credentials")
 
 AuthKind = Literal["api_key", "oauth"]
-Signature = tuple[int, int, int]
-"""(inode, mtime_ns, size): changes whenever a file is rewritten, replaced or edited."""
+Signature = tuple[int, ...]
+"""(inode, mtime_ns, size) of the credential file and of its policy file (zeros without one):
+changes whenever either is rewritten, replaced or edited."""
 
 _HOST_CHARS = re.compile(r"[A-Za-z0-9.:-]+")
 _IPV6_HOST = re.compile(r"\[([0-9A-Fa-f:.]+)\](?::(\d{1,5}))?")
@@ -119,6 +123,11 @@ def credential_path(directory: Path, key: str) -> Path:
     return directory / f"{key}{FILE_SUFFIX}"
 
 
+def policy_path(path: Path) -> Path:
+    """The policy file beside a credential file: ``<host>.policy.json``."""
+    return path.with_name(path.name.removesuffix(FILE_SUFFIX) + POLICY_SUFFIX)
+
+
 def lock_path(path: Path) -> Path:
     return path.with_name(path.name + ".lock")
 
@@ -154,6 +163,8 @@ class CredentialFile:
     refresh_token: str | None = field(default=None, repr=False)
     expires_at_ms: int | None = None
     scopes: tuple[str, ...] = ()
+    clients: tuple[NamedClient, ...] = ()  # named client keys, stored hashed
+    policy: Policy | None = None  # limits (nexus.limits.policy), from the file or beside it
 
     @property
     def account_label(self) -> str:
@@ -179,8 +190,36 @@ class CredentialFile:
         )
 
 
-def parse_credential_file(raw: bytes, key: str) -> CredentialFile:
-    """Validate a file's bytes. Error messages name the host and the field, never a value."""
+def parse_credential_file(raw: bytes, key: str, policy_raw: bytes | None = None) -> CredentialFile:
+    """Validate a file's bytes (and its policy file's). Error messages name the host and the
+    field, never a value."""
+    file, data = _parse_auth(raw, key)
+    policy = None
+    try:
+        if policy_raw is not None:
+            if "policy" in data:
+                raise ConfigError(
+                    f"{key} has a policy both in its credential file and in {key}{POLICY_SUFFIX}; "
+                    "keep one."
+                )
+            policy = parse_policy(
+                _json(policy_raw, f"{key}{POLICY_SUFFIX}"), f"{key}{POLICY_SUFFIX}"
+            )
+        elif "policy" in data:
+            policy = parse_policy(data["policy"], f"the credential file for {key}")
+    except ConfigError as exc:
+        raise CredentialError(exc.message) from exc
+    return replace(file, clients=parse_clients(data.get("clients"), key), policy=policy)
+
+
+def _json(raw: bytes, name: str) -> object:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise ConfigError(f"{name} is not valid JSON: {exc}") from exc
+
+
+def _parse_auth(raw: bytes, key: str) -> tuple[CredentialFile, dict[str, Any]]:
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -194,7 +233,7 @@ def parse_credential_file(raw: bytes, key: str) -> CredentialFile:
         api_key = _optional_str(data, "api_key", key)
         if not api_key:
             raise CredentialError(f"Credential file for {key}: type api_key needs an api_key.")
-        return CredentialFile(key, "api_key", account_id, client_api_key, api_key=api_key)
+        return CredentialFile(key, "api_key", account_id, client_api_key, api_key=api_key), data
     if kind != "oauth":
         raise CredentialError(f"Credential file for {key}: type must be 'api_key' or 'oauth'.")
     block = data.get("oauth")
@@ -220,7 +259,7 @@ def parse_credential_file(raw: bytes, key: str) -> CredentialFile:
         refresh_token=_optional_str(block, "refreshToken", key),
         expires_at_ms=int(expires) if expires is not None else None,
         scopes=tuple(scopes),
-    )
+    ), data
 
 
 def _optional_str(data: dict[str, Any], name: str, key: str) -> str | None:
@@ -231,13 +270,37 @@ def _optional_str(data: dict[str, Any], name: str, key: str) -> str | None:
 
 
 def read_credential_file(path: Path, key: str) -> tuple[CredentialFile, Signature]:
-    """Read and parse one file; ``FileNotFoundError`` passes through (no file: pass-through)."""
+    """Read and parse one file and its policy file if any; ``FileNotFoundError`` passes through
+    (no credential file: pass-through)."""
+    raw, info = _read_limited(path, key)
+    try:
+        policy_raw, policy_info = _read_limited(policy_path(path), key)
+    except FileNotFoundError:
+        policy_raw, policy_info = None, None
+    return parse_credential_file(raw, key, policy_raw), _combined(info, policy_info)
+
+
+def _read_limited(path: Path, key: str) -> tuple[bytes, os.stat_result]:
     with open(path, "rb") as handle:
         info = os.fstat(handle.fileno())
         if info.st_size > MAX_FILE_BYTES:
-            raise CredentialError(f"Credential file for {key} is too large.")
-        raw = handle.read(MAX_FILE_BYTES + 1)
-    return parse_credential_file(raw, key), signature_of(info)
+            raise CredentialError(f"{path.name} for {key} is too large.")
+        return handle.read(MAX_FILE_BYTES + 1), info
+
+
+def files_signature(path: Path) -> Signature:
+    """The signature of a credential file and its policy file; ``FileNotFoundError`` without the
+    credential file."""
+    info = path.stat()
+    try:
+        policy = policy_path(path).stat()
+    except FileNotFoundError:
+        policy = None
+    return _combined(info, policy)
+
+
+def _combined(info: os.stat_result, policy: os.stat_result | None) -> Signature:
+    return signature_of(info) + (signature_of(policy) if policy is not None else (0, 0, 0))
 
 
 def signature_of(info: os.stat_result) -> Signature:
@@ -278,7 +341,7 @@ def _fsync_directory(directory: Path) -> None:
         os.close(fd)
 
 
-def _update(path: Path, change: Callable[[dict[str, Any]], None]) -> Signature:
+def update_file(path: Path, change: Callable[[dict[str, Any]], None]) -> Signature:
     """Read-modify-write keeping unknown fields. The caller holds the file lock."""
     try:
         data = orjson.loads(path.read_bytes())
@@ -289,7 +352,8 @@ def _update(path: Path, change: Callable[[dict[str, Any]], None]) -> Signature:
     if not isinstance(data, dict):
         raise CredentialError(f"{path.name} must hold a JSON object; fix or remove it first.")
     change(data)
-    return write_json_atomic(path, data)
+    write_json_atomic(path, data)
+    return files_signature(path)
 
 
 def store_tokens(path: Path, tokens: TokenSet, *, account_id: str | None = None) -> Signature:
@@ -312,7 +376,7 @@ def store_tokens(path: Path, tokens: TokenSet, *, account_id: str | None = None)
             block["scopes"] = list(tokens.scopes)
         data["oauth"] = block
 
-    return _update(path, change)
+    return update_file(path, change)
 
 
 def store_client_key(path: Path, client_key: str) -> Signature:
@@ -323,7 +387,7 @@ def store_client_key(path: Path, client_key: str) -> Signature:
     def change(data: dict[str, Any]) -> None:
         data["client_api_key"] = client_key
 
-    return _update(path, change)
+    return update_file(path, change)
 
 
 # --- the cross-process lock ---------------------------------------------------------------------

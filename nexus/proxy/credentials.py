@@ -24,25 +24,29 @@ from typing import TYPE_CHECKING
 
 from nexus.aio import spawn
 from nexus.alerts import NO_ALERTS, AlertKind, AlertSink, make_alert
-from nexus.errors import ClientAuthError, CredentialError
+from nexus.errors import ClientAuthError, ConfigError, CredentialError
 from nexus.proxy import oauth
+from nexus.proxy.client_keys import ClientIndex
 from nexus.proxy.credential_files import (
     CredentialFile,
     Signature,
     client_key_id,
     credential_path,
     file_lock_async,
+    files_signature,
     host_key,
     is_loose,
     list_credential_files,
     read_credential_file,
-    signature_of,
     store_tokens,
 )
+from nexus.proxy.subjects import LEGACY, subject_for
 from nexus.redact import remember_secrets
 
 if TYPE_CHECKING:
     import aiohttp
+
+    from nexus.limits.limiter import Subject
 
 log = logging.getLogger("nexus.credentials")
 
@@ -65,6 +69,7 @@ class Grant:
     drop_headers: frozenset[str]
     extra_betas: tuple[str, ...]
     credential_key: str | None = None  # the file this grant came from (None in pass-through)
+    subject: Subject | None = None  # who the call counts as under the host's policy (limits)
 
 
 @dataclass(slots=True)
@@ -74,7 +79,8 @@ class _Slot:
     checked_at: float
     signature: Signature | None
     file: CredentialFile | None = None
-    grant: Grant | None = None
+    grants: dict[str, Grant] = field(default_factory=dict)  # by client name, LEGACY for the old key
+    clients: ClientIndex | None = None
     error: str | None = None
 
 
@@ -136,29 +142,30 @@ class Credentials:
         """
         key = self.check_host(host)
         slot = self._slot(key)
-        if slot.file is None or slot.grant is None:
+        if slot.file is None:
             if slot.error is not None:
                 raise CredentialError(slot.error)
             return _passthrough_grant(_presented_keys(headers))
-        _authenticate(slot.file, headers)
+        name = _authenticate(slot, headers)
         if slot.file.kind == "oauth":
             now_ms = int(self._clock() * 1000)
             if slot.file.needs_refresh(now_ms, self._margin_ms):
                 slot = await self._refresh_due(key, slot, now_ms)
-        assert slot.grant is not None
-        return slot.grant
+        grant = slot.grants.get(name)
+        if grant is None:  # the key was revoked while its token was refreshed
+            raise ClientAuthError()
+        return grant
 
     def identify(self, host: str, headers: Mapping[str, str]) -> Grant:
         """Who a request is, for callers that need an identity rather than an upstream token
         (``/mcp``): the host's team grant when the client key matches (``ClientAuthError``
         otherwise), a pass-through grant when the host has no file. Never refreshes a token."""
         slot = self._slot(self.check_host(host))
-        if slot.file is None or slot.grant is None:
+        if slot.file is None:
             if slot.error is not None:
                 raise CredentialError(slot.error)
             return _passthrough_grant(_presented_keys(headers))
-        _authenticate(slot.file, headers)
-        return slot.grant
+        return slot.grants[_authenticate(slot, headers)]
 
     async def on_upstream_unauthorized(self, grant: Grant) -> bool:
         """After upstream answered 401 to an OAuth grant: refresh (single-flight).
@@ -304,7 +311,7 @@ class Credentials:
             return slot
         path = credential_path(self.directory, key)
         try:
-            sig = signature_of(path.stat())
+            sig: Signature | None = files_signature(path)
         except FileNotFoundError:
             sig = None
         if slot is not None and sig == slot.signature:
@@ -327,7 +334,9 @@ class Credentials:
 
     def _install(self, key: str, file: CredentialFile, sig: Signature) -> _Slot:
         remember_secrets(file.api_key, file.client_api_key, file.access_token, file.refresh_token)
-        return self._remember(key, _Slot(time.monotonic(), sig, file, _team_grant(file)))
+        grants = _team_grants(file)
+        slot = _Slot(time.monotonic(), sig, file, grants, ClientIndex(file.clients))
+        return self._remember(key, slot)
 
     def _remember(self, key: str, slot: _Slot) -> _Slot:
         if key not in self._slots and len(self._slots) >= _CACHE_LIMIT:
@@ -340,6 +349,21 @@ class Credentials:
     def hosts(self) -> list[str]:
         """The keys of every credential file (team-mode hosts), for the start-up banner."""
         return [key for key, _ in list_credential_files(self.directory)]
+
+    def check_policies(self) -> None:
+        """Read every credential file now; ``ConfigError`` listing each invalid policy or client
+        list (at start: a policy that cannot be enforced must not be silently ignored)."""
+        problems = []
+        for key, path in list_credential_files(self.directory):
+            try:
+                read_credential_file(path, key)
+            except CredentialError as exc:
+                if "policy" in exc.message or "clients" in exc.message:
+                    problems.append(exc.message)
+            except OSError:
+                continue  # unreadable files are reported per request, as before
+        if problems:
+            raise ConfigError("invalid limits policy: " + " ".join(problems))
 
     def warn_loose_permissions(self) -> list[str]:
         """Log (and return) a warning for every credential file others may read or write."""
@@ -369,38 +393,62 @@ class Credentials:
             self._http = None
 
 
-def _team_grant(file: CredentialFile) -> Grant:
+def _team_grants(file: CredentialFile) -> dict[str, Grant]:
+    """One grant per client key of the file: the legacy single key's and each named client's."""
     betas: tuple[str, ...] = ()
     if file.kind == "api_key":
         assert file.api_key is not None
         headers = (("x-api-key", file.api_key),)
     else:
         headers, betas = (("authorization", f"Bearer {file.access_token}"),), (oauth.OAUTH_BETA,)
-    return Grant(
-        account_id=file.account_id,
-        client_key_id=client_key_id(file.client_api_key) if file.client_api_key else None,
-        auth_mode=file.kind,
-        set_headers=headers,
-        drop_headers=_TEAM_DROP,
-        extra_betas=betas,
-        credential_key=file.key,
-    )
+
+    def grant(key_id: str, subject: Subject | None) -> Grant:
+        return Grant(
+            account_id=file.account_id,
+            client_key_id=key_id,
+            auth_mode=file.kind,
+            set_headers=headers,
+            drop_headers=_TEAM_DROP,
+            extra_betas=betas,
+            credential_key=file.key,
+            subject=subject,
+        )
+
+    grants = {}
+    if file.client_api_key:
+        legacy_id = client_key_id(file.client_api_key)
+        grants[LEGACY] = grant(
+            legacy_id, subject_for(file.key, file.account_id, file.policy, None, legacy_id)
+        )
+    for client in file.clients:
+        subject = subject_for(file.key, file.account_id, file.policy, client, None)
+        grants[client.name] = grant(client.record_id(file.key), subject)
+    return grants
 
 
-def _authenticate(file: CredentialFile, headers: Mapping[str, str]) -> None:
-    expected = file.client_api_key
-    if expected is None:
+def _authenticate(slot: _Slot, headers: Mapping[str, str]) -> str:
+    """The name of the client key presented (``LEGACY`` for the file's single key), or
+    ``ClientAuthError``."""
+    file = slot.file
+    assert file is not None
+    if not slot.grants:
         raise ClientAuthError(
             f"Nexus holds credentials for {file.key} but no client key is set: "
-            f"run `nexus auth add-client {file.key}` and send that key."
+            f"run `nexus auth add-client {file.key} --name NAME` and send that key."
         )
-    wanted = expected.encode("utf-8", "surrogateescape")
+    presented = _presented_keys(headers)
     accepted = False
-    for presented in _presented_keys(headers):
-        # both candidates are always compared so timing does not reveal which header matched
-        accepted |= hmac.compare_digest(presented.encode("utf-8", "surrogateescape"), wanted)
-    if not accepted:
+    if file.client_api_key is not None:
+        wanted = file.client_api_key.encode("utf-8", "surrogateescape")
+        for key in presented:
+            # both candidates are always compared so timing does not reveal which header matched
+            accepted |= hmac.compare_digest(key.encode("utf-8", "surrogateescape"), wanted)
+    if accepted:
+        return LEGACY
+    client = slot.clients.match(presented) if slot.clients is not None else None
+    if client is None:
         raise ClientAuthError()
+    return client.name
 
 
 def _presented_keys(headers: Mapping[str, str]) -> tuple[str, ...]:

@@ -22,12 +22,15 @@ import simdjson
 import yarl
 
 from nexus.errors import (
+    LimitExceeded,
     NexusError,
     RequestRejected,
     UpstreamTimeout,
     UpstreamUnreachable,
     anthropic_error_body,
 )
+from nexus.limits.limiter import CallFacts, Subject
+from nexus.limits.runaway import repeated_tool_call
 from nexus.proxy.credentials import Grant
 from nexus.proxy.headers import downstream_headers, upstream_headers
 from nexus.proxy.paths import upstream_path
@@ -37,6 +40,7 @@ from nexus.redact import redact_headers, redact_query, redact_text, secret_value
 
 log = logging.getLogger("nexus.proxy")
 _JSON_PATHS = ("/v1/messages", "/v1/messages/count_tokens")
+_LIMITED_PATH = "/v1/messages"  # the billed calls; count_tokens and the rest are not limited
 _ERROR_HEADERS = (("content-type", "application/json"),)
 
 
@@ -48,6 +52,12 @@ class Gatekeeper(Protocol):
     async def grant(self, host: str, headers: Mapping[str, str]) -> Grant: ...
 
     async def on_upstream_unauthorized(self, grant: Grant) -> bool: ...
+
+
+class Admission(Protocol):
+    """Refuses (raises ``LimitExceeded``) or admits and counts a call (nexus.limits.limiter)."""
+
+    def admit(self, subject: Subject, facts: CallFacts) -> tuple[str, ...]: ...
 
 
 class TapLike(Protocol):
@@ -92,6 +102,7 @@ class _Call:
     sent: bool = False  # the request went to the upstream
     upstream_status: int | None = None  # once the upstream's headers are in
     recorded: bool = False
+    limit_scopes: tuple[str, ...] = ()  # the limit counters it was admitted under
 
 
 class Forwarder:
@@ -104,6 +115,7 @@ class Forwarder:
         connect_timeout_s: float = 10.0,
         read_timeout_s: float = 600.0,
         session: aiohttp.ClientSession | None = None,
+        limiter: Admission | None = None,
     ) -> None:
         self.upstream_url = upstream_url.rstrip("/")
         self._upstream_host = _netloc(self.upstream_url)
@@ -114,6 +126,7 @@ class Forwarder:
         )
         self._session = session
         self.health = UpstreamHealth(self.upstream_url)
+        self.limiter = limiter
 
     async def start(self) -> None:
         if self._session is None:
@@ -132,9 +145,15 @@ class Forwarder:
         try:
             self.gatekeeper.check_host(request.host)
             call.target = upstream_path(request.raw_path, request.method)
+            headers = _header_map(request.headers)
+            call.grant = await self.gatekeeper.grant(request.host, headers)
             if request.method == "POST" and request.path in _JSON_PATHS:
-                _check_json(request.body)
-            call.grant = await self.gatekeeper.grant(request.host, _header_map(request.headers))
+                subject = call.grant.subject if request.path == _LIMITED_PATH else None
+                if subject is None or self.limiter is None:
+                    _check_json(request.body, None)
+                else:
+                    facts = _check_json(request.body, subject, headers)
+                    call.limit_scopes = self.limiter.admit(subject, facts)
             return await self._forward(call)
         except NexusError as exc:
             return self._refuse(call, exc)
@@ -254,6 +273,8 @@ class Forwarder:
         outcome = _REFUSAL_OUTCOMES.get(type(exc), Outcome.REJECTED)
         self._record(call, None, (), b"", outcome, exc.message, status_override=exc.status)
         headers = list(_ERROR_HEADERS)
+        if isinstance(exc, LimitExceeded):
+            headers += exc.headers
         self._add_nexus_headers(call, headers)
         return Reply(exc.status, headers, body=body)
 
@@ -297,6 +318,7 @@ class Forwarder:
             account_id=grant.account_id if grant else None,
             client_key_id=grant.client_key_id if grant else None,
             auth_mode=grant.auth_mode if grant else "passthrough",
+            limit_scopes=call.limit_scopes,
         )
         try:
             self.tap.put_nowait(exchange)
@@ -329,18 +351,46 @@ _SIMD_MAX = 4 * 1024 * 1024
 _simd = simdjson.Parser()
 
 
-def _check_json(body: bytes) -> None:
+def _check_json(
+    body: bytes, subject: Subject | None, headers: Mapping[str, str] | None = None
+) -> CallFacts:
+    """Refuse a body that is not JSON; read what the limiter needs of it (only what ``subject``'s
+    policy asks for, while the parsed document is alive: the parser is reused per call)."""
     if not body:
         raise RequestRejected("the request body is empty: send a JSON object")
     try:
         if len(body) <= _SIMD_MAX:
-            _simd.parse(body)
+            doc = _simd.parse(body)
         else:
-            orjson.loads(body)
+            doc = orjson.loads(body)
     except ValueError as exc:  # UnicodeDecodeError and orjson's error are ValueErrors too
         raise RequestRejected(f"the request body is not valid JSON (UTF-8): {exc}") from exc
     except RuntimeError as exc:  # simdjson's DEPTH_ERROR: nested 1024 deep or more
         raise RequestRejected(f"the request body is nested too deep: {exc}") from exc
+    try:
+        return _facts(doc, subject, headers) if subject is not None else _NO_FACTS
+    finally:
+        del doc  # simdjson refuses to parse again while a value of the last document lives
+
+
+_NO_FACTS = CallFacts()
+
+
+def _facts(doc: object, subject: Subject, headers: Mapping[str, str] | None) -> CallFacts:
+    get = getattr(doc, "get", None)
+    if get is None:
+        return _NO_FACTS
+    model = get("model") if subject.wants_model else None
+    tool, repeats = (
+        repeated_tool_call(get("messages"), subject.streak_cap) if subject.streak_cap else (None, 0)
+    )
+    session = headers.get("x-claude-code-session-id") if headers and subject.runaway else None
+    return CallFacts(
+        model=model if isinstance(model, str) else None,
+        session_id=session,
+        repeated_tool=tool,
+        repeats=repeats,
+    )
 
 
 def _netloc(url: str) -> str:

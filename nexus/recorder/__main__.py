@@ -23,6 +23,7 @@ from typing import Any
 
 from nexus.aio import TaskSet
 from nexus.errors import StoreUnavailable
+from nexus.recorder.counting import Counting
 from nexus.recorder.protocol import (
     Committed,
     Progress,
@@ -113,11 +114,17 @@ async def record(config: RecorderConfig, stop: asyncio.Event, wakeup: asyncio.Ev
                 healthy=stats.healthy, failures=stats.failures,
             ))  # fmt: skip
 
+        counting = Counting(store, config.replica)
+
+        async def after_write(records: Sequence[RequestRecord]) -> None:
+            await counting(records)  # first: limits wait for it, conversations do not
+            await linking(records)
+
         writer = Writer(
             store,
             SpoolFollower(own),
             cost=make_cost_function(config.price_book_path),
-            on_written=linking,
+            on_written=after_write,
             on_progress=progress,
             adopted=adopt_orphans(own.parent, own, await store.database_id()),  # type: ignore[attr-defined]
             retry_s=config.retry_s,

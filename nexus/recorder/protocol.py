@@ -43,6 +43,7 @@ class RecorderConfig:
     log_level: str = "INFO"
     priority: Priority = "batch"  # how the child competes for CPU (priority.py)
     alerts_config: Path | None = None  # alerts.json (nexus.alerts.config); None: no alerts
+    replica: str = "recorder"  # names the limit counter rows it writes (the proxy process's id)
 
     def encode(self) -> bytes:
         book = str(self.price_book_path) if self.price_book_path else None
@@ -69,6 +70,7 @@ class RecorderConfig:
                 log_level=str(raw.get("log_level", "INFO")),
                 priority=priority,
                 alerts_config=Path(raw["alerts_config"]) if raw.get("alerts_config") else None,
+                replica=str(raw.get("replica", "recorder")),
             )
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ProtocolError(f"bad recorder configuration: {exc}") from exc

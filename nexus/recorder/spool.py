@@ -118,6 +118,7 @@ def _make_exchange(header: dict[str, Any], request_body: bytes, response_body: b
     header["request_headers"] = tuple(tuple(h) for h in header["request_headers"])
     header["response_headers"] = tuple(tuple(h) for h in header["response_headers"])
     header["outcome"] = Outcome(header["outcome"])
+    header["limit_scopes"] = tuple(header.get("limit_scopes", ()))
     return Exchange(request_body=request_body, response_body=response_body, **header)
 
 

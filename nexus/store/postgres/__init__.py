@@ -6,6 +6,7 @@ Composed like SqliteStore: one mixin per area, ``PostgresConnection`` last.
 from __future__ import annotations
 
 from nexus.store.dead_letters import DeadLettersMixin
+from nexus.store.limits import LimitsMixin
 from nexus.store.postgres.connection import PostgresConnection
 from nexus.store.postgres.conversations import ConversationsMixin
 from nexus.store.postgres.core import PostgresCore
@@ -20,6 +21,7 @@ class PostgresStore(
     JobsMixin,
     EventsMixin,
     DeadLettersMixin,
+    LimitsMixin,
     PostgresCore,
     PostgresConnection,
 ):

@@ -7,6 +7,7 @@ below (areas first, ``SqliteConnection`` last).
 from __future__ import annotations
 
 from nexus.store.dead_letters import DeadLettersMixin
+from nexus.store.limits import LimitsMixin
 from nexus.store.sqlite.connection import SqliteConnection
 from nexus.store.sqlite.conversations import ConversationsMixin
 from nexus.store.sqlite.core import SqliteCore
@@ -21,6 +22,7 @@ class SqliteStore(
     JobsMixin,
     EventsMixin,
     DeadLettersMixin,
+    LimitsMixin,
     SqliteCore,
     SqliteConnection,
 ):  # EventsMixin adds search rows to write_batch and takes them out before prune

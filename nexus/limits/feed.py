@@ -1,0 +1,76 @@
+"""Keeps the proxy's ``CounterBook`` up to date from the counter rows every replica's recorder
+writes: a background task of the proxy process, never a request's business.
+
+It reads the rows that changed since its last look, about once a second, and at once when the
+local recorder reports a write (``wake``). Rows are stamped with the database's clock and read
+back with ``OVERLAP_MS`` of slack, so a transaction that committed late is still seen and the
+replicas' clocks need not agree. While the database is down the book keeps its last state and the
+limiter keeps deciding from it (docs/limits.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Protocol
+
+from nexus.errors import StoreUnavailable
+from nexus.limits.counters import CounterBook, CounterRow
+from nexus.records import now_ms
+
+log = logging.getLogger("nexus.limits")
+OVERLAP_MS = 10_000
+LOOKBACK_MS = 65 * 60_000  # the runaway guard's longest look back (60 minutes) and some slack
+MIN_GAP_S = 0.2  # wake-ups closer than this share one read
+
+
+class CounterStore(Protocol):
+    async def counters_changed(self, since_ms: int, live_after_ms: int) -> list[CounterRow]: ...
+
+    async def counters_clock_ms(self) -> int: ...
+
+
+class CounterFeed:
+    def __init__(self, store: CounterStore, book: CounterBook, *, interval_s: float = 1.0) -> None:
+        self.store = store
+        self.book = book
+        self.interval_s = interval_s
+        self.reads = 0
+        self._since_ms = 0
+        self._wake = asyncio.Event()
+        self._healthy = True
+
+    def wake(self) -> None:
+        """The local recorder stored something: read the counters soon."""
+        self._wake.set()
+
+    async def read_once(self) -> None:
+        clock = await self.store.counters_clock_ms()
+        live_after = now_ms() - LOOKBACK_MS
+        rows = await self.store.counters_changed(self._since_ms, live_after)
+        self.book.apply(rows)
+        self.book.forget_before(live_after)
+        self._since_ms = clock - OVERLAP_MS
+        self.reads += 1
+
+    async def run(self, stop: asyncio.Event) -> None:
+        loop = asyncio.get_running_loop()
+        while not stop.is_set():
+            began = loop.time()
+            self._wake.clear()
+            try:
+                await self.read_once()
+                if not self._healthy:
+                    log.warning("limit counters are read again")
+                self._healthy = True
+            except StoreUnavailable as exc:
+                if self._healthy:
+                    log.error("cannot read the limit counters (limits use the last known): %s", exc)
+                self._healthy = False
+            # cancelled at shutdown like every side task; ``stop`` ends it between reads
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.interval_s)
+            gap = MIN_GAP_S - (loop.time() - began)
+            if gap > 0:
+                await asyncio.sleep(gap)

@@ -1,0 +1,219 @@
+"""Admission: whether a call may go upstream under its host's policy, decided from memory.
+
+``Limiter.admit`` runs on the hot path before a call is forwarded. It reads only the
+``CounterBook`` (never the database, never awaits): a call over a hard limit raises
+``LimitExceeded`` (429 with the limit, its reset time and ``retry-after``; 403 for a model the policy
+does not allow), a call past the soft share of a limit raises an alert once per window, and an
+admitted call is counted at once and returns the scopes its record will be counted in. The runaway
+guard flags a session whose agent repeats one tool call, or that spends too fast.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from nexus.errors import LimitExceeded, ModelNotAllowed
+from nexus.limits.alerting import AlertKind, AlertSink, LimitAlert, log_alert
+from nexus.limits.buckets import Kind, bounds, iso
+from nexus.limits.counters import SESSION_PREFIX, CounterBook
+from nexus.limits.policy import Limits, Runaway
+from nexus.records import now_ms
+
+log = logging.getLogger("nexus.limits")
+_USD = 1_000_000  # cost is kept in micro-dollars
+_RUNAWAY_RETRY_S = 60
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """One thing a call counts toward: ``key`` names its counter rows, ``label`` its messages."""
+
+    key: str  # "host:team.example", "account:acme", "client:alice@team.example"
+    label: str  # "host team.example", "account acme", "client alice@team.example"
+    limits: Limits
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """Who a call is, for the limiter: built once per credential file state, with its grant."""
+
+    scopes: tuple[Scope, ...]
+    soft: float
+    runaway: Runaway | None = None
+    host: str | None = None
+
+    @property
+    def wants_model(self) -> bool:
+        return any(scope.limits.models is not None for scope in self.scopes)
+
+    @property
+    def streak_cap(self) -> int:
+        """How far back the proxy must look for a repeated tool call (0: not at all)."""
+        return (self.runaway.repeats or 0) if self.runaway is not None else 0
+
+
+@dataclass(frozen=True, slots=True)
+class CallFacts:
+    """What the limiter needs from a request body, read by the proxy only when a policy asks."""
+
+    model: str | None = None
+    session_id: str | None = None
+    repeated_tool: str | None = None  # the tool the agent called again and again
+    repeats: int = 0  # how many times in a row, counting the latest call
+
+
+@dataclass(frozen=True, slots=True)
+class _Check:
+    name: str
+    kind: Kind
+    limit: float
+    field: str  # Totals attribute
+    scale: int = 1
+
+
+def _checks(limits: Limits) -> list[_Check]:
+    checks = []
+    if limits.requests_per_minute is not None:
+        checks.append(_Check("requests per minute", "minute", limits.requests_per_minute,
+                             "requests"))  # fmt: skip
+    if limits.tokens_per_hour is not None:
+        checks.append(_Check("tokens per hour", "hour", limits.tokens_per_hour, "tokens"))
+    if limits.usd_per_day is not None:
+        checks.append(_Check("dollars per day", "day", limits.usd_per_day, "cost_usd_micros", _USD))
+    if limits.usd_per_month is not None:
+        checks.append(
+            _Check("dollars per month", "month", limits.usd_per_month, "cost_usd_micros", _USD)
+        )
+    return checks
+
+
+class Limiter:
+    def __init__(
+        self,
+        book: CounterBook,
+        *,
+        alert: AlertSink = log_alert,
+        clock: Callable[[], int] = now_ms,
+    ) -> None:
+        self.book = book
+        self._alert = alert
+        self._clock = clock
+        self._checks: dict[Limits, list[_Check]] = {}
+        self._alerted: dict[tuple[str, str, int], int] = {}  # (scope, what, window) → end_ms
+
+    def admit(self, subject: Subject, facts: CallFacts) -> tuple[str, ...]:
+        """Refuse (raise) or admit and count a call; returns the scope keys it counts toward."""
+        at_ms = self._clock()
+        for scope in subject.scopes:
+            if not scope.limits.allows_model(facts.model):
+                allowed = ", ".join(scope.limits.models or ())
+                raise ModelNotAllowed(
+                    f"Nexus policy: model {facts.model or '(none)'} is not allowed for "
+                    f"{scope.label} (allowed: {allowed}).",
+                    should_retry=False,
+                )
+        session = SESSION_PREFIX + facts.session_id if facts.session_id else None
+        if subject.runaway is not None:
+            self._guard_runaway(subject, subject.runaway, facts, session, at_ms)
+        for scope in subject.scopes:
+            self._enforce(scope, subject, at_ms)
+        counted = tuple(scope.key for scope in subject.scopes)
+        if session is not None and subject.runaway is not None and subject.runaway.usd:
+            counted += (session,)
+        self.book.admit(counted, at_ms)
+        return counted
+
+    def _enforce(self, scope: Scope, subject: Subject, at_ms: int) -> None:
+        checks = self._checks.get(scope.limits)
+        if checks is None:
+            checks = self._checks[scope.limits] = _checks(scope.limits)
+        for check in checks:
+            totals = self.book.totals(scope.key, check.kind, at_ms)
+            used = getattr(totals, check.field)
+            limit = check.limit * check.scale
+            start, end = bounds(check.kind, at_ms)
+            if used >= limit:
+                message = (
+                    f"Nexus limit reached: {check.name} for {scope.label} "
+                    f"({_amount(used, check)} of {_amount(limit, check)}); "
+                    f"resets at {iso(end)}."
+                )
+                self._once(scope.key, "hard " + check.name, start, end, "hard_limit", scope,
+                           message, subject, at_ms)  # fmt: skip
+                retry_s = max(1, math.ceil((end - at_ms) / 1000))
+                raise LimitExceeded(message, retry_after_s=retry_s, should_retry=retry_s <= 60)
+            # the call about to be admitted counts as one request; cost is not known yet
+            after = used + 1 if check.field == "requests" else used
+            if after >= subject.soft * limit:
+                message = (
+                    f"{scope.label} has used {_amount(after, check)} of its "
+                    f"{_amount(limit, check)} {check.name} (soft limit "
+                    f"{subject.soft:.0%}); the window resets at {iso(end)}."
+                )
+                self._once(scope.key, "soft " + check.name, start, end, "soft_limit", scope,
+                           message, subject, at_ms)  # fmt: skip
+
+    def _guard_runaway(
+        self, subject: Subject, runaway: Runaway, facts: CallFacts, session: str | None, at_ms: int
+    ) -> None:
+        reason = None
+        if runaway.repeats and facts.repeats >= runaway.repeats:
+            reason = (
+                f"the agent called {facts.repeated_tool} with the same input "
+                f"{facts.repeats} times in a row"
+            )
+        elif runaway.usd is not None and session is not None:
+            since = at_ms - runaway.minutes * 60_000
+            spent = self.book.recent_cost(session, since)
+            if spent >= runaway.usd * _USD:
+                reason = (
+                    f"the session spent ${spent / _USD:.2f} in {runaway.minutes} minutes "
+                    f"(more than ${runaway.usd:.2f})"
+                )
+        if reason is None:
+            return
+        who = subject.scopes[-1].label if subject.scopes else "a client"
+        what = "refused" if runaway.refuse else "flagged"
+        message = (
+            f"Nexus runaway guard: {reason} ({who}, session {facts.session_id or '-'}); {what}."
+        )
+        start, end = bounds("minute", at_ms)
+        key = session or who
+        scope = Scope(key, f"session {facts.session_id or '-'}", Limits())
+        self._once(key, "runaway", start, end, "runaway", scope, message, subject, at_ms)
+        if runaway.refuse:
+            raise LimitExceeded(message, retry_after_s=_RUNAWAY_RETRY_S, should_retry=False)
+
+    def _once(
+        self,
+        scope_key: str,
+        what: str,
+        start: int,
+        end: int,
+        kind: AlertKind,
+        scope: Scope,
+        message: str,
+        subject: Subject,
+        at_ms: int,
+    ) -> None:
+        """Alert once per scope, limit and window."""
+        key = (scope_key, what, start)
+        if key in self._alerted:
+            return
+        if len(self._alerted) > 10_000:
+            self._alerted = {k: e for k, e in self._alerted.items() if e > at_ms}
+        self._alerted[key] = end
+        alert = LimitAlert(kind, scope.label, message, at_ms, subject.host)
+        try:
+            self._alert(alert)
+        except Exception:  # an alert sink's failure must never refuse or break a call
+            log.exception("an alert sink failed")
+
+
+def _amount(value: float, check: _Check) -> str:
+    if check.scale == _USD:
+        return f"${value / _USD:.2f}"
+    return f"{int(value):,}"

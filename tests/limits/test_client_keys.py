@@ -1,0 +1,72 @@
+"""Keys per person: `nexus auth add-client --name`, `clients`, `revoke`; the proxy accepts each
+named key (and the old shared one), records the person by name, and refuses a revoked key."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import stat
+
+import httpx
+import orjson
+
+from nexus.records import RequestFilter
+from tests.cli.test_auth import invoke
+from tests.limits.helpers import ACCOUNT_SECRET, BODY, HOST
+
+LEGACY_KEY = "cnp_live_shared-team-key-0123456789abcdefgh"
+
+
+def _write_file(directory) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{HOST}.credentials.json"
+    path.write_bytes(orjson.dumps({"type": "api_key", "accountId": "acct", "api_key": ACCOUNT_SECRET,
+                                   "client_api_key": LEGACY_KEY}))  # fmt: skip
+    os.chmod(path, 0o600)
+
+
+async def test_named_keys_are_issued_once_stored_hashed_listed_and_revoked(start_nexus, tmp_path):
+    creds = tmp_path / "credentials"
+    _write_file(creds)
+    dirs = ("--credentials-dir", str(creds))
+    alice = await asyncio.to_thread(invoke, "auth", "add-client", HOST, "--name", "alice", *dirs)
+    bob = await asyncio.to_thread(invoke, "auth", "add-client", HOST, "--name", "bob", *dirs)
+    assert alice.exit_code == 0 and bob.exit_code == 0
+    alice_key, bob_key = alice.stdout.strip(), bob.stdout.strip()
+    assert alice_key.startswith("cnp_live_") and alice_key != bob_key
+    twice = await asyncio.to_thread(invoke, "auth", "add-client", HOST, "--name", "alice", *dirs)
+    assert twice.exit_code == 1 and "exists" in twice.stderr
+
+    path = creds / f"{HOST}.credentials.json"
+    raw = path.read_bytes()
+    assert alice_key.encode() not in raw and bob_key.encode() not in raw  # only hashes
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+    server = await start_nexus()
+    url = server.endpoints.proxy_url + "/v1/messages"
+    async with httpx.AsyncClient(timeout=10) as client:
+        for key in (alice_key, bob_key, LEGACY_KEY):
+            answer = await client.post(url, json=BODY, headers={"host": HOST, "x-api-key": key})
+            assert answer.status_code == 200
+        await server.flush()
+        rows = (await server.store.list_requests(RequestFilter(), None, 10)).items
+        assert {r.client_key_id for r in rows} >= {"alice@team.example", "bob@team.example"}
+
+        listed = await asyncio.to_thread(
+            invoke, "auth", "clients", HOST, *dirs, "--db", server.settings.database_url, "--json"
+        )
+        assert listed.exit_code == 0
+        entries = {e["name"]: e for e in json.loads(listed.stdout)}
+        assert set(entries) == {None, "alice", "bob"}
+        assert entries["alice"]["recordId"] == "alice@team.example"
+        assert entries["alice"]["lastUsedAt"] and entries["alice"]["createdAt"]
+        assert alice_key not in listed.stdout and LEGACY_KEY not in listed.stdout
+
+        revoked = await asyncio.to_thread(invoke, "auth", "revoke", HOST, "alice", *dirs)
+        assert revoked.exit_code == 0
+        await asyncio.sleep(1.1)  # the proxy looks at credential files once a second
+        refused = await client.post(url, json=BODY, headers={"host": HOST, "x-api-key": alice_key})
+        still = await client.post(url, json=BODY, headers={"host": HOST, "x-api-key": bob_key})
+    assert refused.status_code == 401 and still.status_code == 200
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600

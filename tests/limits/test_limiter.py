@@ -1,0 +1,163 @@
+"""The limiter alone: admission from the counter book, refusals naming the limit, soft alerts once
+per window, the estimate of calls not yet recorded, the runaway guard."""
+
+from __future__ import annotations
+
+import pytest
+
+from nexus.errors import ConfigError, LimitExceeded, ModelNotAllowed
+from nexus.limits.buckets import bounds
+from nexus.limits.counters import CounterBook, CounterRow
+from nexus.limits.limiter import CallFacts, Limiter, Scope, Subject
+from nexus.limits.policy import Limits, Runaway, parse_policy
+from nexus.limits.runaway import repeated_tool_call
+from nexus.limits.tally import tally
+from tests.factories import make_record
+
+NOW = 1_764_000_030_000  # 30 s into a minute
+
+
+def _subject(limits: Limits, runaway: Runaway | None = None) -> Subject:
+    return Subject((Scope("client:alice@h", "client alice@h", limits),), 0.8, runaway, "h")
+
+
+def _limiter(book: CounterBook | None = None, alerts: list | None = None) -> Limiter:
+    sink = alerts.append if alerts is not None else (lambda alert: None)
+    return Limiter(book or CounterBook("me"), alert=sink, clock=lambda: NOW)
+
+
+def test_requests_per_minute_admits_exactly_the_limit_and_says_when_it_resets() -> None:
+    limiter = _limiter()
+    subject = _subject(Limits(requests_per_minute=3))
+    for _ in range(3):
+        assert limiter.admit(subject, CallFacts()) == ("client:alice@h",)
+    with pytest.raises(LimitExceeded) as refused:
+        limiter.admit(subject, CallFacts())
+    assert refused.value.status == 429 and refused.value.error_type == "rate_limit_error"
+    assert "requests per minute for client alice@h (3 of 3)" in refused.value.message
+    assert "resets at 2025-11-24T16:01:00Z" in refused.value.message
+    assert ("retry-after", "30") in refused.value.headers
+    assert ("x-should-retry", "false") not in refused.value.headers
+
+
+def test_other_replicas_recorded_requests_count_and_own_are_not_counted_twice() -> None:
+    book = CounterBook("me")
+    start, end = bounds("minute", NOW)
+    limiter = _limiter(book)
+    subject = _subject(Limits(requests_per_minute=4))
+    limiter.admit(subject, CallFacts())  # admitted here, then recorded: the "me" row below
+    book.apply([
+        CounterRow("client:alice@h", "minute", start, end, "other", 2, 0, 0, NOW),
+        CounterRow("client:alice@h", "minute", start, end, "me", 1, 0, 0, NOW),
+    ])  # fmt: skip
+    limiter.admit(subject, CallFacts())  # 1 here + 2 elsewhere = 3 < 4
+    with pytest.raises(LimitExceeded):
+        limiter.admit(subject, CallFacts())
+
+
+def test_a_day_budget_counts_unrecorded_calls_at_the_average_and_refuses_for_the_day() -> None:
+    book = CounterBook("me")
+    start, end = bounds("day", NOW)
+    limiter = _limiter(book)
+    subject = _subject(Limits(usd_per_day=5.0))
+    for _ in range(4):
+        limiter.admit(subject, CallFacts())
+    # two of the four are recorded at $1 each: the other two are estimated at $1 too → $4
+    book.apply([CounterRow("client:alice@h", "day", start, end, "me", 2, 10, 2_000_000, NOW)])
+    limiter.admit(subject, CallFacts())  # $4 < $5
+    with pytest.raises(LimitExceeded) as refused:
+        limiter.admit(subject, CallFacts())  # $5 estimated
+    assert "dollars per day" in refused.value.message and "$5.00 of $5.00" in refused.value.message
+    assert ("x-should-retry", "false") in refused.value.headers
+
+
+def test_soft_limit_alerts_once_per_window_without_refusing() -> None:
+    alerts: list = []
+    limiter = _limiter(alerts=alerts)
+    subject = _subject(Limits(requests_per_minute=10))
+    for _ in range(9):
+        limiter.admit(subject, CallFacts())
+    assert [a.kind for a in alerts] == ["soft_limit"]  # at 8 of 10, once
+    assert "8 of its 10 requests per minute" in alerts[0].message
+
+
+def test_a_model_outside_the_policy_is_refused_with_403() -> None:
+    limiter = _limiter()
+    subject = _subject(Limits(models=("claude-sonnet-*",)))
+    limiter.admit(subject, CallFacts(model="claude-sonnet-4-5"))
+    with pytest.raises(ModelNotAllowed) as refused:
+        limiter.admit(subject, CallFacts(model="claude-opus-4-8"))
+    assert refused.value.status == 403 and "claude-opus-4-8 is not allowed" in refused.value.message
+
+
+def test_runaway_repeats_refuse_only_when_the_policy_says_so() -> None:
+    alerts: list = []
+    looping = CallFacts(session_id="s1", repeated_tool="Bash", repeats=5)
+    flag_only = _subject(Limits(), Runaway(repeats=5))
+    _limiter(alerts=alerts).admit(flag_only, looping)
+    assert [a.kind for a in alerts] == ["runaway"]
+    refuse = _subject(Limits(), Runaway(repeats=5, refuse=True))
+    with pytest.raises(LimitExceeded, match="called Bash with the same input 5 times in a row"):
+        _limiter().admit(refuse, looping)
+
+
+def test_runaway_spend_in_minutes_reads_the_sessions_minute_rows() -> None:
+    book = CounterBook("me")
+    start, end = bounds("minute", NOW - 60_000)
+    book.apply([CounterRow("session:s1", "minute", start, end, "other", 3, 0, 6_000_000, NOW)])
+    subject = _subject(Limits(), Runaway(usd=5.0, minutes=10, refuse=True))
+    with pytest.raises(LimitExceeded, match=r"spent \$6.00 in 10 minutes"):
+        _limiter(book).admit(subject, CallFacts(session_id="s1"))
+    assert _limiter(book).admit(subject, CallFacts(session_id="s2")) == (
+        "client:alice@h",
+        "session:s2",
+    )
+
+
+def _tool_turn(command: str) -> list[dict]:
+    return [
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "tool_use", "id": "t", "name": "Bash", "input": {"command": command}}
+            ],
+        },  # fmt: skip
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t", "content": "x"}]},
+    ]
+
+
+def test_repeated_tool_call_counts_identical_calls_at_the_tail_only() -> None:
+    import orjson
+    import simdjson
+
+    messages = [{"role": "user", "content": "fix it"}, *_tool_turn("ls"), *_tool_turn("make"),
+                *_tool_turn("make"), *_tool_turn("make")]  # fmt: skip
+    doc = simdjson.Parser().parse(orjson.dumps({"messages": messages}))
+    assert repeated_tool_call(doc["messages"], 10) == ("Bash", 3)
+    assert repeated_tool_call(doc["messages"], 2) == ("Bash", 2)
+    typed = [*messages, {"role": "user", "content": "stop that"}]
+    assert repeated_tool_call(typed, 10) == (None, 0)
+
+
+def test_tally_counts_admitted_calls_in_every_window_and_skips_refused_ones() -> None:
+    counted = make_record(limit_scopes=("client:alice@h",), cost_usd_micros=1500)
+    refused = make_record()
+    rows = tally([counted, refused], "me")
+    assert sorted(r.kind for r in rows) == ["day", "hour", "minute", "month"]
+    assert all(r.requests == 1 and r.cost_usd_micros == 1500 for r in rows)
+
+
+def test_policy_errors_name_the_field_and_what_is_allowed() -> None:
+    with pytest.raises(ConfigError, match=r"policy in f: clients.bob: unknown field 'rpm'"):
+        parse_policy({"clients": {"bob": {"rpm": 3}}}, "f")
+    with pytest.raises(ConfigError, match="runaway: repeats must be 2 or more"):
+        parse_policy({"runaway": {"repeats": 1}}, "f")
+    policy = parse_policy(
+        {
+            "client": {"usd_per_day": 5, "models": ["claude-*"]},
+            "clients": {"a": {"usd_per_day": 9}},
+        },
+        "f",
+    )
+    assert policy.for_client("a") == Limits(usd_per_day=9.0, models=("claude-*",))
+    assert policy.for_client("b") == Limits(usd_per_day=5.0, models=("claude-*",))
