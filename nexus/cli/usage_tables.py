@@ -13,6 +13,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from nexus import numbers
 from nexus.cli.fit import fit_table, left_out_note
 
 _TOKEN_COLUMNS = (
@@ -101,15 +102,14 @@ def _numbers(row: dict[str, Any]) -> list[str]:
     return [
         f"{row.get('requests', 0):,}",
         f"[red]{errors:,}[/]" if errors else "0",
-        *(_tokens(tokens.get(key, 0)) for key, _ in _TOKEN_COLUMNS),
+        *(numbers.tokens(tokens.get(key, 0)) for key, _ in _TOKEN_COLUMNS),
         cost_text(row.get("cost_usd_micros", 0), row.get("unpriced_requests", 0)),
     ]
 
 
 def cost_text(micros: int, unpriced: int) -> str:
     """``$1.23``; with unpriced requests ``≥ $1.23*``: a lower bound, never shown as exact."""
-    dollars = micros / 1_000_000
-    text = f"${dollars:,.2f}" if dollars >= 0.01 or micros == 0 else f"${dollars:.4f}"
+    text = numbers.cost(micros)
     return f"[yellow]≥ {text}*[/]" if unpriced else text
 
 
@@ -163,7 +163,7 @@ def _window_rows(windows: dict[str, Any], now_ms: int) -> list[tuple[str, ...]]:
                 full = forecast_text(w.get("forecast"), now_ms)
             else:
                 used = (
-                    f"{_tokens(w.get('tokens', 0))} tok · "
+                    f"{numbers.tokens(w.get('tokens', 0))} tok · "
                     f"{cost_text(w.get('cost_usd_micros', 0), w.get('unpriced_requests', 0))}"
                 )
                 resets = "rolling"
@@ -284,20 +284,6 @@ def _ago(at_ms: int | None, now_ms: int) -> str:
     if seconds < 86400:
         return f"{seconds // 3600}h ago"
     return f"{seconds // 86400}d ago"
-
-
-def _tokens(n: int) -> str:
-    if n >= 10_000_000_000:
-        return f"{n / 1_000_000_000:,.0f}G"
-    if n >= 1_000_000_000:
-        return f"{n / 1_000_000_000:.1f}G"
-    if n >= 10_000_000:
-        return f"{n / 1_000_000:.0f}M"
-    if n >= 1_000_000:
-        return f"{n / 1_000_000:.1f}M"
-    if n >= 10_000:
-        return f"{n / 1_000:.0f}k"
-    return f"{n:,}"
 
 
 def _group_value(value: str | None) -> str:

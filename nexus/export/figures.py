@@ -8,6 +8,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from nexus import numbers
 from nexus.export.tree import ConversationView
 from nexus.records import RequestSummary, Usage
 
@@ -20,27 +21,12 @@ def format_clock(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%H:%M:%S")
 
 
-def format_duration(ms: int | None) -> str:
-    if ms is None:
-        return "–"
-    if ms < 1000:
-        return f"{ms} ms"
-    return f"{ms / 1000:.1f} s"
-
-
-def format_tokens(n: int) -> str:
-    if n < 10_000:
-        return f"{n:,}"
-    if n < 1_000_000:
-        return f"{n / 1000:.1f}k"
-    return f"{n / 1_000_000:.2f}M"
+format_duration = numbers.duration
+format_tokens = numbers.tokens
 
 
 def format_cost(micros: int | None) -> str:
-    if micros is None:
-        return "cost unknown"
-    dollars = micros / 1_000_000
-    return f"${dollars:.4f}" if dollars < 1 else f"${dollars:,.2f}"
+    return "cost unknown" if micros is None else numbers.cost(micros)
 
 
 def total_cost_line(t: ConversationTotals) -> str:

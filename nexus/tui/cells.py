@@ -1,6 +1,6 @@
-"""How numbers, times and statuses read on screen: ``12.3k`` tokens, ``$0.042``, ``4.2s``, a status
-in its colour. Pure functions over plain values; every screen formats through here so the same
-quantity looks the same everywhere.
+"""How numbers, times and statuses read on screen: tokens, dollars and durations as
+``nexus.numbers`` writes them everywhere, clocks, ages, a status in its colour. Pure functions over
+plain values; every screen formats through here.
 """
 
 from __future__ import annotations
@@ -10,7 +10,10 @@ from datetime import datetime, tzinfo
 
 from rich.text import Text
 
+from nexus.numbers import cost, duration, tokens
 from nexus.records import BACKGROUND_CLASSES, RequestSummary, is_error
+
+__all__ = ["cost", "duration", "tokens"]  # the one format (nexus.numbers), re-exported for screens
 
 UNPRICED = "unpriced"
 DEFAULT_WINDOW_TOKENS = 200_000
@@ -28,45 +31,6 @@ _CONV_COLOURS = (
     "orange1",
     "orchid",
 )
-
-
-def tokens(n: int | None) -> str:
-    if not n:
-        return "0" if n == 0 else "–"
-    if n < 1000:
-        return str(n)
-    if n < 10_000:
-        return f"{n / 1000:.1f}k"
-    if n < 1_000_000:
-        return f"{n // 1000}k"
-    return f"{n / 1_000_000:.1f}M" if n < 10_000_000 else f"{n // 1_000_000}M"
-
-
-def cost(micros: int | None) -> str:
-    if micros is None:
-        return "–"
-    usd = micros / 1_000_000
-    if usd == 0:
-        return "$0"
-    if usd < 0.01:
-        return f"${usd:.4f}"
-    if usd < 100:
-        return f"${usd:.2f}"
-    return f"${usd:,.0f}"
-
-
-def duration(ms: int | None) -> str:
-    if ms is None:
-        return "–"
-    if ms < 1000:
-        return f"{ms}ms"
-    if ms < 60_000:
-        return f"{ms / 1000:.1f}s"
-    minutes, seconds = divmod(ms // 1000, 60)
-    if minutes < 60:
-        return f"{minutes}m{seconds:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
 
 
 def clock(ms: int, tz: tzinfo | None = None) -> str:

@@ -43,7 +43,7 @@ async def test_markdown_shows_every_turn_subagents_nested_and_branches_apart() -
     assert "naïve café ☕ 你好" in md
     assert "characters folded" in md  # the 5 000-character tool result
     assert "**Tool result** `Bash` (`toolu_1`) — **error**" in md
-    assert re.search(r"in 10 · out 20 · cache read 1,000 · cache write 100 · \$0\.0123", md)
+    assert re.search(r"in 10 · out 20 · cache read 1.0k · cache write 100 · \$0\.0123", md)
     _no_secrets(md)
     # Sub-agent section comes between the turn that spawned it and the next main turn.
     assert md.index(ids["t2"]) < md.index(ids["s1"]) < md.index(ids["t3"])

@@ -2,32 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
-
 from nexus.tui import cells
-
-
-@pytest.mark.parametrize(
-    ("n", "text"),
-    [(0, "0"), (999, "999"), (1234, "1.2k"), (45_678, "45k"), (1_234_567, "1.2M"), (None, "–")],
-)
-def test_tokens(n: int | None, text: str) -> None:
-    assert cells.tokens(n) == text
-
-
-@pytest.mark.parametrize(
-    ("micros", "text"),
-    [(None, "–"), (0, "$0"), (4_200, "$0.0042"), (123_456, "$0.12"), (250_000_000, "$250")],
-)
-def test_cost_shows_unpriced_as_a_dash_never_zero(micros: int | None, text: str) -> None:
-    assert cells.cost(micros) == text
-
-
-@pytest.mark.parametrize(
-    ("ms", "text"), [(850, "850ms"), (12_300, "12.3s"), (125_000, "2m05s"), (3_900_000, "1h05m")]
-)
-def test_duration(ms: int, text: str) -> None:
-    assert cells.duration(ms) == text
 
 
 def test_context_window_is_200k_unless_the_1m_beta_or_a_larger_context_says_otherwise() -> None:

@@ -1,0 +1,67 @@
+"""One way to write a quantity: the TUI, the exports and the CLI tables agree on every figure."""
+
+from __future__ import annotations
+
+import pytest
+
+from nexus import numbers
+from nexus.cli.usage_tables import cost_text
+from nexus.export.figures import format_cost, format_duration, format_tokens
+from nexus.tui import cells
+
+
+@pytest.mark.parametrize(
+    ("n", "text"),
+    [
+        (None, "–"),
+        (0, "0"),
+        (999, "999"),
+        (1000, "1.0k"),
+        (1234, "1.2k"),
+        (9_960, "10k"),
+        (45_678, "46k"),
+        (999_600, "1.0M"),
+        (1_234_567, "1.2M"),
+        (340_000_000, "340M"),
+        (12_300_000_000, "12G"),
+        (2_345_000_000_000, "2,345G"),
+    ],
+)
+def test_tokens(n: int | None, text: str) -> None:
+    assert numbers.tokens(n) == text
+
+
+@pytest.mark.parametrize(
+    ("micros", "text"),
+    [
+        (None, "–"),
+        (0, "$0"),
+        (4_200, "$0.0042"),
+        (12_345, "$0.0123"),
+        (123_456, "$0.1235"),
+        (12_340_000, "$12.34"),
+        (250_000_000, "$250"),
+        (1_250_000_000, "$1,250"),
+    ],
+)
+def test_cost(micros: int | None, text: str) -> None:
+    assert numbers.cost(micros) == text
+
+
+@pytest.mark.parametrize(
+    ("ms", "text"),
+    [(None, "–"), (850, "850ms"), (12_300, "12.3s"), (125_000, "2m05s"), (3_900_000, "1h05m")],
+)
+def test_duration(ms: int | None, text: str) -> None:
+    assert numbers.duration(ms) == text
+
+
+@pytest.mark.parametrize("micros", [1, 4_200, 12_345, 123_456, 12_340_000, 1_250_000_000])
+def test_the_tui_the_export_and_the_usage_table_write_a_cost_alike(micros: int) -> None:
+    assert cells.cost(micros) == format_cost(micros) == cost_text(micros, 0)
+
+
+@pytest.mark.parametrize("n", [7, 1234, 45_678, 1_234_567])
+def test_the_tui_and_the_export_write_tokens_and_durations_alike(n: int) -> None:
+    assert cells.tokens(n) == format_tokens(n)
+    assert cells.duration(n) == format_duration(n)
