@@ -1,6 +1,31 @@
 """Storage: the Store protocol and the factory that builds the concrete store a URL names.
 
 Only ``server.py`` and ``cli/`` call ``open_store``; every other layer receives a ``Store``.
+
+The shape: one SQL store (``facade.SqlStore``) composed of *areas* (``jobs.Jobs``,
+``dead_letters.DeadLetters`` …), each an object holding a connector (``connector.Connector``: the
+SQLite or Postgres connection) and its dialect's statements. ``dialect.py`` holds what the two
+databases do differently with one statement; ``queries/`` holds the SQL.
+
+How to add a query:
+    1. Write it once in ``queries/common/<area>.sql`` under ``-- name: my_query``, with ``:name``
+       parameters (``= ANY(:ids)`` for a list, bound with ``self.dialect.array(ids)``).
+    2. Only if a dialect must say it differently, write a block of the same name in
+       ``queries/<dialect>/<area>.sql`` (or override a smaller included block, as ``jobs_claim``
+       includes ``{jobs_claim_lock}``). ``{other_block}`` includes another block by name.
+    3. Run it from the area: ``await self.db.fetchall(self.q["my_query"], {"name": value})`` and
+       read each row by column name (``row["started_at_ms"]``); alias computed columns (``AS n``).
+
+How to add an area:
+    1. The schema: a new migration ``migrations/sqlite/00NN_<area>.sql`` and the same number in
+       ``migrations/postgres/`` (released migrations are never edited).
+    2. ``queries/common/<area>.sql`` (+ overrides), as above.
+    3. ``nexus/store/<area>.py``: ``class MyArea(Area)`` with the methods, using ``self.db`` and
+       ``self.q``; writes go through ``async with self.db.transaction() as tx``. It imports neither
+       ``sqlite/`` nor ``postgres/``.
+    4. Its Protocol and row types in ``base.py``; build it in ``SqlStore._compose`` and add one
+       delegating method per protocol method to ``SqlStore`` (``facade.py``).
+    5. Tests through the ``store`` fixture, which runs each test on both dialects.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ header meanings: those are ``nexus.usage``'s, passed in as ``cost_fn``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from nexus.errors import ApiError
@@ -34,7 +34,7 @@ class UsageQueriesMixin:
         q: dict[str, str]
 
         async def _fetchall(
-            self, name: str, params: Sequence[Any] = ()
+            self, name: str, params: Mapping[str, Any] | Sequence[Any] = ()
         ) -> list[tuple[Any, ...]]: ...
 
         _transaction: Any  # each dialect's connection class provides it

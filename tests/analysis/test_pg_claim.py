@@ -10,9 +10,19 @@ from typing import Any
 import pytest
 
 from nexus.store import migrate, queries
+from nexus.store.dialect import POSTGRES
 
 T0 = 1_750_000_000_000
 Q = queries.load("postgres")
+
+
+def insert(job_id: str, conversation_id: str, now: int) -> tuple[str, list[Any]]:
+    values = {"id": job_id, "conversation_id": conversation_id, "branch": "main"}
+    return POSTGRES.bind(Q["jobs_insert"], {**values, "prompt_version": "v1", "now": now})
+
+
+def claim(now: int, token: str) -> tuple[str, list[Any]]:
+    return POSTGRES.bind(Q["jobs_claim"], {"now": now, "claim_token": token})
 
 
 @pytest.fixture
@@ -28,7 +38,8 @@ async def pg(raw_pg_url: str) -> AsyncIterator[Any]:
                     await conn.execute(sql)
         await conn.execute("TRUNCATE analysis_jobs, events")
         for i in range(3):
-            await conn.execute(Q["jobs_insert"], f"job{i}", f"c{i}", "main", "v1", T0, T0, T0 + i)
+            sql, args = insert(f"job{i}", f"c{i}", T0 + i)
+            await conn.execute(sql, *args)
     try:
         yield pool
     finally:
@@ -39,9 +50,9 @@ async def test_claim_skips_a_row_another_transaction_is_claiming(pg: Any) -> Non
     async with pg.acquire() as a, pg.acquire() as b:
         tx_a = a.transaction()
         await tx_a.start()
-        row_a = await a.fetchrow(Q["jobs_claim"], T0 + 10, "a")
+        row_a = await a.fetchrow(*_flat(claim(T0 + 10, "a")))
         # a holds job0 uncommitted; b must not wait for it nor take it.
-        row_b = await asyncio.wait_for(b.fetchrow(Q["jobs_claim"], T0 + 10, "b"), 2)
+        row_b = await asyncio.wait_for(b.fetchrow(*_flat(claim(T0 + 10, "b"))), 2)
         await tx_a.commit()
         assert (row_a["id"], row_b["id"]) == ("job0", "job1")
         rows = await a.fetch("SELECT id, state, claim_token FROM analysis_jobs ORDER BY id")
@@ -55,13 +66,14 @@ async def test_claim_skips_a_row_another_transaction_is_claiming(pg: Any) -> Non
 async def test_many_concurrent_claimers_share_out_jobs_exactly_once(pg: Any) -> None:
     async with pg.acquire() as conn:
         for i in range(3, 40):
-            await conn.execute(Q["jobs_insert"], f"job{i}", f"c{i}", "main", "v1", T0, T0, T0)
+            sql, args = insert(f"job{i}", f"c{i}", T0)
+            await conn.execute(sql, *args)
 
     async def claimer(name: str) -> list[str]:
         got = []
         while True:
             async with pg.acquire() as conn:
-                row = await conn.fetchrow(Q["jobs_claim"], T0 + 10, name)
+                row = await conn.fetchrow(*_flat(claim(T0 + 10, name)))
             if row is None:
                 return got
             got.append(row["id"])
@@ -69,3 +81,7 @@ async def test_many_concurrent_claimers_share_out_jobs_exactly_once(pg: Any) -> 
     results = await asyncio.gather(claimer("a"), claimer("b"))
     claimed = results[0] + results[1]
     assert len(claimed) == 40 == len(set(claimed))
+
+
+def _flat(statement: tuple[str, list[Any]]) -> list[Any]:
+    return [statement[0], *statement[1]]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from nexus.store.queries import load, parse_queries
+import pytest
+
+from nexus.store.dialect import POSTGRES, SQLITE
+from nexus.store.queries import COMMON, load, overrides, parse_queries
 
 
 def test_a_comment_above_a_name_belongs_to_the_next_statement() -> None:
@@ -16,4 +19,42 @@ def test_no_loaded_fragment_ends_in_a_comment() -> None:
     """Fragments are joined with AND; a trailing comment would swallow the next clause."""
     for dialect in ("sqlite", "postgres"):
         for name, sql in load(dialect).items():
-            assert not sql.splitlines()[-1].lstrip().startswith("--"), (dialect, name)
+            last = (sql.splitlines() or [""])[-1]  # an empty block: a dialect adds nothing there
+            assert not last.lstrip().startswith("--"), (dialect, name)
+
+
+def test_an_override_replaces_the_common_block_and_includes_are_resolved() -> None:
+    sqlite, postgres = load("sqlite"), load("postgres")
+    assert "FOR UPDATE SKIP LOCKED" in postgres["jobs_claim"]
+    assert "FOR UPDATE" not in sqlite["jobs_claim"]
+    assert "{" not in sqlite["jobs_get"] and "claim_token" in sqlite["jobs_get"]
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgres"])
+def test_an_override_differs_from_the_common_block(dialect: str) -> None:
+    """A dialect file holds only what that dialect does differently."""
+    common = parse_queries_of(COMMON)
+    for name in overrides(dialect):
+        assert load(dialect)[name] != common[name], (dialect, name)
+
+
+def parse_queries_of(folder: str) -> dict[str, str]:
+    from nexus.store.queries import _folder
+
+    return _folder(folder)
+
+
+def test_named_parameters_are_numbered_for_postgres_in_order_of_first_use() -> None:
+    sql = "SELECT ':skip', x::text FROM t WHERE a = :b AND c = :a AND d = :b -- :not\n"
+    text, names = POSTGRES.compile(sql)
+    assert text == "SELECT ':skip', x::text FROM t WHERE a = $1 AND c = $2 AND d = $1 -- :not\n"
+    assert names == ("b", "a")
+    assert POSTGRES.bind(sql, {"a": 1, "b": 2})[1] == [2, 1]
+
+
+def test_sqlite_keeps_names_and_reads_a_list_through_json_each() -> None:
+    text, names = SQLITE.compile("SELECT 1 FROM t WHERE id = ANY(:ids) AND n = :n")
+    assert text == "SELECT 1 FROM t WHERE id IN (SELECT value FROM json_each(:ids)) AND n = :n"
+    assert names == ("ids", "n")
+    assert SQLITE.array(["a", "b"]) == '["a","b"]'
+    assert POSTGRES.array(("a", "b")) == ["a", "b"]

@@ -5,27 +5,31 @@ Composed like SqliteStore: one mixin per area, ``PostgresConnection`` last.
 
 from __future__ import annotations
 
-from nexus.store.dead_letters import DeadLettersMixin
+from typing import Any
+
+from nexus.store.facade import SqlStore
 from nexus.store.limits import LimitsMixin
 from nexus.store.postgres.connection import PostgresConnection
 from nexus.store.postgres.conversations import ConversationsMixin
 from nexus.store.postgres.core import PostgresCore
 from nexus.store.postgres.events import EventsMixin
-from nexus.store.postgres.jobs import JobsMixin
 from nexus.store.postgres.usage import UsageMixin
 
 
 class PostgresStore(
     ConversationsMixin,
     UsageMixin,
-    JobsMixin,
     EventsMixin,
-    DeadLettersMixin,
     LimitsMixin,
+    SqlStore,
     PostgresCore,
     PostgresConnection,
 ):
     """The Store on Postgres (asyncpg pool, LISTEN/NOTIFY, SKIP LOCKED claims)."""
+
+    def __init__(self, dsn: str, **options: Any) -> None:
+        super().__init__(dsn, **options)
+        self._compose(self, self.q)
 
 
 __all__ = ["PostgresStore"]

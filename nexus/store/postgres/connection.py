@@ -12,13 +12,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import asyncpg
 
 from nexus.errors import ConfigError, StoreUnavailable
-from nexus.store import migrate, queries
+from nexus.store import connector, migrate, queries
+from nexus.store.dialect import POSTGRES
+
+Params = Mapping[str, Any] | Sequence[Any]
 
 _MIGRATION_LOCK = 0x6E657875  # "nexu": one lock id for every Nexus process
 _ROWCOUNT = re.compile(r"(\d+)$")
@@ -67,6 +71,16 @@ def text_safe(row: Sequence[Any]) -> Sequence[Any]:
     return [v.replace("\x00", "\ufffd") if isinstance(v, str) else v for v in row]
 
 
+def _statement(q: Mapping[str, str], name: str, params: Params) -> tuple[str, Sequence[Any]]:
+    """The text to run (a query name or SQL) and its positional arguments: a dict of ``:name``
+    values is numbered by the dialect, a sequence is taken as the ``$n`` values already."""
+    sql = q.get(name, name)
+    if isinstance(params, Mapping):
+        sql, args = POSTGRES.bind(sql, params)
+        return sql, text_safe(args)
+    return sql, text_safe(params)
+
+
 class PgTx:
     """Statements run inside one transaction on one pooled connection."""
 
@@ -75,28 +89,29 @@ class PgTx:
         self.q = q
         self.notify = False  # set by writes that add events: NOTIFY goes out with the commit
 
-    async def execute(self, name: str, params: Sequence[Any] = ()) -> int:
-        status = await self._conn.execute(self.q.get(name, name), *text_safe(params))
+    async def execute(self, name: str, params: Params = ()) -> int:
+        sql, args = _statement(self.q, name, params)
+        status = await self._conn.execute(sql, *args)
         match = _ROWCOUNT.search(status or "")
         return int(match.group(1)) if match else 0
 
-    async def executemany(self, name: str, rows: Iterable[Sequence[Any]]) -> None:
-        rows = [text_safe(row) for row in rows]
-        if rows:
-            await self._conn.executemany(self.q.get(name, name), rows)
+    async def executemany(self, name: str, rows: Iterable[Params]) -> None:
+        statements = [_statement(self.q, name, row) for row in rows]
+        if statements:
+            await self._conn.executemany(statements[0][0], [args for _, args in statements])
 
-    async def fetchall(self, name: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        return [
-            tuple(r) for r in await self._conn.fetch(self.q.get(name, name), *text_safe(params))
-        ]
+    async def fetchall(self, name: str, params: Params = ()) -> list[Any]:
+        sql, args = _statement(self.q, name, params)
+        return list(await self._conn.fetch(sql, *args))
 
-    async def fetchone(self, name: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
-        row = await self._conn.fetchrow(self.q.get(name, name), *text_safe(params))
-        return None if row is None else tuple(row)
+    async def fetchone(self, name: str, params: Params = ()) -> Any:
+        sql, args = _statement(self.q, name, params)
+        return await self._conn.fetchrow(sql, *args)
 
 
 class PostgresConnection:
     dialect = "postgres"
+    sql_dialect = POSTGRES
 
     def __init__(self, dsn: str, *, schema: str | None = None, max_connections: int = 10) -> None:
         self.dsn = dsn
@@ -156,19 +171,30 @@ class PostgresConnection:
             raise StoreUnavailable("the Postgres store is not open")
         return self._pool
 
-    async def _fetchall(self, name: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    async def fetchall(self, name: str, params: Params = ()) -> list[Any]:
+        """Rows are asyncpg Records: read by column name (or position, for raw statements)."""
+        sql, args = _statement(self.q, name, params)
         with map_store_errors():
-            rows = await self._require_pool().fetch(self.q.get(name, name), *text_safe(params))
-            return [tuple(r) for r in rows]
+            return list(await self._require_pool().fetch(sql, *args))
 
-    async def _fetchone(self, name: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+    async def fetchone(self, name: str, params: Params = ()) -> Any:
+        sql, args = _statement(self.q, name, params)
         with map_store_errors():
-            row = await self._require_pool().fetchrow(self.q.get(name, name), *text_safe(params))
-            return None if row is None else tuple(row)
+            return await self._require_pool().fetchrow(sql, *args)
 
-    async def _execute(self, name: str, params: Sequence[Any] = ()) -> int:
+    async def execute(self, name: str, params: Params = ()) -> int:
         async with self._transaction() as tx:
             return await tx.execute(name, params)
+
+    # Rows as tuples, for statements read by position (tests, benchmarks).
+    async def _fetchall(self, name: str, params: Params = ()) -> list[tuple[Any, ...]]:
+        return [tuple(r) for r in await self.fetchall(name, params)]
+
+    async def _fetchone(self, name: str, params: Params = ()) -> tuple[Any, ...] | None:
+        row = await self.fetchone(name, params)
+        return None if row is None else tuple(row)
+
+    _execute = execute
 
     @contextlib.asynccontextmanager
     async def _transaction(self) -> AsyncIterator[PgTx]:
@@ -187,6 +213,9 @@ class PostgresConnection:
         with map_store_errors():
             async with self._require_pool().acquire() as conn:
                 yield conn
+
+    def transaction(self) -> AbstractAsyncContextManager[connector.Tx]:
+        return self._transaction()
 
     def _after_commit(self) -> None:
         callback = getattr(self, "on_commit", None)

@@ -1,32 +1,36 @@
-"""SqliteStore: the default store, one file in the data dir. Composed of one mixin per area.
+"""SqliteStore: the default store, one file in the data dir.
 
-To add an area: write ``nexus/store/sqlite/<area>.py`` with a mixin class and add it to the bases
-below (areas first, ``SqliteConnection`` last).
+Areas are being moved from the mixin bases below to composed objects (``SqlStore``); to add an
+area, follow the ``nexus.store`` package docstring, not these bases.
 """
 
 from __future__ import annotations
 
-from nexus.store.dead_letters import DeadLettersMixin
+from typing import Any
+
+from nexus.store.facade import SqlStore
 from nexus.store.limits import LimitsMixin
 from nexus.store.sqlite.connection import SqliteConnection
 from nexus.store.sqlite.conversations import ConversationsMixin
 from nexus.store.sqlite.core import SqliteCore
 from nexus.store.sqlite.events import EventsMixin
-from nexus.store.sqlite.jobs import JobsMixin
 from nexus.store.sqlite.usage import UsageMixin
 
 
 class SqliteStore(
     ConversationsMixin,
     UsageMixin,
-    JobsMixin,
     EventsMixin,
-    DeadLettersMixin,
     LimitsMixin,
+    SqlStore,
     SqliteCore,
     SqliteConnection,
 ):  # EventsMixin adds search rows to write_batch and takes them out before prune
     """The Store on SQLite (WAL; one writer connection, one reader)."""
+
+    def __init__(self, path: Any) -> None:
+        super().__init__(path)
+        self._compose(self, self.q)
 
 
 __all__ = ["SqliteStore"]

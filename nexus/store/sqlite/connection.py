@@ -12,14 +12,19 @@ import asyncio
 import contextlib
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
 
 from nexus.errors import StoreUnavailable
-from nexus.store import migrate, queries
+from nexus.store import connector, migrate, queries
+from nexus.store.dialect import SQLITE
+
+Params = Mapping[str, Any] | Sequence[Any]
+Row = sqlite3.Row
 
 FILE_MODE = 0o600
 FOLDER_MODE = 0o700
@@ -59,42 +64,48 @@ def map_store_errors() -> Any:
         raise StoreUnavailable(f"SQLite: {exc}") from exc
 
 
+def _statement(q: Mapping[str, str], name: str, params: Params) -> str:
+    """The text to run: a query name or SQL, with ``= ANY(:list)`` rewritten when named."""
+    sql = q.get(name, name)
+    return SQLITE.compile(sql)[0] if isinstance(params, Mapping) else sql
+
+
 class Tx:
-    """Statements run inside one write transaction."""
+    """Statements run inside one write transaction. ``params``: a dict for ``:name`` statements,
+    a sequence for ``?`` ones."""
 
     def __init__(self, conn: aiosqlite.Connection, q: dict[str, str]) -> None:
         self._conn = conn
         self.q = q
         self.notify = False  # Postgres sends NOTIFY when set; SQLite wakes readers after commit
 
-    async def execute(self, name: str, params: Sequence[Any] = ()) -> int:
-        cursor = await self._conn.execute(self.q.get(name, name), params)
+    async def execute(self, name: str, params: Params = ()) -> int:
+        cursor = await self._conn.execute(_statement(self.q, name, params), params)
         return cursor.rowcount
 
-    async def executemany(self, name: str, rows: Iterable[Sequence[Any]]) -> None:
-        await self._conn.executemany(self.q.get(name, name), rows)
+    async def executemany(self, name: str, rows: Iterable[Params]) -> None:
+        rows = list(rows)
+        if rows:
+            await self._conn.executemany(_statement(self.q, name, rows[0]), rows)
 
-    async def fetchall(self, name: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        return await _fetchall(self._conn, self.q.get(name, name), params)
+    async def fetchall(self, name: str, params: Params = ()) -> list[Row]:
+        return await _fetchall(self._conn, _statement(self.q, name, params), params)
 
-    async def fetchone(self, name: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
-        return await _fetchone(self._conn, self.q.get(name, name), params)
+    async def fetchone(self, name: str, params: Params = ()) -> Row | None:
+        return await _fetchone(self._conn, _statement(self.q, name, params), params)
 
 
 # Each aiosqlite call is a round trip to its thread (~0.1 ms of CPU in queues and wake-ups): a query
-# and its rows come back in one (execute_fetchall), not two (execute, then cursor.fetchall).
-async def _fetchall(
-    conn: aiosqlite.Connection, sql: str, params: Sequence[Any]
-) -> list[tuple[Any, ...]]:
-    return [tuple(r) for r in await conn.execute_fetchall(sql, params)]
+# and its rows come back in one (execute_fetchall), not two (execute, then cursor.fetchall). Rows are
+# ``sqlite3.Row``: read by column name (and still by position, for raw statements).
+async def _fetchall(conn: aiosqlite.Connection, sql: str, params: Params) -> list[Row]:
+    return list(await conn.execute_fetchall(sql, params))
 
 
-async def _fetchone(
-    conn: aiosqlite.Connection, sql: str, params: Sequence[Any]
-) -> tuple[Any, ...] | None:
+async def _fetchone(conn: aiosqlite.Connection, sql: str, params: Params) -> Row | None:
     rows = await conn.execute_fetchall(sql, params)
     for row in rows:
-        return tuple(row)
+        return row
     return None
 
 
@@ -102,6 +113,7 @@ class SqliteConnection:
     """Base of SqliteStore: connections and primitives. ``q`` maps query names to SQL."""
 
     dialect = "sqlite"
+    sql_dialect = SQLITE
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
@@ -116,10 +128,12 @@ class SqliteConnection:
             if str(self.path) != ":memory:":
                 make_private_file(self.path)
             self._writer = await aiosqlite.connect(self.path, isolation_level=None)
+            self._writer.row_factory = sqlite3.Row
             for pragma in _PRAGMAS:
                 await self._writer.execute(pragma)
             await self._migrate(self._writer)
             self._reader = await aiosqlite.connect(self.path, isolation_level=None)
+            self._reader.row_factory = sqlite3.Row
             for pragma in _PRAGMAS[2:]:
                 await self._reader.execute(pragma)
 
@@ -157,17 +171,27 @@ class SqliteConnection:
             raise StoreUnavailable("the SQLite store is not open")
         return conn
 
-    async def _fetchall(self, name: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    async def fetchall(self, name: str, params: Params = ()) -> list[Row]:
         with map_store_errors():
-            return await _fetchall(self._conn(), self.q.get(name, name), params)
+            return await _fetchall(self._conn(), _statement(self.q, name, params), params)
 
-    async def _fetchone(self, name: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+    async def fetchone(self, name: str, params: Params = ()) -> Row | None:
         with map_store_errors():
-            return await _fetchone(self._conn(), self.q.get(name, name), params)
+            return await _fetchone(self._conn(), _statement(self.q, name, params), params)
 
-    async def _execute(self, name: str, params: Sequence[Any] = ()) -> int:
+    async def execute(self, name: str, params: Params = ()) -> int:
         async with self._transaction() as tx:
             return await tx.execute(name, params)
+
+    # Rows as tuples, for statements read by position (tests, benchmarks).
+    async def _fetchall(self, name: str, params: Params = ()) -> list[tuple[Any, ...]]:
+        return [tuple(r) for r in await self.fetchall(name, params)]
+
+    async def _fetchone(self, name: str, params: Params = ()) -> tuple[Any, ...] | None:
+        row = await self.fetchone(name, params)
+        return None if row is None else tuple(row)
+
+    _execute = execute
 
     @contextlib.asynccontextmanager
     async def _transaction(self) -> AsyncIterator[Tx]:
@@ -183,6 +207,9 @@ class SqliteConnection:
                     raise
                 await conn.execute("COMMIT")
             self._after_commit()
+
+    def transaction(self) -> AbstractAsyncContextManager[connector.Tx]:
+        return self._transaction()
 
     def _after_commit(self) -> None:
         """Hook run after every commit (the event bus wakes the live feed here)."""

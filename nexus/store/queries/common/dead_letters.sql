@@ -2,7 +2,7 @@
 
 -- name: dead_letter_upsert
 INSERT INTO dead_letters (id, failed_at_ms, attempts, stage, error, frame_bytes, codec, frame)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+VALUES (:id, :failed_at_ms, :attempts, :stage, :error, :frame_bytes, :codec, :frame)
 ON CONFLICT (id) DO UPDATE SET
     failed_at_ms = excluded.failed_at_ms,
     attempts = dead_letters.attempts + excluded.attempts,
@@ -11,16 +11,16 @@ ON CONFLICT (id) DO UPDATE SET
 
 -- name: dead_letters_list
 SELECT id, failed_at_ms, attempts, stage, error, frame_bytes
-FROM dead_letters ORDER BY failed_at_ms, id LIMIT $1
+FROM dead_letters ORDER BY failed_at_ms, id LIMIT :limit
 
 -- name: dead_letter_frame
-SELECT codec, frame FROM dead_letters WHERE id = $1
+SELECT codec, frame FROM dead_letters WHERE id = :id
 
 -- name: dead_letter_delete
-DELETE FROM dead_letters WHERE id = $1
+DELETE FROM dead_letters WHERE id = :id
 
 -- name: dead_letters_count
-SELECT count(*) FROM dead_letters
+SELECT count(*) AS letters FROM dead_letters
 
 -- name: database_identity
 SELECT id FROM database_identity

@@ -1,0 +1,81 @@
+"""What SQLite and Postgres do differently with the same statement, and nothing else: how named
+parameters reach the driver, how a list or a flag is bound, the lock linkers take.
+
+Statements are written once with ``:name`` parameters (``queries/common/*.sql``). SQLite's driver
+takes ``:name`` and a dict as they are; for asyncpg ``compile`` numbers them ``$1, $2 …`` in order of
+first use and returns the names in that order, so a dict of values becomes the positional list it
+wants. A list is compared as ``column = ANY(:ids)``: native on Postgres (the column's type gives the
+array's), rewritten for SQLite to ``column IN (SELECT value FROM json_each(:ids))`` with the list
+bound as a JSON array. Pure: no driver is imported here, so any layer may name a dialect.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import orjson
+
+DialectName = Literal["sqlite", "postgres"]
+
+# A string literal, a comment or a '::' cast is copied as it is; a ':name' outside them is a
+# parameter. (SQL never writes ':name' for anything else.)
+_PARAM = re.compile(r"'(?:[^']|'')*'|--[^\n]*|::|:([A-Za-z_]\w*)")
+_ANY = re.compile(r"=\s*ANY\(\s*:([A-Za-z_]\w*)\s*\)")
+LINK_LOCK = 0x6C696E6B  # "link": the one advisory lock every Nexus linker takes (Postgres)
+
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    name: DialectName
+
+    def compile(self, sql: str) -> tuple[str, tuple[str, ...]]:
+        """The driver's text of a ``:name`` statement, and the parameter names in bind order."""
+        return _compile(self.name, sql)
+
+    def bind(self, sql: str, params: Mapping[str, Any]) -> tuple[str, Any]:
+        """Statement text and arguments as the driver takes them."""
+        text, names = _compile(self.name, sql)
+        if self.name == "sqlite":
+            return text, params
+        try:
+            return text, [params[n] for n in names]
+        except KeyError as exc:
+            raise KeyError(f"no value for parameter :{exc.args[0]} in {sql[:80]!r}") from None
+
+    def array(self, values: Sequence[Any]) -> Any:
+        """A list compared with ``= ANY(:name)``."""
+        return orjson.dumps(list(values)).decode() if self.name == "sqlite" else list(values)
+
+    def flag(self, value: bool) -> Any:
+        return int(value) if self.name == "sqlite" else bool(value)
+
+    @property
+    def link_lock(self) -> str | None:
+        """The statement that makes linkers of several processes take turns (None: one process
+        owns a SQLite file, and its writer connection already serialises them)."""
+        return None if self.name == "sqlite" else f"SELECT pg_advisory_xact_lock({LINK_LOCK})"
+
+
+@functools.lru_cache(maxsize=2048)  # composed WHERE clauses vary; every text is compiled once
+def _compile(dialect: DialectName, sql: str) -> tuple[str, tuple[str, ...]]:
+    if dialect == "sqlite":
+        text = _ANY.sub(r"IN (SELECT value FROM json_each(:\1))", sql)
+        return text, tuple(dict.fromkeys(m[1] for m in _PARAM.finditer(text) if m[1]))
+    order: dict[str, int] = {}
+
+    def number(match: re.Match[str]) -> str:
+        name = match[1]
+        if name is None:
+            return match[0]
+        return f"${order.setdefault(name, len(order) + 1)}"
+
+    text = _PARAM.sub(number, sql)
+    return text, tuple(order)
+
+
+SQLITE = Dialect("sqlite")
+POSTGRES = Dialect("postgres")
