@@ -34,6 +34,7 @@ from nexus.records import (
     RequestFilter,
     RequestSummary,
     StoredRequest,
+    WindowForecast,
 )
 
 __all__ = ["NexusClient", "filter_params"]
@@ -195,6 +196,27 @@ class NexusClient:
             "/api/windows", {k: str(v) for k, v in params.items() if v is not None}
         )
         return result
+
+    async def window_forecasts(self, *, account: str | None = None) -> list[WindowForecast]:
+        """Per account and server-reported window: when it reaches 100 % at the current rate."""
+        params = {"series": "0", "attribution": "0", **({"account": account} if account else {})}
+        body = await self._json("/api/windows", params)
+        found = []
+        for acct in body.get("accounts", []):
+            for w in acct.get("windows", []):
+                f = w.get("forecast")
+                if f is None:
+                    continue
+                found.append(
+                    WindowForecast(
+                        account=acct["account"], window=w["name"],
+                        utilization=float(w.get("utilization") or 0.0),
+                        at_ms=f["reading_at_ms"], reset_at_ms=w.get("reset_at_ms"),
+                        burn_per_hour=f.get("burn_per_hour"), full_at_ms=f.get("full_at_ms"),
+                        since_ms=f.get("since_ms"),
+                    )
+                )  # fmt: skip
+        return found
 
     async def start_analysis(
         self, conversation_id: str, branch: str = "main", *, force: bool = False

@@ -293,6 +293,33 @@ them with a 400, the TUI's filter bar before asking, so no filter is ever silent
 
 
 @dataclass(frozen=True, slots=True)
+class WindowForecast:
+    """When one account's rate-limit window (``5h``, ``7d``, …) reaches 100 % at the current burn
+    rate (``nexus.usage.forecast`` computes it; ``/api/windows`` carries it per window)."""
+
+    account: str
+    window: str
+    utilization: float  # the newest reading, 0..1
+    at_ms: int  # when the newest reading arrived
+    reset_at_ms: int | None
+    burn_per_hour: float | None  # utilization per hour; None: too few readings to tell
+    full_at_ms: int | None  # when it reaches 1.0 at that rate; None: not rising
+    since_ms: int | None  # the baseline the rate is measured from
+
+    @property
+    def is_full_before_reset(self) -> bool:
+        """The window runs out before it resets (a window with no known reset: whenever full)."""
+        if self.full_at_ms is None:
+            return False
+        return self.reset_at_ms is None or self.full_at_ms < self.reset_at_ms
+
+    def minutes_to_full(self, now_ms: int) -> float | None:
+        if self.full_at_ms is None:
+            return None
+        return max(0.0, (self.full_at_ms - now_ms) / 60_000)
+
+
+@dataclass(frozen=True, slots=True)
 class LiveEvent:
     """One entry of the live feed (``GET /api/events``): something was recorded, linked or analysed.
 

@@ -183,3 +183,34 @@ def test_client_satisfies_what_the_tui_and_export_read() -> None:
     client: Any = NexusClient("http://127.0.0.1:1")
     assert all(hasattr(client, name) for name in names), names
     assert isinstance(client, ExportSource)
+
+
+async def test_window_forecasts_are_typed_from_api_windows(served: tuple[Api, LiveServer]) -> None:
+    from nexus.records import WindowForecast, now_ms
+
+    api, server = served
+    now = now_ms()
+    reset_s = (now + 4 * 3_600_000) // 1000  # the 5-hour period began an hour ago
+
+    def reading(ago_ms: int, used: float) -> RequestRecord:
+        return make_record(
+            started_at_ms=now - ago_ms, ttfb_ms=0, account_id="acct-team",
+            ratelimit=(
+                ("anthropic-ratelimit-unified-5h-utilization", str(used)),
+                ("anthropic-ratelimit-unified-5h-reset", str(reset_s)),
+            ),
+        )  # fmt: skip
+
+    await api.write([reading(30 * 60_000, 0.2), reading(60_000, 0.6)])
+    async with NexusClient(server.url) as client:
+        [forecast] = await client.window_forecasts()
+        assert await client.window_forecasts(account="nobody") == []
+    assert isinstance(forecast, WindowForecast)
+    assert (forecast.account, forecast.window, forecast.utilization) == ("acct-team", "5h", 0.6)
+    assert forecast.at_ms == now - 60_000 and forecast.reset_at_ms == reset_s * 1000
+    # From the period's start (an hour ago, 0 %) to 60 % a minute ago: 61 %/h; 40 % left.
+    assert forecast.since_ms == reset_s * 1000 - 5 * 3_600_000
+    assert (
+        forecast.burn_per_hour is not None and abs(forecast.burn_per_hour - 0.6 / (59 / 60)) < 0.01
+    )
+    assert forecast.is_full_before_reset

@@ -8,7 +8,20 @@ from __future__ import annotations
 import typer
 
 from nexus import __version__
-from nexus.cli import analyze, auth, claude, db, doctor, export, logs, prompts, serve, tui, usage
+from nexus.cli import (
+    alerts,
+    analyze,
+    auth,
+    claude,
+    db,
+    doctor,
+    export,
+    logs,
+    prompts,
+    serve,
+    tui,
+    usage,
+)
 from nexus.cli.env_twins import NexusGroup
 
 app = typer.Typer(
@@ -44,6 +57,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(usage.app, name="usage")
 app.add_typer(auth.app, name="auth")
 app.add_typer(prompts.app, name="prompts")
+app.add_typer(alerts.app, name="alerts")
 app.command("tui")(tui.tui)
 app.command("doctor")(doctor.doctor)
 app.command("analyze")(analyze.analyze)

@@ -12,8 +12,8 @@ with no reading within the lookback is idle: its burn rate is 0. Pure functions,
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
+from nexus.records import WindowForecast
 from nexus.usage.ratelimit import window_seconds
 from nexus.usage.windows import SeriesPoint
 
@@ -22,30 +22,6 @@ __all__ = ["WindowForecast", "default_lookback_ms", "forecast_window"]
 HOUR_MS = 3_600_000
 MIN_SPAN_MS = 60_000  # a rise over less than a minute says little about an hour
 DEFAULT_LOOKBACK_MS = HOUR_MS
-
-
-@dataclass(frozen=True, slots=True)
-class WindowForecast:
-    account: str
-    window: str
-    utilization: float  # the newest reading, 0..1
-    at_ms: int  # when the newest reading arrived
-    reset_at_ms: int | None
-    burn_per_hour: float | None  # utilization per hour; None: too few readings to tell
-    full_at_ms: int | None  # when it reaches 1.0 at that rate; None: not rising
-    since_ms: int | None  # the baseline the rate is measured from
-
-    @property
-    def is_full_before_reset(self) -> bool:
-        """The window runs out before it resets (a window with no known reset: whenever full)."""
-        if self.full_at_ms is None:
-            return False
-        return self.reset_at_ms is None or self.full_at_ms < self.reset_at_ms
-
-    def minutes_to_full(self, now_ms: int) -> float | None:
-        if self.full_at_ms is None:
-            return None
-        return max(0.0, (self.full_at_ms - now_ms) / 60_000)
 
 
 def default_lookback_ms(window: str) -> int:
