@@ -18,10 +18,10 @@ How a source raises an alert (limits, runaway guard, OAuth refresh, detectors in
   whose ``dedup_key`` was sent within the cool-down, routes each to the channels configured for
   its host and kind (``nexus.alerts.config``: ``alerts.json`` beside the credential files) and
   sends with bounded retries and exponential backoff. Every text is redacted before it is sent.
-- Two processes raise alerts and each runs its own worker: the proxy process (hard limits and
-  runaway refusals decided before forwarding, failed OAuth refreshes) and the recorder child
-  (soft limits, upstream error spikes, window forecasts and per-turn messages: it sees every
-  stored record, refused calls included). See docs/alerts.md.
+- Two processes raise alerts and each runs its own worker: the proxy process (soft and hard
+  limits and runaway sessions, decided before forwarding; failed OAuth refreshes) and the
+  recorder child (upstream error spikes, window forecasts and per-turn messages, by
+  ``nexus.alerts.watch`` from every stored record, refused calls included). See docs/alerts.md.
 """
 
 from __future__ import annotations
