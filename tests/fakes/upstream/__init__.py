@@ -47,6 +47,7 @@ from tests.fakes.upstream.responders import (
     COMPACT_MARKER,
     SUB_AGENT_PROMPT,
     ClaudeCodeResponder,
+    LoopingResponder,
     echo_reply,
 )
 from tests.fakes.upstream.server import FakeUpstream, fake_upstream
@@ -79,6 +80,7 @@ __all__ = [
     "SUB_AGENT_PROMPT",
     "ClaudeCodeResponder",
     "FakeUpstream",
+    "LoopingResponder",
     "Reply",
     "SeenRequest",
     "SeenResponse",

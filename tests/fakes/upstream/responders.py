@@ -128,3 +128,16 @@ def _fill_schema(schema: dict[str, Any]) -> Any:
     if "enum" in schema and schema["enum"]:
         return schema["enum"][0]
     return "Fake session title"
+
+
+class LoopingResponder:
+    """An agent stuck in a loop: every call is answered with the same tool call (same tool, same
+    input), whatever the tool said last time. For the runaway guard (docs/limits.md)."""
+
+    def __init__(self, tool: str = "Bash", tool_input: dict[str, Any] | None = None) -> None:
+        self.tool = tool
+        self.tool_input = tool_input or {"command": "make test", "description": "Run the tests"}
+
+    def __call__(self, request: SeenRequest) -> Reply:
+        return Reply(text="The tests still fail; running them again.",
+                     tool_uses=(ToolUse(self.tool, self.tool_input),))  # fmt: skip
