@@ -24,7 +24,7 @@ app = typer.Typer(
 Host = Annotated[
     str | None,  # noqa: UP007
     typer.Option(
-        "--host",
+        "--for-host",
         help="Route as alerts of this proxy host (its own destinations, then the global ones). "
         "Default: the global destinations only.",
         show_default=False,

@@ -51,7 +51,7 @@ async def test_alerts_test_sends_one_of_each_kind_and_says_where_each_went(
     assert len(texts) == 7 and all("[test]" in t for t in texts)
 
     result = await asyncio.to_thread(
-        run_nexus, "alerts", "test", "--alerts-config", str(path), "--host", "team.example",
+        run_nexus, "alerts", "test", "--alerts-config", str(path), "--for-host", "team.example",
         env=env,
     )  # fmt: skip
     assert result.code == 1
