@@ -482,3 +482,20 @@ USAGE_GROUPS = ("account", "host", "model", "session", "client_key", "class", "d
 id>``, else ``host:<host>`` (pass-through traffic has no account); ``day``/``hour`` are buckets of
 the start time, shifted by ``utc_offset_ms``, given as ISO text (``2025-11-24``,
 ``2025-11-24T10``)."""
+
+
+# -- limits (owner: limits; docs/limits.md) ---------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class CounterRow:
+    """One limit counter row: what one replica (a ``nexus serve`` process) recorded for one scope
+    (``client:alice@host``, ``host:…``, ``account:…``, ``session:…``) in one fixed window."""
+
+    scope: str
+    kind: str
+    start_ms: int
+    end_ms: int
+    replica: str
+    requests: int
+    tokens: int  # input + output
+    cost_usd_micros: int
+    last_at_ms: int  # start of the latest call counted (``nexus auth clients``: last used)

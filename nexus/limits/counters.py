@@ -14,29 +14,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from nexus.limits.buckets import KINDS, Kind, bounds
+from nexus.records import CounterRow
 
 SESSION_PREFIX = "session:"
 """A session's scope counts only in minute windows: the runaway guard sums the last few."""
 
 
+__all__ = ["SESSION_PREFIX", "CounterBook", "CounterRow", "Totals", "kinds_for"]
+
+
 def kinds_for(scope: str) -> tuple[Kind, ...]:
     """The windows a scope counts in (the recorder's tally and the proxy agree through this)."""
     return ("minute",) if scope.startswith(SESSION_PREFIX) else KINDS
-
-
-@dataclass(frozen=True, slots=True)
-class CounterRow:
-    """One counter row: what one replica recorded for one scope in one window."""
-
-    scope: str
-    kind: str
-    start_ms: int
-    end_ms: int
-    replica: str
-    requests: int
-    tokens: int  # input + output
-    cost_usd_micros: int
-    last_at_ms: int  # start of the latest call counted (``nexus auth clients``: last used)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from typing import Literal, Protocol, runtime_checkable
 from nexus.records import (
     ConversationSummary,
     ConversationTree,
+    CounterRow,
     Headers,
     KeyHit,
     Link,
@@ -113,6 +114,23 @@ class DeadLetterStore(Protocol):
 
     async def database_id(self) -> str:
         """This database's identity (made by its first migration), whatever URL reaches it."""
+
+
+class LimitCounterStore(Protocol):
+    """The limit counters (docs/limits.md): the recorder adds, every proxy process reads."""
+
+    async def add_to_counters(self, rows: Sequence[CounterRow]) -> None:
+        """Add each row's requests, tokens and cost to its (scope, kind, start, replica) row."""
+
+    async def counters_changed(self, since_ms: int, live_after_ms: int) -> list[CounterRow]:
+        """Rows stamped after ``since_ms`` (the database's clock) whose window is still live."""
+
+    async def counters_clock_ms(self) -> int: ...
+
+    async def prune_counters(self, now_ms: int) -> int: ...
+
+    async def clients_last_used(self) -> dict[str, int]:
+        """``client:<id>`` → start of that client's latest counted call."""
 
 
 # -- api area: live feed and search (owner: api engineer) --------------------------------------

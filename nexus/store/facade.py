@@ -7,21 +7,41 @@ so the ``Store`` protocols' method names stay where the layers above call them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
+from nexus.records import CounterRow
 from nexus.store.base import AnalysisJob, DeadLetter, JobState
 from nexus.store.connector import Connector
 from nexus.store.dead_letters import DeadLetters
 from nexus.store.jobs import Jobs
+from nexus.store.limits import LimitCounters
 
 
 class SqlStore:
     jobs: Jobs
     dead_letters: DeadLetters
+    limit_counters: LimitCounters
 
     def _compose(self, db: Connector, q: Mapping[str, str]) -> None:
         self.jobs = Jobs(db, q)
         self.dead_letters = DeadLetters(db, q)
+        self.limit_counters = LimitCounters(db, q)
+
+    # -- limit counters (limits.py) ----------------------------------------------------------------
+    async def add_to_counters(self, rows: Sequence[CounterRow]) -> None:
+        await self.limit_counters.add_to_counters(rows)
+
+    async def counters_changed(self, since_ms: int, live_after_ms: int) -> list[CounterRow]:
+        return await self.limit_counters.counters_changed(since_ms, live_after_ms)
+
+    async def counters_clock_ms(self) -> int:
+        return await self.limit_counters.counters_clock_ms()
+
+    async def prune_counters(self, now_ms: int) -> int:
+        return await self.limit_counters.prune_counters(now_ms)
+
+    async def clients_last_used(self) -> dict[str, int]:
+        return await self.limit_counters.clients_last_used()
 
     # -- dead letters and identity (dead_letters.py) -------------------------------------------
     async def add_dead_letter(self, letter: DeadLetter, frame: bytes) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import Any
 
 from nexus.store.facade import SqlStore
-from nexus.store.limits import LimitsMixin
 from nexus.store.postgres.connection import PostgresConnection
 from nexus.store.postgres.conversations import ConversationsMixin
 from nexus.store.postgres.core import PostgresCore
@@ -20,7 +19,6 @@ class PostgresStore(
     ConversationsMixin,
     UsageMixin,
     EventsMixin,
-    LimitsMixin,
     SqlStore,
     PostgresCore,
     PostgresConnection,

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from nexus.store.facade import SqlStore
-from nexus.store.limits import LimitsMixin
 from nexus.store.sqlite.connection import SqliteConnection
 from nexus.store.sqlite.conversations import ConversationsMixin
 from nexus.store.sqlite.core import SqliteCore
@@ -21,7 +20,6 @@ class SqliteStore(
     ConversationsMixin,
     UsageMixin,
     EventsMixin,
-    LimitsMixin,
     SqlStore,
     SqliteCore,
     SqliteConnection,
