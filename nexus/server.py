@@ -191,7 +191,7 @@ class Server:
             await self._start_mcp(),
             make_proxy_app(self.forwarder, max_body_bytes=s.max_body_bytes),
         )
-        api_app = make_api_app(self.store, s, self.bus, prompts=self.prompts)
+        api_app = make_api_app(self.store, s, self.bus, prompts=self.prompts, proxy_port=port)
         self._servers = [
             self.tasks.spawn(self._guard(self._serve(proxy_app, proxy_sock)), name="proxy-server"),
             self.tasks.spawn(self._guard(self._serve(api_app, api_sock)), name="api-server"),

@@ -63,12 +63,15 @@ def make_api_app(
     poll_interval_s: float = 2.0,
     heartbeat_s: float = 15.0,
     prompts: Any = None,
+    proxy_port: int | None = None,
 ) -> Quart:
     """The API app over ``store`` (a Store with the area protocols), answering as ``settings`` say.
 
     ``bus`` wakes the live feed; ``poll_interval_s`` bounds how late an event can be when a
     wake-up is lost; ``heartbeat_s`` is the idle time after which the feed sends a keep-alive;
-    ``prompts`` is the prompt library ``/mcp`` serves, read by ``GET /api/prompts``.
+    ``prompts`` is the prompt library ``/mcp`` serves, read by ``GET /api/prompts``;
+    ``proxy_port`` is where this server's proxy really listens (``/health`` says it, so a client
+    can show the URL to point Claude Code at).
     """
     app = HostTolerantQuart("nexus.api")  # a Host werkzeug cannot encode: a 403, not a 500
     app.config["JSON_SORT_KEYS"] = False
@@ -114,7 +117,10 @@ def make_api_app(
 
     @app.get("/health")
     async def health() -> Response:
-        return Response(dumps({"status": "ok", "version": __version__}), content_type=JSON)
+        body: dict[str, object] = {"status": "ok", "version": __version__}
+        if proxy_port is not None:
+            body["proxy_port"] = proxy_port
+        return Response(dumps(body), content_type=JSON)
 
     _register_routes(app)
     _register_error_handlers(app)

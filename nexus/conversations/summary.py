@@ -71,7 +71,9 @@ def add_request(
         changes["latest_turn_at_ms"] = request.started_at_ms
         changes["latest_turn_id"] = request.id
         changes["latest_context_tokens"] = u.context_tokens
-        changes["last_user_preview"] = request.user_preview
+        # A turn that only carries tool results has no preview: the latest prompt stays. (Counted
+        # out of order, a prompt older than the latest turn is not taken; the recount is exact.)
+        changes["last_user_preview"] = request.user_preview or summary.last_user_preview
     return replace(summary, **changes)  # type: ignore[arg-type]
 
 

@@ -130,14 +130,13 @@ def _session_from(metadata: object) -> str | None:
 
 
 def last_user_text(messages: list[Any]) -> str:
-    """The text the person last typed: the last user message with typed text (not a tool result,
-    nor harness text such as a compaction summary or a local-command echo: ``typed_text``)."""
+    """What the person typed in the last user message. Empty when that message carries none: a
+    tool result, a task notification, or harness text alone (a compaction summary or prompt, a
+    local-command echo, reminders: ``typed_text``). An earlier prompt is never repeated, so a
+    request that only answers a tool call does not pass for another prompt."""
     for message in reversed(messages):
-        if not isinstance(message, dict) or message.get("role") != "user":
-            continue
-        text = typed_text(text_blocks(message.get("content")))
-        if text:
-            return text
+        if isinstance(message, dict) and message.get("role") == "user":
+            return typed_text(text_blocks(message.get("content")))
     return ""
 
 

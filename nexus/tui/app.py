@@ -18,13 +18,13 @@ from urllib.parse import urlsplit
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
-from textual.reactive import reactive
+from textual.reactive import reactive, var
 from textual.screen import Screen
 from textual.signal import Signal
 from textual.worker import Worker, WorkerState
 
 from nexus.records import LiveEvent, now_ms
-from nexus.tui.feed import ConnectionState, Link, LiveFeed
+from nexus.tui.feed import ConnectionState, Link, LiveFeed, is_refusal, refusal_text
 from nexus.tui.links import DeepLink
 from nexus.tui.messages import FeedReady
 from nexus.tui.screens.conversations import ConversationsScreen
@@ -54,6 +54,8 @@ class NexusApp(App[None]):
     }
 
     connection: reactive[ConnectionState] = reactive(ConnectionState(Link.CONNECTING))
+    # Where to point Claude Code: a guess from the settings until the server says (``/health``).
+    proxy_url: var[str] = var("http://127.0.0.1:3000")
 
     def __init__(
         self,
@@ -92,8 +94,22 @@ class NexusApp(App[None]):
             self.open_conversation(start.conversation_id, branch=start.branch)
         elif start.request_id:
             self.open_request(start.request_id)
+        self.learn_proxy_url()
+        self.connected_signal.subscribe(self, lambda _resumed: self.learn_proxy_url())
         if self._follow_feed:
             self.follow_feed()
+
+    @work(exclusive=True, group="health", exit_on_error=False)
+    async def learn_proxy_url(self) -> None:
+        """Ask the server where its proxy really listens (again on every connect: a restarted
+        server may have moved); on no answer the hint keeps its guess."""
+        try:
+            health = await self.client.health()
+        except Exception:
+            return
+        port = health.get("proxy_port")
+        if isinstance(port, int):
+            self.proxy_url = url_with_port(self.client.base_url, port)
 
     # -- live feed ----------------------------------------------------------------------------
     @work(exclusive=True, group="feed", exit_on_error=False)
@@ -185,17 +201,19 @@ class NexusApp(App[None]):
             lambda: self.switch_mode("prompts"),
         )
         seen: set[str] = set()
+        describe = getattr(screen, "binding_label", None)
         for key, active in screen.active_bindings.items():
             binding = active.binding
             if not binding.description or binding.action in seen:
                 continue
             seen.add(binding.action)
             node = active.node
+            label = (describe(binding.action) if describe else None) or binding.description
 
             def run(action: str = binding.action, namespace: object = node) -> None:
                 self.call_later(self.run_action, action, namespace)
 
-            yield SystemCommand(binding.description, f"key: {key}", run)
+            yield SystemCommand(label, f"key: {key}", run)
 
     # -- failures -----------------------------------------------------------------------------
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -203,22 +221,33 @@ class NexusApp(App[None]):
 
     def report_worker(self, event: Worker.StateChanged) -> None:
         """The one place a failed worker is reported (screens forward theirs): a notification
-        naming what failed. The feed reports through the connection state instead."""
-        if event.state is WorkerState.ERROR and event.worker.group != "feed":
-            error = event.worker.error
-            detail = str(error) or type(error).__name__
-            self.notify(f"{event.worker.name or event.worker.group}: {detail}", severity="error")
+        naming what failed in a user's words (workers are named for what they do). The feed
+        reports through the connection state instead, and so does a refused key: the top line
+        says it once rather than every call repeating it."""
+        if event.state is not WorkerState.ERROR or event.worker.group == "feed":
+            return
+        error = event.worker.error
+        if is_refusal(error):
+            if self.connection.link is not Link.REFUSED:
+                self.connection = ConnectionState(Link.REFUSED, refusal_text(error))  # type: ignore[arg-type]
+            return
+        detail = str(error) or "an unexpected error"
+        self.notify(
+            f"{event.worker.name or 'a request to the server'} failed: {detail}", severity="error"
+        )
 
 
 def make_app(settings: Settings, client: Source, **options: object) -> NexusApp:
-    """The app reading through ``client``. The proxy URL in the empty-store hint is the API's
-    host with the proxy port from ``settings`` (the API does not say where its proxy listens)."""
-    return NexusApp(client, proxy_url=proxy_url_for(settings, client.base_url), **options)  # type: ignore[arg-type]
+    """The app reading through ``client``. Until the server answers ``/health`` with its real
+    proxy port, the empty-store hint guesses the API's host with the proxy port of ``settings``."""
+    guess = url_with_port(client.base_url, settings.proxy_port, settings.host)
+    return NexusApp(client, proxy_url=guess, **options)  # type: ignore[arg-type]
 
 
-def proxy_url_for(settings: Settings, api_url: str) -> str:
+def url_with_port(api_url: str, port: int, default_host: str = "127.0.0.1") -> str:
+    """The API's scheme and host with another port: the proxy listens where the API does."""
     parts = urlsplit(api_url)
-    host = parts.hostname or settings.host
+    host = parts.hostname or default_host
     if ":" in host:
         host = f"[{host}]"
-    return f"{parts.scheme or 'http'}://{host}:{settings.proxy_port}"
+    return f"{parts.scheme or 'http'}://{host}:{port}"

@@ -3,7 +3,8 @@ connection state, plus the loop that reads ``/api/events`` through the client.
 
 The client reconnects by itself and reports ``connected`` / ``disconnected``; this loop turns those
 into the state every screen shows, drops repeats by sequence number, and starts over (resuming after
-``last_seq``) if the stream ever fails outright, for example on a refused key. It wakes the app
+``last_seq``) if the stream ever fails outright. A refused key (401/403) is final: the state says so
+once and nothing retries, since asking again with the same key cannot succeed. It wakes the app
 through ``on_ready`` once per burst (the app's message for it coalesces); the app drains ``take()``.
 """
 
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from nexus.errors import ApiError
 from nexus.records import LiveEvent
 
 if TYPE_CHECKING:
@@ -25,6 +27,23 @@ class Link(StrEnum):
     CONNECTING = "connecting"
     LIVE = "live"
     RECONNECTING = "reconnecting"
+    REFUSED = "refused"  # the server refused the API key: final until the TUI is restarted
+
+
+# While the server is away the client tries again this often at most: a restarted server is
+# picked up within ~1 s (a refused connect to it costs next to nothing).
+RECONNECT_EVERY_S = 1.0
+
+
+def refusal_text(error: ApiError) -> str:
+    """A 401/403 of the read API in a user's words: which key setting to fix."""
+    if error.status == 401:
+        return "API key refused: check --key / DASHBOARD_API_KEY"
+    return "the server takes only local clients: pass --key / DASHBOARD_API_KEY"
+
+
+def is_refusal(error: BaseException | None) -> bool:
+    return isinstance(error, ApiError) and error.status in (401, 403)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +60,9 @@ class ConnectionState:
 class LiveFeed:
     """Events received but not yet shown, where to resume, and the connection state."""
 
-    def __init__(self, *, min_backoff_s: float = 0.5, max_backoff_s: float = 30.0) -> None:
+    def __init__(
+        self, *, min_backoff_s: float = 0.5, max_backoff_s: float = RECONNECT_EVERY_S * 2
+    ) -> None:
         self.last_seq: int | None = None
         self.received = 0
         self.connects = 0
@@ -75,7 +96,9 @@ class LiveFeed:
         backoff = self._min_backoff_s
         while True:
             try:
-                async for event in source.events(after=self.last_seq, include_status=True):
+                async for event in source.events(
+                    after=self.last_seq, include_status=True, max_retry_s=RECONNECT_EVERY_S
+                ):
                     if event.kind == "connected":
                         resumed = self.connects > 0
                         self.connects += 1
@@ -94,7 +117,12 @@ class LiveFeed:
                 message = "the live feed ended"
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # a refusal (bad key) or a broken stream: say so, retry
+            except ApiError as exc:
+                if is_refusal(exc):
+                    self._set(ConnectionState(Link.REFUSED, refusal_text(exc)), on_state)
+                    return
+                message = str(exc) or type(exc).__name__
+            except Exception as exc:  # a broken stream: say so, retry
                 message = str(exc) or type(exc).__name__
             self._set(ConnectionState(Link.RECONNECTING, message, retry_in_s=backoff), on_state)
             await asyncio.sleep(backoff)

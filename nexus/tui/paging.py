@@ -164,6 +164,10 @@ class PagedRows(Generic[R]):
         self._evict(keep=request.index)
         return True
 
+    def is_pending(self, index: int) -> bool:
+        """Page ``index`` was asked for and has not answered (nor failed)."""
+        return index in self._pending
+
     def fetch_failed(self, request: PageRequest) -> None:
         self._pending.discard(request.index)
 

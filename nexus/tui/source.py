@@ -23,6 +23,10 @@ from nexus.records import (
 class Source(Protocol):
     base_url: str
 
+    async def health(self) -> dict[str, Any]:
+        """``GET /health`` (no key needed): the server's version and the port its proxy listens on."""
+        ...
+
     async def list_requests(
         self, flt: RequestFilter | None = None, cursor: str | None = None, limit: int = 100
     ) -> Page[RequestSummary]: ...
@@ -61,10 +65,11 @@ class Source(Protocol):
     async def get_analysis(self, conversation_id: str, branch: str = "main") -> dict[str, Any]: ...
 
     def events(
-        self, after: int | None = None, *, include_status: bool = False
+        self, after: int | None = None, *, include_status: bool = False, max_retry_s: float = 10.0
     ) -> AsyncIterator[LiveEvent]:
-        """The live feed after ``after``; reconnects by itself. With ``include_status`` it also
-        yields ``connected`` / ``disconnected`` pseudo-events (no summary)."""
+        """The live feed after ``after``; reconnects by itself (waiting at most ``max_retry_s``
+        between tries). With ``include_status`` it also yields ``connected`` / ``disconnected``
+        pseudo-events (no summary)."""
         ...
 
     async def aclose(self) -> None: ...

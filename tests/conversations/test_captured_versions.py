@@ -316,9 +316,16 @@ def test_a_request_class_header_keeps_an_unknown_helper_off_the_tree() -> None:
     [
         (None, "interactive_compact", 7, "what word did I ask you to remember?"),
         ("2.1.332", "interactive_compact", 5, "what word did I ask you to remember?"),
-        ("2.1.332", "interactive_compact", 4, "and now say something else"),  # the /compact call
+        # Turns that carry no typed text have no preview; they never repeat the last prompt.
+        ("2.1.332", "interactive_compact", 4, ""),  # the /compact call: the compaction prompt
+        ("2.1.332", "interactive_compact", 2, ""),  # a tool result
+        ("2.1.332", "auto_compact", 3, ""),  # a tool result beside a reminder
+        ("2.1.332", "parallel_subagents", 1, ""),  # two tool results (agents launched)
+        ("2.1.332", "parallel_subagents", 6, ""),  # the agents' completion notifications
+        ("2.1.197", "parallel_subagents", 6, ""),
         ("2.1.332", "auto_compact", 5, "what word was it?"),
-        ("2.1.332", "auto_compact", 2, "please run echo hello-auto"),
+        ("2.1.332", "auto_compact", 1, "please run echo hello-auto"),
+        ("2.1.332", "auto_compact", 2, ""),  # the automatic compaction call
         ("2.1.332", "interactive_btw", 3, "what word was it?"),
         (
             "2.1.332",

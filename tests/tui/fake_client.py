@@ -43,6 +43,7 @@ class FakeClient:
         self.feed_opened = asyncio.Event()
         self.prompts: dict[str, dict[str, Any]] = {}  # name → prompt JSON (with "template")
         self.prompt_errors: list[dict[str, str]] = []
+        self.proxy_port = 3000  # what /health says the proxy listens on
 
     # -- control ----------------------------------------------------------------------------
     def record(self, row: RequestSummary, kind: str = "request") -> LiveEvent:
@@ -173,8 +174,12 @@ class FakeClient:
         self.event_log.append(event)
         self.events_queue.put_nowait(event)
 
+    async def health(self) -> dict[str, Any]:
+        self._check("health")
+        return {"status": "ok", "version": "test", "proxy_port": self.proxy_port}
+
     async def events(
-        self, after: int | None = None, *, include_status: bool = False
+        self, after: int | None = None, *, include_status: bool = False, max_retry_s: float = 10.0
     ) -> AsyncIterator[LiveEvent]:
         """Like the real client: reconnects by itself, resumes after the last event it yielded,
         and reports ``connected`` / ``disconnected`` when asked."""

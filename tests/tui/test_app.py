@@ -93,7 +93,10 @@ async def test_a_failed_call_is_reported_not_fatal(app: NexusApp, client: FakeCl
         client.online.clear()
         await pilot.press("r")
         await settle(pilot, app)
-        assert any("cannot reach" in n.message for n in app._notifications)
+        messages = [n.message for n in app._notifications]
+        # what failed, in words (not the worker's function name), then the client's reason
+        assert any(m.startswith("counting requests failed: cannot reach") for m in messages)
+        assert not any("count_rows" in m or "fetch_page" in m for m in messages)
         client.online.set()
 
 

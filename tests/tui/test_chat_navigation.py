@@ -13,6 +13,7 @@ from nexus.records import StoredRequest
 from nexus.tui.app import NexusApp
 from nexus.tui.screens.request import RequestScreen
 from nexus.tui.widgets.chat_log import ChatLog
+from nexus.tui.widgets.key_bar import KeyBar
 from tests.tui import data
 from tests.tui.conftest import make_test_app, settle
 from tests.tui.fake_client import FakeClient
@@ -106,8 +107,11 @@ async def test_hide_tools_counts_what_it_hides_and_shows_it_again() -> None:
         log = await open_chat(pilot, app)
         shown = "\n".join(s.text for s in log.lines)
         assert "⚙ Bash" in shown and "out 2" in shown
+        keys = app.screen.query_one(KeyBar)
+        assert "x Hide tools" in keys.render().plain
         await pilot.press("x")
         await pilot.pause()
+        assert "x Show tools" in keys.render().plain  # the label says what x does now
         hidden = "\n".join(s.text for s in log.lines)
         assert "⚙ Bash" not in hidden and "out 1" not in hidden and "out 2" not in hidden
         assert hidden.count("⚙ 1 tool call hidden (x shows)") == 3
@@ -118,3 +122,4 @@ async def test_hide_tools_counts_what_it_hides_and_shows_it_again() -> None:
         await pilot.press("x")
         await pilot.pause()
         assert "\n".join(s.text for s in log.lines) == shown
+        assert "x Hide tools" in keys.render().plain

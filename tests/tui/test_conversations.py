@@ -164,3 +164,23 @@ async def test_space_folds_a_branch_and_opening_a_hidden_request_unfolds_it() ->
         assert len(view.line_texts()) == before - 2
         assert view.focus_request(data.rid(1004))
         assert len(view.line_texts()) == before and view.cursor_request_id == data.rid(1004)
+
+
+async def test_the_header_fits_80_columns_without_wrapping() -> None:
+    """Three lines at 80 columns (title cut, the full id kept; the time span and account left
+    out where they do not fit); at 150 columns they are back."""
+    app = make_test_app(DemoClient())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app)
+        app.open_conversation(BRANCHED)
+        await settle(pilot, app)
+        head = text_of(app.screen.query_one("#conversation-head"), width=80)
+        lines = head.rstrip("\n").split("\n")
+        assert len(lines) == 3, head
+        assert lines[0].rstrip().endswith(BRANCHED)
+        assert "10 requests · 4 branches · 1 sub-tasks" in lines[1]
+        assert "(72%)" in lines[2]
+        await pilot.resize_terminal(150, 40)
+        await settle(pilot, app)
+        wide = text_of(app.screen.query_one("#conversation-head"), width=150)
+        assert "→" in wide.split("\n")[1]

@@ -277,16 +277,38 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def test_a_wrong_key_is_shown_as_the_connection_state(start_nexus: StartNexus) -> None:
+async def test_a_wrong_key_is_reported_once_as_such(start_nexus: StartNexus) -> None:
+    """The feed's 401 is final (no retry loop) and says which setting to fix; the list's own 401s
+    add no notifications on top."""
     server = await start_nexus(api_key="right-key")
     async with NexusClient(server.endpoints.api_url, api_key="wrong-key") as client:
         app = tui(server, client)
         async with app.run_test(size=(120, 40)) as pilot:
-            await wait_for(pilot, app, lambda: app.connection.link is Link.RECONNECTING)
+            await wait_for(pilot, app, lambda: app.connection.link is Link.REFUSED)
             status = str(app.screen.query_one(StatusBar).render())
-            assert "offline" in status
-            assert app.connection.detail  # the server's refusal, in its words
+            assert "API key refused: check --key / DASHBOARD_API_KEY" in status
+
+            def feed_running() -> bool:
+                return any(w.group == "feed" and not w.is_finished for w in app.workers)
+
+            await wait_for(pilot, app, lambda: not feed_running())  # not retrying
+            await pilot.pause(0.3)
+            assert app.connection.link is Link.REFUSED
+            assert not [n for n in app._notifications if n.severity == "error"]
     async with NexusClient(server.endpoints.api_url, api_key="right-key") as client:
         app = tui(server, client)
         async with app.run_test(size=(120, 40)) as pilot:
             await wait_for(pilot, app, lambda: app.connection.is_live)
+
+
+async def test_the_empty_store_hint_names_the_port_the_proxy_really_listens_on(
+    start_nexus: StartNexus,
+) -> None:
+    """The settings say port 0 (any free port); /health says which one the proxy got."""
+    server = await start_nexus()
+    async with NexusClient(server.endpoints.api_url) as client:
+        app = tui(server, client)
+        assert app.proxy_url.endswith(":0")  # the settings' guess
+        async with app.run_test(size=(120, 40)) as pilot:
+            hint = f"ANTHROPIC_BASE_URL={server.endpoints.proxy_url} claude"
+            await wait_for(pilot, app, lambda: hint in text_of(app.screen.query_one("#empty")))

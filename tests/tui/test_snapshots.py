@@ -114,3 +114,14 @@ def test_request_detail_chat_at_80_columns(snap_compare: Any) -> None:
         await _settled(pilot)
 
     assert snap_compare(demo_app(), terminal_size=NARROW, run_before=run_before)
+
+
+def test_conversation_tree_at_80_columns(snap_compare: Any) -> None:
+    """The header keeps three lines (title cut, full id; the time span gives way)."""
+
+    async def run_before(pilot: Any) -> None:
+        await _settled(pilot)
+        pilot.app.open_conversation(data.rid(1000))
+        await _settled(pilot)
+
+    assert snap_compare(demo_app(), terminal_size=NARROW, run_before=run_before)

@@ -71,7 +71,10 @@ def _operations() -> dict[tuple[str, str], dict[str, Any]]:
     }  # fmt: skip
     analysis_body = '{"conversation_id", "branch"?, "force"?}; 503 without GEMINI_API_KEY'
     return {
-        ("GET", "/health"): {"summary": "liveness (no key needed)", "responses": _ok("ok")},
+        ("GET", "/health"): {
+            "summary": "liveness (no key needed): status, version, proxy_port (where the proxy listens)",
+            "responses": _ok("ok"),
+        },
         ("GET", "/api/openapi.json"): {
             "summary": "this document",
             "responses": _ok("OpenAPI 3.1 document"),

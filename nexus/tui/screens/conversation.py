@@ -41,31 +41,44 @@ def uses_1m_beta(headers: tuple[tuple[str, str], ...]) -> bool:
     )
 
 
-def conversation_head(tree: ConversationTree, app: NexusApp, is_1m: bool) -> Text:
+def conversation_head(tree: ConversationTree, app: NexusApp, is_1m: bool, width: int = 120) -> Text:
+    """Three lines that fit ``width`` without wrapping: the title (cut) and the full id, the
+    counts and money (time span and account only where they fit), and the context gauge."""
     s = tree.summary
     window = cells.context_window(s.models, s.latest_context_tokens, is_1m)
     text = Text(" ")
-    text.append(cells.one_line(s.title, 44), style="bold")
+    text.append(cells.one_line(s.title, max(12, width - len(s.id) - 4)), style="bold")
     text.append(f"  {s.id}", style="dim")  # the full id: what --conversation and the API take
-    text.append(
-        f"\n {s.request_count} requests · {s.branch_count} branches · "
-        f"{s.subtask_count} sub-tasks · ",
-        style="",
-    )
     tokens = s.input_tokens + s.output_tokens + s.cache_creation_tokens + s.cache_read_tokens
-    text.append(f"{cells.tokens(tokens)} tokens · {cells.cost(s.cost_usd_micros)} · ")
-    text.append(
-        f"{cells.stamp(s.started_at_ms, app.tz)} → {cells.clock(s.last_at_ms, app.tz)}", style="dim"
+    line = (
+        f"\n {s.request_count} requests · {s.branch_count} branches · "
+        f"{s.subtask_count} sub-tasks · {cells.tokens(tokens)} tokens · "
+        f"{cells.cost(s.cost_usd_micros)}"
     )
-    text.append(f" · {s.account_id or s.host}", style="dim")
-    text.append("\n context ")
-    text.append_text(cells.gauge(s.latest_context_tokens / window, 30))
-    text.append(
+    text.append(line)
+    used = len(line) - 1
+    for extra in (
+        f" · {cells.stamp(s.started_at_ms, app.tz)} → {cells.clock(s.last_at_ms, app.tz)}",
+        f" · {s.account_id or s.host}",
+    ):
+        if used + len(extra) <= width - 1:
+            text.append(extra, style="dim")
+            used += len(extra)
+    figures = (
         f" {s.latest_context_tokens:,} / {window:,} tokens "
         f"({s.latest_context_tokens * 100 // window}%)"
     )
-    if window == cells.LONG_WINDOW_TOKENS:
-        text.append("  1M window", style="bold cyan")
+    badge = "  1M window" if window == cells.LONG_WINDOW_TOKENS else ""
+    text.append("\n context ")
+    text.append_text(
+        cells.gauge(
+            s.latest_context_tokens / window,
+            max(8, min(30, width - 10 - len(figures) - len(badge))),
+        )
+    )
+    text.append(figures)
+    if badge:
+        text.append(badge, style="bold cyan")
     return text
 
 
@@ -150,7 +163,9 @@ class ConversationScreen(NexusScreen):
             self.load_analysis()
 
     # -- loading ------------------------------------------------------------------------------
-    @work(exclusive=True, group="conversation", exit_on_error=False)
+    @work(
+        exclusive=True, group="conversation", exit_on_error=False, name="loading the conversation"
+    )
     async def load(self) -> None:
         client = self.nexus.client
         try:
@@ -183,12 +198,18 @@ class ConversationScreen(NexusScreen):
             return  # an answer for the conversation this screen showed before
         self.conv_tree = message.tree
         self.is_1m = self.is_1m or message.uses_1m_beta
-        self.query_one("#conversation-head", Static).update(
-            conversation_head(message.tree, self.nexus, self.is_1m)
-        )
+        self._draw_head()
         if message.uses_1m_beta and self.drawn:
             return
         self._draw()
+
+    def _draw_head(self) -> None:
+        if self.conv_tree is not None:
+            head = conversation_head(self.conv_tree, self.nexus, self.is_1m, self.size.width)
+            self.query_one("#conversation-head", Static).update(head)
+
+    def on_resize(self) -> None:
+        self._draw_head()
 
     def _draw(self) -> None:
         tree = self.conv_tree
@@ -249,7 +270,7 @@ class ConversationScreen(NexusScreen):
                 self.load()
 
     # -- analysis -----------------------------------------------------------------------------
-    @work(exclusive=True, group="analysis", exit_on_error=False)
+    @work(exclusive=True, group="analysis", exit_on_error=False, name="loading the analysis")
     async def load_analysis(self) -> None:
         try:
             job = await self.nexus.client.get_analysis(self.conversation_id, self._branch())
@@ -259,7 +280,7 @@ class ConversationScreen(NexusScreen):
             return
         self.post_message(AnalysisChanged(job))
 
-    @work(exclusive=True, group="analysis", exit_on_error=False)
+    @work(exclusive=True, group="analysis", exit_on_error=False, name="starting the analysis")
     async def start_analysis(self, branch: str) -> None:
         panel = self.query_one(AnalysisPanel)
         panel.show_message(f"asking the server to analyse branch {branch}…", is_error=False)

@@ -167,7 +167,7 @@ class ConversationsScreen(NexusScreen):
             else:
                 self._stale = True
 
-    @work(exclusive=True, group="conversations", exit_on_error=False)
+    @work(exclusive=True, group="conversations", exit_on_error=False, name="loading conversations")
     async def load_page(self, cursor: str | None) -> None:
         self.loading_more = True
         try:
@@ -268,7 +268,7 @@ class ConversationsScreen(NexusScreen):
             return self.filter
         return replace(self.filter, since_ms=self.nexus.clock() - span_ms)
 
-    @work(exclusive=True, group="overview", exit_on_error=False)
+    @work(exclusive=True, group="overview", exit_on_error=False, name="loading the stat cards")
     async def load_overview(self) -> None:
         cards = self.query_one(StatCards)
         label = "filter" if self.filter.since_ms is not None else self.period[0]

@@ -76,11 +76,12 @@ class LiveScreen(NexusScreen):
     def on_mount(self) -> None:
         self.nexus.feed_signal.subscribe(self, self.on_feed)
         self.nexus.connected_signal.subscribe(self, self.on_connected)
+        self.watch(self.nexus, "proxy_url", lambda _url: self._update_status(), init=False)
         self.table.focus()
         self.count_rows()
         self._update_status()
 
-    @work(exclusive=True, group="live-count", exit_on_error=False)
+    @work(exclusive=True, group="live-count", exit_on_error=False, name="counting requests")
     async def count_rows(self) -> None:
         text, flt = self.query_text, self.filter
         self.post_message(RequestCount(text, await self.nexus.client.count_requests(flt)))
@@ -96,7 +97,7 @@ class LiveScreen(NexusScreen):
         for request in message.requests:
             self.fetch_page(request, self.filter)
 
-    @work(group="live-pages", exit_on_error=False)
+    @work(group="live-pages", exit_on_error=False, name="loading requests")
     async def fetch_page(self, request: PageRequest, flt: RequestFilter) -> None:
         try:
             page = await self.nexus.client.list_requests(
@@ -171,11 +172,18 @@ class LiveScreen(NexusScreen):
     def on_connected(self, resumed: bool) -> None:
         """First connect: the feed starts "from now", so rows recorded between the first page and
         that moment are fetched by reading the first page again. A reconnect resumes the feed
-        exactly (after the last event received), so nothing is reloaded."""
-        if not resumed and self.table.rows.is_loaded:
+        exactly (after the last event received), so nothing is reloaded. A first page that failed
+        (the server was away at launch) is asked for again."""
+        rows = self.table.rows
+        if not rows.is_loaded and not rows.is_pending(0):
+            self.table.reload()
+            self.count_rows()
+        elif not resumed and rows.is_loaded:
             self.refresh_head(self.filter)
 
-    @work(group="live-head", exclusive=True, exit_on_error=False)
+    @work(
+        group="live-head", exclusive=True, exit_on_error=False, name="loading the newest requests"
+    )
     async def refresh_head(self, flt: RequestFilter) -> None:
         page = await self.nexus.client.list_requests(flt, limit=self.nexus.page_size)
         self.post_message(RequestPageLoaded(PageRequest(-1, None, -1), page))

@@ -89,7 +89,7 @@ class PromptsScreen(NexusScreen):
         self.query_one("#prompt-rendered-box").border_title = "rendered (Enter in arguments)"
         self.load()
 
-    @work(exclusive=True, group="prompts", exit_on_error=False)
+    @work(exclusive=True, group="prompts", exit_on_error=False, name="loading the prompt library")
     async def load(self) -> None:
         try:
             body = await self.nexus.client.list_prompts()
@@ -133,7 +133,7 @@ class PromptsScreen(NexusScreen):
         self.query_one("#prompt-rendered", Static).update("")
         self.fetch(name)
 
-    @work(exclusive=True, group="prompt", exit_on_error=False)
+    @work(exclusive=True, group="prompt", exit_on_error=False, name="loading the prompt")
     async def fetch(self, name: str) -> None:
         try:
             prompt = await self.nexus.client.get_prompt(name)
@@ -156,7 +156,7 @@ class PromptsScreen(NexusScreen):
             return
         self.render_selected(self.selected, arguments)
 
-    @work(exclusive=True, group="render", exit_on_error=False)
+    @work(exclusive=True, group="render", exit_on_error=False, name="rendering the prompt")
     async def render_selected(self, name: str, arguments: dict[str, str]) -> None:
         try:
             text = await self.nexus.client.render_prompt(name, arguments)

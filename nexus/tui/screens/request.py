@@ -112,7 +112,7 @@ class RequestScreen(NexusScreen):
     def on_mount(self) -> None:
         self.load()
 
-    @work(exclusive=True, group="request", exit_on_error=False)
+    @work(exclusive=True, group="request", exit_on_error=False, name="loading the request")
     async def load(self) -> None:
         try:
             stored = await self.nexus.client.get_request(self.request_id)
@@ -163,7 +163,14 @@ class RequestScreen(NexusScreen):
         for log in self.query(ChatLog):
             log.toggle_tools()
         hidden = self.query_one("#chat-log", ChatLog).hide_tools
+        self.refresh_bindings()  # the key bar's label flips
         self.notify("tool calls and results hidden" if hidden else "tool calls shown", timeout=3)
+
+    def binding_label(self, action: str) -> str | None:
+        """The key bar's label of a toggle, saying what pressing it does now."""
+        if action == "toggle_tools" and self.is_mounted:
+            return "Show tools" if self.query_one("#chat-log", ChatLog).hide_tools else None
+        return None
 
     def action_jump(self, kind: str, forward: bool = True) -> None:
         """Move the chat (or the response) to the next / previous message a person typed, the next
@@ -202,7 +209,7 @@ class RequestScreen(NexusScreen):
 
         self.app.push_screen(PathPrompt("Save the exact request body to:", default), chosen)
 
-    @work(exclusive=True, group="save", exit_on_error=False)
+    @work(exclusive=True, group="save", exit_on_error=False, name="saving the request body")
     async def save_body(self, path: Path) -> None:
         body = await self.nexus.client.raw_request_body(self.request_id)
         await asyncio.to_thread(path.write_bytes, body)
@@ -217,7 +224,7 @@ class RequestScreen(NexusScreen):
             return
         self.nexus.open_conversation(conv, focus_request=self.request_id)
 
-    @work(exclusive=True, group="wire", exit_on_error=False)
+    @work(exclusive=True, group="wire", exit_on_error=False, name="loading the response bytes")
     async def load_wire(self, request_id: str) -> None:
         body = await self.nexus.client.raw_response_body(request_id)
         self.post_message(WireLoaded(request_id, body))

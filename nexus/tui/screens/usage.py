@@ -139,7 +139,7 @@ class UsageScreen(NexusScreen):
         if any(e.kind == "request" for e in events):
             self._stale = True
 
-    @work(exclusive=True, group="usage", exit_on_error=False)
+    @work(exclusive=True, group="usage", exit_on_error=False, name="loading usage")
     async def load(self) -> None:
         client = self.nexus.client
         since = self.nexus.clock() - SPANS_MS[self.bucket] + 1

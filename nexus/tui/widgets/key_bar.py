@@ -1,7 +1,7 @@
 """``KeyBar``: the bottom line of every screen — the keys that work here and what they do.
 
 One widget drawing one line: it redraws when the screen's bindings change (focus moves, a screen
-is pushed), which Textual's ``Footer`` answers by rebuilding a widget per key — the most expensive
+is pushed, ``refresh_bindings()`` after a toggle), which Textual's ``Footer`` answers by rebuilding a widget per key — the most expensive
 thing on a screen switch. A click on a key runs its action, like pressing it.
 """
 
@@ -35,6 +35,8 @@ class KeyBar(Widget):
         spans: list[tuple[int, int, str, object]] = []
         seen: set[str] = set()
         key = self.get_component_rich_style("key-bar--key")
+        # A toggle's label says what pressing it does now ("Show tools" once they are hidden).
+        describe = getattr(self.screen, "binding_label", None)
         for active in self.screen.active_bindings.values():
             binding = active.binding
             if not binding.show or not binding.description or binding.action in seen:
@@ -45,7 +47,8 @@ class KeyBar(Widget):
             start = text.cell_len
             key_style = key if active.enabled else Style(dim=True)
             text.append(f" {self.app.get_key_display(binding)}", style=key_style)
-            text.append(f" {binding.description} ", style="" if active.enabled else "dim")
+            label = describe(binding.action) if describe is not None else None
+            text.append(f" {label or binding.description} ", style="" if active.enabled else "dim")
             spans.append((start, text.cell_len, binding.action, active.node))
         hint = " ^p commands "
         room = self.size.width - text.cell_len - len(hint)

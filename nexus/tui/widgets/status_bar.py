@@ -51,6 +51,8 @@ class StatusBar(Widget):
 def connection_text(state: ConnectionState, server: str) -> Text:
     if state.link is Link.LIVE:
         text = Text("● live ", style="bold green")
+    elif state.link is Link.REFUSED:  # final: the reason first, it is what to act on
+        text = Text(f"✖ {state.detail} ", style="bold red")
     elif state.link is Link.CONNECTING:
         text = Text("◌ connecting ", style="yellow")
     else:
