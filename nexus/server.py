@@ -167,8 +167,10 @@ class Server:
         self.tasks.spawn(self._guard(self.recorder.run()), name="recorder")
         if queue is not None:
             from nexus.alerts.worker import AlertWorker
+            from nexus.store.base import AlertSendStore
 
-            sender = AlertWorker(queue, alert_config)
+            sends: AlertSendStore = self.store  # type: ignore[assignment]
+            sender = AlertWorker(queue, alert_config, claim=sends.claim_alert)
             self.tasks.spawn(self._guard(sender.run(self._stop)), name="alert-sender")
         self._undo.append(self._stop_tasks)
         listener = listen_for_events(self.store, self.bus)  # type: ignore[arg-type]

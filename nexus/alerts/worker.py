@@ -24,6 +24,7 @@ from nexus.alerts.channels import Channel, DeliveryError, make_channel
 from nexus.alerts.config import AlertConfig, Destination, describe
 from nexus.alerts.event import Alert
 from nexus.alerts.sink import AlertQueue
+from nexus.records import now_ms
 from nexus.redact import remember_secrets
 
 log = logging.getLogger("nexus.alerts")
@@ -43,6 +44,8 @@ class Delivery:
 
 
 Sleep = Callable[[float], Awaitable[None]]
+Claim = Callable[[str, int, int], Awaitable[bool]]
+"""``(dedup_key, now_ms, cooldown_ms) → may this process send it?`` (``Store.claim_alert``)."""
 
 
 class AlertWorker:
@@ -54,12 +57,14 @@ class AlertWorker:
         sleep: Sleep = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
         on_delivery: Callable[[Delivery], None] | None = None,
+        claim: Claim | None = None,
     ) -> None:
         self.queue = queue
         self.config = config
         self._sleep = sleep
         self._clock = clock
         self._on_delivery = on_delivery
+        self._claim = claim  # shared deduplication (the store) across processes and replicas
         self._session: aiohttp.ClientSession | None = None
         self._channels: dict[str, Channel] = {}
         self._sent_at: dict[str, float] = {}  # dedup key → when last sent
@@ -85,10 +90,27 @@ class AlertWorker:
 
     def submit(self, alert: Alert) -> None:
         """Start sending ``alert`` in the background, unless it repeats a recent one."""
-        if self._is_repeat(alert):
+        dests = self.config.destinations_for(alert)
+        if not dests or self._is_repeat(alert):
             return
-        for dest in self.config.destinations_for(alert):
-            self._tasks.spawn(self._send_limited(alert, dest), name=f"alert-{dest.name}")
+        self._tasks.spawn(self._send_claimed(alert, dests), name=f"alert-{alert.kind.value}")
+
+    async def _send_claimed(self, alert: Alert, dests: list[Destination]) -> None:
+        """Send to every destination, once another process has not sent it within the
+        cool-down. A claim that fails (database down) sends anyway: a repeat beats a silence."""
+        if alert.dedup_key is not None and self._claim is not None:
+            try:
+                cooldown_ms = int(self.config.cooldown_s * 1000)
+                if not await self._claim(alert.dedup_key, now_ms(), cooldown_ms):
+                    return
+            except Exception as exc:  # the store's errors, whatever the driver
+                log.warning("alert deduplication unavailable (%s); sending %s anyway",
+                            exc, alert.kind.value)  # fmt: skip
+        await asyncio.gather(*(self._send_limited(alert, d) for d in dests))
+
+    async def wait_idle(self, timeout_s: float) -> None:
+        """Wait (up to ``timeout_s``) until every submitted alert was delivered or given up."""
+        await self._tasks.wait(timeout_s)
 
     async def send(self, alert: Alert) -> list[Delivery]:
         """Send ``alert`` now to all its destinations (retrying) and say how each ended.

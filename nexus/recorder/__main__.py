@@ -103,7 +103,7 @@ async def record(config: RecorderConfig, stop: asyncio.Event, wakeup: asyncio.Ev
     tasks = TaskSet()
     alerts_stop = asyncio.Event()
     try:
-        watch, alert_worker = _alerts(config)
+        watch, alert_worker = _alerts(config, store)
         if alert_worker is not None:
             tasks.spawn(alert_worker.run(alerts_stop), name="alert-sender")
         linking = _LiveLinking(store, watch)
@@ -145,7 +145,7 @@ async def record(config: RecorderConfig, stop: asyncio.Event, wakeup: asyncio.Ev
     return 0
 
 
-def _alerts(config: RecorderConfig) -> tuple[Any, Any]:
+def _alerts(config: RecorderConfig, store: Store) -> tuple[Any, Any]:
     """The detectors and their sender; (None, None) when no destination is configured. ``nexus
     serve`` validated the file before starting this process; a file broken since then leaves
     alerts off here, loudly, and recording goes on."""
@@ -165,7 +165,8 @@ def _alerts(config: RecorderConfig) -> tuple[Any, Any]:
     from nexus.alerts.worker import AlertWorker
 
     queue = AlertQueue()
-    return RecordWatch(alert_config, queue), AlertWorker(queue, alert_config)
+    sender = AlertWorker(queue, alert_config, claim=store.claim_alert)  # type: ignore[attr-defined]
+    return RecordWatch(alert_config, queue), sender
 
 
 async def _open_store(url: str, stop: asyncio.Event, retry_s: float) -> Store | None:

@@ -133,6 +133,11 @@ class LimitCounterStore(Protocol):
         """``client:<id>`` → start of that client's latest counted call."""
 
 
+class AlertSendStore(Protocol):
+    async def claim_alert(self, dedup_key: str, now_ms: int, cooldown_ms: int) -> bool:
+        """Whether no process sent ``dedup_key`` within ``cooldown_ms`` (and record this send)."""
+
+
 # -- api area: live feed and search (owner: api engineer) --------------------------------------
 class EventStore(Protocol):
     """The ``events`` table read back as the live feed, and the cross-process wake-up.

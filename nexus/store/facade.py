@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from nexus.records import CounterRow
+from nexus.store.alert_sends import AlertSends
 from nexus.store.base import AnalysisJob, DeadLetter, JobState
 from nexus.store.connector import Connector
 from nexus.store.dead_letters import DeadLetters
@@ -21,11 +22,13 @@ class SqlStore:
     jobs: Jobs
     dead_letters: DeadLetters
     limit_counters: LimitCounters
+    alert_sends: AlertSends
 
     def _compose(self, db: Connector, q: Mapping[str, str]) -> None:
         self.jobs = Jobs(db, q)
         self.dead_letters = DeadLetters(db, q)
         self.limit_counters = LimitCounters(db, q)
+        self.alert_sends = AlertSends(db, q)
 
     # -- limit counters (limits.py) ----------------------------------------------------------------
     async def add_to_counters(self, rows: Sequence[CounterRow]) -> None:
@@ -42,6 +45,10 @@ class SqlStore:
 
     async def clients_last_used(self) -> dict[str, int]:
         return await self.limit_counters.clients_last_used()
+
+    # -- alert deduplication (alert_sends.py) --------------------------------------------------
+    async def claim_alert(self, dedup_key: str, now_ms: int, cooldown_ms: int) -> bool:
+        return await self.alert_sends.claim_alert(dedup_key, now_ms, cooldown_ms)
 
     # -- dead letters and identity (dead_letters.py) -------------------------------------------
     async def add_dead_letter(self, letter: DeadLetter, frame: bytes) -> None:
