@@ -1,0 +1,146 @@
+"""Prompt-cache breaks the real Claude Code CLI produces between two turns (``claude -p`` then
+``claude -c -p``) through Nexus to the caching fake upstream: the ledger names the cause and the
+excess cost to the micro-dollar, on SQLite and Postgres. Expectations: cache_scenarios.py.
+
+The CLI reads ``CLAUDE.md`` into its first user message (a ``<system-reminder>``), not into the
+system prompt, so editing it between turns edits the history. A large CLAUDE.md makes that message
+big enough that losing it is a break and not noise under the ledger's tolerance."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.cache_scenarios import (
+    OPUS,
+    SONNET,
+    Clock,
+    Expected,
+    assert_ledger_says,
+    caching_fake,
+    expected_break,
+    filler,
+    ledger,
+)
+from tests.e2e.test_cache_ledger_sdk import db_url  # noqa: F401 - the fixture
+from tests.fakes.claude_code import run_claude
+from tests.fakes.upstream import ClaudeCodeResponder
+
+pytestmark = pytest.mark.e2e
+
+NONE = Expected(None)
+
+
+class Turns:
+    """Two CLI runs in one working directory; ``between`` changes something before the second."""
+
+    def __init__(self, cli: Path, server: Any, home: Path) -> None:
+        self.cli, self.server, self.home = cli, server, home
+        self.workdir = home / "work"
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        (self.workdir / "CLAUDE.md").write_text(claude_md("Answer in English."))
+
+    async def run(
+        self, prompt: str, *args: str, env: dict[str, str] | None = None, again: bool = False
+    ) -> None:
+        extra = ["-c"] if again else []
+        if "--model" not in args:
+            extra += ["--model", OPUS]  # named, or the first run picks the [1m] variant
+        done = await asyncio.to_thread(
+            run_claude,
+            self.cli,
+            self.server.endpoints.proxy_url,
+            prompt,
+            home=self.home,
+            extra_args=[*extra, *args],
+            env=env,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert json.loads(done.stdout)["is_error"] is False, done.stdout
+
+
+def claude_md(rule: str) -> str:
+    return f"# Project rules\n\n{rule}\n\n## Background\n\n{filler('claude-md', 8000)}\n"
+
+
+Change = Callable[[Turns, Clock], dict[str, Any]]  # returns run() arguments for the second turn
+
+
+def nothing(turns: Turns, clock: Clock) -> dict[str, Any]:
+    return {}
+
+
+def model(turns: Turns, clock: Clock) -> dict[str, Any]:
+    return {"args": ("--model", SONNET)}
+
+
+def idle_past_ttl(turns: Turns, clock: Clock) -> dict[str, Any]:
+    clock.advance(301)
+    return {}
+
+
+def mcp_server_added(turns: Turns, clock: Clock) -> dict[str, Any]:
+    config = {
+        "mcpServers": {"nexus": {"type": "http", "url": turns.server.endpoints.proxy_url + "/mcp"}}
+    }
+    return {"args": ("--mcp-config", json.dumps(config))}
+
+
+def claude_md_edited(turns: Turns, clock: Clock) -> dict[str, Any]:
+    (turns.workdir / "CLAUDE.md").write_text(claude_md("Answer in French."))
+    return {}
+
+
+def thinking_off(turns: Turns, clock: Clock) -> dict[str, Any]:
+    return {"env": {"MAX_THINKING_TOKENS": "0"}}
+
+
+def server_missed(turns: Turns, clock: Clock) -> dict[str, Any]:
+    assert clock.cache is not None
+    clock.cache.miss_next()
+    return {}
+
+
+CASES: dict[str, tuple[Change, str | None, str, tuple[str, ...]]] = {
+    # name: (change, expected cause, model of the second turn, words its detail holds)
+    "no_break": (nothing, None, OPUS, ()),
+    "model_changed": (model, "model_changed", SONNET, (OPUS, SONNET)),
+    "ttl_expired": (idle_past_ttl, "ttl_expired", OPUS, ()),
+    "tools_changed_by_an_mcp_server": (mcp_server_added, "tools_changed", OPUS, ("mcp__nexus__",)),
+    "claude_md_edited": (claude_md_edited, "history_edited", OPUS, ("system-reminder",)),
+    "thinking_turned_off": (thinking_off, "settings_changed", OPUS, ("thinking",)),
+    "none_visible": (server_missed, "none_visible", OPUS, ()),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+async def test_cli_breaks_are_named_and_priced(
+    name: str,
+    db_url: str,  # noqa: F811
+    claude_cli: Path,
+    start_nexus: Any,
+    fake_upstream: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    record_property: Callable[[str, object], None],
+) -> None:
+    change, cause, second_model, mentions = CASES[name]
+    fake_upstream.responder = ClaudeCodeResponder()
+    cache = caching_fake(fake_upstream)
+    clock = Clock(monkeypatch, cache)
+    server = await start_nexus(database_url=db_url)
+    turns = Turns(claude_cli, server, tmp_path / "home")
+    await turns.run("first question")
+    how = change(turns, clock)
+    await turns.run("second question", *how.get("args", ()), env=how.get("env"), again=True)
+    assert len(cache.answers) == 2, "one Messages call per print-mode turn"
+    p, r = cache.answers
+    second = NONE if cause is None else expected_break(cause, second_model, p, r, *mentions)
+    await server.flush()
+    rows = await ledger(server.endpoints.api_url, 2)
+    assert_ledger_says(rows, [NONE, second], record_property)
