@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
@@ -127,13 +126,12 @@ def found(row: dict[str, Any]) -> Expected:
 
 
 def assert_ledger_says(
-    rows: list[dict[str, Any]], expected: list[Expected], record: Callable[[str, object], None]
+    rows: list[dict[str, Any]], expected: list[Expected], properties: list[tuple[str, object]]
 ) -> None:
-    """Each row's break (or none) is the expected one, and its detail names what changed.
-    ``record`` is pytest's ``record_property``: with ``--junitxml`` the report keeps both sides
-    (the closing note's table of scenarios is made from it)."""
-    record("expected", [dataclasses.asdict(e) for e in expected])
-    record("found", [row.get("cache_break") for row in rows])
+    """Each row's break (or none) is the expected one, and its detail names what changed. Both
+    sides go to the test's ``user_properties`` (on its report: a table can be made from them)."""
+    properties.append(("expected", [dataclasses.asdict(e) for e in expected]))
+    properties.append(("found", [row.get("cache_break") for row in rows]))
     assert [found(row) for row in rows] == expected
     for row, want in zip(rows, expected, strict=True):
         for word in want.mentions:

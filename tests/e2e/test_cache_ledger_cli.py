@@ -27,11 +27,11 @@ from tests.e2e.cache_scenarios import (
     filler,
     ledger,
 )
-from tests.e2e.test_cache_ledger_sdk import db_url  # noqa: F401 - the fixture
 from tests.fakes.claude_code import run_claude
 from tests.fakes.upstream import ClaudeCodeResponder
 
 pytestmark = pytest.mark.e2e
+pytest.importorskip("nexus.cache.ledger", reason="the cache ledger (issue 19) has not landed")
 
 NONE = Expected(None)
 
@@ -121,19 +121,19 @@ CASES: dict[str, tuple[Change, str | None, str, tuple[str, ...]]] = {
 @pytest.mark.parametrize("name", list(CASES))
 async def test_cli_breaks_are_named_and_priced(
     name: str,
-    db_url: str,  # noqa: F811
+    serve_db_url: str,
     claude_cli: Path,
     start_nexus: Any,
     fake_upstream: Any,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
-    record_property: Callable[[str, object], None],
+    request: pytest.FixtureRequest,
 ) -> None:
     change, cause, second_model, mentions = CASES[name]
     fake_upstream.responder = ClaudeCodeResponder()
     cache = caching_fake(fake_upstream)
     clock = Clock(monkeypatch, cache)
-    server = await start_nexus(database_url=db_url)
+    server = await start_nexus(database_url=serve_db_url)
     turns = Turns(claude_cli, server, tmp_path / "home")
     await turns.run("first question")
     how = change(turns, clock)
@@ -143,4 +143,4 @@ async def test_cli_breaks_are_named_and_priced(
     second = NONE if cause is None else expected_break(cause, second_model, p, r, *mentions)
     await server.flush()
     rows = await ledger(server.endpoints.api_url, 2)
-    assert_ledger_says(rows, [NONE, second], record_property)
+    assert_ledger_says(rows, [NONE, second], request.node.user_properties)

@@ -5,9 +5,8 @@ SQLite and Postgres; a session without breaks reports none. Expectations: cache_
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anthropic
@@ -30,6 +29,8 @@ from tests.e2e.cache_scenarios import (
     text,
     tool,
 )
+
+pytest.importorskip("nexus.cache.ledger", reason="the cache ledger (issue 19) has not landed")
 
 NONE = Expected(None)
 Scenario = Callable[[Chat, Clock], Awaitable[list[Expected]]]
@@ -158,31 +159,12 @@ SCENARIOS: dict[str, Scenario] = {
 }
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def db_url(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncIterator[str]:
-    """A SQLite file, or a fresh schema in the session's Postgres database."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'nexus.db'}"
-        return
-    import asyncpg
-
-    pg_url = request.getfixturevalue("pg_url")
-    schema = f"cache_{uuid.uuid4().hex[:10]}"
-    conn = await asyncpg.connect(pg_url)
-    await conn.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield f"{pg_url}?search_path={schema}"
-    finally:
-        await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        await conn.close()
-
-
 async def run_scenarios(
-    names: list[str], db_url: str, start_nexus: Any, fake_upstream: Any, monkeypatch: Any
+    names: list[str], serve_db_url: str, start_nexus: Any, fake_upstream: Any, monkeypatch: Any
 ) -> tuple[Any, list[Expected], list[dict[str, Any]]]:
     cache = caching_fake(fake_upstream)
     clock = Clock(monkeypatch, cache)
-    server = await start_nexus(database_url=db_url)
+    server = await start_nexus(database_url=serve_db_url)
     expected: list[Expected] = []
     async with anthropic.AsyncAnthropic(
         base_url=server.endpoints.proxy_url, api_key="sk-ant-test", max_retries=0
@@ -196,22 +178,24 @@ async def run_scenarios(
 @pytest.mark.parametrize("name", list(SCENARIOS))
 async def test_each_break_is_named_and_priced(
     name: str,
-    db_url: str,
+    serve_db_url: str,
     start_nexus: Any,
     fake_upstream: Any,
     monkeypatch: Any,
-    record_property: Any,
+    request: pytest.FixtureRequest,
 ) -> None:
-    _, expected, rows = await run_scenarios([name], db_url, start_nexus, fake_upstream, monkeypatch)
-    assert_ledger_says(rows, expected, record_property)
+    _, expected, rows = await run_scenarios(
+        [name], serve_db_url, start_nexus, fake_upstream, monkeypatch
+    )
+    assert_ledger_says(rows, expected, request.node.user_properties)
 
 
-async def nexus_json(db_url: str, data_dir: Any, *args: str) -> dict[str, Any]:
+async def nexus_json(serve_db_url: str, data_dir: Any, *args: str) -> dict[str, Any]:
     """A ``nexus`` command with ``--json`` on the scenario's database (in a thread: it runs its
     own event loop; in process: it shares the test's clock)."""
     env = {"NEXUS_DATA_DIR": str(data_dir)}
     done = await asyncio.to_thread(
-        CliRunner().invoke, app, [*args, "--db", db_url, "--json"], env=env
+        CliRunner().invoke, app, [*args, "--db", serve_db_url, "--json"], env=env
     )
     assert done.exit_code == 0, done.output
     value: dict[str, Any] = orjson.loads(done.stdout)
@@ -219,21 +203,23 @@ async def nexus_json(db_url: str, data_dir: Any, *args: str) -> dict[str, Any]:
 
 
 async def test_rebuild_equals_live_and_the_report_totals_each_cause(
-    db_url: str,
+    serve_db_url: str,
     start_nexus: Any,
     fake_upstream: Any,
     monkeypatch: Any,
     tmp_path: Any,
-    record_property: Any,
+    request: pytest.FixtureRequest,
 ) -> None:
     """Every scenario in one store: the ledger the recorder wrote live, the one
     ``nexus db rebuild-cache-ledger`` writes from scratch, and the expectation all agree."""
     names = list(SCENARIOS)
-    _, expected, rows = await run_scenarios(names, db_url, start_nexus, fake_upstream, monkeypatch)
-    assert_ledger_says(rows, expected, record_property)
+    _, expected, rows = await run_scenarios(
+        names, serve_db_url, start_nexus, fake_upstream, monkeypatch
+    )
+    assert_ledger_says(rows, expected, request.node.user_properties)
     breaks = [e for e in expected if e.cause is not None]
     data = tmp_path / "cli-data"
-    live = await nexus_json(db_url, data, "cache", "--limit", "1000")
+    live = await nexus_json(serve_db_url, data, "cache", "--limit", "1000")
     assert live["totals"]["breaks"] == len(breaks)
     assert live["totals"]["excess_cost_usd_micros"] == sum(e.excess_cost_usd_micros for e in breaks)
     cost_by_cause: Counter[str] = Counter()
@@ -242,8 +228,8 @@ async def test_rebuild_equals_live_and_the_report_totals_each_cause(
         cost_by_cause[e.cause] += e.excess_cost_usd_micros
     assert {g["group"]: g["excess_cost_usd_micros"] for g in live["groups"]} == cost_by_cause
 
-    rebuilt = await nexus_json(db_url, data, "db", "rebuild-cache-ledger")
+    rebuilt = await nexus_json(serve_db_url, data, "db", "rebuild-cache-ledger")
     assert rebuilt["breaks"] == len(breaks)
-    again = await nexus_json(db_url, data, "cache", "--limit", "1000")
+    again = await nexus_json(serve_db_url, data, "cache", "--limit", "1000")
     assert again["breaks"] == live["breaks"]
     assert again["groups"] == live["groups"] and again["totals"] == live["totals"]

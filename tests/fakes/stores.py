@@ -1,5 +1,7 @@
 """Store fixtures: ``store`` runs a test on SQLite and on Postgres (one fresh schema per test).
 
+``serve_db_url`` is the same pair as a database URL for a whole ``nexus serve``.
+
 Postgres comes from ``NEXUS_TEST_POSTGRES_URL`` (default: the local server, user postgres, database
 test). The session gets a database of its own, dropped at the end, so concurrent runs never share
 state. Without a server the Postgres cases skip and say why — unless ``NEXUS_REQUIRE_POSTGRES=1``
@@ -116,3 +118,23 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     yield pg_store
     await pg_store.close()
     await drop_pg_schema(url, schema)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def serve_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A database URL for ``nexus serve`` of each dialect: a SQLite file, or a fresh schema in the
+    session's Postgres database (every connection's search_path on it), dropped afterwards."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'nexus.db'}"
+        return
+    import asyncpg
+
+    url = request.getfixturevalue("pg_url")
+    schema = f"s_{uuid.uuid4().hex[:10]}"
+    conn = await asyncpg.connect(url)
+    await conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield f"{url}?search_path={schema}"
+    finally:
+        await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        await conn.close()

@@ -9,8 +9,6 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -23,25 +21,6 @@ from tests.fakes.upstream import Reply
 pytestmark = pytest.mark.slow
 
 BODY = {"model": "claude-opus-4-8", "max_tokens": 100}
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def db_url(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncIterator[str]:
-    """A database URL for ``nexus serve``: a SQLite file, or a fresh Postgres schema."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'nexus.db'}"
-        return
-    import asyncpg
-
-    pg_url = request.getfixturevalue("pg_url")
-    schema = f"poison_{uuid.uuid4().hex[:10]}"
-    conn = await asyncpg.connect(pg_url)
-    await conn.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield f"{pg_url}?search_path={schema}"
-    finally:
-        await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        await conn.close()
 
 
 async def stored(url: str, ids: list[str], timeout_s: float) -> dict[str, Any]:
@@ -93,10 +72,10 @@ def assert_recorder_never_restarted(log: list[str]) -> None:
 
 
 async def test_deep_json_is_stored_and_the_recorder_keeps_recording(
-    db_url, nexus_process, fake_upstream
+    serve_db_url, nexus_process, fake_upstream
 ):
     """Item 1: nested 255-1023 deep, orjson.loads takes it and orjson.dumps refused it."""
-    nexus = await nexus_process(db_url)
+    nexus = await nexus_process(serve_db_url)
     bodies = [deep_body(300), deep_body(1000)]
     async with httpx.AsyncClient(timeout=30) as client:
         deep_ids = []
@@ -105,15 +84,17 @@ async def test_deep_json_is_stored_and_the_recorder_keeps_recording(
             assert response.status_code == 200, response.text
             deep_ids.append(response.headers["x-nexus-request-id"])
         later = await normal_calls(client, nexus.proxy_url, 5)
-    got = await stored(db_url, deep_ids + later, timeout_s=15)
+    got = await stored(serve_db_url, deep_ids + later, timeout_s=15)
     assert set(got) == set(deep_ids + later), "a deep body stopped the recording"
     assert [got[i].request_body for i in deep_ids] == bodies  # the exact bytes, whole
     assert_recorder_never_restarted(nexus.log)
 
 
-async def test_nul_in_a_prompt_and_in_the_reply_is_stored(db_url, nexus_process, fake_upstream):
+async def test_nul_in_a_prompt_and_in_the_reply_is_stored(
+    serve_db_url, nexus_process, fake_upstream
+):
     """Item 2: Postgres ``text`` holds no U+0000; previews and search text are text columns."""
-    nexus = await nexus_process(db_url)
+    nexus = await nexus_process(serve_db_url)
     body = (
         b'{"model":"claude-opus-4-8","max_tokens":100,"metadata":{"user_id":"user_x_session_a\\u0000"},'
         b'"messages":[{"role":"user","content":"before\\u0000after"}]}'
@@ -126,7 +107,7 @@ async def test_nul_in_a_prompt_and_in_the_reply_is_stored(db_url, nexus_process,
             assert response.status_code == 200, response.text
             ids.append(response.headers["x-nexus-request-id"])
         later = await normal_calls(client, nexus.proxy_url, 3)
-    got = await stored(db_url, ids + later, timeout_s=15)
+    got = await stored(serve_db_url, ids + later, timeout_s=15)
     assert set(got) == set(ids + later), "a NUL stopped the recording"
     for request_id in ids:
         request = got[request_id]
@@ -154,10 +135,10 @@ async def test_nul_in_a_prompt_and_in_the_reply_is_stored(db_url, nexus_process,
     ],
 )
 async def test_a_body_built_for_quadratic_work_does_not_delay_later_records(
-    db_url, nexus_process, fake_upstream, path, hostile
+    serve_db_url, nexus_process, fake_upstream, path, hostile
 ):
     """Item 3: the work per body is linear in its size, whatever its bytes."""
-    nexus = await nexus_process(db_url)
+    nexus = await nexus_process(serve_db_url)
     async with httpx.AsyncClient(timeout=30) as client:
         response = await client.post(
             nexus.proxy_url + path, content=hostile, headers={"content-type": "application/json"}
@@ -166,19 +147,21 @@ async def test_a_body_built_for_quadratic_work_does_not_delay_later_records(
         await asyncio.sleep(0.5)  # the recorder has it in hand
         sent = time.monotonic()
         later = await normal_calls(client, nexus.proxy_url, 2)
-    got = await stored(db_url, later, timeout_s=5)
+    got = await stored(serve_db_url, later, timeout_s=5)
     waited = time.monotonic() - sent
     assert set(got) == set(later), f"later calls not stored after {waited:.1f} s"
-    assert (await stored(db_url, [hostile_id], 5))[hostile_id].request_body == hostile
+    assert (await stored(serve_db_url, [hostile_id], 5))[hostile_id].request_body == hostile
     assert_recorder_never_restarted(nexus.log)
 
 
-async def test_identifiers_too_long_for_an_index_are_stored(db_url, nexus_process, fake_upstream):
+async def test_identifiers_too_long_for_an_index_are_stored(
+    serve_db_url, nexus_process, fake_upstream
+):
     """A model, session or agent id of kilobytes of random text: Postgres refuses an index entry
     past 8 KB, so the record would only be a dead letter. They are cut to IDENT_CHARS instead."""
     from nexus.recorder.derive import IDENT_CHARS
 
-    nexus = await nexus_process(db_url)
+    nexus = await nexus_process(serve_db_url)
     model = os.urandom(5000).hex()
     body = orjson.dumps({**BODY, "model": model, "messages": [{"role": "user", "content": "x"}]})
     async with httpx.AsyncClient(timeout=30) as client:
@@ -192,7 +175,7 @@ async def test_identifiers_too_long_for_an_index_are_stored(db_url, nexus_proces
         )
         request_id = response.headers["x-nexus-request-id"]
         later = await normal_calls(client, nexus.proxy_url, 2)
-    got = await stored(db_url, [request_id, *later], timeout_s=15)
+    got = await stored(serve_db_url, [request_id, *later], timeout_s=15)
     assert set(got) == {request_id, *later}
     assert got[request_id].request_body == body
     assert got[request_id].summary.model == model[:IDENT_CHARS]
