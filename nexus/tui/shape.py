@@ -9,7 +9,7 @@ running tools when the parent stopped for ``tool_use``, and waiting for the pers
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from nexus.records import (
     BACKGROUND_CLASSES,
@@ -140,7 +140,7 @@ def numbers(tree: ConversationTree) -> Numbers:
                 tool_ms += ms
             elif klass == "turn":
                 person_ms += ms
-        if klass == "turn" and not _answers_tool(row, by_id):
+        if is_prompt(row, by_id):
             prompts += 1
         sums = totals[row.branch or "main"]
         sums[0] += 1
@@ -185,6 +185,39 @@ def gap_before(row: RequestSummary, by_id: dict[str, RequestSummary]) -> tuple[i
     if gap < 0:
         return None
     return gap, parent.stop_reason == "tool_use"
+
+
+def is_prompt(row: RequestSummary, by_id: dict[str, RequestSummary]) -> bool:
+    """A main-agent turn a person typed: not one that only carries tool results back."""
+    return str(row.traffic_class) == "turn" and not _answers_tool(row, by_id)
+
+
+def branch_lineage(tree: ConversationTree, name: str) -> list[str]:
+    """``name`` and the branches it grew from, back to a root (``main`` first): the whole story
+    that leads to that branch."""
+    by_name = {b.name: b for b in tree.branches}
+    branch_of = {r.id: r.branch or "main" for r in tree.nodes}
+    lineage: list[str] = []
+    current = by_name.get(name)
+    while current is not None and current.name not in lineage:
+        lineage.append(current.name)
+        parent = branch_of.get(current.fork_request_id or "")
+        current = by_name.get(parent) if parent else None
+    return lineage[::-1]
+
+
+def only_branches(tree: ConversationTree, names: set[str]) -> ConversationTree:
+    """``tree`` keeping the requests of the branches ``names`` (background calls with the request
+    they followed), for the branch filter."""
+    kept = {r.id for r in tree.nodes if not is_background(r) and (r.branch or "main") in names}
+    nodes = [
+        r
+        for r in tree.nodes
+        if r.id in kept or (is_background(r) and (r.parent_request_id or "") in kept)
+    ]
+    branches = [b for b in tree.branches if b.name in names]
+    subtasks = [s for s in tree.subtasks if s.branch in names]
+    return replace(tree, nodes=nodes, branches=branches, subtasks=subtasks)
 
 
 def _answers_tool(row: RequestSummary, by_id: dict[str, RequestSummary]) -> bool:

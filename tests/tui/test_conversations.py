@@ -9,6 +9,7 @@ from nexus.tui.screens.conversations import ConversationsScreen
 from nexus.tui.screens.request import RequestScreen
 from nexus.tui.widgets.analysis_panel import AnalysisPanel
 from nexus.tui.widgets.conversation_tree import ConversationTreeView
+from nexus.tui.widgets.status_bar import StatusBar
 from tests.tui import data
 from tests.tui.conftest import make_test_app, settle, text_of
 from tests.tui.fake_client import DemoClient
@@ -184,3 +185,52 @@ async def test_the_header_fits_80_columns_without_wrapping() -> None:
         await settle(pilot, app)
         wide = text_of(app.screen.query_one("#conversation-head"), width=150)
         assert "→" in wide.split("\n")[1]
+
+
+async def test_branch_filter_shows_a_branch_with_its_lineage_then_alone() -> None:
+    app = make_test_app(DemoClient())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, app)
+        app.open_conversation(BRANCHED)
+        await settle(pilot, app)
+        screen = app.screen
+        assert isinstance(screen, ConversationScreen)
+        view = screen.query_one(ConversationTreeView)
+        view.focus_request(data.rid(1007))  # on the rewind, branch-2
+        await pilot.press("f")
+        await settle(pilot, app)
+        shown = set(view.nodes_by_id)
+        assert data.rid(1007) in shown and data.rid(1000) in shown and data.rid(1008) in shown
+        assert data.rid(1001) in shown  # a background call stays with the request it followed
+        assert not shown & {data.rid(1003), data.rid(1004), data.rid(1009)}
+        status = str(screen.query_one(StatusBar).render())
+        assert "branches: main + branch-2" in status
+        await pilot.press("f")
+        await settle(pilot, app)
+        assert set(view.nodes_by_id) == {data.rid(1007)}
+        assert "branches: branch-2" in str(screen.query_one(StatusBar).render())
+        await pilot.press("f")
+        await settle(pilot, app)
+        assert len(view.nodes_by_id) == 10
+        assert "branches:" not in str(screen.query_one(StatusBar).render())
+
+
+async def test_prompt_keys_jump_between_typed_turns_skipping_tool_results() -> None:
+    app = make_test_app(DemoClient())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, app)
+        app.open_conversation(BRANCHED)
+        await settle(pilot, app)
+        view = app.screen.query_one(ConversationTreeView)
+        assert view.cursor_request_id == data.rid(1000)
+        visited = []
+        for _ in range(3):
+            await pilot.press("right_square_bracket")
+            visited.append(view.cursor_request_id)
+        # 1002 and 1005 carry tool results back, 1001/1003/1004 are not turns: skipped
+        assert visited == [data.rid(1007), data.rid(1006), data.rid(1009)]
+        await pilot.press("right_square_bracket")
+        assert view.cursor_request_id == data.rid(1009)
+        assert "no prompt below" in [n.message for n in app._notifications][-1]
+        await pilot.press("left_square_bracket")
+        assert view.cursor_request_id == data.rid(1006)

@@ -22,7 +22,7 @@ from nexus.tui import cells
 from nexus.tui.links import DeepLink
 from nexus.tui.messages import AnalysisChanged, ConversationLoaded, LoadFailed
 from nexus.tui.screens.base import NexusScreen
-from nexus.tui.shape import numbers
+from nexus.tui.shape import branch_lineage, is_prompt, numbers, only_branches
 from nexus.tui.widgets.analysis_panel import AnalysisPanel
 from nexus.tui.widgets.conversation_tree import ConversationTreeView
 from nexus.tui.widgets.key_bar import KeyBar
@@ -91,6 +91,15 @@ class ConversationScreen(NexusScreen):
         Binding("v", "tab('analysis')", "View analysis", id="conversation.view_analysis"),
         Binding("a", "analyze", "Analyze", id="conversation.analyze"),
         Binding("b", "toggle_background", "Background calls", id="conversation.background"),
+        Binding("f", "branch_filter", "Branch filter", id="conversation.branch_filter"),
+        Binding("right_square_bracket", "prompt(1)", "Next prompt", id="conversation.next_prompt"),
+        Binding(
+            "left_square_bracket",
+            "prompt(-1)",
+            "Prev prompt",
+            show=False,
+            id="conversation.previous_prompt",
+        ),
         Binding("r", "reload", "Reload", id="conversation.reload"),
         Binding("i", "share", "Copy link", id="conversation.share"),
     ]
@@ -109,6 +118,8 @@ class ConversationScreen(NexusScreen):
         self.focus_branch = branch
         self.conv_tree: ConversationTree | None = None
         self.with_background = True
+        # (mode, branch): "lineage" shows the branch with what it grew from, "only" just it
+        self.branch_filter: tuple[str, str] | None = None
         self.is_1m = False
         self._analyze_on_load = analyze
         self.drawn = False
@@ -151,6 +162,7 @@ class ConversationScreen(NexusScreen):
     def _start(self) -> None:
         if self.drawn:  # a reused screen: forget the previous conversation
             self.conv_tree, self.drawn, self.is_1m = None, False, False
+            self.branch_filter = None
             self.query_one(StatusBar).title = f"Conversation {self.conversation_id[-8:]}"
             self.query_one("#conversation-head", Static).update(Text(" loading…", style="dim"))
             self.query_one(ConversationTreeView).clear()
@@ -211,8 +223,18 @@ class ConversationScreen(NexusScreen):
     def on_resize(self) -> None:
         self._draw_head()
 
-    def _draw(self) -> None:
+    @property
+    def shown_tree(self) -> ConversationTree | None:
+        """The conversation as the branch filter leaves it (all of it without a filter)."""
         tree = self.conv_tree
+        if tree is None or self.branch_filter is None:
+            return tree
+        mode, name = self.branch_filter
+        names = {name} if mode == "only" else set(branch_lineage(tree, name))
+        return only_branches(tree, names)
+
+    def _draw(self) -> None:
+        tree = self.shown_tree
         if tree is None:
             return
         view = self.query_one(ConversationTreeView)
@@ -226,15 +248,22 @@ class ConversationScreen(NexusScreen):
             view.focus()
         self._drawn_tabs = set()
         self._draw_tab()
-        self.query_one(StatusBar).info = Text(
-            f"{len(tree.nodes)} requests" + ("" if self.with_background else " (background hidden)")
-        )
+        info = Text(f"{len(tree.nodes)} requests")
+        if not self.with_background:
+            info.append(" (background hidden)")
+        if self.branch_filter is not None and self.conv_tree is not None:
+            mode, name = self.branch_filter
+            shown = name if mode == "only" else " + ".join(branch_lineage(self.conv_tree, name))
+            info.append(" │ branches: ", style="dim")
+            info.append(shown, style="bold magenta")
+            info.append(" (f: next)", style="dim")
+        self.query_one(StatusBar).info = info
         self.drawn = True
 
     def _draw_tab(self) -> None:
         """Timeline and numbers are drawn when their tab is first shown (they cost as much as the
         tree on a long conversation, and most visits only look at the tree)."""
-        tree, tab = self.conv_tree, self.query_one(TabbedContent).active
+        tree, tab = self.shown_tree, self.query_one(TabbedContent).active
         if tree is None or tab in self._drawn_tabs:
             return
         if tab == "timeline":
@@ -325,6 +354,32 @@ class ConversationScreen(NexusScreen):
 
     def action_reload(self) -> None:
         self.load()
+
+    def action_branch_filter(self) -> None:
+        """Cycle: the branch under the cursor with what it grew from → that branch alone → every
+        branch. On the main line the first step shows main alone."""
+        tree = self.conv_tree
+        if tree is None:
+            return
+        branch = self._branch()
+        if self.branch_filter is None:
+            lineage = branch_lineage(tree, branch)
+            self.branch_filter = ("only" if len(lineage) <= 1 else "lineage", branch)
+        elif self.branch_filter[0] == "lineage":
+            self.branch_filter = ("only", self.branch_filter[1])
+        else:
+            self.branch_filter = None
+        self._draw()
+
+    def action_prompt(self, step: int) -> None:
+        """The next / previous turn a person typed (turns carrying tool results are skipped)."""
+        tree = self.conv_tree
+        if tree is None:
+            return
+        self.query_one(TabbedContent).active = "tree"
+        by_id = {r.id: r for r in tree.nodes}
+        if not self.query_one(ConversationTreeView).jump(lambda r: is_prompt(r, by_id), step):
+            self.notify(f"no prompt {'below' if step > 0 else 'above'}", timeout=3)
 
     @on(ConversationTreeView.RequestChosen)
     def _open(self, message: ConversationTreeView.RequestChosen) -> None:

@@ -9,6 +9,7 @@ one (Textual's ``Tree`` re-lays itself out on every node added). Enter on a requ
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import tzinfo
 from typing import ClassVar
@@ -293,6 +294,18 @@ class ConversationTreeView(ScrollView, can_focus=True):
         text.style = style
         text.truncate(width, overflow="ellipsis", pad=True)
         return Strip(list(text.render(self.app.console)), width)
+
+    def jump(self, wanted: Callable[[RequestSummary], bool], step: int) -> bool:
+        """Move the cursor to the next (``step`` 1) or previous (-1) drawn request ``wanted``
+        accepts; False (the cursor stays) when there is none that way."""
+        index = self.cursor_line + step
+        while 0 <= index < len(self._lines):
+            row = self._lines[index].node.row
+            if row is not None and wanted(row):
+                self.cursor_line = index
+                return True
+            index += step
+        return False
 
     def line_texts(self) -> list[str]:
         """Every visible line as plain text (tests and the benchmark read the drawn tree)."""
