@@ -57,6 +57,7 @@ def person(record: RequestRecord) -> str | None:
 
 @dataclass
 class _Turn:
+    prompt: str = ""  # what the person typed: the preview of the turn's first request
     tools: list[str] = field(default_factory=list)
     requests: int = 0
     input_tokens: int = 0
@@ -199,6 +200,7 @@ class RecordWatch:
         while len(self._turns) > MAX_SESSIONS:
             self._turns.popitem(last=False)
         content = _content(record.response_message)
+        turn.prompt = turn.prompt or record.user_preview
         turn.tools.extend(_tool_line(b) for b in content if b.get("type") == "tool_use")
         turn.requests += 1
         usage = record.usage
@@ -221,7 +223,7 @@ class RecordWatch:
             tools.append(f"… and {len(turn.tools) - MAX_TOOL_LINES} more")
         cost = f"${turn.cost_usd_micros / 1e6:,.4f}" + (" (some unpriced)" if turn.unpriced else "")
         fields: dict[str, object] = {
-            "prompt": record.user_preview or "—",
+            "prompt": turn.prompt or "—",
             "reply": reply or record.reply_preview or "—",
         }
         if tools:

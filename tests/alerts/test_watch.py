@@ -103,10 +103,10 @@ def test_a_turn_is_one_message_with_prompt_reply_tools_tokens_and_cost_when_opte
             {"type": "text", "text": "Let me look."},
             {"type": "tool_use", "name": "Bash", "input": {"command": "pytest -x  tests/"}},
         ]),
-        _turn_record(T0 + 1000, stop="tool_use", user_preview="why does CI fail?", content=[
+        _turn_record(T0 + 1000, stop="tool_use", user_preview="", content=[
             {"type": "tool_use", "name": "Read", "input": {"file_path": "/repo/ci.yml"}},
         ]),
-        _turn_record(T0 + 2000, stop="end_turn", user_preview="why does CI fail?", content=[
+        _turn_record(T0 + 2000, stop="end_turn", user_preview="", content=[
             {"type": "text", "text": "The cache key changed.\n\nFix: pin it.\n" + "more\n" * 20},
         ]),
     ]  # fmt: skip
