@@ -3,8 +3,6 @@ or a "database unavailable"), and the ``model`` filter takes ``%`` and ``_`` lit
 
 from __future__ import annotations
 
-import uuid
-
 import httpx
 import pytest
 
@@ -38,22 +36,9 @@ BAD = [
 ]
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def database_url(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'nexus.db'}"
-        return
-    import asyncpg
-
-    pg_url = request.getfixturevalue("pg_url")
-    name = f"params_{uuid.uuid4().hex[:10]}"
-    conn = await asyncpg.connect(pg_url)
-    try:
-        await conn.execute(f'CREATE SCHEMA "{name}"')
-        yield f"{pg_url}?search_path={name}"  # asked for before nexus_process: it outlives it
-        await conn.execute(f'DROP SCHEMA "{name}" CASCADE')
-    finally:
-        await conn.close()
+@pytest.fixture
+def database_url(serve_db_url):
+    return serve_db_url  # asked for before nexus_process: it outlives it
 
 
 async def test_bad_parameters_are_400s_naming_the_parameter(database_url, nexus_process):

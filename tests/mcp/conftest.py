@@ -28,22 +28,9 @@ template: |
 """
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'nexus.db'}"
-        return
-    import asyncpg
-
-    pg_url = request.getfixturevalue("pg_url")
-    name = f"mcp_{uuid.uuid4().hex[:10]}"
-    conn = await asyncpg.connect(pg_url)
-    try:
-        await conn.execute(f'CREATE SCHEMA "{name}"')
-        yield f"{pg_url}?search_path={name}"
-        await conn.execute(f'DROP SCHEMA "{name}" CASCADE')
-    finally:
-        await conn.close()
+@pytest.fixture
+def database_url(serve_db_url: str) -> str:
+    return serve_db_url
 
 
 @pytest.fixture
