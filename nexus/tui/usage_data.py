@@ -49,6 +49,8 @@ class Gauge:
     requests: int
     tokens: int
     cost_usd_micros: int
+    full_in_s: int | None = None  # forecast: 100 % at the current burn rate (None: not rising)
+    is_full_before_reset: bool = False
 
 
 def _account(group: dict[str, Any]) -> str:
@@ -130,6 +132,10 @@ def gauges(doc: dict[str, Any]) -> list[Gauge]:
                     requests=int(w.get("requests") or 0),
                     tokens=int(w.get("tokens") or 0),
                     cost_usd_micros=int(w.get("cost_usd_micros") or 0),
+                    full_in_s=(w.get("forecast") or {}).get("full_in_s"),
+                    is_full_before_reset=bool(
+                        (w.get("forecast") or {}).get("is_full_before_reset")
+                    ),
                 )
             )
     return out

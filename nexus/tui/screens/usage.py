@@ -57,6 +57,12 @@ def gauge_line(g: Gauge) -> Text:
         text.append("  reset (no reading since)", style="dim")
     elif g.resets_in_s is not None:
         text.append(f"  resets in {cells.duration(g.resets_in_s * 1000)}", style="dim")
+    if g.full_in_s is not None and not g.is_expired:
+        if g.is_full_before_reset:
+            when = f"in {cells.duration(g.full_in_s * 1000)}" if g.full_in_s else "now"
+            text.append(f"  full {when} at this rate", style="bold red")
+        else:
+            text.append("  lasts until the reset at this rate", style="dim")
     if g.status and g.status != "allowed":
         text.append(f"  {g.status}", style="bold red")
     if g.is_binding:
