@@ -126,11 +126,14 @@ def test(
 
 async def _send_samples(config: AlertConfig, host: str) -> tuple[list[Delivery], list[str]]:
     import asyncio
+    import logging
 
     from nexus.alerts import AlertQueue
     from nexus.alerts.samples import sample_alerts
     from nexus.alerts.worker import AlertWorker
 
+    # The table says how each delivery ended: the sender's own warning lines would repeat it.
+    logging.getLogger("nexus.alerts").setLevel(logging.ERROR)
     worker = AlertWorker(AlertQueue(), config)
     alerts = sample_alerts(host)
     unrouted = [a.kind.value for a in alerts if not config.destinations_for(a)]
