@@ -83,6 +83,7 @@ async def _checks(settings: Settings) -> list[Check]:
         _spilled(settings),
         await _server(settings),
         _credentials(settings),
+        _alerts(settings),
         _api_exposure(settings),
         _prompts(settings),
         _gemini(settings),
@@ -188,6 +189,23 @@ def _credentials(settings: Settings) -> Check:
         return Check("credentials", FAIL, f"others may read {', '.join(loose)}: chmod 600 them")
     hosts = ", ".join(key for key, _ in files)
     return Check("credentials", OK, f"team mode for {hosts} (`nexus auth status` for expiry)")
+
+
+def _alerts(settings: Settings) -> Check:
+    from nexus.alerts.config import is_loose, load_alert_config
+    from nexus.errors import ConfigError
+
+    path = settings.alerts_config_path
+    try:
+        config = load_alert_config(path, required=settings.alerts_config is not None)
+    except ConfigError as exc:
+        return Check("alerts", FAIL, f"{exc.message}: nexus serve will not start (docs/alerts.md)")
+    if config.path is None:
+        return Check("alerts", OK, f"none: no {path} (docs/alerts.md)")
+    if is_loose(path):
+        return Check("alerts", WARN, f"others may read {path} (webhook secrets): chmod 600 it")
+    names = ", ".join(d.name for d in config.all_destinations()) or "no destination"
+    return Check("alerts", OK, f"{names} (`nexus alerts test` sends one of each kind)")
 
 
 def _api_exposure(settings: Settings) -> Check:

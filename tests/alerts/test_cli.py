@@ -91,3 +91,34 @@ def test_a_missing_or_broken_file_is_one_clear_line(tmp_path: Path) -> None:
     broken = run_nexus("alerts", "check", "--credentials-dir", str(tmp_path), env=env)
     assert broken.code == 1
     assert "hosts.h.turns: expected true or false" in broken.stderr
+
+
+def test_doctor_checks_the_alerts_file(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from nexus.cli.main import app
+
+    creds = tmp_path / "creds"
+    creds.mkdir()
+
+    def check() -> dict[str, str]:
+        env = {"NEXUS_DATA_DIR": str(tmp_path / "data"), "NEXUS_PROXY_PORT": "9"}
+        args = ["doctor", "--credentials-dir", str(creds), "--json"]
+        result = CliRunner().invoke(app, args, env=env)
+        lines = [orjson.loads(line) for line in result.stdout.splitlines()]
+        [found] = [c for c in lines if c["name"] == "alerts"]
+        return found
+
+    assert check()["state"] == "ok" and check()["detail"].startswith("none: no ")
+    path = creds / "alerts.json"
+    path.write_text(
+        '{"destinations": [{"name": "t", "type": "slack", "url": "https://x.example/T/B/c"}]}'
+    )
+    path.chmod(0o600)
+    assert check() == {"name": "alerts", "state": "ok",
+                       "detail": "t (`nexus alerts test` sends one of each kind)"}  # fmt: skip
+    path.chmod(0o644)
+    assert check()["state"] == "warn"
+    path.write_text('{"cooldown_s": -1}')
+    failed = check()
+    assert failed["state"] == "fail" and "cooldown_s: expected a number" in failed["detail"]
