@@ -17,8 +17,20 @@ KINDS: tuple[Kind, ...] = ("minute", "hour", "day", "month")
 _FIXED_MS = {"minute": 60_000, "hour": 3_600_000, "day": 86_400_000}
 
 
+_current: dict[str, tuple[int, int]] = {}  # the last window asked for, per kind: nearly always hit
+
+
 def bounds(kind: Kind, at_ms: int) -> tuple[int, int]:
     """(start_ms, end_ms) of the ``kind`` window holding ``at_ms``."""
+    window = _current.get(kind)
+    if window is not None and window[0] <= at_ms < window[1]:
+        return window
+    window = _bounds(kind, at_ms)
+    _current[kind] = window
+    return window
+
+
+def _bounds(kind: Kind, at_ms: int) -> tuple[int, int]:
     if kind != "month":
         size = _FIXED_MS[kind]
         begin = at_ms - at_ms % size

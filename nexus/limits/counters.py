@@ -65,10 +65,11 @@ class CounterBook:
                 self._admitted[key] = self._admitted.get(key, 0) + 1
                 self._ends[key] = end
 
-    def totals(self, scope: str, kind: Kind, at_ms: int) -> Totals:
+    def totals(self, scope: str, kind: Kind, at_ms: int, start_ms: int | None = None) -> Totals:
         """The window's totals as best known now, calls admitted here and not yet recorded
-        included (their tokens and cost at the window's average per recorded call)."""
-        key = (scope, kind, bounds(kind, at_ms)[0])
+        included (their tokens and cost at the window's average per recorded call).
+        ``start_ms``: the window's start when the caller has it at hand."""
+        key = (scope, kind, bounds(kind, at_ms)[0] if start_ms is None else start_ms)
         admitted = self._admitted.get(key, 0)
         rows = self._rows.get(key)
         if not rows:

@@ -3,8 +3,9 @@ writes: a background task of the proxy process, never a request's business.
 
 It reads the rows that changed since its last look, about once a second, and at once when the
 local recorder reports a write (``wake``). Rows are stamped with the database's clock and read
-back with ``OVERLAP_MS`` of slack, so a transaction that committed late is still seen and the
-replicas' clocks need not agree. While the database is down the book keeps its last state and the
+back with ``OVERLAP_MS`` of slack, so rows stamped before a read but committed after it are still
+seen (on SQLite too: the stamp is taken inside the writer's transaction); the replicas' clocks
+need not agree. While the database is down the book keeps its last state and the
 limiter keeps deciding from it (docs/limits.md).
 """
 
@@ -20,9 +21,9 @@ from nexus.limits.counters import CounterBook, CounterRow
 from nexus.records import now_ms
 
 log = logging.getLogger("nexus.limits")
-OVERLAP_MS = 10_000
+OVERLAP_MS = 2_000  # a batch's rows are stamped inside its transaction and seen at its commit
 LOOKBACK_MS = 65 * 60_000  # the runaway guard's longest look back (60 minutes) and some slack
-MIN_GAP_S = 0.2  # wake-ups closer than this share one read
+MIN_GAP_S = 0.25  # wake-ups closer than this share one read (each read costs the proxy CPU)
 
 
 class CounterStore(Protocol):
@@ -32,10 +33,18 @@ class CounterStore(Protocol):
 
 
 class CounterFeed:
-    def __init__(self, store: CounterStore, book: CounterBook, *, interval_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        store: CounterStore,
+        book: CounterBook,
+        *,
+        interval_s: float = 1.0,
+        overlap_ms: int = OVERLAP_MS,
+    ) -> None:
         self.store = store
         self.book = book
         self.interval_s = interval_s
+        self.overlap_ms = overlap_ms
         self.reads = 0
         self._since_ms = 0
         self._wake = asyncio.Event()
@@ -51,7 +60,7 @@ class CounterFeed:
         rows = await self.store.counters_changed(self._since_ms, live_after)
         self.book.apply(rows)
         self.book.forget_before(live_after)
-        self._since_ms = clock - OVERLAP_MS
+        self._since_ms = clock - self.overlap_ms - 1  # rows stamped in the clock's own ms too
         self.reads += 1
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from nexus.errors import LimitExceeded, ModelNotAllowed
 from nexus.limits.alerting import AlertKind, AlertSink, LimitAlert, log_alert
@@ -28,12 +28,42 @@ _RUNAWAY_RETRY_S = 60
 
 
 @dataclass(frozen=True, slots=True)
+class _Check:
+    name: str
+    kind: Kind
+    limit: float
+    field: str  # Totals attribute
+    scale: int = 1
+
+
+def _checks(limits: Limits) -> list[_Check]:
+    checks = []
+    if limits.requests_per_minute is not None:
+        checks.append(_Check("requests per minute", "minute", limits.requests_per_minute,
+                             "requests"))  # fmt: skip
+    if limits.tokens_per_hour is not None:
+        checks.append(_Check("tokens per hour", "hour", limits.tokens_per_hour, "tokens"))
+    if limits.usd_per_day is not None:
+        checks.append(_Check("dollars per day", "day", limits.usd_per_day, "cost_usd_micros", _USD))
+    if limits.usd_per_month is not None:
+        checks.append(
+            _Check("dollars per month", "month", limits.usd_per_month, "cost_usd_micros", _USD)
+        )
+    return checks
+
+
+@dataclass(frozen=True, slots=True)
 class Scope:
     """One thing a call counts toward: ``key`` names its counter rows, ``label`` its messages."""
 
     key: str  # "host:team.example", "account:acme", "client:alice@team.example"
     label: str  # "host team.example", "account acme", "client alice@team.example"
     limits: Limits
+    checks: tuple[_Check, ...] = field(default=(), compare=False)
+
+    def __post_init__(self) -> None:
+        # built once per credential file state, so admission only walks a ready list
+        object.__setattr__(self, "checks", tuple(_checks(self.limits)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,31 +95,6 @@ class CallFacts:
     repeats: int = 0  # how many times in a row, counting the latest call
 
 
-@dataclass(frozen=True, slots=True)
-class _Check:
-    name: str
-    kind: Kind
-    limit: float
-    field: str  # Totals attribute
-    scale: int = 1
-
-
-def _checks(limits: Limits) -> list[_Check]:
-    checks = []
-    if limits.requests_per_minute is not None:
-        checks.append(_Check("requests per minute", "minute", limits.requests_per_minute,
-                             "requests"))  # fmt: skip
-    if limits.tokens_per_hour is not None:
-        checks.append(_Check("tokens per hour", "hour", limits.tokens_per_hour, "tokens"))
-    if limits.usd_per_day is not None:
-        checks.append(_Check("dollars per day", "day", limits.usd_per_day, "cost_usd_micros", _USD))
-    if limits.usd_per_month is not None:
-        checks.append(
-            _Check("dollars per month", "month", limits.usd_per_month, "cost_usd_micros", _USD)
-        )
-    return checks
-
-
 class Limiter:
     def __init__(
         self,
@@ -101,7 +106,6 @@ class Limiter:
         self.book = book
         self._alert = alert
         self._clock = clock
-        self._checks: dict[Limits, list[_Check]] = {}
         self._alerted: dict[tuple[str, str, int], int] = {}  # (scope, what, window) → end_ms
 
     def admit(self, subject: Subject, facts: CallFacts) -> tuple[str, ...]:
@@ -127,14 +131,11 @@ class Limiter:
         return counted
 
     def _enforce(self, scope: Scope, subject: Subject, at_ms: int) -> None:
-        checks = self._checks.get(scope.limits)
-        if checks is None:
-            checks = self._checks[scope.limits] = _checks(scope.limits)
-        for check in checks:
-            totals = self.book.totals(scope.key, check.kind, at_ms)
+        for check in scope.checks:
+            start, end = bounds(check.kind, at_ms)
+            totals = self.book.totals(scope.key, check.kind, at_ms, start)
             used = getattr(totals, check.field)
             limit = check.limit * check.scale
-            start, end = bounds(check.kind, at_ms)
             if used >= limit:
                 message = (
                     f"Nexus limit reached: {check.name} for {scope.label} "

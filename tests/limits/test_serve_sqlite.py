@@ -4,6 +4,7 @@ one person within the documented overshoot while another goes on, and nothing lo
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 
 import httpx
@@ -12,6 +13,8 @@ import pytest
 from nexus.records import RequestFilter, Usage
 from tests.fakes.upstream import Reply
 from tests.limits.helpers import burst, call, write_team_host
+
+FEED_LAG_S = 1.5  # the counter read interval (1 s) plus the recorder's delay
 
 
 def _seconds_left_in_minute() -> float:
@@ -71,8 +74,9 @@ async def test_a_dollar_budget_stops_a_key_within_the_documented_overshoot(
     write_team_host(tmp_path / "credentials", {"client": {"usd_per_day": budget}})
     await asyncio.sleep(1.1)  # the credential cache looks at files once a second
     url = server.endpoints.proxy_url
-    concurrency = 4
+    concurrency, pause_s = 4, 0.25  # four sub-agents of one person, each calling every ~0.25 s
     allowed = refused = 0
+    began = time.monotonic()
     async with httpx.AsyncClient(timeout=30) as client:
         while refused == 0 and allowed < 200:
             answers = await asyncio.gather(
@@ -80,12 +84,14 @@ async def test_a_dollar_budget_stops_a_key_within_the_documented_overshoot(
             )
             allowed += sum(a.status_code == 200 for a in answers)
             refused += sum(a.status_code == 429 for a in answers)
+            await asyncio.sleep(pause_s)
+        rate = (allowed + refused) / (time.monotonic() - began)
         late = await call(client, url, "alice")
         other = await call(client, url, "bob")
     assert late.status_code == 429
     message = late.json()["error"]["message"]
     assert "dollars per day for client alice@team.example" in message
-    assert "x-should-retry" not in late.headers or late.headers["x-should-retry"] == "false"
+    assert late.headers["x-should-retry"] == "false"  # the day's budget: no point retrying
     assert other.status_code == 200  # bob has a budget of his own
     await server.flush()
     spent = (
@@ -96,13 +102,14 @@ async def test_a_dollar_budget_stops_a_key_within_the_documented_overshoot(
         )
         / 1e6
     )
-    # docs/limits.md: at most the calls in flight when the budget was crossed go over it, plus
-    # what is admitted before their cost is counted (estimated at the average, so none here).
-    overshoot_calls = allowed - 10
-    print(f"budget ${budget:.4f} ({10} calls), allowed {allowed}, refused {refused + 1}, "
-          f"spent ${spent:.4f}, overshoot {overshoot_calls} calls")  # fmt: skip
-    assert 10 <= allowed <= 10 + concurrency
-    assert spent <= budget + concurrency * probe + 1e-9
+    # docs/limits.md, Overshoot: the calls in flight, plus those admitted before the window's
+    # first cost was read (the feed lag: at most ~1.5 s here) — after that, unrecorded calls are
+    # estimated at the average and the budget holds.
+    bound = concurrency + math.ceil(rate * FEED_LAG_S)
+    print(f"budget ${budget:.4f} (10 calls), allowed {allowed}, refused {refused + 1}, "
+          f"spent ${spent:.4f}, overshoot {allowed - 10} calls (bound {bound} at {rate:.0f}/s)")  # fmt: skip
+    assert 10 <= allowed <= 10 + bound
+    assert spent <= budget + bound * probe + 1e-9
 
 
 async def _one_call_cost(server, fake_upstream) -> float:
