@@ -52,7 +52,7 @@ def limit_alerts(sink: alerts.AlertSink) -> AlertSink:
         sink.notify(
             make_alert(
                 kinds[alert.kind],
-                alert.host or "-",
+                alert.host or "",  # "": no host, the global destinations (nexus.alerts)
                 alert.message,
                 subject=alert.scope,
                 dedup_key=f"{alert.kind}:{alert.scope}:{alert.message}",
