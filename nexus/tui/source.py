@@ -56,7 +56,9 @@ class Source(Protocol):
         utc_offset_ms: int = 0,
     ) -> dict[str, Any]: ...
 
-    async def windows(self, *, account: str | None = None) -> dict[str, Any]: ...
+    async def windows(
+        self, *, account: str | None = None, since_ms: int | None = None, series: bool = True
+    ) -> dict[str, Any]: ...
 
     async def start_analysis(
         self, conversation_id: str, branch: str = "main"

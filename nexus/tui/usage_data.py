@@ -29,11 +29,24 @@ class AccountTotals:
 
 @dataclass(frozen=True, slots=True)
 class Series:
-    """Buckets (oldest first) and, per account, one value per bucket."""
+    """Buckets (oldest first) and, per group (account or host), one value per bucket."""
 
     buckets: list[str]
     tokens: dict[str, list[int]]
     cost_usd: dict[str, list[float]]
+    requests: dict[str, list[int]]
+
+
+@dataclass(frozen=True, slots=True)
+class WindowHistory:
+    """One account's window (5h, 7d, …): utilization readings (hours before now, percent) and the
+    resets that fell in the span (hours before now)."""
+
+    account: str
+    window: str
+    hours_ago: list[float]
+    percent: list[float]
+    resets_hours_ago: list[float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +66,8 @@ class Gauge:
     is_full_before_reset: bool = False
 
 
-def _account(group: dict[str, Any]) -> str:
-    value = group.get("account")
+def _account(group: dict[str, Any], by: str = "account") -> str:
+    value = group.get(by)
     return str(value) if value is not None else "(none)"
 
 
@@ -91,10 +104,14 @@ def bucket_keys(bucket: str, now_ms: int, count: int, utc_offset_ms: int = 0) ->
     ]
 
 
-def series(doc: dict[str, Any], bucket: str, keys: list[str] | None = None) -> Series:
-    """Per account, one value per bucket; ``keys`` fixes the buckets (missing ones are 0)."""
+def series(
+    doc: dict[str, Any], bucket: str, keys: list[str] | None = None, by: str = "account"
+) -> Series:
+    """Per group (``by``: account or host), one value per bucket; ``keys`` fixes the buckets
+    (missing ones are 0)."""
     tokens: dict[str, dict[str, int]] = defaultdict(dict)
     cost: dict[str, dict[str, float]] = defaultdict(dict)
+    requests: dict[str, dict[str, int]] = defaultdict(dict)
     buckets: set[str] = set()
     for row in doc.get("rows") or ():
         group = row.get("group") or {}
@@ -102,16 +119,49 @@ def series(doc: dict[str, Any], bucket: str, keys: list[str] | None = None) -> S
         if when is None:
             continue
         when = str(when)
-        account = _account(group)
+        name = _account(group, by)
         buckets.add(when)
-        tokens[account][when] = int((row.get("tokens") or {}).get("total") or 0)
-        cost[account][when] = int(row.get("cost_usd_micros") or 0) / 1_000_000
+        tokens[name][when] = int((row.get("tokens") or {}).get("total") or 0)
+        cost[name][when] = int(row.get("cost_usd_micros") or 0) / 1_000_000
+        requests[name][when] = int(row.get("requests") or 0)
     ordered = keys if keys is not None else sorted(buckets)
     return Series(
         buckets=ordered,
         tokens={a: [v.get(b, 0) for b in ordered] for a, v in sorted(tokens.items())},
         cost_usd={a: [v.get(b, 0.0) for b in ordered] for a, v in sorted(cost.items())},
+        requests={a: [v.get(b, 0) for b in ordered] for a, v in sorted(requests.items())},
     )
+
+
+def window_history(doc: dict[str, Any], now_ms: int, since_ms: int) -> list[WindowHistory]:
+    """The ``series`` of a ``GET /api/windows`` document per account and window, from
+    ``since_ms``: each reading's utilization, and each reset (a reading's ``reset_at_ms`` that
+    has passed, where the window started again from zero)."""
+    out = []
+    for account in doc.get("accounts") or ():
+        points: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for point in account.get("series") or ():
+            if point.get("utilization") is not None and int(point.get("at_ms") or 0) >= since_ms:
+                points[str(point.get("window"))].append(point)
+        for window, readings in sorted(points.items()):
+            readings.sort(key=lambda p: int(p["at_ms"]))
+            resets = sorted(
+                {
+                    int(p["reset_at_ms"])
+                    for p in readings
+                    if p.get("reset_at_ms") and since_ms <= int(p["reset_at_ms"]) <= now_ms
+                }
+            )
+            out.append(
+                WindowHistory(
+                    account=str(account.get("account")),
+                    window=window,
+                    hours_ago=[(int(p["at_ms"]) - now_ms) / 3_600_000 for p in readings],
+                    percent=[float(p["utilization"]) * 100 for p in readings],
+                    resets_hours_ago=[(r - now_ms) / 3_600_000 for r in resets],
+                )
+            )
+    return out
 
 
 def gauges(doc: dict[str, Any]) -> list[Gauge]:

@@ -139,7 +139,9 @@ class FakeClient:
         self._check("usage", (tuple(by), bucket))
         return self.usage_body
 
-    async def windows(self, *, account: str | None = None) -> dict[str, Any]:
+    async def windows(
+        self, *, account: str | None = None, since_ms: int | None = None, series: bool = True
+    ) -> dict[str, Any]:
         self._check("windows", account)
         return self.windows_body
 
@@ -270,8 +272,10 @@ class DemoClient(FakeClient):
         utc_offset_ms: int = 0,
     ) -> dict[str, Any]:
         self._check("usage", (tuple(by), bucket))
-        return data.usage_doc(bucket)
+        return data.usage_doc(bucket, by[0] if by else "account")
 
-    async def windows(self, *, account: str | None = None) -> dict[str, Any]:
+    async def windows(
+        self, *, account: str | None = None, since_ms: int | None = None, series: bool = True
+    ) -> dict[str, Any]:
         self._check("windows", account)
         return data.windows_doc()

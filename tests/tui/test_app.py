@@ -13,6 +13,7 @@ from nexus.tui.feed import Link
 from nexus.tui.screens.conversations import ConversationsScreen
 from nexus.tui.screens.live import LiveScreen
 from nexus.tui.screens.usage import UsageScreen
+from nexus.tui.usage_data import window_history
 from nexus.tui.widgets.request_table import RequestTable
 from nexus.tui.widgets.status_bar import StatusBar
 from tests.tui import data
@@ -129,3 +130,38 @@ def test_the_tui_never_imports_server_side_libraries() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+async def test_usage_charts_cycle_measure_period_group_and_window_history() -> None:
+    client = DemoClient()
+    app = make_test_app(client)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("3")
+        await settle(pilot, app)
+        screen = app.screen
+        status = screen.query_one(StatusBar)
+        assert "tokens by hour per account · last 24 hours" in str(status.render())
+        await pilot.press("c", "c")
+        assert "requests by hour per account" in str(status.render())
+        await pilot.press("g")
+        await settle(pilot, app)
+        assert ("usage", (("host",), "hour")) in client.calls
+        assert "requests by hour per host" in str(status.render())
+        await pilot.press("p")
+        await settle(pilot, app)
+        assert "last 48 hours" in str(status.render())
+        await pilot.press("w")
+        assert "window utilization · last 48 hours" in str(status.render())
+
+
+def test_window_history_has_the_readings_and_the_resets_in_the_span() -> None:
+    now = data.T0 + 3_600_000
+    history = window_history(data.windows_doc(), now, now - 24 * 3_600_000)
+    five, seven = history  # alice's; bob has estimates only (no series)
+    assert (five.account, five.window, seven.window) == ("alice", "5h", "7d")
+    assert len(five.hours_ago) == 48 and (five.hours_ago[0], five.hours_ago[-1]) == (-24, -0.5)
+    assert max(five.percent) <= 90 and min(five.percent) >= 0
+    # every five hours, the last 72 minutes after T0 (still ahead of now: not a reset yet)
+    assert five.resets_hours_ago == [-19.8, -14.8, -9.8, -4.8]
+    assert seven.resets_hours_ago == []  # its reset is days ahead

@@ -125,3 +125,27 @@ def test_conversation_tree_at_80_columns(snap_compare: Any) -> None:
         await _settled(pilot)
 
     assert snap_compare(demo_app(), terminal_size=NARROW, run_before=run_before)
+
+
+def test_usage_window_history(snap_compare: Any) -> None:
+    """The 5h window climbing and starting again at each reset (red lines), the 7d creeping up."""
+
+    async def run_before(pilot: Any) -> None:
+        await _settled(pilot)
+        await pilot.press("3")
+        await _settled(pilot)
+        await pilot.press("w")
+        await _settled(pilot)
+
+    assert snap_compare(demo_app(), terminal_size=SIZE, run_before=run_before)
+
+
+def test_usage_requests_per_host_at_80_columns(snap_compare: Any) -> None:
+    async def run_before(pilot: Any) -> None:
+        await _settled(pilot)
+        await pilot.press("3")
+        await _settled(pilot)
+        await pilot.press("c", "c", "g")
+        await _settled(pilot)
+
+    assert snap_compare(demo_app(), terminal_size=NARROW, run_before=run_before)

@@ -1,12 +1,14 @@
 """The Usage screen: per account the 5-hour and 7-day windows as gauges (the server's own numbers,
-or estimates labelled as such), tokens or cost by hour or day as a stacked bar chart, and totals.
-Everything comes from ``GET /api/usage`` and ``GET /api/windows``; ``r`` reloads, and a new
-request on the live feed marks the view stale so the next visit reloads."""
+or estimates labelled as such), totals, and a chart: requests, tokens or cost (``c`` cycles) by
+hour or day (``h``/``d``) over a chosen period (``p``) per account or host (``g``) as stacked bars,
+or (``w``) each window's utilization history with its resets as lines. Everything comes from
+``GET /api/usage`` and ``GET /api/windows``; ``r`` reloads, and a new request on the live feed
+marks the view stale so the next visit reloads."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.console import Group
 from rich.table import Table
@@ -29,6 +31,7 @@ from nexus.tui.usage_data import (
     gauges,
     series,
     short_bucket,
+    window_history,
 )
 from nexus.tui.widgets.key_bar import KeyBar
 from nexus.tui.widgets.status_bar import StatusBar
@@ -36,8 +39,9 @@ from nexus.tui.widgets.status_bar import StatusBar
 if TYPE_CHECKING:
     from nexus.tui.app import NexusApp
 
-SPANS_MS = {"hour": 24 * 3_600_000, "day": 14 * 86_400_000}
-BUCKETS = {"hour": 24, "day": 14}
+STEP_MS = {"hour": 3_600_000, "day": 86_400_000}
+PERIODS = {"hour": (24, 48, 12), "day": (14, 30, 7)}  # buckets shown; ``p`` cycles
+MEASURES = ("tokens", "cost", "requests")
 GAUGE_WIDTH = 24
 
 
@@ -112,15 +116,22 @@ class UsageScreen(NexusScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("h", "bucket('hour')", "By hour", id="usage.hour"),
         Binding("d", "bucket('day')", "By day", id="usage.day"),
-        Binding("c", "toggle_measure", "Tokens/cost", id="usage.measure"),
+        Binding("p", "period", "Period", id="usage.period"),
+        Binding("c", "toggle_measure", "Measure", id="usage.measure"),
+        Binding("g", "toggle_group", "Account/host", id="usage.group"),
+        Binding("w", "toggle_windows", "Window history", id="usage.windows"),
         Binding("r", "reload", "Reload", id="usage.reload"),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self.bucket = "hour"
+        self.buckets = PERIODS["hour"][0]
         self.measure = "tokens"
+        self.group = "account"
+        self.show_windows = False  # the chart shows the windows' utilization history
         self.usage_doc: dict[str, object] | None = None
+        self.windows_doc: dict[str, object] | None = None
         self._stale = False
 
     def compose(self) -> ComposeResult:
@@ -145,17 +156,21 @@ class UsageScreen(NexusScreen):
         if any(e.kind == "request" for e in events):
             self._stale = True
 
+    @property
+    def since_ms(self) -> int:
+        return self.nexus.clock() - self.buckets * STEP_MS[self.bucket] + 1
+
     @work(exclusive=True, group="usage", exit_on_error=False, name="loading usage")
     async def load(self) -> None:
         client = self.nexus.client
-        since = self.nexus.clock() - SPANS_MS[self.bucket] + 1
+        since = self.since_ms
         flt = RequestFilter(since_ms=since)
         offset_ms = _utc_offset_ms(self.nexus)
         try:
             by_time, by_account, windows = await asyncio.gather(
-                client.usage(["account"], bucket=self.bucket, flt=flt, utc_offset_ms=offset_ms),
+                client.usage([self.group], bucket=self.bucket, flt=flt, utc_offset_ms=offset_ms),
                 client.usage(["account"], flt=flt),
-                client.windows(),
+                client.windows(since_ms=since),
             )
         except Exception as exc:
             self.post_message(LoadFailed("usage", str(exc)))
@@ -169,46 +184,93 @@ class UsageScreen(NexusScreen):
 
     def on_usage_loaded(self, message: UsageLoaded) -> None:
         self.usage_doc = message.usage
+        self.windows_doc = message.windows
         self.query_one("#windows", Static).update(windows_view(gauges(message.windows)))
         totals = totals_view(message.totals)
         self.query_one("#totals", Static).update(Group(totals))
         self._draw_chart()
-        span = "last 24 hours" if self.bucket == "hour" else "last 14 days"
-        self.query_one(StatusBar).info = Text(f"{self.measure} by {self.bucket} · {span}")
+
+    def _span_text(self) -> str:
+        unit = "hours" if self.bucket == "hour" else "days"
+        return f"last {self.buckets} {unit}"
 
     def _draw_chart(self) -> None:
-        if self.usage_doc is None:
-            return
-        keys = bucket_keys(
-            self.bucket, self.nexus.clock(), BUCKETS[self.bucket], _utc_offset_ms(self.nexus)
-        )
-        data = series(self.usage_doc, self.bucket, keys)
         chart = self.query_one(PlotextPlot)
         plt = chart.plt
         plt.clear_data()
         plt.clear_figure()
+        if self.show_windows:
+            self._draw_windows(plt)
+            info = f"window utilization · {self._span_text()} · w: usage chart"
+        else:
+            self._draw_usage(plt)
+            info = f"{self.measure} by {self.bucket} per {self.group} · {self._span_text()}"
+        self.query_one(StatusBar).info = Text(info)
+        chart.refresh()
+
+    def _draw_usage(self, plt: Any) -> None:
+        if self.usage_doc is None:
+            return
+        keys = bucket_keys(
+            self.bucket, self.nexus.clock(), self.buckets, _utc_offset_ms(self.nexus)
+        )
+        data = series(self.usage_doc, self.bucket, keys, by=self.group)
+        values: dict[str, list[float]] | dict[str, list[int]]
         if self.measure == "tokens":
             values = {a: [v / 1000 for v in vs] for a, vs in data.tokens.items()}
             unit = "thousand tokens"
-        else:
+        elif self.measure == "cost":
             values, unit = data.cost_usd, "USD"
-        plt.title(f"{unit} by {self.bucket}, per account")
+        else:
+            values, unit = data.requests, "requests"
+        plt.title(f"{unit} by {self.bucket}, per {self.group}")
         if data.buckets and values:
             labels = [short_bucket(b, self.bucket) for b in data.buckets]
             # plotext takes ``labels`` (its type stub says ``label``)
-            plt.stacked_bar(labels, list(values.values()), labels=list(values.keys()))  # type: ignore[call-arg]
-        chart.refresh()
+            plt.stacked_bar(labels, list(values.values()), labels=list(values.keys()))
+
+    def _draw_windows(self, plt: Any) -> None:
+        if self.windows_doc is None:
+            return
+        history = window_history(self.windows_doc, self.nexus.clock(), self.since_ms)
+        plt.title("window utilization (%), hours from now; resets as vertical lines")
+        if not history:
+            return
+        plt.ylim(0, 100)
+        plt.xlim(-self.buckets * STEP_MS[self.bucket] / 3_600_000, 0)
+        many = len({h.account for h in history}) > 1
+        resets: set[float] = set()
+        for h in history:
+            label = f"{h.account} {h.window}" if many else h.window
+            plt.plot(h.hours_ago, h.percent, label=label, marker="braille")
+            resets.update(h.resets_hours_ago)
+        for at in sorted(resets):
+            plt.vline(at, "red")
 
     def action_bucket(self, bucket: str) -> None:
         if bucket != self.bucket:
             self.bucket = bucket
+            self.buckets = PERIODS[bucket][0]
             self.load()
 
+    def action_period(self) -> None:
+        periods = PERIODS[self.bucket]
+        self.buckets = periods[(periods.index(self.buckets) + 1) % len(periods)]
+        self.load()
+
     def action_toggle_measure(self) -> None:
-        self.measure = "cost" if self.measure == "tokens" else "tokens"
+        self.measure = MEASURES[(MEASURES.index(self.measure) + 1) % len(MEASURES)]
+        self.show_windows = False
         self._draw_chart()
-        span = "last 24 hours" if self.bucket == "hour" else "last 14 days"
-        self.query_one(StatusBar).info = Text(f"{self.measure} by {self.bucket} · {span}")
+
+    def action_toggle_group(self) -> None:
+        self.group = "host" if self.group == "account" else "account"
+        self.show_windows = False
+        self.load()
+
+    def action_toggle_windows(self) -> None:
+        self.show_windows = not self.show_windows
+        self._draw_chart()
 
     def action_reload(self) -> None:
         self.load()
