@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +37,7 @@ HASH_BYTES = 16
 _TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[{}\[\],:]|[^"{}\[\],:]+|"')
 _WS = b" \t\r\n"
 _CUT_KEYS = (b'"system"', b'"tools"')
+_VALUE_KINDS = ("system", "tools")
 
 
 def content_hash(data: bytes) -> bytes:
@@ -85,24 +88,80 @@ class Decomposed:
         return orjson.dumps([[c.offset, c.kind, c.ref.hex()] for c in self.cuts])
 
 
+@dataclass(frozen=True, slots=True)
+class _Element:
+    """One message of a body already cut: its exact bytes, its blob and its chain node."""
+
+    data: bytes
+    blob: Blob
+    node: MessageNode
+
+
+class CutMemory:
+    """What recent bodies were cut into, so that the next turn of a conversation (the same history
+    plus a few messages) is serialised and hashed only past that history: each shared element is
+    recognised by comparing its bytes in place, which costs a memcmp instead of a serialisation and
+    a hash. Chains are remembered by their first message, ``system`` and ``tools`` values by kind.
+    Bounded; a miss costs only the work it would have saved, and every cut is still verified by
+    rebuilding the body."""
+
+    def __init__(self, chains: int = 256, values: int = 8) -> None:
+        self._chains: OrderedDict[bytes, tuple[_Element, ...]] = OrderedDict()
+        self._values: dict[str, list[Blob]] = {}
+        self._max_chains = chains
+        self._max_values = values
+        self._lock = threading.Lock()  # batches are cut in worker threads
+
+    def chain(self, first: bytes) -> tuple[_Element, ...]:
+        with self._lock:
+            found = self._chains.get(first, ())
+            if found:
+                self._chains.move_to_end(first)
+            return found
+
+    def value(self, kind: str, body: bytes, pos: int) -> Blob | None:
+        """A remembered ``kind`` value whose bytes are the body's at ``pos``."""
+        with self._lock:
+            candidates = list(self._values.get(kind, ()))
+        return next((b for b in candidates if body.startswith(b.data, pos)), None)
+
+    def remember(self, elements: Sequence[_Element], values: Sequence[Blob]) -> None:
+        with self._lock:
+            if elements:
+                self._chains[elements[0].data] = tuple(elements)
+                self._chains.move_to_end(elements[0].data)
+                while len(self._chains) > self._max_chains:
+                    self._chains.popitem(last=False)
+            for blob in values:
+                recent = self._values.setdefault(blob.kind, [])
+                if blob not in recent:
+                    recent.insert(0, blob)
+                    del recent[self._max_values :]
+
+
 def cuts_from_json(raw: bytes) -> tuple[Cut, ...]:
     return tuple(Cut(off, kind, bytes.fromhex(ref)) for off, kind, ref in orjson.loads(raw))
 
 
-def decompose(body: bytes, parsed: ParsedRequest | None = None) -> Decomposed:
+def decompose(
+    body: bytes, parsed: ParsedRequest | None = None, memory: CutMemory | None = None
+) -> Decomposed:
     """Cut a request body into skeleton, blobs and message chain; whole-body blob as the fallback.
 
     Bodies written compactly by JavaScript or orjson (Claude Code's are) take the fast path: the
     spans are computed by re-serialising the parsed values, in C. Anything else (other spacing,
     escaped non-ASCII, odd floats) is tokenised. Either way the result must rebuild the exact bytes.
     ``parsed``: the recorder's parse of ``body``, if it has one (saves parsing it again).
+    ``memory``: what recent bodies were cut into (the shared history is not cut again).
     """
     try:
-        parts = _decompose_canonical(body, parsed_body(body, parsed).value)
+        found = _decompose_canonical(body, parsed_body(body, parsed).value, memory)
     except orjson.JSONEncodeError:  # nested deeper than orjson writes (254): tokenised below
-        parts = None
-    if parts is not None and _rebuild_in_memory(parts) == body:
-        return parts
+        found = None
+    if found is not None and _rebuild_in_memory(found[0]) == body:
+        if memory is not None:
+            memory.remember(found[1], [b for b in found[0].blobs if b.kind in _VALUE_KINDS])
+        return found[0]
     try:
         parts = _decompose(body)
     except _NotCuttable:
@@ -117,41 +176,68 @@ class _NotCuttable(Exception):
     pass
 
 
-def _decompose_canonical(body: bytes, parsed: dict[str, Any] | None) -> Decomposed | None:
+def _decompose_canonical(
+    body: bytes, parsed: dict[str, Any] | None, memory: CutMemory | None
+) -> tuple[Decomposed, list[_Element]] | None:
     """Spans of a body that is exactly ``orjson.dumps`` of its own parse ``parsed``, found by
-    measuring the serialised pieces; None when the body is not a JSON object (the caller verifies
-    the rest)."""
+    measuring the serialised pieces (or recognising the bytes ``memory`` holds in place); None when
+    the body is not a JSON object (the caller verifies the rest)."""
     if parsed is None or not body.startswith(b"{"):
         return None
     pieces: list[tuple[int, int, str, bytes]] = []
     blobs: list[Blob] = []
-    nodes: list[MessageNode] = []
+    elements: list[_Element] = []
     pos = 1  # after "{"
     for index, (key, value) in enumerate(parsed.items()):
         pos += (1 if index else 0) + len(orjson.dumps(key)) + 1  # ',' + "key" + ':'
         if key == "messages" and isinstance(value, list) and value:
-            parent: bytes | None = None
-            cursor = pos + 1  # after "["
-            for n, element in enumerate(value):
-                data = orjson.dumps(element)
-                sep = b"," if n else b""
-                blob = Blob(content_hash(data), "message", data)
-                node = MessageNode(node_id(parent, sep, blob.hash), parent, blob.hash, sep)
-                blobs.append(blob)
-                nodes.append(node)
-                parent = node.id
-                cursor += len(sep) + len(data)
-            assert parent is not None
-            pieces.append((pos + 1, cursor, "chain", parent))
+            elements = _cut_messages(body, pos + 1, value, memory)
+            blobs.extend(e.blob for e in elements)
+            cursor = pos + 1 + sum(len(e.node.sep) + len(e.data) for e in elements)
+            pieces.append((pos + 1, cursor, "chain", elements[-1].node.id))
             pos = cursor + 1  # after "]"
             continue
-        data = orjson.dumps(value)
-        if key in ("system", "tools"):
-            blob = Blob(content_hash(data), key, data)
+        if key in _VALUE_KINDS:
+            blob = memory.value(key, body, pos) if memory is not None else None
+            if blob is None:
+                data = orjson.dumps(value)
+                blob = Blob(content_hash(data), key, data)
             blobs.append(blob)
-            pieces.append((pos, pos + len(data), "blob", blob.hash))
-        pos += len(data)
-    return _assemble(body, pieces, blobs, nodes)
+            pieces.append((pos, pos + len(blob.data), "blob", blob.hash))
+            pos += len(blob.data)
+            continue
+        pos += len(orjson.dumps(value))
+    return _assemble(body, pieces, blobs, [e.node for e in elements]), elements
+
+
+def _cut_messages(
+    body: bytes, cursor: int, messages: list[Any], memory: CutMemory | None
+) -> list[_Element]:
+    """The elements of a non-empty ``messages`` array whose first element starts at ``cursor``.
+    Leading elements whose bytes (and chain) an earlier body had are taken from ``memory``."""
+    first = orjson.dumps(messages[0])
+    known = memory.chain(first) if memory is not None else ()
+    out: list[_Element] = []
+    parent: bytes | None = None
+    for n, element in enumerate(messages):
+        sep = b"," if n else b""
+        cursor += len(sep)
+        same = known[n] if n < len(known) else None
+        if (
+            same is not None
+            and same.node.parent_id == parent
+            and body.startswith(same.data, cursor)
+        ):
+            out.append(same)
+        else:
+            known = ()
+            data = first if n == 0 else orjson.dumps(element)
+            blob = Blob(content_hash(data), "message", data)
+            out.append(_Element(data, blob, MessageNode(node_id(parent, sep, blob.hash), parent,
+                                                        blob.hash, sep)))  # fmt: skip
+        parent = out[-1].node.id
+        cursor += len(out[-1].data)
+    return out
 
 
 def _assemble(

@@ -23,7 +23,7 @@ from nexus.records import (
     now_ms,
 )
 from nexus.store.base import StoreStats
-from nexus.store.content import cuts_from_json, rebuild_body
+from nexus.store.content import CutMemory, cuts_from_json, rebuild_body
 from nexus.store.filters import build_where
 from nexus.store.rows import (
     SUMMARY_WIDTH,
@@ -46,6 +46,7 @@ _KNOWN_BLOBS_MAX = 100_000
 
 class CoreMixin(_Base):
     _known_blobs: set[bytes]
+    _cut_memory: CutMemory
 
     def _sql(self, name: str, **parts: str) -> str:
         return self.q[name].format(summary_columns=self.q["summary_columns"], **parts)
@@ -80,7 +81,7 @@ class CoreMixin(_Base):
     def _prepare(
         self, records: Sequence[RequestRecord], known: set[bytes]
     ) -> tuple[PreparedBatch, Any]:
-        return prepare_batch(records, known), self._extra_rows(records)
+        return prepare_batch(records, known, self._cut_memory), self._extra_rows(records)
 
     def _extra_rows(self, records: Sequence[RequestRecord]) -> Any:
         """Rows other areas derive from new records, prepared in the same worker thread (CPU)."""

@@ -23,7 +23,7 @@ from nexus.records import (
     Usage,
     now_ms,
 )
-from nexus.store.content import Blob, content_hash, decompose
+from nexus.store.content import Blob, CutMemory, content_hash, decompose
 
 CODEC_NONE = 0
 CODEC_ZSTD = 1
@@ -99,12 +99,15 @@ class PreparedBatch:
     nodes: list[tuple[Any, ...]]
     requests: dict[str, tuple[Any, ...]]
     request_blobs: list[tuple[str, bytes]]
-    blob_hashes: list[bytes]
+    blob_hashes: list[bytes]  # and node ids: what ``known_blobs`` learns once the batch is stored
 
 
-def prepare_batch(records: Sequence[RequestRecord], known_blobs: set[bytes]) -> PreparedBatch:
-    """Decompose and compress everything a batch writes. ``known_blobs`` holds hashes already stored
-    (a cache: a miss only costs a redundant insert that the database ignores)."""
+def prepare_batch(
+    records: Sequence[RequestRecord], known_blobs: set[bytes], memory: CutMemory | None = None
+) -> PreparedBatch:
+    """Decompose and compress everything a batch writes. ``known_blobs`` holds the hashes of blobs
+    and the ids of message nodes already stored (a cache: a miss only costs a redundant insert that
+    the database ignores); ``memory``, what recent bodies were cut into."""
     blobs: dict[bytes, tuple[Any, ...]] = {}
     nodes: dict[bytes, tuple[Any, ...]] = {}
     requests: dict[str, tuple[Any, ...]] = {}
@@ -118,11 +121,12 @@ def prepare_batch(records: Sequence[RequestRecord], known_blobs: set[bytes]) -> 
 
     for record in records:
         ex = record.exchange
-        parts = decompose(ex.request_body, record.parsed_request)
+        parts = decompose(ex.request_body, record.parsed_request, memory)
         for blob in parts.blobs:
             add_blob(blob)
         for node in parts.nodes:
-            nodes.setdefault(node.id, (node.id, node.parent_id, node.blob_hash, node.sep))
+            if node.id not in known_blobs:
+                nodes.setdefault(node.id, (node.id, node.parent_id, node.blob_hash, node.sep))
         tail = next((c.ref for c in parts.cuts if c.kind == "chain"), None)
         direct = [c.ref for c in parts.cuts if c.kind == "blob"]
         headers = headers_json(ex.request_headers)
@@ -147,7 +151,7 @@ def prepare_batch(records: Sequence[RequestRecord], known_blobs: set[bytes]) -> 
             pack_json(record.response_message), written,
         )  # fmt: skip
     return PreparedBatch(
-        list(blobs.values()), list(nodes.values()), requests, request_blobs, list(blobs)
+        list(blobs.values()), list(nodes.values()), requests, request_blobs, [*blobs, *nodes]
     )
 
 

@@ -8,7 +8,7 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nexus.store.content import decompose, rebuild_body
+from nexus.store.content import CutMemory, decompose, rebuild_body
 
 
 def rebuilt(body: bytes) -> bytes:
@@ -112,7 +112,51 @@ def test_the_fast_path_cuts_exactly_where_the_tokenizer_does(messages, system, e
         body = orjson.dumps({**extra, "system": system, "messages": messages})
     except TypeError:  # a float orjson cannot write
         return
-    fast, slow = _decompose_canonical(body, orjson.loads(body)), _decompose(body)
-    assert fast is not None
+    found, slow = _decompose_canonical(body, orjson.loads(body), None), _decompose(body)
+    assert found is not None
+    fast = found[0]
     assert (fast.skeleton, fast.cuts, fast.nodes) == (slow.skeleton, slow.cuts, slow.nodes)
     assert rebuilt(body) == body
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    turns=st.lists(
+        st.tuples(st.integers(0, 6), messages, st.sampled_from([None, "s1", "s2"])),
+        min_size=1,
+        max_size=6,
+    ),
+    base=messages,
+)
+def test_a_cut_from_memory_is_the_cut_without_it(turns, base):
+    """Turns that share, edit and rewind a history, cut with one memory, come out exactly as each
+    body cut alone: the memory only saves work."""
+    memory = CutMemory(chains=2, values=1)
+    history = list(base)
+    for keep, added, system in turns:
+        history = history[:keep] + added
+        fields = {"system": system, "messages": history} if system else {"messages": history}
+        try:
+            body = orjson.dumps({"model": "m", **fields, "tools": [keep]})
+        except TypeError:  # a float orjson cannot write
+            return
+        alone, remembered = decompose(body), decompose(body, memory=memory)
+        assert remembered == alone
+        assert decompose(body, memory=memory) == alone  # the same body again: all from memory
+
+
+def test_the_next_turn_reuses_the_history_and_a_changed_message_is_cut_again():
+    memory = CutMemory()
+    history = [
+        {"role": "user" if i % 2 else "assistant", "content": f"m{i}" * 50} for i in range(8)
+    ]
+    first = decompose(orjson.dumps({"messages": history}), memory=memory)
+    changed = [*history[:3], {"role": "user", "content": "m3" * 50 + "!"}, *history[4:]]
+    second = decompose(orjson.dumps({"messages": [*changed, {"role": "user", "content": "new"}]}),
+                       memory=memory)  # fmt: skip
+    assert all(a is b for a, b in zip(second.blobs[:3], first.blobs[:3], strict=True)), "recalled"
+    assert second.blobs[3].data == orjson.dumps(changed[3])
+    assert second.nodes[3].id != first.nodes[3].id and second.nodes[4].id != first.nodes[4].id
+    assert second == decompose(
+        orjson.dumps({"messages": [*changed, {"role": "user", "content": "new"}]})
+    )

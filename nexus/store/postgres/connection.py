@@ -20,6 +20,7 @@ import asyncpg
 
 from nexus.errors import ConfigError, StoreUnavailable
 from nexus.store import connector, migrate, queries
+from nexus.store.content import CutMemory
 from nexus.store.dialect import POSTGRES
 
 Params = Mapping[str, Any] | Sequence[Any]
@@ -119,6 +120,7 @@ class PostgresConnection:
         self.max_connections = max_connections
         self.q = queries.load("postgres")
         self._pool: asyncpg.Pool | None = None
+        self._cut_memory = CutMemory()  # recent bodies' cuts: a history is not cut again
         self._known_blobs: set[bytes] = set()
 
     async def open(self) -> None:

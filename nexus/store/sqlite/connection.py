@@ -21,6 +21,7 @@ import aiosqlite
 
 from nexus.errors import StoreUnavailable
 from nexus.store import connector, migrate, queries
+from nexus.store.content import CutMemory
 from nexus.store.dialect import SQLITE
 
 Params = Mapping[str, Any] | Sequence[Any]
@@ -121,6 +122,7 @@ class SqliteConnection:
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._write_lock = asyncio.Lock()
+        self._cut_memory = CutMemory()  # recent bodies' cuts: a history is not cut again
         self._known_blobs: set[bytes] = set()  # blob hashes already stored: skip re-compressing
 
     async def open(self) -> None:
