@@ -262,10 +262,10 @@ async def run_pipeline(
     from nexus.store import build_store
     from nexus.usage.cost import make_cost_function
 
-    store: Any = build_store(url)
+    store: Any = build_store(url, inline=True)  # as the recorder child opens it
     await store.open()
     try:
-        linker = ConversationLinker(store)
+        linker = ConversationLinker(store, in_thread=False)
 
         async def link(records: Any) -> None:
             await linker.link_batch(records)

@@ -17,15 +17,19 @@ time.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 from nexus.conversations.linker import Decision, decide, provided_keys
 from nexus.conversations.summary import add_request, compute
 from nexus.conversations.view import Prepared, RequestView, prepare
 from nexus.records import Link, LinkNode, RequestRecord, RequestSummary, StoredRequest
 from nexus.store.base import ConversationStore, LinkIndex, Position
+
+_A = TypeVar("_A")
+_R = TypeVar("_R")
+_Cpu = Callable[[Callable[[Any], Any], Any], Awaitable[Any]]
 
 
 class LinkingStore(ConversationStore, Protocol):
@@ -35,15 +39,21 @@ class LinkingStore(ConversationStore, Protocol):
 class ConversationLinker:
     """Links requests into conversations; safe to share by every writer of one process."""
 
-    def __init__(self, store: LinkingStore) -> None:
+    def __init__(self, store: LinkingStore, *, in_thread: bool = True) -> None:
         self.store = store
+        # Fingerprinting is CPU work: off the event loop, unless nobody waits on it (the recorder
+        # child), where the hop to a worker thread would cost more than it saves.
+        self.in_thread = in_thread
+
+    async def _cpu(self, fn: Callable[[_A], _R], arg: _A) -> _R:
+        return await asyncio.to_thread(fn, arg) if self.in_thread else fn(arg)
 
     async def link_batch(self, records: Sequence[RequestRecord]) -> list[Link]:
         """Link freshly written records; returns the links written (theirs and any repaired)."""
         if not records:
             return []
         views = [RequestView.from_record(r) for r in records]
-        prepared = await asyncio.to_thread(_prepare_all, views)
+        prepared = await self._cpu(_prepare_all, views)
         summaries = [summary_of(r) for r in records]
         return await self._link(list(zip(prepared, summaries, strict=True)))
 
@@ -52,7 +62,7 @@ class ConversationLinker:
         if not stored:
             return []
         views = [RequestView.from_stored(s) for s in stored]
-        prepared = await asyncio.to_thread(_prepare_all, views)
+        prepared = await self._cpu(_prepare_all, views)
         return await self._link([(p, s.summary) for p, s in zip(prepared, stored, strict=True)])
 
     async def catch_up(self, limit: int = 500) -> list[Link]:
@@ -88,7 +98,7 @@ class ConversationLinker:
 
     async def _link(self, items: list[tuple[Prepared, RequestSummary]]) -> list[Link]:
         async with self.store.link_index() as index:
-            run = _Run(index, self.store)
+            run = _Run(index, self.store, self._cpu)
             await run.link_all(items)
             return await index.publish(list(run.links.values()))
 
@@ -100,9 +110,10 @@ def _prepare_all(views: Sequence[RequestView]) -> list[Prepared]:
 class _Run:
     """One linking pass inside one index transaction."""
 
-    def __init__(self, index: LinkIndex, store: LinkingStore) -> None:
+    def __init__(self, index: LinkIndex, store: LinkingStore, cpu: _Cpu) -> None:
         self.ix = index
         self.store = store
+        self.cpu = cpu
         self.links: dict[str, Link] = {}
         self.touched: set[str | None] = set()  # conversations whose summary must be recounted
         self.sessions: set[tuple[str, str]] = set()  # sessions whose background calls to re-file
@@ -141,7 +152,7 @@ class _Run:
             await self.ix.delete_nodes([old.request_id])
             self.touched.add(old.conversation_id)
             return
-        prepared = await asyncio.to_thread(prepare, RequestView.from_stored(stored))
+        prepared = await self.cpu(prepare, RequestView.from_stored(stored))
         decision = await decide(prepared, self.ix)
         node = decision.node
         await self.ix.put_node(node, decision.keys)

@@ -49,7 +49,8 @@ class _LiveLinking:
     def __init__(self, store: Store, watch: Any = None) -> None:
         from nexus.conversations.worker import ConversationLinker
 
-        self.linker = ConversationLinker(store)  # type: ignore[arg-type]
+        # On this process's loop nobody waits: fingerprints are computed on it, not in a thread.
+        self.linker = ConversationLinker(store, in_thread=False)  # type: ignore[arg-type]
         self.watch = watch  # nexus.alerts.watch.RecordWatch: alerts from what was stored
 
     async def __call__(self, records: Sequence[RequestRecord]) -> None:
@@ -175,7 +176,7 @@ async def _open_store(url: str, stop: asyncio.Event, retry_s: float) -> Store | 
 
     failures, delay = 0, retry_s
     while True:
-        store = build_store(url)
+        store = build_store(url, inline=True)  # this loop serves nobody who waits
         try:
             await store.open()
             return store

@@ -47,6 +47,7 @@ _KNOWN_BLOBS_MAX = 100_000
 class CoreMixin(_Base):
     _known_blobs: set[bytes]
     _cut_memory: CutMemory
+    inline: bool
 
     def _sql(self, name: str, **parts: str) -> str:
         return self.q[name].format(summary_columns=self.q["summary_columns"], **parts)
@@ -63,9 +64,13 @@ class CoreMixin(_Base):
             new = [r for r in records if r.id not in existing]
             if not new:
                 return
-            # Cutting and compressing a batch of big bodies takes hundreds of ms: off the event
-            # loop, which also serves the proxy. (Only this method adds to ``known``, after it.)
-            batch, extra = await asyncio.to_thread(self._prepare, new, known)
+            # Cutting and compressing a batch of big bodies takes tens of ms: off the event loop,
+            # unless nobody waits on it (``inline``: the recorder child). Only this method adds to
+            # ``known``, after it.
+            if self.inline:
+                batch, extra = self._prepare(new, known)
+            else:
+                batch, extra = await asyncio.to_thread(self._prepare, new, known)
             await tx.executemany("blob_insert", batch.blobs)
             await tx.executemany("node_insert", batch.nodes)
             await tx.executemany("request_insert", list(batch.requests.values()))

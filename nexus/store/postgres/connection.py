@@ -114,8 +114,16 @@ class PostgresConnection:
     dialect = "postgres"
     sql_dialect = POSTGRES
 
-    def __init__(self, dsn: str, *, schema: str | None = None, max_connections: int = 10) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        schema: str | None = None,
+        max_connections: int = 10,
+        inline: bool = False,
+    ) -> None:
         self.dsn = dsn
+        self.inline = inline  # batch cutting on the loop's thread (build_store)
         self.schema = schema
         self.max_connections = max_connections
         self.q = queries.load("postgres")

@@ -26,8 +26,8 @@ class SqliteStore(
 ):  # EventsMixin adds search rows to write_batch and takes them out before prune
     """The Store on SQLite (WAL; one writer connection, one reader)."""
 
-    def __init__(self, path: Any) -> None:
-        super().__init__(path)
+    def __init__(self, path: Any, *, inline: bool = False) -> None:
+        super().__init__(path, inline=inline)
         self._compose(self, self.q)
 
 

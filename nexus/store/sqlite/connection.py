@@ -96,6 +96,32 @@ class Tx:
         return await _fetchone(self._conn, _statement(self.q, name, params), params)
 
 
+class InlineTx:
+    """``Tx`` on a plain sqlite3 connection, run on the caller's thread: no round trip to a driver
+    thread per statement (~0.1 ms of CPU each). Only for a process whose event loop serves nothing
+    that waits (the recorder child); the proxy process keeps ``Tx``."""
+
+    def __init__(self, conn: sqlite3.Connection, q: dict[str, str]) -> None:
+        self._conn = conn
+        self.q = q
+        self.notify = False
+
+    async def execute(self, name: str, params: Params = ()) -> int:
+        return self._conn.execute(_statement(self.q, name, params), params).rowcount
+
+    async def executemany(self, name: str, rows: Iterable[Params]) -> None:
+        rows = list(rows)
+        if rows:
+            self._conn.executemany(_statement(self.q, name, rows[0]), rows)
+
+    async def fetchall(self, name: str, params: Params = ()) -> list[Row]:
+        return self._conn.execute(_statement(self.q, name, params), params).fetchall()
+
+    async def fetchone(self, name: str, params: Params = ()) -> Row | None:
+        row: Row | None = self._conn.execute(_statement(self.q, name, params), params).fetchone()
+        return row
+
+
 # Each aiosqlite call is a round trip to its thread (~0.1 ms of CPU in queues and wake-ups): a query
 # and its rows come back in one (execute_fetchall), not two (execute, then cursor.fetchall). Rows are
 # ``sqlite3.Row``: read by column name (and still by position, for raw statements).
@@ -116,8 +142,10 @@ class SqliteConnection:
     dialect = "sqlite"
     sql_dialect = SQLITE
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, inline: bool = False) -> None:
         self.path = Path(path)
+        self.inline = inline  # write transactions and batch cutting on the loop's thread
+        self._inline: sqlite3.Connection | None = None
         self.q = queries.load("sqlite")
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
@@ -138,8 +166,18 @@ class SqliteConnection:
             self._reader.row_factory = sqlite3.Row
             for pragma in _PRAGMAS[2:]:
                 await self._reader.execute(pragma)
+            if self.inline:
+                self._inline = sqlite3.connect(
+                    self.path, isolation_level=None, check_same_thread=False
+                )  # write transactions are serialised by the lock, whichever thread runs them
+                self._inline.row_factory = sqlite3.Row
+                for pragma in _PRAGMAS[2:]:
+                    self._inline.execute(pragma)
 
     async def close(self) -> None:
+        if self._inline is not None:
+            self._inline.close()
+            self._inline = None
         for conn in (self._reader, self._writer):
             if conn is not None:
                 with contextlib.suppress(Exception):
@@ -196,8 +234,12 @@ class SqliteConnection:
     _execute = execute
 
     @contextlib.asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[Tx]:
+    async def _transaction(self) -> AsyncIterator[connector.Tx]:
         """One write transaction (BEGIN IMMEDIATE); commits on success, rolls back on error."""
+        if self._inline is not None:
+            async with self._inline_transaction(self._inline) as tx:
+                yield tx
+            return
         async with self._write_lock:
             conn = self._conn(writer=True)
             with map_store_errors():
@@ -212,6 +254,19 @@ class SqliteConnection:
 
     def transaction(self) -> AbstractAsyncContextManager[connector.Tx]:
         return self._transaction()
+
+    @contextlib.asynccontextmanager
+    async def _inline_transaction(self, conn: sqlite3.Connection) -> AsyncIterator[InlineTx]:
+        async with self._write_lock:
+            with map_store_errors():
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield InlineTx(conn, self.q)
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+            self._after_commit()
 
     def _after_commit(self) -> None:
         """Hook run after every commit (the event bus wakes the live feed here)."""
