@@ -26,10 +26,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import shutil
 import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -43,6 +43,7 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bodies import TURNS, Session  # noqa: E402
+from processes import ProcessCpu, count_records, cpu_seconds, fresh_postgres  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.fakes.serve_process import recorder_pid  # noqa: E402
@@ -56,6 +57,10 @@ ADDED_P99_PACED_MS = 10.0
 RPS_C16 = {"json": 600.0, "stream": 500.0}
 P99_C16_MS = 60.0
 RSS_LIMIT_MB = 200.0
+# Issue 18: the recorder beside the proxy.
+DRAIN_AFTER_C16_S = 2.0  # backlog stored within this after a saturating cell
+VISIBLE_P99_MS = 500.0  # at >= 100 req/s, answer -> live-feed event
+VISIBLE_WITH_HOGS_MS = 5000.0  # beside CPU-bound processes at normal priority
 
 
 # ---------------------------------------------------------------------------------------------
@@ -92,18 +97,13 @@ def proc_status(pid: int) -> dict[str, int]:
     return values
 
 
-def cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 @dataclass
 class Stack:
     """The fake upstream and ``nexus serve``, each a child process."""
 
     workdir: Path
     pin: bool
+    db_url: str = ""  # "" : a SQLite file in workdir
     variant: str = ""
     extra_env: dict[str, str] = field(default_factory=dict)
     upstream_url: str = ""
@@ -115,8 +115,11 @@ class Stack:
     bare_url: str = ""
     with_bare: bool = True
 
+    api_url: str = ""
+
     def __post_init__(self) -> None:
         self.db_path = self.workdir / "nexus.db"
+        self.db_url = self.db_url or f"sqlite:///{self.db_path}"
 
     def _env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("NEXUS_", "GEMINI"))}
@@ -150,11 +153,12 @@ class Stack:
         self.nexus = subprocess.Popen(
             [*self._taskset("0"), PYTHON, *launcher, "serve",
              "--proxy-port", str(proxy_port), "--api-port", str(api_port),
-             "--upstream", self.upstream_url, "--db", f"sqlite:///{self.db_path}",
+             "--upstream", self.upstream_url, "--db", self.db_url,
              "--log-level", "WARNING"],
             cwd=ROOT, env=self._nexus_env(), stderr=open(self.workdir / "nexus.log", "wb"),
         )  # fmt: skip
         self.proxy_url = f"http://127.0.0.1:{proxy_port}"
+        self.api_url = f"http://127.0.0.1:{api_port}"
         if self.with_bare:
             bare_port = free_port()
             self.bare = subprocess.Popen(
@@ -218,10 +222,11 @@ class Stack:
         return total
 
     def records(self) -> int:
-        if not self.db_path.exists():
-            return 0
-        with sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=10) as db:
-            return int(db.execute("SELECT count(*) FROM requests").fetchone()[0])
+        return count_records(self.db_url)
+
+    def process_cpu(self) -> ProcessCpu:
+        assert self.nexus is not None
+        return ProcessCpu(self.nexus.pid, self.recorder_pid(), self.db_url)
 
     def spool_backlog(self) -> tuple[int, int]:
         """(files, bytes) in Nexus's spool folder: records on disk the store may not have yet."""
@@ -283,6 +288,10 @@ class Cell:
     client_cpu_s: float = 0.0
     nexus_cpu_start: float = 0.0
     nexus_cpu_settled_s: float = 0.0  # Nexus CPU from the cell's start until the recorder caught up
+    # CPU ms per request (warm-up included) from the cell's start until the recorder caught up, by
+    # process: proxy, recorder, database (Postgres backends); and how long the catching up took.
+    process_ms: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    drain_s: float = 0.0
 
     @property
     def rps(self) -> float:
@@ -494,6 +503,51 @@ def print_table(cells: list[Cell], stack: Stack) -> list[str]:
     return failures
 
 
+def print_processes(cells: list[Cell], stack: Stack) -> list[str]:
+    """CPU per request by process, and the catching up after each Nexus cell (issue 18)."""
+    failures: list[str] = []
+    database = "postgres" if stack.db_url.startswith("postgresql") else "sqlite"
+    print(f"CPU ms per request by process, from each Nexus cell's start until its records were"
+          f" stored (warm-up included; database: {database})")  # fmt: skip
+    head = (
+        f"{'mode':<7}{'c':>7}{'proxy':>9}{'recorder':>10}{'database':>10}{'tree':>9}{'drain s':>9}"
+    )
+    print(head)
+    print("-" * len(head))
+    for cell in cells:
+        if cell.target != "nexus":
+            continue
+        proxy, recorder, db = cell.process_ms
+        print(f"{cell.mode:<7}{cell.level:>7}{proxy:>9.2f}{recorder:>10.2f}{db:>10.2f}"
+              f"{proxy + recorder + db:>9.2f}{cell.drain_s:>9.1f}")  # fmt: skip
+        if cell.concurrency >= 16 and not cell.rate and cell.drain_s > DRAIN_AFTER_C16_S:
+            failures.append(
+                f"{cell.mode} c={cell.level}: backlog stored {cell.drain_s:.1f} s after the cell"
+                f" > {DRAIN_AFTER_C16_S:g} s"
+            )
+    print()
+    return failures
+
+
+def visibility_cell(stack: Stack, spec: str, seconds: float, seq: int) -> list[str]:
+    """A paced cell through Nexus while the live feed is followed (benchmarks/visibility.py)."""
+    from visibility import measure, pct, report
+
+    rate_text, _, hogs_text = spec.partition(":")
+    rate, hogs = float(rate_text), int(hogs_text or 0)
+    result = _runner()(
+        measure(stack.proxy_url, stack.api_url, rate, hogs, int(rate * seconds), seq)
+    )
+    print(report(result))
+    lags = result.lags_ms()
+    limit = VISIBLE_WITH_HOGS_MS if hogs else VISIBLE_P99_MS if rate >= 100 else None
+    if limit is not None and (result.missing() or pct(lags, 99) > limit):
+        unseen = f", {result.missing()} unseen" if result.missing() else ""
+        return [f"visibility at {rate:g} req/s with {hogs} hogs: p99 {pct(lags, 99):.0f} ms"
+                f" > {limit:.0f} ms{unseen}"]  # fmt: skip
+    return []
+
+
 # ---------------------------------------------------------------------------------------------
 # Modes
 
@@ -515,13 +569,19 @@ def matrix(args: argparse.Namespace, stack: Stack) -> int:
         for conc, rate in levels:
             n = args.requests_c1 if conc == 1 else args.requests_paced if rate else args.requests
             for target in ("direct", "bare", "nexus") if stack.with_bare else ("direct", "nexus"):
+                processes = stack.process_cpu()
+                before = processes.sample() if target == "nexus" else None
                 cell = run_cell(stack, mode, conc, target, n, args.warmup, seq, rate)
                 seq += n + args.warmup
-                if target == "nexus":
+                if target == "nexus" and before is not None:
                     sent_through += cell.sent + args.warmup
                     rss_after.append((f"{mode} c={cell.level}", stack.rss_mb()[0]))
                     stored_so_far, waited = stack.wait_for_records(sent_through)
                     cell.nexus_cpu_settled_s = stack.nexus_cpu() - cell.nexus_cpu_start
+                    spent = processes.delta(before, processes.sample())
+                    per = 1000 / max(cell.sent + args.warmup, 1)
+                    cell.process_ms = (spent[0] * per, spent[1] * per, spent[2] * per)
+                    cell.drain_s = waited
                     caught_up.append(f"{mode} c={cell.level} {waited:.1f} s")
                     if stored_so_far < sent_through:
                         caught_up[-1] += f" ({sent_through - stored_so_far} missing)"
@@ -537,6 +597,10 @@ def matrix(args: argparse.Namespace, stack: Stack) -> int:
     rec_rss, rec_peak = stack.recorder_rss_mb()
     print()
     failures = print_table(cells, stack)
+    failures += print_processes(cells, stack)
+    for spec in args.visibility:
+        failures += visibility_cell(stack, spec, args.visibility_seconds, seq)
+        seq += 10_000
     print("Nexus RSS after each cell: " + ", ".join(f"{k} {v:.0f} MB" for k, v in rss_after))
     print("recorder caught up after each cell in: " + ", ".join(caught_up))
     print(
@@ -639,19 +703,21 @@ def soak(args: argparse.Namespace, stack: Stack) -> int:
 def running_stack(args: argparse.Namespace) -> Iterator[Stack]:
     workdir = Path(tempfile.mkdtemp(prefix="nexus-bench-"))
     extra_env = dict(item.split("=", 1) for item in args.env)
-    stack = Stack(workdir, pin=args.pin, variant=args.variant, extra_env=extra_env,
-                  with_bare=not args.no_bare and not args.minutes)  # fmt: skip
-    if args.pin:
-        os.sched_setaffinity(0, {1})  # the load generator shares CPU 1 with the fake
-    try:
-        stack.start()
-        yield stack
-    finally:
-        stack.stop()
-        if args.keep:
-            print(f"kept {workdir}", file=sys.stderr)
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+    with contextlib.ExitStack() as resources:
+        db_url = resources.enter_context(fresh_postgres()) if args.db == "postgres" else ""
+        stack = Stack(workdir, pin=args.pin, db_url=db_url, variant=args.variant,
+                      extra_env=extra_env, with_bare=not args.no_bare and not args.minutes)  # fmt: skip
+        if args.pin:
+            os.sched_setaffinity(0, {1})  # the load generator shares CPU 1 with the fake
+        try:
+            stack.start()
+            yield stack
+        finally:
+            stack.stop()
+            if args.keep:
+                print(f"kept {workdir}", file=sys.stderr)
+            else:
+                shutil.rmtree(workdir, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -687,6 +753,18 @@ def main(argv: list[str] | None = None) -> int:
         help="extra environment variable for the Nexus process (e.g. MALLOC_ARENA_MAX=2)",
     )  # fmt: skip
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (db, log)")
+    parser.add_argument(
+        "--db", choices=["sqlite", "postgres"], default="sqlite",
+        help="Nexus's store: a SQLite file, or a fresh database on the local Postgres (dropped after)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--visibility", nargs="*", default=[], metavar="RATE[:HOGS]",
+        help="after the matrix, paced cells at RATE req/s (beside HOGS CPU-bound processes) timing "
+        "each answer until its event on the API's live feed, e.g. 100 10:2",
+    )  # fmt: skip
+    parser.add_argument(
+        "--visibility-seconds", type=float, default=12.0, help="length of each visibility cell"
+    )
     args = parser.parse_args(argv)  # fmt: skip
     print("$ " + " ".join([Path(PYTHON).name, *sys.argv]))
     print(f"cpus {os.cpu_count()}, load average {os.getloadavg()[0]:.2f}, pin {args.pin},"

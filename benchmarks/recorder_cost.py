@@ -72,6 +72,7 @@ STAGES: list[tuple[str, str, str]] = [
     ("index parse", "nexus.store.events", "search_text"),
     ("link", "nexus.conversations.worker", "ConversationLinker.link_batch"),
     ("link prepare", "nexus.conversations.worker", "_prepare_all"),
+    ("link prepare", "nexus.conversations.worker", "ConversationLinker._prepare_all"),
 ]
 
 

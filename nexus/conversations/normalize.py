@@ -14,12 +14,15 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from nexus.claude_code import fork_directive, has_compaction_marker, is_compaction_prompt
 from nexus.wire import parse_object, strip_reminders
+
+if TYPE_CHECKING:
+    from nexus.conversations.memory import FingerprintMemory
 
 _AGENT_TOOLS = frozenset({"Agent", "Task"})
 _SUMMARY_TAG = re.compile(r"<summary>(.*?)(?:</summary>|$)", re.DOTALL)
@@ -74,35 +77,43 @@ def parse_json(raw: bytes | None) -> dict[str, Any] | None:
 
 
 def fingerprint(
-    body: dict[str, Any], response: dict[str, Any] | None, *, is_compaction: bool = False
+    body: dict[str, Any],
+    response: dict[str, Any] | None,
+    *,
+    is_compaction: bool = False,
+    memory: FingerprintMemory | None = None,
 ) -> Fingerprint:
+    """``memory``: what recent requests' messages normalised to (the shared history is taken from
+    there instead of normalised and hashed again; the result is the same)."""
     raw_messages = body.get("messages")
-    seen: set[str] = set()
-    messages = normalize_messages(raw_messages if isinstance(raw_messages, list) else [], seen)
-    if is_compaction:
-        messages = _without_compaction_prompt(messages)
-    hashes = [_message_hash(m) for m in messages]
-    prefixes: list[str] = []
-    previous = ""
-    for h in hashes:
-        previous = _chain(previous, h)
-        prefixes.append(previous)
+    raw = raw_messages if isinstance(raw_messages, list) else []
+    known = memory.normalise(raw) if memory is not None and not is_compaction else None
+    if known is not None:
+        messages, prefixes, seen = known.messages, known.prefixes, known.seen
+        first_keys, marker_index = known.first_user_keys, known.marker_index
+    else:
+        seen = set()
+        messages = normalize_messages(raw, seen)
+        if is_compaction:
+            messages = _without_compaction_prompt(messages)
+        prefixes = chain_prefixes("", [message_hash(m) for m in messages])
+        first_keys, marker_index = first_user_keys(messages), _last_marker(messages)
     continuation = None
     content = response.get("content") if response else None
     reply = _normalize_blocks(content if isinstance(content, list) else [], seen)
     if reply:
         if messages and messages[-1][0] == "assistant":  # a prefill: the reply extends it
             base = prefixes[-2] if len(prefixes) > 1 else ""
-            continuation = _chain(base, _message_hash(("assistant", messages[-1][1] + reply)))
+            continuation = _chain(base, message_hash(("assistant", messages[-1][1] + reply)))
         else:
             continuation = _chain(
-                prefixes[-1] if prefixes else "", _message_hash(("assistant", reply))
+                prefixes[-1] if prefixes else "", message_hash(("assistant", reply))
             )
-    marker_index, marker_lines = _compaction_marker(messages)
+    marker_lines = marker_line_keys(messages[marker_index - 1]) if marker_index else ()
     return Fingerprint(
         prefix_keys=tuple(prefixes),
         continuation_key=continuation,
-        first_user_keys=_first_user_keys(messages),
+        first_user_keys=first_keys,
         marker_index=marker_index,
         marker_line_keys=marker_lines,
         agent_calls=_agent_calls(content if isinstance(content, list) else []),
@@ -116,22 +127,41 @@ def normalize_messages(raw: list[Any], seen_tool_ids: set[str]) -> list[Message]
     consecutive messages merged. ``seen_tool_ids`` carries tool-id de-duplication across calls."""
     out: list[Message] = []
     for message in raw:
-        if not isinstance(message, dict):
+        one = normalize_message(message, seen_tool_ids)
+        if one is None:
             continue
-        role = message.get("role")
-        if role not in ("user", "assistant"):
-            continue
-        content = message.get("content")
-        if isinstance(content, str):
-            content = [{"type": "text", "text": content}]
-        blocks = _normalize_blocks(content if isinstance(content, list) else [], seen_tool_ids)
-        if not blocks:
-            continue
+        role, blocks = one
         if out and out[-1][0] == role:
             out[-1] = (role, out[-1][1] + blocks)
         else:
             out.append((role, blocks))
     return out
+
+
+def normalize_message(message: Any, seen_tool_ids: set[str]) -> Message | None:
+    """One raw message normalised on its own (before merging with its neighbours); None when it
+    leaves nothing (a system message, an empty one)."""
+    if not isinstance(message, dict):
+        return None
+    role = message.get("role")
+    if role not in ("user", "assistant"):
+        return None
+    content = message.get("content")
+    if isinstance(content, str):
+        content = [{"type": "text", "text": content}]
+    blocks = _normalize_blocks(content if isinstance(content, list) else [], seen_tool_ids)
+    return (role, blocks) if blocks else None
+
+
+def tool_keys(blocks: list[Any]) -> tuple[str, ...]:
+    """The tool ids that normalised ``blocks`` add to the de-duplication set."""
+    keys = []
+    for block in blocks:
+        if block.get("type") == "tool_use":
+            keys.append("u:" + block["id"])
+        elif block.get("type") == "tool_result":
+            keys.append("r:" + block["tool_use_id"])
+    return tuple(keys)
 
 
 def _normalize_blocks(blocks: list[Any], seen: set[str]) -> list[Any]:
@@ -189,7 +219,7 @@ def _clean_text(text: object) -> str:
     return strip_reminders(text).strip()
 
 
-def _message_hash(message: Message) -> str:
+def message_hash(message: Message) -> str:
     try:
         return digest(orjson.dumps(message, option=orjson.OPT_SORT_KEYS))
     except orjson.JSONEncodeError:  # nested past orjson's write limit (254 levels; a parse: 1024)
@@ -216,6 +246,15 @@ def _flat_bytes(value: Any) -> bytes:
     return bytes(out)
 
 
+def chain_prefixes(previous: str, hashes: list[str]) -> list[str]:
+    """The prefix keys P_k that continue ``previous`` over ``hashes``."""
+    out = []
+    for h in hashes:
+        previous = _chain(previous, h)
+        out.append(previous)
+    return out
+
+
 def _chain(previous: str, message_hash: str) -> str:
     return digest((previous + message_hash).encode())
 
@@ -224,7 +263,7 @@ def _texts(blocks: list[Any]) -> list[str]:
     return [b["text"] for b in blocks if b.get("type") == "text"]
 
 
-def _first_user_keys(messages: list[Message]) -> tuple[str, ...]:
+def first_user_keys(messages: list[Message]) -> tuple[str, ...]:
     first = next((blocks for role, blocks in messages if role == "user"), None)
     if first is None:
         return ()
@@ -235,15 +274,21 @@ def _first_user_keys(messages: list[Message]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(keys))
 
 
-def _compaction_marker(messages: list[Message]) -> tuple[int, tuple[str, ...]]:
+def _last_marker(messages: list[Message]) -> int:
+    """1-based index of the last user message with a compaction marker (0: none)."""
     for index in range(len(messages) - 1, -1, -1):
-        role, blocks = messages[index]
-        if role != "user":
-            continue
-        text = "\n".join(_texts(blocks))
-        if has_compaction_marker(text):
-            return index + 1, line_keys(text, _MAX_MARKER_LINES)
-    return 0, ()
+        if is_marker_message(messages[index]):
+            return index + 1
+    return 0
+
+
+def is_marker_message(message: Message) -> bool:
+    role, blocks = message
+    return role == "user" and has_compaction_marker("\n".join(_texts(blocks)))
+
+
+def marker_line_keys(message: Message) -> tuple[str, ...]:
+    return line_keys("\n".join(_texts(message[1])), _MAX_MARKER_LINES)
 
 
 def _fork_keys(messages: list[Message]) -> tuple[str, ...]:

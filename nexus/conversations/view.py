@@ -6,12 +6,16 @@ the request with its traffic class and fingerprint, computed once per request. P
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from nexus.conversations.classify import BACKGROUND_CLASSES, classify
 from nexus.conversations.normalize import Fingerprint, fingerprint, parse_json
 from nexus.conversations.normalize import digest as _digest
 from nexus.records import Headers, RequestRecord, StoredRequest, TrafficClass
 from nexus.wire import ParsedRequest, parsed_body
+
+if TYPE_CHECKING:
+    from nexus.conversations.memory import FingerprintMemory
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +99,7 @@ class Prepared:
         return self.fingerprint is None
 
 
-def prepare(view: RequestView) -> Prepared:
+def prepare(view: RequestView, memory: FingerprintMemory | None = None) -> Prepared:
     """Read the body's parse (the recorder's, else parse it here), classify, and fingerprint conversational calls. CPU work: callers on the
     event loop run batches of this in a thread."""
     body = parsed_body(view.request_body, view.parsed).value
@@ -103,7 +107,9 @@ def prepare(view: RequestView) -> Prepared:
     if traffic_class in BACKGROUND_CLASSES or body is None:
         return Prepared(view, traffic_class, None)
     response = parse_json(view.response_message)
-    fp = fingerprint(body, response, is_compaction=traffic_class is TrafficClass.COMPACTION)
+    fp = fingerprint(
+        body, response, is_compaction=traffic_class is TrafficClass.COMPACTION, memory=memory
+    )
     if not fp.prefix_keys:
         return Prepared(view, TrafficClass.OTHER, None)
     return Prepared(view, traffic_class, fp)

@@ -22,6 +22,8 @@ from dataclasses import replace
 from typing import Any, Protocol, TypeVar
 
 from nexus.conversations.linker import Decision, decide, provided_keys
+from nexus.conversations.memory import FingerprintMemory
+from nexus.conversations.run_index import RunIndex
 from nexus.conversations.summary import add_request, compute
 from nexus.conversations.view import Prepared, RequestView, prepare
 from nexus.records import Link, LinkNode, RequestRecord, RequestSummary, StoredRequest
@@ -44,6 +46,10 @@ class ConversationLinker:
         # Fingerprinting is CPU work: off the event loop, unless nobody waits on it (the recorder
         # child), where the hop to a worker thread would cost more than it saves.
         self.in_thread = in_thread
+        self.memory = FingerprintMemory()  # the next turn's shared history is not hashed again
+
+    def _prepare_all(self, views: Sequence[RequestView]) -> list[Prepared]:
+        return [prepare(v, self.memory) for v in views]
 
     async def _cpu(self, fn: Callable[[_A], _R], arg: _A) -> _R:
         return await asyncio.to_thread(fn, arg) if self.in_thread else fn(arg)
@@ -53,7 +59,7 @@ class ConversationLinker:
         if not records:
             return []
         views = [RequestView.from_record(r) for r in records]
-        prepared = await self._cpu(_prepare_all, views)
+        prepared = await self._cpu(self._prepare_all, views)
         summaries = [summary_of(r) for r in records]
         return await self._link(list(zip(prepared, summaries, strict=True)))
 
@@ -62,7 +68,7 @@ class ConversationLinker:
         if not stored:
             return []
         views = [RequestView.from_stored(s) for s in stored]
-        prepared = await self._cpu(_prepare_all, views)
+        prepared = await self._cpu(self._prepare_all, views)
         return await self._link([(p, s.summary) for p, s in zip(prepared, stored, strict=True)])
 
     async def catch_up(self, limit: int = 500) -> list[Link]:
@@ -98,13 +104,11 @@ class ConversationLinker:
 
     async def _link(self, items: list[tuple[Prepared, RequestSummary]]) -> list[Link]:
         async with self.store.link_index() as index:
-            run = _Run(index, self.store, self._cpu)
+            known = RunIndex(index)
+            run = _Run(known, self.store, self._cpu)
             await run.link_all(items)
+            await known.flush()
             return await index.publish(list(run.links.values()))
-
-
-def _prepare_all(views: Sequence[RequestView]) -> list[Prepared]:
-    return [prepare(v) for v in views]
 
 
 class _Run:

@@ -433,8 +433,11 @@ class LinkIndex(Protocol):
 
     async def session_background(self, scope: str, session_id: str) -> list[LinkNode]: ...
 
-    async def put_node(self, node: LinkNode, keys: Sequence[LinkKey]) -> None:
-        """Store a node and its keys, replacing any earlier node (and keys) of the same request."""
+    async def put_node(
+        self, node: LinkNode, keys: Sequence[LinkKey], *, is_new: bool = False
+    ) -> None:
+        """Store a node and its keys, replacing any earlier node (and keys) of the same request;
+        ``is_new``: the request is known to have none (nothing to replace)."""
 
     async def delete_nodes(self, request_ids: Sequence[str]) -> None: ...
 

@@ -102,13 +102,15 @@ class CutMemory:
     plus a few messages) is serialised and hashed only past that history: each shared element is
     recognised by comparing its bytes in place, which costs a memcmp instead of a serialisation and
     a hash. Chains are remembered by their first message, ``system`` and ``tools`` values by kind.
-    Bounded; a miss costs only the work it would have saved, and every cut is still verified by
-    rebuilding the body."""
+    Bounded by the bytes of the chains it holds (``max_bytes``: about 40 histories of 200 KB, the
+    live sessions of a busy team); a miss costs only the work it would have saved, and every cut is
+    still verified by rebuilding the body."""
 
-    def __init__(self, chains: int = 256, values: int = 8) -> None:
+    def __init__(self, max_bytes: int = 8 << 20, values: int = 8) -> None:
         self._chains: OrderedDict[bytes, tuple[_Element, ...]] = OrderedDict()
         self._values: dict[str, list[Blob]] = {}
-        self._max_chains = chains
+        self._max_bytes = max_bytes
+        self._bytes = 0
         self._max_values = values
         self._lock = threading.Lock()  # batches are cut in worker threads
 
@@ -128,15 +130,20 @@ class CutMemory:
     def remember(self, elements: Sequence[_Element], values: Sequence[Blob]) -> None:
         with self._lock:
             if elements:
+                old = self._chains.pop(elements[0].data, ())
+                self._bytes += _size(elements) - _size(old)
                 self._chains[elements[0].data] = tuple(elements)
-                self._chains.move_to_end(elements[0].data)
-                while len(self._chains) > self._max_chains:
-                    self._chains.popitem(last=False)
+                while self._bytes > self._max_bytes and len(self._chains) > 1:
+                    self._bytes -= _size(self._chains.popitem(last=False)[1])
             for blob in values:
                 recent = self._values.setdefault(blob.kind, [])
                 if blob not in recent:
                     recent.insert(0, blob)
                     del recent[self._max_values :]
+
+
+def _size(elements: Sequence[_Element]) -> int:
+    return sum(len(e.data) for e in elements)
 
 
 def cuts_from_json(raw: bytes) -> tuple[Cut, ...]:

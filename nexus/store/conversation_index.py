@@ -211,7 +211,9 @@ class SqlLinkIndex:
         rows = await self.tx.fetchall(self._sql("conv_session_background"), [scope, session_id])
         return [node_from_row(r) for r in rows]
 
-    async def put_node(self, node: LinkNode, keys: Sequence[LinkKey]) -> None:
+    async def put_node(
+        self, node: LinkNode, keys: Sequence[LinkKey], *, is_new: bool = False
+    ) -> None:
         n = node
         await self.tx.execute(
             "conv_node_upsert",
@@ -219,7 +221,8 @@ class SqlLinkIndex:
              n.agent_id, n.conversation_id, n.parent_request_id, n.branch, n.subtask_of,
              n.task_ordinal, self._flag(n.branch_start), n.task_count],
         )  # fmt: skip
-        await self.tx.execute("conv_keys_delete", [n.request_id])
+        if not is_new:
+            await self.tx.execute("conv_keys_delete", [n.request_id])
         if keys:
             await self.tx.executemany(
                 "conv_key_insert",

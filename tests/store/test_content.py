@@ -131,7 +131,7 @@ def test_the_fast_path_cuts_exactly_where_the_tokenizer_does(messages, system, e
 def test_a_cut_from_memory_is_the_cut_without_it(turns, base):
     """Turns that share, edit and rewind a history, cut with one memory, come out exactly as each
     body cut alone: the memory only saves work."""
-    memory = CutMemory(chains=2, values=1)
+    memory = CutMemory(max_bytes=200, values=1)
     history = list(base)
     for keep, added, system in turns:
         history = history[:keep] + added

@@ -1,0 +1,69 @@
+"""The linker's fingerprint memory only saves work: turns that share, edit, rewind and merge a
+history fingerprint exactly as each request alone does, and the shared part is reused."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nexus.conversations.memory import FingerprintMemory
+from nexus.conversations.normalize import fingerprint
+
+ids = st.sampled_from(["t1", "t2", "t3"])
+MARKER = "This session is being continued from a previous conversation that ran out of context."
+text = st.sampled_from(
+    ["fix it", "ok", "<system-reminder>x</system-reminder>", "", "done", MARKER + "\n" + "a" * 30]
+)
+blocks = st.lists(
+    st.one_of(
+        st.builds(lambda t: {"type": "text", "text": t}, text),
+        st.builds(lambda i: {"type": "tool_use", "id": i, "name": "Bash", "input": {}}, ids),
+        st.builds(lambda i, t: {"type": "tool_result", "tool_use_id": i, "content": t}, ids, text),
+        st.builds(lambda t: {"type": "thinking", "thinking": t}, text),
+        st.builds(lambda n: {"type": "image", "n": n, "cache_control": {}}, st.integers(0, 2)),
+    ),
+    max_size=3,
+)
+message = st.builds(
+    lambda role, content: {"role": role, "content": content},
+    st.sampled_from(["user", "assistant", "user", "system"]),
+    st.one_of(blocks, text),
+)
+reply = st.one_of(st.none(), blocks)
+
+
+def _fp(messages: list[Any], content: Any, memory: FingerprintMemory | None = None) -> Any:
+    response = {"role": "assistant", "content": content} if content is not None else None
+    return fingerprint({"messages": messages}, response, memory=memory)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    base=st.lists(message, max_size=6),
+    turns=st.lists(
+        st.tuples(st.integers(0, 8), st.lists(message, max_size=3), reply), min_size=1, max_size=6
+    ),
+)
+def test_a_fingerprint_from_memory_is_the_fingerprint_without_it(base, turns):
+    memory = FingerprintMemory(max_bytes=300)
+    history = list(base)
+    for keep, added, content in turns:
+        history = history[:keep] + added
+        alone = _fp(history, content)
+        assert _fp(history, content, memory) == alone
+        assert _fp(history, content, memory) == alone  # all of it from memory
+
+
+def test_the_next_turn_normalises_only_what_it_adds():
+    memory = FingerprintMemory()
+    history = [
+        {"role": "user" if i % 2 == 0 else "assistant", "content": f"message {i}"} for i in range(6)
+    ]
+    first = memory.normalise(history)
+    second = memory.normalise([*history, {"role": "user", "content": "next"}])
+    assert first is not None and second is not None
+    # Every message but the last, which a user message could have merged into, is the same object.
+    assert all(a is b for a, b in zip(first.messages[:5], second.messages[:5], strict=True))
+    assert second.prefixes[:5] == first.prefixes[:5] and len(second.prefixes) == 7
