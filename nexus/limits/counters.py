@@ -46,7 +46,7 @@ class CounterBook:
         self._rows: dict[_Key, dict[str, CounterRow]] = {}
         self._admitted: dict[_Key, int] = {}
         self._ends: dict[_Key, int] = {}
-        self._by_session: dict[str, set[_Key]] = {}  # the runaway guard reads one session's rows
+        self._by_scope: dict[str, set[_Key]] = {}  # a scope's rows (runaway guard, window share)
 
     def apply(self, rows: list[CounterRow]) -> None:
         """Take rows as read from the store (absolute values: reading one twice is harmless)."""
@@ -54,8 +54,7 @@ class CounterBook:
             key = (row.scope, row.kind, row.start_ms)
             self._rows.setdefault(key, {})[row.replica] = row
             self._ends[key] = row.end_ms
-            if row.scope.startswith(SESSION_PREFIX):
-                self._by_session.setdefault(row.scope, set()).add(key)
+            self._by_scope.setdefault(row.scope, set()).add(key)
 
     def admit(self, scopes: tuple[str, ...], at_ms: int) -> None:
         for scope in scopes:
@@ -91,8 +90,16 @@ class CounterBook:
     def recent_cost(self, scope: str, since_ms: int) -> int:
         """Recorded cost of a scope's minute windows that end after ``since_ms`` (runaway guard)."""
         total = 0
-        for key in self._by_session.get(scope, ()):
-            if self._ends[key] > since_ms:
+        for key in self._by_scope.get(scope, ()):
+            if key[1] == "minute" and self._ends[key] > since_ms:
+                total += sum(row.cost_usd_micros for row in self._rows[key].values())
+        return total
+
+    def cost_since(self, scope: str, kind: Kind, start_ms: int) -> int:
+        """Recorded cost of a scope's ``kind`` windows that start at or after ``start_ms``."""
+        total = 0
+        for key in self._by_scope.get(scope, ()):
+            if key[1] == kind and key[2] >= start_ms:
                 total += sum(row.cost_usd_micros for row in self._rows[key].values())
         return total
 
@@ -103,8 +110,8 @@ class CounterBook:
             del self._ends[key]
             self._rows.pop(key, None)
             self._admitted.pop(key, None)
-            keys = self._by_session.get(key[0])
+            keys = self._by_scope.get(key[0])
             if keys is not None:
                 keys.discard(key)
                 if not keys:
-                    del self._by_session[key[0]]
+                    del self._by_scope[key[0]]

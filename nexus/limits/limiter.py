@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from nexus.errors import LimitExceeded, ModelNotAllowed
@@ -20,6 +20,7 @@ from nexus.limits.alerting import AlertKind, AlertSink, LimitAlert, log_alert
 from nexus.limits.buckets import Kind, bounds, iso
 from nexus.limits.counters import SESSION_PREFIX, CounterBook
 from nexus.limits.policy import Limits, Runaway
+from nexus.limits.window_share import WindowWatch, person_share
 from nexus.records import now_ms
 
 log = logging.getLogger("nexus.limits")
@@ -74,6 +75,13 @@ class Subject:
     soft: float
     runaway: Runaway | None = None
     host: str | None = None
+    account_id: str | None = None
+    account_key: str | None = None  # the account's scope key (counted for window shares)
+
+    @property
+    def watches_window(self) -> bool:
+        """Whether the proxy must read the 5-hour window from this subject's responses."""
+        return any(scope.limits.window_share is not None for scope in self.scopes)
 
     @property
     def wants_model(self) -> bool:
@@ -107,6 +115,11 @@ class Limiter:
         self._alert = alert
         self._clock = clock
         self._alerted: dict[tuple[str, str, int], int] = {}  # (scope, what, window) → end_ms
+        self.windows = WindowWatch()
+
+    def observe_window(self, account_id: str | None, headers: Mapping[str, str]) -> None:
+        """A response of the account came back: keep its 5-hour window reading."""
+        self.windows.observe(account_id, headers)
 
     def admit(self, subject: Subject, facts: CallFacts) -> tuple[str, ...]:
         """Refuse (raise) or admit and count a call; returns the scope keys it counts toward."""
@@ -124,6 +137,8 @@ class Limiter:
             self._guard_runaway(subject, subject.runaway, facts, session, at_ms)
         for scope in subject.scopes:
             self._enforce(scope, subject, at_ms)
+            if scope.limits.window_share is not None:
+                self._enforce_share(scope, scope.limits.window_share, subject, at_ms)
         counted = tuple(scope.key for scope in subject.scopes)
         if session is not None and subject.runaway is not None and subject.runaway.usd:
             counted += (session,)
@@ -156,6 +171,38 @@ class Limiter:
                 )
                 self._once(scope.key, "soft " + check.name, start, end, "soft_limit", scope,
                            message, subject, at_ms)  # fmt: skip
+
+    def _enforce_share(self, scope: Scope, limit: float, subject: Subject, at_ms: int) -> None:
+        if subject.account_id is None or subject.account_key is None:
+            return
+        reading = self.windows.reading(subject.account_id, at_ms)
+        if reading is None:
+            return
+        since = bounds("hour", reading.start_ms)[0]  # hour rows: the window is read to the hour
+        share = person_share(
+            reading,
+            self.book.cost_since(scope.key, "hour", since),
+            self.book.cost_since(subject.account_key, "hour", since),
+        )
+        start, end = reading.start_ms, reading.reset_at_ms
+        account = subject.account_id
+        if share >= limit:
+            message = (
+                f"Nexus limit reached: share of the 5-hour window for {scope.label} "
+                f"({share:.0%} of account {account}'s window, limit {limit:.0%}); "
+                f"the window resets at {iso(end)}."
+            )
+            self._once(scope.key, "hard window share", start, end, "hard_limit", scope, message,
+                       subject, at_ms)  # fmt: skip
+            retry_s = max(1, math.ceil((end - at_ms) / 1000))
+            raise LimitExceeded(message, retry_after_s=retry_s, should_retry=retry_s <= 60)
+        if share >= subject.soft * limit:
+            message = (
+                f"{scope.label} has used {share:.0%} of account {account}'s 5-hour window "
+                f"(limit {limit:.0%}, soft limit {subject.soft:.0%}); it resets at {iso(end)}."
+            )
+            self._once(scope.key, "soft window share", start, end, "soft_limit", scope, message,
+                       subject, at_ms)  # fmt: skip
 
     def _guard_runaway(
         self, subject: Subject, runaway: Runaway, facts: CallFacts, session: str | None, at_ms: int

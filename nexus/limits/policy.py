@@ -25,7 +25,7 @@ LIMIT_FIELDS = {
 }
 """Numeric limits and how a refusal names them."""
 
-_LIMIT_KEYS = frozenset({*LIMIT_FIELDS, "models"})
+_LIMIT_KEYS = frozenset({*LIMIT_FIELDS, "models", "window_share"})
 _POLICY_KEYS = frozenset({"host", "account", "client", "clients", "soft", "runaway"})
 _RUNAWAY_KEYS = frozenset({"repeats", "usd", "minutes", "refuse"})
 
@@ -39,6 +39,7 @@ class Limits:
     usd_per_day: float | None = None
     usd_per_month: float | None = None
     models: tuple[str, ...] | None = None  # fnmatch patterns; None: every model
+    window_share: float | None = None  # most of the account's 5-hour window one person may use
 
     @property
     def is_empty(self) -> bool:
@@ -57,6 +58,7 @@ class Limits:
             usd_per_day=_first(self.usd_per_day, base.usd_per_day),
             usd_per_month=_first(self.usd_per_month, base.usd_per_month),
             models=self.models if self.models is not None else base.models,
+            window_share=_first(self.window_share, base.window_share),
         )
 
 
@@ -86,6 +88,12 @@ class Policy:
     soft: float = DEFAULT_SOFT_FRACTION
     runaway: Runaway | None = None
 
+    @property
+    def has_window_share(self) -> bool:
+        return self.client.window_share is not None or any(
+            limits.window_share is not None for limits in self.clients.values()
+        )
+
     def for_client(self, name: str | None) -> Limits:
         own = self.clients.get(name) if name is not None else None
         return own.merged_over(self.client) if own is not None else self.client
@@ -101,6 +109,12 @@ def parse_policy(data: object, source: str) -> Policy:
     if isinstance(soft, bool) or not isinstance(soft, int | float) or not 0 < soft <= 1:
         raise ConfigError(f"{where}: soft must be a fraction above 0 and at most 1, e.g. 0.8.")
     runaway = block.get("runaway")
+    for part in ("host", "account"):
+        if isinstance(block.get(part), dict) and "window_share" in block[part]:
+            raise ConfigError(
+                f"{where}: {part}: window_share is a limit per person; set it under client or "
+                "clients.NAME."
+            )
     return Policy(
         host=parse_limits(block.get("host", {}), f"{where}: host"),
         account=parse_limits(block.get("account", {}), f"{where}: account"),
@@ -129,7 +143,17 @@ def parse_limits(data: object, where: str) -> Limits:
         usd_per_day=_dollars(block, "usd_per_day", where),
         usd_per_month=_dollars(block, "usd_per_month", where),
         models=tuple(models) if models is not None else None,
+        window_share=_fraction(block, "window_share", where),
     )
+
+
+def _fraction(block: dict[str, Any], name: str, where: str) -> float | None:
+    value = block.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
+        raise ConfigError(f"{where}: {name} must be a fraction above 0 and at most 1, e.g. 0.5.")
+    return float(value)
 
 
 def _runaway(data: object, where: str) -> Runaway:

@@ -59,6 +59,8 @@ class Admission(Protocol):
 
     def admit(self, subject: Subject, facts: CallFacts) -> tuple[str, ...]: ...
 
+    def observe_window(self, account_id: str | None, headers: Mapping[str, str]) -> None: ...
+
 
 class TapLike(Protocol):
     def put_nowait(self, exchange: Exchange) -> None: ...
@@ -207,6 +209,8 @@ class Forwarder:
             self.health.failed(str(exc) or type(exc).__name__)
             raise UpstreamUnreachable(f"the upstream API could not be reached: {exc}") from exc
         self.health.answered()
+        if self.limiter is not None and grant.subject is not None and grant.subject.watches_window:
+            self.limiter.observe_window(grant.account_id, upstream.headers)
         got_headers = time.perf_counter()
         call.upstream_status = upstream.status
         call.first_byte_at_ms = call.started_at_ms + int((got_headers - call.t0) * 1000)

@@ -25,7 +25,8 @@ def subject_for(
     scopes: list[Scope] = []
     if not policy.host.is_empty:
         scopes.append(Scope(f"host:{host}", f"host {host}", policy.host))
-    if account_id and not policy.account.is_empty:
+    # a person's window share is their part of the account's cost: count the account then too
+    if account_id and (not policy.account.is_empty or policy.has_window_share):
         scopes.append(Scope(f"account:{account_id}", f"account {account_id}", policy.account))
     if client is not None:
         client_id = client.record_id(host)
@@ -37,7 +38,8 @@ def subject_for(
             scopes.append(Scope(f"client:{legacy_id}", f"client key {legacy_id}", limits))
     if not scopes and policy.runaway is None:
         return None
-    return Subject(tuple(scopes), policy.soft, policy.runaway, host)
+    account_key = f"account:{account_id}" if account_id else None
+    return Subject(tuple(scopes), policy.soft, policy.runaway, host, account_id, account_key)
 
 
 __all__ = ["LEGACY", "Limits", "subject_for"]
