@@ -134,7 +134,11 @@ class AlertWorker:
 
     async def _send_limited(self, alert: Alert, dest: Destination) -> Delivery:
         async with self._limit:
-            result = await self._send_with_retries(alert, dest)
+            try:
+                result = await self._send_with_retries(alert, dest)
+            except Exception as exc:  # a channel bug must not end the sender (top of the task)
+                log.exception("sending alert %s to %s failed", alert.id, dest.name)
+                result = Delivery(alert, describe(dest), False, 1, f"{type(exc).__name__}")
         self.deliveries += 1
         if not result.is_sent:
             self.failures += 1

@@ -198,3 +198,22 @@ async def test_nothing_sent_carries_a_secret(
     for secret in (API_KEY, CLIENT_KEY, OAUTH_TOKEN, "LEAKME", SECRET):
         assert secret.encode() not in sent
     assert b"[redacted]" in sent
+
+
+async def test_a_channel_that_raises_something_unexpected_is_a_failed_delivery(
+    fake_slack: FakeSlack, fake_webhook: FakeWebhook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nexus.alerts import channels
+
+    async def broken(self: object, alert: object) -> None:
+        raise ValueError("a bug in a channel")
+
+    monkeypatch.setattr(channels.WebhookChannel, "deliver", broken)
+    worker = AlertWorker(AlertQueue(), _config(fake_slack, fake_webhook))
+    try:
+        results = await worker.send(make_alert(AlertKind.RUNAWAY, "h", "loop"))
+    finally:
+        await worker.close()
+    by_name = {r.destination.split()[0]: r for r in results}
+    assert by_name["team-slack"].is_sent  # the other destination is not affected
+    assert not by_name["ops-hook"].is_sent and by_name["ops-hook"].error == "ValueError"
