@@ -73,6 +73,8 @@ STAGES: list[tuple[str, str, str]] = [
     ("link", "nexus.conversations.worker", "ConversationLinker.link_batch"),
     ("link prepare", "nexus.conversations.worker", "_prepare_all"),
     ("link prepare", "nexus.conversations.worker", "ConversationLinker._prepare_all"),
+    ("cache ledger", "nexus.cache.ledger", "CacheLedger.after_linking"),
+    ("cache print", "nexus.cache.ledger", "print_prompt"),
 ]
 
 
@@ -254,6 +256,15 @@ class Stages:
 # -- runs -------------------------------------------------------------------------------------
 
 
+def _cache_ledger(store: Any) -> Any:
+    """The cache ledger where this version of Nexus has one (to compare with one that has not)."""
+    try:
+        from nexus.cache.ledger import CacheLedger
+    except ImportError:
+        return None
+    return CacheLedger(store)
+
+
 async def run_pipeline(
     url: str, spool: Path, count: int, stages: Stages | None, profile: str | None, batch: int
 ) -> dict[str, Any]:
@@ -267,9 +278,12 @@ async def run_pipeline(
     await store.open()
     try:
         linker = ConversationLinker(store, in_thread=False)
+        ledger = _cache_ledger(store)
 
         async def link(records: Any) -> None:
-            await linker.link_batch(records)
+            links = await linker.link_batch(records)
+            if ledger is not None:  # as the recorder does: the cache ledger after linking
+                await ledger.after_linking(records, links)
 
         writer = Writer(
             store,

@@ -21,6 +21,7 @@ from httpx_sse import ServerSentEvent, aconnect_sse
 
 from nexus.errors import ApiError, ServerUnreachable
 from nexus.record_json import (
+    cache_entry_from_json,
     conversation_summary_from_json,
     stored_from_json,
     summary_from_json,
@@ -184,6 +185,27 @@ class NexusClient:
         if utc_offset_ms:
             params["utc_offset_ms"] = str(utc_offset_ms)
         result: dict[str, Any] = await self._json("/api/usage", params)
+        return result
+
+    async def cache(
+        self,
+        by: str = "cause",
+        *,
+        flt: RequestFilter | None = None,
+        cursor: str | None = None,
+        limit: int = 100,
+        utc_offset_ms: int = 0,
+    ) -> dict[str, Any]:
+        """The cache ledger (``nexus.cache.report``'s JSON shape), its ``breaks`` read back as
+        ``CacheLedgerEntry`` records."""
+        params = filter_params(flt)
+        params.update(by=by, limit=str(limit))
+        if cursor:
+            params["cursor"] = cursor
+        if utc_offset_ms:
+            params["utc_offset_ms"] = str(utc_offset_ms)
+        result: dict[str, Any] = await self._json("/api/cache", params)
+        result["breaks"] = [cache_entry_from_json(b) for b in result.get("breaks", [])]
         return result
 
     async def windows(

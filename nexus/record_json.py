@@ -19,6 +19,9 @@ from typing import Any, Literal, TypeVar
 import orjson
 
 from nexus.records import (
+    CacheBreak,
+    CacheCause,
+    CacheLedgerEntry,
     ConversationBranch,
     ConversationSubtask,
     ConversationSummary,
@@ -100,6 +103,7 @@ def detail_json(stored: StoredRequest, view: BodyView = "parsed") -> dict[str, A
         "request": request,
         "response": response,
         "usage": s.usage,
+        "cache_break": s.cache_break,
         "ratelimit": headers_json(stored.ratelimit),
         "links": {
             "traffic_class": s.traffic_class,
@@ -142,7 +146,13 @@ def summary_from_json(data: Mapping[str, Any]) -> RequestSummary:
         usage=lambda u: _build(Usage, u),
         outcome=Outcome,
         traffic_class=TrafficClass,
+        cache_break=lambda c: _build(CacheBreak, c, cause=CacheCause),
     )
+
+
+def cache_entry_from_json(data: Mapping[str, Any]) -> CacheLedgerEntry:
+    """One break of ``GET /api/cache`` (``nexus.cache.report``)."""
+    return _build(CacheLedgerEntry, data, cause=CacheCause)
 
 
 def stored_from_json(data: Mapping[str, Any]) -> StoredRequest:

@@ -206,6 +206,45 @@ class Link:
     agent_id: str | None = None
 
 
+class CacheCause(StrEnum):
+    """Why a request missed the prompt cache its predecessor left (docs/cache.md), in the order
+    the causes are looked for: the first that applies is the one given."""
+
+    MODEL_CHANGED = "model_changed"
+    TTL_EXPIRED = "ttl_expired"
+    TOOLS_CHANGED = "tools_changed"
+    SYSTEM_CHANGED = "system_changed"
+    SETTINGS_CHANGED = "settings_changed"  # thinking or tool_choice
+    BREAKPOINTS_MOVED = "breakpoints_moved"
+    HISTORY_EDITED = "history_edited"
+    NONE_VISIBLE = "none_visible"  # the prefix was identical and the server still missed
+
+
+CACHE_CAUSE_LABELS: dict[CacheCause, str] = {
+    CacheCause.MODEL_CHANGED: "model changed",
+    CacheCause.TTL_EXPIRED: "TTL expired",
+    CacheCause.TOOLS_CHANGED: "tools changed",
+    CacheCause.SYSTEM_CHANGED: "system changed",
+    CacheCause.SETTINGS_CHANGED: "settings changed",
+    CacheCause.BREAKPOINTS_MOVED: "breakpoints moved",
+    CacheCause.HISTORY_EDITED: "history edited",
+    CacheCause.NONE_VISIBLE: "none visible",
+}
+"""How people read each cause (CLI tables, TUI); at most 17 characters."""
+
+
+@dataclass(frozen=True, slots=True)
+class CacheBreak:
+    """A request that read less from the prompt cache than its predecessor left there: why, how
+    many tokens were written again instead of read, and what that cost over reading them
+    (``None``: the model is not in the price book)."""
+
+    cause: CacheCause
+    detail: str
+    missed_tokens: int
+    excess_cost_usd_micros: int | None
+
+
 @dataclass(frozen=True, slots=True)
 class RequestSummary:
     """The small precomputed row every list and tree reads; never touches bodies."""
@@ -240,6 +279,7 @@ class RequestSummary:
     parent_request_id: str | None = None
     branch: str | None = None
     subtask_of: str | None = None
+    cache_break: CacheBreak | None = None  # set by the cache ledger (nexus/cache/)
 
 
 @dataclass(frozen=True, slots=True)
@@ -499,3 +539,38 @@ class CounterRow:
     tokens: int  # input + output
     cost_usd_micros: int
     last_at_ms: int  # start of the latest call counted (``nexus auth clients``: last used)
+
+
+# -- cache ledger (owner: nexus/cache/) ---------------------------------------------------------
+CACHE_GROUPS = ("cause", "session", "account", "model", "day")
+"""Dimensions the cache ledger totals breaks by (``account`` and ``day`` as in ``USAGE_GROUPS``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CacheLedgerEntry:
+    """One cache break as the ledger lists it: the request, its predecessor, and the break."""
+
+    request_id: str
+    started_at_ms: int
+    predecessor_id: str
+    cause: CacheCause
+    detail: str
+    expected_tokens: int  # what the request could have read from its predecessor's entries
+    read_tokens: int
+    missed_tokens: int
+    excess_cost_usd_micros: int | None
+    session_id: str | None = None
+    account: str | None = None  # as in USAGE_GROUPS
+    model: str | None = None
+    conversation_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CacheBreakTotal:
+    """Breaks of one group (``CACHE_GROUPS``); costs sum priced breaks only."""
+
+    group: str | None
+    breaks: int
+    missed_tokens: int
+    excess_cost_usd_micros: int
+    unpriced_breaks: int

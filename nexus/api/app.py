@@ -42,6 +42,7 @@ _ROUTE_MODULES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("analyses", ("/api/analyses", "/api/conversations/<conversation_id>/analyses")),
     ("openapi", ("/api/openapi.json",)),
     ("prompts", ("/api/prompts",)),
+    ("cache", ("/api/cache",)),
 )
 _ERROR_TYPES = {
     400: "invalid_request_error",

@@ -1,4 +1,5 @@
-"""`nexus db …`: migrate, stats, prune, backup (and rebuild-conversations from its own module)."""
+"""`nexus db …`: migrate, stats, prune, backup (rebuild-conversations and rebuild-cache-ledger from
+their own modules)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Annotated, Any
 import orjson
 import typer
 
-from nexus.cli import db_conversations, db_dead_letters, options
+from nexus.cli import db_cache, db_conversations, db_dead_letters, options
 from nexus.cli.output import err, fail, out, run
 from nexus.settings import Settings
 
@@ -20,6 +21,7 @@ app = typer.Typer(
     help="Database maintenance: migrate, stats, prune, backup, dead letters.", no_args_is_help=True
 )
 app.command("rebuild-conversations")(db_conversations.rebuild)
+app.command("rebuild-cache-ledger")(db_cache.rebuild)
 app.command("dead-letters")(db_dead_letters.list_letters)
 app.command("retry-dead-letters")(db_dead_letters.retry)
 _AGE = re.compile(r"^(\d+)([smhdw])$")

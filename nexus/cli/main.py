@@ -12,6 +12,7 @@ from nexus.cli import (
     alerts,
     analyze,
     auth,
+    cache,
     claude,
     db,
     doctor,
@@ -55,6 +56,7 @@ app.command("logs")(logs.logs)
 app.command("export")(export.export)
 app.add_typer(db.app, name="db")
 app.add_typer(usage.app, name="usage")
+app.command("cache")(cache.cache)
 app.add_typer(auth.app, name="auth")
 app.add_typer(prompts.app, name="prompts")
 app.add_typer(alerts.app, name="alerts")

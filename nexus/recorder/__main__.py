@@ -19,7 +19,7 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nexus.aio import TaskSet
 from nexus.errors import StoreUnavailable
@@ -35,6 +35,9 @@ from nexus.recorder.protocol import (
 from nexus.records import RequestRecord
 from nexus.store.base import Store
 
+if TYPE_CHECKING:
+    from nexus.usage.prices import PriceBook
+
 log = logging.getLogger("nexus.recorder")
 EXIT_STORE_DOWN = 3
 
@@ -46,17 +49,22 @@ class _LiveLinking:
 
     CATCH_UP_EVERY_S = 30.0
 
-    def __init__(self, store: Store, watch: Any = None) -> None:
+    def __init__(
+        self, store: Store, watch: Any = None, price_book: PriceBook | None = None
+    ) -> None:
+        from nexus.cache.ledger import CacheLedger
         from nexus.conversations.worker import ConversationLinker
 
         # On this process's loop nobody waits: fingerprints are computed on it, not in a thread.
         self.linker = ConversationLinker(store, in_thread=False)  # type: ignore[arg-type]
         self.watch = watch  # nexus.alerts.watch.RecordWatch: alerts from what was stored
+        self.ledger = CacheLedger(store, price_book)  # type: ignore[arg-type]
 
     async def __call__(self, records: Sequence[RequestRecord]) -> None:
         links: list[Any] = []
         try:
             links = await self.linker.link_batch(records)
+            await self.ledger.after_linking(records, links)  # the cache ledger (nexus/cache/)
         finally:  # error spikes and forecasts need no links: watch even when linking failed
             if self.watch is not None:
                 try:
@@ -67,8 +75,8 @@ class _LiveLinking:
     async def catch_up_forever(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
-                while await self.linker.catch_up():
-                    pass
+                while links := await self.linker.catch_up():
+                    await self.ledger.after_linking((), links)
             except StoreUnavailable as exc:
                 log.warning("linking catch-up postponed: %s", exc)
             except Exception:  # the records are stored; a linker bug must not end linking for good
@@ -93,6 +101,7 @@ async def record(config: RecorderConfig, stop: asyncio.Event, wakeup: asyncio.Ev
     from nexus.recorder.spool import lock
     from nexus.recorder.writer import Writer, WriterStats
     from nexus.usage.cost import make_cost_function
+    from nexus.usage.prices import load_price_book
 
     own = config.spool
     store = await _open_store(config.database_url, stop, config.retry_s)
@@ -107,7 +116,7 @@ async def record(config: RecorderConfig, stop: asyncio.Event, wakeup: asyncio.Ev
         watch, alert_worker = _alerts(config, store)
         if alert_worker is not None:
             tasks.spawn(alert_worker.run(alerts_stop), name="alert-sender")
-        linking = _LiveLinking(store, watch)
+        linking = _LiveLinking(store, watch, load_price_book(config.price_book_path))
 
         def progress(stats: WriterStats) -> None:
             _send(Progress(

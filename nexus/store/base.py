@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 
 from nexus.records import (
+    CacheBreakTotal,
+    CacheLedgerEntry,
     ConversationSummary,
     ConversationTree,
     CounterRow,
@@ -490,3 +492,51 @@ class ConversationStore(Protocol):
 
     async def stored_links(self, request_ids: Sequence[str]) -> dict[str, Link]:
         """The ``links`` rows of these requests, as they are now."""
+
+
+# -- cache ledger area (owner: nexus/cache/) ----------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class LedgerRow:
+    """A break as the ledger writes it (``nexus.cache.ledger``)."""
+
+    request_id: str
+    predecessor_id: str
+    started_at_ms: int
+    cause: str
+    detail: str
+    expected_tokens: int
+    read_tokens: int
+    missed_tokens: int
+    excess_cost_usd_micros: int | None
+
+
+class CacheLedgerStore(Protocol):
+    """The cache ledger's rows: one per request that broke the prompt cache."""
+
+    async def cache_neighbours(
+        self, conversation_id: str, branch: str, agent_id: str | None, at: Position
+    ) -> tuple[str | None, str | None]:
+        """On that line of work (turn, subagent and compaction requests): the latest 2xx request
+        before ``at``, and the first request after it."""
+
+    async def cache_branch_of(self, request_id: str) -> str | None: ...
+
+    async def write_cache_ledger(
+        self, checked: Sequence[str], breaks: Sequence[LedgerRow], *, announce: bool = True
+    ) -> int:
+        """Replace the ledger rows of ``checked`` (and of every id in ``breaks``) with ``breaks``
+        in one transaction. With ``announce``, a break that is new (or changed cause) gets a
+        ``cache_break`` event; returns how many breaks were new."""
+
+    async def clear_cache_ledger(self) -> None: ...
+
+    async def list_cache_breaks(
+        self, flt: RequestFilter, cursor: str | None = None, limit: int = 100
+    ) -> Page[CacheLedgerEntry]:
+        """Breaks newest first (filters as for requests, but ``text``)."""
+
+    async def cache_break_totals(
+        self, flt: RequestFilter, by: str, *, utc_offset_ms: int = 0
+    ) -> list[CacheBreakTotal]:
+        """Breaks per group of ``by`` (``CACHE_GROUPS``), largest excess cost first (``day``:
+        oldest first). Raises ``ApiError`` on an unknown group."""

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from nexus.records import CounterRow
+from nexus.records import CacheBreakTotal, CacheLedgerEntry, CounterRow, Page, RequestFilter
 from nexus.store.alert_sends import AlertSends
-from nexus.store.base import AnalysisJob, DeadLetter, JobState
+from nexus.store.base import AnalysisJob, DeadLetter, JobState, LedgerRow, Position
+from nexus.store.cache_ledger import CacheBreaks
 from nexus.store.connector import Connector
 from nexus.store.dead_letters import DeadLetters
 from nexus.store.jobs import Jobs
@@ -23,12 +24,45 @@ class SqlStore:
     dead_letters: DeadLetters
     limit_counters: LimitCounters
     alert_sends: AlertSends
+    cache_breaks: CacheBreaks
 
     def _compose(self, db: Connector, q: Mapping[str, str]) -> None:
         self.jobs = Jobs(db, q)
         self.dead_letters = DeadLetters(db, q)
         self.limit_counters = LimitCounters(db, q)
         self.alert_sends = AlertSends(db, q)
+        self.cache_breaks = CacheBreaks(db, q)
+
+    async def prune(self, older_than_ms: int) -> int:
+        await self.cache_breaks.prune_cache_breaks(older_than_ms)
+        return await super().prune(older_than_ms)  # type: ignore[misc, no-any-return]
+
+    # -- cache ledger (cache_ledger.py) ----------------------------------------------------------
+    async def cache_neighbours(
+        self, conversation_id: str, branch: str, agent_id: str | None, at: Position
+    ) -> tuple[str | None, str | None]:
+        return await self.cache_breaks.cache_neighbours(conversation_id, branch, agent_id, at)
+
+    async def cache_branch_of(self, request_id: str) -> str | None:
+        return await self.cache_breaks.cache_branch_of(request_id)
+
+    async def write_cache_ledger(
+        self, checked: Sequence[str], breaks: Sequence[LedgerRow], *, announce: bool = True
+    ) -> int:
+        return await self.cache_breaks.write_cache_ledger(checked, breaks, announce=announce)
+
+    async def clear_cache_ledger(self) -> None:
+        await self.cache_breaks.clear_cache_ledger()
+
+    async def list_cache_breaks(
+        self, flt: RequestFilter, cursor: str | None = None, limit: int = 100
+    ) -> Page[CacheLedgerEntry]:
+        return await self.cache_breaks.list_cache_breaks(flt, cursor, limit)
+
+    async def cache_break_totals(
+        self, flt: RequestFilter, by: str, *, utc_offset_ms: int = 0
+    ) -> list[CacheBreakTotal]:
+        return await self.cache_breaks.cache_break_totals(flt, by, utc_offset_ms=utc_offset_ms)
 
     # -- limit counters (limits.py) ----------------------------------------------------------------
     async def add_to_counters(self, rows: Sequence[CounterRow]) -> None:

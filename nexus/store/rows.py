@@ -15,6 +15,8 @@ import orjson
 import zstandard
 
 from nexus.records import (
+    CacheBreak,
+    CacheCause,
     Headers,
     Outcome,
     RequestRecord,
@@ -49,7 +51,7 @@ def _decompressor() -> zstandard.ZstdDecompressor:
         return _codecs.decompressor  # type: ignore[no-any-return]
 
 
-SUMMARY_WIDTH = 35  # number of columns in summary_columns
+SUMMARY_WIDTH = 36  # number of columns in summary_columns
 
 
 def compress(data: bytes) -> tuple[int, bytes]:
@@ -161,7 +163,7 @@ def summary_from_row(row: Sequence[Any]) -> RequestSummary:
         id_, started, duration, ttfb, method, path, host, account, client_key, model, streaming,
         status, outcome, error, session, agent, upstream_id, inp, out, cc, cc5, cc1, cr, cost,
         stop, user_preview, reply_preview, n_msgs, n_tools, n_tool_uses, cls, conv, parent,
-        branch, subtask,
+        branch, subtask, cache_break,
     ) = row[:SUMMARY_WIDTH]  # fmt: skip
     return RequestSummary(
         id=id_,
@@ -194,4 +196,15 @@ def summary_from_row(row: Sequence[Any]) -> RequestSummary:
         parent_request_id=parent,
         branch=branch,
         subtask_of=subtask,
+        cache_break=cache_break_from_json(cache_break),
+    )
+
+
+def cache_break_from_json(raw: str | bytes | None) -> CacheBreak | None:
+    """The ledger's row of a request as its summary carries it (a JSON array, or NULL)."""
+    if raw is None:
+        return None
+    cause, detail, missed, excess = orjson.loads(raw)
+    return CacheBreak(
+        CacheCause(cause), detail, int(missed), None if excess is None else int(excess)
     )

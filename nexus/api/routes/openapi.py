@@ -147,6 +147,16 @@ def _operations() -> dict[tuple[str, str], dict[str, Any]]:
             "summary": "token and cost totals (usage area)",
             "responses": _ok("usage report"),
         },
+        ("GET", "/api/cache"): {
+            "summary": "the cache ledger: prompt-cache breaks, their causes and excess cost",
+            "parameters": [
+                _query("by", "group totals by cause (default), session, account, model or day"),
+                _query("utc_offset_ms", "shift for day groups", {"type": "integer"}),
+                *[f for f in filters if f["name"] != "q"],
+                *paging,
+            ],
+            "responses": _ok("{by, totals, groups, breaks: [break], next_cursor}"),
+        },
         ("GET", "/api/windows"): {
             "summary": "5-hour and 7-day rate-limit windows",
             "responses": _ok("windows report"),
@@ -164,7 +174,7 @@ def _operations() -> dict[tuple[str, str], dict[str, Any]]:
             "responses": _ok("{name, text}"),
         },
         ("GET", "/api/events"): {
-            "summary": "live feed: request, link and analysis events (SSE)",
+            "summary": "live feed: request, link, cache_break and analysis events (SSE)",
             "parameters": [
                 _query("after", "resume after this event id (Last-Event-ID wins)"),
                 {"name": "Last-Event-ID", "in": "header", "schema": {"type": "string"}},

@@ -6,7 +6,9 @@ r.client_key_id, r.model, r.is_streaming, r.status, r.outcome, r.error, r.sessio
 r.upstream_request_id, r.input_tokens, r.output_tokens, r.cache_creation_tokens,
 r.cache_creation_5m_tokens, r.cache_creation_1h_tokens, r.cache_read_tokens, r.cost_usd_micros,
 r.stop_reason, r.user_preview, r.reply_preview, r.message_count, r.tool_count, r.tool_use_count,
-l.traffic_class, l.conversation_id, l.parent_request_id, l.branch, l.subtask_of
+l.traffic_class, l.conversation_id, l.parent_request_id, l.branch, l.subtask_of,
+(SELECT json_array(b.cause, b.detail, b.missed_tokens, b.excess_cost_usd_micros)
+ FROM cache_breaks b WHERE b.request_id = r.id)
 
 -- name: requests_existing
 SELECT id FROM requests WHERE id IN (SELECT value FROM json_each(?))

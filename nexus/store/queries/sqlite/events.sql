@@ -3,7 +3,7 @@
 -- name: events_after
 SELECT e.seq, e.kind, e.ref_id, e.at_ms, {summary_columns}
 FROM events e
-LEFT JOIN requests r ON r.id = e.ref_id AND e.kind IN ('request', 'link')
+LEFT JOIN requests r ON r.id = e.ref_id AND e.kind IN ('request', 'link', 'cache_break')
 LEFT JOIN links l ON l.request_id = r.id
 WHERE e.seq > ?
 ORDER BY e.seq

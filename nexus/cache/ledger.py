@@ -1,0 +1,239 @@
+"""The cache ledger as it runs: live right after linking, and as a rebuild over a whole store.
+
+For each linked request it finds the predecessor on the request's line of work (the store's
+``links``), compares the two prints (``prompt.py``), and writes a ``cache_breaks`` row when the
+request broke the cache (``detect``, ``explain``, ``price``). Live, a request's body is still parsed
+in memory (``RequestRecord.parsed_request``) and its predecessor's print is usually remembered from
+a moment ago; anything else is read back from the store and parsed once. A request that arrives
+after a later one of its line (a spool replay, concurrent writers) also re-checks that later one,
+whose predecessor it now is, so live and ``rebuild_cache_ledger`` agree.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from nexus.cache.detect import detect
+from nexus.cache.explain import describe, find_cause
+from nexus.cache.price import excess_cost_usd_micros
+from nexus.cache.prompt import PromptPrint, print_prompt
+from nexus.records import (
+    Link,
+    RequestFilter,
+    RequestRecord,
+    StoredRequest,
+    Usage,
+    is_background_class,
+)
+from nexus.store.base import CacheLedgerStore, LedgerRow, Position
+from nexus.usage.prices import PriceBook, builtin_price_book
+from nexus.wire import ParsedRequest, parse_request, parsed_body
+
+ProgressFn = Callable[[int, int], None]  # (requests done, requests in all)
+_UNKNOWN = "?"  # a predecessor not looked up yet (no request id looks like this)
+_REWIND_PREFIX = "branch-"  # a rewind branch continues the line it rewound (records.BRANCH_KINDS)
+
+
+class LedgerStore(CacheLedgerStore, Protocol):
+    async def get_request(self, request_id: str) -> StoredRequest | None: ...
+
+    async def count_requests(self, flt: RequestFilter) -> int: ...
+
+    async def linking_positions(
+        self, after: Position | None, limit: int = 500
+    ) -> list[Position]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Request:
+    """What the ledger needs of one request, from a record in memory or a stored request."""
+
+    id: str
+    started_at_ms: int
+    ended_at_ms: int
+    status: int | None
+    model: str | None
+    usage: Usage
+    link: Link | None
+    body: bytes
+    parsed: ParsedRequest | None
+
+    @property
+    def position(self) -> Position:
+        return (self.started_at_ms, self.id)
+
+    @property
+    def is_on_a_line(self) -> bool:
+        link = self.link
+        return (
+            link is not None
+            and link.conversation_id is not None
+            and link.branch is not None
+            and not is_background_class(link.traffic_class)
+        )
+
+    @staticmethod
+    def of_record(record: RequestRecord, link: Link | None) -> _Request:
+        ex = record.exchange
+        return _Request(ex.id, ex.started_at_ms, ex.ended_at_ms, ex.status, record.model,
+                        record.usage, link, ex.request_body, record.parsed_request)  # fmt: skip
+
+    @staticmethod
+    def of_stored(stored: StoredRequest) -> _Request:
+        s = stored.summary
+        link = None
+        if s.traffic_class is not None:
+            link = Link(s.id, s.traffic_class, s.conversation_id, s.parent_request_id, s.branch,
+                        s.subtask_of, s.agent_id)  # fmt: skip
+        return _Request(s.id, s.started_at_ms, s.started_at_ms + s.duration_ms, s.status, s.model,
+                        s.usage, link, stored.request_body, None)  # fmt: skip
+
+
+class CacheLedger:
+    """Computes and writes ledger rows; keeps the prints of recent requests (``memory`` of them)."""
+
+    def __init__(
+        self, store: LedgerStore, book: PriceBook | None = None, *, memory: int = 256
+    ) -> None:
+        self.store = store
+        self.book = book or builtin_price_book()
+        self.memory = memory
+        self._prints: OrderedDict[str, PromptPrint] = OrderedDict()
+
+    async def after_linking(self, records: Sequence[RequestRecord], links: Sequence[Link]) -> int:
+        """Ledger rows for records just linked (and for requests whose links were repaired);
+        returns how many breaks were new."""
+        by_link = {link.request_id: link for link in links}
+        todo = [_Request.of_record(r, by_link.get(r.id)) for r in records]
+        fresh = {r.id for r in records}
+        for link in links:
+            if link.request_id not in fresh:  # a repaired link: its line may have changed
+                stored = await self.store.get_request(link.request_id)
+                if stored is not None:
+                    todo.append(_Request.of_stored(stored))
+        todo = [r for r in todo if r.is_on_a_line]
+        if not todo:
+            return 0
+        todo.sort(key=lambda r: r.position)
+        predecessors: dict[str, str | None] = {}
+        for request in list(todo):
+            predecessors[request.id], successor = await self._neighbours(request)
+            if successor is not None and successor not in {r.id for r in todo}:
+                stored = await self.store.get_request(successor)
+                if stored is not None:
+                    todo.append(_Request.of_stored(stored))
+        stale = [r.id for r in todo if r.id not in fresh]  # may have rows: replace them
+        return await self._check(todo, stale, announce=True, predecessors=predecessors)
+
+    async def rebuild(self, *, batch_size: int = 200, on_progress: ProgressFn | None = None) -> int:
+        """Forget the ledger and compute it for every stored request in canonical order; returns
+        how many requests were looked at. Adds no events (nothing happened just now)."""
+        total = await self.store.count_requests(RequestFilter())
+        await self.store.clear_cache_ledger()
+        done = 0
+        after: Position | None = None
+        while positions := await self.store.linking_positions(after, batch_size):
+            stored = [s for s in [await self.store.get_request(i) for _, i in positions] if s]
+            await self._check([_Request.of_stored(s) for s in stored], (), announce=False)
+            done += len(positions)
+            after = positions[-1]
+            if on_progress is not None:
+                on_progress(done, max(total, done))
+        return done
+
+    async def _check(
+        self,
+        requests: Sequence[_Request],
+        stale: Sequence[str],
+        *,
+        announce: bool,
+        predecessors: dict[str, str | None] | None = None,
+    ) -> int:
+        """Judge ``requests`` in canonical order and write their rows; ``stale``: ids that may
+        already have rows (a request just stored has none: no write at all when nothing broke)."""
+        rows: list[LedgerRow] = []
+        for request in sorted(requests, key=lambda r: r.position):
+            row = await self._judge(request, (predecessors or {}).get(request.id, _UNKNOWN))
+            if row is not None:
+                rows.append(row)
+        if not rows and not stale:
+            return 0
+        return await self.store.write_cache_ledger(stale, rows, announce=announce)
+
+    async def _judge(self, r: _Request, predecessor_id: str | None) -> LedgerRow | None:
+        if not r.is_on_a_line or r.status is None or not 200 <= r.status < 300:
+            return None
+        r_print = self._print_of(r)
+        if predecessor_id == _UNKNOWN:
+            predecessor_id, _ = await self._neighbours(r)
+        if predecessor_id is None:
+            return None
+        p_print = await self._stored_print(predecessor_id)
+        if p_print is None:
+            return None
+        miss = detect(p_print, r_print)
+        if miss is None:
+            return None
+        finding = find_cause(p_print, r_print, miss)
+        detail = finding.detail
+        if finding.needs_texts:
+            detail = describe(finding, await self._body_of(predecessor_id), self._parsed(r).value)
+        return LedgerRow(
+            request_id=r.id,
+            predecessor_id=predecessor_id,
+            started_at_ms=r.started_at_ms,
+            cause=str(finding.cause),
+            detail=detail,
+            expected_tokens=miss.expected.tokens,
+            read_tokens=miss.read_tokens,
+            missed_tokens=miss.missed_tokens,
+            excess_cost_usd_micros=excess_cost_usd_micros(
+                r.model, r.usage, miss.missed_tokens, r.started_at_ms, self.book
+            ),
+        )
+
+    async def _neighbours(self, r: _Request) -> tuple[str | None, str | None]:
+        """R's predecessor and successor on its line of work."""
+        link = r.link
+        assert link is not None and link.conversation_id is not None and link.branch is not None
+        before, after = await self.store.cache_neighbours(
+            link.conversation_id, link.branch, link.agent_id, r.position
+        )
+        if before is None and link.branch.startswith(_REWIND_PREFIX) and link.parent_request_id:
+            rewound = await self.store.cache_branch_of(link.parent_request_id)
+            if rewound is not None:
+                before, _ = await self.store.cache_neighbours(
+                    link.conversation_id, rewound, link.agent_id, r.position
+                )
+        return before, after
+
+    def _parsed(self, r: _Request) -> ParsedRequest:
+        return parsed_body(r.body, r.parsed)
+
+    def _print_of(self, r: _Request) -> PromptPrint:
+        known = self._prints.get(r.id)
+        if known is not None:
+            self._prints.move_to_end(r.id)
+            return known
+        made = print_prompt(
+            r.id, self._parsed(r), started_at_ms=r.started_at_ms, ended_at_ms=r.ended_at_ms,
+            usage=r.usage,
+        )  # fmt: skip
+        self._prints[r.id] = made
+        while len(self._prints) > self.memory:
+            self._prints.popitem(last=False)
+        return made
+
+    async def _stored_print(self, request_id: str) -> PromptPrint | None:
+        known = self._prints.get(request_id)
+        if known is not None:
+            return known
+        stored = await self.store.get_request(request_id)
+        return None if stored is None else self._print_of(_Request.of_stored(stored))
+
+    async def _body_of(self, request_id: str) -> dict[str, Any] | None:
+        stored = await self.store.get_request(request_id)
+        return None if stored is None else parse_request(stored.request_body).value
