@@ -202,6 +202,7 @@ async def nexus_json(serve_db_url: str, data_dir: Any, *args: str) -> dict[str, 
     return value
 
 
+@pytest.mark.slow
 async def test_rebuild_equals_live_and_the_report_totals_each_cause(
     serve_db_url: str,
     start_nexus: Any,
