@@ -3,6 +3,7 @@ reach the fake Slack and webhook receivers through its own sender."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 from pathlib import Path
@@ -83,3 +84,38 @@ async def test_a_broken_alerts_file_stops_the_start_naming_the_field(
 async def test_a_named_alerts_file_must_exist(tmp_path: Path, start_nexus: Any) -> None:
     with pytest.raises(ConfigError, match="no such alerts configuration file"):
         await start_nexus(alerts_config=tmp_path / "missing.json")
+
+
+async def test_a_window_crossing_a_threshold_reaches_slack_from_the_recorder(
+    tmp_path: Path, start_nexus: Any, fake_upstream: Any, fake_slack: FakeSlack,
+    fake_webhook: FakeWebhook,
+) -> None:  # fmt: skip
+    import time
+
+    _write_config(tmp_path, fake_slack, fake_webhook)
+    server = await start_nexus()
+    reset = str(int(time.time()) + 3 * 3600)
+
+    def window(used: float) -> Reply:
+        return Reply(text="ok", headers=(
+            ("anthropic-ratelimit-unified-5h-utilization", str(used)),
+            ("anthropic-ratelimit-unified-5h-reset", reset),
+        ))  # fmt: skip
+
+    fake_upstream.script(window(0.40), window(0.85))
+    async with httpx.AsyncClient() as client:
+        for _ in range(2):
+            answer = await client.post(server.endpoints.proxy_url + "/v1/messages", json=BODY)
+            assert answer.status_code == 200
+    # 85 % two hours into the period: past the 80 % threshold, and at 42.5 %/h since the period
+    # began it is full in about 21 minutes, before the reset in three hours.
+    sent = await fake_slack.wait_for(2, timeout_s=30)
+    texts = sorted(r.json()["text"].split(": ", 1)[1] for r in sent)
+    host = server.endpoints.proxy_url.removeprefix("http://")
+    assert texts == [
+        f"the 5h window of host:{host} reached 85%",
+        f"the 5h window of host:{host} will be full before it resets",
+    ]
+    await asyncio.sleep(0.5)
+    assert len(fake_slack.received) == 2  # each said once
+    assert fake_webhook.received == []  # the webhook takes upstream errors only
