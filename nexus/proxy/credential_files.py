@@ -58,6 +58,10 @@ _NUMERIC_LABEL = re.compile(r"\d+|0x[0-9a-f]*")
 _DEFAULT_PORTS = frozenset({80, 443})
 
 
+class PolicyInvalid(CredentialError):
+    """The limits policy of a credential file is invalid (``nexus serve`` refuses to start)."""
+
+
 def host_key(host: str) -> str:
     """The credential file key for a Host header value, or ``RequestRejected`` (400).
 
@@ -208,7 +212,7 @@ def parse_credential_file(raw: bytes, key: str, policy_raw: bytes | None = None)
         elif "policy" in data:
             policy = parse_policy(data["policy"], f"the credential file for {key}")
     except ConfigError as exc:
-        raise CredentialError(exc.message) from exc
+        raise PolicyInvalid(exc.message) from exc
     return replace(file, clients=parse_clients(data.get("clients"), key), policy=policy)
 
 

@@ -13,12 +13,11 @@ process, ``flock`` across processes). The file format itself belongs to ``creden
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache, partial
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,8 +28,8 @@ from nexus.proxy import oauth
 from nexus.proxy.client_keys import ClientIndex
 from nexus.proxy.credential_files import (
     CredentialFile,
+    PolicyInvalid,
     Signature,
-    client_key_id,
     credential_path,
     file_lock_async,
     files_signature,
@@ -40,14 +39,21 @@ from nexus.proxy.credential_files import (
     read_credential_file,
     store_tokens,
 )
-from nexus.proxy.subjects import LEGACY, subject_for
+from nexus.proxy.grants import (
+    Grant,
+    authenticate,
+    bearer_of,
+    passthrough_grant,
+    presented_keys,
+    team_grants,
+)
 from nexus.redact import remember_secrets
 
 if TYPE_CHECKING:
     import aiohttp
 
-    from nexus.limits.limiter import Subject
 
+__all__ = ["Credentials", "Grant"]
 log = logging.getLogger("nexus.credentials")
 
 REFRESH_MARGIN_S = 300.0
@@ -55,21 +61,6 @@ REFRESH_MARGIN_S = 300.0
 RETRY_AFTER_FAILURE_S = 30.0
 """After a failed refresh, wait this long before asking the token endpoint again for that file."""
 _CACHE_LIMIT = 4096
-_TEAM_DROP = frozenset({"x-api-key", "authorization"})
-
-
-@dataclass(frozen=True, slots=True)
-class Grant:
-    """How one request goes upstream. Built once per credential file state and reused."""
-
-    account_id: str | None
-    client_key_id: str | None
-    auth_mode: str  # "passthrough" | "api_key" | "oauth"
-    set_headers: tuple[tuple[str, str], ...] = field(repr=False)  # holds the account's secret
-    drop_headers: frozenset[str]
-    extra_betas: tuple[str, ...]
-    credential_key: str | None = None  # the file this grant came from (None in pass-through)
-    subject: Subject | None = None  # who the call counts as under the host's policy (limits)
 
 
 @dataclass(slots=True)
@@ -145,8 +136,8 @@ class Credentials:
         if slot.file is None:
             if slot.error is not None:
                 raise CredentialError(slot.error)
-            return _passthrough_grant(_presented_keys(headers))
-        name = _authenticate(slot, headers)
+            return passthrough_grant(presented_keys(headers))
+        name = authenticate(slot.file, slot.grants, slot.clients, headers)
         if slot.file.kind == "oauth":
             now_ms = int(self._clock() * 1000)
             if slot.file.needs_refresh(now_ms, self._margin_ms):
@@ -164,8 +155,8 @@ class Credentials:
         if slot.file is None:
             if slot.error is not None:
                 raise CredentialError(slot.error)
-            return _passthrough_grant(_presented_keys(headers))
-        return slot.grants[_authenticate(slot, headers)]
+            return passthrough_grant(presented_keys(headers))
+        return slot.grants[authenticate(slot.file, slot.grants, slot.clients, headers)]
 
     async def on_upstream_unauthorized(self, grant: Grant) -> bool:
         """After upstream answered 401 to an OAuth grant: refresh (single-flight).
@@ -180,7 +171,7 @@ class Credentials:
         slot = self._slot(key)
         if slot.file is None or slot.file.kind != "oauth":
             return False
-        stale = _bearer_of(grant)
+        stale = bearer_of(grant)
         if slot.file.access_token != stale:
             return True  # someone refreshed since this grant was handed out
         now = time.monotonic()
@@ -334,7 +325,7 @@ class Credentials:
 
     def _install(self, key: str, file: CredentialFile, sig: Signature) -> _Slot:
         remember_secrets(file.api_key, file.client_api_key, file.access_token, file.refresh_token)
-        grants = _team_grants(file)
+        grants = team_grants(file)
         slot = _Slot(time.monotonic(), sig, file, grants, ClientIndex(file.clients))
         return self._remember(key, slot)
 
@@ -351,17 +342,16 @@ class Credentials:
         return [key for key, _ in list_credential_files(self.directory)]
 
     def check_policies(self) -> None:
-        """Read every credential file now; ``ConfigError`` listing each invalid policy or client
-        list (at start: a policy that cannot be enforced must not be silently ignored)."""
+        """Read every credential file now; ``ConfigError`` listing each invalid policy (at start:
+        a limit that cannot be enforced must not be silently ignored)."""
         problems = []
         for key, path in list_credential_files(self.directory):
             try:
                 read_credential_file(path, key)
-            except CredentialError as exc:
-                if "policy" in exc.message or "clients" in exc.message:
-                    problems.append(exc.message)
-            except OSError:
-                continue  # unreadable files are reported per request, as before
+            except PolicyInvalid as exc:
+                problems.append(exc.message)
+            except (CredentialError, OSError):
+                continue  # other problems are logged and answered per request, as before
         if problems:
             raise ConfigError("invalid limits policy: " + " ".join(problems))
 
@@ -391,91 +381,3 @@ class Credentials:
         if self._owns_http and self._http is not None:
             await self._http.close()
             self._http = None
-
-
-def _team_grants(file: CredentialFile) -> dict[str, Grant]:
-    """One grant per client key of the file: the legacy single key's and each named client's."""
-    betas: tuple[str, ...] = ()
-    if file.kind == "api_key":
-        assert file.api_key is not None
-        headers = (("x-api-key", file.api_key),)
-    else:
-        headers, betas = (("authorization", f"Bearer {file.access_token}"),), (oauth.OAUTH_BETA,)
-
-    def grant(key_id: str, subject: Subject | None) -> Grant:
-        return Grant(
-            account_id=file.account_id,
-            client_key_id=key_id,
-            auth_mode=file.kind,
-            set_headers=headers,
-            drop_headers=_TEAM_DROP,
-            extra_betas=betas,
-            credential_key=file.key,
-            subject=subject,
-        )
-
-    grants = {}
-    if file.client_api_key:
-        legacy_id = client_key_id(file.client_api_key)
-        grants[LEGACY] = grant(
-            legacy_id, subject_for(file.key, file.account_id, file.policy, None, legacy_id)
-        )
-    for client in file.clients:
-        subject = subject_for(file.key, file.account_id, file.policy, client, None)
-        grants[client.name] = grant(client.record_id(file.key), subject)
-    return grants
-
-
-def _authenticate(slot: _Slot, headers: Mapping[str, str]) -> str:
-    """The name of the client key presented (``LEGACY`` for the file's single key), or
-    ``ClientAuthError``."""
-    file = slot.file
-    assert file is not None
-    if not slot.grants:
-        raise ClientAuthError(
-            f"Nexus holds credentials for {file.key} but no client key is set: "
-            f"run `nexus auth add-client {file.key} --name NAME` and send that key."
-        )
-    presented = _presented_keys(headers)
-    accepted = False
-    if file.client_api_key is not None:
-        wanted = file.client_api_key.encode("utf-8", "surrogateescape")
-        for key in presented:
-            # both candidates are always compared so timing does not reveal which header matched
-            accepted |= hmac.compare_digest(key.encode("utf-8", "surrogateescape"), wanted)
-    if accepted:
-        return LEGACY
-    client = slot.clients.match(presented) if slot.clients is not None else None
-    if client is None:
-        raise ClientAuthError()
-    return client.name
-
-
-def _presented_keys(headers: Mapping[str, str]) -> tuple[str, ...]:
-    api_key = headers.get("x-api-key")
-    authorization = headers.get("authorization")
-    keys: tuple[str, ...] = (api_key,) if api_key else ()
-    if authorization and authorization[:7].lower() == "bearer ":
-        keys += (authorization[7:].strip(),)
-    return keys
-
-
-@lru_cache(maxsize=1024)
-def _passthrough_for(key_id: str | None) -> Grant:
-    return Grant(None, key_id, "passthrough", (), frozenset(), ())
-
-
-def _passthrough_grant(presented: tuple[str, ...]) -> Grant:
-    return _passthrough_for(_fingerprint(presented[0]) if presented else None)
-
-
-@lru_cache(maxsize=1024)
-def _fingerprint(key: str) -> str:
-    return client_key_id(key)
-
-
-def _bearer_of(grant: Grant) -> str | None:
-    for name, value in grant.set_headers:
-        if name == "authorization":
-            return value.removeprefix("Bearer ")
-    return None

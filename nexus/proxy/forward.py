@@ -31,7 +31,7 @@ from nexus.errors import (
 )
 from nexus.limits.limiter import CallFacts, Subject
 from nexus.limits.runaway import repeated_tool_call
-from nexus.proxy.credentials import Grant
+from nexus.proxy.grants import Grant
 from nexus.proxy.headers import downstream_headers, upstream_headers
 from nexus.proxy.paths import upstream_path
 from nexus.proxy.upstream_health import UpstreamHealth

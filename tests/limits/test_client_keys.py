@@ -70,3 +70,20 @@ async def test_named_keys_are_issued_once_stored_hashed_listed_and_revoked(start
         still = await client.post(url, json=BODY, headers={"host": HOST, "x-api-key": bob_key})
     assert refused.status_code == 401 and still.status_code == 200
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_a_named_key_is_found_by_its_hash_and_confirmed_in_constant_time(monkeypatch) -> None:
+    from nexus.proxy import client_keys
+
+    clients = client_keys.parse_clients(
+        [{"name": "alice", "sha256": client_keys.key_digest("cnp_live_a")}], "h"
+    )
+    compared: list[tuple[bytes, bytes]] = []
+    real = client_keys.hmac.compare_digest
+    monkeypatch.setattr(
+        client_keys.hmac, "compare_digest", lambda a, b: compared.append((a, b)) or real(a, b)
+    )
+    index = client_keys.ClientIndex(clients)
+    assert index.match(("cnp_live_nope", "cnp_live_a")) == clients[0]
+    assert index.match(("cnp_live_nope",)) is None
+    assert len(compared) == 1 and compared[0][0] == compared[0][1]

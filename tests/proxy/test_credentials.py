@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from nexus.errors import ClientAuthError, CredentialError, RequestRejected
 from nexus.proxy import credentials as credentials_module
+from nexus.proxy import grants as grants_module
 from nexus.proxy.credential_files import credential_path, host_key, lock_path
 from nexus.proxy.credentials import Credentials, Grant
 from tests.fakes.oauth import SECRET_MARK, FakeOAuth
@@ -225,13 +226,13 @@ async def test_client_keys_are_compared_in_constant_time(
 ) -> None:
     write(tmp_path, HOST, {"type": "api_key", "api_key": API_KEY, "client_api_key": CLIENT_KEY})
     compared: list[tuple[bytes, bytes]] = []
-    real = credentials_module.hmac.compare_digest
+    real = grants_module.hmac.compare_digest
 
     def spy(a: bytes, b: bytes) -> bool:
         compared.append((a, b))
         return real(a, b)
 
-    monkeypatch.setattr(credentials_module.hmac, "compare_digest", spy)
+    monkeypatch.setattr(grants_module.hmac, "compare_digest", spy)
     await creds.grant(HOST, {"x-api-key": CLIENT_KEY})
     with pytest.raises(ClientAuthError):
         await creds.grant(HOST, {"x-api-key": "cnp_live_other"})
