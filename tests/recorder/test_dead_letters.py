@@ -19,7 +19,6 @@ import pytest
 from tests.recorder.test_poison import (
     BODY,
     assert_recorder_never_restarted,
-    db_url,  # noqa: F401 - the fixture
     normal_calls,
     stored,
 )
@@ -76,11 +75,11 @@ async def cli(url: str, *args: str, env: dict[str, str] | None = None) -> tuple[
 
 
 async def test_a_refused_record_is_dead_lettered_listed_and_retried(
-    db_url: str,  # noqa: F811
+    serve_db_url: str,
     nexus_process: Any,
 ) -> None:
-    nexus = await nexus_process(db_url)
-    await refuse_model(db_url, on=True)
+    nexus = await nexus_process(serve_db_url)
+    await refuse_model(serve_db_url, on=True)
     poison_body = orjson.dumps(
         {**BODY, "model": REFUSED_MODEL, "messages": [{"role": "user", "content": "refuse me"}]}
     )
@@ -93,11 +92,11 @@ async def test_a_refused_record_is_dead_lettered_listed_and_retried(
         assert response.status_code == 200
         poison_id = response.headers["x-nexus-request-id"]
         later = await normal_calls(client, nexus.proxy_url, 3)
-    assert set(await stored(db_url, later, timeout_s=15)) == set(later)
+    assert set(await stored(serve_db_url, later, timeout_s=15)) == set(later)
 
     async with asyncio.timeout(15):
         while True:
-            code, text = await cli(db_url, "db", "dead-letters", "--json")
+            code, text = await cli(serve_db_url, "db", "dead-letters", "--json")
             letters = [orjson.loads(line) for line in text.splitlines() if line.startswith("{")]
             if letters:
                 break
@@ -106,19 +105,19 @@ async def test_a_refused_record_is_dead_lettered_listed_and_retried(
     [letter] = letters
     assert letter["id"] == poison_id and letter["stage"] == "store"
     assert "refused by a trigger" in letter["error"] and letter["attempts"] >= 2
-    code, text = await cli(db_url, "db", "stats", "--json")
+    code, text = await cli(serve_db_url, "db", "stats", "--json")
     assert orjson.loads(text.splitlines()[0])["dead_letters"] == 1
-    code, text = await cli(db_url, "doctor", "--json")
+    code, text = await cli(serve_db_url, "doctor", "--json")
     [database] = [orjson.loads(x) for x in text.splitlines() if '"database"' in x]
     assert database["state"] == "warn" and "1 dead letters" in database["detail"]
-    assert poison_id not in await stored(db_url, [poison_id], timeout_s=0)
+    assert poison_id not in await stored(serve_db_url, [poison_id], timeout_s=0)
 
-    await refuse_model(db_url, on=False)
-    code, text = await cli(db_url, "db", "retry-dead-letters", "--json")
+    await refuse_model(serve_db_url, on=False)
+    code, text = await cli(serve_db_url, "db", "retry-dead-letters", "--json")
     assert code == 0 and orjson.loads(text.splitlines()[0]) == {"stored": 1, "failed": 0}, text
-    got = await stored(db_url, [poison_id], timeout_s=5)
+    got = await stored(serve_db_url, [poison_id], timeout_s=5)
     assert got[poison_id].request_body == poison_body
-    code, text = await cli(db_url, "db", "dead-letters", "--json")
+    code, text = await cli(serve_db_url, "db", "dead-letters", "--json")
     assert not [line for line in text.splitlines() if line.startswith("{")]
     assert_recorder_never_restarted(nexus.log)
 

@@ -22,7 +22,6 @@ from nexus.store import build_store
 from tests.recorder.test_poison import (
     BODY,
     assert_recorder_never_restarted,
-    db_url,  # noqa: F401 - the fixture
 )
 
 pytestmark = pytest.mark.slow
@@ -114,10 +113,10 @@ def hostile_body(rng: random.Random) -> bytes:
 
 
 async def test_hostile_bodies_never_stop_the_recorder(
-    db_url: str,  # noqa: F811
+    serve_db_url: str,
     nexus_process: Any,
 ) -> None:
-    nexus = await nexus_process(db_url)
+    nexus = await nexus_process(serve_db_url)
     async with asyncio.timeout(10):  # spawned beside the servers, right after the banner
         while (recorder := nexus.recorder_pid()) is None:
             await asyncio.sleep(0.05)
@@ -125,7 +124,7 @@ async def test_hostile_bodies_never_stop_the_recorder(
     sent: list[str] = []  # calls the proxy gave a request id: each must be stored or dead-lettered
     unrecorded = 0  # answered without a request id (a proxy error: not the recorder's to store)
     delays: list[float] = []
-    store = build_store(db_url)
+    store = build_store(serve_db_url)
     await store.open()
     try:
         async with httpx.AsyncClient(timeout=30) as client:
@@ -151,7 +150,7 @@ async def test_hostile_bodies_never_stop_the_recorder(
         await store.close()
     stored = found - set(letters)
     print(  # the figures for the report (pytest -s)
-        f"\nfuzz {db_url.split(':')[0]}: {HOSTILE_CALLS} hostile calls + {len(delays)} canaries "
+        f"\nfuzz {serve_db_url.split(':')[0]}: {HOSTILE_CALLS} hostile calls + {len(delays)} canaries "
         f"sent in {time.monotonic() - started:.1f} s; {len(sent)} got a request id; "
         f"{len(stored)} stored, {len(letters)} dead-lettered, {unrecorded} unrecorded (proxy "
         f"answered without an id); canary delay max {max(delays):.3f} s, "

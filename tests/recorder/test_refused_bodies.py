@@ -15,13 +15,13 @@ import pytest
 
 from nexus.recorder.tap import REFUSED_BODY_KEPT
 from tests.fakes.serve_process import free_port
-from tests.recorder.test_poison import BODY, db_url, stored  # noqa: F401 - db_url: a fixture
+from tests.recorder.test_poison import BODY, stored
 
 pytestmark = pytest.mark.slow
 
 
 async def test_a_refused_call_keeps_a_bounded_body_with_its_size_and_hash(
-    db_url: str,  # noqa: F811
+    serve_db_url: str,
     nexus_process: Any,
     fake_upstream: Any,
     tmp_path: Path,
@@ -35,7 +35,7 @@ async def test_a_refused_call_keeps_a_bounded_body_with_its_size_and_hash(
         "client_api_key": "cnp_live_teamkey0123456789abcdefghij",
     }))  # fmt: skip
     os.chmod(path, 0o600)
-    nexus = await nexus_process(db_url, proxy_port=port)
+    nexus = await nexus_process(serve_db_url, proxy_port=port)
     body = orjson.dumps(
         {**BODY, "messages": [{"role": "user", "content": "no key " + "x" * 5_000_000}]}
     )
@@ -48,7 +48,7 @@ async def test_a_refused_call_keeps_a_bounded_body_with_its_size_and_hash(
     assert response.status_code == 401
     assert not fake_upstream.requests
     request_id = response.headers["x-nexus-request-id"]
-    got = (await stored(db_url, [request_id], timeout_s=10))[request_id]
+    got = (await stored(serve_db_url, [request_id], timeout_s=10))[request_id]
     assert got.request_body == body[:REFUSED_BODY_KEPT]
     error = got.summary.error
     assert f"{len(body)} bytes" in error and hashlib.sha256(body).hexdigest() in error
