@@ -63,9 +63,11 @@ class Analyzer(Protocol):
     async def aclose(self) -> None: ...
 
 
-def make_request(transcript: Transcript) -> AnalysisRequest:
-    """The request for a fitted transcript: the system prompt, the turns, then the closing ask."""
-    closing = Turn("user", closing_request(transcript.note.rstrip(".")))
+def make_request(transcript: Transcript, notes: str = "") -> AnalysisRequest:
+    """The request for a fitted transcript: the system prompt, the turns, then ``notes`` (what
+    Nexus measured about the conversation, e.g. its cache breaks) and the closing ask."""
+    ask = closing_request(transcript.note.rstrip("."))
+    closing = Turn("user", f"{notes}\n\n{ask}" if notes else ask)
     turns = list(transcript.turns)
     if turns and turns[-1].role == "user":
         turns[-1] = Turn("user", turns[-1].text + "\n\n" + closing.text)

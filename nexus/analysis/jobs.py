@@ -22,7 +22,8 @@ from nexus.analysis.analyzer import (
     TransientAnalysisError,
     make_request,
 )
-from nexus.analysis.loader import load_branch_exchanges
+from nexus.analysis.cache_note import cache_breaks_note
+from nexus.analysis.loader import load_branch
 from nexus.analysis.prompts import PROMPT_VERSION
 from nexus.analysis.schema import MalformedReply, parse_result, render_markdown, result_to_json
 from nexus.analysis.transcript import CHARS_PER_TOKEN, build_turns, fit_to_budget
@@ -156,10 +157,11 @@ class AnalysisWorker:
             return
         reply = None
         try:
-            exchanges = await load_branch_exchanges(self.store, job.conversation_id, job.branch)
+            exchanges, summaries = await load_branch(self.store, job.conversation_id, job.branch)
             turns = await asyncio.to_thread(build_turns, exchanges)
             transcript = await asyncio.to_thread(fit_to_budget, turns, self.input_budget_chars)
-            reply = await self.analyzer.generate(make_request(transcript))
+            notes = cache_breaks_note(summaries)
+            reply = await self.analyzer.generate(make_request(transcript, notes))
             result = parse_result(reply.text)
         except (TransientAnalysisError, MalformedReply) as exc:
             retry_after = exc.retry_after_s if isinstance(exc, TransientAnalysisError) else None

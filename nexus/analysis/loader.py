@@ -97,6 +97,15 @@ async def load_branch_exchanges(
     source: RequestSource, conversation_id: str, branch: str
 ) -> list[tuple[bytes, bytes | None]]:
     """(request body, assembled response) of the branch's history-bearing requests, in order."""
+    exchanges, _ = await load_branch(source, conversation_id, branch)
+    return exchanges
+
+
+async def load_branch(
+    source: RequestSource, conversation_id: str, branch: str
+) -> tuple[list[tuple[bytes, bytes | None]], list[RequestSummary]]:
+    """The branch's exchanges (as ``load_branch_exchanges``) and every summary of the
+    conversation (what the analysis input's notes read, e.g. the cache breaks)."""
     summaries = await conversation_summaries(source, conversation_id)
     if not summaries:
         raise BranchNotFound(f"conversation {conversation_id} not found")
@@ -108,4 +117,4 @@ async def load_branch_exchanges(
         stored = await source.get_request(summary.id)
         if stored is not None:
             exchanges.append((stored.request_body, stored.response_message))
-    return exchanges
+    return exchanges, summaries
