@@ -16,6 +16,7 @@ from tests.cache.conversation import Chat
 from tests.cache.test_ledger import record_live
 from tests.fakes.gemini import FakeGemini
 
+
 @pytest.mark.asyncio
 async def test_the_analysis_input_names_each_break_with_its_cause_and_cost(
     store: Any, fake_gemini: FakeGemini

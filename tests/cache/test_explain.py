@@ -108,7 +108,10 @@ def test_removed_inserted_and_rewritten_messages() -> None:
     cleared[3]["content"][0]["text"] = "[Old tool result content cleared]"
     cause, detail = cause_of(p_body, body([*cleared, user("next")]))
     assert cause == CacheCause.HISTORY_EDITED
-    assert detail == 'message 4 (assistant) rewritten: "answer 1" → "[Old tool result content cleared]"'
+    assert (
+        detail
+        == 'message 4 (assistant) rewritten: "answer 1" → "[Old tool result content cleared]"'
+    )
 
 
 def test_the_order_of_causes_puts_the_model_before_everything_else() -> None:
