@@ -36,16 +36,21 @@ class TrafficClass(StrEnum):
     MEMORY = "memory"  # background memory extraction (a fork of the conversation with tools)
     OTHER = "other"
 
+    @property
+    def is_background(self) -> bool:
+        """A call that attaches to its session but never takes a place in a conversation tree:
+        everything but a turn, a sub-agent's call and a compaction. The one definition; the
+        linker, the TUI and the exporters all ask it."""
+        return self not in _TREE_CLASSES
 
-BACKGROUND_CLASSES = frozenset(set(TrafficClass) - {
-    TrafficClass.TURN, TrafficClass.SUBAGENT, TrafficClass.COMPACTION
-})  # fmt: skip
-"""Calls that attach to their session but never take a place in a conversation tree. The one list:
-the linker, the TUI and the exporters all read it."""
+
+_TREE_CLASSES = frozenset({TrafficClass.TURN, TrafficClass.SUBAGENT, TrafficClass.COMPACTION})
+BACKGROUND_CLASSES = frozenset(c for c in TrafficClass if c.is_background)
 
 
 def is_background_class(traffic_class: str | None) -> bool:
-    """Whether a class (or its string form, as rows carry it) is a background class."""
+    """Whether a class (or its string form, as rows carry it) is a background class; unknown
+    strings (a newer server's class) are not."""
     return traffic_class is not None and traffic_class in _BACKGROUND_NAMES
 
 
@@ -280,6 +285,11 @@ class RequestSummary:
     branch: str | None = None
     subtask_of: str | None = None
     cache_break: CacheBreak | None = None  # set by the cache ledger (nexus/cache/)
+
+    @property
+    def is_background(self) -> bool:
+        """See ``TrafficClass.is_background`` (False until the linker has classified the call)."""
+        return is_background_class(self.traffic_class)
 
 
 @dataclass(frozen=True, slots=True)

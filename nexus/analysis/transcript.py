@@ -16,7 +16,7 @@ from typing import Any, Literal
 import orjson
 
 from nexus.analysis.redact import redact_text
-from nexus.wire import strip_reminders
+from nexus.wire import strip_reminders, tool_result_text
 
 Role = Literal["user", "model"]
 CHARS_PER_TOKEN = 3  # conservative for code and JSON-heavy text, so the estimate rarely undershoots
@@ -143,7 +143,7 @@ def _block_text(block: dict[str, Any]) -> str:
         return f"[tool call {block.get('name', '?')}: {_summarise_input(block.get('input'))}]"
     if kind == "tool_result":
         label = "tool error" if block.get("is_error") else "tool result"
-        text = _one_line(_result_text(block.get("content")))
+        text = _one_line(tool_result_text(block.get("content"), " "))
         return f"[{label}: {_shorten(text, TOOL_RESULT_CHARS)}]"
     if kind in ("image", "document"):
         return f"[{kind}]"
@@ -157,14 +157,6 @@ def _summarise_input(value: Any) -> str:
                 return f"{key}={_shorten(_one_line(value[key]), TOOL_INPUT_CHARS)}"
     raw = orjson.dumps(value).decode() if value is not None else ""
     return _shorten(raw, TOOL_INPUT_CHARS)
-
-
-def _result_text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return " ".join(str(b.get("text", "")) for b in content if isinstance(b, dict))
-    return ""
 
 
 def _one_line(text: str) -> str:

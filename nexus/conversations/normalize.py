@@ -19,12 +19,11 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from nexus.claude_code import fork_directive, has_compaction_marker, is_compaction_prompt
-from nexus.wire import parse_object, strip_reminders
+from nexus.wire import agent_tool_uses, parse_object, strip_reminders
 
 if TYPE_CHECKING:
     from nexus.conversations.memory import FingerprintMemory
 
-_AGENT_TOOLS = frozenset({"Agent", "Task"})
 _SUMMARY_TAG = re.compile(r"<summary>(.*?)(?:</summary>|$)", re.DOTALL)
 _ANALYSIS_TAG = re.compile(r"<analysis>.*?(?:</analysis>|$)", re.DOTALL)
 _MIN_LINE_CHARS = 24  # shorter lines ("Summary:", "1. Primary Request") say nothing distinctive
@@ -325,12 +324,7 @@ def line_keys(text: str, limit: int) -> tuple[str, ...]:
 
 def _agent_calls(content: list[Any]) -> tuple[AgentCall, ...]:
     calls = []
-    for block in content:
-        if not isinstance(block, dict) or block.get("type") != "tool_use":
-            continue
-        name = block.get("name")
-        if not isinstance(name, str) or name not in _AGENT_TOOLS:
-            continue
+    for block in agent_tool_uses(content):
         args = block.get("input")
         if not isinstance(args, dict) or not isinstance(args.get("prompt"), str):
             continue

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from nexus.conversations.classify import BACKGROUND_CLASSES, classify
+from nexus.conversations.classify import classify
 from nexus.conversations.normalize import Fingerprint, fingerprint, parse_json
 from nexus.conversations.normalize import digest as _digest
 from nexus.records import Headers, RequestRecord, StoredRequest, TrafficClass
@@ -104,7 +104,7 @@ def prepare(view: RequestView, memory: FingerprintMemory | None = None) -> Prepa
     event loop run batches of this in a thread."""
     body = parsed_body(view.request_body, view.parsed).value
     traffic_class = classify(view.method, view.path, view.request_headers, body)
-    if traffic_class in BACKGROUND_CLASSES or body is None:
+    if traffic_class.is_background or body is None:
         return Prepared(view, traffic_class, None)
     response = parse_json(view.response_message)
     fp = fingerprint(

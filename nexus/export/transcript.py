@@ -14,9 +14,9 @@ from typing import Any, Literal
 import orjson
 
 from nexus.records import StoredRequest
+from nexus.wire import agent_tool_uses, tool_result_text
 
 BlockKind = Literal["text", "reminder", "thinking", "tool_use", "tool_result", "image", "other"]
-AGENT_TOOLS = frozenset({"Agent", "Task"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,17 +163,9 @@ def _block(b: object, names: dict[str, str]) -> Block:
 
 
 def _result_text(content: object) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        parts = []
-        for c in content:
-            if isinstance(c, dict) and c.get("type") == "text":
-                parts.append(str(c.get("text", "")))
-            elif isinstance(c, dict):
-                parts.append(f"[{c.get('type', 'block')}]")
-        return "\n".join(parts)
-    return "" if content is None else _dump(content)
+    if content is None or isinstance(content, (str, list)):
+        return tool_result_text(content)
+    return _dump(content)
 
 
 def _dump(value: object, *, pretty: bool = False) -> str:
@@ -195,11 +187,7 @@ def _output(message: bytes | None) -> tuple[Message | None, tuple[AgentCall, ...
         return Message("assistant", (Block("other", _dump(data)),)), ()
     content = data.get("content")
     blocks = content if isinstance(content, list) else []
-    calls = tuple(
-        _agent_call(b)
-        for b in blocks
-        if isinstance(b, dict) and b.get("type") == "tool_use" and b.get("name") in AGENT_TOOLS
-    )
+    calls = tuple(_agent_call(b) for b in agent_tool_uses(blocks))
     return Message("assistant", tuple(_block(b, {}) for b in blocks)), calls
 
 

@@ -20,7 +20,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Literal
 
-from nexus.records import RequestSummary, is_background_class
+from nexus.records import RequestSummary
 
 ThreadKind = Literal["main", "branch", "subagent"]
 
@@ -67,10 +67,6 @@ class ConversationView:
         return [turn for thread in self.threads for turn in thread.walk_turns()]
 
 
-def is_background(summary: RequestSummary) -> bool:
-    return is_background_class(summary.traffic_class)
-
-
 def _key(s: RequestSummary) -> tuple[int, str]:
     return (s.started_at_ms, s.id)
 
@@ -86,8 +82,8 @@ def tree_parent(summary: RequestSummary, ids: set[str] | dict[str, RequestSummar
 def build_view(conversation_id: str, summaries: list[RequestSummary]) -> ConversationView:
     """Arrange ``summaries`` (one conversation) for reading."""
     by_id = {s.id: s for s in summaries}
-    background = sorted((s for s in by_id.values() if is_background(s)), key=_key)
-    shown = {i: s for i, s in by_id.items() if not is_background(s)}
+    background = sorted((s for s in by_id.values() if s.is_background), key=_key)
+    shown = {i: s for i, s in by_id.items() if not s.is_background}
 
     children: dict[str | None, list[RequestSummary]] = defaultdict(list)
     for s in shown.values():

@@ -23,7 +23,7 @@ from nexus.mcp.caller import Caller
 from nexus.records import ConversationSummary, RequestFilter, RequestSummary, now_ms
 from nexus.redact import redact_text
 from nexus.usage.report import usage_report_json, windows_json, windows_report
-from nexus.wire import parse_object, parse_request, strip_reminders
+from nexus.wire import parse_object, parse_request, strip_reminders, tool_result_text
 
 MAX_RESULTS = 25
 DEFAULT_RESULTS = 10
@@ -312,10 +312,7 @@ def _block_text(block: Any) -> str:
             args = ""
         return f"[tool {block.get('name', '?')}: {_short(args)}]"
     if kind == "tool_result":
-        inner = block.get("content")
-        if isinstance(inner, list):
-            inner = " ".join(b.get("text", "") for b in inner if isinstance(b, dict))
-        return f"[tool result: {_short(inner if isinstance(inner, str) else '')}]"
+        return f"[tool result: {_short(tool_result_text(block.get('content'), ' '))}]"
     return ""
 
 

@@ -8,24 +8,21 @@ input: an unparseable body gives a record with what could be learnt.
 
 from __future__ import annotations
 
-import re
 import zlib
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 import brotli
-import orjson
 import zstandard
 
 from nexus.claude_code import typed_text
 from nexus.recorder.sse import Assembled, assemble_json, assemble_sse
 from nexus.records import Exchange, Outcome, RequestRecord, Usage
-from nexus.wire import parse_request
+from nexus.wire import parse_request, session_id, text_blocks
 
 PREVIEW_CHARS = 240
 IDENT_CHARS = 256
-_LEGACY_SESSION = re.compile(r"_session_([0-9a-fA-F-]{36})")
 _RATELIMIT_PREFIXES = ("anthropic-ratelimit-", "retry-after")
 
 CostFn = Callable[[str | None, Usage, int], int | None]
@@ -43,7 +40,7 @@ def derive(exchange: Exchange, cost: CostFn | None = None) -> RequestRecord:
         is_streaming=parsed.is_streaming,
         session_id=_ident(
             exchange.request_header("x-claude-code-session-id")
-            or _session_from(parsed.field("metadata"))
+            or session_id(parsed.field("metadata"))
         ),
         agent_id=_ident(exchange.request_header("x-claude-code-agent-id")),
         parent_agent_id=_ident(exchange.request_header("x-claude-code-parent-agent-id")),
@@ -113,22 +110,6 @@ def decoded_response_body(exchange: Exchange) -> bytes:
     return b""
 
 
-def _session_from(metadata: object) -> str | None:
-    """The session id in ``metadata.user_id``: a JSON string (new CLIs) or ``user_…_session_<uuid>``."""
-    user_id = metadata.get("user_id") if isinstance(metadata, dict) else None
-    if not isinstance(user_id, str):
-        return None
-    if user_id.startswith("{"):
-        try:
-            parsed = orjson.loads(user_id)
-        except orjson.JSONDecodeError:
-            parsed = None
-        if isinstance(parsed, dict) and isinstance(parsed.get("session_id"), str):
-            return str(parsed["session_id"])
-    match = _LEGACY_SESSION.search(user_id)
-    return match.group(1) if match else None
-
-
 def last_user_text(messages: list[Any]) -> str:
     """What the person typed in the last user message. Empty when that message carries none: a
     tool result, a task notification, or harness text alone (a compaction summary or prompt, a
@@ -138,24 +119,6 @@ def last_user_text(messages: list[Any]) -> str:
         if isinstance(message, dict) and message.get("role") == "user":
             return typed_text(text_blocks(message.get("content")))
     return ""
-
-
-def message_text(content: Any) -> str:
-    return "\n".join(text_blocks(content))
-
-
-def text_blocks(content: Any) -> list[str]:
-    if isinstance(content, str):
-        return [content]
-    if not isinstance(content, list):
-        return []
-    return [
-        block["text"]
-        for block in content
-        if isinstance(block, dict)
-        and block.get("type") == "text"
-        and isinstance(block.get("text"), str)
-    ]
 
 
 def _error_text(assembled: Assembled) -> str:

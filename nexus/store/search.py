@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from nexus.records import RequestRecord
-from nexus.wire import ParsedRequest, parse_request, parsed_body
+from nexus.wire import ParsedRequest, is_reminder, parse_request, parsed_body
 
 MAX_SEARCH_CHARS = 32_000  # per request; enough for any prompt people search for
 _TOOL_INPUT_CHARS = 2_000
@@ -59,7 +59,7 @@ def _response_text(message_json: bytes | None) -> list[str]:
 
 def _block_texts(content: Any, *, include_tools: bool) -> list[str]:
     if isinstance(content, str):
-        return [] if _is_reminder(content) else [content]
+        return [] if is_reminder(content) else [content]
     if not isinstance(content, list):
         return []
     texts: list[str] = []
@@ -68,7 +68,7 @@ def _block_texts(content: Any, *, include_tools: bool) -> list[str]:
             continue
         kind = block.get("type")
         if kind == "text" and isinstance(block.get("text"), str):
-            if not _is_reminder(block["text"]):
+            if not is_reminder(block["text"]):
                 texts.append(block["text"])
         elif kind == "tool_use" and include_tools:
             try:
@@ -77,10 +77,6 @@ def _block_texts(content: Any, *, include_tools: bool) -> list[str]:
                 tool_input = ""
             texts.append(f"{block.get('name', '')} {tool_input}")
     return texts
-
-
-def _is_reminder(text: str) -> bool:
-    return text.lstrip().startswith("<system-reminder>")
 
 
 def _field(value: Any, name: str) -> Any:

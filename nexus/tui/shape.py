@@ -17,14 +17,9 @@ from nexus.records import (
     ConversationTree,
     RequestSummary,
     TrafficClass,
-    is_background_class,
 )
 
 AGENT_CLASSES = frozenset(str(c) for c in set(TrafficClass) - BACKGROUND_CLASSES)
-
-
-def is_background(row: RequestSummary) -> bool:
-    return is_background_class(row.traffic_class)
 
 
 @dataclass(slots=True)
@@ -43,7 +38,7 @@ class TreeItem:
 def build_tree(tree: ConversationTree, *, with_background: bool = True) -> list[TreeItem]:
     """Top-level items: the main branch's requests in order; every other branch nested under the
     request it forked from (a sub-task under the request whose response started it)."""
-    rows = [r for r in tree.nodes if with_background or not is_background(r)]
+    rows = [r for r in tree.nodes if with_background or not r.is_background]
     by_id = {r.id: r for r in tree.nodes}
     items = {r.id: TreeItem(row=r) for r in rows}
     branches = {b.name: b for b in tree.branches}
@@ -51,7 +46,7 @@ def build_tree(tree: ConversationTree, *, with_background: bool = True) -> list[
     loose: list[tuple[RequestSummary, TreeItem]] = []
     for row in rows:
         item = items[row.id]
-        if row.branch and row.branch in branches and not is_background(row):
+        if row.branch and row.branch in branches and not row.is_background:
             members[row.branch].append(item)
         else:
             loose.append((row, item))
@@ -123,7 +118,7 @@ def numbers(tree: ConversationTree) -> Numbers:
     turns = prompts = subagents = compactions = background = 0
     for row in tree.nodes:
         klass = str(row.traffic_class) if row.traffic_class else "other"
-        if is_background(row):
+        if row.is_background:
             background += 1
         else:
             model_ms += row.duration_ms
@@ -177,7 +172,7 @@ def gap_before(row: RequestSummary, by_id: dict[str, RequestSummary]) -> tuple[i
     """Time between the parent's end and this request's start on the same branch, and whether
     tools filled it."""
     parent = by_id.get(row.parent_request_id or "")
-    if parent is None or is_background(row) or is_background(parent):
+    if parent is None or row.is_background or parent.is_background:
         return None
     if (row.branch or "main") != (parent.branch or "main"):
         return None  # a rewind or a compaction starts here: not a wait for tools or the person
@@ -209,11 +204,11 @@ def branch_lineage(tree: ConversationTree, name: str) -> list[str]:
 def only_branches(tree: ConversationTree, names: set[str]) -> ConversationTree:
     """``tree`` keeping the requests of the branches ``names`` (background calls with the request
     they followed), for the branch filter."""
-    kept = {r.id for r in tree.nodes if not is_background(r) and (r.branch or "main") in names}
+    kept = {r.id for r in tree.nodes if not r.is_background and (r.branch or "main") in names}
     nodes = [
         r
         for r in tree.nodes
-        if r.id in kept or (is_background(r) and (r.parent_request_id or "") in kept)
+        if r.id in kept or (r.is_background and (r.parent_request_id or "") in kept)
     ]
     branches = [b for b in tree.branches if b.name in names]
     subtasks = [s for s in tree.subtasks if s.branch in names]

@@ -33,7 +33,7 @@ from nexus.records import (
     is_error,
 )
 from nexus.tui import cells
-from nexus.tui.shape import TreeItem, build_tree, is_background
+from nexus.tui.shape import TreeItem, build_tree
 
 _BRANCH_MARK = {"rewind": "⑂", "compaction": "⟲", "task": "⤷", "fork": "⑃", "main": "●"}
 INDENT = 3
@@ -53,10 +53,10 @@ def request_label(row: RequestSummary, tz: tzinfo | None) -> Text:
     text.append(
         f"{cells.tokens(row.usage.total_tokens)} tok {cells.cost(row.cost_usd_micros)} "
         f"{cells.duration(row.duration_ms)}  ",
-        style="dim" if is_background(row) else "",
+        style="dim" if row.is_background else "",
     )
     preview = cells.one_line(row.user_preview or row.reply_preview, 60)
-    text.append(preview, style="dim" if is_background(row) else "")
+    text.append(preview, style="dim" if row.is_background else "")
     if row.stop_reason == "tool_use":
         text.append(" ⚙", style="yellow")
     return text

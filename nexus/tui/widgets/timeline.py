@@ -12,14 +12,14 @@ from rich.text import Text
 
 from nexus.records import ConversationTree
 from nexus.tui import cells
-from nexus.tui.shape import Numbers, gap_before, is_background
+from nexus.tui.shape import Numbers, gap_before
 
 BAR_WIDTH = 36
 MIN_GAP_MS = 1000
 
 
 def timeline(tree: ConversationTree, tz: tzinfo | None, *, with_background: bool = False) -> Text:
-    rows = [r for r in tree.nodes if with_background or not is_background(r)]
+    rows = [r for r in tree.nodes if with_background or not r.is_background]
     if not rows:
         return Text("(no requests)", style="dim")
     start = min(r.started_at_ms for r in rows)

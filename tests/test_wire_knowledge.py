@@ -1,0 +1,77 @@
+"""What Nexus knows of Anthropic / Claude Code bodies lives in ``nexus.wire`` and the class enum:
+one answer per question, whichever view asks (linker, exports, TUI, analysis, MCP)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from nexus import wire
+from nexus.export.tree import build_view
+from nexus.records import BACKGROUND_CLASSES, ConversationTree, TrafficClass
+from nexus.tui.shape import build_tree
+from tests.export.builders import make_summary
+
+
+def test_background_is_a_property_of_the_class_and_other_is_background() -> None:
+    assert {c for c in TrafficClass if c.is_background} == BACKGROUND_CLASSES
+    assert TrafficClass.OTHER.is_background and TrafficClass.QUOTA.is_background
+    assert not any(
+        c.is_background for c in (TrafficClass.TURN, TrafficClass.SUBAGENT, TrafficClass.COMPACTION)
+    )
+
+
+@pytest.mark.parametrize("cls", list(TrafficClass))
+def test_the_tui_tree_and_the_export_tree_set_apart_the_same_calls(cls: TrafficClass) -> None:
+    turn = make_summary(id="a" * 32, traffic_class=TrafficClass.TURN, started_at_ms=1)
+    other = dataclasses.replace(turn, id="b" * 32, traffic_class=cls, started_at_ms=2)
+    tree = ConversationTree(summary=None, nodes=[turn, other], branches=[], subtasks=[])  # type: ignore[arg-type]
+    tui_hidden = {i.row.id for i in build_tree(tree, with_background=False) if i.row} ^ {
+        turn.id,
+        other.id,
+    }
+    export_apart = {s.id for s in build_view("conv", [turn, other]).background}
+    assert tui_hidden == export_apart == ({other.id} if cls.is_background else set())
+
+
+def test_agent_tools_spawn_sub_agents_in_current_and_older_clis() -> None:
+    content = [
+        {"type": "text", "text": "delegating"},
+        {"type": "tool_use", "id": "t1", "name": "Agent", "input": {"prompt": "a"}},
+        {"type": "tool_use", "id": "t2", "name": "Task", "input": {"prompt": "b"}},
+        {"type": "tool_use", "id": "t3", "name": "Bash", "input": {"command": "ls"}},
+    ]
+    assert [b["id"] for b in wire.agent_tool_uses(content)] == ["t1", "t2"]
+    assert wire.agent_tool_uses("text only") == []
+
+
+def test_tool_result_text_keeps_texts_and_names_other_blocks() -> None:
+    content = [{"type": "text", "text": "ok"}, {"type": "image", "source": {}}, "stray"]
+    assert wire.tool_result_text(content) == "ok\n[image]"
+    assert wire.tool_result_text(content, " ") == "ok [image]"
+    assert wire.tool_result_text("plain") == "plain"
+    assert wire.tool_result_text(None) == ""
+
+
+@pytest.mark.parametrize(
+    ("user_id", "session"),
+    [
+        ('{"device_id":"d","session_id":"s-1"}', "s-1"),
+        (
+            "user_abc_account__session_0d2f3c1e-1111-2222-3333-444455556666",
+            "0d2f3c1e-1111-2222-3333-444455556666",
+        ),  # fmt: skip
+        ("{not json", None),
+        (None, None),
+    ],
+)
+def test_the_session_id_in_metadata(user_id: str | None, session: str | None) -> None:
+    assert wire.session_id({"user_id": user_id}) == session
+
+
+def test_reminders_and_texts() -> None:
+    assert wire.is_reminder("  <system-reminder>x</system-reminder>")
+    assert not wire.is_reminder("typed <system-reminder>")
+    assert wire.text_blocks([{"type": "text", "text": "a"}, {"type": "tool_use"}]) == ["a"]
+    assert wire.message_text("plain") == "plain"
