@@ -30,3 +30,21 @@ def test_import_contracts_hold():
     lint = Path(sys.executable).with_name("lint-imports")
     done = subprocess.run([str(lint)], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_every_package_and_module_of_nexus_has_a_layer():
+    # A new package (nexus/cache, nexus/limits…) must take its place in the layers contract, or
+    # nothing would stop it importing from above.
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    (layers,) = [c["layers"] for c in config["contracts"] if c["type"] == "layers"]
+    placed = {name.strip() for layer in layers for name in layer.split("|")}
+    top = {
+        f"nexus.{p.stem}"
+        for p in (ROOT / "nexus").iterdir()
+        if (p.suffix == ".py" and p.stem not in ("__init__", "__main__"))
+        or (p.is_dir() and (p / "__init__.py").exists())
+    }
+    assert top - placed == set()
+    assert placed - top == set()
