@@ -4,7 +4,8 @@ other (tables, columns, indexes, dialect-only search tables aside) and with the 
 every row kept (a migration that cannot run over rows — a NOT NULL column without a default, a
 unique index the rows break — fails here, not on a user's database).
 
-When a migration changes the schema on purpose, update ``schema.json`` to what the failure shows.
+When a migration changes the schema on purpose, rewrite ``schema.json`` with
+``python -m tests.store.test_migrations`` and review its diff.
 """
 
 from __future__ import annotations
@@ -234,3 +235,9 @@ async def test_postgres_migrates_a_database_holding_rows(pg_url: str) -> None:
         finally:
             await pg.close()
             await drop_pg_schema(pg_url, name)
+
+
+if __name__ == "__main__":  # python -m tests.store.test_migrations: rewrite schema.json
+    memory = sqlite3.connect(":memory:")
+    sqlite_migrate(memory)
+    EXPECTED.write_text(json.dumps(sqlite_schema(memory), indent=1) + "\n")
