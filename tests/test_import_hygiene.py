@@ -48,3 +48,18 @@ def test_every_package_and_module_of_nexus_has_a_layer():
     }
     assert top - placed == set()
     assert placed - top == set()
+
+
+def test_the_architecture_page_maps_every_layer():
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    (layers,) = [c["layers"] for c in config["contracts"] if c["type"] == "layers"]
+    page = (ROOT / "docs" / "architecture.md").read_text()
+    missing = [
+        name.strip()
+        for layer in layers
+        for name in layer.split("|")
+        if f"`{name.strip()}`" not in page
+    ]
+    assert missing == []
