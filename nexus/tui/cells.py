@@ -151,6 +151,15 @@ def bare_host(host: str) -> str:
     return name if port.isdigit() and name else host
 
 
+def size_bytes(n: int) -> str:
+    """``812 B``, ``12.3 KB``, ``4.1 MB`` (1024-based, as file sizes read)."""
+    if n < 1024:
+        return f"{n} B"
+    if n < 1024 * 1024:
+        return f"{n / 1024:.1f} KB"
+    return f"{n / 1024 / 1024:.1f} MB"
+
+
 def one_line(text: str, width: int) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= width else flat[: max(0, width - 1)] + "…"

@@ -1,7 +1,8 @@
 """A request body and its response as a chat: who said what, in order, with each tool call paired
 with its result. Pure: bytes in (the stored request body and assembled response), entries out.
 
-Thinking stays whole here (the view collapses it); images and documents are named, never drawn.
+Thinking stays whole here (the view collapses it); images and documents are named, and image blocks
+(of a message or inside a tool result) are carried along for the view to draw.
 A tool_result is shown under the tool_use it answers, so the user turn that carried it only keeps
 what the person (or Claude Code) actually wrote.
 """
@@ -27,6 +28,7 @@ class Entry:
     is_error: bool = False
     is_response: bool = False  # from the response rather than the request's history
     turn: int = 0  # index of the message it came from (0 = system)
+    images: tuple[dict[str, Any], ...] = ()  # image blocks to draw (the block, or a tool result's)
 
 
 def _loads(raw: bytes | None) -> Any:
@@ -61,8 +63,18 @@ def chat_entries(request_body: bytes | None, response_message: bytes | None) -> 
     return entries
 
 
-def _tool_results(*documents: Any) -> dict[str, tuple[str, bool]]:
-    found: dict[str, tuple[str, bool]] = {}
+Result = tuple[str, bool, tuple[dict[str, Any], ...]]
+"""A tool result's text, whether it failed, and the image blocks it holds."""
+
+
+def _images_in(value: Any) -> tuple[dict[str, Any], ...]:
+    if not isinstance(value, list):
+        return ()
+    return tuple(b for b in value if isinstance(b, dict) and b.get("type") == "image")
+
+
+def _tool_results(*documents: Any) -> dict[str, Result]:
+    found: dict[str, Result] = {}
     for doc in documents:
         if not isinstance(doc, dict):
             continue
@@ -73,7 +85,12 @@ def _tool_results(*documents: Any) -> dict[str, tuple[str, bool]]:
             for block in content:
                 if isinstance(block, dict) and block.get("type") == "tool_result":
                     tool_id = str(block.get("tool_use_id") or "")
-                    found[tool_id] = (_text_of(block.get("content")), bool(block.get("is_error")))
+                    content = block.get("content")
+                    found[tool_id] = (
+                        _text_of(content),
+                        bool(block.get("is_error")),
+                        _images_in(content),
+                    )
     return found
 
 
@@ -92,7 +109,7 @@ def _tool_use_ids(body: Any, response: Any) -> set[str]:
 
 def _message(
     message: dict[str, Any],
-    results: dict[str, tuple[str, bool]],
+    results: dict[str, Result],
     calls: set[str],
     turn: int,
     *,
@@ -115,7 +132,7 @@ def _message(
 def _block(
     block: dict[str, Any],
     role: str,
-    results: dict[str, tuple[str, bool]],
+    results: dict[str, Result],
     calls: set[str],
     turn: int,
     is_response: bool,
@@ -130,7 +147,7 @@ def _block(
         return Entry("thinking", "(redacted thinking)", **common)  # type: ignore[arg-type]
     if kind in ("tool_use", "server_tool_use"):
         tool_id = str(block.get("id") or "")
-        result, is_error = results.get(tool_id, (None, False))
+        result, is_error, images = results.get(tool_id, (None, False, ()))
         tool_input = orjson.dumps(block.get("input"), option=orjson.OPT_INDENT_2).decode()
         return Entry(
             "tool",
@@ -138,6 +155,7 @@ def _block(
             tool_input=tool_input,
             result=result,
             is_error=is_error,
+            images=images,
             **common,  # type: ignore[arg-type]
         )
     if kind == "tool_result":
@@ -150,10 +168,12 @@ def _block(
             name=f"(result of {tool_id})",
             result=_text_of(block.get("content")),
             is_error=bool(block.get("is_error")),
+            images=_images_in(block.get("content")),
             **common,  # type: ignore[arg-type]
         )
     if kind in ("image", "document"):
-        return Entry("image", _media_name(block), name=kind, **common)  # type: ignore[arg-type]
+        images = (block,) if kind == "image" else ()
+        return Entry("image", _media_name(block), name=kind, images=images, **common)  # type: ignore[arg-type]
     return Entry("note", f"[{kind}]", **common)  # type: ignore[arg-type]
 
 

@@ -37,7 +37,7 @@ async def test_chat_tab_shows_roles_tools_with_results_and_collapsed_thinking(
         assert (
             "⚙ Bash" in chat and "pytest -q tests/store" in chat and "1 failed, 41 passed" in chat
         )
-        assert "[image: image/png" in chat
+        assert "▣ image/png · 1.6 KB  does not decode as an image" in chat  # not a real PNG
         assert "thinking · 30 chars" in chat and "Let me look at the test first." not in chat
         await pilot.press("t")
         chat = log_text(screen.query_one("#chat-log", ChatLog))

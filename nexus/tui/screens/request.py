@@ -65,6 +65,7 @@ class RequestScreen(NexusScreen):
         ),
         Binding("g", "jump('tool')", "Next tool", id="request.next_tool"),
         Binding("e", "jump('error')", "First error", show=False, id="request.first_error"),
+        Binding("v", "images", "Images", id="request.images"),
         Binding("y", "copy_curl", "Copy as curl", id="request.curl"),
         Binding("s", "save_body", "Save body", id="request.save"),
         Binding("o", "conversation", "Conversation", id="request.conversation"),
@@ -189,6 +190,19 @@ class RequestScreen(NexusScreen):
             what = {"person": "typed message", "tool": "tool call", "error": "failed tool call"}
             way = "" if kind == "error" else (" below" if forward else " above")
             self.notify(f"no {what[kind]}{way}", timeout=3)
+
+    def action_images(self) -> None:
+        """The request's images at full size, in the terminal's best graphics."""
+        from nexus.tui.images import picture
+        from nexus.tui.screens.image_view import ImageScreen
+
+        log = self.query_one("#chat-log", ChatLog)
+        found = [picture(block) for entry in log.entries for block in entry.images]
+        drawable = [p for p in found if p is not None and p.image is not None]
+        if not drawable:
+            self.notify("no image in this request that can be drawn", timeout=3)
+            return
+        self.app.push_screen(ImageScreen(drawable))
 
     def action_copy_curl(self) -> None:
         if self.stored is None:

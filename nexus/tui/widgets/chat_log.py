@@ -1,5 +1,5 @@
 """``ChatLog``: a request's conversation drawn as a chat — roles, text, collapsed thinking, each
-tool call with its input and matching result, images named. Built on ``RichLog`` so a long
+tool call with its input and matching result, images drawn (``nexus.tui.images``). Built on ``RichLog`` so a long
 history is rendered once into lines and scrolls without re-rendering.
 
 Tool calls and their results can be hidden (a dim line counts what was left out), and the log
@@ -19,6 +19,7 @@ from textual.widgets import RichLog
 
 from nexus.claude_code import typed_text
 from nexus.tui.chat import Entry
+from nexus.tui.images import picture, picture_view
 
 MAX_TOOL_LINES = 24
 MAX_RESULT_LINES = 16
@@ -194,7 +195,8 @@ def render_entry(entry: Entry, *, expand_thinking: bool) -> RenderableType:
     if entry.kind == "tool":
         return _tool(entry)
     if entry.kind == "image":
-        return Text(f"  ▣ {entry.text}", style="blue")
+        drawn = _pictures(entry, indent="  ")
+        return Group(*drawn) if drawn else Text(f"  ▣ {entry.text}", style="blue")
     return Text(f"  {entry.text}", style="dim")
 
 
@@ -227,4 +229,11 @@ def _tool(entry: Entry) -> RenderableType:
         if len(result_lines) > MAX_RESULT_LINES:
             result.append(f"\n      … (+{len(result_lines) - MAX_RESULT_LINES} lines)", style="dim")
         parts.append(result)
+    parts.extend(_pictures(entry, indent="      "))
     return Group(*parts)
+
+
+def _pictures(entry: Entry, *, indent: str) -> list[RenderableType]:
+    """The entry's images, each under a line naming type, pixel size and bytes."""
+    found = (picture(block) for block in entry.images)
+    return [picture_view(pic, indent=indent) for pic in found if pic is not None]

@@ -1,0 +1,102 @@
+"""Images in the chat: a user message's image and one inside a tool result are drawn (half-blocks
+in a log) under a line with their type, pixel size and bytes; past 10 MB, or broken, only named."""
+
+from __future__ import annotations
+
+import base64
+import io
+from dataclasses import replace
+from typing import Any
+
+import orjson
+import pytest
+from PIL import Image
+
+from nexus.records import StoredRequest
+from nexus.tui.images import MAX_IMAGE_BYTES, picture
+from nexus.tui.screens.image_view import ImageScreen
+from nexus.tui.screens.request import RequestScreen
+from nexus.tui.widgets.chat_log import ChatLog
+from tests.tui import data
+from tests.tui.conftest import make_test_app, settle, text_of
+from tests.tui.fake_client import FakeClient
+
+
+def png(width: int, height: int) -> str:
+    image = Image.new("RGB", (width, height), (200, 30, 30))
+    image.paste((30, 30, 200), (0, 0, width // 2, height))
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return base64.b64encode(out.getvalue()).decode()
+
+
+def image_block(data_b64: str, media: str = "image/png") -> dict[str, Any]:
+    return {"type": "image", "source": {"type": "base64", "media_type": media, "data": data_b64}}
+
+
+SCREENSHOT = png(64, 40)
+
+
+def body() -> bytes:
+    messages = [
+        {"role": "user", "content": [image_block(SCREENSHOT), {"type": "text", "text": "what is this?"}]},
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_1", "name": "Read",
+                                           "input": {"file_path": "shot.png"}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1",
+                                      "content": [image_block(png(20, 10))]}]},
+    ]  # fmt: skip
+    return orjson.dumps({"model": "claude-opus-4-8", "messages": messages})
+
+
+class ImageClient(FakeClient):
+    async def get_request(self, request_id: str) -> StoredRequest | None:
+        stored = await super().get_request(request_id)
+        return None if stored is None else replace(stored, request_body=body())
+
+
+async def test_images_of_a_message_and_a_tool_result_are_drawn_with_type_size_and_bytes() -> None:
+    app = make_test_app(ImageClient([data.summary(n) for n in range(5)]))
+    async with app.run_test(size=(100, 40)) as pilot:
+        await settle(pilot, app)
+        app.open_request(data.rid(3))
+        await settle(pilot, app)
+        assert isinstance(app.screen, RequestScreen)
+        log = app.screen.query_one("#chat-log", ChatLog)
+        text = "\n".join(strip.text for strip in log.lines)
+        size = len(base64.b64decode(SCREENSHOT))
+        assert f"▣ image/png · 64×40 · {size} B" in text
+        assert "▣ image/png · 20×10 ·" in text  # the tool result's
+        assert sum(line.text.count("▀") for line in log.lines) > 40 * 20 // 2  # drawn, not named
+        await pilot.press("x")  # hiding tool calls hides the result's image too
+        await pilot.pause()
+        assert "20×10" not in "\n".join(strip.text for strip in log.lines)
+
+
+def test_past_ten_megabytes_or_broken_an_image_is_named_not_drawn() -> None:
+    big = picture(image_block("A" * (MAX_IMAGE_BYTES * 4 // 3 + 8)))
+    assert big is not None and big.image is None and "larger than 10.0 MB" in big.problem
+    broken = picture(image_block(base64.b64encode(b"not a png").decode()))
+    assert broken is not None and broken.image is None and "does not decode" in broken.problem
+    assert picture({"type": "image", "source": {"type": "url", "url": "https://x/y.png"}}) is None
+    fine = picture(image_block(png(3, 2), "image/png"))
+    assert fine is not None and (fine.width, fine.height) == (3, 2)
+
+
+# textual-image 0.12 calls Pillow's getdata, deprecated in Pillow 12 (its problem, not ours)
+@pytest.mark.filterwarnings("ignore:Image.Image.getdata is deprecated:DeprecationWarning")
+async def test_v_shows_the_images_at_full_size_one_at_a_time() -> None:
+    app = make_test_app(ImageClient([data.summary(n) for n in range(5)]))
+    async with app.run_test(size=(100, 40)) as pilot:
+        await settle(pilot, app)
+        app.open_request(data.rid(3))
+        await settle(pilot, app)
+        await pilot.press("v")
+        await settle(pilot, app)
+        assert isinstance(app.screen, ImageScreen)
+        assert "image 1 of 2 · image/png · 64×40" in text_of(app.screen.query_one("#image-title"))
+        await pilot.press("right")
+        await settle(pilot, app)
+        assert "image 2 of 2 · image/png · 20×10" in text_of(app.screen.query_one("#image-title"))
+        await pilot.press("escape")
+        await settle(pilot, app)
+        assert isinstance(app.screen, RequestScreen)
