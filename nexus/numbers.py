@@ -1,5 +1,5 @@
-"""How Nexus writes a quantity for people: tokens (``12k``), dollars (``$0.0123``) and durations
-(``4.2s``). The TUI, the exports and the CLI tables all format through here, so the same cost or
+"""How Nexus writes a quantity for people: tokens (``12k``), dollars (``$0.0123``), durations
+(``4.2s``) and ages (``5m ago``). The TUI, the exports and the CLI tables all format through here, so the same cost or
 count reads the same everywhere (an export once said ``$0.0123`` where the TUI said ``$0.01``).
 Pure functions over plain values; ``None`` (unknown) is a dash, never a zero.
 """
@@ -54,3 +54,15 @@ def duration(ms: int | None) -> str:
         return f"{minutes}m{seconds:02d}s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h{minutes:02d}m"
+
+
+def ago(at_ms: int, now_ms: int) -> str:
+    """How long before ``now_ms``: ``42s ago``, ``5m ago``, ``3h ago``, ``2d ago``."""
+    seconds = max(0, now_ms - at_ms) // 1000
+    if seconds < 60:
+        return f"{seconds}s ago"
+    if seconds < 3600:
+        return f"{seconds // 60}m ago"
+    if seconds < 86400:
+        return f"{seconds // 3600}h ago"
+    return f"{seconds // 86400}d ago"

@@ -65,3 +65,12 @@ def test_the_tui_the_export_and_the_usage_table_write_a_cost_alike(micros: int) 
 def test_the_tui_and_the_export_write_tokens_and_durations_alike(n: int) -> None:
     assert cells.tokens(n) == format_tokens(n)
     assert cells.duration(n) == format_duration(n)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"), [(0, "0s ago"), (59, "59s ago"), (300, "5m ago"), (7200, "2h ago"),
+                          (200_000, "2d ago"), (-5, "0s ago")],
+)  # fmt: skip
+def test_ago(seconds: int, text: str) -> None:
+    assert numbers.ago(1_000_000, 1_000_000 + seconds * 1000) == text
+    assert cells.ago(1_000_000, 1_000_000 + seconds * 1000) == text

@@ -274,16 +274,7 @@ def _countdown(reset_at_ms: int | None, now_ms: int) -> str:
 
 
 def _ago(at_ms: int | None, now_ms: int) -> str:
-    if at_ms is None:
-        return ""
-    seconds = max(0, (now_ms - at_ms) // 1000)
-    if seconds < 60:
-        return f"{seconds}s ago"
-    if seconds < 3600:
-        return f"{seconds // 60}m ago"
-    if seconds < 86400:
-        return f"{seconds // 3600}h ago"
-    return f"{seconds // 86400}d ago"
+    return "" if at_ms is None else numbers.ago(at_ms, now_ms)
 
 
 def _group_value(value: str | None) -> str:

@@ -10,10 +10,15 @@ from datetime import datetime, tzinfo
 
 from rich.text import Text
 
-from nexus.numbers import cost, duration, tokens
+from nexus.numbers import ago, cost, duration, tokens
 from nexus.records import BACKGROUND_CLASSES, RequestSummary, is_error
 
-__all__ = ["cost", "duration", "tokens"]  # the one format (nexus.numbers), re-exported for screens
+__all__ = [
+    "ago",
+    "cost",
+    "duration",
+    "tokens",
+]  # the one format (nexus.numbers), re-exported for screens
 
 UNPRICED = "unpriced"
 DEFAULT_WINDOW_TOKENS = 200_000
@@ -39,17 +44,6 @@ def clock(ms: int, tz: tzinfo | None = None) -> str:
 
 def stamp(ms: int, tz: tzinfo | None = None) -> str:
     return datetime.fromtimestamp(ms / 1000, tz).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def ago(ms: int, now_ms: int) -> str:
-    delta = max(0, now_ms - ms)
-    if delta < 60_000:
-        return f"{delta // 1000}s ago"
-    if delta < 3_600_000:
-        return f"{delta // 60_000}m ago"
-    if delta < 86_400_000:
-        return f"{delta // 3_600_000}h ago"
-    return f"{delta // 86_400_000}d ago"
 
 
 def status_style(status: int | None) -> str:
