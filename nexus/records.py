@@ -3,6 +3,9 @@ how the linker placed it, and the summary rows that lists read.
 
 Raw JSON stays ``bytes`` here; the layer that needs a structure parses it once (a record carries the
 recorder's parse of its request body along, ``nexus/wire.py``).
+
+Longer than the ~400 lines a module keeps to, on purpose: it is the shared vocabulary, one name
+every layer imports its records from; the sections below say which area owns which records.
 """
 
 from __future__ import annotations

@@ -6,6 +6,9 @@ accepts can leave the credentials folder. Writes go through a temp file and ``os
 mode 0600 and keep every field Nexus does not manage. A sidecar ``.lock`` file (``fcntl.flock``)
 serialises read-modify-write cycles between processes; the raw JSON never leaves this module.
 What to do with a file at request time (client keys, refresh) lives in ``nexus.proxy.credentials``.
+
+Longer than ~400 lines on purpose: the file format, the atomic write and the lock are the one
+owner of the raw JSON; splitting them would let the raw JSON leave this module.
 """
 
 from __future__ import annotations

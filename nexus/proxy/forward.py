@@ -5,6 +5,9 @@ they came, the upstream's bytes come back as they arrive (``iter_any``; no decom
 exchange is handed to the Tap (one buffered spool write, no database) before the client receives
 the end of its response. Nexus's own failures (bad input, bad client key, upstream unreachable or
 timing out) are answered in Anthropic's error shape and recorded like any other call.
+
+Longer than ~400 lines on purpose: the hot path reads top to bottom in one module, so every step a
+byte takes between client and upstream is in one place.
 """
 
 from __future__ import annotations

@@ -4,6 +4,9 @@ Two implementations satisfy it, ``SqliteStore`` and ``PostgresStore``; only ``se
 ``cli/`` build one (``open_store``). Writes are idempotent by request id, so replaying the spool or
 running several processes never duplicates a record. Drivers' exceptions never leave a store: they
 become ``StoreUnavailable`` (the database is down; the writer spools) or propagate as bugs.
+
+Longer than the ~400 lines a module keeps to, on purpose: every area's protocol and row type in
+one place, so what the layers above may ask of a store is read (and type-checked) in one file.
 """
 
 from __future__ import annotations

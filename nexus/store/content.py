@@ -12,6 +12,9 @@ the conversation. Instead a body is cut into
 ``rebuild_body`` puts the exact original bytes back. Cutting works on the raw bytes (a tokenizer finds
 the value spans) and never re-serialises JSON; every decomposition is verified by rebuilding it, and a
 body that does not round-trip (or is not a JSON object) is stored whole, as a single blob.
+
+Longer than ~400 lines on purpose: cutting a body up and putting it back together are exact
+inverses, kept side by side so a change to one is made to the other.
 """
 
 from __future__ import annotations

@@ -5,6 +5,9 @@ Both dialects use the same query names (``conv_*`` in ``queries/<dialect>/conver
 what differs is bound here by two hooks of the dialect mixins: how a list of values is passed
 (a JSON array for SQLite's ``json_each``, an array for Postgres' ``ANY``) and the statement that
 serialises linkers across processes (an advisory lock on Postgres, nothing on SQLite).
+
+Longer than ~400 lines because the write side (``LinkIndex``) and the read side share the
+row mapping and the two dialect hooks; split them only together with those.
 """
 
 from __future__ import annotations

@@ -5,6 +5,8 @@ for ``GET /api/usage`` and ``nexus usage``; ``windows_report`` / ``windows_json`
 ``GET /api/windows``) and their wire shape, documented in ``docs/api.md``. It reads a store only
 through the four usage methods below (duck-typed: this layer does not import the store), and
 leaves rendering to the CLI and TUI.
+
+Just over ~400 lines: both reports share their filter, grouping and wire-shape helpers.
 """
 
 from __future__ import annotations
