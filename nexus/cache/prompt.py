@@ -91,7 +91,7 @@ def print_prompt(
             segments.append(Segment("tool", 0, hash(whole), len(whole), len(tools), None, ""))
     system = parsed.field("system")
     if isinstance(system, str):
-        segments.append(_segment("system", 0, system, "", 1))
+        segments.append(_segment("system", 0, _text_block(system), "", 1))
     elif isinstance(system, list):
         for index, block in enumerate(system):
             segments.append(_segment("system", index, block, "", 1))
@@ -99,6 +99,8 @@ def print_prompt(
         role = message.get("role") if isinstance(message, dict) else None
         content = message.get("content") if isinstance(message, dict) else None
         blocks = len(content) if isinstance(content, list) else 1
+        if isinstance(content, str):
+            message = {**message, "content": [_text_block(content)]}
         segments.append(_segment("message", index, message, str(role or "?"), blocks))
     return PromptPrint(
         request_id=request_id,
@@ -111,6 +113,12 @@ def print_prompt(
         segments=tuple(segments),
         tool_names=names,
     )
+
+
+def _text_block(text: str) -> dict[str, str]:
+    """A string ``system`` or ``content`` as the API reads it: one text block. Claude Code sends
+    the same message as a block while it carries a breakpoint and as a string after."""
+    return {"type": "text", "text": text}
 
 
 def tool_name(tool: Any, index: int) -> str:

@@ -119,10 +119,6 @@ class Case:
 
 
 KEPT = None  # @latest keeps the cache where the pinned CLI broke it
-# 2.1.332 sends a message's content as one text block while it carries the breakpoint and as a
-# string after: the same prompt to the API, but the ledger hashes the two shapes differently and
-# explains a server-side miss as a history edit.
-LEDGER_BUG = "the ledger tells a string content from the same text as one block (see note)"
 CASES: dict[str, Case] = {
     "no_break": Case(nothing, None),
     "model_changed": Case(model, "model_changed", SONNET, (OPUS, SONNET)),
@@ -161,8 +157,6 @@ async def test_cli_breaks_are_named_and_priced(
             pytest.skip("@latest runs on SQLite only: the pinned leg covers Postgres")
         if case.latest != "same":
             cause = cast(str | None, case.latest)
-        if name == "none_visible":
-            request.applymarker(pytest.mark.xfail(strict=True, reason=LEDGER_BUG))
     fake_upstream.responder = ClaudeCodeResponder()
     cache = caching_fake(fake_upstream)
     clock = Clock(monkeypatch, cache)
