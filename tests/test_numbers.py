@@ -74,3 +74,24 @@ def test_the_tui_and_the_export_write_tokens_and_durations_alike(n: int) -> None
 def test_ago(seconds: int, text: str) -> None:
     assert numbers.ago(1_000_000, 1_000_000 + seconds * 1000) == text
     assert cells.ago(1_000_000, 1_000_000 + seconds * 1000) == text
+
+
+def test_the_tui_and_the_export_total_a_conversation_alike() -> None:
+    # One sum (nexus.usage.totals): the TUI once left out unpriced calls that had failed.
+    from nexus.export.figures import totals as export_totals
+    from nexus.export.tree import build_view
+    from nexus.records import ConversationTree, TrafficClass, Usage
+    from nexus.tui.shape import numbers as tui_numbers
+    from tests.export.builders import make_summary
+
+    rows = [
+        make_summary(id=f"{i:032x}", started_at_ms=i, traffic_class=TrafficClass.TURN,
+                     usage=Usage(10, 20, 3, 3, 0, 40), cost_usd_micros=cost, status=status)
+        for i, (cost, status) in enumerate([(1_000, 200), (None, 200), (None, 529), (2_500, 200)])
+    ]  # fmt: skip
+    tree = ConversationTree(summary=None, nodes=rows, branches=[], subtasks=[])  # type: ignore[arg-type]
+    (branch,) = tui_numbers(tree).branches
+    exported = export_totals(build_view("c", rows))
+    assert (branch.cost_usd_micros, branch.unpriced) == (3_500, 2)
+    assert (exported.cost_usd_micros, exported.unpriced) == (3_500, 2)
+    assert branch.input_tokens == exported.usage.input_tokens == 40

@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from nexus import numbers
 from nexus.alerts.config import AlertConfig
 from nexus.alerts.event import AlertKind, make_alert
 from nexus.alerts.sink import AlertSink
@@ -221,7 +222,7 @@ class RecordWatch:
         tools = turn.tools[:MAX_TOOL_LINES]
         if len(turn.tools) > MAX_TOOL_LINES:
             tools.append(f"… and {len(turn.tools) - MAX_TOOL_LINES} more")
-        cost = f"${turn.cost_usd_micros / 1e6:,.4f}" + (" (some unpriced)" if turn.unpriced else "")
+        cost = numbers.cost(turn.cost_usd_micros) + (" (some unpriced)" if turn.unpriced else "")
         fields: dict[str, object] = {
             "prompt": turn.prompt or "—",
             "reply": reply or record.reply_preview or "—",

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from nexus import numbers
 from nexus.export.tree import ConversationView
 from nexus.records import RequestSummary, Usage
+from nexus.usage.totals import totals as totals_of
 
 
 def format_time(ms: int) -> str:
@@ -76,26 +77,7 @@ def totals(view: ConversationView) -> ConversationTotals:
     by_class: Counter[str] = Counter(
         "unclassified" if s.traffic_class is None else s.traffic_class.value for s in rows
     )
-    sums = [0] * 6
-    cost = 0
-    unpriced = 0
-    for s in rows:
-        u = s.usage
-        for i, v in enumerate(
-            (
-                u.input_tokens,
-                u.output_tokens,
-                u.cache_creation_input_tokens,
-                u.cache_creation_5m_tokens,
-                u.cache_creation_1h_tokens,
-                u.cache_read_input_tokens,
-            )
-        ):
-            sums[i] += v
-        if s.cost_usd_micros is None:
-            unpriced += 1
-        else:
-            cost += s.cost_usd_micros
+    summed = totals_of(rows)
     subagents = sum(
         1 for t in view.all_turns() for sub in t.subagents if sub.kind == "subagent"
     ) + sum(1 for t in view.threads if t.kind == "subagent")
@@ -107,7 +89,7 @@ def totals(view: ConversationView) -> ConversationTotals:
         subagents=subagents,
         started_at_ms=min((s.started_at_ms for s in rows), default=None),
         ended_at_ms=max((s.started_at_ms + s.duration_ms for s in rows), default=None),
-        usage=Usage(*sums),
-        cost_usd_micros=cost,
-        unpriced=unpriced,
+        usage=summed.usage,
+        cost_usd_micros=summed.cost_usd_micros,
+        unpriced=summed.unpriced,
     )

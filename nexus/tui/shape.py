@@ -18,6 +18,7 @@ from nexus.records import (
     RequestSummary,
     TrafficClass,
 )
+from nexus.usage.totals import totals
 
 AGENT_CLASSES = frozenset(str(c) for c in set(TrafficClass) - BACKGROUND_CLASSES)
 
@@ -111,10 +112,24 @@ class Numbers:
     branches: list[BranchTotals]
 
 
+def _branch_totals(name: str, rows: list[RequestSummary]) -> BranchTotals:
+    t = totals(rows)
+    u = t.usage
+    return BranchTotals(
+        name,
+        t.requests,
+        u.input_tokens,
+        u.output_tokens,
+        u.cache_read_input_tokens + u.cache_creation_input_tokens,
+        t.cost_usd_micros,
+        t.unpriced,
+    )
+
+
 def numbers(tree: ConversationTree) -> Numbers:
     by_id = {r.id: r for r in tree.nodes}
     model_ms = tool_ms = person_ms = 0
-    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0, 0])
+    by_branch: dict[str, list[RequestSummary]] = defaultdict(list)
     turns = prompts = subagents = compactions = background = 0
     for row in tree.nodes:
         klass = str(row.traffic_class) if row.traffic_class else "other"
@@ -137,18 +152,12 @@ def numbers(tree: ConversationTree) -> Numbers:
                 person_ms += ms
         if is_prompt(row, by_id):
             prompts += 1
-        sums = totals[row.branch or "main"]
-        sums[0] += 1
-        sums[1] += row.usage.input_tokens
-        sums[2] += row.usage.output_tokens
-        sums[3] += row.usage.cache_read_input_tokens + row.usage.cache_creation_input_tokens
-        sums[4] += row.cost_usd_micros or 0
-        sums[5] += 1 if row.cost_usd_micros is None and row.status == 200 else 0
+        by_branch[row.branch or "main"].append(row)
     order = {b.name: i for i, b in enumerate(tree.branches)}
     branches = [
-        BranchTotals(name, *values)
-        for name, values in sorted(
-            totals.items(), key=lambda kv: (order.get(kv[0], 1 << 30), kv[0])
+        _branch_totals(name, rows)
+        for name, rows in sorted(
+            by_branch.items(), key=lambda kv: (order.get(kv[0], 1 << 30), kv[0])
         )
     ]
     starts = [r.started_at_ms for r in tree.nodes]
