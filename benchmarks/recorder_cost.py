@@ -256,13 +256,17 @@ class Stages:
 # -- runs -------------------------------------------------------------------------------------
 
 
+WITH_CACHE_LEDGER = os.environ.get("NEXUS_BENCH_CACHE_LEDGER", "1") != "0"
+
+
 def _cache_ledger(store: Any) -> Any:
-    """The cache ledger where this version of Nexus has one (to compare with one that has not)."""
+    """The cache ledger as the recorder runs it (``NEXUS_BENCH_CACHE_LEDGER=0``: without it, to
+    measure what it costs; also absent in a Nexus that has none)."""
     try:
         from nexus.cache.ledger import CacheLedger
     except ImportError:
         return None
-    return CacheLedger(store)
+    return CacheLedger(store) if WITH_CACHE_LEDGER else None
 
 
 async def run_pipeline(

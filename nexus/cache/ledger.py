@@ -33,6 +33,8 @@ from nexus.usage.prices import PriceBook, builtin_price_book
 from nexus.wire import ParsedRequest, parse_request, parsed_body
 
 ProgressFn = Callable[[int, int], None]  # (requests done, requests in all)
+_Line = tuple[str, str, str | None]  # conversation, branch, agent
+_TIPS = 4096  # lines remembered
 _UNKNOWN = "?"  # a predecessor not looked up yet (no request id looks like this)
 _REWIND_PREFIX = "branch-"  # a rewind branch continues the line it rewound (records.BRANCH_KINDS)
 
@@ -92,6 +94,12 @@ class _Request:
                         s.usage, link, stored.request_body, None)  # fmt: skip
 
 
+def _line(r: _Request) -> _Line:
+    link = r.link
+    assert link is not None and link.conversation_id is not None and link.branch is not None
+    return (link.conversation_id, link.branch, link.agent_id)
+
+
 class CacheLedger:
     """Computes and writes ledger rows; keeps the prints of recent requests (``memory`` of them)."""
 
@@ -102,6 +110,11 @@ class CacheLedger:
         self.book = book or builtin_price_book()
         self.memory = memory
         self._prints: OrderedDict[str, PromptPrint] = OrderedDict()
+        # The newest request of each line this process has seen, and that line's latest 2xx one:
+        # live records arrive in order, so the next one's predecessor is known without a query.
+        # Only where one process owns the store (SQLite): on Postgres other replicas write too.
+        self._tips: OrderedDict[_Line, tuple[Position, str | None]] = OrderedDict()
+        self._trust_tips = getattr(store, "dialect", "") == "sqlite"
 
     async def after_linking(self, records: Sequence[RequestRecord], links: Sequence[Link]) -> int:
         """Ledger rows for records just linked (and for requests whose links were repaired);
@@ -118,10 +131,13 @@ class CacheLedger:
         if not todo:
             return 0
         todo.sort(key=lambda r: r.position)
+        if len(todo) > len([r for r in todo if r.id in fresh]):
+            self._tips.clear()  # a repaired link may have moved a request to another line
         predecessors: dict[str, str | None] = {}
         for request in list(todo):
-            predecessors[request.id], successor = await self._neighbours(request)
+            predecessors[request.id], successor = await self._neighbours_of_new(request)
             if successor is not None and successor not in {r.id for r in todo}:
+                self._tips.clear()  # a late arrival: the lines after it are re-checked
                 stored = await self.store.get_request(successor)
                 if stored is not None:
                     todo.append(_Request.of_stored(stored))
@@ -194,6 +210,23 @@ class CacheLedger:
                 r.model, r.usage, miss.missed_tokens, r.started_at_ms, self.book
             ),
         )
+
+    async def _neighbours_of_new(self, r: _Request) -> tuple[str | None, str | None]:
+        """``_neighbours`` for a request just linked: from the line's tip when this process
+        knows the line up to a request before it, else from the store; the tip moves to it."""
+        line = _line(r)
+        tip = self._tips.get(line) if self._trust_tips else None
+        if tip is not None and tip[0] < r.position:
+            before, after = tip[1], None
+        else:
+            before, after = await self._neighbours(r)
+        if after is None:
+            ok = r.status is not None and 200 <= r.status < 300
+            self._tips[line] = (r.position, r.id if ok else before)
+            self._tips.move_to_end(line)
+            while len(self._tips) > _TIPS:
+                self._tips.popitem(last=False)
+        return before, after
 
     async def _neighbours(self, r: _Request) -> tuple[str | None, str | None]:
         """R's predecessor and successor on its line of work."""

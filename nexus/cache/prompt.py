@@ -95,13 +95,20 @@ def print_prompt(
     elif isinstance(system, list):
         for index, block in enumerate(system):
             segments.append(_segment("system", index, block, "", 1))
+    dumps, mark = orjson.dumps, _MARK  # the hot loop: a hundred messages per Claude Code turn
     for index, message in enumerate(parsed.messages):
-        role = message.get("role") if isinstance(message, dict) else None
-        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(message, dict):
+            role, content = str(message.get("role") or "?"), message.get("content")
+        else:
+            role, content = "?", None
         blocks = len(content) if isinstance(content, list) else 1
-        if isinstance(content, str):
+        if isinstance(content, str):  # as the API reads it (see _text_block)
             message = {**message, "content": [_text_block(content)]}
-        segments.append(_segment("message", index, message, str(role or "?"), blocks))
+        data = dumps(message)
+        if mark in data:
+            segments.append(_segment("message", index, message, role, blocks))
+        else:
+            segments.append(Segment("message", index, hash(data), len(data), blocks, None, role))
     return PromptPrint(
         request_id=request_id,
         model=parsed.model,
