@@ -65,8 +65,11 @@ def add_request(
         changes["last_at_ms"] = request.started_at_ms
         changes["last_request_id"] = request.id
     if is_root:
-        changes["title"] = request.user_preview
         changes["session_id"] = node.session_id
+    # The title is the root's prompt; a root that carries none (it only answers tool calls: the
+    # recording began mid-conversation) takes the first prompt counted after it.
+    if request.user_preview and (is_root or not summary.title):
+        changes["title"] = request.user_preview
     if node.traffic_class in _CONTEXT_CLASSES and _is_later(position, summary):
         changes["latest_turn_at_ms"] = request.started_at_ms
         changes["latest_turn_id"] = request.id

@@ -29,8 +29,6 @@ from nexus.tui.links import DeepLink
 from nexus.tui.messages import FeedReady
 from nexus.tui.screens.conversations import ConversationsScreen
 from nexus.tui.screens.live import LiveScreen
-from nexus.tui.screens.prompts import PromptsScreen
-from nexus.tui.screens.usage import UsageScreen
 
 if TYPE_CHECKING:
     from nexus.settings import Settings
@@ -49,8 +47,8 @@ class NexusApp(App[None]):
     MODES: ClassVar[dict[str, str | Callable[[], Screen[None]]]] = {
         "live": LiveScreen,
         "conversations": ConversationsScreen,
-        "usage": UsageScreen,
-        "prompts": PromptsScreen,  # from the command palette: "Prompts"
+        "usage": lambda: _usage_screen(),
+        "prompts": lambda: _prompts_screen(),  # from the command palette: "Prompts"
     }
 
     connection: reactive[ConnectionState] = reactive(ConnectionState(Link.CONNECTING))
@@ -235,6 +233,19 @@ class NexusApp(App[None]):
         self.notify(
             f"{event.worker.name or 'a request to the server'} failed: {detail}", severity="error"
         )
+
+
+# Imported when first shown: the chart library alone costs a tenth of a cold start.
+def _usage_screen() -> Screen[None]:
+    from nexus.tui.screens.usage import UsageScreen
+
+    return UsageScreen()
+
+
+def _prompts_screen() -> Screen[None]:
+    from nexus.tui.screens.prompts import PromptsScreen
+
+    return PromptsScreen()
 
 
 def make_app(settings: Settings, client: Source, **options: object) -> NexusApp:

@@ -14,6 +14,8 @@ from typing import Any
 
 import orjson
 
+from nexus.tui.cells import size_bytes
+
 
 @dataclass(frozen=True, slots=True)
 class Entry:
@@ -190,7 +192,7 @@ def _media_name(block: dict[str, Any]) -> str:
         return f"[{kind}: {source.get('url')}]"
     media = source.get("media_type") or source.get("type") or "?"
     data = source.get("data")
-    size = f", {len(data) * 3 // 4 // 1024} KB" if isinstance(data, str) else ""
+    size = f", {size_bytes(len(data) * 3 // 4)}" if isinstance(data, str) else ""
     title = f" {block['title']!r}" if block.get("title") else ""
     return f"[{kind}{title}: {media}{size}]"
 

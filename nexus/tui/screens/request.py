@@ -296,9 +296,11 @@ def head_text(stored: StoredRequest, app: NexusApp) -> Text:
     text.append(cells.short_model(s.model), style="bold")
     text.append("  ")
     text.append_text(cells.class_text(s.traffic_class))
-    text.append(f"  {cells.stamp(s.started_at_ms, app.tz)}", style="dim")
-    text.append(f"  {cells.duration(s.duration_ms)}")
+    # Money and size first: on a narrow terminal each line is cut at its end (never wrapped), so
+    # what goes last (the time, the host) is what gives way.
     text.append(f"  {cells.tokens(s.usage.total_tokens)} tok  {cells.cost(s.cost_usd_micros)}")
+    text.append(f"  {cells.duration(s.duration_ms)}")
+    text.append(f"  {cells.stamp(s.started_at_ms, app.tz)}", style="dim")
     text.append("\n ")
     if s.conversation_id:
         text.append_text(cells.conversation_marker(s.conversation_id, s.branch))
@@ -307,6 +309,7 @@ def head_text(stored: StoredRequest, app: NexusApp) -> Text:
         text.append("no conversation", style="dim")
     text.append(f"\n request {s.id}", style="dim")  # the full id: what --request and the API take
     text.append(f"  account {s.account_id or '–'}  host {s.host}", style="dim")
+    text.no_wrap, text.overflow = True, "ellipsis"
     return text
 
 
