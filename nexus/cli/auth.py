@@ -11,7 +11,9 @@ logic lives in ``nexus.proxy``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
@@ -120,16 +122,12 @@ def add_client(
     ] = False,
 ) -> None:
     """Issue a client key for HOST and print it once (stored hashed with --name)."""
-    from nexus.errors import NexusError
     from nexus.proxy import client_keys
     from nexus.proxy import credential_files as files
 
-    settings = _settings(credentials_dir)
-    key = _key(host)
-    path = files.credential_path(settings.credentials_dir, key)
     client_key = files.generate_client_key()
     key_id = files.client_key_id(client_key)
-    try:
+    with _host_file(host, credentials_dir) as (key, path):
         if name is not None:
             client_keys.check_name(name)
         with files.file_lock(path):
@@ -143,10 +141,6 @@ def add_client(
                 if current.client_api_key is not None and not replace:
                     _fail(f"{key} already has a client key; pass --replace to issue a new one.")
                 files.store_client_key(path, client_key)
-    except FileNotFoundError:
-        _fail(f"No credential file for {key}: run `nexus auth login {key}` first.")
-    except NexusError as exc:
-        _fail(exc.message)
     typer.echo(client_key)
     who = f"{name}@{key}" if name else key
     err.print(
@@ -163,18 +157,10 @@ def clients(
     as_json: options.Json = False,
 ) -> None:
     """List HOST's client keys: name, id, created, last used (never the key)."""
-    from nexus.errors import NexusError
     from nexus.proxy import credential_files as files
 
-    settings = _settings(credentials_dir)
-    key = _key(host)
-    path = files.credential_path(settings.credentials_dir, key)
-    try:
+    with _host_file(host, credentials_dir) as (key, path):
         file = files.read_credential_file(path, key)[0]
-    except FileNotFoundError:
-        _fail(f"No credential file for {key}: run `nexus auth login {key}` first.")
-    except NexusError as exc:
-        _fail(exc.message)
     last_used = _last_used(db)
     rows: list[dict[str, Any]] = []
     if file.client_api_key:
@@ -214,21 +200,12 @@ def revoke(
     credentials_dir: options.CredentialsDir = None,
 ) -> None:
     """Revoke NAME's client key for HOST: the proxy refuses it within a second."""
-    from nexus.errors import NexusError
     from nexus.proxy import client_keys
     from nexus.proxy import credential_files as files
 
-    settings = _settings(credentials_dir)
-    key = _key(host)
-    path = files.credential_path(settings.credentials_dir, key)
-    try:
-        with files.file_lock(path):
-            files.read_credential_file(path, key)
-            files.update_file(path, lambda data: client_keys.remove_client(data, name))
-    except FileNotFoundError:
-        _fail(f"No credential file for {key}.")
-    except NexusError as exc:
-        _fail(exc.message)
+    with _host_file(host, credentials_dir) as (key, path), files.file_lock(path):
+        files.read_credential_file(path, key)
+        files.update_file(path, lambda data: client_keys.remove_client(data, name))
     err.print(f"Revoked the client key of {name}@{key}.")
 
 
@@ -341,6 +318,23 @@ def _status_row(key: str, path: Path) -> dict[str, Any]:
         hasRefreshToken=file.refresh_token is not None,
     )
     return row
+
+
+@contextlib.contextmanager
+def _host_file(host: str, credentials_dir: Path | None) -> Iterator[tuple[str, Path]]:
+    """HOST's file key and credential file path; a missing file or a ``NexusError`` inside the
+    block ends the command with one line."""
+    from nexus.errors import NexusError
+    from nexus.proxy import credential_files as files
+
+    key = _key(host)
+    path = files.credential_path(_settings(credentials_dir).credentials_dir, key)
+    try:
+        yield key, path
+    except FileNotFoundError:
+        _fail(f"No credential file for {key}: run `nexus auth login {key}` first.")
+    except NexusError as exc:
+        _fail(exc.message)
 
 
 def _last_used(db: str | None) -> dict[str, int]:
