@@ -36,6 +36,7 @@ class Totals:
 
 
 _Key = tuple[str, str, int]  # scope, kind, start_ms
+_ONLY_REQUESTS = [Totals(n, 0, 0) for n in range(256)]  # the common case, without an allocation
 
 
 class CounterBook:
@@ -57,9 +58,10 @@ class CounterBook:
             self._by_scope.setdefault(row.scope, set()).add(key)
 
     def admit(self, scopes: tuple[str, ...], at_ms: int) -> None:
+        windows = {kind: bounds(kind, at_ms) for kind in KINDS}
         for scope in scopes:
             for kind in kinds_for(scope):
-                start, end = bounds(kind, at_ms)
+                start, end = windows[kind]
                 key = (scope, kind, start)
                 self._admitted[key] = self._admitted.get(key, 0) + 1
                 self._ends[key] = end
@@ -72,7 +74,7 @@ class CounterBook:
         admitted = self._admitted.get(key, 0)
         rows = self._rows.get(key)
         if not rows:
-            return Totals(admitted, 0, 0)
+            return _ONLY_REQUESTS[admitted] if admitted < 256 else Totals(admitted, 0, 0)
         requests = tokens = cost = 0
         own = 0
         for replica, row in rows.items():
