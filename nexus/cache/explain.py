@@ -18,7 +18,7 @@ import orjson
 from nexus.cache.detect import TTL_1H_MS, Miss
 from nexus.cache.prompt import PromptPrint, Segment, tool_name
 from nexus.records import CacheCause
-from nexus.wire import REMINDER_OPEN, strip_reminders
+from nexus.wire import REMINDER_OPEN, strip_reminders, tool_result_text
 
 LOOKBACK_BLOCKS = 20  # the API looks for an entry at most this many blocks before a breakpoint
 _SNIPPET = 60
@@ -253,8 +253,7 @@ def _message_text(message: Any) -> str:
         elif isinstance(block.get("thinking"), str):
             parts.append(block["thinking"])
         elif block.get("type") == "tool_result":
-            inner = block.get("content")
-            parts.append(inner if isinstance(inner, str) else _message_text({"content": inner}))
+            parts.append(tool_result_text(block.get("content")))
         elif block.get("type") == "tool_use":
             parts.append(orjson.dumps(block.get("input")).decode())
     return "\n".join(parts)

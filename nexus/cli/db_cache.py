@@ -12,7 +12,7 @@ import orjson
 import typer
 
 from nexus.cli import options
-from nexus.cli.output import err, out, run
+from nexus.cli.output import out, progress_bar, run
 from nexus.settings import Settings
 
 
@@ -51,8 +51,6 @@ def rebuild(
 
 
 async def _rebuild(settings: Settings, batch_size: int) -> tuple[int, int, float]:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
     from nexus.cache.ledger import CacheLedger
     from nexus.records import RequestFilter
     from nexus.store import open_store
@@ -62,15 +60,7 @@ async def _rebuild(settings: Settings, batch_size: int) -> tuple[int, int, float
     store = await open_store(settings)
     started = time.monotonic()
     try:
-        with Progress(
-            "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-            TimeRemainingColumn(), console=err, transient=True,
-        ) as progress:  # fmt: skip
-            task = progress.add_task("cache ledger", total=None)
-
-            def on_progress(done: int, total: int) -> None:
-                progress.update(task, completed=done, total=total)
-
+        with progress_bar("cache ledger") as on_progress:
             ledger = CacheLedger(store, book)  # type: ignore[arg-type]  # every area's methods
             requests = await ledger.rebuild(batch_size=batch_size, on_progress=on_progress)
         totals = await store.cache_break_totals(RequestFilter(), "cause")  # type: ignore[attr-defined]

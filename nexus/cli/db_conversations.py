@@ -10,7 +10,7 @@ import orjson
 import typer
 
 from nexus.cli import options
-from nexus.cli.output import err, out, run
+from nexus.cli.output import out, progress_bar, run
 from nexus.settings import Settings
 
 
@@ -40,8 +40,6 @@ def rebuild(
 
 
 async def _rebuild(settings: Settings, batch_size: int) -> tuple[int, int, float]:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
     from nexus.conversations.rebuild import rebuild_conversations
     from nexus.records import RequestFilter
     from nexus.store import open_store
@@ -49,15 +47,7 @@ async def _rebuild(settings: Settings, batch_size: int) -> tuple[int, int, float
     store = await open_store(settings)
     started = time.monotonic()
     try:
-        with Progress(
-            "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-            TimeRemainingColumn(), console=err, transient=True,
-        ) as progress:  # fmt: skip
-            task = progress.add_task("linking", total=None)
-
-            def on_progress(done: int, total: int) -> None:
-                progress.update(task, completed=done, total=total)
-
+        with progress_bar("linking") as on_progress:
             requests = await rebuild_conversations(
                 store,  # type: ignore[arg-type]  # the concrete stores have every area's methods
                 batch_size=batch_size,
