@@ -145,8 +145,10 @@ class FakeClient:
         self._check("windows", account)
         return self.windows_body
 
-    async def start_analysis(self, conversation_id: str, branch: str = "main") -> dict[str, Any]:
-        self._check("start_analysis", (conversation_id, branch))
+    async def start_analysis(
+        self, conversation_id: str, branch: str = "main", *, force: bool = False
+    ) -> dict[str, Any]:
+        self._check("start_analysis", (conversation_id, branch) + (("force",) if force else ()))
         if self.analysis_error:
             raise ApiError(self.analysis_error, status=503)
         job = {
@@ -170,7 +172,8 @@ class FakeClient:
 
     def finish_analysis(self, conversation_id: str, branch: str, markdown: str) -> None:
         job = self.analyses[(conversation_id, branch)]
-        job.update(state="done", markdown=markdown)
+        job.update(state="done", markdown=markdown, started_at_ms=data.T0 + 60_000,
+                   finished_at_ms=data.T0 + 75_000, model="gemini-test")  # fmt: skip
         self.seq += 1
         event = LiveEvent(self.seq, "analysis", job["id"], data.T0)
         self.event_log.append(event)

@@ -136,6 +136,13 @@ async def test_analysis_shows_progress_then_the_result_from_the_live_feed() -> N
         client.finish_analysis(BRANCHED, "main", "# Summary\n\nThe migration was fixed.")
         await settle(pilot, app)
         assert panel.state == "done" and panel.has_class("-done")
+        state = text_of(panel.query_one("#analysis-state"))
+        # it ran a minute in: the main line's first three turns, then two more came (1006, 1008)
+        assert "made 2025-06-01 12:01:15 from 3 requests · gemini-test" in state
+        assert "stale: the branch has 2 more requests since; A runs the analysis again" in state
+        await pilot.press("A")
+        await settle(pilot, app)
+        assert ("start_analysis", (BRANCHED, "main", "force")) in client.calls
 
 
 async def test_analysis_without_a_gemini_key_shows_the_servers_message() -> None:

@@ -82,6 +82,16 @@ def conversation_head(tree: ConversationTree, app: NexusApp, is_1m: bool, width:
     return text
 
 
+def analysis_basis(tree: ConversationTree, branch: str, job: dict[str, Any]) -> tuple[int, int]:
+    """What an analysis read: the branch's requests (with the branches it grew from) that had
+    started when the job ran, and how many came after (the result is stale when any did)."""
+    ran_at = int(job.get("started_at_ms") or 0)
+    names = set(branch_lineage(tree, branch)) or {branch}
+    rows = [r for r in tree.nodes if (r.branch or "main") in names and not r.is_background]
+    before = sum(1 for r in rows if r.started_at_ms <= ran_at)
+    return before, len(rows) - before
+
+
 class ConversationScreen(NexusScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "app.pop_screen", "Back", id="conversation.back"),
@@ -90,6 +100,7 @@ class ConversationScreen(NexusScreen):
         Binding("n", "tab('numbers')", "Numbers", id="conversation.numbers"),
         Binding("v", "tab('analysis')", "View analysis", id="conversation.view_analysis"),
         Binding("a", "analyze", "Analyze", id="conversation.analyze"),
+        Binding("A", "analyze(True)", "Re-run analysis", show=False, id="conversation.reanalyze"),
         Binding("b", "toggle_background", "Background calls", id="conversation.background"),
         Binding("f", "branch_filter", "Branch filter", id="conversation.branch_filter"),
         Binding("right_square_bracket", "prompt(1)", "Next prompt", id="conversation.next_prompt"),
@@ -310,22 +321,29 @@ class ConversationScreen(NexusScreen):
         self.post_message(AnalysisChanged(job))
 
     @work(exclusive=True, group="analysis", exit_on_error=False, name="starting the analysis")
-    async def start_analysis(self, branch: str) -> None:
+    async def start_analysis(self, branch: str, force: bool = False) -> None:
         panel = self.query_one(AnalysisPanel)
-        panel.show_message(f"asking the server to analyse branch {branch}…", is_error=False)
+        again = " again" if force else ""
+        panel.show_message(f"asking the server to analyse branch {branch}{again}…", is_error=False)
         try:
-            job = await self.nexus.client.start_analysis(self.conversation_id, branch)
+            job = await self.nexus.client.start_analysis(self.conversation_id, branch, force=force)
         except Exception as exc:
             panel.show_message(str(exc))
             return
         self.post_message(AnalysisChanged(job))
 
     def on_analysis_changed(self, message: AnalysisChanged) -> None:
-        self.query_one(AnalysisPanel).show_job(message.job)
+        job = message.job
+        basis = None
+        if self.conv_tree is not None and job.get("started_at_ms"):
+            basis = analysis_basis(self.conv_tree, str(job.get("branch") or "main"), job)
+        self.query_one(AnalysisPanel).show_job(job, basis=basis, tz=self.nexus.tz)
 
-    def action_analyze(self) -> None:
+    def action_analyze(self, force: bool = False) -> None:
+        """Analyse the branch under the cursor; ``A`` (``force``) runs it again even when a
+        result exists (the branch grew since, or a better answer is wanted)."""
         self.query_one(TabbedContent).active = "analysis"
-        self.start_analysis(self._branch())
+        self.start_analysis(self._branch(), force)
 
     def _branch(self) -> str:
         node = self.query_one(ConversationTreeView).cursor_node

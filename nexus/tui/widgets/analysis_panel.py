@@ -4,12 +4,15 @@ there is none, its progress while queued or running, the server's message when i
 
 from __future__ import annotations
 
+from datetime import tzinfo
 from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import LoadingIndicator, Markdown, Static
+
+from nexus.tui import cells
 
 _STATE_TEXT = {
     "pending": "queued: waiting for the analysis worker",
@@ -52,7 +55,14 @@ class AnalysisPanel(VerticalScroll):
     _state: str | None = None
     job_id: str | None = None
 
-    def show_job(self, job: dict[str, Any]) -> None:
+    def show_job(
+        self,
+        job: dict[str, Any],
+        *,
+        basis: tuple[int, int] | None = None,
+        tz: tzinfo | None = None,
+    ) -> None:
+        """Draw the job; ``basis`` is (requests it read, requests on the branch since)."""
         state = str(job.get("state") or "pending")
         self._state = state
         self.job_id = str(job.get("id")) if job.get("id") else self.job_id
@@ -64,9 +74,20 @@ class AnalysisPanel(VerticalScroll):
         if job.get("error"):
             line.append(f"\n{job['error']}", style="red")
         if state == "done":
+            made = job.get("finished_at_ms")
+            if made:
+                line.append(f"\nmade {cells.stamp(int(made), tz)}", style="dim")
+            if basis is not None:
+                line.append(f" from {basis[0]} request{'s' * (basis[0] != 1)}", style="dim")
             model = job.get("model")
             if model:
-                line.append(f"  · {model}", style="dim")
+                line.append(f" · {model}", style="dim")
+            if basis is not None and basis[1]:
+                line.append(
+                    f"\n⚠ stale: the branch has {basis[1]} more request"
+                    f"{'s' * (basis[1] != 1)} since; A runs the analysis again",
+                    style="bold yellow",
+                )
         self.query_one("#analysis-state", Static).update(line)
         if state in ("pending", "running"):
             self._spinner()
