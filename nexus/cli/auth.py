@@ -154,6 +154,7 @@ def clients(
     host: HostArg,
     credentials_dir: options.CredentialsDir = None,
     db: options.Db = None,
+    data_dir: options.DataDir = None,
     as_json: options.Json = False,
 ) -> None:
     """List HOST's client keys: name, id, created, last used (never the key)."""
@@ -161,7 +162,7 @@ def clients(
 
     with _host_file(host, credentials_dir) as (key, path):
         file = files.read_credential_file(path, key)[0]
-    last_used = _last_used(db)
+    last_used = _last_used(db, data_dir)
     rows: list[dict[str, Any]] = []
     if file.client_api_key:
         legacy = files.client_key_id(file.client_api_key)
@@ -337,7 +338,7 @@ def _host_file(host: str, credentials_dir: Path | None) -> Iterator[tuple[str, P
         _fail(exc.message)
 
 
-def _last_used(db: str | None) -> dict[str, int]:
+def _last_used(db: str | None, data_dir: Path | None) -> dict[str, int]:
     """Last use per client scope from the limit counters, or nothing when the database cannot
     be read (the command still lists the keys)."""
     from nexus.errors import NexusError
@@ -345,7 +346,7 @@ def _last_used(db: str | None) -> dict[str, int]:
     async def read() -> dict[str, int]:
         from nexus.store import open_store
 
-        store = await open_store(options.settings(database_url=db))
+        store = await open_store(options.settings(database_url=db, data_dir=data_dir))
         try:
             return await store.clients_last_used()  # type: ignore[attr-defined,no-any-return]
         finally:
