@@ -11,7 +11,7 @@ from datetime import datetime, tzinfo
 from rich.text import Text
 
 from nexus.numbers import ago, cost, duration, tokens
-from nexus.records import BACKGROUND_CLASSES, RequestSummary, is_error
+from nexus.records import BACKGROUND_CLASSES, CACHE_CAUSE_LABELS, RequestSummary, is_error
 
 __all__ = [
     "ago",
@@ -143,6 +143,31 @@ def bare_host(host: str) -> str:
     """``127.0.0.1:3000`` → ``127.0.0.1``: the port says nothing about who sent the traffic."""
     name, _, port = host.rpartition(":")
     return name if port.isdigit() and name else host
+
+
+CACHE_BREAK_MARK = "✂"
+
+
+def cache_break_mark(row: RequestSummary) -> Text:
+    """``✂`` before a request that missed the prompt cache its predecessor left (issue 19's
+    ledger); empty otherwise."""
+    return Text(f"{CACHE_BREAK_MARK} ", style="bold red") if row.cache_break else Text("")
+
+
+def cache_break_text(row: RequestSummary) -> Text:
+    """The cause of a cache break in words, with what it cost: one line for the detail screen."""
+    brk = row.cache_break
+    if brk is None:
+        return Text("")
+    text = Text(f"{CACHE_BREAK_MARK} cache break: ", style="bold red")
+    text.append(CACHE_CAUSE_LABELS.get(brk.cause, str(brk.cause)), style="bold")
+    if brk.detail:
+        text.append(f" ({brk.detail})")
+    extra = (
+        cost(brk.excess_cost_usd_micros) if brk.excess_cost_usd_micros is not None else "unpriced"
+    )
+    text.append(f" · {tokens(brk.missed_tokens)} tokens written again · {extra} extra", style="dim")
+    return text
 
 
 def size_bytes(n: int) -> str:

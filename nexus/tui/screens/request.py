@@ -309,6 +309,9 @@ def head_text(stored: StoredRequest, app: NexusApp) -> Text:
         text.append("no conversation", style="dim")
     text.append(f"\n request {s.id}", style="dim")  # the full id: what --request and the API take
     text.append(f"  account {s.account_id or '–'}  host {s.host}", style="dim")
+    if s.cache_break is not None:
+        text.append("\n ")
+        text.append_text(cells.cache_break_text(s))
     text.no_wrap, text.overflow = True, "ellipsis"
     return text
 

@@ -55,6 +55,7 @@ def request_label(row: RequestSummary, tz: tzinfo | None) -> Text:
         f"{cells.duration(row.duration_ms)}  ",
         style="dim" if row.is_background else "",
     )
+    text.append_text(cells.cache_break_mark(row))
     preview = cells.one_line(row.user_preview or row.reply_preview, 60)
     text.append(preview, style="dim" if row.is_background else "")
     if row.stop_reason == "tool_use":

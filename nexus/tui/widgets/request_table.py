@@ -71,7 +71,7 @@ def _preview(row: RequestSummary) -> Text:
     text = Text(" ".join(row.user_preview.split()))
     if not row.user_preview and row.reply_preview:
         text = Text(" ".join(row.reply_preview.split()), style="italic")
-    return text
+    return cells.cache_break_mark(row) + text
 
 
 def default_columns(tz: tzinfo | None) -> list[Column]:
