@@ -150,6 +150,9 @@ def render(data: dict[str, Any], since: str | None, utc_offset_ms: int) -> list[
         " lost" + (f" (+{totals['unpriced_breaks']} unpriced)" if totals["unpriced_breaks"] else "")
     )
     parts: list[Any] = [head]
+    if not totals["requests"]:
+        parts.append(Text("No requests recorded in this period (--since widens it)."))
+        return parts
     if not totals["breaks"]:
         parts.append(Text("No cache breaks: every request read what its predecessor cached."))
         return parts

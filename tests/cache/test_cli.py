@@ -94,3 +94,10 @@ def test_bad_group_is_a_usage_error(tmp_path: Path) -> None:
     code, output = nexus(tmp_path, "cache", "--by", "colour")
     assert code == 2
     assert "colour" in output and "--by" in output
+
+
+def test_an_empty_period_says_so_rather_than_praising_the_cache(tmp_path: Path) -> None:
+    code, output = nexus(tmp_path, "cache")
+    assert code == 0, output
+    assert "No requests recorded in this period" in output
+    assert "No cache breaks" not in output
