@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from nexus.records import (
     BACKGROUND_CLASSES,
@@ -268,3 +269,13 @@ def only_branches(tree: ConversationTree, names: set[str]) -> ConversationTree:
 def _answers_tool(row: RequestSummary, by_id: dict[str, RequestSummary]) -> bool:
     parent = by_id.get(row.parent_request_id or "")
     return parent is not None and parent.stop_reason == "tool_use"
+
+
+def analysis_basis(tree: ConversationTree, branch: str, job: dict[str, Any]) -> tuple[int, int]:
+    """What an analysis read: the branch's requests (with the branches it grew from) that had
+    started when the job ran, and how many came after (the result is stale when any did)."""
+    ran_at = int(job.get("started_at_ms") or 0)
+    names = set(branch_lineage(tree, branch)) or {branch}
+    rows = [r for r in tree.nodes if (r.branch or "main") in names and not r.is_background]
+    before = sum(1 for r in rows if r.started_at_ms <= ran_at)
+    return before, len(rows) - before

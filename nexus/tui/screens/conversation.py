@@ -22,7 +22,7 @@ from nexus.tui import cells
 from nexus.tui.links import DeepLink
 from nexus.tui.messages import AnalysisChanged, ConversationLoaded, LoadFailed
 from nexus.tui.screens.base import NexusScreen
-from nexus.tui.shape import branch_lineage, is_prompt, numbers, only_branches
+from nexus.tui.shape import analysis_basis, branch_lineage, is_prompt, numbers, only_branches
 from nexus.tui.widgets.analysis_panel import AnalysisPanel
 from nexus.tui.widgets.conversation_tree import ConversationTreeView
 from nexus.tui.widgets.key_bar import KeyBar
@@ -80,16 +80,6 @@ def conversation_head(tree: ConversationTree, app: NexusApp, is_1m: bool, width:
     if badge:
         text.append(badge, style="bold cyan")
     return text
-
-
-def analysis_basis(tree: ConversationTree, branch: str, job: dict[str, Any]) -> tuple[int, int]:
-    """What an analysis read: the branch's requests (with the branches it grew from) that had
-    started when the job ran, and how many came after (the result is stale when any did)."""
-    ran_at = int(job.get("started_at_ms") or 0)
-    names = set(branch_lineage(tree, branch)) or {branch}
-    rows = [r for r in tree.nodes if (r.branch or "main") in names and not r.is_background]
-    before = sum(1 for r in rows if r.started_at_ms <= ran_at)
-    return before, len(rows) - before
 
 
 class ConversationScreen(NexusScreen):
