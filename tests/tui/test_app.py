@@ -165,3 +165,24 @@ def test_window_history_has_the_readings_and_the_resets_in_the_span() -> None:
     # every five hours, the last 72 minutes after T0 (still ahead of now: not a reset yet)
     assert five.resets_hours_ago == [-19.8, -14.8, -9.8, -4.8]
     assert seven.resets_hours_ago == []  # its reset is days ahead
+
+
+async def test_views_that_failed_while_the_server_was_away_load_when_it_is_back() -> None:
+    client = DemoClient()
+    client.online.clear()  # no server at launch
+    app = make_test_app(client)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("2")
+        await settle(pilot, app)
+        conversations = app.screen
+        assert isinstance(conversations, ConversationsScreen) and not conversations.loaded
+        await pilot.press("1")
+        await settle(pilot, app)
+        live = app.screen.query_one(RequestTable)
+        assert not live.rows.is_loaded
+        client.go_online()
+        await client.feed_opened.wait()
+        await settle(pilot, app)
+        assert live.rows.loaded_rows > 0  # Live asked again on connect
+        assert conversations.loaded  # and so did the Conversations view

@@ -149,6 +149,7 @@ class ConversationsScreen(NexusScreen):
     def on_mount(self) -> None:
         self._fit(self.size.width)
         self.nexus.feed_signal.subscribe(self, self.on_feed)
+        self.nexus.connected_signal.subscribe(self, self.on_connected)
         self.load_page(None)
         self.load_overview()
         self.table.focus()
@@ -157,6 +158,14 @@ class ConversationsScreen(NexusScreen):
         if self._stale:
             self._stale = False
             self.action_reload()
+
+    def on_connected(self, resumed: bool) -> None:
+        """Back in touch with the server: a list that never loaded (no server at launch) is asked
+        for now; after a reconnect the numbers may have moved, so they reload on the next visit."""
+        if not self.loaded:
+            self.action_reload()
+        elif resumed:
+            self._stale = True
 
     def on_feed(self, events: list[LiveEvent]) -> None:
         # Linked requests change the numbers; reload when the person comes back to this screen,

@@ -145,7 +145,17 @@ class UsageScreen(NexusScreen):
         self.query_one("#windows-box").border_title = "rate-limit windows"
         self.query_one("#totals-box").border_title = "totals by account"
         self.nexus.feed_signal.subscribe(self, self.on_feed)
+        self.nexus.connected_signal.subscribe(self, self.on_connected)
         self.load()
+
+    def on_connected(self, resumed: bool) -> None:
+        """Back in touch with the server: what failed to load (or may have moved while it was
+        away) is loaded again, now if on screen, else on the next visit."""
+        if self.usage_doc is None or resumed:
+            if self.is_current:
+                self.load()
+            else:
+                self._stale = True
 
     def on_screen_resume(self) -> None:
         if self._stale:
