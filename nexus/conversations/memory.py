@@ -3,8 +3,10 @@ normalised and hashed only past the history it shares with the previous one.
 
 Claude Code resends the whole history on every turn: normalising it (``normalize.py``) and hashing
 every message again costs most of a fingerprint. The memory keeps, per recent request, each raw
-message's exact serialisation and the normalisation state after it; a new request whose leading
-messages serialise to the same bytes takes that state and continues from there. The result is the
+message's exact serialisation and the normalisation state after it (hashes, prefix keys, roles,
+tool ids: not the normalised messages themselves, which would keep every remembered body's parse
+alive); a new request whose leading messages serialise to the same bytes takes that state and
+continues from there. The result is the
 one ``normalize.py`` computes from scratch (a test checks it over random histories): the shared
 messages are equal byte for byte, and normalisation reads nothing else. Bounded; a miss only costs
 the work it would have saved. Entries are found by the bytes of the first message.
@@ -24,6 +26,7 @@ from nexus.conversations.normalize import (
     chain_prefixes,
     first_user_keys,
     is_marker_message,
+    marker_line_keys,
     message_hash,
     normalize_message,
     tool_keys,
@@ -32,25 +35,26 @@ from nexus.conversations.normalize import (
 
 @dataclass(frozen=True, slots=True)
 class Normalised:
-    """A request's messages, normalised, with what the fingerprint reads of them."""
+    """What the fingerprint reads of a request's normalised messages."""
 
-    messages: list[Message]
+    last: Message | None  # the last normalised message
     prefixes: list[str]  # the prefix keys P_1..P_n
     seen: set[str]  # the tool ids the messages carry ("u:"/"r:" prefixed), for the reply
     first_user_keys: tuple[str, ...]
-    marker_index: int  # 1-based index of the last user message with a compaction marker
+    marker_index: int  # 1-based index of the last user message with a compaction marker (0: none)
+    marker_line_keys: tuple[str, ...]  # the line keys of that message
 
 
 @dataclass(frozen=True, slots=True)
 class _Entry:
     datas: list[bytes]  # each raw message's serialisation
-    messages: list[Message]
     ends: list[int]  # normalised messages after each raw message
-    begins: list[int]  # the raw message each normalised one began with
     added: list[tuple[str, ...]]  # tool keys each raw message added
+    begins: list[int]  # by normalised message: the raw message it began with
+    roles: list[str]
     hashes: list[str]
     prefixes: list[str]
-    markers: list[int]  # the last marker message up to each normalised one (1-based; 0: none)
+    markers: list[tuple[int, tuple[str, ...]]]  # the last marker message up to this one, its lines
     first_user: int  # index of the first user message (-1: none)
     first_keys: tuple[str, ...]
 
@@ -59,9 +63,11 @@ class _Entry:
         return sum(len(d) for d in self.datas)
 
 
+_NO_MARKER: tuple[int, tuple[str, ...]] = (0, ())
+
+
 class FingerprintMemory:
-    """Bounded by the bytes of the messages it holds (``max_bytes``: about 40 histories of 200 KB;
-    the normalised messages share their strings with them)."""
+    """Bounded by the bytes of the messages it holds (``max_bytes``: about 40 histories of 200 KB)."""
 
     def __init__(self, max_bytes: int = 8 << 20) -> None:
         self._entries: OrderedDict[bytes, _Entry] = OrderedDict()
@@ -77,7 +83,7 @@ class FingerprintMemory:
         except orjson.JSONEncodeError:
             return None
         if not datas:
-            return Normalised([], [], set(), (), 0)
+            return Normalised(None, [], set(), (), 0, ())
         with self._lock:
             entry = self._entries.get(datas[0])
         shared = 0
@@ -85,51 +91,60 @@ class FingerprintMemory:
             limit = min(len(datas), len(entry.datas))
             while shared < limit and datas[shared] == entry.datas[shared]:
                 shared += 1
-        if entry is None or shared == 0 or entry.ends[shared - 1] == 0:
-            start, kept = 0, 0
-        else:
+        start = kept = 0
+        if entry is not None and shared and entry.ends[shared - 1]:
             # The last normalised message so far may still grow (a later raw message of the same
-            # role merges into it): start again from the raw message that began it.
+            # role merges into it): start again from the raw message that began it. That one
+            # began a message before, so it is never merged into the one kept before it.
             kept = entry.ends[shared - 1] - 1
             start = entry.begins[kept]
-        messages = entry.messages[:kept] if entry else []
-        begins = entry.begins[:kept] if entry else []
         ends = entry.ends[:start] if entry else []
         added = entry.added[:start] if entry else []
+        begins = entry.begins[:kept] if entry else []
+        roles = entry.roles[:kept] if entry else []
         seen = {key for keys in added for key in keys}
+        tail: list[Message] = []  # the normalised messages from ``kept`` on
         for index in range(start, len(raw)):
             one = normalize_message(raw[index], seen)
             if one is None:
                 added.append(())
             else:
                 role, blocks = one
-                if messages and messages[-1][0] == role:
-                    messages[-1] = (role, messages[-1][1] + blocks)
+                if tail and tail[-1][0] == role:
+                    tail[-1] = (role, tail[-1][1] + blocks)
                 else:
-                    messages.append((role, blocks))
+                    tail.append((role, blocks))
                     begins.append(index)
+                    roles.append(role)
                 added.append(tool_keys(blocks))
-            ends.append(len(messages))
-        hashes = entry.hashes[:kept] if entry else []
-        hashes += [message_hash(m) for m in messages[kept:]]
+            ends.append(kept + len(tail))
+        hashes = (entry.hashes[:kept] if entry else []) + [message_hash(m) for m in tail]
         prefixes = entry.prefixes[:kept] if entry else []
         prefixes += chain_prefixes(prefixes[-1] if prefixes else "", hashes[kept:])
         markers = entry.markers[:kept] if entry else []
-        for k in range(kept, len(messages)):
-            markers.append(k + 1 if is_marker_message(messages[k]) else markers[-1] if k else 0)
+        for k, message in enumerate(tail, start=kept):
+            if is_marker_message(message):
+                markers.append((k + 1, marker_line_keys(message)))
+            else:
+                markers.append(markers[-1] if markers else _NO_MARKER)
         if entry is not None and 0 <= entry.first_user < kept:
             first_user, first_keys = entry.first_user, entry.first_keys
         else:
-            roles = [role for role, _ in messages]
             first_user = roles.index("user") if "user" in roles else -1
-            first_keys = first_user_keys(messages)
-        new = _Entry(datas, messages, ends, begins, added, hashes, prefixes, markers, first_user,
+            first_keys = first_user_keys(tail)
+        # Exact-size copies of the new messages' bytes: orjson leaves each in a buffer about ten
+        # times larger, which a memory would keep.
+        kept_datas = (entry.datas[:shared] if entry else []) + [
+            memoryview(d).tobytes() for d in datas[shared:]
+        ]
+        new = _Entry(kept_datas, ends, added, begins, roles, hashes, prefixes, markers, first_user,
                      first_keys)  # fmt: skip
         with self._lock:
-            old = self._entries.pop(datas[0], None)
+            old = self._entries.pop(kept_datas[0], None)
             self._bytes += new.size - (old.size if old else 0)
-            self._entries[datas[0]] = new
+            self._entries[kept_datas[0]] = new
             while self._bytes > self._max_bytes and len(self._entries) > 1:
                 self._bytes -= self._entries.popitem(last=False)[1].size
-        marker = markers[-1] if markers else 0
-        return Normalised(list(messages), list(prefixes), seen, first_keys, marker)
+        marker, lines = markers[-1] if markers else _NO_MARKER
+        last = tail[-1] if tail else None
+        return Normalised(last, list(prefixes), seen, first_keys, marker, lines)

@@ -88,27 +88,29 @@ def fingerprint(
     raw = raw_messages if isinstance(raw_messages, list) else []
     known = memory.normalise(raw) if memory is not None and not is_compaction else None
     if known is not None:
-        messages, prefixes, seen = known.messages, known.prefixes, known.seen
+        last, prefixes, seen = known.last, known.prefixes, known.seen
         first_keys, marker_index = known.first_user_keys, known.marker_index
+        marker_lines = known.marker_line_keys
     else:
         seen = set()
         messages = normalize_messages(raw, seen)
         if is_compaction:
             messages = _without_compaction_prompt(messages)
+        last = messages[-1] if messages else None
         prefixes = chain_prefixes("", [message_hash(m) for m in messages])
         first_keys, marker_index = first_user_keys(messages), _last_marker(messages)
+        marker_lines = marker_line_keys(messages[marker_index - 1]) if marker_index else ()
     continuation = None
     content = response.get("content") if response else None
     reply = _normalize_blocks(content if isinstance(content, list) else [], seen)
     if reply:
-        if messages and messages[-1][0] == "assistant":  # a prefill: the reply extends it
+        if last is not None and last[0] == "assistant":  # a prefill: the reply extends it
             base = prefixes[-2] if len(prefixes) > 1 else ""
-            continuation = _chain(base, message_hash(("assistant", messages[-1][1] + reply)))
+            continuation = _chain(base, message_hash(("assistant", last[1] + reply)))
         else:
             continuation = _chain(
                 prefixes[-1] if prefixes else "", message_hash(("assistant", reply))
             )
-    marker_lines = marker_line_keys(messages[marker_index - 1]) if marker_index else ()
     return Fingerprint(
         prefix_keys=tuple(prefixes),
         continuation_key=continuation,
@@ -117,7 +119,7 @@ def fingerprint(
         marker_line_keys=marker_lines,
         agent_calls=_agent_calls(content if isinstance(content, list) else []),
         summary_line_keys=_summary_lines(reply) if is_compaction else (),
-        fork_keys=_fork_keys(messages),
+        fork_keys=_fork_keys(last),
     )
 
 
@@ -290,13 +292,13 @@ def marker_line_keys(message: Message) -> tuple[str, ...]:
     return line_keys("\n".join(_texts(message[1])), _MAX_MARKER_LINES)
 
 
-def _fork_keys(messages: list[Message]) -> tuple[str, ...]:
+def _fork_keys(last: Message | None) -> tuple[str, ...]:
     """A fork sub-agent starts with the parent's history, so by prefix it continues the spawning
     call; its last user message (the tool_result "Fork started…" and the boilerplate naming its
     directive) says what it is. Only that message: the fork's later calls continue by prefix."""
-    if not messages or messages[-1][0] != "user":
+    if last is None or last[0] != "user":
         return ()
-    for text in reversed(_texts(messages[-1][1])):
+    for text in reversed(_texts(last[1])):
         directive = fork_directive(text)
         if directive:
             return (text_key(directive),)
