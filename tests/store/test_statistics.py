@@ -58,3 +58,30 @@ async def test_a_grown_store_without_statistics_is_analyzed_when_opened(tmp_path
 
 
 pytestmark = pytest.mark.filterwarnings("error")
+
+
+@pytest.mark.postgres
+async def test_postgres_link_tables_are_analyzed_as_the_recorder_writes(pg_url, monkeypatch):
+    """With autovacuum off (or not yet run), a fresh store had no statistics and the linker's key
+    lookups scanned every key of their scope: the recorder fell minutes behind on Postgres."""
+    from nexus.store.postgres import core as pg_core
+    from tests.fakes.stores import drop_pg_schema, make_pg_store
+
+    monkeypatch.setattr(pg_core, "_STATISTICS_FIRST", 50)
+    store, schema = await make_pg_store(pg_url)
+
+    async def analyzed() -> set[str]:
+        rows = await store._fetchall(  # reltuples is -1 until a table is analyzed (or vacuumed)
+            "SELECT relname FROM pg_class"
+            " WHERE relnamespace = current_schema()::regnamespace AND reltuples >= 0"
+        )
+        return {row[0] for row in rows}
+
+    try:
+        await store.write_batch([make_record() for _ in range(40)])
+        assert not await analyzed() & {"link_keys", "link_nodes"}
+        await store.write_batch([make_record() for _ in range(20)])
+        assert {"link_keys", "link_nodes", "requests"} <= await analyzed()
+    finally:
+        await store.close()
+        await drop_pg_schema(pg_url, schema)
