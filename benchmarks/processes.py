@@ -51,6 +51,11 @@ def database_cpu(url: str) -> dict[int, float]:
     return out
 
 
+def cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds between two ``database_cpu`` samples (backends that started since count whole)."""
+    return sum(v - before.get(pid, 0.0) for pid, v in after.items())
+
+
 def count_records(url: str) -> int:
     if url.startswith("postgresql"):
         return int(_pg(url, "SELECT count(*) FROM requests")[0][0])  # type: ignore[call-overload]
@@ -93,5 +98,4 @@ class ProcessCpu:
         before: tuple[float, float, dict[int, float]], after: tuple[float, float, dict[int, float]]
     ) -> tuple[float, float, float]:
         """(proxy, recorder, database) CPU seconds between two samples."""
-        database = sum(v - before[2].get(pid, 0.0) for pid, v in after[2].items())
-        return after[0] - before[0], after[1] - before[1], database
+        return after[0] - before[0], after[1] - before[1], cpu_delta(before[2], after[2])

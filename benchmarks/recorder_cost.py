@@ -45,6 +45,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.bodies import MODEL, Session  # noqa: E402
+from benchmarks.processes import cpu_delta, database_cpu, fresh_postgres  # noqa: E402
 from nexus.recorder.protocol import Priority, Progress, RecorderConfig, decode_report  # noqa: E402
 from nexus.records import Exchange, new_id  # noqa: E402
 from tests.fakes.upstream import Reply, ToolUse, encode_stream  # noqa: E402
@@ -140,44 +141,17 @@ async def database(backend: str, tmp: Path) -> AsyncIterator[str]:
     if backend == "sqlite":
         yield f"sqlite:///{tmp / f'bench-{uuid.uuid4().hex[:6]}.db'}"
         return
-    import asyncpg
-
-    name = f"bench_rec_{uuid.uuid4().hex[:8]}"
-    conn = await asyncpg.connect(PG_URL)
-    await conn.execute(f'CREATE DATABASE "{name}"')
+    fresh = fresh_postgres("bench_rec")  # blocking (its own event loop): in a thread
+    url = await asyncio.to_thread(fresh.__enter__)
     try:
-        yield PG_URL.rsplit("/", 1)[0] + "/" + name
+        yield url
     finally:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.close()
+        await asyncio.to_thread(fresh.__exit__, None, None, None)
 
 
 async def pg_backend_cpu(url: str) -> dict[int, float]:
     """CPU seconds (utime + stime) of every server backend connected to ``url``'s database."""
-    if not url.startswith("postgresql"):
-        return {}
-    import asyncpg
-
-    conn = await asyncpg.connect(url)
-    try:
-        rows = await conn.fetch(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
-            " AND pid <> pg_backend_pid()"
-        )
-    finally:
-        await conn.close()
-    ticks = os.sysconf("SC_CLK_TCK")
-    out = {}
-    for row in rows:
-        with contextlib.suppress(OSError):
-            with open(f"/proc/{row['pid']}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            out[row["pid"]] = (int(fields[11]) + int(fields[12])) / ticks
-    return out
-
-
-def cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
-    return sum(v - before.get(pid, 0.0) for pid, v in after.items())
+    return await asyncio.to_thread(database_cpu, url)
 
 
 # -- stage timers -----------------------------------------------------------------------------
