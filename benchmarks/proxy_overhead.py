@@ -529,9 +529,11 @@ def print_processes(cells: list[Cell], stack: Stack) -> list[str]:
     return failures
 
 
-def visibility_cell(stack: Stack, spec: str, seconds: float, seq: int) -> tuple[list[str], int]:
+def visibility_cell(
+    stack: Stack, spec: str, seconds: float, seq: int
+) -> tuple[str, list[str], int]:
     """A paced cell through Nexus while the live feed is followed (benchmarks/visibility.py);
-    (missed targets, calls sent)."""
+    (its report line, missed targets, calls sent)."""
     from visibility import measure, pct, report
 
     rate_text, _, hogs_text = spec.partition(":")
@@ -539,14 +541,13 @@ def visibility_cell(stack: Stack, spec: str, seconds: float, seq: int) -> tuple[
     result = _runner()(
         measure(stack.proxy_url, stack.api_url, rate, hogs, int(rate * seconds), seq)
     )
-    print(report(result))
     lags = result.lags_ms()
     limit = VISIBLE_WITH_HOGS_MS if hogs else VISIBLE_P99_MS if rate >= 100 else None
     if limit is not None and (result.missing() or pct(lags, 99) > limit):
         unseen = f", {result.missing()} unseen" if result.missing() else ""
-        return [f"visibility at {rate:g} req/s with {hogs} hogs: p99 {pct(lags, 99):.0f} ms"
-                f" > {limit:.0f} ms{unseen}"], result.sent  # fmt: skip
-    return [], result.sent
+        return report(result), [f"visibility at {rate:g} req/s with {hogs} hogs: p99"
+                f" {pct(lags, 99):.0f} ms > {limit:.0f} ms{unseen}"], result.sent  # fmt: skip
+    return report(result), [], result.sent
 
 
 # ---------------------------------------------------------------------------------------------
@@ -591,20 +592,24 @@ def matrix(args: argparse.Namespace, stack: Stack) -> int:
                     f"  {mode:<6} c={cell.level:<7} {target:<7} {len(cell.latencies)} ok in"
                     f" {cell.wall_s:.1f} s", file=sys.stderr, flush=True,
                 )  # fmt: skip
+    visibility: list[str] = []  # their report lines, printed after the tables
+    failures: list[str] = []
+    for spec in args.visibility:
+        stack.wait_for_records(sent_through)  # no cell pays for the previous one's backlog
+        line, failed, answered = visibility_cell(stack, spec, args.visibility_seconds, seq)
+        visibility.append(line)
+        failures += failed
+        sent_through += answered
+        seq += 10_000
     stored, waited = stack.wait_for_records(sent_through)
     # Work the recorder did after a cell ended is billed to no cell: count the whole run too.
     cpu_run = stack.nexus_cpu() - cpu_start
     rss, peak = stack.rss_mb()
     rec_rss, rec_peak = stack.recorder_rss_mb()
     print()
-    failures = print_table(cells, stack)
-    failures += print_processes(cells, stack)
-    for spec in args.visibility:
-        stack.wait_for_records(sent_through)  # no cell pays for the previous one's backlog
-        failed, answered = visibility_cell(stack, spec, args.visibility_seconds, seq)
-        failures += failed
-        sent_through += answered
-        seq += 10_000
+    failures = print_table(cells, stack) + print_processes(cells, stack) + failures
+    for line in visibility:
+        print(line)
     print("Nexus RSS after each cell: " + ", ".join(f"{k} {v:.0f} MB" for k, v in rss_after))
     print("recorder caught up after each cell in: " + ", ".join(caught_up))
     print(
