@@ -41,6 +41,13 @@ def cost(micros: int | None) -> str:
     return f"${usd:,.0f}"
 
 
+def share(fraction: float | None) -> str:
+    """``87.3%``: a part of a whole (cache efficiency), to a tenth of a percent."""
+    if fraction is None:
+        return UNKNOWN
+    return f"{fraction:.1%}"
+
+
 def duration(ms: int | None) -> str:
     """``850ms``, ``12.3s``, ``2m05s``, ``1h05m``."""
     if ms is None:

@@ -56,6 +56,13 @@ def test_duration(ms: int | None, text: str) -> None:
     assert numbers.duration(ms) == text
 
 
+@pytest.mark.parametrize(
+    ("fraction", "text"), [(None, "–"), (0.0, "0.0%"), (0.8734, "87.3%"), (1.0, "100.0%")]
+)
+def test_share(fraction: float | None, text: str) -> None:
+    assert numbers.share(fraction) == text
+
+
 @pytest.mark.parametrize("micros", [1, 4_200, 12_345, 123_456, 12_340_000, 1_250_000_000])
 def test_the_tui_the_export_and_the_usage_table_write_a_cost_alike(micros: int) -> None:
     assert cells.cost(micros) == format_cost(micros) == cost_text(micros, 0)

@@ -10,13 +10,19 @@ from datetime import datetime, tzinfo
 
 from rich.text import Text
 
-from nexus.numbers import ago, cost, duration, tokens
-from nexus.records import BACKGROUND_CLASSES, CACHE_CAUSE_LABELS, RequestSummary, is_error
+from nexus.numbers import ago, cost, duration, share, tokens
+from nexus.records import (
+    BACKGROUND_CLASSES,
+    CACHE_CAUSE_LABELS,
+    RequestSummary,
+    is_error,
+)
 
 __all__ = [
     "ago",
     "cost",
     "duration",
+    "share",
     "tokens",
 ]  # the one format (nexus.numbers), re-exported for screens
 
@@ -146,12 +152,18 @@ def bare_host(host: str) -> str:
 
 
 CACHE_BREAK_MARK = "✂"
+"""Drawn on every live row and tree node whose request broke the prompt cache (one cell wide)."""
+CACHE_BREAK_STYLE = "bold red"
 
 
 def cache_break_mark(row: RequestSummary) -> Text:
     """``✂`` before a request that missed the prompt cache its predecessor left (issue 19's
-    ledger); empty otherwise."""
-    return Text(f"{CACHE_BREAK_MARK} ", style="bold red") if row.cache_break else Text("")
+    ledger); empty otherwise. It rides in the flexible preview column, so it never pushes a fixed
+    column off a narrow screen."""
+    mark = Text()  # no base style: a preview appended after it keeps its own
+    if row.cache_break is not None:
+        mark.append(f"{CACHE_BREAK_MARK} ", style=CACHE_BREAK_STYLE)
+    return mark
 
 
 def cache_break_text(row: RequestSummary) -> Text:
@@ -159,14 +171,13 @@ def cache_break_text(row: RequestSummary) -> Text:
     brk = row.cache_break
     if brk is None:
         return Text("")
-    text = Text(f"{CACHE_BREAK_MARK} cache break: ", style="bold red")
+    text = Text(f"{CACHE_BREAK_MARK} cache break: ", style=CACHE_BREAK_STYLE)
     text.append(CACHE_CAUSE_LABELS.get(brk.cause, str(brk.cause)), style="bold")
     if brk.detail:
         text.append(f" ({brk.detail})")
-    extra = (
-        cost(brk.excess_cost_usd_micros) if brk.excess_cost_usd_micros is not None else "unpriced"
-    )
-    text.append(f" · {tokens(brk.missed_tokens)} tokens written again · {extra} extra", style="dim")
+    micros = brk.excess_cost_usd_micros
+    extra = f"{cost(micros)} extra" if micros is not None else "the extra cost unpriced"
+    text.append(f" · {tokens(brk.missed_tokens)} tokens written again · {extra}", style="dim")
     return text
 
 

@@ -74,6 +74,7 @@ class UsageLoaded(Message):
     usage: dict[str, Any]  # by account and time bucket
     windows: dict[str, Any]
     totals: dict[str, Any]  # by account
+    cache: dict[str, Any] | None = None  # the cache ledger of the period (None: not to be had)
 
 
 @dataclass

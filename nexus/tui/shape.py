@@ -111,46 +111,6 @@ class Numbers:
     person_ms: int  # from an answer to the person's next message
     wall_ms: int
     branches: list[BranchTotals]
-    cache: CacheNumbers
-
-
-@dataclass(frozen=True, slots=True)
-class CacheNumbers:
-    """The prompt cache over a conversation: how much of the prompts it served, and the breaks
-    (requests that missed what their predecessor left, by cause) with what they cost."""
-
-    prompt_tokens: int  # fresh input + cache writes + cache reads
-    read_tokens: int
-    written_tokens: int
-    breaks: int
-    missed_tokens: int
-    excess_cost_usd_micros: int  # priced breaks only
-    unpriced_breaks: int
-    causes: dict[str, int]  # cause → breaks, most first
-
-    @property
-    def read_share(self) -> float | None:
-        return self.read_tokens / self.prompt_tokens if self.prompt_tokens else None
-
-
-def cache_numbers(rows: list[RequestSummary]) -> CacheNumbers:
-    read = sum(r.usage.cache_read_input_tokens for r in rows)
-    written = sum(r.usage.cache_creation_input_tokens for r in rows)
-    fresh = sum(r.usage.input_tokens for r in rows)
-    breaks = [r.cache_break for r in rows if r.cache_break is not None]
-    causes: dict[str, int] = defaultdict(int)
-    for brk in breaks:
-        causes[str(brk.cause)] += 1
-    return CacheNumbers(
-        prompt_tokens=fresh + written + read,
-        read_tokens=read,
-        written_tokens=written,
-        breaks=len(breaks),
-        missed_tokens=sum(b.missed_tokens for b in breaks),
-        excess_cost_usd_micros=sum(b.excess_cost_usd_micros or 0 for b in breaks),
-        unpriced_breaks=sum(1 for b in breaks if b.excess_cost_usd_micros is None),
-        causes=dict(sorted(causes.items(), key=lambda kv: (-kv[1], kv[0]))),
-    )
 
 
 def _branch_totals(name: str, rows: list[RequestSummary]) -> BranchTotals:
@@ -215,7 +175,6 @@ def numbers(tree: ConversationTree) -> Numbers:
         person_ms=person_ms,
         wall_ms=(max(ends) - min(starts)) if starts else 0,
         branches=branches,
-        cache=cache_numbers(tree.nodes),
     )
 
 

@@ -56,6 +56,16 @@ class Source(Protocol):
         utc_offset_ms: int = 0,
     ) -> dict[str, Any]: ...
 
+    async def cache(
+        self,
+        by: str = "cause",
+        *,
+        flt: RequestFilter | None = None,
+        cursor: str | None = None,
+        limit: int = 100,
+        utc_offset_ms: int = 0,
+    ) -> dict[str, Any]: ...
+
     async def windows(
         self, *, account: str | None = None, since_ms: int | None = None, series: bool = True
     ) -> dict[str, Any]: ...

@@ -32,6 +32,7 @@ class FakeClient:
         self.conversations: list[ConversationSummary] = []
         self.usage_body: dict[str, Any] = {"rows": [], "total": {}}
         self.windows_body: dict[str, Any] = {"now_ms": data.T0, "accounts": []}
+        self.cache_body: dict[str, Any] = data.cache_doc([])
         self.analysis_error: str | None = None
         self.analyses: dict[tuple[str, str], dict[str, Any]] = {}
         self.calls: list[tuple[str, Any]] = []
@@ -144,6 +145,18 @@ class FakeClient:
     ) -> dict[str, Any]:
         self._check("windows", account)
         return self.windows_body
+
+    async def cache(
+        self,
+        by: str = "cause",
+        *,
+        flt: RequestFilter | None = None,
+        cursor: str | None = None,
+        limit: int = 100,
+        utc_offset_ms: int = 0,
+    ) -> dict[str, Any]:
+        self._check("cache", (by, flt, limit))
+        return self.cache_body
 
     async def start_analysis(
         self, conversation_id: str, branch: str = "main", *, force: bool = False
@@ -265,6 +278,7 @@ class DemoClient(FakeClient):
             self.trees[conv] = ConversationTree(
                 next(c for c in self.conversations if c.id == conv), nodes, [branch], []
             )
+        self.cache_body = data.cache_doc(self.rows)
 
     async def usage(
         self,

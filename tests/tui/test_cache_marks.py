@@ -45,6 +45,7 @@ async def test_the_tree_marks_the_break_and_numbers_has_a_cache_section() -> Non
     tree = client.trees[conv]
     nodes = [replace(r, cache_break=BREAK) if r.id == data.rid(1006) else r for r in tree.nodes]
     client.trees[conv] = replace(tree, nodes=nodes)
+    client.cache_body = data.cache_doc(nodes)  # what /api/cache answers for this conversation
     app = make_test_app(client)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot, app)
@@ -57,6 +58,6 @@ async def test_the_tree_marks_the_break_and_numbers_has_a_cache_section() -> Non
         ]
         await pilot.press("n")
         await settle(pilot, app)
-        numbers = text_of(app.screen.query_one("#numbers-body"))
-        assert "cache hit" in numbers and "TTL expired" in numbers
-        assert "✂ breaks" in numbers and "12k tokens written again, $0.0410 extra" in numbers
+        section = " ".join(text_of(app.screen.query_one("#numbers-cache")).split())
+        assert "breaks 1 · 12k tokens written again" in section
+        assert "dollars lost $0.0410" in section and "TTL expired 1 12k $0.0410" in section

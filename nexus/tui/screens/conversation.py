@@ -1,14 +1,15 @@
 """One conversation: its tree (branches, compactions and sub-agents nested; enter opens a request),
-its timeline, its numbers, and its AI analysis (``a`` starts one; the panel fills in when the live
-feed says the job changed). The header carries the context gauge: the latest turn's context against
-the window (200k, or 1M when that turn used the context-1m beta), and the full id; ``i`` copies a
-link to the conversation and the branch under the cursor (``nexus tui --conversation ID --branch B``
-and the API URL)."""
+its timeline, its numbers (with a Cache section from the cache ledger), and its AI analysis (``a``
+starts one; the panel fills in when the live feed says the job changed). The header carries the
+context gauge: the latest turn's context against the window (200k, or 1M when that turn used the
+context-1m beta), and the full id; ``i`` copies a link to the conversation and the branch under
+the cursor (``nexus tui --conversation ID --branch B`` and the API URL)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from rich.console import Group
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -17,13 +18,14 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static, TabbedContent, TabPane
 
 from nexus.errors import ApiError
-from nexus.records import ConversationTree, LiveEvent
+from nexus.records import ConversationTree, LiveEvent, RequestFilter
 from nexus.tui import cells
 from nexus.tui.links import DeepLink
 from nexus.tui.messages import AnalysisChanged, ConversationLoaded, LoadFailed
 from nexus.tui.screens.base import NexusScreen
 from nexus.tui.shape import analysis_basis, branch_lineage, is_prompt, numbers, only_branches
 from nexus.tui.widgets.analysis_panel import AnalysisPanel
+from nexus.tui.widgets.cache_view import LATEST_BREAKS, cache_section
 from nexus.tui.widgets.conversation_tree import ConversationTreeView
 from nexus.tui.widgets.key_bar import KeyBar
 from nexus.tui.widgets.status_bar import StatusBar
@@ -149,9 +151,11 @@ class ConversationScreen(NexusScreen):
             with TabPane("Tree", id="tree"):
                 yield ConversationTreeView(id="conversation-tree", tz=self.nexus.tz)
             with TabPane("Timeline", id="timeline"):
-                yield VerticalScroll(Static(id="timeline-body"))
+                yield VerticalScroll(Static(id="timeline-body"), id="timeline-scroll")
             with TabPane("Numbers", id="numbers"):
-                yield VerticalScroll(Static(id="numbers-body"))
+                yield VerticalScroll(
+                    Static(id="numbers-body"), Static(id="numbers-cache"), id="numbers-scroll"
+                )
             with TabPane("Analysis", id="analysis"):
                 yield AnalysisPanel(id="analysis-panel")
         yield KeyBar(show_app_keys=False)
@@ -168,6 +172,7 @@ class ConversationScreen(NexusScreen):
             self.query_one("#conversation-head", Static).update(Text(" loading…", style="dim"))
             self.query_one(ConversationTreeView).clear()
             self.query_one(AnalysisPanel).reset()
+            self.query_one("#numbers-cache", Static).update("")
             self.query_one(TabbedContent).active = "tree"
         self.load()
         if self._analyze_on_load:
@@ -273,17 +278,36 @@ class ConversationScreen(NexusScreen):
             )
         elif tab == "numbers":
             self.query_one("#numbers-body", Static).update(numbers_view(numbers(tree)))
+            self.load_cache(self.conversation_id)
         self._drawn_tabs.add(tab)
 
     @on(TabbedContent.TabActivated)
     def _tab_shown(self) -> None:
         self._draw_tab()
         # Keys keep working on the new tab: focus what it shows (a hidden tree cannot hold it).
-        focus = {"tree": "#conversation-tree", "analysis": "#analysis-panel"}.get(
-            self.query_one(TabbedContent).active
-        )
+        focus = {
+            "tree": "#conversation-tree",
+            "timeline": "#timeline-scroll",  # arrows and page keys scroll a long one
+            "numbers": "#numbers-scroll",
+            "analysis": "#analysis-panel",
+        }.get(self.query_one(TabbedContent).active)
         if focus is not None and not self.query_one(focus).has_focus:
             self.query_one(focus).focus()
+
+    @work(exclusive=True, group="cache", exit_on_error=False, name="loading the cache ledger")
+    async def load_cache(self, conversation_id: str) -> None:
+        """The Numbers tab's Cache section: the whole conversation's ledger (no branch filter)."""
+        section, flt = (
+            self.query_one("#numbers-cache", Static),
+            RequestFilter(conversation_id=conversation_id),
+        )
+        try:
+            doc = await self.nexus.client.cache("cause", flt=flt, limit=LATEST_BREAKS)
+        except Exception as exc:
+            section.update(Text(f"\ncould not load the cache ledger: {exc}", style="bold red"))
+            return
+        if conversation_id == self.conversation_id:
+            section.update(Group(Text(""), cache_section(doc, self.nexus.tz)))
 
     def on_feed(self, events: list[LiveEvent]) -> None:
         panel = self.query_one(AnalysisPanel)

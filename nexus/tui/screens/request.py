@@ -18,7 +18,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import RichLog, Static, TabbedContent, TabPane
 
-from nexus.records import StoredRequest
+from nexus.records import CACHE_CAUSE_LABELS, StoredRequest
 from nexus.tui import cells
 from nexus.tui.chat import chat_entries
 from nexus.tui.curl import curl_command
@@ -309,7 +309,7 @@ def head_text(stored: StoredRequest, app: NexusApp) -> Text:
         text.append("no conversation", style="dim")
     text.append(f"\n request {s.id}", style="dim")  # the full id: what --request and the API take
     text.append(f"  account {s.account_id or '–'}  host {s.host}", style="dim")
-    if s.cache_break is not None:
+    if s.cache_break is not None:  # cut like the rest: the cause first, the Usage tab has it all
         text.append("\n ")
         text.append_text(cells.cache_break_text(s))
     text.no_wrap, text.overflow = True, "ellipsis"
@@ -372,6 +372,16 @@ def timing_table(stored: StoredRequest, app: NexusApp) -> Table:
             f"{s.message_count} / {s.tool_count} / {s.tool_use_count}",
         ),
     ]
+    brk = s.cache_break
+    if brk is not None:
+        lost = brk.excess_cost_usd_micros
+        rows += [
+            ("", ""),
+            ("cache break", CACHE_CAUSE_LABELS.get(brk.cause, str(brk.cause))),
+            ("why", brk.detail or "–"),
+            ("tokens written again", f"{brk.missed_tokens:,}"),
+            ("excess cost", cells.cost(lost) if lost is not None else cells.UNPRICED),
+        ]
     for name, value in rows:
         table.add_row(Text(name), Text(value))
     return table

@@ -1,8 +1,9 @@
 """The Usage screen: per account the 5-hour and 7-day windows as gauges (the server's own numbers,
 or estimates labelled as such), totals, and a chart: requests, tokens or cost (``c`` cycles) by
 hour or day (``h``/``d``) over a chosen period (``p``) per account or host (``g``) as stacked bars,
-or (``w``) each window's utilization history with its resets as lines. Everything comes from
-``GET /api/usage`` and ``GET /api/windows``; ``r`` reloads, and a new request on the live feed
+or (``w``) each window's utilization history with its resets as lines, and under the totals the
+dollars lost to prompt-cache breaks in the period. Everything comes from ``GET /api/usage``,
+``GET /api/windows`` and ``GET /api/cache``; ``r`` reloads, and a new request on the live feed
 marks the view stale so the next visit reloads."""
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
+from nexus.errors import ApiError
 from nexus.records import LiveEvent, RequestFilter
 from nexus.tui import cells
 from nexus.tui.messages import LoadFailed, UsageLoaded
@@ -33,6 +35,7 @@ from nexus.tui.usage_data import (
     short_bucket,
     window_history,
 )
+from nexus.tui.widgets.cache_view import cache_waste_line
 from nexus.tui.widgets.key_bar import KeyBar
 from nexus.tui.widgets.status_bar import StatusBar
 
@@ -177,15 +180,16 @@ class UsageScreen(NexusScreen):
         flt = RequestFilter(since_ms=since)
         offset_ms = _utc_offset_ms(self.nexus)
         try:
-            by_time, by_account, windows = await asyncio.gather(
+            by_time, by_account, windows, cache = await asyncio.gather(
                 client.usage([self.group], bucket=self.bucket, flt=flt, utc_offset_ms=offset_ms),
                 client.usage(["account"], flt=flt),
                 client.windows(since_ms=since),
+                _cache_ledger(self.nexus, flt),
             )
         except Exception as exc:
             self.post_message(LoadFailed("usage", str(exc)))
             return
-        self.post_message(UsageLoaded(by_time, windows, by_account))
+        self.post_message(UsageLoaded(by_time, windows, by_account, cache))
 
     def on_load_failed(self, message: LoadFailed) -> None:
         self.query_one("#windows", Static).update(
@@ -197,7 +201,9 @@ class UsageScreen(NexusScreen):
         self.windows_doc = message.windows
         self.query_one("#windows", Static).update(windows_view(gauges(message.windows)))
         totals = totals_view(message.totals)
-        self.query_one("#totals", Static).update(Group(totals))
+        inner = self.size.width - 4  # the box's border and padding
+        waste = cache_waste_line(message.cache, inner) if message.cache else Text("")
+        self.query_one("#totals", Static).update(Group(totals, waste))
         self._draw_chart()
 
     def _span_text(self) -> str:
@@ -284,6 +290,15 @@ class UsageScreen(NexusScreen):
 
     def action_reload(self) -> None:
         self.load()
+
+
+async def _cache_ledger(app: NexusApp, flt: RequestFilter) -> dict[str, Any] | None:
+    """The period's cache waste; a server without the ledger (older, or refusing it) leaves the
+    line out rather than failing the whole screen."""
+    try:
+        return await app.client.cache("cause", flt=flt, limit=1)
+    except ApiError:
+        return None
 
 
 def _utc_offset_ms(app: NexusApp) -> int:

@@ -68,10 +68,12 @@ def _tokens_cache(row: RequestSummary) -> str:
 def _preview(row: RequestSummary) -> Text:
     if row.error and row.status is None:
         return Text(row.error, style="red")
-    text = Text(" ".join(row.user_preview.split()))
+    text = cells.cache_break_mark(row)
     if not row.user_preview and row.reply_preview:
-        text = Text(" ".join(row.reply_preview.split()), style="italic")
-    return cells.cache_break_mark(row) + text
+        text.append(" ".join(row.reply_preview.split()), style="italic")
+    else:
+        text.append(" ".join(row.user_preview.split()))
+    return text
 
 
 def default_columns(tz: tzinfo | None) -> list[Column]:

@@ -10,9 +10,9 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from nexus.records import CACHE_CAUSE_LABELS, CacheCause, ConversationTree
+from nexus.records import ConversationTree
 from nexus.tui import cells
-from nexus.tui.shape import CacheNumbers, Numbers, gap_before
+from nexus.tui.shape import Numbers, gap_before
 
 BAR_WIDTH = 36
 MIN_GAP_MS = 1000
@@ -94,31 +94,4 @@ def numbers_view(n: Numbers) -> RenderableType:
             cells.tokens(b.cache_tokens),
             cost,
         )
-    return Group(top, Text(""), branches, Text(""), cache_view(n.cache))
-
-
-def cache_view(c: CacheNumbers) -> RenderableType:
-    """The Numbers tab's Cache section: hit share, tokens read and written, breaks by cause."""
-    table = Table(
-        title="cache", title_justify="left", title_style="bold", box=None, show_header=False,
-        padding=(0, 2),
-    )  # fmt: skip
-    table.add_column(style="bold")
-    table.add_column(justify="right")
-    table.add_column(style="dim")
-    share = f"{c.read_share * 100:.0f}%" if c.read_share is not None else "–"
-    table.add_row("cache hit", share, "cache reads over the whole prompt")
-    table.add_row("read", cells.tokens(c.read_tokens), "tokens served from the cache")
-    table.add_row("written", cells.tokens(c.written_tokens), "tokens written to the cache")
-    extra = cells.cost(c.excess_cost_usd_micros) + (
-        f" (+{c.unpriced_breaks} unpriced)" if c.unpriced_breaks else ""
-    )
-    table.add_row(
-        f"{cells.CACHE_BREAK_MARK} breaks",
-        f"{c.breaks:,}",
-        f"{cells.tokens(c.missed_tokens)} tokens written again, {extra} extra" if c.breaks else "",
-    )
-    for cause, count in c.causes.items():
-        label = CACHE_CAUSE_LABELS.get(CacheCause(cause), cause)
-        table.add_row(f"  {label}", f"{count:,}", "")
-    return table
+    return Group(top, Text(""), branches)
