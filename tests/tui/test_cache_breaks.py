@@ -135,6 +135,7 @@ def test_the_mark_keeps_the_preview_style() -> None:
     row = replace(broken(data.summary(3)), user_preview="", reply_preview="Done.")
     text: Text = _preview(row)
     assert text.plain == f"{CACHE_BREAK_MARK} Done."
+    assert not text.style  # a base style would paint the whole preview bold red
     styles = {str(span.style) for span in text.spans}
     assert "italic" in styles and "bold red" in styles
 
