@@ -167,17 +167,18 @@ def cache_break_mark(row: RequestSummary) -> Text:
 
 
 def cache_break_text(row: RequestSummary) -> Text:
-    """The cause of a cache break in words, with what it cost: one line for the detail screen."""
+    """The cause of a cache break in words, with what it cost: one line for the detail screen,
+    cut at its end on a narrow terminal, so the cause and the dollars come first, the detail last."""
     brk = row.cache_break
     if brk is None:
         return Text("")
     text = Text(f"{CACHE_BREAK_MARK} cache break: ", style=CACHE_BREAK_STYLE)
     text.append(CACHE_CAUSE_LABELS.get(brk.cause, str(brk.cause)), style="bold")
-    if brk.detail:
-        text.append(f" ({brk.detail})")
     micros = brk.excess_cost_usd_micros
     extra = f"{cost(micros)} extra" if micros is not None else "the extra cost unpriced"
-    text.append(f" · {tokens(brk.missed_tokens)} tokens written again · {extra}", style="dim")
+    text.append(f" · {extra} · {tokens(brk.missed_tokens)} tokens written again")
+    if brk.detail:
+        text.append(f" · {brk.detail}", style="dim")
     return text
 
 

@@ -102,8 +102,8 @@ async def test_the_request_screen_says_why_the_cache_missed_and_what_it_cost() -
         screen = await _request_screen(pilot, app, data.rid(7))
         head = text_of(screen.query_one("#request-head"))
         assert (
-            f"{CACHE_BREAK_MARK} cache break: TTL expired (idle 7m12s (5m TTL)) · "
-            "46k tokens written again · $0.1235 extra"
+            f"{CACHE_BREAK_MARK} cache break: TTL expired · $0.1235 extra · "
+            "46k tokens written again · idle 7m12s (5m TTL)"
         ) in head
         await pilot.press("u")
         await pilot.pause()
@@ -120,8 +120,8 @@ async def test_an_unpriced_break_says_unpriced_and_an_intact_request_says_nothin
         screen = await _request_screen(pilot, app, data.rid(7))
         head = text_of(screen.query_one("#request-head"))
         assert (
-            "tools changed (added mcp__db__query) · 1.2k tokens written again · "
-            "the extra cost unpriced"
+            "tools changed · the extra cost unpriced · 1.2k tokens written again · "
+            "added mcp__db__query"
         ) in head
         app.pop_screen()
         screen = await _request_screen(pilot, app, data.rid(8))
@@ -297,3 +297,14 @@ async def test_the_numbers_tab_scrolls_from_the_keyboard_to_the_cache_section() 
         assert scroll.scroll_y == scroll.max_scroll_y
         await pilot.press("t")  # the screen's keys still work from there
         assert app.screen.query_one(ConversationTreeView).has_focus
+
+
+async def test_at_80_columns_the_break_line_is_cut_not_wrapped_keeping_cause_and_dollars() -> None:
+    client = FakeClient([broken(data.summary(7)), data.summary(8)])
+    app = make_test_app(client)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _request_screen(pilot, app, data.rid(7))
+        head = screen.query_one("#request-head")
+        assert head.size.height == 4  # four lines, none wrapped
+        line = next(x for x in text_of(head, width=80).splitlines() if "cache break" in x)
+        assert line.startswith(" ✂ cache break: TTL expired · $0.1235 extra")

@@ -31,8 +31,8 @@ async def test_a_live_row_is_marked_and_its_detail_names_the_cause() -> None:
         await settle(pilot, app)
         assert isinstance(app.screen, RequestScreen)
         head = text_of(app.screen.query_one("#request-head"))
-        assert "✂ cache break: TTL expired (idle 7m > 5m)" in head
-        assert "12k tokens written again · $0.0410 extra" in head
+        assert "✂ cache break: TTL expired · $0.0410 extra · 12k tokens written again" in head
+        assert "· idle 7m > 5m" in head
         app.pop_screen()
         app.open_request(data.rid(3))
         await settle(pilot, app)
