@@ -308,3 +308,15 @@ async def test_at_80_columns_the_break_line_is_cut_not_wrapped_keeping_cause_and
         assert head.size.height == 4  # four lines, none wrapped
         line = next(x for x in text_of(head, width=80).splitlines() if "cache break" in x)
         assert line.startswith(" ✂ cache break: TTL expired · $0.1235 extra")
+
+
+async def test_the_usage_cache_line_fits_the_terminal_again_after_a_resize() -> None:
+    app = make_test_app(demo_with_breaks())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("3")
+        await settle(pilot, app)
+        assert "most lost to" not in text_of(app.screen.query_one("#totals"), width=140)
+        await pilot.resize_terminal(140, 40)
+        await settle(pilot, app)
+        assert "most lost to TTL expired" in text_of(app.screen.query_one("#totals"), width=140)

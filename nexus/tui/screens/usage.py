@@ -135,6 +135,7 @@ class UsageScreen(NexusScreen):
         self.show_windows = False  # the chart shows the windows' utilization history
         self.usage_doc: dict[str, object] | None = None
         self.windows_doc: dict[str, object] | None = None
+        self._loaded: UsageLoaded | None = None
         self._stale = False
 
     def compose(self) -> ComposeResult:
@@ -200,11 +201,20 @@ class UsageScreen(NexusScreen):
         self.usage_doc = message.usage
         self.windows_doc = message.windows
         self.query_one("#windows", Static).update(windows_view(gauges(message.windows)))
-        totals = totals_view(message.totals)
-        inner = self.size.width - 4  # the box's border and padding
-        waste = cache_waste_line(message.cache, inner) if message.cache else Text("")
-        self.query_one("#totals", Static).update(Group(totals, waste))
+        self._loaded = message
+        self._draw_totals()
         self._draw_chart()
+
+    def _draw_totals(self) -> None:
+        loaded = self._loaded
+        if loaded is None:
+            return
+        inner = self.size.width - 4  # the box's border and padding
+        waste = cache_waste_line(loaded.cache, inner) if loaded.cache else Text("")
+        self.query_one("#totals", Static).update(Group(totals_view(loaded.totals), waste))
+
+    def on_resize(self) -> None:
+        self._draw_totals()  # the cache line fits the new width
 
     def _span_text(self) -> str:
         unit = "hours" if self.bucket == "hour" else "days"
