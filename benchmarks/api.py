@@ -252,7 +252,7 @@ async def run_backend(backend: str, args: argparse.Namespace) -> None:
             count = len(records)
         if backend == "postgres":
             # What autovacuum does soon after a bulk load: planner statistics, GIN pending list.
-            async with store._connection() as conn:
+            async with store.connector._connection() as conn:
                 await conn.execute("VACUUM ANALYZE")
         async with served(store) as url:
             results = await measure(url, store, args.samples)

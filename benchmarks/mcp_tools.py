@@ -79,7 +79,7 @@ async def run_backend(backend: str, args: argparse.Namespace) -> None:
             await seeded.seed(store, records)
             count = len(records)
         if backend == "postgres":
-            async with store._connection() as conn:
+            async with store.connector._connection() as conn:
                 await conn.execute("VACUUM ANALYZE")
         results = await measure(store, args.samples)
         print(f"\n{backend}: {count:,} requests, {args.samples} calls per tool (ms)")

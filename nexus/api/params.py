@@ -9,22 +9,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from nexus.errors import ApiError
-from nexus.records import RequestFilter, TrafficClass, now_ms
+from nexus.filters import MAX_INTEGER, FilterError, parse_class, parse_status
+from nexus.filters import parse_time as parse_time_value
+from nexus.records import RequestFilter
 
 MAX_LIMIT = 500
 DEFAULT_LIMIT = 100
 MAX_TEXT_CHARS = 500
-MAX_INTEGER = 2**62
-"""Bigger numbers than any time, id or count Nexus stores: refused before they reach SQL."""
-_STATUS = re.compile(r"^(?:[1-5][0-9]{2}|[1-5]xx|error)$")
-_DURATION = re.compile(r"^([0-9]{1,15})(ms|s|m|h|d|w)$")  # ASCII digits: '²'.isdigit() is True
 _DIGITS = re.compile(r"^[0-9]{1,19}$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-_UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 FILTER_PARAMS = (
     "since",
     "until",
@@ -73,15 +69,8 @@ def parse_filter(args: Mapping[str, str], *, at_ms: int | None = None) -> Reques
             raise BadParameter(name, f"longer than {max_chars} characters")
         return value
 
-    status = text("status")
-    if status is not None:
-        status = status.lower()
-        if not _STATUS.match(status):
-            raise BadParameter("status", "expected a code (200), a class (4xx, 5xx) or 'error'")
-    traffic_class = text("class")
-    if traffic_class is not None and traffic_class not in TrafficClass._value2member_map_:
-        allowed = ", ".join(c.value for c in TrafficClass)
-        raise BadParameter("class", f"expected one of {allowed}")
+    status = _checked("status", text("status"), parse_status)
+    traffic_class = _checked("class", text("class"), _exact_class)
     q = text("q", MAX_TEXT_CHARS)
     if q is not None:
         q = " ".join(q.split()) or None  # search matches words; spacing carries no meaning
@@ -99,25 +88,29 @@ def parse_filter(args: Mapping[str, str], *, at_ms: int | None = None) -> Reques
     )
 
 
+def _checked(name: str, value: str | None, parse: Any) -> str | None:
+    try:
+        return None if value is None else str(parse(value))
+    except FilterError as exc:
+        raise BadParameter(name, str(exc)) from None
+
+
+def _exact_class(value: str) -> str:
+    """A class as the store holds it: the API does not fold case (the TUI's bar does)."""
+    if value != value.strip().lower():
+        parse_class("")  # raises, listing the classes
+    return parse_class(value)
+
+
 def parse_time(args: Mapping[str, str], name: str, at_ms: int | None = None) -> int | None:
     """Epoch ms, an ISO 8601 time (naive means UTC), or an age (``15m``, ``2h``, ``7d``)."""
     value = args.get(name)
     if value is None or value == "":
         return None
-    value = value.strip()
-    expected = "expected epoch milliseconds, an ISO 8601 time or an age like 15m, 2h, 7d"
-    if value.isdigit():
-        return whole_number(value, name, expected)
-    age = _DURATION.match(value)
-    if age and int(age[1]) * _UNIT_MS[age[2]] < MAX_INTEGER // 2:
-        return (now_ms() if at_ms is None else at_ms) - int(age[1]) * _UNIT_MS[age[2]]
     try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        return int(moment.timestamp() * 1000)
-    except (ValueError, OverflowError):
-        raise BadParameter(name, expected) from None
+        return parse_time_value(value, at_ms=at_ms, naive="utc")
+    except FilterError as exc:
+        raise BadParameter(name, str(exc)) from None
 
 
 def parse_limit(args: Mapping[str, str], default: int = DEFAULT_LIMIT) -> int:

@@ -3,7 +3,6 @@ their own modules)."""
 
 from __future__ import annotations
 
-import re
 import shlex
 import time
 import urllib.parse
@@ -13,6 +12,7 @@ from typing import Annotated, Any
 import orjson
 import typer
 
+from nexus import filters
 from nexus.cli import db_cache, db_conversations, db_dead_letters, options
 from nexus.cli.output import err, fail, out, run
 from nexus.settings import Settings
@@ -24,8 +24,6 @@ app.command("rebuild-conversations")(db_conversations.rebuild)
 app.command("rebuild-cache-ledger")(db_cache.rebuild)
 app.command("dead-letters")(db_dead_letters.list_letters)
 app.command("retry-dead-letters")(db_dead_letters.retry)
-_AGE = re.compile(r"^(\d+)([smhdw])$")
-_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 @app.command()
@@ -122,10 +120,10 @@ def prune(
     debug: options.Debug = False,
 ) -> None:
     """Delete records older than an age, with content nothing else uses, and give the space back."""
-    match = _AGE.match(older_than.strip())
-    if not match:
+    try:
+        cutoff_ms = int(time.time() * 1000) - filters.parse_age(older_than)
+    except filters.FilterError:
         fail(f"--older-than takes a number and a unit (s, m, h, d, w), like 30d: {older_than!r}", 2)
-    cutoff_ms = int((time.time() - int(match.group(1)) * _UNIT_S[match.group(2)]) * 1000)
     if not yes and not typer.confirm(f"Delete every record older than {older_than}?", err=True):
         raise typer.Exit(1)
     deleted, before, after = run(

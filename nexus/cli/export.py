@@ -9,16 +9,14 @@ renames it when complete, so a failed export never leaves a truncated file that 
 from __future__ import annotations
 
 import contextlib
-import re
 import sys
-import time
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, BinaryIO
 
 import typer
 
+from nexus import filters
 from nexus.cli.options import ApiKey, DataDir, Db, Debug, Server
 from nexus.cli.options import settings as local_settings
 
@@ -31,30 +29,18 @@ if TYPE_CHECKING:
     from nexus.settings import Settings
 
 FORMATS = ("jsonl", "json", "markdown", "html", "har")
-_RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
-_UNIT_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 
 
 def parse_time(value: str, *, now_ms: int | None = None) -> int:
     """Epoch ms from ``2025-06-01``, ``2025-06-01T10:00[:00][Z|+02:00]`` (no zone: local time),
     an age such as ``30m``, ``2h``, ``7d``, ``1w`` (that long ago), or epoch milliseconds."""
-    text = value.strip()
-    now = int(time.time() * 1000) if now_ms is None else now_ms
-    match = _RELATIVE.match(text)
-    if match:
-        return now - int(float(match.group(1)) * _UNIT_MS[match.group(2)])
-    if text.isdigit():
-        return int(text)
     try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
+        return filters.parse_time(value, at_ms=now_ms, naive="local")
+    except filters.FilterError:
         raise ValueError(
             f"--since/--until {value!r}: use a date (2025-06-01), a time (2025-06-01T10:00Z), "
             "an age (2h, 7d) or epoch milliseconds"
         ) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.astimezone()  # the user's local time
-    return int(parsed.astimezone(UTC).timestamp() * 1000)
 
 
 def export(

@@ -8,7 +8,6 @@ JSON (``nexus.usage.report``), which the tables in ``usage_tables.py`` render.
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from datetime import UTC, datetime
 from typing import Annotated, Any, Optional
@@ -16,6 +15,7 @@ from typing import Annotated, Any, Optional
 import orjson
 import typer
 
+from nexus import filters
 from nexus.cli import options
 from nexus.cli.output import err, fail, out, run
 from nexus.records import USAGE_GROUPS, RequestFilter
@@ -27,8 +27,6 @@ app = typer.Typer(
 )
 
 GROUPS = USAGE_GROUPS  # the one list: a dimension added there is offered here
-_AGE = re.compile(r"^(\d+)(s|m|h|d|w)$")
-_UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 ATTRIBUTION_LOOKBACK_MS = 5 * 3_600_000  # who used the current 5-hour window
 
 By = Annotated[
@@ -281,16 +279,7 @@ def parse_time(value: str | None, now_ms: int) -> int | None:
     """Epoch ms from an age (``7d`` = seven days ago), epoch ms, or ISO 8601 (naive = local)."""
     if value is None or not value.strip():
         return None
-    value = value.strip()
-    if value.isdigit():
-        return int(value)
-    age = _AGE.match(value)
-    if age:
-        return now_ms - int(age[1]) * _UNIT_MS[age[2]]
-    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        moment = moment.astimezone()  # a person typing a time means their own clock
-    return int(moment.timestamp() * 1000)
+    return filters.parse_time(value, at_ms=now_ms, naive="local")
 
 
 def _local_offset_ms() -> int:

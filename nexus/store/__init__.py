@@ -2,10 +2,15 @@
 
 Only ``server.py`` and ``cli/`` call ``open_store``; every other layer receives a ``Store``.
 
-The shape: one SQL store (``facade.SqlStore``) composed of *areas* (``jobs.Jobs``,
-``dead_letters.DeadLetters`` …), each an object holding a connector (``connector.Connector``: the
-SQLite or Postgres connection) and its dialect's statements. ``dialect.py`` holds what the two
-databases do differently with one statement; ``queries/`` holds the SQL.
+The shape: one SQL store (``facade.SqlStore``) composed of *areas* (``requests``,
+``conversations`` with ``link_index``, ``usage``, ``events``, ``search_index``, ``jobs``,
+``dead_letters``, ``limits``, ``alert_sends``, ``cache_ledger``), each an object holding a connector
+(``connector.Connector``: ``sqlite/connector.py`` or ``postgres/connector.py``) and its dialect's
+statements. ``dialect.py`` holds what the two databases do differently with one statement;
+``queries/`` holds the SQL; ``nexus.filters`` (outside the store, so the TUI can use it) builds the
+list filters' WHERE clauses. ``SqliteStore`` and ``PostgresStore`` only choose the connector and
+the search index (SQLite's FTS5 pages itself: ``sqlite/search.py``). No area imports a dialect's
+package, and neither dialect's package imports the other's.
 
 How to add a query:
     1. Write it once in ``queries/common/<area>.sql`` under ``-- name: my_query``, with ``:name``
@@ -23,8 +28,9 @@ How to add an area:
     3. ``nexus/store/<area>.py``: ``class MyArea(Area)`` with the methods, using ``self.db`` and
        ``self.q``; writes go through ``async with self.db.transaction() as tx``. It imports neither
        ``sqlite/`` nor ``postgres/``.
-    4. Its Protocol and row types in ``base.py``; build it in ``SqlStore._compose`` and add one
-       delegating method per protocol method to ``SqlStore`` (``facade.py``).
+    4. Its Protocol and row types in ``base.py``; build it in ``SqlStore.__init__`` (``facade.py``)
+       and expose each protocol method there as the area's bound method
+       (``self.claim_alert = alerts.claim_alert``).
     5. Tests through the ``store`` fixture, which runs each test on both dialects.
 """
 

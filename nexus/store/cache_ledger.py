@@ -4,8 +4,8 @@ and totals.
 
 A request's summary carries its break through one column of ``summary_columns`` (read by
 ``rows.cache_break_from_json``). The list and totals take the request filters' WHERE
-(``store/filters.py``, ``?`` placeholders) and run as raw statements, numbered for Postgres. What a
-break is and why it happened is ``nexus.cache``'s; this area only keeps the rows.
+(``nexus.filters``). What a break is and why it happened is ``nexus.cache``'s; this area only keeps
+the rows.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from nexus.errors import ApiError
+from nexus.filters import request_where
 from nexus.records import (
     CACHE_GROUPS,
     CacheBreakTotal,
@@ -25,7 +26,6 @@ from nexus.records import (
 )
 from nexus.store.base import LedgerRow, Position
 from nexus.store.connector import Area
-from nexus.store.filters import build_where, numbered
 
 _GROUPS = {"cause": "b.cause", "session": "r.session_id", "model": "r.model"}
 
@@ -63,7 +63,8 @@ class CacheBreaks(Area):
             new = [b.request_id for b in breaks if before.get(b.request_id) != b.cause]
             if new and announce:
                 at = now_ms()
-                await tx.executemany(self.q["event_insert"], [("cache_break", i, at) for i in new])
+                events = [{"kind": "cache_break", "ref_id": i, "at_ms": at} for i in new]
+                await tx.executemany(self.q["event_insert"], events)
                 tx.notify = True
         return len(new)
 
@@ -77,8 +78,8 @@ class CacheBreaks(Area):
         self, flt: RequestFilter, cursor: str | None = None, limit: int = 100
     ) -> Page[CacheLedgerEntry]:
         where, params = self._where(flt, cursor)
-        sql = self.q["cache_breaks_list"].format(account=self.q["usage_account"], where=where)
-        rows = await self.db.fetchall(self._numbered(sql), [*params, limit + 1])
+        sql = self.q["cache_breaks_list"].format(where=where)
+        rows = await self.db.fetchall(sql, {**params, "limit": limit + 1})
         items = [_entry(row) for row in rows[:limit]]
         return Page(items, items[-1].request_id if len(rows) > limit and items else None)
 
@@ -87,17 +88,15 @@ class CacheBreaks(Area):
     ) -> list[CacheBreakTotal]:
         if by not in CACHE_GROUPS:
             raise ApiError(f"cannot total cache breaks by {by!r}; use one of {CACHE_GROUPS}")
-        group_params: list[Any] = []
         if by == "account":
             group = self.q["usage_account"]
         elif by == "day":
-            group = self.q["usage_group_day"]
-            group_params.append(utc_offset_ms)
+            group = self.q["usage_group_day"]  # :utc_offset_ms
         else:
             group = _GROUPS[by]
         where, params = self._where(flt, None)
         sql = self.q["cache_breaks_totals"].format(group=group, where=where)
-        rows = await self.db.fetchall(self._numbered(sql), [*group_params, *params])
+        rows = await self.db.fetchall(sql, {**params, "utc_offset_ms": utc_offset_ms})
         totals = [
             CacheBreakTotal(
                 group=None if row["grp"] is None else str(row["grp"]),
@@ -112,13 +111,12 @@ class CacheBreaks(Area):
             return sorted(totals, key=lambda t: t.group or "")
         return sorted(totals, key=lambda t: (-t.excess_cost_usd_micros, -t.missed_tokens))
 
-    def _where(self, flt: RequestFilter, cursor: str | None) -> tuple[str, list[Any]]:
+    def _where(self, flt: RequestFilter, cursor: str | None) -> tuple[str, dict[str, Any]]:
         if flt.text:
             raise ApiError("the cache ledger cannot be searched by text")
-        return build_where(dict(self.q), flt, cursor)
-
-    def _numbered(self, sql: str) -> str:
-        return numbered(sql) if self.dialect.name == "postgres" else sql
+        return request_where(
+            flt, self.dialect.name, search_match=self.q["search_match"], cursor=cursor
+        )
 
 
 def _row(b: LedgerRow) -> dict[str, Any]:

@@ -10,9 +10,10 @@ Every method may raise ``StoreUnavailable``; no driver exception leaves a connec
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from nexus.store.dialect import Dialect
@@ -38,6 +39,15 @@ class Tx(Protocol):
 
 class Connector(Protocol):
     sql_dialect: Dialect
+    inline: bool  # CPU work and (SQLite) writes on the loop's thread: only the recorder child
+    on_commit: Callable[[], None] | None  # called after every commit (wakes the live feed)
+
+    async def open(self) -> None:
+        """Connect and apply pending migrations."""
+
+    async def close(self) -> None: ...
+
+    async def applied_migrations(self) -> list[str]: ...
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
         """Read outside a write transaction (SQLite: the reader connection)."""
@@ -49,6 +59,17 @@ class Connector(Protocol):
 
     def transaction(self) -> AbstractAsyncContextManager[Tx]:
         """One write transaction: committed on success, rolled back on error."""
+
+    async def note_written(self, records: int) -> None:
+        """Records were written (SQLite refreshes the planner's statistics now and then)."""
+
+    async def reclaim_space(self) -> None:
+        """Give back the space a prune freed (SQLite: incremental vacuum; Postgres: VACUUM)."""
+
+    async def backup(self, path: Path) -> None: ...
+
+    async def wait_for_notifications(self, on_notify: Callable[[], None]) -> None:
+        """Call ``on_notify`` whenever any process commits events, until cancelled."""
 
 
 @dataclass(frozen=True, slots=True)

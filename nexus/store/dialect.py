@@ -50,6 +50,16 @@ class Dialect:
         """A list compared with ``= ANY(:name)``."""
         return orjson.dumps(list(values)).decode() if self.name == "sqlite" else list(values)
 
+    def spread(self, sql: str, name: str, values: Sequence[Any]) -> tuple[str, dict[str, Any]]:
+        """``= ANY(:name)`` over values JSON cannot carry (bytes): on SQLite one parameter per
+        value (``IN (:name_0, :name_1 …)``), on Postgres the array as it is."""
+        if self.name == "postgres":
+            return sql, {name: list(values)}
+        names = [f"{name}_{i}" for i in range(len(values))]
+        listed = "IN (" + ", ".join(f":{n}" for n in names) + ")"
+        pattern = re.compile(r"=\s*ANY\(\s*:" + name + r"\s*\)")
+        return pattern.sub(listed, sql), dict(zip(names, values, strict=True))
+
     def flag(self, value: bool) -> Any:
         return int(value) if self.name == "sqlite" else bool(value)
 

@@ -1,196 +1,148 @@
 """``SqlStore``: the one store, composed of areas over a connector; it owns no SQL of its own.
 
-Each area (``jobs.Jobs``, ``dead_letters.DeadLetters`` …) is an object holding the connector and
-the dialect's statements; the facade builds them once and hands each call to the area that owns it,
-so the ``Store`` protocols' method names stay where the layers above call them.
+Each area (``requests.Requests``, ``conversations.Conversations``, ``usage.UsageQueries``,
+``events.Events``, ``search_index.SearchIndex``, ``jobs.Jobs``, ``dead_letters.DeadLetters``,
+``limits.LimitCounters``, ``alert_sends.AlertSends``, ``cache_ledger.CacheBreaks``) is an object holding the connector and the dialect's statements. The facade
+builds them once and exposes each area's methods under the ``Store`` protocols' names (bound
+methods, so a call costs nothing extra and the signatures are the areas'). ``SqliteStore`` and
+``PostgresStore`` only choose the connector and the search index.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any
 
-from nexus.records import CacheBreakTotal, CacheLedgerEntry, CounterRow, Page, RequestFilter
+from nexus.store import queries
 from nexus.store.alert_sends import AlertSends
-from nexus.store.base import AnalysisJob, DeadLetter, JobState, LedgerRow, Position
+from nexus.store.base import StoreStats
 from nexus.store.cache_ledger import CacheBreaks
-from nexus.store.connector import Connector
+from nexus.store.connector import Connector, Params, Tx
+from nexus.store.conversations import Conversations
 from nexus.store.dead_letters import DeadLetters
+from nexus.store.events import Events
 from nexus.store.jobs import Jobs
 from nexus.store.limits import LimitCounters
+from nexus.store.requests import Requests
+from nexus.store.search_index import SearchIndex
+from nexus.store.usage import UsageQueries
 
 
 class SqlStore:
-    jobs: Jobs
-    dead_letters: DeadLetters
-    limit_counters: LimitCounters
-    alert_sends: AlertSends
-    cache_breaks: CacheBreaks
+    def __init__(
+        self, connector: Connector, search: Callable[[Connector, dict[str, str]], SearchIndex]
+    ) -> None:
+        self.connector = db = connector
+        self.dialect: str = db.sql_dialect.name
+        self.q = q = queries.load(self.dialect)
+        self.search = search(db, q)
+        self.requests = requests = Requests(db, q, self.search)
+        self.conversations = conversations = Conversations(db, q, requests)
+        self.usage = usage = UsageQueries(db, q)
+        self.events = events = Events(db, q)
+        self.jobs = jobs = Jobs(db, q)
+        self.dead_letters = letters = DeadLetters(db, q)
+        self.limit_counters = limits = LimitCounters(db, q)
+        self.alert_sends = alerts = AlertSends(db, q)
+        self.cache_breaks = breaks = CacheBreaks(db, q)
 
-    def _compose(self, db: Connector, q: Mapping[str, str]) -> None:
-        self.jobs = Jobs(db, q)
-        self.dead_letters = DeadLetters(db, q)
-        self.limit_counters = LimitCounters(db, q)
-        self.alert_sends = AlertSends(db, q)
-        self.cache_breaks = CacheBreaks(db, q)
+        self.open = db.open
+        self.close = db.close
+        self.applied_migrations = db.applied_migrations
+        self.backup = db.backup
+        self.wait_for_notifications = db.wait_for_notifications
+        # requests
+        self.write_batch = requests.write_batch
+        self.get_request = requests.get_request
+        self.list_requests = requests.list_requests
+        self.count_requests = requests.count_requests
+        self.write_links = requests.write_links
+        # conversations
+        self.link_index = conversations.link_index
+        self.list_conversations = conversations.list_conversations
+        self.count_conversations = conversations.count_conversations
+        self.get_conversation = conversations.get_conversation
+        self.linking_positions = conversations.linking_positions
+        self.unlinked_request_ids = conversations.unlinked_request_ids
+        self.unpublished_links = conversations.unpublished_links
+        self.stored_links = conversations.stored_links
+        self.clear_link_index = conversations.clear_link_index
+        # usage
+        self.usage_report = usage.usage_report
+        self.usage_readings = usage.usage_readings
+        self.usage_latest_readings = usage.usage_latest_readings
+        self.usage_points = usage.usage_points
+        self.recost = usage.recost
+        # live feed
+        self.events_after = events.events_after
+        self.last_event_seq = events.last_event_seq
+        # analysis jobs
+        self.enqueue_analysis = jobs.enqueue_analysis
+        self.claim_analysis = jobs.claim_analysis
+        self.finish_analysis = jobs.finish_analysis
+        self.retry_analysis = jobs.retry_analysis
+        self.fail_analysis = jobs.fail_analysis
+        self.requeue_stuck_analyses = jobs.requeue_stuck_analyses
+        self.next_analysis_due_ms = jobs.next_analysis_due_ms
+        self.get_analysis = jobs.get_analysis
+        self.find_analysis = jobs.find_analysis
+        self.list_analyses = jobs.list_analyses
+        # dead letters and identity
+        self.add_dead_letter = letters.add_dead_letter
+        self.list_dead_letters = letters.list_dead_letters
+        self.dead_letter_frame = letters.dead_letter_frame
+        self.remove_dead_letter = letters.remove_dead_letter
+        self.dead_letter_count = letters.dead_letter_count
+        self.database_id = letters.database_id
+        # limit counters
+        self.add_to_counters = limits.add_to_counters
+        self.counters_changed = limits.counters_changed
+        self.counters_clock_ms = limits.counters_clock_ms
+        self.prune_counters = limits.prune_counters
+        self.clients_last_used = limits.clients_last_used
+        # alert deduplication
+        self.claim_alert = alerts.claim_alert
+        # cache ledger
+        self.cache_neighbours = breaks.cache_neighbours
+        self.cache_branch_of = breaks.cache_branch_of
+        self.write_cache_ledger = breaks.write_cache_ledger
+        self.clear_cache_ledger = breaks.clear_cache_ledger
+        self.list_cache_breaks = breaks.list_cache_breaks
+        self.cache_break_totals = breaks.cache_break_totals
+
+    @property
+    def on_commit(self) -> Callable[[], None] | None:
+        """Called after every commit of this process (the event bus wakes the live feed)."""
+        return self.connector.on_commit
+
+    @on_commit.setter
+    def on_commit(self, callback: Callable[[], None] | None) -> None:
+        self.connector.on_commit = callback
 
     async def prune(self, older_than_ms: int) -> int:
+        """Delete requests that started before ``older_than_ms`` (with their ledger rows and what
+        nothing else uses); returns how many requests went."""
         await self.cache_breaks.prune_cache_breaks(older_than_ms)
-        return await super().prune(older_than_ms)  # type: ignore[misc, no-any-return]
+        return await self.requests.prune(older_than_ms)
 
-    # -- cache ledger (cache_ledger.py) ----------------------------------------------------------
-    async def cache_neighbours(
-        self, conversation_id: str, branch: str, agent_id: str | None, at: Position
-    ) -> tuple[str | None, str | None]:
-        return await self.cache_breaks.cache_neighbours(conversation_id, branch, agent_id, at)
+    async def stats(self) -> StoreStats:
+        return await self.requests.stats(await self.dead_letters.dead_letter_count())
 
-    async def cache_branch_of(self, request_id: str) -> str | None:
-        return await self.cache_breaks.cache_branch_of(request_id)
+    async def index_search_backlog(self, batch: int = 200) -> int:
+        """Index requests stored without search text; returns how many."""
+        return await self.search.index_backlog(self.requests, batch)
 
-    async def write_cache_ledger(
-        self, checked: Sequence[str], breaks: Sequence[LedgerRow], *, announce: bool = True
-    ) -> int:
-        return await self.cache_breaks.write_cache_ledger(checked, breaks, announce=announce)
+    # -- raw statements, read by position: tests and benchmarks ----------------------------------
+    async def _fetchall(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
+        return [tuple(r) for r in await self.connector.fetchall(sql, params)]
 
-    async def clear_cache_ledger(self) -> None:
-        await self.cache_breaks.clear_cache_ledger()
+    async def _fetchone(self, sql: str, params: Params = ()) -> tuple[Any, ...] | None:
+        row = await self.connector.fetchone(sql, params)
+        return None if row is None else tuple(row)
 
-    async def list_cache_breaks(
-        self, flt: RequestFilter, cursor: str | None = None, limit: int = 100
-    ) -> Page[CacheLedgerEntry]:
-        return await self.cache_breaks.list_cache_breaks(flt, cursor, limit)
+    async def _execute(self, sql: str, params: Params = ()) -> int:
+        return await self.connector.execute(sql, params)
 
-    async def cache_break_totals(
-        self, flt: RequestFilter, by: str, *, utc_offset_ms: int = 0
-    ) -> list[CacheBreakTotal]:
-        return await self.cache_breaks.cache_break_totals(flt, by, utc_offset_ms=utc_offset_ms)
-
-    # -- limit counters (limits.py) ----------------------------------------------------------------
-    async def add_to_counters(self, rows: Sequence[CounterRow]) -> None:
-        await self.limit_counters.add_to_counters(rows)
-
-    async def counters_changed(self, since_ms: int, live_after_ms: int) -> list[CounterRow]:
-        return await self.limit_counters.counters_changed(since_ms, live_after_ms)
-
-    async def counters_clock_ms(self) -> int:
-        return await self.limit_counters.counters_clock_ms()
-
-    async def prune_counters(self, now_ms: int) -> int:
-        return await self.limit_counters.prune_counters(now_ms)
-
-    async def clients_last_used(self) -> dict[str, int]:
-        return await self.limit_counters.clients_last_used()
-
-    # -- alert deduplication (alert_sends.py) --------------------------------------------------
-    async def claim_alert(self, dedup_key: str, now_ms: int, cooldown_ms: int) -> bool:
-        return await self.alert_sends.claim_alert(dedup_key, now_ms, cooldown_ms)
-
-    # -- dead letters and identity (dead_letters.py) -------------------------------------------
-    async def add_dead_letter(self, letter: DeadLetter, frame: bytes) -> None:
-        await self.dead_letters.add_dead_letter(letter, frame)
-
-    async def list_dead_letters(self, limit: int = 10_000) -> list[DeadLetter]:
-        return await self.dead_letters.list_dead_letters(limit)
-
-    async def dead_letter_frame(self, letter_id: str) -> bytes | None:
-        return await self.dead_letters.dead_letter_frame(letter_id)
-
-    async def remove_dead_letter(self, letter_id: str) -> None:
-        await self.dead_letters.remove_dead_letter(letter_id)
-
-    async def dead_letter_count(self) -> int:
-        return await self.dead_letters.dead_letter_count()
-
-    async def database_id(self) -> str:
-        return await self.dead_letters.database_id()
-
-    # -- analysis jobs (jobs.py) -----------------------------------------------------------------
-    async def enqueue_analysis(
-        self,
-        conversation_id: str,
-        branch: str,
-        prompt_version: str,
-        *,
-        force: bool = False,
-        now_ms: int | None = None,
-    ) -> AnalysisJob:
-        return await self.jobs.enqueue_analysis(
-            conversation_id, branch, prompt_version, force=force, now_ms=now_ms
-        )
-
-    async def claim_analysis(
-        self, claim_token: str, now_ms: int | None = None
-    ) -> AnalysisJob | None:
-        return await self.jobs.claim_analysis(claim_token, now_ms)
-
-    async def finish_analysis(
-        self,
-        job_id: str,
-        claim_token: str,
-        *,
-        result_json: bytes,
-        markdown: str,
-        model: str,
-        input_tokens: int,
-        output_tokens: int,
-        now_ms: int | None = None,
-    ) -> bool:
-        return await self.jobs.finish_analysis(
-            job_id, claim_token, result_json=result_json, markdown=markdown, model=model,
-            input_tokens=input_tokens, output_tokens=output_tokens, now_ms=now_ms,
-        )  # fmt: skip
-
-    async def retry_analysis(
-        self,
-        job_id: str,
-        claim_token: str,
-        *,
-        error: str,
-        run_after_ms: int,
-        model: str | None = None,
-        input_tokens: int = 0,
-        output_tokens: int = 0,
-        now_ms: int | None = None,
-    ) -> bool:
-        return await self.jobs.retry_analysis(
-            job_id, claim_token, error=error, run_after_ms=run_after_ms, model=model,
-            input_tokens=input_tokens, output_tokens=output_tokens, now_ms=now_ms,
-        )  # fmt: skip
-
-    async def fail_analysis(
-        self,
-        job_id: str,
-        claim_token: str,
-        *,
-        error: str,
-        model: str | None = None,
-        input_tokens: int = 0,
-        output_tokens: int = 0,
-        now_ms: int | None = None,
-    ) -> bool:
-        return await self.jobs.fail_analysis(
-            job_id, claim_token, error=error, model=model, input_tokens=input_tokens,
-            output_tokens=output_tokens, now_ms=now_ms,
-        )  # fmt: skip
-
-    async def requeue_stuck_analyses(
-        self, started_before_ms: int, now_ms: int | None = None
-    ) -> list[str]:
-        return await self.jobs.requeue_stuck_analyses(started_before_ms, now_ms)
-
-    async def next_analysis_due_ms(self) -> int | None:
-        return await self.jobs.next_analysis_due_ms()
-
-    async def get_analysis(self, job_id: str) -> AnalysisJob | None:
-        return await self.jobs.get_analysis(job_id)
-
-    async def find_analysis(
-        self, conversation_id: str, branch: str, prompt_version: str
-    ) -> AnalysisJob | None:
-        return await self.jobs.find_analysis(conversation_id, branch, prompt_version)
-
-    async def list_analyses(
-        self, *, state: JobState | None = None, conversation_id: str | None = None, limit: int = 100
-    ) -> list[AnalysisJob]:
-        return await self.jobs.list_analyses(
-            state=state, conversation_id=conversation_id, limit=limit
-        )
+    def _transaction(self) -> AbstractAsyncContextManager[Tx]:
+        return self.connector.transaction()

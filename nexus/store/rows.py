@@ -1,7 +1,7 @@
 """Turning records into rows and rows into records, for both dialects.
 
-The sole owner of the summary column order (``summary_columns`` in the query files) and of how a
-record is prepared for writing: body decomposition, compression and JSON encoding of header lists.
+The sole owner of how a summary row is read (``summary_columns`` in ``queries/common/requests.sql``,
+by column name) and of how a record is prepared for writing: body decomposition, compression and JSON encoding of header lists.
 """
 
 from __future__ import annotations
@@ -51,9 +51,6 @@ def _decompressor() -> zstandard.ZstdDecompressor:
         return _codecs.decompressor  # type: ignore[no-any-return]
 
 
-SUMMARY_WIDTH = 36  # number of columns in summary_columns
-
-
 def compress(data: bytes) -> tuple[int, bytes]:
     if len(data) < _COMPRESS_MIN_BYTES:
         return CODEC_NONE, data
@@ -97,29 +94,30 @@ def headers_from_json(raw: bytes | None) -> Headers:
 class PreparedBatch:
     """Parameter rows for one write transaction, with every blob appearing once."""
 
-    blobs: list[tuple[Any, ...]]
-    nodes: list[tuple[Any, ...]]
-    requests: dict[str, tuple[Any, ...]]
-    request_blobs: list[tuple[str, bytes]]
+    blobs: list[dict[str, Any]]
+    nodes: list[dict[str, Any]]
+    requests: dict[str, dict[str, Any]]
+    request_blobs: list[dict[str, Any]]
     blob_hashes: list[bytes]  # and node ids: what ``known_blobs`` learns once the batch is stored
 
 
 def prepare_batch(
     records: Sequence[RequestRecord], known_blobs: set[bytes], memory: CutMemory | None = None
 ) -> PreparedBatch:
-    """Decompose and compress everything a batch writes. ``known_blobs`` holds the hashes of blobs
-    and the ids of message nodes already stored (a cache: a miss only costs a redundant insert that
-    the database ignores); ``memory``, what recent bodies were cut into."""
-    blobs: dict[bytes, tuple[Any, ...]] = {}
-    nodes: dict[bytes, tuple[Any, ...]] = {}
-    requests: dict[str, tuple[Any, ...]] = {}
-    request_blobs: list[tuple[str, bytes]] = []
+    """Decompose and compress everything a batch writes. ``known_blobs`` holds hashes (and message
+    node ids) already stored (a cache: a miss only costs a redundant insert that the database
+    ignores); ``memory``: recent bodies' cuts, so a history is not cut again."""
+    blobs: dict[bytes, dict[str, Any]] = {}
+    nodes: dict[bytes, dict[str, Any]] = {}
+    requests: dict[str, dict[str, Any]] = {}
+    request_blobs: list[dict[str, Any]] = []
     written = now_ms()
 
     def add_blob(blob: Blob) -> None:
         if blob.hash not in known_blobs and blob.hash not in blobs:
             codec, data = compress(blob.data)
-            blobs[blob.hash] = (blob.hash, blob.kind, len(blob.data), codec, data)
+            blobs[blob.hash] = {"hash": blob.hash, "kind": blob.kind, "size": len(blob.data),
+                                "codec": codec, "data": data}  # fmt: skip
 
     for record in records:
         ex = record.exchange
@@ -128,75 +126,90 @@ def prepare_batch(
             add_blob(blob)
         for node in parts.nodes:
             if node.id not in known_blobs:
-                nodes.setdefault(node.id, (node.id, node.parent_id, node.blob_hash, node.sep))
+                nodes.setdefault(node.id, {"id": node.id, "parent_id": node.parent_id,
+                                           "blob_hash": node.blob_hash, "sep": node.sep})  # fmt: skip
         tail = next((c.ref for c in parts.cuts if c.kind == "chain"), None)
         direct = [c.ref for c in parts.cuts if c.kind == "blob"]
         headers = headers_json(ex.request_headers)
         header_blob = Blob(content_hash(headers), "headers", headers)
         add_blob(header_blob)
         direct.append(header_blob.hash)
-        request_blobs.extend((ex.id, h) for h in dict.fromkeys(direct))
+        request_blobs.extend({"request_id": ex.id, "hash": h} for h in dict.fromkeys(direct))
         codec, response = compress(ex.response_body)
         u = record.usage
-        requests[ex.id] = (
-            ex.id, ex.started_at_ms, ex.ended_at_ms, ex.first_byte_at_ms, ex.duration_ms,
-            ex.ttfb_ms, ex.method, ex.path, ex.query, ex.host, ex.account_id, ex.client_key_id,
-            ex.auth_mode, record.model, record.is_streaming, ex.status, str(ex.outcome), ex.error,
-            record.session_id, record.agent_id, record.parent_agent_id,
-            ex.response_header("request-id"), u.input_tokens, u.output_tokens,
-            u.cache_creation_input_tokens, u.cache_creation_5m_tokens, u.cache_creation_1h_tokens,
-            u.cache_read_input_tokens, record.cost_usd_micros, record.stop_reason,
-            record.user_preview, record.reply_preview, record.message_count, record.tool_count,
-            record.tool_use_count, header_blob.hash, headers_json(ex.response_headers),
-            headers_json(record.ratelimit), parts.skeleton, tail, parts.cuts_json(),
-            len(ex.request_body), response, codec, len(ex.response_body),
-            pack_json(record.response_message), written,
-        )  # fmt: skip
+        requests[ex.id] = {
+            "id": ex.id, "started_at_ms": ex.started_at_ms, "ended_at_ms": ex.ended_at_ms,
+            "first_byte_at_ms": ex.first_byte_at_ms, "duration_ms": ex.duration_ms,
+            "ttfb_ms": ex.ttfb_ms, "method": ex.method, "path": ex.path, "query": ex.query,
+            "host": ex.host, "account_id": ex.account_id, "client_key_id": ex.client_key_id,
+            "auth_mode": ex.auth_mode, "model": record.model, "is_streaming": record.is_streaming,
+            "status": ex.status, "outcome": str(ex.outcome), "error": ex.error,
+            "session_id": record.session_id, "agent_id": record.agent_id,
+            "parent_agent_id": record.parent_agent_id,
+            "upstream_request_id": ex.response_header("request-id"),
+            "input_tokens": u.input_tokens, "output_tokens": u.output_tokens,
+            "cache_creation_tokens": u.cache_creation_input_tokens,
+            "cache_creation_5m_tokens": u.cache_creation_5m_tokens,
+            "cache_creation_1h_tokens": u.cache_creation_1h_tokens,
+            "cache_read_tokens": u.cache_read_input_tokens,
+            "cost_usd_micros": record.cost_usd_micros, "stop_reason": record.stop_reason,
+            "user_preview": record.user_preview, "reply_preview": record.reply_preview,
+            "message_count": record.message_count, "tool_count": record.tool_count,
+            "tool_use_count": record.tool_use_count, "request_headers_hash": header_blob.hash,
+            "response_headers": headers_json(ex.response_headers),
+            "ratelimit": headers_json(record.ratelimit), "body_skeleton": parts.skeleton,
+            "messages_tail": tail, "body_cuts": parts.cuts_json(),
+            "body_bytes": len(ex.request_body), "response_body": response,
+            "response_codec": codec, "response_bytes": len(ex.response_body),
+            "response_message": pack_json(record.response_message), "written_at_ms": written,
+        }  # fmt: skip
     return PreparedBatch(
         list(blobs.values()), list(nodes.values()), requests, request_blobs, [*blobs, *nodes]
     )
 
 
-def summary_from_row(row: Sequence[Any]) -> RequestSummary:
-    """A RequestSummary from the first SUMMARY_WIDTH columns of a row."""
-    (
-        id_, started, duration, ttfb, method, path, host, account, client_key, model, streaming,
-        status, outcome, error, session, agent, upstream_id, inp, out, cc, cc5, cc1, cr, cost,
-        stop, user_preview, reply_preview, n_msgs, n_tools, n_tool_uses, cls, conv, parent,
-        branch, subtask, cache_break,
-    ) = row[:SUMMARY_WIDTH]  # fmt: skip
+def summary_from_row(row: Any) -> RequestSummary:
+    """A RequestSummary from a row holding the ``summary_columns`` (read by name)."""
+    cls = row["traffic_class"]
     return RequestSummary(
-        id=id_,
-        started_at_ms=started,
-        duration_ms=duration,
-        ttfb_ms=ttfb,
-        method=method,
-        path=path,
-        host=host,
-        account_id=account,
-        client_key_id=client_key,
-        model=model,
-        is_streaming=bool(streaming),
-        status=status,
-        outcome=Outcome(outcome),
-        error=error,
-        session_id=session,
-        agent_id=agent,
-        upstream_request_id=upstream_id,
-        usage=Usage(inp, out, cc, cc5, cc1, cr),
-        cost_usd_micros=cost,
-        stop_reason=stop,
-        user_preview=user_preview,
-        reply_preview=reply_preview,
-        message_count=n_msgs,
-        tool_count=n_tools,
-        tool_use_count=n_tool_uses,
+        id=row["id"],
+        started_at_ms=row["started_at_ms"],
+        duration_ms=row["duration_ms"],
+        ttfb_ms=row["ttfb_ms"],
+        method=row["method"],
+        path=row["path"],
+        host=row["host"],
+        account_id=row["account_id"],
+        client_key_id=row["client_key_id"],
+        model=row["model"],
+        is_streaming=bool(row["is_streaming"]),
+        status=row["status"],
+        outcome=Outcome(row["outcome"]),
+        error=row["error"],
+        session_id=row["session_id"],
+        agent_id=row["agent_id"],
+        upstream_request_id=row["upstream_request_id"],
+        usage=Usage(
+            row["input_tokens"],
+            row["output_tokens"],
+            row["cache_creation_tokens"],
+            row["cache_creation_5m_tokens"],
+            row["cache_creation_1h_tokens"],
+            row["cache_read_tokens"],
+        ),
+        cost_usd_micros=row["cost_usd_micros"],
+        stop_reason=row["stop_reason"],
+        user_preview=row["user_preview"],
+        reply_preview=row["reply_preview"],
+        message_count=row["message_count"],
+        tool_count=row["tool_count"],
+        tool_use_count=row["tool_use_count"],
         traffic_class=TrafficClass(cls) if cls else None,
-        conversation_id=conv,
-        parent_request_id=parent,
-        branch=branch,
-        subtask_of=subtask,
-        cache_break=cache_break_from_json(cache_break),
+        conversation_id=row["conversation_id"],
+        parent_request_id=row["parent_request_id"],
+        branch=row["branch"],
+        subtask_of=row["subtask_of"],
+        cache_break=cache_break_from_json(row["cache_break"]),
     )
 
 

@@ -259,9 +259,9 @@ async def test_search_pages_are_exact_whatever_order_records_were_indexed_in(
 ) -> None:
     """SQLite walks the index in small chunks, newest-indexed first; records written late (a
     spool replay) sit out of order there. Pages must still be exact and newest first."""
-    import nexus.store.sqlite.events
+    import nexus.store.sqlite.search
 
-    monkeypatch.setattr(nexus.store.sqlite.events, "_FIRST_CHUNK", 2)
+    monkeypatch.setattr(nexus.store.sqlite.search, "_FIRST_CHUNK", 2)
     records = [
         make_record(
             started_at_ms=T0 + i,

@@ -3,6 +3,8 @@ rows stamped after its last look (by the database's clock), old rows are pruned,
 
 from __future__ import annotations
 
+import asyncio
+
 from nexus.records import CounterRow
 
 HOUR = 3_600_000
@@ -21,7 +23,9 @@ async def test_counter_rows_add_up_and_are_read_back_when_changed(store) -> None
     rows = {r.replica: r for r in await store.counters_changed(0, now - HOUR)}
     assert (rows["a"].requests, rows["a"].tokens, rows["a"].cost_usd_micros) == (5, 50, 5000)
     assert rows["a"].last_at_ms == start + 3 and rows["b"].requests == 1
-    later = await store.counters_clock_ms()
+    written = await store.counters_clock_ms()
+    while (later := await store.counters_clock_ms()) <= written:  # 'a' is older than `later - 1`
+        await asyncio.sleep(0.001)
     assert await store.counters_changed(later + 1, now - HOUR) == []
     await store.add_to_counters([_row("b", 1, start=start)])
     (changed,) = await store.counters_changed(later - 1, now - HOUR)

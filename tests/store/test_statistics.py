@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from nexus.store.sqlite import SqliteStore
-from nexus.store.sqlite import core as sqlite_core
+from nexus.store.sqlite import connector as sqlite_core
 from tests.factories import make_record
 
 
@@ -64,7 +64,7 @@ pytestmark = pytest.mark.filterwarnings("error")
 async def test_postgres_link_tables_are_analyzed_as_the_recorder_writes(pg_url, monkeypatch):
     """With autovacuum off (or not yet run), a fresh store had no statistics and the linker's key
     lookups scanned every key of their scope: the recorder fell minutes behind on Postgres."""
-    from nexus.store.postgres import core as pg_core
+    from nexus.store.postgres import connector as pg_core
     from tests.fakes.stores import drop_pg_schema, make_pg_store
 
     monkeypatch.setattr(pg_core, "_STATISTICS_FIRST", 50)

@@ -10,6 +10,7 @@ from dataclasses import replace
 from typing import Any
 
 from nexus.errors import ApiError, ServerUnreachable
+from nexus.filters import row_matches as matches
 from nexus.records import (
     ConversationSummary,
     ConversationTree,
@@ -19,7 +20,6 @@ from nexus.records import (
     RequestSummary,
     StoredRequest,
 )
-from nexus.tui.query import matches
 from tests.tui import data
 
 

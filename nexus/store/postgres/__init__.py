@@ -1,33 +1,32 @@
-"""PostgresStore: for teams; several ``nexus serve`` processes may share one database.
-
-Composed like SqliteStore: one mixin per area, ``PostgresConnection`` last.
-"""
+"""PostgresStore: for teams; several ``nexus serve`` processes may share one database (asyncpg
+pool, LISTEN/NOTIFY, SKIP LOCKED claims, advisory locks for migrations and linking)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from nexus.store.facade import SqlStore
-from nexus.store.postgres.connection import PostgresConnection
-from nexus.store.postgres.conversations import ConversationsMixin
-from nexus.store.postgres.core import PostgresCore
-from nexus.store.postgres.events import EventsMixin
-from nexus.store.postgres.usage import UsageMixin
+from nexus.store.postgres.connector import PostgresConnector
+from nexus.store.search_index import SearchIndex
 
 
-class PostgresStore(
-    ConversationsMixin,
-    UsageMixin,
-    EventsMixin,
-    SqlStore,
-    PostgresCore,
-    PostgresConnection,
-):
-    """The Store on Postgres (asyncpg pool, LISTEN/NOTIFY, SKIP LOCKED claims)."""
+class PostgresStore(SqlStore):
+    """The Store on Postgres."""
 
-    def __init__(self, dsn: str, **options: Any) -> None:
-        super().__init__(dsn, **options)
-        self._compose(self, self.q)
+    connector: PostgresConnector
+
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        schema: str | None = None,
+        max_connections: int = 10,
+        inline: bool = False,
+    ) -> None:
+        connector = PostgresConnector(
+            dsn, schema=schema, max_connections=max_connections, inline=inline
+        )
+        super().__init__(connector, SearchIndex)
+        self.dsn = dsn
+        self.schema = schema
 
 
 __all__ = ["PostgresStore"]

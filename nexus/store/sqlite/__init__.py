@@ -1,34 +1,24 @@
-"""SqliteStore: the default store, one file in the data dir.
-
-Areas are being moved from the mixin bases below to composed objects (``SqlStore``); to add an
-area, follow the ``nexus.store`` package docstring, not these bases.
-"""
+"""SqliteStore: the default store, one file in the data dir (WAL; one writer connection, one
+reader), and its FTS5 search index that pages itself."""
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
 
 from nexus.store.facade import SqlStore
-from nexus.store.sqlite.connection import SqliteConnection
-from nexus.store.sqlite.conversations import ConversationsMixin
-from nexus.store.sqlite.core import SqliteCore
-from nexus.store.sqlite.events import EventsMixin
-from nexus.store.sqlite.usage import UsageMixin
+from nexus.store.sqlite.connector import SqliteConnector
+from nexus.store.sqlite.search import FtsSearchIndex
 
 
-class SqliteStore(
-    ConversationsMixin,
-    UsageMixin,
-    EventsMixin,
-    SqlStore,
-    SqliteCore,
-    SqliteConnection,
-):  # EventsMixin adds search rows to write_batch and takes them out before prune
-    """The Store on SQLite (WAL; one writer connection, one reader)."""
+class SqliteStore(SqlStore):
+    """The Store on SQLite."""
 
-    def __init__(self, path: Any, *, inline: bool = False) -> None:
-        super().__init__(path, inline=inline)
-        self._compose(self, self.q)
+    connector: SqliteConnector
+
+    def __init__(self, path: Path | str, *, inline: bool = False) -> None:
+        super().__init__(SqliteConnector(path, inline=inline), FtsSearchIndex)
+        self.path = self.connector.path
+        self.refresh_statistics = self.connector.refresh_statistics
 
 
 __all__ = ["SqliteStore"]

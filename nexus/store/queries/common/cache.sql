@@ -49,18 +49,18 @@ DELETE FROM cache_breaks
 -- name: cache_breaks_prune
 DELETE FROM cache_breaks WHERE started_at_ms < :before_ms
 
--- The list and the totals take their WHERE from the request filters (store/filters.py, '?'
--- placeholders, numbered for Postgres by the area): {where}, {account} and {group} are filled then.
+-- The list and the totals take their WHERE from the request filters (nexus/filters.py): {where}
+-- and {group} are filled by the area.
 -- name: cache_breaks_list
 SELECT b.request_id, b.started_at_ms, b.cause, b.detail, b.missed_tokens,
        b.excess_cost_usd_micros, b.expected_tokens, b.read_tokens, b.predecessor_id,
-       r.session_id, {account} AS account, r.model, l.conversation_id
+       r.session_id, {usage_account} AS account, r.model, l.conversation_id
 FROM cache_breaks b
 JOIN requests r ON r.id = b.request_id
 LEFT JOIN links l ON l.request_id = r.id
 {where}
 ORDER BY r.id DESC
-LIMIT ?
+LIMIT :limit
 
 -- name: cache_breaks_totals
 SELECT {group} AS grp, COUNT(*) AS breaks, SUM(b.missed_tokens) AS missed_tokens,

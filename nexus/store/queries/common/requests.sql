@@ -1,5 +1,5 @@
--- Core: requests, bodies, links, maintenance. Summary column order is read by store/rows.py.
--- Filter fragments keep '?' placeholders: store/filters.py numbers them when a list query is built.
+-- Requests (nexus/store/requests.py): writing batches, reading a request back, lists, links, stats,
+-- prune. Rows are read by column name (nexus/store/rows.py); list filters come from nexus/filters.py.
 
 -- name: summary_columns
 r.id, r.started_at_ms, r.duration_ms, r.ttfb_ms, r.method, r.path, r.host, r.account_id,
@@ -8,20 +8,22 @@ r.upstream_request_id, r.input_tokens, r.output_tokens, r.cache_creation_tokens,
 r.cache_creation_5m_tokens, r.cache_creation_1h_tokens, r.cache_read_tokens, r.cost_usd_micros,
 r.stop_reason, r.user_preview, r.reply_preview, r.message_count, r.tool_count, r.tool_use_count,
 l.traffic_class, l.conversation_id, l.parent_request_id, l.branch, l.subtask_of,
-(SELECT json_build_array(b.cause, b.detail, b.missed_tokens, b.excess_cost_usd_micros)
+(SELECT json_array(b.cause, b.detail, b.missed_tokens, b.excess_cost_usd_micros)
  FROM cache_breaks b WHERE b.request_id = r.id)
 
 -- name: requests_existing
-SELECT id FROM requests WHERE id = ANY($1::text[])
+SELECT id FROM requests WHERE id = ANY(:ids)
 
 -- name: blob_insert
-INSERT INTO blobs (hash, kind, size, codec, data) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING
+INSERT INTO blobs (hash, kind, size, codec, data) VALUES (:hash, :kind, :size, :codec, :data)
+ON CONFLICT DO NOTHING
 
 -- name: node_insert
-INSERT INTO message_nodes (id, parent_id, blob_hash, sep) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING
+INSERT INTO message_nodes (id, parent_id, blob_hash, sep) VALUES (:id, :parent_id, :blob_hash, :sep)
+ON CONFLICT DO NOTHING
 
 -- name: request_blob_insert
-INSERT INTO request_blobs (request_id, hash) VALUES ($1, $2) ON CONFLICT DO NOTHING
+INSERT INTO request_blobs (request_id, hash) VALUES (:request_id, :hash) ON CONFLICT DO NOTHING
 
 -- name: request_insert
 INSERT INTO requests (
@@ -34,17 +36,24 @@ INSERT INTO requests (
     messages_tail, body_cuts, body_bytes, response_body, response_codec, response_bytes,
     response_message, written_at_ms
 ) VALUES (
-    $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32,
-    $33, $34, $35, $36, $37, $38, $39, $40, $41, $42, $43, $44, $45, $46, $47
+    :id, :started_at_ms, :ended_at_ms, :first_byte_at_ms, :duration_ms, :ttfb_ms, :method, :path,
+    :query, :host, :account_id, :client_key_id, :auth_mode, :model, :is_streaming, :status,
+    :outcome, :error, :session_id, :agent_id, :parent_agent_id, :upstream_request_id,
+    :input_tokens, :output_tokens, :cache_creation_tokens, :cache_creation_5m_tokens,
+    :cache_creation_1h_tokens, :cache_read_tokens, :cost_usd_micros, :stop_reason, :user_preview,
+    :reply_preview, :message_count, :tool_count, :tool_use_count, :request_headers_hash,
+    :response_headers, :ratelimit, :body_skeleton, :messages_tail, :body_cuts, :body_bytes,
+    :response_body, :response_codec, :response_bytes, :response_message, :written_at_ms
 ) ON CONFLICT DO NOTHING
 
 -- name: event_insert
-INSERT INTO events (kind, ref_id, at_ms) VALUES ($1, $2, $3)
+INSERT INTO events (kind, ref_id, at_ms) VALUES (:kind, :ref_id, :at_ms)
 
 -- name: link_upsert
 INSERT INTO links (request_id, traffic_class, conversation_id, parent_request_id, branch,
                    subtask_of, agent_id, linked_at_ms)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+VALUES (:request_id, :traffic_class, :conversation_id, :parent_request_id, :branch, :subtask_of,
+        :agent_id, :linked_at_ms)
 ON CONFLICT (request_id) DO UPDATE SET
     traffic_class = excluded.traffic_class, conversation_id = excluded.conversation_id,
     parent_request_id = excluded.parent_request_id, branch = excluded.branch,
@@ -56,14 +65,14 @@ SELECT {summary_columns}, r.request_headers_hash, r.response_headers, r.ratelimi
        r.body_skeleton, r.body_cuts, r.response_body, r.response_codec, r.response_message,
        r.auth_mode, r.query, r.first_byte_at_ms
 FROM requests r LEFT JOIN links l ON l.request_id = r.id
-WHERE r.id = $1
+WHERE r.id = :id
 
 -- name: blobs_get
-SELECT hash, codec, data FROM blobs WHERE hash = ANY($1::bytea[])
+SELECT hash, codec, data FROM blobs WHERE hash = ANY(:hashes)
 
 -- name: chain_get
 WITH RECURSIVE chain (id, parent_id, blob_hash, sep, depth) AS (
-    SELECT id, parent_id, blob_hash, sep, 0 FROM message_nodes WHERE id = $1
+    SELECT id, parent_id, blob_hash, sep, 0 FROM message_nodes WHERE id = :tail
     UNION ALL
     SELECT n.id, n.parent_id, n.blob_hash, n.sep, c.depth + 1
     FROM message_nodes n JOIN chain c ON n.id = c.parent_id
@@ -76,53 +85,23 @@ SELECT {summary_columns}
 FROM requests r LEFT JOIN links l ON l.request_id = r.id
 {where}
 ORDER BY r.id DESC
-LIMIT ?
+LIMIT :limit
 
 -- name: requests_count
-SELECT count(*) FROM requests r LEFT JOIN links l ON l.request_id = r.id {where}
-
--- name: filter_cursor
-r.id < ?
--- name: filter_since
-r.started_at_ms >= ?
--- name: filter_until
-r.started_at_ms < ?
--- name: filter_host
-r.host = ?
--- name: filter_account
-r.account_id = ?
--- name: filter_model
-r.model ILIKE ? ESCAPE '\'
--- name: filter_status_exact
-r.status = ?
--- name: filter_status_range
-r.status >= ? AND r.status < ?
--- name: filter_status_error
--- The same rule as nexus.records.is_error: no answer, an error status, or an answer that broke
--- off or ended in an error event.
-(r.status IS NULL OR r.status >= 400 OR r.outcome NOT IN ('complete', 'client_disconnected'))
--- name: filter_class
-l.traffic_class = ?
--- name: filter_session
-r.session_id = ?
--- name: filter_conversation
-l.conversation_id = ?
--- name: filter_text_fallback
-(r.user_preview ILIKE ? ESCAPE '\' OR r.reply_preview ILIKE ? ESCAPE '\')
+SELECT count(*) AS n FROM requests r LEFT JOIN links l ON l.request_id = r.id {where}
 
 -- name: stats_requests
-SELECT count(*), coalesce(sum(body_bytes + response_bytes), 0)::bigint, min(started_at_ms),
-       max(started_at_ms)
+SELECT count(*) AS requests,
+       CAST(coalesce(sum(body_bytes + response_bytes), 0) AS BIGINT) AS received,
+       min(started_at_ms) AS oldest, max(started_at_ms) AS newest
 FROM requests
 
 -- name: stats_blobs
-SELECT count(*), coalesce(sum(size), 0)::bigint FROM blobs WHERE kind IN ('message', 'system', 'tools', 'body')
-
--- name: stats_size
-SELECT pg_database_size(current_database())
+SELECT count(*) AS blobs, CAST(coalesce(sum(size), 0) AS BIGINT) AS unique_bytes
+FROM blobs WHERE kind IN ('message', 'system', 'tools', 'body')
 
 -- name: prune_requests
-DELETE FROM requests WHERE started_at_ms < $1
+DELETE FROM requests WHERE started_at_ms < :before
 -- name: prune_links
 DELETE FROM links WHERE request_id NOT IN (SELECT id FROM requests)
 -- name: prune_events

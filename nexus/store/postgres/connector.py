@@ -1,5 +1,5 @@
-"""The Postgres connection layer: an asyncpg pool, migrations under an advisory lock, and the same
-primitives the SQLite layer offers (``_fetchall``, ``_fetchone``, ``_execute``, ``_transaction``).
+"""The Postgres connector: an asyncpg pool, migrations under an advisory lock, the primitives every
+area uses (``nexus.store.connector.Connector``), VACUUM after a prune, and LISTEN.
 
 Several ``nexus serve`` processes may share one database: migrations take a session advisory lock,
 writes are idempotent, and every transaction that adds events sends ``NOTIFY nexus_events`` so other
@@ -11,20 +11,30 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 
 from nexus.errors import ConfigError, StoreUnavailable
-from nexus.store import connector, migrate, queries
-from nexus.store.content import CutMemory
+from nexus.store import connector, migrate
 from nexus.store.dialect import POSTGRES
 
 Params = Mapping[str, Any] | Sequence[Any]
 
+log = logging.getLogger("nexus.store")
+CHANNEL = "nexus_events"
+_PING_S = 30.0  # a silent dead TCP connection is only noticed when something is sent on it
+# Records this process writes before it first refreshes the planner's statistics; then each time
+# that count doubles.
+_STATISTICS_FIRST = 200
+# What the linker and the lists look up by index: without statistics the planner scans every key of
+# a scope for each lookup (2 ms at 600 records, 10+ ms at 2 000: the recorder fell minutes behind).
+_ANALYZED = "link_keys, link_nodes, links, conversations, requests"
 _MIGRATION_LOCK = 0x6E657875  # "nexu": one lock id for every Nexus process
 _ROWCOUNT = re.compile(r"(\d+)$")
 _UNAVAILABLE: tuple[type[BaseException], ...] = (
@@ -72,10 +82,9 @@ def text_safe(row: Sequence[Any]) -> Sequence[Any]:
     return [v.replace("\x00", "\ufffd") if isinstance(v, str) else v for v in row]
 
 
-def _statement(q: Mapping[str, str], name: str, params: Params) -> tuple[str, Sequence[Any]]:
-    """The text to run (a query name or SQL) and its positional arguments: a dict of ``:name``
-    values is numbered by the dialect, a sequence is taken as the ``$n`` values already."""
-    sql = q.get(name, name)
+def _statement(sql: str, params: Params) -> tuple[str, Sequence[Any]]:
+    """The text to run and its positional arguments: a dict of ``:name`` values is numbered by
+    the dialect, a sequence is taken as the ``$n`` values already."""
     if isinstance(params, Mapping):
         sql, args = POSTGRES.bind(sql, params)
         return sql, text_safe(args)
@@ -85,33 +94,31 @@ def _statement(q: Mapping[str, str], name: str, params: Params) -> tuple[str, Se
 class PgTx:
     """Statements run inside one transaction on one pooled connection."""
 
-    def __init__(self, conn: asyncpg.Connection, q: dict[str, str]) -> None:
+    def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
-        self.q = q
         self.notify = False  # set by writes that add events: NOTIFY goes out with the commit
 
-    async def execute(self, name: str, params: Params = ()) -> int:
-        sql, args = _statement(self.q, name, params)
-        status = await self._conn.execute(sql, *args)
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        text, args = _statement(sql, params)
+        status = await self._conn.execute(text, *args)
         match = _ROWCOUNT.search(status or "")
         return int(match.group(1)) if match else 0
 
-    async def executemany(self, name: str, rows: Iterable[Params]) -> None:
-        statements = [_statement(self.q, name, row) for row in rows]
+    async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
+        statements = [_statement(sql, row) for row in rows]
         if statements:
             await self._conn.executemany(statements[0][0], [args for _, args in statements])
 
-    async def fetchall(self, name: str, params: Params = ()) -> list[Any]:
-        sql, args = _statement(self.q, name, params)
-        return list(await self._conn.fetch(sql, *args))
+    async def fetchall(self, sql: str, params: Params = ()) -> list[Any]:
+        text, args = _statement(sql, params)
+        return list(await self._conn.fetch(text, *args))
 
-    async def fetchone(self, name: str, params: Params = ()) -> Any:
-        sql, args = _statement(self.q, name, params)
-        return await self._conn.fetchrow(sql, *args)
+    async def fetchone(self, sql: str, params: Params = ()) -> Any:
+        text, args = _statement(sql, params)
+        return await self._conn.fetchrow(text, *args)
 
 
-class PostgresConnection:
-    dialect = "postgres"
+class PostgresConnector:
     sql_dialect = POSTGRES
 
     def __init__(
@@ -126,10 +133,10 @@ class PostgresConnection:
         self.inline = inline  # batch cutting on the loop's thread (build_store)
         self.schema = schema
         self.max_connections = max_connections
-        self.q = queries.load("postgres")
         self._pool: asyncpg.Pool | None = None
-        self._cut_memory = CutMemory()  # recent bodies' cuts: a history is not cut again
-        self._known_blobs: set[bytes] = set()
+        self.on_commit: Callable[[], None] | None = None  # the event bus wakes the live feed
+        self._statistics_at = 0  # records written here at the next refresh (0: the first one)
+        self._written_here = 0
 
     async def open(self) -> None:
         settings = {"search_path": self.schema} if self.schema else {}
@@ -174,48 +181,40 @@ class PostgresConnection:
             await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK)
 
     async def applied_migrations(self) -> list[str]:
-        return [r[0] for r in await self._fetchall("SELECT name FROM _migrations ORDER BY name")]
+        rows = await self.fetchall("SELECT name FROM _migrations ORDER BY name", {})
+        return [r["name"] for r in rows]
 
     def _require_pool(self) -> asyncpg.Pool:
         if self._pool is None:
             raise StoreUnavailable("the Postgres store is not open")
         return self._pool
 
-    async def fetchall(self, name: str, params: Params = ()) -> list[Any]:
+    async def fetchall(self, sql: str, params: Params = ()) -> list[Any]:
         """Rows are asyncpg Records: read by column name (or position, for raw statements)."""
-        sql, args = _statement(self.q, name, params)
+        text, args = _statement(sql, params)
         with map_store_errors():
-            return list(await self._require_pool().fetch(sql, *args))
+            return list(await self._require_pool().fetch(text, *args))
 
-    async def fetchone(self, name: str, params: Params = ()) -> Any:
-        sql, args = _statement(self.q, name, params)
+    async def fetchone(self, sql: str, params: Params = ()) -> Any:
+        text, args = _statement(sql, params)
         with map_store_errors():
-            return await self._require_pool().fetchrow(sql, *args)
+            return await self._require_pool().fetchrow(text, *args)
 
-    async def execute(self, name: str, params: Params = ()) -> int:
+    async def execute(self, sql: str, params: Params = ()) -> int:
         async with self._transaction() as tx:
-            return await tx.execute(name, params)
-
-    # Rows as tuples, for statements read by position (tests, benchmarks).
-    async def _fetchall(self, name: str, params: Params = ()) -> list[tuple[Any, ...]]:
-        return [tuple(r) for r in await self.fetchall(name, params)]
-
-    async def _fetchone(self, name: str, params: Params = ()) -> tuple[Any, ...] | None:
-        row = await self.fetchone(name, params)
-        return None if row is None else tuple(row)
-
-    _execute = execute
+            return await tx.execute(sql, params)
 
     @contextlib.asynccontextmanager
     async def _transaction(self) -> AsyncIterator[PgTx]:
         """One transaction; commits on success (with NOTIFY when events were added)."""
         with map_store_errors():
             async with self._require_pool().acquire() as conn, conn.transaction():
-                tx = PgTx(conn, self.q)
+                tx = PgTx(conn)
                 yield tx
                 if tx.notify:
                     await conn.execute("SELECT pg_notify('nexus_events', '')")
-        self._after_commit()
+        if self.on_commit is not None:
+            self.on_commit()
 
     @contextlib.asynccontextmanager
     async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
@@ -227,7 +226,59 @@ class PostgresConnection:
     def transaction(self) -> AbstractAsyncContextManager[connector.Tx]:
         return self._transaction()
 
-    def _after_commit(self) -> None:
-        callback = getattr(self, "on_commit", None)
-        if callback is not None:
-            callback()
+    async def note_written(self, records: int) -> None:
+        self._written_here += records
+        if self._written_here >= (self._statistics_at or _STATISTICS_FIRST):
+            self._statistics_at = 2 * self._written_here
+            await self.refresh_statistics()
+
+    async def refresh_statistics(self) -> None:
+        """ANALYZE the tables lookups go through. Autovacuum does it too, when it runs (it may be
+        off, and it waits for a tenth of a table to change): a fresh store that grows fast has no
+        statistics at all, and its key lookups scan the whole scope instead of using the index."""
+        try:
+            async with self._connection() as conn:
+                await conn.execute(f"ANALYZE {_ANALYZED}")
+        except Exception as exc:  # statistics help; their absence must never stop recording
+            log.warning("could not refresh the planner's statistics: %s", exc)
+
+    async def reclaim_space(self) -> None:
+        # Plain VACUUM makes the space reusable without locking writers out; VACUUM FULL would
+        # give it to the OS but blocks every other replica, so that stays a manual decision.
+        async with self._connection() as conn:
+            for table in ("requests", "links", "request_blobs", "message_nodes", "blobs", "events"):
+                with contextlib.suppress(Exception):
+                    await conn.execute(f"VACUUM {table}")
+
+    async def backup(self, path: Path) -> None:
+        raise ConfigError("use pg_dump to back up a Postgres store (nexus db backup prints it)")
+
+    async def wait_for_notifications(self, on_notify: Callable[[], None]) -> None:
+        """Hold one dedicated connection listening on ``nexus_events`` and turn each notification
+        into a wake-up of this process's event bus; readers read the events table themselves, so
+        the payload is empty and coalesced notifications lose nothing."""
+        with map_store_errors():
+            conn: asyncpg.Connection = await asyncpg.connect(self.dsn, timeout=10)
+        lost = asyncio.Event()
+
+        def heard(*_: Any) -> None:
+            on_notify()
+
+        try:
+            conn.add_termination_listener(lambda _conn: lost.set())
+            with map_store_errors():
+                await conn.add_listener(CHANNEL, heard)
+            on_notify()  # commits made before LISTEN took effect are read now
+            while True:
+                try:
+                    await asyncio.wait_for(lost.wait(), _PING_S)
+                except TimeoutError:
+                    with map_store_errors():
+                        await conn.execute("SELECT 1", timeout=10)
+                    continue
+                raise StoreUnavailable("Postgres: the LISTEN connection was closed")
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(conn.close(), 5)
+            if not conn.is_closed():
+                conn.terminate()

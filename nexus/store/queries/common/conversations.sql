@@ -1,87 +1,107 @@
--- The conversation engine's statements (nexus/store/conversation_index.py). {node} expands to the
--- link_nodes columns of alias n; positions compare as (started_at_ms, request_id) row values.
+-- The conversation engine's statements (nexus/store/conversations.py, link_index.py). {node} is
+-- the link_nodes columns of alias n, each named node_<column>; positions compare as
+-- (started_at_ms, request_id) row values. List filters come from nexus/filters.py.
+
+-- name: node
+n.request_id AS node_request_id, n.scope AS node_scope, n.started_at_ms AS node_started_at_ms,
+n.traffic_class AS node_traffic_class, n.edge AS node_edge, n.session_id AS node_session_id,
+n.agent_id AS node_agent_id, n.conversation_id AS node_conversation_id,
+n.parent_request_id AS node_parent_request_id, n.branch AS node_branch,
+n.subtask_of AS node_subtask_of, n.task_ordinal AS node_task_ordinal,
+n.branch_start AS node_branch_start, n.task_count AS node_task_count
+
+-- name: conversation_columns
+c.id, c.host, c.account_id, c.client_key_id, c.session_id, c.started_at_ms, c.last_at_ms,
+c.last_request_id, c.request_count, c.class_counts, c.branch_count, c.subtask_count,
+c.input_tokens, c.output_tokens, c.cache_creation_tokens, c.cache_read_tokens, c.cost_usd_micros,
+c.models, c.latest_context_tokens, c.latest_turn_id, c.latest_turn_at_ms, c.title,
+c.last_user_preview
 
 -- name: conv_find_keys
 SELECT k.kind, k.key, k.ordinal, k.info, {node}
 FROM link_keys k JOIN link_nodes n ON n.request_id = k.request_id
-WHERE k.scope = $1
-  AND k.kind = ANY($2::text[])
-  AND k.key = ANY($3::text[])
-  AND (k.started_at_ms, k.request_id) < ($4, $5)
-  AND (k.started_at_ms, k.request_id) > ($6, $7)
-  AND k.started_at_ms >= $8
+WHERE k.scope = :scope
+  AND k.kind = ANY(:kinds)
+  AND k.key = ANY(:keys)
+  AND (k.started_at_ms, k.request_id) < (:before_ms, :before_id)
+  AND (k.started_at_ms, k.request_id) > (:after_ms, :after_id)
+  AND k.started_at_ms >= :since_ms
 ORDER BY k.started_at_ms DESC, k.request_id DESC, k.ordinal
-LIMIT $9
+LIMIT :limit
 
 -- name: conv_unclaimed_tasks
 SELECT k.kind, k.key, k.ordinal, k.info, {node}
 FROM link_keys k JOIN link_nodes n ON n.request_id = k.request_id
-WHERE k.scope = $1
+WHERE k.scope = :scope
   AND k.kind = 't'
-  AND k.key = ANY($2::text[])
-  AND (k.started_at_ms, k.request_id) < ($3, $4)
-  AND k.started_at_ms >= $5
+  AND k.key = ANY(:keys)
+  AND (k.started_at_ms, k.request_id) < (:before_ms, :before_id)
+  AND k.started_at_ms >= :since_ms
   AND NOT EXISTS (
       SELECT 1 FROM link_nodes c
       WHERE c.edge = 'task' AND c.subtask_of = k.request_id AND c.task_ordinal = k.ordinal
-        AND (c.started_at_ms, c.request_id) < ($3, $4))
+        AND (c.started_at_ms, c.request_id) < (:before_ms, :before_id))
 ORDER BY k.started_at_ms DESC, k.request_id DESC, k.ordinal
 LIMIT 50
 
 -- name: conv_first_session_node
 SELECT {node} FROM link_nodes n
-WHERE n.scope = $1 AND n.session_id = $2 AND n.edge <> 'background'
-  AND (n.started_at_ms, n.request_id) < ($3, $4)
-  AND (n.started_at_ms, n.request_id) > ($5, $6)
+WHERE n.scope = :scope AND n.session_id = :session_id AND n.edge <> 'background'
+  AND (n.started_at_ms, n.request_id) < (:before_ms, :before_id)
+  AND (n.started_at_ms, n.request_id) > (:after_ms, :after_id)
 ORDER BY n.started_at_ms, n.request_id
 LIMIT 1
 
 -- name: conv_has_continuation
-SELECT 1 FROM link_nodes
-WHERE parent_request_id = $1 AND edge IN ('cont', 'retry', 'compact')
-  AND (started_at_ms, request_id) < ($2, $3)
+SELECT 1 AS found FROM link_nodes
+WHERE parent_request_id = :parent AND edge IN ('cont', 'retry', 'compact')
+  AND (started_at_ms, request_id) < (:before_ms, :before_id)
 LIMIT 1
 
 -- name: conv_count_branch_starts
-SELECT count(*) FROM link_nodes
-WHERE conversation_id = $1 AND branch_start AND edge <> 'background' AND branch LIKE $2
-  AND (started_at_ms, request_id) < ($3, $4)
+SELECT count(*) AS n FROM link_nodes
+WHERE conversation_id = :conversation_id AND branch_start = TRUE AND edge <> 'background'
+  AND branch LIKE :prefix AND (started_at_ms, request_id) < (:before_ms, :before_id)
 
 -- name: conv_count_tasks
-SELECT sum(task_count) FROM link_nodes
-WHERE conversation_id = $1 AND task_count > 0 AND (started_at_ms, request_id) < ($2, $3)
+SELECT sum(task_count) AS n FROM link_nodes
+WHERE conversation_id = :conversation_id AND task_count > 0
+  AND (started_at_ms, request_id) < (:before_ms, :before_id)
 
 -- name: conv_branch_tip
 SELECT {node} FROM link_nodes n
-WHERE n.conversation_id = $1 AND n.branch = $2 AND n.edge <> 'background'
-  AND (n.started_at_ms, n.request_id) < ($3, $4)
+WHERE n.conversation_id = :conversation_id AND n.branch = :branch AND n.edge <> 'background'
+  AND (n.started_at_ms, n.request_id) < (:before_ms, :before_id)
 ORDER BY n.started_at_ms DESC, n.request_id DESC
 LIMIT 1
 
 -- name: conv_get_nodes
-SELECT {node} FROM link_nodes n WHERE n.request_id = ANY($1::text[])
+SELECT {node} FROM link_nodes n WHERE n.request_id = ANY(:ids)
 
 -- name: conv_last_position
 SELECT started_at_ms, request_id FROM link_nodes
-WHERE conversation_id = $1 AND edge <> 'background' AND request_id <> $2
+WHERE conversation_id = :conversation_id AND edge <> 'background' AND request_id <> :exclude
 ORDER BY started_at_ms DESC, request_id DESC
 LIMIT 1
 
 -- name: conv_nodes_after
 SELECT {node} FROM link_nodes n
-WHERE n.conversation_id = $1 AND n.edge <> 'background' AND (n.started_at_ms, n.request_id) > ($2, $3)
+WHERE n.conversation_id = :conversation_id AND n.edge <> 'background'
+  AND (n.started_at_ms, n.request_id) > (:after_ms, :after_id)
 ORDER BY n.started_at_ms, n.request_id
 
 -- name: conv_session_background
 SELECT {node} FROM link_nodes n
-WHERE n.scope = $1 AND n.session_id = $2 AND n.edge = 'background'
+WHERE n.scope = :scope AND n.session_id = :session_id AND n.edge = 'background'
 ORDER BY n.started_at_ms, n.request_id
 
 -- name: conv_node_upsert
 INSERT INTO link_nodes (request_id, scope, started_at_ms, traffic_class, edge, session_id, agent_id,
                         conversation_id, parent_request_id, branch, subtask_of, task_ordinal,
                         branch_start, task_count)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+VALUES (:request_id, :scope, :started_at_ms, :traffic_class, :edge, :session_id, :agent_id,
+        :conversation_id, :parent_request_id, :branch, :subtask_of, :task_ordinal, :branch_start,
+        :task_count)
 ON CONFLICT (request_id) DO UPDATE SET
     scope = excluded.scope, started_at_ms = excluded.started_at_ms,
     traffic_class = excluded.traffic_class, edge = excluded.edge, session_id = excluded.session_id,
@@ -91,28 +111,28 @@ ON CONFLICT (request_id) DO UPDATE SET
     branch_start = excluded.branch_start, task_count = excluded.task_count
 
 -- name: conv_node_delete
-DELETE FROM link_nodes WHERE request_id = $1
+DELETE FROM link_nodes WHERE request_id = :request_id
 
 -- name: conv_keys_delete
-DELETE FROM link_keys WHERE request_id = $1
+DELETE FROM link_keys WHERE request_id = :request_id
 
 -- name: conv_key_insert
 INSERT INTO link_keys (scope, kind, key, started_at_ms, request_id, ordinal, info)
-VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING
+VALUES (:scope, :kind, :key, :started_at_ms, :request_id, :ordinal, :info) ON CONFLICT DO NOTHING
 
 -- name: conv_summary_get
-SELECT id, host, account_id, client_key_id, session_id, started_at_ms, last_at_ms, last_request_id,
-       request_count, class_counts, branch_count, subtask_count, input_tokens, output_tokens,
-       cache_creation_tokens, cache_read_tokens, cost_usd_micros, models, latest_context_tokens,
-       latest_turn_id, latest_turn_at_ms, title, last_user_preview
-FROM conversations WHERE id = $1
+SELECT {conversation_columns} FROM conversations c WHERE c.id = :id
 
 -- name: conv_summary_upsert
 INSERT INTO conversations (id, host, account_id, client_key_id, session_id, started_at_ms,
     last_at_ms, last_request_id, request_count, class_counts, branch_count, subtask_count,
     input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens, cost_usd_micros, models,
     latest_context_tokens, latest_turn_id, latest_turn_at_ms, title, last_user_preview)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)
+VALUES (:id, :host, :account_id, :client_key_id, :session_id, :started_at_ms, :last_at_ms,
+    :last_request_id, :request_count, :class_counts, :branch_count, :subtask_count,
+    :input_tokens, :output_tokens, :cache_creation_tokens, :cache_read_tokens, :cost_usd_micros,
+    :models, :latest_context_tokens, :latest_turn_id, :latest_turn_at_ms, :title,
+    :last_user_preview)
 ON CONFLICT (id) DO UPDATE SET
     host = excluded.host, account_id = excluded.account_id,
     client_key_id = excluded.client_key_id, session_id = excluded.session_id,
@@ -127,112 +147,66 @@ ON CONFLICT (id) DO UPDATE SET
     title = excluded.title, last_user_preview = excluded.last_user_preview
 
 -- name: conv_summary_delete
-DELETE FROM conversations WHERE id = $1
-
--- name: conv_summary_rows
-SELECT {summary_columns}, {node}
-FROM link_nodes n JOIN requests r ON r.id = n.request_id
-LEFT JOIN links l ON l.request_id = r.id
-WHERE n.conversation_id = $1
+DELETE FROM conversations WHERE id = :id
 
 -- name: conv_tree_rows
 SELECT {summary_columns}, {node}
 FROM link_nodes n JOIN requests r ON r.id = n.request_id
 LEFT JOIN links l ON l.request_id = r.id
-WHERE n.conversation_id = $1
+WHERE n.conversation_id = :conversation_id
 ORDER BY n.started_at_ms, n.request_id
 
 -- name: conv_task_infos
-SELECT request_id, ordinal, info FROM link_keys
-WHERE kind = 't' AND request_id = ANY($1::text[])
+SELECT request_id, ordinal, info FROM link_keys WHERE kind = 't' AND request_id = ANY(:ids)
 
 -- name: conv_list
-SELECT id, host, account_id, client_key_id, session_id, started_at_ms, last_at_ms, last_request_id,
-       request_count, class_counts, branch_count, subtask_count, input_tokens, output_tokens,
-       cache_creation_tokens, cache_read_tokens, cost_usd_micros, models, latest_context_tokens,
-       latest_turn_id, latest_turn_at_ms, title, last_user_preview
+SELECT {conversation_columns}
 FROM conversations c
 {where}
 ORDER BY c.last_at_ms DESC, c.id DESC
-LIMIT ?
+LIMIT :limit
 
 -- name: conv_count
-SELECT count(*) FROM conversations c {where}
-
--- name: conv_filter_cursor
-(c.last_at_ms, c.id) < (?, ?)
-
--- name: conv_filter_since
-c.last_at_ms >= ?
-
--- name: conv_filter_until
-c.started_at_ms < ?
-
--- name: conv_filter_host
-c.host = ?
-
--- name: conv_filter_account
-c.account_id = ?
-
--- name: conv_filter_model
--- ILIKE: a filter ignores case, as SQLite's LIKE does (and core.sql's filter_model).
-c.models ILIKE ? ESCAPE '\'
-
--- name: conv_filter_session
-c.session_id = ?
-
--- name: conv_filter_id
-c.id = ?
-
--- name: conv_filter_class
-coalesce((c.class_counts::jsonb ->> ?)::bigint, 0) > 0
-
--- name: conv_filter_text
--- The search index's own match (filter_text, events.sql) over every request of the conversation,
--- plus the title and last prompt as substrings. EXISTS walks conversations newest first and stops
--- at the page's end; the match's id list is computed once. The link_nodes subquery names its
--- request id r.id, as filter_text expects.
-(c.title ILIKE ? ESCAPE '\' OR c.last_user_preview ILIKE ? ESCAPE '\' OR EXISTS (
-    SELECT 1 FROM (SELECT n.request_id AS id FROM link_nodes n WHERE n.conversation_id = c.id) r
-    WHERE {filter_text}))
+SELECT count(*) AS n FROM conversations c {where}
 
 -- name: conv_positions
 SELECT started_at_ms, id FROM requests
-WHERE (started_at_ms, id) > ($1, $2)
+WHERE (started_at_ms, id) > (:after_ms, :after_id)
 ORDER BY started_at_ms, id
-LIMIT $3
+LIMIT :limit
 
 -- name: conv_unlinked
 SELECT r.id FROM requests r LEFT JOIN link_nodes n ON n.request_id = r.id
 WHERE n.request_id IS NULL
 ORDER BY r.started_at_ms, r.id
-LIMIT $1
+LIMIT :limit
+
+-- name: is_distinct
+IS DISTINCT FROM
 
 -- name: conv_unpublished
 SELECT {node} FROM link_nodes n LEFT JOIN links l ON l.request_id = n.request_id
 WHERE l.request_id IS NULL
-   OR l.traffic_class IS DISTINCT FROM n.traffic_class
-   OR l.conversation_id IS DISTINCT FROM n.conversation_id
-   OR l.parent_request_id IS DISTINCT FROM n.parent_request_id
-   OR l.branch IS DISTINCT FROM n.branch
-   OR l.subtask_of IS DISTINCT FROM n.subtask_of
+   OR l.traffic_class {is_distinct} n.traffic_class
+   OR l.conversation_id {is_distinct} n.conversation_id
+   OR l.parent_request_id {is_distinct} n.parent_request_id
+   OR l.branch {is_distinct} n.branch
+   OR l.subtask_of {is_distinct} n.subtask_of
 ORDER BY n.started_at_ms, n.request_id
-LIMIT $1
+LIMIT :limit
 
 -- name: conv_links_get
 SELECT request_id, traffic_class, conversation_id, parent_request_id, branch, subtask_of, agent_id
-FROM links WHERE request_id = ANY($1::text[])
+FROM links WHERE request_id = ANY(:ids)
 
 -- name: conv_missing_request_nodes
 SELECT {node} FROM link_nodes n
 WHERE NOT EXISTS (SELECT 1 FROM requests r WHERE r.id = n.request_id)
-LIMIT $1
+LIMIT :limit
 
 -- name: conv_clear_keys
 DELETE FROM link_keys
-
 -- name: conv_clear_nodes
 DELETE FROM link_nodes
-
 -- name: conv_clear_summaries
 DELETE FROM conversations

@@ -1,0 +1,190 @@
+"""Conversations, one class for both dialects: the linker's index (one write transaction,
+``link_index.SqlLinkIndex``; serialised across processes by the dialect's ``link_lock``) and what
+lists and trees read, with rebuild streaming.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import orjson
+
+from nexus.filters import conversation_where
+from nexus.records import (
+    ConversationBranch,
+    ConversationSubtask,
+    ConversationSummary,
+    ConversationTree,
+    Link,
+    LinkNode,
+    Page,
+    RequestFilter,
+    RequestSummary,
+    branch_kind,
+)
+from nexus.store.base import Position
+from nexus.store.connector import Connector, Tx
+from nexus.store.link_index import (
+    AFTER_NONE,
+    SqlLinkIndex,
+    conversation_from_row,
+    link_from_row,
+    node_from_row,
+)
+from nexus.store.requests import Requests
+from nexus.store.rows import summary_from_row
+
+
+@dataclass(frozen=True, slots=True)
+class Conversations:
+    db: Connector
+    q: Mapping[str, str]
+    requests: Requests
+
+    @contextlib.asynccontextmanager
+    async def link_index(self) -> AsyncIterator[SqlLinkIndex]:
+        async with self.db.transaction() as tx:
+            await self._lock(tx)
+            yield SqlLinkIndex(tx, self.q, self.db.sql_dialect, self.requests)
+
+    async def _lock(self, tx: Tx) -> None:
+        if self.db.sql_dialect.link_lock:
+            await tx.execute(self.db.sql_dialect.link_lock)
+
+    async def list_conversations(
+        self, flt: RequestFilter, cursor: str | None = None, limit: int = 100
+    ) -> Page[ConversationSummary]:
+        where, params = self._where(flt, cursor)
+        rows = await self.db.fetchall(
+            self.q["conv_list"].format(where=where), {**params, "limit": limit + 1}
+        )
+        items = [conversation_from_row(r) for r in rows[:limit]]
+        more = len(rows) > limit and items
+        return Page(items, f"{items[-1].last_at_ms}:{items[-1].id}" if more else None)
+
+    async def count_conversations(self, flt: RequestFilter) -> int:
+        where, params = self._where(flt, None)
+        row = await self.db.fetchone(self.q["conv_count"].format(where=where), params)
+        return int(row["n"]) if row else 0
+
+    def _where(self, flt: RequestFilter, cursor: str | None) -> tuple[str, dict[str, Any]]:
+        return conversation_where(
+            flt, self.db.sql_dialect.name, search_match=self.q["search_match"], cursor=cursor
+        )
+
+    async def get_conversation(self, conversation_id: str) -> ConversationTree | None:
+        row = await self.db.fetchone(self.q["conv_summary_get"], {"id": conversation_id})
+        if row is None:
+            return None
+        rows = await self.db.fetchall(
+            self.q["conv_tree_rows"], {"conversation_id": conversation_id}
+        )
+        pairs = [(node_from_row(r), summary_from_row(r)) for r in rows]
+        nodes = [_with_link(summary, node) for node, summary in pairs]
+        providers = sorted({n.subtask_of for n, _ in pairs if n.edge == "task" and n.subtask_of})
+        infos: dict[tuple[str, int], dict[str, Any]] = {}
+        if providers:
+            ids = self.db.sql_dialect.array(providers)
+            for info in await self.db.fetchall(self.q["conv_task_infos"], {"ids": ids}):
+                raw = info["info"]
+                infos[(info["request_id"], info["ordinal"])] = orjson.loads(raw) if raw else {}
+        conversational = [n for n, _ in pairs if n.edge != "background"]
+        return ConversationTree(
+            summary=conversation_from_row(row),
+            nodes=nodes,
+            branches=_branches(conversational),
+            subtasks=_subtasks(conversational, infos),
+        )
+
+    async def linking_positions(self, after: Position | None, limit: int = 500) -> list[Position]:
+        a = after or AFTER_NONE
+        rows = await self.db.fetchall(
+            self.q["conv_positions"], {"after_ms": a[0], "after_id": a[1], "limit": limit}
+        )
+        return [(r["started_at_ms"], r["id"]) for r in rows]
+
+    async def unlinked_request_ids(self, limit: int = 500) -> list[str]:
+        return [r["id"] for r in await self.db.fetchall(self.q["conv_unlinked"], {"limit": limit})]
+
+    async def unpublished_links(self, limit: int = 500) -> list[Link]:
+        rows = await self.db.fetchall(self.q["conv_unpublished"], {"limit": limit})
+        return [node_from_row(r).link() for r in rows]
+
+    async def stored_links(self, request_ids: Sequence[str]) -> dict[str, Link]:
+        if not request_ids:
+            return {}
+        ids = self.db.sql_dialect.array(request_ids)
+        rows = await self.db.fetchall(self.q["conv_links_get"], {"ids": ids})
+        return {r["request_id"]: link_from_row(r) for r in rows}
+
+    async def clear_link_index(self) -> None:
+        async with self.db.transaction() as tx:
+            await self._lock(tx)
+            for name in ("conv_clear_keys", "conv_clear_nodes", "conv_clear_summaries"):
+                await tx.execute(self.q[name], {})
+
+
+def _with_link(summary: RequestSummary, node: LinkNode) -> RequestSummary:
+    """The request's row with the link the engine holds now (the links table may lag a moment)."""
+    return replace(
+        summary,
+        traffic_class=node.traffic_class,
+        conversation_id=node.conversation_id,
+        parent_request_id=node.parent_request_id,
+        branch=node.branch,
+        subtask_of=node.subtask_of,
+    )
+
+
+def _branches(nodes: list[LinkNode]) -> list[ConversationBranch]:
+    if not nodes:
+        return []
+    groups: dict[str, list[LinkNode]] = {}
+    for node in nodes:
+        groups.setdefault(node.branch or "main", []).append(node)
+    branches = []
+    for name, members in groups.items():
+        first = next((n for n in members if n.branch_start), members[0])
+        kind = branch_kind(name)
+        branches.append(
+            ConversationBranch(
+                name=name,
+                kind=kind,
+                first_request_id=first.request_id,
+                fork_request_id=first.parent_request_id,
+                request_count=len(members),
+                last_request_id=members[-1].request_id,
+            )
+        )
+    return sorted(
+        branches, key=lambda b: (b.first_request_id != nodes[0].request_id, b.first_request_id)
+    )
+
+
+def _subtasks(
+    nodes: list[LinkNode], infos: dict[tuple[str, int], dict[str, Any]]
+) -> list[ConversationSubtask]:
+    counts: dict[str, int] = {}
+    for node in nodes:
+        if node.branch:
+            counts[node.branch] = counts.get(node.branch, 0) + 1
+    out = []
+    for node in nodes:
+        if node.edge != "task" or node.subtask_of is None:
+            continue
+        info = infos.get((node.subtask_of, node.task_ordinal or 0), {})
+        out.append(
+            ConversationSubtask(
+                request_id=node.request_id,
+                subtask_of=node.subtask_of,
+                branch=node.branch or "",
+                agent_id=node.agent_id,
+                description=str(info.get("description", "")),
+                subagent_type=str(info.get("subagent_type", "")),
+                request_count=counts.get(node.branch or "", 0),
+            )
+        )
+    return out
