@@ -2,8 +2,8 @@
 
 Each area (``requests.Requests``, ``conversations.Conversations``, ``usage.UsageQueries``,
 ``events.Events``, ``search_index.SearchIndex``, ``jobs.Jobs``, ``dead_letters.DeadLetters``,
-``limits.LimitCounters``, ``alert_sends.AlertSends``, ``cache_ledger.CacheBreaks``) is an object holding the connector and the dialect's statements. The facade
-builds them once and exposes each area's methods under the ``Store`` protocols' names (bound
+``limits.LimitCounters``, ``alert_sends.AlertSends``, ``cache_ledger.CacheBreaks``) is an object
+holding the connector and the dialect's statements. The facade builds them once and exposes each area's methods under the ``Store`` protocols' names (bound
 methods, so a call costs nothing extra and the signatures are the areas'). ``SqliteStore`` and
 ``PostgresStore`` only choose the connector and the search index.
 """

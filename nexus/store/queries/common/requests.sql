@@ -8,8 +8,12 @@ r.upstream_request_id, r.input_tokens, r.output_tokens, r.cache_creation_tokens,
 r.cache_creation_5m_tokens, r.cache_creation_1h_tokens, r.cache_read_tokens, r.cost_usd_micros,
 r.stop_reason, r.user_preview, r.reply_preview, r.message_count, r.tool_count, r.tool_use_count,
 l.traffic_class, l.conversation_id, l.parent_request_id, l.branch, l.subtask_of,
-(SELECT json_array(b.cause, b.detail, b.missed_tokens, b.excess_cost_usd_micros)
- FROM cache_breaks b WHERE b.request_id = r.id)
+(SELECT {cache_break_array}(b.cause, b.detail, b.missed_tokens, b.excess_cost_usd_micros)
+ FROM cache_breaks b WHERE b.request_id = r.id) AS cache_break
+
+-- The ledger's row of a request, as one JSON array (rows.cache_break_from_json).
+-- name: cache_break_array
+json_array
 
 -- name: requests_existing
 SELECT id FROM requests WHERE id = ANY(:ids)

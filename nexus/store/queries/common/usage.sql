@@ -4,6 +4,8 @@
 -- name: usage_account
 COALESCE(r.account_id, 'key:' || r.client_key_id, 'host:' || r.host)
 
+-- name: usage_group_account
+{usage_account}
 -- name: usage_group_host
 r.host
 -- name: usage_group_model
