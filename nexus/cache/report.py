@@ -48,11 +48,15 @@ async def cache_report_json(
     """``GET /api/cache``: overall totals, totals per ``by`` group, and one page of breaks."""
     groups = await store.cache_break_totals(flt, by, utc_offset_ms=utc_offset_ms)
     page = await store.list_cache_breaks(flt, cursor, limit)
-    overall = next(iter(await store.usage_report(flt)), None)
     usage_by: dict[str | None, UsageRow] = {}
     if by in _USAGE_GROUPS:  # efficiency per group; "cause" has none (it is a break's)
         rows = await store.usage_report(flt, [by], utc_offset_ms=utc_offset_ms)
         usage_by = {dict(row.group).get(by): row for row in rows}
+        # the totals are the groups' sums: one scan of the requests instead of two (issue 19's
+        # second budget at 100 000 requests)
+        overall = _usage_sums(rows)
+    else:
+        overall = _usage_sums(await store.usage_report(flt))
     return {
         "by": by,
         "since_ms": flt.since_ms,
@@ -65,19 +69,30 @@ async def cache_report_json(
     }
 
 
-def _tokens(usage: UsageRow | None) -> dict[str, Any]:
-    if usage is None:
+def _usage_sums(rows: list[UsageRow]) -> tuple[int, int, int] | None:
+    """(requests, cache read, cache write) over ``rows``; None when no request matched."""
+    if not rows:
+        return None
+    return (
+        sum(row.requests for row in rows),
+        sum(row.cache_read_tokens for row in rows),
+        sum(row.cache_write_5m_tokens + row.cache_write_1h_tokens for row in rows),
+    )
+
+
+def _tokens(sums: tuple[int, int, int] | None) -> dict[str, Any]:
+    if sums is None:
         return {}
-    write = usage.cache_write_5m_tokens + usage.cache_write_1h_tokens
+    requests, read, write = sums
     return {
-        "requests": usage.requests,
-        "cache_read_tokens": usage.cache_read_tokens,
+        "requests": requests,
+        "cache_read_tokens": read,
         "cache_write_tokens": write,
-        "efficiency": cache_efficiency(usage.cache_read_tokens, write),
+        "efficiency": cache_efficiency(read, write),
     }
 
 
-def _totals(groups: list[CacheBreakTotal], usage: UsageRow | None) -> dict[str, Any]:
+def _totals(groups: list[CacheBreakTotal], usage: tuple[int, int, int] | None) -> dict[str, Any]:
     return {
         "requests": 0,
         "cache_read_tokens": 0,
@@ -98,5 +113,5 @@ def _group(total: CacheBreakTotal, usage: UsageRow | None) -> dict[str, Any]:
         "missed_tokens": total.missed_tokens,
         "excess_cost_usd_micros": total.excess_cost_usd_micros,
         "unpriced_breaks": total.unpriced_breaks,
-        **_tokens(usage),
+        **_tokens(None if usage is None else _usage_sums([usage])),
     }
