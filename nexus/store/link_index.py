@@ -26,7 +26,7 @@ from nexus.records import (
 from nexus.store.base import Position
 from nexus.store.connector import Row, Tx
 from nexus.store.dialect import Dialect
-from nexus.store.rows import summary_from_row
+from nexus.store.rows import by_name, summary_from_row
 
 if TYPE_CHECKING:
     from nexus.store.requests import Requests
@@ -37,6 +37,7 @@ _SINCE_ALL = -(2**62)
 
 
 def node_from_row(row: Row) -> LinkNode:
+    row = by_name(row)
     return LinkNode(
         request_id=row["node_request_id"],
         scope=row["node_scope"],
