@@ -46,6 +46,9 @@ class UsageQueries(Area):
         where, params = request_where(flt, self.dialect.name, search_match=self.q["search_match"])
         sql = self.q["usage_report"].format(
             groups="".join(f"{expr}, " for expr in select),
+            # with the links join the planner may loop links outside; a forced index would then be
+            # scanned once per link
+            source="requests r" if needs_links else self.q["usage_requests_covered"],
             join=self.q["usage_links_join"] if needs_links else "",
             where=where,
             group_by=("GROUP BY " + ", ".join(str(i + 1) for i in range(len(dims))))

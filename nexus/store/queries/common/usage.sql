@@ -20,6 +20,9 @@ l.traffic_class
 -- name: usage_links_join
 LEFT JOIN links l ON l.request_id = r.id
 
+-- name: usage_requests_covered
+requests r
+
 -- name: usage_report
 SELECT {groups}
        COUNT(*) AS requests,
@@ -35,7 +38,7 @@ SELECT {groups}
        SUM(CASE WHEN r.cost_usd_micros IS NULL THEN 1 ELSE 0 END) AS unpriced_requests,
        MIN(r.started_at_ms) AS first_ms,
        MAX(r.started_at_ms) AS last_ms
-FROM requests r {join}
+FROM {source} {join}
 {where}
 {group_by}
 
