@@ -23,6 +23,7 @@ import orjson
 
 from nexus.alerts.event import Alert, AlertKind
 from nexus.errors import ConfigError
+from nexus.json_fields import json_object, no_unknown
 
 FILE_NAME = "alerts.json"
 MAX_FILE_BYTES = 1 << 20
@@ -132,7 +133,7 @@ def load_alert_config(path: Path, *, required: bool = False) -> AlertConfig:
         raise ConfigError(f"{path}: not valid JSON ({exc})") from exc
     try:
         return _parse(raw, path)
-    except _Invalid as exc:
+    except (_Invalid, ConfigError) as exc:
         raise ConfigError(f"{path}: {exc}") from None
 
 
@@ -152,17 +153,17 @@ _TOP = {"destinations", "hosts", "cooldown_s", "forecast", "upstream_errors", "r
 
 
 def _parse(raw: Any, path: Path) -> AlertConfig:
-    obj = _object(raw, "the file")
-    _no_unknown(obj, _TOP, "the file")
+    obj = json_object(raw, "the file")
+    no_unknown(obj, _TOP, "the file")
     names: set[str] = set()
     destinations = _destinations(obj.get("destinations", []), "destinations", names)
     hosts: dict[str, HostAlerts] = {}
-    for host, entry in _object(obj.get("hosts", {}), "hosts").items():
+    for host, entry in json_object(obj.get("hosts", {}), "hosts").items():
         where = f"hosts.{host}"
         if not host or normalize_host(host) in hosts:
             raise _Invalid(f"{where}: empty or repeated host")
-        item = _object(entry, where)
-        _no_unknown(item, {"destinations", "global", "turns"}, where)
+        item = json_object(entry, where)
+        no_unknown(item, {"destinations", "global", "turns"}, where)
         hosts[normalize_host(host)] = HostAlerts(
             destinations=_destinations(
                 item.get("destinations", []), f"{where}.destinations", names
@@ -170,17 +171,17 @@ def _parse(raw: Any, path: Path) -> AlertConfig:
             use_global=_bool(item.get("global", True), f"{where}.global"),
             turns=_bool(item.get("turns", False), f"{where}.turns"),
         )
-    forecast = _object(obj.get("forecast", {}), "forecast")
-    _no_unknown(forecast, {"thresholds_pct", "runout_min_pct"}, "forecast")
+    forecast = json_object(obj.get("forecast", {}), "forecast")
+    no_unknown(forecast, {"thresholds_pct", "runout_min_pct"}, "forecast")
     thresholds = forecast.get("thresholds_pct", [80, 95])
     if not isinstance(thresholds, list) or not all(
         _is_number(t) and 0 < t <= 100 for t in thresholds
     ):
         raise _Invalid("forecast.thresholds_pct: expected a list of percentages in (0, 100]")
-    spikes = _object(obj.get("upstream_errors", {}), "upstream_errors")
-    _no_unknown(spikes, {"count", "window_s"}, "upstream_errors")
-    retry = _object(obj.get("retry", {}), "retry")
-    _no_unknown(retry, {"attempts", "first_delay_s", "max_delay_s", "timeout_s"}, "retry")
+    spikes = json_object(obj.get("upstream_errors", {}), "upstream_errors")
+    no_unknown(spikes, {"count", "window_s"}, "upstream_errors")
+    retry = json_object(obj.get("retry", {}), "retry")
+    no_unknown(retry, {"attempts", "first_delay_s", "max_delay_s", "timeout_s"}, "retry")
     return AlertConfig(
         destinations=destinations,
         hosts=hosts,
@@ -210,8 +211,8 @@ def _destinations(raw: Any, where: str, names: set[str]) -> tuple[Destination, .
     out = []
     for i, entry in enumerate(raw):
         at = f"{where}[{i}]"
-        item = _object(entry, at)
-        _no_unknown(item, {"name", "type", "url", "secret", "kinds"}, at)
+        item = json_object(entry, at)
+        no_unknown(item, {"name", "type", "url", "secret", "kinds"}, at)
         name = item.get("name")
         if not isinstance(name, str) or not name.strip():
             raise _Invalid(f"{at}.name: expected a non-empty name")
@@ -254,18 +255,6 @@ def _kinds(raw: Any, where: str) -> frozenset[AlertKind]:
                 f"{where}: {value!r} is not one of {', '.join(k.value for k in AlertKind)}"
             ) from None
     return frozenset(kinds)
-
-
-def _object(raw: Any, where: str) -> dict[str, Any]:
-    if not isinstance(raw, dict):
-        raise _Invalid(f"{where}: expected an object")
-    return raw
-
-
-def _no_unknown(obj: Mapping[str, Any], known: set[str], where: str) -> None:
-    unknown = sorted(set(obj) - known)
-    if unknown:
-        raise _Invalid(f"{where}: unknown field {unknown[0]!r} (known: {', '.join(sorted(known))})")
 
 
 def _is_number(value: Any) -> bool:

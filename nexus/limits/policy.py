@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nexus.errors import ConfigError
+from nexus.json_fields import json_object, no_unknown
 
 DEFAULT_SOFT_FRACTION = 0.8
 """A soft limit alerts at this share of each hard limit unless the policy says otherwise."""
@@ -102,9 +103,9 @@ class Policy:
 def parse_policy(data: object, source: str) -> Policy:
     """A policy from its parsed JSON; ``ConfigError`` naming ``source`` and the field."""
     where = f"policy in {source}"
-    block = _object(data, where)
-    _known(block, _POLICY_KEYS, where)
-    clients = _object(block.get("clients", {}), f"{where}: clients")
+    block = json_object(data, where)
+    no_unknown(block, _POLICY_KEYS, where)
+    clients = json_object(block.get("clients", {}), f"{where}: clients")
     soft = block.get("soft", DEFAULT_SOFT_FRACTION)
     if isinstance(soft, bool) or not isinstance(soft, int | float) or not 0 < soft <= 1:
         raise ConfigError(f"{where}: soft must be a fraction above 0 and at most 1, e.g. 0.8.")
@@ -128,8 +129,8 @@ def parse_policy(data: object, source: str) -> Policy:
 
 
 def parse_limits(data: object, where: str) -> Limits:
-    block = _object(data, where)
-    _known(block, _LIMIT_KEYS, where)
+    block = json_object(data, where)
+    no_unknown(block, _LIMIT_KEYS, where)
     models = block.get("models")
     if models is not None and (
         not isinstance(models, list) or not all(isinstance(m, str) and m for m in models)
@@ -157,8 +158,8 @@ def _fraction(block: dict[str, Any], name: str, where: str) -> float | None:
 
 
 def _runaway(data: object, where: str) -> Runaway:
-    block = _object(data, where)
-    _known(block, _RUNAWAY_KEYS, where)
+    block = json_object(data, where)
+    no_unknown(block, _RUNAWAY_KEYS, where)
     repeats = _count(block, "repeats", where)
     if repeats is not None and repeats < 2:
         raise ConfigError(f"{where}: repeats must be 2 or more (the same call twice in a row).")
@@ -172,20 +173,6 @@ def _runaway(data: object, where: str) -> Runaway:
     if repeats is None and usd is None:
         raise ConfigError(f"{where}: set repeats, usd (with minutes), or both.")
     return Runaway(repeats=repeats, usd=usd, minutes=minutes or 10, refuse=refuse)
-
-
-def _object(data: object, where: str) -> dict[str, Any]:
-    if not isinstance(data, dict):
-        raise ConfigError(f"{where} must be a JSON object.")
-    return data
-
-
-def _known(block: dict[str, Any], allowed: frozenset[str], where: str) -> None:
-    unknown = sorted(set(block) - allowed)
-    if unknown:
-        raise ConfigError(
-            f"{where}: unknown field {unknown[0]!r}; allowed: {', '.join(sorted(allowed))}."
-        )
 
 
 def _count(block: dict[str, Any], name: str, where: str) -> int | None:
