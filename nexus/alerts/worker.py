@@ -2,7 +2,7 @@
 with bounded retries and exponential backoff, beside the traffic and never in front of it.
 
 One worker runs in each process that raises alerts (``nexus.server`` for the proxy process,
-``nexus.recording`` for the recorder child). Deliveries run concurrently (at most
+``nexus.recorder`` for the recorder child). Deliveries run concurrently (at most
 ``MAX_IN_FLIGHT``), so a destination that is down and backing off never delays another one. Retries
 are kept in memory: alerts still failing when the process stops are logged and dropped (an alert
 about a past minute is worth little after a restart).
