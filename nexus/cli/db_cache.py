@@ -8,11 +8,10 @@ import time
 from pathlib import Path
 from typing import Annotated, Optional
 
-import orjson
 import typer
 
 from nexus.cli import options
-from nexus.cli.output import out, progress_bar, run
+from nexus.cli.output import print_rebuild, progress_bar, run
 from nexus.settings import Settings
 
 
@@ -42,12 +41,12 @@ def rebuild(
     """
     settings = options.settings(db=db, data_dir=data_dir, price_book_path=price_book)
     requests, breaks, seconds = run(_rebuild(settings, batch_size), debug=debug)
-    if as_json:
-        out.out(orjson.dumps({"requests": requests, "breaks": breaks,
-                              "seconds": round(seconds, 3)}).decode(), highlight=False)  # fmt: skip
-    else:
-        out.out(f"{requests} requests checked, {breaks} cache breaks found in {seconds:.1f} s",
-                highlight=False)  # fmt: skip
+    print_rebuild(
+        {"requests": requests, "breaks": breaks},
+        seconds,
+        f"{requests} requests checked, {breaks} cache breaks found",
+        as_json=as_json,
+    )
 
 
 async def _rebuild(settings: Settings, batch_size: int) -> tuple[int, int, float]:

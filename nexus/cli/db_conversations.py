@@ -6,11 +6,10 @@ from __future__ import annotations
 import time
 from typing import Annotated
 
-import orjson
 import typer
 
 from nexus.cli import options
-from nexus.cli.output import out, progress_bar, run
+from nexus.cli.output import print_rebuild, progress_bar, run
 from nexus.settings import Settings
 
 
@@ -31,12 +30,12 @@ def rebuild(
     requests, conversations, seconds = run(
         _rebuild(options.settings(db=db, data_dir=data_dir), batch_size), debug=debug
     )
-    if as_json:
-        out.out(orjson.dumps({"requests": requests, "conversations": conversations,
-                              "seconds": round(seconds, 3)}).decode(), highlight=False)  # fmt: skip
-    else:
-        out.out(f"{requests} requests linked into {conversations} conversations in {seconds:.1f} s",
-                highlight=False)  # fmt: skip
+    print_rebuild(
+        {"requests": requests, "conversations": conversations},
+        seconds,
+        f"{requests} requests linked into {conversations} conversations",
+        as_json=as_json,
+    )
 
 
 async def _rebuild(settings: Settings, batch_size: int) -> tuple[int, int, float]:

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, NoReturn, TypeVar
 
+import orjson
 import typer
 from rich.console import Console
 
@@ -65,6 +66,16 @@ def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
     ) as progress:  # fmt: skip
         task = progress.add_task(description, total=None)
         yield lambda done, total: progress.update(task, completed=done, total=total)
+
+
+def print_rebuild(counts: dict[str, int], seconds: float, summary: str, *, as_json: bool) -> None:
+    """What a `nexus db rebuild-*` command did: its counts and seconds as one JSON object, or the
+    ``summary`` sentence with the time."""
+    if as_json:
+        doc = {**counts, "seconds": round(seconds, 3)}
+        out.out(orjson.dumps(doc).decode(), highlight=False)
+    else:
+        out.out(f"{summary} in {seconds:.1f} s", highlight=False)
 
 
 def setup_logging(level: str = "INFO") -> None:
