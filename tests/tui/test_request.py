@@ -112,3 +112,15 @@ async def test_wire_tab_shows_the_response_bytes_as_received(app: NexusApp) -> N
         await pilot.pause()
         log = screen.query_one("#wire-log")
         assert [strip.text for strip in log.lines][:2] == ["event: message_start", "data: {}"]
+
+
+def test_the_head_names_the_person_whose_key_made_the_call() -> None:
+    from types import SimpleNamespace
+
+    from nexus.tui.screens.request import head_text
+
+    app = SimpleNamespace(tz=None)
+    named = data.stored(data.summary(3, client_key_id="alice@team.example"))
+    assert "by alice@team.example" in head_text(named, app).plain  # type: ignore[arg-type]
+    shared = data.stored(data.summary(3))
+    assert " by " not in head_text(shared, app).plain  # type: ignore[arg-type]

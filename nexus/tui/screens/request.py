@@ -308,6 +308,8 @@ def head_text(stored: StoredRequest, app: NexusApp) -> Text:
     else:
         text.append("no conversation", style="dim")
     text.append(f"\n request {s.id}", style="dim")  # the full id: what --request and the API take
+    if s.client_key_id:  # the person (a named key) or the key's id; never the key itself
+        text.append(f"  by {s.client_key_id}", style="dim")
     text.append(f"  account {s.account_id or '–'}  host {s.host}", style="dim")
     if s.cache_break is not None:  # cut like the rest: the cause first, the Usage tab has it all
         text.append("\n ")
