@@ -15,6 +15,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from nexus import numbers
 from nexus.cli import options
 from nexus.cli.output import out, run
 from nexus.cli.usage import (
@@ -181,7 +182,7 @@ def _groups_table(data: dict[str, Any]) -> Table:
             row.append("-" if efficiency is None else f"{efficiency:.0%}")
         row += [
             f"{group['breaks']:,}",
-            _tokens(group["missed_tokens"]),
+            numbers.tokens(group["missed_tokens"]),
             _dollars(group["excess_cost_usd_micros"]),
         ]
         table.add_row(*row)
@@ -199,7 +200,7 @@ def _breaks_table(breaks: list[Any], utc_offset_ms: int) -> Text:
         when = datetime.fromtimestamp((row["started_at_ms"] + utc_offset_ms) / 1000, UTC)
         lines.append(
             f"{when:%m-%d %H:%M}  {row['request_id']:<32}  "
-            f"{_group_name('cause', row['cause']):<17} {_tokens(row['missed_tokens']):>6} "
+            f"{_group_name('cause', row['cause']):<17} {numbers.tokens(row['missed_tokens']):>6} "
         )
         lines.append(f"{_dollars(row['excess_cost_usd_micros']):>7}\n", style="red")
         lines.append(_cut("             " + row["detail"], 79) + "\n", style="dim")
@@ -226,14 +227,6 @@ def _group_name(by: str, value: str | None) -> str:
         except ValueError:
             return value
     return value or "(none)"
-
-
-def _tokens(count: int) -> str:
-    if count >= 1_000_000:
-        return f"{count / 1_000_000:.1f}M"
-    if count >= 10_000:
-        return f"{count / 1000:.0f}k"
-    return f"{count:,}"
 
 
 def _dollars(micros: int | None) -> str:
