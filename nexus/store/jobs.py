@@ -16,6 +16,7 @@ from nexus.records import new_id
 from nexus.records import now_ms as wall_ms
 from nexus.store.base import AnalysisJob, JobState
 from nexus.store.connector import Area, Row, Tx
+from nexus.store.rows import opt_int
 
 STUCK_MESSAGE = "requeued: its worker stopped before finishing"
 
@@ -180,8 +181,8 @@ def job_from_row(row: Row) -> AnalysisJob:
         created_at_ms=int(row["created_at_ms"]),
         updated_at_ms=int(row["updated_at_ms"]),
         run_after_ms=int(row["run_after_ms"]),
-        started_at_ms=_int(row["started_at_ms"]),
-        finished_at_ms=_int(row["finished_at_ms"]),
+        started_at_ms=opt_int(row["started_at_ms"]),
+        finished_at_ms=opt_int(row["finished_at_ms"]),
         claim_token=row["claim_token"],
         error=row["error"],
         model=row["model"],
@@ -190,7 +191,3 @@ def job_from_row(row: Row) -> AnalysisJob:
         result_json=result.encode() if isinstance(result, str) else result,
         markdown=row["markdown"],
     )
-
-
-def _int(value: Any) -> int | None:
-    return None if value is None else int(value)

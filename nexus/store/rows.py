@@ -168,6 +168,11 @@ def prepare_batch(
     )
 
 
+def opt_int(value: Any) -> int | None:
+    """A nullable integer column (drivers may hand back other number types)."""
+    return None if value is None else int(value)
+
+
 def by_name(row: Any) -> dict[str, Any]:
     """A row as a dict, for reading many of its columns: ``sqlite3.Row`` finds a name by scanning
     every column (36 names read from a 100-row page: 2.0 ms, 0.5 ms through a dict)."""

@@ -17,7 +17,7 @@ from nexus.filters import request_where
 from nexus.records import USAGE_GROUPS, RequestFilter, Usage
 from nexus.store.base import CostFn, RateLimitRow, UsagePoint, UsageRow
 from nexus.store.connector import Area, Row
-from nexus.store.rows import headers_from_json
+from nexus.store.rows import headers_from_json, opt_int
 
 _TIME_GROUPS = ("day", "hour")
 _FAR_FUTURE_MS = 1 << 62
@@ -63,8 +63,8 @@ class UsageQueries(Area):
                     for i, dim in enumerate(dims)
                 ),
                 **{name: int(row[name] or 0) for name in _TOTALS},
-                first_ms=_int(row["first_ms"]),
-                last_ms=_int(row["last_ms"]),
+                first_ms=opt_int(row["first_ms"]),
+                last_ms=opt_int(row["last_ms"]),
             )
             for row in rows
             if row["requests"]
@@ -127,7 +127,7 @@ class UsageQueries(Area):
                 session_id=row["session_id"],
                 model=row["model"],
                 usage=_usage(row),
-                cost_usd_micros=_int(row["cost_usd_micros"]),
+                cost_usd_micros=opt_int(row["cost_usd_micros"]),
             )
             for row in await self.db.fetchall(sql, params)
         ]
@@ -144,17 +144,13 @@ class UsageQueries(Area):
             updates = []
             for row in rows:
                 cost = cost_fn(row["model"], _usage(row), int(row["started_at_ms"]))
-                if cost != _int(row["cost_usd_micros"]):
+                if cost != opt_int(row["cost_usd_micros"]):
                     updates.append({"cost": cost, "id": row["id"]})
             if updates:
                 async with self.db.transaction() as tx:
                     await tx.executemany(self.q["usage_recost_update"], updates)
                 changed += len(updates)
             after = rows[-1]["id"]
-
-
-def _int(value: Any) -> int | None:
-    return None if value is None else int(value)
 
 
 def _usage(row: Row) -> Usage:
