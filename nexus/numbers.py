@@ -7,6 +7,7 @@ Pure functions over plain values; ``None`` (unknown) is a dash, never a zero.
 from __future__ import annotations
 
 UNKNOWN = "–"
+UNPRICED = "unpriced"  # a cost the price book cannot give (the model is not in it)
 _UNITS = ((1_000, "k"), (1_000_000, "M"), (1_000_000_000, "G"))
 
 

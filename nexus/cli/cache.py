@@ -144,7 +144,9 @@ def render(data: dict[str, Any], since: str | None, utc_offset_ms: int) -> list[
     head.append("Cache ledger", style="bold")
     head.append(f" since {since}" if since else "")
     head.append(f": {totals['requests']:,} requests, ")
-    head.append(f"{efficiency:.1%} read from cache" if efficiency is not None else "no caching")
+    head.append(
+        f"{numbers.share(efficiency)} read from cache" if efficiency is not None else "no caching"
+    )
     head.append(f", {totals['breaks']:,} breaks, ")
     head.append(_dollars(totals["excess_cost_usd_micros"]), style="bold red")
     head.append(
@@ -179,7 +181,7 @@ def _groups_table(data: dict[str, Any]) -> Table:
         row = [_group_name(by, group["group"])]
         if by != "cause":
             efficiency = group.get("efficiency")
-            row.append("-" if efficiency is None else f"{efficiency:.0%}")
+            row.append(numbers.share(efficiency))
         row += [
             f"{group['breaks']:,}",
             numbers.tokens(group["missed_tokens"]),
@@ -230,6 +232,4 @@ def _group_name(by: str, value: str | None) -> str:
 
 
 def _dollars(micros: int | None) -> str:
-    if micros is None:
-        return "?"
-    return f"${micros / 1_000_000:,.2f}"
+    return numbers.UNPRICED if micros is None else numbers.cost(micros)

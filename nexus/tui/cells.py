@@ -10,7 +10,7 @@ from datetime import datetime, tzinfo
 
 from rich.text import Text
 
-from nexus.numbers import ago, cost, duration, share, tokens
+from nexus.numbers import UNPRICED, ago, cost, duration, share, tokens
 from nexus.records import (
     BACKGROUND_CLASSES,
     CACHE_CAUSE_LABELS,
@@ -19,6 +19,7 @@ from nexus.records import (
 )
 
 __all__ = [
+    "UNPRICED",
     "ago",
     "cost",
     "duration",
@@ -26,7 +27,6 @@ __all__ = [
     "tokens",
 ]  # the one format (nexus.numbers), re-exported for screens
 
-UNPRICED = "unpriced"
 DEFAULT_WINDOW_TOKENS = 200_000
 LONG_WINDOW_TOKENS = 1_000_000
 

@@ -57,10 +57,11 @@ def test_the_ledger_table_names_each_break_its_cause_and_cost_in_80_columns(tmp_
     assert "4 requests" in output and "2 breaks" in output
     assert "TTL expired" in output and "model changed" in output
     ttl_cost, model_cost = 10_500 * 5.75 / 1e6, 11_000 * (3.75 - 0.3) / 1e6
-    assert f"${ttl_cost + model_cost:.2f} lost" in output
+    # Dollars as nexus.numbers writes them everywhere: under a dollar, to a hundredth of a cent.
+    assert f"${ttl_cost + model_cost:.4f} lost" in output
     for record in chat.records[2:]:
         [line] = [li for li in output.splitlines() if record.id in li]
-        assert line.endswith(f"${(ttl_cost if record is chat.records[2] else model_cost):.2f}")
+        assert line.endswith(f"${(ttl_cost if record is chat.records[2] else model_cost):.4f}")
     assert "idle 10 min" in output
 
 
