@@ -1,6 +1,6 @@
 """The one filter: parsing what people and clients type (ages, times, statuses, classes and the
-filter language ``model:opus status:5xx q:"migration"``), the SQL a filter means on SQLite and
-Postgres, and whether one row passes it (``row_matches``, for live views the server does not
+filter language ``model:opus status:5xx q:"migration"``), the SQL a filter means (written once; the
+few words SQLite and Postgres write differently are asked of the store's dialect), and whether one row passes it (``row_matches``, for live views the server does not
 filter). The sole owner of what a ``RequestFilter`` means: the store's lists, the API's query
 parameters, the CLI's ``--since``/``--until`` and the TUI's filter bar all come here.
 
@@ -15,7 +15,7 @@ import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from nexus.errors import ApiError
 from nexus.records import RequestFilter, RequestSummary, TrafficClass, is_error, now_ms
@@ -220,16 +220,18 @@ def _status_matches(row: RequestSummary, wanted: str) -> bool:
 
 
 # -- SQL ----------------------------------------------------------------------------------------
-Dialect = Literal["sqlite", "postgres"]
+class SqlDialect(Protocol):
+    """What a filter's SQL asks of the database's dialect (``nexus.store.dialect.Dialect``, which
+    owns what SQLite and Postgres write differently)."""
 
+    @property
+    def like(self) -> str: ...
 
-def _like(dialect: Dialect) -> str:
-    """Case is ignored by every text filter: SQLite's LIKE does, Postgres needs ILIKE."""
-    return "LIKE" if dialect == "sqlite" else "ILIKE"
+    def json_int(self, column: str, key: str) -> str: ...
 
 
 def request_where(
-    flt: RequestFilter, dialect: Dialect, *, search_match: str, cursor: str | None = None
+    flt: RequestFilter, dialect: SqlDialect, *, search_match: str, cursor: str | None = None
 ) -> tuple[str, dict[str, Any]]:
     """The WHERE clause over ``requests r LEFT JOIN links l`` and its values. ``search_match`` is
     the search index's fragment over ``r.id`` with ``:text`` (the store's, per dialect)."""
@@ -250,7 +252,7 @@ def request_where(
         _add(
             clauses,
             params,
-            f"r.model {_like(dialect)} :model ESCAPE '\\'",
+            f"r.model {dialect.like} :model ESCAPE '\\'",
             model=contains(flt.model),
         )
     if flt.status:
@@ -282,14 +284,14 @@ def _add_status(status: str, add: Callable[..., None]) -> None:
 
 
 def conversation_where(
-    flt: RequestFilter, dialect: Dialect, *, search_match: str, cursor: str | None = None
+    flt: RequestFilter, dialect: SqlDialect, *, search_match: str, cursor: str | None = None
 ) -> tuple[str, dict[str, Any]]:
     """The WHERE clause over ``conversations c``: since/until (last activity), host, account, model
     (any model used), session, id, traffic class (has one), text (title, last prompt, or any of its
     requests' text through the search index). ``cursor``: ``"<last_at_ms>:<id>"``."""
     clauses: list[str] = []
     params: dict[str, Any] = {}
-    like = _like(dialect)
+    like = dialect.like
     if cursor:
         at, _, last_id = cursor.partition(":")
         clauses.append("(c.last_at_ms, c.id) < (:cursor_ms, :cursor_id)")
@@ -306,11 +308,7 @@ def conversation_where(
         clauses.append(f"c.models {like} :model ESCAPE '\\'")
         params["model"] = contains(flt.model)
     if flt.traffic_class:
-        clauses.append(
-            "coalesce(json_extract(c.class_counts, '$.' || :traffic_class), 0) > 0"
-            if dialect == "sqlite"
-            else "coalesce((c.class_counts::jsonb ->> :traffic_class)::bigint, 0) > 0"
-        )
+        clauses.append(f"coalesce({dialect.json_int('c.class_counts', ':traffic_class')}, 0) > 0")
         params["traffic_class"] = flt.traffic_class
     if flt.text:
         # EXISTS walks conversations newest first and stops at the page's end (a common word:

@@ -114,9 +114,7 @@ class CacheBreaks(Area):
     def _where(self, flt: RequestFilter, cursor: str | None) -> tuple[str, dict[str, Any]]:
         if flt.text:
             raise ApiError("the cache ledger cannot be searched by text")
-        return request_where(
-            flt, self.dialect.name, search_match=self.q["search_match"], cursor=cursor
-        )
+        return request_where(flt, self.dialect, search_match=self.q["search_match"], cursor=cursor)
 
 
 def _row(b: LedgerRow) -> dict[str, Any]:

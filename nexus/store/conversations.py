@@ -72,7 +72,7 @@ class Conversations:
 
     def _where(self, flt: RequestFilter, cursor: str | None) -> tuple[str, dict[str, Any]]:
         return conversation_where(
-            flt, self.db.sql_dialect.name, search_match=self.q["search_match"], cursor=cursor
+            flt, self.db.sql_dialect, search_match=self.q["search_match"], cursor=cursor
         )
 
     async def get_conversation(self, conversation_id: str) -> ConversationTree | None:

@@ -1,5 +1,6 @@
 """What SQLite and Postgres do differently with the same statement, and nothing else: how named
-parameters reach the driver, how a list or a flag is bound, the lock linkers take.
+parameters reach the driver, how a list or a flag is bound, the lock linkers take, the operators
+and functions a composed WHERE clause names (case-blind LIKE, a number inside a JSON text column).
 
 Statements are written once with ``:name`` parameters (``queries/common/*.sql``). SQLite's driver
 takes ``:name`` and a dict as they are; for asyncpg ``compile`` numbers them ``$1, $2 …`` in order of
@@ -59,6 +60,19 @@ class Dialect:
         listed = "IN (" + ", ".join(f":{n}" for n in names) + ")"
         pattern = re.compile(r"=\s*ANY\(\s*:" + name + r"\s*\)")
         return pattern.sub(listed, sql), dict(zip(names, values, strict=True))
+
+    @property
+    def like(self) -> str:
+        """The operator of a text filter, which ignores case: SQLite's LIKE does, Postgres needs
+        ILIKE (a filter once found ``model=Opus`` on SQLite and nothing on Postgres)."""
+        return "LIKE" if self.name == "sqlite" else "ILIKE"
+
+    def json_int(self, column: str, key: str) -> str:
+        """The integer at ``key`` (a parameter or expression) of a JSON object kept as text in
+        ``column``; NULL where it has none."""
+        if self.name == "sqlite":
+            return f"json_extract({column}, '$.' || {key})"
+        return f"({column}::jsonb ->> {key})::bigint"
 
     def flag(self, value: bool) -> Any:
         return int(value) if self.name == "sqlite" else bool(value)

@@ -192,7 +192,7 @@ class Requests:
 
     def where(self, flt: RequestFilter, cursor: str | None = None) -> tuple[str, dict[str, Any]]:
         return request_where(
-            flt, self.db.sql_dialect.name, search_match=self.q["search_match"], cursor=cursor
+            flt, self.db.sql_dialect, search_match=self.q["search_match"], cursor=cursor
         )
 
     async def stats(self, dead_letters: int) -> StoreStats:

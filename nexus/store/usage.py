@@ -43,7 +43,7 @@ class UsageQueries(Area):
             raise ApiError(f"cannot group usage by {unknown[0]!r}; use one of {USAGE_GROUPS}")
         select = [f"{self.q[f'usage_group_{dim}']} AS group_{i}" for i, dim in enumerate(dims)]
         needs_links = "class" in dims or bool(flt.traffic_class or flt.conversation_id)
-        where, params = request_where(flt, self.dialect.name, search_match=self.q["search_match"])
+        where, params = request_where(flt, self.dialect, search_match=self.q["search_match"])
         sql = self.q["usage_report"].format(
             groups="".join(f"{expr}, " for expr in select),
             # with the links join the planner may loop links outside; a forced index would then be
