@@ -230,6 +230,61 @@ class Stages:
         self._undo.clear()
 
 
+class Trips:
+    """Counts what the recorder asks the database, by statement: on Postgres each asyncpg call
+    (``execute``, ``fetch``, ``fetchrow``, ``executemany``: one round trip each, ``executemany``
+    pipelined; BEGIN, COMMIT and the pool's reset on release are ``execute`` calls too); on SQLite
+    each statement the connector's transaction or reader runs (no network, but each is a call into
+    the driver)."""
+
+    def __init__(self) -> None:
+        self.count: dict[str, int] = defaultdict(int)
+        self._undo: list[Callable[[], None]] = []
+
+    def patch(self, backend: str) -> None:
+        if backend == "postgres":
+            import asyncpg.connection
+
+            owner: Any = asyncpg.connection.Connection
+            names = ("execute", "executemany", "fetch", "fetchrow", "fetchval")
+            self._wrap_all(owner, names)
+            return
+        from nexus.store.sqlite import connector as sqlite_connector
+
+        for owner in (sqlite_connector.Tx, sqlite_connector.InlineTx):
+            self._wrap_all(owner, ("execute", "executemany", "fetchall", "fetchone"))
+        self._wrap_all(sqlite_connector.SqliteConnector, ("fetchall", "fetchone"))
+
+    def _wrap_all(self, owner: Any, names: tuple[str, ...]) -> None:
+        count = self.count
+        for name in names:
+            original = owner.__dict__[name]
+
+            def wrapper(
+                *args: Any, _original: Any = original, _name: str = name, **kwargs: Any
+            ) -> Any:
+                sql = args[1] if len(args) > 1 and isinstance(args[1], str) else "?"
+                first = " ".join(sql.split())[:70]
+                count[f"{_name}: {first}"] += 1
+                return _original(*args, **kwargs)
+
+            setattr(owner, name, functools.wraps(original)(wrapper))
+            self._undo.append(lambda owner=owner, name=name, original=original: setattr(
+                owner, name, original
+            ))  # fmt: skip
+
+    def unpatch(self) -> None:
+        for undo in reversed(self._undo):
+            undo()
+        self._undo.clear()
+
+    def report(self, records: int) -> None:
+        total = sum(self.count.values())
+        print(f"  database calls: {total / records:.2f} per record ({total} in all)")
+        for what, n in sorted(self.count.items(), key=lambda kv: -kv[1])[:25]:
+            print(f"    {n / records:6.2f}  {what}")
+
+
 # -- runs -------------------------------------------------------------------------------------
 
 
@@ -247,7 +302,13 @@ def _cache_ledger(store: Any) -> Any:
 
 
 async def run_pipeline(
-    url: str, spool: Path, count: int, stages: Stages | None, profile: str | None, batch: int
+    url: str,
+    spool: Path,
+    count: int,
+    stages: Stages | None,
+    profile: str | None,
+    batch: int,
+    trips: Trips | None = None,
 ) -> dict[str, Any]:
     from nexus.conversations.worker import ConversationLinker
     from nexus.recorder.follow import SpoolFollower
@@ -285,13 +346,19 @@ async def run_pipeline(
             profiler.start()
         if stages:
             stages._stack.clear()
+        if trips:
+            trips.count.clear()  # what opening the store asked is not the records' cost
         wall0, cpu0 = time.perf_counter(), time.process_time()
         await writer.run(stop)
         cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+        counted = dict(trips.count) if trips else {}
         if profiler:
             profiler.stop()
             Path(profile or "").write_text(profiler.output_text(unicode=True, show_all=False))
         pg = cpu_delta(pg0, await pg_backend_cpu(url))
+        if trips:  # not the checks below
+            trips.count.clear()
+            trips.count.update(counted)
         assert writer.stats.written == count, (writer.stats.written, count)
         stored = (await store.stats()).requests
         assert stored == count, (stored, count)
@@ -444,6 +511,9 @@ async def main() -> None:
     )
     parser.add_argument("--no-stages", action="store_true", help="no stage timers (pipeline)")
     parser.add_argument("--profile", help="write a pyinstrument text profile here (pipeline)")
+    parser.add_argument(
+        "--trips", action="store_true", help="count database calls per record, by statement"
+    )
     args = parser.parse_args()
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
     with tempfile.TemporaryDirectory() as tmp_name:
@@ -473,17 +543,22 @@ async def one_backend(args: argparse.Namespace, backend: str, tmp: Path, spool: 
     shutil.copytree(spool, copy)
     async with database(backend, tmp) as url:
         stages = None
+        trips = Trips() if args.trips and args.mode == "pipeline" else None
         if args.mode == "pipeline":
             if not args.no_stages:
                 stages = Stages()
                 stages.patch(STAGES)
+            if trips:
+                trips.patch(backend)
             try:
                 result = await run_pipeline(
-                    url, copy, args.records, stages, args.profile, args.batch
+                    url, copy, args.records, stages, args.profile, args.batch, trips
                 )
             finally:
                 if stages:
                     stages.unpatch()
+                if trips:
+                    trips.unpatch()
         elif args.rate:
             result = await run_paced(
                 url, tmp / backend / "paced", args.records, args.rate, args.priority
@@ -493,6 +568,8 @@ async def one_backend(args: argparse.Namespace, backend: str, tmp: Path, spool: 
         mode = f"{args.mode}, batch {args.batch}" if args.mode == "pipeline" else args.mode
         mode += f", {args.rate:g}/s, {args.priority}, {args.hogs} hogs" if args.rate else ""
         report(backend, mode, args.records, result, stages)
+        if trips:
+            trips.report(args.records)
 
 
 if __name__ == "__main__":

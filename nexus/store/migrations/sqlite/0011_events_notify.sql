@@ -1,0 +1,3 @@
+-- Postgres: a trigger on events sends NOTIFY nexus_events with each commit that adds events. SQLite
+-- has no other process to wake through the database (the recorder reports commits on its pipe), so
+-- nothing changes here; the file keeps both dialects' migrations in step.
