@@ -85,8 +85,8 @@ def test_ago(seconds: int, text: str) -> None:
 
 def test_the_tui_and_the_export_total_a_conversation_alike() -> None:
     # One sum (nexus.usage.totals): the TUI once left out unpriced calls that had failed.
+    from nexus.conversations.shape import build_view
     from nexus.export.figures import totals as export_totals
-    from nexus.export.tree import build_view
     from nexus.records import ConversationTree, TrafficClass, Usage
     from nexus.tui.shape import numbers as tui_numbers
     from tests.export.builders import make_summary

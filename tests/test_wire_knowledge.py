@@ -8,9 +8,8 @@ import dataclasses
 import pytest
 
 from nexus import wire
-from nexus.export.tree import build_view
+from nexus.conversations.shape import build_tree, build_view
 from nexus.records import BACKGROUND_CLASSES, ConversationTree, TrafficClass
-from nexus.tui.shape import build_tree
 from tests.export.builders import make_summary
 
 

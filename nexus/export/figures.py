@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from nexus import numbers
-from nexus.export.tree import ConversationView
+from nexus.conversations.shape import ConversationView
 from nexus.records import RequestSummary, Usage
 from nexus.usage.totals import totals as totals_of
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+from nexus.conversations.shape import ConversationView, branch_names, build_view, select_branch
 from nexus.errors import NexusError
 from nexus.export.har import write_har
 from nexus.export.html import write_html
@@ -25,7 +26,6 @@ from nexus.export.source import (
     load_conversation_summaries,
     with_conversation,
 )
-from nexus.export.tree import ConversationView, branch_names, build_view, select_branch
 from nexus.records import Page, RequestFilter, RequestSummary, StoredRequest
 
 WriteBytes = Callable[[bytes], object]

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from html import escape
 
 from nexus import __version__
+from nexus.conversations.shape import ConversationView, Thread
 from nexus.export.figures import (
     format_clock,
     format_cost,
@@ -26,7 +27,6 @@ from nexus.export.figures import (
 from nexus.export.scrub import scrub_text
 from nexus.export.source import ExportSource
 from nexus.export.transcript import Block, Message, fold
-from nexus.export.tree import ConversationView, Thread
 from nexus.export.walk import ThreadEnd, ThreadStart, TurnShown, thread_title, walk
 from nexus.records import RequestSummary, TrafficClass
 

@@ -15,11 +15,11 @@ from typing import Any
 
 import orjson
 
+from nexus.conversations.shape import ConversationView, Thread
 from nexus.export.figures import totals
 from nexus.export.scrub import scrub_text
 from nexus.export.source import ExportSource
 from nexus.export.transcript import Block, Message, TurnContent
-from nexus.export.tree import ConversationView, Thread
 from nexus.export.walk import ThreadEnd, ThreadStart, TurnShown, walk
 from nexus.records import RequestSummary, Usage
 

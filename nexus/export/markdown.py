@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from nexus.conversations.shape import ConversationView
 from nexus.export.figures import (
     format_clock,
     format_cost,
@@ -24,7 +25,6 @@ from nexus.export.figures import (
 from nexus.export.scrub import scrub_text
 from nexus.export.source import ExportSource
 from nexus.export.transcript import Block, Message, fold
-from nexus.export.tree import ConversationView
 from nexus.export.walk import ThreadEnd, ThreadStart, TurnShown, walk
 from nexus.records import TrafficClass
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from nexus.conversations.shape import ConversationView, Thread, Turn
 from nexus.export.source import ExportSource, fetch_request
 from nexus.export.transcript import TurnContent, match_agent_call, read_turn
-from nexus.export.tree import ConversationView, Thread, Turn
 
 
 @dataclass(frozen=True, slots=True)

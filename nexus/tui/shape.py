@@ -1,6 +1,6 @@
-"""One conversation's shape for the screen: the nested tree (branches, compactions and sub-agents
-under the request they grew from), and its numbers (turns, model time, tool-execution time, the
-person's reply time, tokens and cost by branch). Pure: a ``ConversationTree`` in, plain data out.
+"""One conversation's numbers for the screen: turns, model time, tool-execution time, the person's
+reply time, tokens and cost by branch, and what an analysis read. Pure: a ``ConversationTree`` in,
+plain data out. The tree itself is shaped by ``nexus.conversations.shape``.
 
 Gaps are read from summaries only: the time between a request's end and its child's start was spent
 running tools when the parent stopped for ``tool_use``, and waiting for the person otherwise.
@@ -9,82 +9,12 @@ running tools when the parent stopped for ``tool_use``, and waiting for the pers
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from typing import Any
 
-from nexus.records import (
-    BACKGROUND_CLASSES,
-    ConversationBranch,
-    ConversationTree,
-    RequestSummary,
-    TrafficClass,
-)
+from nexus.conversations.shape import branch_lineage
+from nexus.records import ConversationTree, RequestSummary
 from nexus.usage.totals import totals
-
-AGENT_CLASSES = frozenset(str(c) for c in set(TrafficClass) - BACKGROUND_CLASSES)
-
-
-@dataclass(slots=True)
-class TreeItem:
-    """A node of the drawn tree: a request, or a branch heading grouping a branch's requests."""
-
-    row: RequestSummary | None = None
-    branch: ConversationBranch | None = None
-    children: list[TreeItem] = field(default_factory=list)
-
-    @property
-    def size(self) -> int:
-        return 1 + sum(child.size for child in self.children)
-
-
-def build_tree(tree: ConversationTree, *, with_background: bool = True) -> list[TreeItem]:
-    """Top-level items: the main branch's requests in order; every other branch nested under the
-    request it forked from (a sub-task under the request whose response started it)."""
-    rows = [r for r in tree.nodes if with_background or not r.is_background]
-    by_id = {r.id: r for r in tree.nodes}
-    items = {r.id: TreeItem(row=r) for r in rows}
-    branches = {b.name: b for b in tree.branches}
-    members: dict[str, list[TreeItem]] = defaultdict(list)
-    loose: list[tuple[RequestSummary, TreeItem]] = []
-    for row in rows:
-        item = items[row.id]
-        if row.branch and row.branch in branches and not row.is_background:
-            members[row.branch].append(item)
-        else:
-            loose.append((row, item))
-
-    top: list[TreeItem] = []
-    roots = [
-        b for b in tree.branches if b.fork_request_id is None or b.fork_request_id not in by_id
-    ]
-    main = next((b for b in roots if b.name == "main"), roots[0] if roots else None)
-    for branch in tree.branches:
-        group = members.get(branch.name, [])
-        if branch is main or (branch in roots and not group):
-            top.extend(group)
-            continue
-        heading = TreeItem(branch=branch, children=group)
-        anchor = items.get(branch.fork_request_id or "")
-        if branch.kind == "task":
-            subtask = next((s for s in tree.subtasks if s.branch == branch.name), None)
-            anchor = items.get(subtask.subtask_of if subtask else "") or anchor
-        (anchor.children if anchor is not None else top).append(heading)
-    for row, item in loose:
-        # Background calls sit under the request they followed; unplaced rows at the top level.
-        parent = items.get(row.parent_request_id or "")
-        if parent is not None and parent is not item:
-            parent.children.append(item)
-        else:
-            top.append(item)
-    top.sort(key=_start)
-    return top
-
-
-def _start(item: TreeItem) -> tuple[int, str]:
-    if item.row is not None:
-        return (item.row.started_at_ms, item.row.id)
-    first = item.children[0].row if item.children and item.children[0].row else None
-    return (first.started_at_ms, first.id) if first else (0, "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,34 +125,6 @@ def gap_before(row: RequestSummary, by_id: dict[str, RequestSummary]) -> tuple[i
 def is_prompt(row: RequestSummary, by_id: dict[str, RequestSummary]) -> bool:
     """A main-agent turn a person typed: not one that only carries tool results back."""
     return str(row.traffic_class) == "turn" and not _answers_tool(row, by_id)
-
-
-def branch_lineage(tree: ConversationTree, name: str) -> list[str]:
-    """``name`` and the branches it grew from, back to a root (``main`` first): the whole story
-    that leads to that branch."""
-    by_name = {b.name: b for b in tree.branches}
-    branch_of = {r.id: r.branch or "main" for r in tree.nodes}
-    lineage: list[str] = []
-    current = by_name.get(name)
-    while current is not None and current.name not in lineage:
-        lineage.append(current.name)
-        parent = branch_of.get(current.fork_request_id or "")
-        current = by_name.get(parent) if parent else None
-    return lineage[::-1]
-
-
-def only_branches(tree: ConversationTree, names: set[str]) -> ConversationTree:
-    """``tree`` keeping the requests of the branches ``names`` (background calls with the request
-    they followed), for the branch filter."""
-    kept = {r.id for r in tree.nodes if not r.is_background and (r.branch or "main") in names}
-    nodes = [
-        r
-        for r in tree.nodes
-        if r.id in kept or (r.is_background and (r.parent_request_id or "") in kept)
-    ]
-    branches = [b for b in tree.branches if b.name in names]
-    subtasks = [s for s in tree.subtasks if s.branch in names]
-    return replace(tree, nodes=nodes, branches=branches, subtasks=subtasks)
 
 
 def _answers_tool(row: RequestSummary, by_id: dict[str, RequestSummary]) -> bool:

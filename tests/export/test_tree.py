@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from nexus.conversations.shape import build_view, select_branch
 from nexus.export.source import ConversationNotFound, load_conversation_summaries
-from nexus.export.tree import build_view, select_branch
 from nexus.records import TrafficClass
 from tests.export.builders import MemorySource, make_summary, scenario
 

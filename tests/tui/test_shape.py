@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from nexus.tui.shape import build_tree, numbers
+from nexus.conversations.shape import build_tree
+from nexus.tui.shape import numbers
 from tests.tui import data
 
 

@@ -17,13 +17,14 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Static, TabbedContent, TabPane
 
+from nexus.conversations.shape import branch_lineage, only_branches
 from nexus.errors import ApiError
 from nexus.records import ConversationTree, LiveEvent, RequestFilter
 from nexus.tui import cells
 from nexus.tui.links import DeepLink
 from nexus.tui.messages import AnalysisChanged, ConversationLoaded, LoadFailed
 from nexus.tui.screens.base import NexusScreen
-from nexus.tui.shape import analysis_basis, branch_lineage, is_prompt, numbers, only_branches
+from nexus.tui.shape import analysis_basis, is_prompt, numbers
 from nexus.tui.widgets.analysis_panel import AnalysisPanel
 from nexus.tui.widgets.cache_view import LATEST_BREAKS, cache_section
 from nexus.tui.widgets.conversation_tree import ConversationTreeView

@@ -25,6 +25,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from nexus.conversations.shape import TreeItem, build_tree
 from nexus.records import (
     ConversationBranch,
     ConversationSubtask,
@@ -33,7 +34,6 @@ from nexus.records import (
     is_error,
 )
 from nexus.tui import cells
-from nexus.tui.shape import TreeItem, build_tree
 
 _BRANCH_MARK = {"rewind": "⑂", "compaction": "⟲", "task": "⤷", "fork": "⑃", "main": "●"}
 INDENT = 3
