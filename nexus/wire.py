@@ -6,7 +6,7 @@ A request body is parsed once per record, in the recorder's ``derive``; every la
 it into blobs, search text, the linker's fingerprint) reads the same ``ParsedRequest`` from the
 record instead of parsing the ~200 KB body again. Stages that only have the bytes (a request read
 back from the store for a rebuild) call ``parse_request`` themselves. The sole owner of how a body
-is parsed and what its top-level fields mean; never raises on odd input: a body that is not a JSON
+is parsed, what its top-level fields mean and what a content block's kind is (``content_blocks``); never raises on odd input: a body that is not a JSON
 object parses to ``value=None`` and empty fields. Also the sole owner of how the
 ``<system-reminder>`` blocks Claude Code injects into user turns are removed: in one linear pass
 whatever the text (a regex ``<tag>.*?</tag>`` rescans from every unclosed opening tag: quadratic
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 
@@ -106,6 +106,92 @@ def is_reminder(text: str) -> bool:
 # -- content blocks -------------------------------------------------------------------------------
 # The tools whose tool_use spawns a sub-agent: ``Agent`` (current CLIs) and ``Task`` (older ones).
 AGENT_TOOLS = frozenset({"Agent", "Task"})
+
+BlockKind = Literal[
+    "text", "thinking", "redacted_thinking", "tool_use", "tool_result", "image", "document", "other"
+]
+_KINDS: dict[str, BlockKind] = {
+    "text": "text",
+    "thinking": "thinking",
+    "redacted_thinking": "redacted_thinking",
+    "tool_use": "tool_use",
+    "server_tool_use": "tool_use",  # a tool the API runs itself (web search): drawn as a call
+    "tool_result": "tool_result",
+    "image": "image",
+    "document": "document",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ContentBlock:
+    """One block of a message's ``content``, typed: what its kind means is read here once, and the
+    views (transcripts, the TUI's chat, the cache ledger's diff) only decide how it looks.
+
+    ``text`` is a text block's text or a thinking block's thinking (``""`` when absent); ``tool_id``
+    is a tool_use's id or the id a tool_result answers (None when absent); ``name`` and ``input``
+    are a tool_use's; ``content`` and ``is_error`` a tool_result's; ``raw`` is the block as sent
+    (an image's source, an unknown block's fields)."""
+
+    kind: BlockKind
+    type: str | None  # as sent: ``server_tool_use`` is kind ``tool_use``; None when not given
+    text: str = ""
+    tool_id: str | None = None
+    name: str | None = None
+    input: Any = None
+    content: Any = None
+    is_error: bool = False
+    raw: Any = None
+
+    @property
+    def is_reminder(self) -> bool:
+        return self.kind == "text" and is_reminder(self.text)
+
+    @property
+    def source(self) -> dict[str, Any]:
+        """An image's or a document's ``source`` (empty when it has none)."""
+        source = self.raw.get("source") if isinstance(self.raw, dict) else None
+        return source if isinstance(source, dict) else {}
+
+
+def content_blocks(content: Any) -> list[ContentBlock]:
+    """A message's ``content`` as typed blocks: a string is one text block, a list one block per
+    element (an element that is not an object is an ``other`` block); anything else, none."""
+    if isinstance(content, str):
+        return [ContentBlock("text", "text", text=content, raw=content)]
+    if not isinstance(content, list):
+        return []
+    return [_content_block(block) for block in content]
+
+
+def _content_block(block: object) -> ContentBlock:
+    if not isinstance(block, dict):
+        return ContentBlock("other", None, raw=block)
+    sent = block.get("type")
+    kind = _KINDS.get(sent, "other") if isinstance(sent, str) else "other"
+    type_ = None if sent is None else str(sent)
+    if kind == "text":
+        return ContentBlock(kind, type_, text=_str(block.get("text")), raw=block)
+    if kind == "thinking":
+        return ContentBlock(kind, type_, text=_str(block.get("thinking")), raw=block)
+    if kind == "tool_use":
+        return ContentBlock(
+            kind, type_, tool_id=_opt_str(block.get("id")), name=_opt_str(block.get("name")),
+            input=block.get("input"), raw=block,
+        )  # fmt: skip
+    if kind == "tool_result":
+        return ContentBlock(
+            kind, type_, tool_id=_opt_str(block.get("tool_use_id")), content=block.get("content"),
+            is_error=bool(block.get("is_error")), raw=block,
+        )  # fmt: skip
+    return ContentBlock(kind, type_, raw=block)
+
+
+def _str(value: object) -> str:
+    return "" if value is None else value if isinstance(value, str) else str(value)
+
+
+def _opt_str(value: object) -> str | None:
+    return None if value is None else _str(value)
 
 
 def text_blocks(content: Any) -> list[str]:

@@ -74,3 +74,34 @@ def test_reminders_and_texts() -> None:
     assert not wire.is_reminder("typed <system-reminder>")
     assert wire.text_blocks([{"type": "text", "text": "a"}, {"type": "tool_use"}]) == ["a"]
     assert wire.message_text("plain") == "plain"
+
+
+def test_content_blocks_type_each_block_once_for_every_view() -> None:
+    image = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "AA"}}
+    blocks = wire.content_blocks(
+        [
+            {"type": "text", "text": " <system-reminder>r</system-reminder>"},
+            {"type": "thinking", "thinking": "hmm"},
+            {"type": "redacted_thinking", "data": "x"},
+            {"type": "server_tool_use", "id": "s1", "name": "web_search", "input": {"q": "x"}},
+            {"type": "tool_result", "tool_use_id": "s1", "content": "found", "is_error": True},
+            image,
+            {"type": "search_result"},
+            "stray",
+        ]
+    )
+    assert [(b.kind, b.type) for b in blocks] == [
+        ("text", "text"), ("thinking", "thinking"), ("redacted_thinking", "redacted_thinking"),
+        ("tool_use", "server_tool_use"), ("tool_result", "tool_result"), ("image", "image"),
+        ("other", "search_result"), ("other", None),
+    ]  # fmt: skip
+    reminder, thinking, _, call, result, picture, _, stray = blocks
+    assert reminder.is_reminder and thinking.text == "hmm" and not thinking.is_reminder
+    assert (call.tool_id, call.name, call.input) == ("s1", "web_search", {"q": "x"})
+    assert (result.tool_id, result.content, result.is_error) == ("s1", "found", True)
+    assert picture.source["media_type"] == "image/png" and picture.raw is image
+    assert stray.raw == "stray" and stray.source == {}
+    assert [b.text for b in wire.content_blocks("plain")] == ["plain"]
+    assert wire.content_blocks(None) == [] and wire.content_blocks({"type": "text"}) == []
+    (bare,) = wire.content_blocks([{"type": "tool_use"}])
+    assert (bare.tool_id, bare.name) == (None, None)  # absent, not "None": the views pick a word

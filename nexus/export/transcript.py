@@ -1,6 +1,7 @@
 """One request read as a turn of a transcript: what was new in its input and what came back.
 
-This module owns parsing Anthropic Messages bodies for the human formats. A turn's input is every
+This module owns how the human formats show a request (what each block is comes from
+``nexus.wire.content_blocks``). A turn's input is every
 message after the last assistant message of the request (the history before it was shown by the
 earlier turns); its output is the assembled response message, or the error. Unknown block shapes
 become ``other`` blocks, never errors; a body that is not JSON becomes one ``other`` block.
@@ -14,7 +15,7 @@ from typing import Any, Literal
 import orjson
 
 from nexus.records import StoredRequest
-from nexus.wire import agent_tool_uses, tool_result_text
+from nexus.wire import ContentBlock, agent_tool_uses, content_blocks, tool_result_text
 
 BlockKind = Literal["text", "reminder", "thinking", "tool_use", "tool_result", "image", "other"]
 
@@ -91,12 +92,11 @@ def read_turn(record: StoredRequest) -> TurnContent:
 def _tool_names(messages: list[dict[str, Any]]) -> dict[str, str]:
     names: dict[str, str] = {}
     for m in messages:
-        content = m.get("content")
-        if m.get("role") != "assistant" or not isinstance(content, list):
+        if m.get("role") != "assistant" or not isinstance(m.get("content"), list):
             continue
-        for b in content:
-            if isinstance(b, dict) and b.get("type") == "tool_use":
-                names[str(b.get("id"))] = str(b.get("name", "tool"))
+        for b in content_blocks(m.get("content")):
+            if b.type == "tool_use":
+                names[str(b.tool_id)] = "tool" if b.name is None else b.name
     return names
 
 
@@ -113,10 +113,8 @@ def _system_text(system: object) -> str:
 def _message(m: dict[str, Any], names: dict[str, str]) -> Message:
     role = str(m.get("role", "user"))
     content = m.get("content")
-    if isinstance(content, str):
-        blocks: tuple[Block, ...] = (_text_block(content),)
-    elif isinstance(content, list):
-        blocks = tuple(_block(b, names) for b in content)
+    if isinstance(content, (str, list)):
+        blocks = tuple(_block(b, names) for b in content_blocks(content))
     else:
         blocks = (Block("other", _dump(content)),)
     if role == "system":
@@ -125,41 +123,25 @@ def _message(m: dict[str, Any], names: dict[str, str]) -> Message:
     return Message(role, blocks)
 
 
-def _text_block(text: str) -> Block:
-    if text.lstrip().startswith("<system-reminder>"):
-        return Block("reminder", text)
-    return Block("text", text)
-
-
-def _block(b: object, names: dict[str, str]) -> Block:
-    if not isinstance(b, dict):
-        return Block("other", _dump(b))
-    kind = b.get("type")
-    if kind == "text":
-        return _text_block(str(b.get("text", "")))
-    if kind == "thinking":
-        return Block("thinking", str(b.get("thinking", "")))
-    if kind == "redacted_thinking":
+def _block(b: ContentBlock, names: dict[str, str]) -> Block:
+    """How a transcript shows one block (what the block is, ``nexus.wire`` says)."""
+    if b.kind == "text":
+        return Block("reminder" if b.is_reminder else "text", b.text)
+    if b.kind == "thinking":
+        return Block("thinking", b.text)
+    if b.kind == "redacted_thinking":
         return Block("thinking", "[redacted thinking]")
-    if kind in ("tool_use", "server_tool_use"):
-        return Block(
-            "tool_use", _dump(b.get("input"), pretty=True), str(b.get("name")), b.get("id")
-        )
-    if kind == "tool_result":
-        tool_id = b.get("tool_use_id")
-        return Block(
-            "tool_result",
-            _result_text(b.get("content")),
-            names.get(str(tool_id)),
-            tool_id,
-            bool(b.get("is_error")),
-        )
-    if kind in ("image", "document"):
-        raw = b.get("source")
-        source: dict[str, Any] = raw if isinstance(raw, dict) else {}
-        media = source.get("media_type") or source.get("type") or "?"
-        return Block("image", f"[{kind}: {media}]")
-    return Block("other", _dump(b, pretty=True), str(kind))
+    if b.kind == "tool_use":
+        return Block("tool_use", _dump(b.input, pretty=True), str(b.name), b.tool_id)
+    if b.kind == "tool_result":
+        name = names.get(str(b.tool_id))
+        return Block("tool_result", _result_text(b.content), name, b.tool_id, b.is_error)
+    if b.kind in ("image", "document"):
+        media = b.source.get("media_type") or b.source.get("type") or "?"
+        return Block("image", f"[{b.kind}: {media}]")
+    if not isinstance(b.raw, dict):
+        return Block("other", _dump(b.raw))
+    return Block("other", _dump(b.raw, pretty=True), str(b.type))
 
 
 def _result_text(content: object) -> str:
@@ -188,7 +170,7 @@ def _output(message: bytes | None) -> tuple[Message | None, tuple[AgentCall, ...
     content = data.get("content")
     blocks = content if isinstance(content, list) else []
     calls = tuple(_agent_call(b) for b in agent_tool_uses(blocks))
-    return Message("assistant", tuple(_block(b, {}) for b in blocks)), calls
+    return Message("assistant", tuple(_block(b, {}) for b in content_blocks(blocks))), calls
 
 
 def _agent_call(b: dict[str, Any]) -> AgentCall:

@@ -1,5 +1,6 @@
 """A request body and its response as a chat: who said what, in order, with each tool call paired
-with its result. Pure: bytes in (the stored request body and assembled response), entries out.
+with its result. Pure: bytes in (the stored request body and assembled response), entries out;
+what each block is comes from ``nexus.wire.content_blocks``, how it looks is decided here.
 
 Thinking stays whole here (the view collapses it); images and documents are named, and image blocks
 (of a message or inside a tool result) are carried along for the view to draw.
@@ -15,6 +16,7 @@ from typing import Any
 import orjson
 
 from nexus.tui.cells import size_bytes
+from nexus.wire import ContentBlock, content_blocks
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +74,7 @@ Result = tuple[str, bool, tuple[dict[str, Any], ...]]
 def _images_in(value: Any) -> tuple[dict[str, Any], ...]:
     if not isinstance(value, list):
         return ()
-    return tuple(b for b in value if isinstance(b, dict) and b.get("type") == "image")
+    return tuple(b.raw for b in content_blocks(value) if b.kind == "image")
 
 
 def _tool_results(*documents: Any) -> dict[str, Result]:
@@ -84,14 +86,12 @@ def _tool_results(*documents: Any) -> dict[str, Result]:
             content = message.get("content") if isinstance(message, dict) else None
             if not isinstance(content, list):
                 continue
-            for block in content:
-                if isinstance(block, dict) and block.get("type") == "tool_result":
-                    tool_id = str(block.get("tool_use_id") or "")
-                    content = block.get("content")
-                    found[tool_id] = (
-                        _text_of(content),
-                        bool(block.get("is_error")),
-                        _images_in(content),
+            for block in content_blocks(content):
+                if block.kind == "tool_result":
+                    found[block.tool_id or ""] = (
+                        _text_of(block.content),
+                        block.is_error,
+                        _images_in(block.content),
                     )
     return found
 
@@ -103,9 +103,8 @@ def _tool_use_ids(body: Any, response: Any) -> set[str]:
         messages.append(response)
     for message in messages:
         content = message.get("content") if isinstance(message, dict) else None
-        for block in content if isinstance(content, list) else ():
-            if isinstance(block, dict) and block.get("type") in ("tool_use", "server_tool_use"):
-                ids.add(str(block.get("id") or ""))
+        if isinstance(content, list):
+            ids.update(b.tool_id or "" for b in content_blocks(content) if b.kind == "tool_use")
     return ids
 
 
@@ -122,8 +121,8 @@ def _message(
     if isinstance(content, str):
         return [Entry(_role_kind(role), content, role=role, turn=turn, is_response=is_response)]
     entries: list[Entry] = []
-    for block in content or ():
-        if not isinstance(block, dict):
+    for block in content_blocks(content):
+        if not isinstance(block.raw, dict):
             continue
         entry = _block(block, role, results, calls, turn, is_response)
         if entry is not None:
@@ -132,28 +131,28 @@ def _message(
 
 
 def _block(
-    block: dict[str, Any],
+    block: ContentBlock,
     role: str,
     results: dict[str, Result],
     calls: set[str],
     turn: int,
     is_response: bool,
 ) -> Entry | None:
-    kind = block.get("type")
+    """How the chat shows one block (what the block is, ``nexus.wire`` says)."""
+    kind = block.kind
     common = {"role": role, "turn": turn, "is_response": is_response}
     if kind == "text":
-        return Entry(_role_kind(role), str(block.get("text") or ""), **common)  # type: ignore[arg-type]
+        return Entry(_role_kind(role), block.text, **common)  # type: ignore[arg-type]
     if kind == "thinking":
-        return Entry("thinking", str(block.get("thinking") or ""), **common)  # type: ignore[arg-type]
+        return Entry("thinking", block.text, **common)  # type: ignore[arg-type]
     if kind == "redacted_thinking":
         return Entry("thinking", "(redacted thinking)", **common)  # type: ignore[arg-type]
-    if kind in ("tool_use", "server_tool_use"):
-        tool_id = str(block.get("id") or "")
-        result, is_error, images = results.get(tool_id, (None, False, ()))
-        tool_input = orjson.dumps(block.get("input"), option=orjson.OPT_INDENT_2).decode()
+    if kind == "tool_use":
+        result, is_error, images = results.get(block.tool_id or "", (None, False, ()))
+        tool_input = orjson.dumps(block.input, option=orjson.OPT_INDENT_2).decode()
         return Entry(
             "tool",
-            name=str(block.get("name") or "?"),
+            name=block.name or "?",
             tool_input=tool_input,
             result=result,
             is_error=is_error,
@@ -161,22 +160,22 @@ def _block(
             **common,  # type: ignore[arg-type]
         )
     if kind == "tool_result":
-        tool_id = str(block.get("tool_use_id") or "")
+        tool_id = block.tool_id or ""
         if tool_id in calls:
             return None  # shown under its tool_use
         # Its call is not in this body (an earlier, compacted part): show the result alone.
         return Entry(
             "tool",
             name=f"(result of {tool_id})",
-            result=_text_of(block.get("content")),
-            is_error=bool(block.get("is_error")),
-            images=_images_in(block.get("content")),
+            result=_text_of(block.content),
+            is_error=block.is_error,
+            images=_images_in(block.content),
             **common,  # type: ignore[arg-type]
         )
     if kind in ("image", "document"):
-        images = (block,) if kind == "image" else ()
-        return Entry("image", _media_name(block), name=kind, images=images, **common)  # type: ignore[arg-type]
-    return Entry("note", f"[{kind}]", **common)  # type: ignore[arg-type]
+        images = (block.raw,) if kind == "image" else ()
+        return Entry("image", _media_name(block.raw), name=kind, images=images, **common)  # type: ignore[arg-type]
+    return Entry("note", f"[{block.type}]", **common)  # type: ignore[arg-type]
 
 
 def _role_kind(role: str) -> str:
@@ -205,15 +204,16 @@ def _text_of(value: Any) -> str:
         return value
     if isinstance(value, list):
         parts: list[str] = []
-        for block in value:
-            if isinstance(block, dict):
-                if block.get("type") == "text":
-                    parts.append(str(block.get("text") or ""))
-                elif block.get("type") in ("image", "document"):
-                    parts.append(_media_name(block))
-                else:
-                    parts.append(f"[{block.get('type')}]")
-            elif isinstance(block, str):
-                parts.append(block)
+        for block in content_blocks(value):
+            if isinstance(block.raw, str):
+                parts.append(block.raw)
+            elif not isinstance(block.raw, dict):
+                continue
+            elif block.kind == "text":
+                parts.append(block.text)
+            elif block.kind in ("image", "document"):
+                parts.append(_media_name(block.raw))
+            else:
+                parts.append(f"[{block.type}]")
         return "\n".join(parts)
     return str(value)
