@@ -79,6 +79,7 @@ STAGES: list[tuple[str, str, str]] = [
     ("link prepare", "nexus.conversations.worker", "ConversationLinker._prepare_all"),
     ("cache ledger", "nexus.cache.ledger", "CacheLedger.after_linking"),
     ("cache print", "nexus.cache.ledger", "print_prompt"),
+    ("cache outline", "nexus.cache.ledger", "outline_prompt"),
 ]
 
 

@@ -1,10 +1,11 @@
 """The cache ledger as it runs: live right after linking, and as a rebuild over a whole store.
 
 For each linked request it finds the predecessor on the request's line of work (the store's
-``links``), compares the two prints (``prompt.py``), and writes a ``cache_breaks`` row when the
-request broke the cache (``detect``, ``explain``, ``price``). Live, a request's body is still parsed
-in memory (``RequestRecord.parsed_request``) and its predecessor's print is usually remembered from
-a moment ago; anything else is read back from the store and parsed once. A request that arrives
+``links``), compares the two outlines (``prompt.py``: segment count and breakpoints, read from the
+parsed body's keys), and only when that finds a break prints both (hashes, sizes) to explain it and
+writes a ``cache_breaks`` row (``detect``, ``explain``, ``price``). Live, a request's body is still
+parsed in memory (``RequestRecord.parsed_request``) and its predecessor's outline is usually
+remembered from a moment ago; anything else is read back from the store and parsed once. A request that arrives
 after a later one of its line (a spool replay, concurrent writers) also re-checks that later one,
 whose predecessor it now is, so live and ``rebuild_cache_ledger`` agree.
 """
@@ -14,12 +15,12 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
-from nexus.cache.detect import detect
+from nexus.cache.detect import detect, needs_sizes
 from nexus.cache.explain import describe, find_cause
 from nexus.cache.price import excess_cost_usd_micros
-from nexus.cache.prompt import PromptPrint, print_prompt
+from nexus.cache.prompt import PromptOutline, PromptPrint, outline_prompt, print_prompt
 from nexus.records import (
     Link,
     RequestFilter,
@@ -30,7 +31,7 @@ from nexus.records import (
 )
 from nexus.store.base import CacheLedgerStore, LedgerRow, Position
 from nexus.usage.prices import PriceBook, builtin_price_book
-from nexus.wire import ParsedRequest, parse_request, parsed_body
+from nexus.wire import ParsedRequest, parsed_body
 
 ProgressFn = Callable[[int, int], None]  # (requests done, requests in all)
 _Line = tuple[str, str, str | None]  # conversation, branch, agent
@@ -101,15 +102,16 @@ def _line(r: _Request) -> _Line:
 
 
 class CacheLedger:
-    """Computes and writes ledger rows; keeps the prints of recent requests (``memory`` of them)."""
+    """Computes and writes ledger rows; keeps the outlines of recent requests (``memory`` of
+    them: a few hundred bytes each, no content)."""
 
     def __init__(
-        self, store: LedgerStore, book: PriceBook | None = None, *, memory: int = 256
+        self, store: LedgerStore, book: PriceBook | None = None, *, memory: int = 4096
     ) -> None:
         self.store = store
         self.book = book or builtin_price_book()
         self.memory = memory
-        self._prints: OrderedDict[str, PromptPrint] = OrderedDict()
+        self._outlines: OrderedDict[str, PromptOutline] = OrderedDict()
         # The newest request of each line this process has seen, and that line's latest 2xx one:
         # live records arrive in order, so the next one's predecessor is known without a query.
         # Only where one process owns the store (SQLite): on Postgres other replicas write too.
@@ -182,21 +184,36 @@ class CacheLedger:
     async def _judge(self, r: _Request, predecessor_id: str | None) -> LedgerRow | None:
         if not r.is_on_a_line or r.status is None or not 200 <= r.status < 300:
             return None
-        r_print = self._print_of(r)
+        r_outline = self._outline_of(r)
         if predecessor_id == _UNKNOWN:
             predecessor_id, _ = await self._neighbours(r)
         if predecessor_id is None:
             return None
-        p_print = await self._stored_print(predecessor_id)
-        if p_print is None:
+        p_outline = self._outlines.get(predecessor_id)
+        p_print: PromptPrint | None = None
+        p_body: ParsedRequest | None = None
+        if p_outline is None or (p_outline.breakpoints and needs_sizes(p_outline, r_outline)):
+            p_body, p_print = await self._stored_print(predecessor_id)
+            if p_print is None:
+                return None
+            p_outline = p_print.outline
+            self._remember(p_outline)
+        if not p_outline.breakpoints:  # P left no cache entry: nothing R could have read
             return None
-        miss = detect(p_print, r_print)
+        miss = detect(p_outline, r_outline, p_print)
         if miss is None:
             return None
+        if p_print is None:  # a break (rare): now the two prints, to say why
+            p_body, p_print = await self._stored_print(predecessor_id)
+            if p_print is None:
+                return None
+        r_parsed = self._parsed(r)
+        r_print = print_prompt(r.id, r_parsed, started_at_ms=r.started_at_ms,
+                               ended_at_ms=r.ended_at_ms, usage=r.usage)  # fmt: skip
         finding = find_cause(p_print, r_print, miss)
         detail = finding.detail
         if finding.needs_texts:
-            detail = describe(finding, await self._body_of(predecessor_id), self._parsed(r).value)
+            detail = describe(finding, p_body.value if p_body else None, r_parsed.value)
         return LedgerRow(
             request_id=r.id,
             predecessor_id=predecessor_id,
@@ -246,27 +263,34 @@ class CacheLedger:
     def _parsed(self, r: _Request) -> ParsedRequest:
         return parsed_body(r.body, r.parsed)
 
-    def _print_of(self, r: _Request) -> PromptPrint:
-        known = self._prints.get(r.id)
+    def _outline_of(self, r: _Request) -> PromptOutline:
+        known = self._outlines.get(r.id)
         if known is not None:
-            self._prints.move_to_end(r.id)
+            self._outlines.move_to_end(r.id)
             return known
-        made = print_prompt(
+        made = outline_prompt(
             r.id, self._parsed(r), started_at_ms=r.started_at_ms, ended_at_ms=r.ended_at_ms,
             usage=r.usage,
         )  # fmt: skip
-        self._prints[r.id] = made
-        while len(self._prints) > self.memory:
-            self._prints.popitem(last=False)
+        self._remember(made)
         return made
 
-    async def _stored_print(self, request_id: str) -> PromptPrint | None:
-        known = self._prints.get(request_id)
-        if known is not None:
-            return known
-        stored = await self.store.get_request(request_id)
-        return None if stored is None else self._print_of(_Request.of_stored(stored))
+    def _remember(self, outline: PromptOutline) -> None:
+        self._outlines[outline.request_id] = outline
+        self._outlines.move_to_end(outline.request_id)
+        while len(self._outlines) > self.memory:
+            self._outlines.popitem(last=False)
 
-    async def _body_of(self, request_id: str) -> dict[str, Any] | None:
+    async def _stored_print(
+        self, request_id: str
+    ) -> tuple[ParsedRequest | None, PromptPrint | None]:
+        """A stored request's parsed body and print (read back: P of a break, or one not
+        remembered)."""
         stored = await self.store.get_request(request_id)
-        return None if stored is None else parse_request(stored.request_body).value
+        if stored is None:
+            return None, None
+        r = _Request.of_stored(stored)
+        parsed = self._parsed(r)
+        made = print_prompt(r.id, parsed, started_at_ms=r.started_at_ms,
+                            ended_at_ms=r.ended_at_ms, usage=r.usage)  # fmt: skip
+        return parsed, made
