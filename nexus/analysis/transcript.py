@@ -16,7 +16,7 @@ from typing import Any, Literal
 import orjson
 
 from nexus.analysis.redact import redact_text
-from nexus.wire import strip_reminders, tool_result_text
+from nexus.wire import ContentBlock, content_blocks, strip_reminders, tool_result_text
 
 Role = Literal["user", "model"]
 CHARS_PER_TOKEN = 3  # conservative for code and JSON-heavy text, so the estimate rarely undershoots
@@ -125,28 +125,24 @@ def _first_text(history: list[dict[str, Any]]) -> str:
 
 def _message_turn(message: dict[str, Any]) -> Turn | None:
     role: Role = "model" if message.get("role") == "assistant" else "user"
-    content = message.get("content")
-    blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content
-    if not isinstance(blocks, list):
-        return None
-    parts = [p for p in (_block_text(b) for b in blocks if isinstance(b, dict)) if p]
+    parts = [p for p in map(_block_text, content_blocks(message.get("content"))) if p]
     if not parts:
         return None
     return Turn(role, redact_text("\n\n".join(parts)))
 
 
-def _block_text(block: dict[str, Any]) -> str:
-    kind = block.get("type")
-    if kind == "text":
-        return strip_reminders(str(block.get("text") or "")).strip()
-    if kind == "tool_use":
-        return f"[tool call {block.get('name', '?')}: {_summarise_input(block.get('input'))}]"
-    if kind == "tool_result":
-        label = "tool error" if block.get("is_error") else "tool result"
-        text = _one_line(tool_result_text(block.get("content"), " "))
+def _block_text(block: ContentBlock) -> str:
+    if block.kind == "text":
+        return strip_reminders(block.text).strip()
+    if block.type == "tool_use":  # a server tool's call (web search) is left out, as thinking is
+        name = "?" if block.name is None else block.name
+        return f"[tool call {name}: {_summarise_input(block.input)}]"
+    if block.kind == "tool_result":
+        label = "tool error" if block.is_error else "tool result"
+        text = _one_line(tool_result_text(block.content, " "))
         return f"[{label}: {_shorten(text, TOOL_RESULT_CHARS)}]"
-    if kind in ("image", "document"):
-        return f"[{kind}]"
+    if block.kind in ("image", "document"):
+        return f"[{block.kind}]"
     return ""  # thinking, redacted_thinking and unknown blocks say nothing the analysis needs
 
 

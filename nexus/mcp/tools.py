@@ -23,7 +23,14 @@ from nexus.mcp.caller import Caller
 from nexus.records import ConversationSummary, RequestFilter, RequestSummary, now_ms
 from nexus.redact import redact_text
 from nexus.usage.report import usage_report_json, windows_json, windows_report
-from nexus.wire import parse_object, parse_request, strip_reminders, tool_result_text
+from nexus.wire import (
+    ContentBlock,
+    content_blocks,
+    parse_object,
+    parse_request,
+    strip_reminders,
+    tool_result_text,
+)
 
 MAX_RESULTS = 25
 DEFAULT_RESULTS = 10
@@ -284,14 +291,7 @@ def _message_line(message: Any) -> str:
     if not isinstance(message, dict):
         return ""
     role = message.get("role")
-    content = message.get("content")
-    parts: list[str] = []
-    if isinstance(content, str):
-        parts.append(strip_reminders(content).strip())
-    elif isinstance(content, list):
-        for block in content:
-            parts.append(_block_text(block))
-    text = " ".join(p for p in parts if p)
+    text = " ".join(p for p in map(_block_text, content_blocks(message.get("content"))) if p)
     if not text:
         return ""
     if len(text) > MAX_MESSAGE_CHARS:
@@ -299,20 +299,17 @@ def _message_line(message: Any) -> str:
     return f"{role}: {text}"
 
 
-def _block_text(block: Any) -> str:
-    if not isinstance(block, dict):
-        return ""
-    kind = block.get("type")
-    if kind == "text" and isinstance(block.get("text"), str):
-        return strip_reminders(block["text"]).strip()
-    if kind == "tool_use":
+def _block_text(block: ContentBlock) -> str:
+    if block.kind == "text":
+        return strip_reminders(block.text).strip()
+    if block.type == "tool_use":
         try:
-            args = orjson.dumps(block.get("input")).decode()
+            args = orjson.dumps(block.input).decode()
         except orjson.JSONEncodeError:
             args = ""
-        return f"[tool {block.get('name', '?')}: {_short(args)}]"
-    if kind == "tool_result":
-        return f"[tool result: {_short(tool_result_text(block.get('content'), ' '))}]"
+        return f"[tool {'?' if block.name is None else block.name}: {_short(args)}]"
+    if block.kind == "tool_result":
+        return f"[tool result: {_short(tool_result_text(block.content, ' '))}]"
     return ""
 
 
