@@ -214,3 +214,14 @@ async def test_window_forecasts_are_typed_from_api_windows(served: tuple[Api, Li
         forecast.burn_per_hour is not None and abs(forecast.burn_per_hour - 0.6 / (59 / 60)) < 0.01
     )
     assert forecast.is_full_before_reset
+
+
+async def test_certificates_are_verified_for_https_and_no_tls_is_set_up_for_plain_http() -> None:
+    import ssl
+
+    for url, verifies in (("https://team-host:3001", True), ("HTTPS://team-host", True),
+                          ("http://127.0.0.1:3001", False)):  # fmt: skip
+        async with NexusClient(url) as client:
+            pool = client._http._transport._pool  # type: ignore[attr-defined]
+            context: ssl.SSLContext = pool._ssl_context
+            assert (context.verify_mode == ssl.CERT_REQUIRED) is verifies, url

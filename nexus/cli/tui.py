@@ -70,9 +70,6 @@ def tui(
 async def _run(settings: Settings, url: str, tz: tzinfo | None, start: DeepLink) -> int:
     from nexus.client import NexusClient
     from nexus.tui.app import make_app
-    from nexus.tui.images import probe_terminal
-
-    probe_terminal()  # before Textual owns the terminal: which graphics it can draw
 
     async with NexusClient(url, api_key=settings.api_key) as client:
         app = make_app(settings, client, tz=tz, start=start)

@@ -27,7 +27,6 @@ from nexus.records import LiveEvent, now_ms
 from nexus.tui.feed import ConnectionState, Link, LiveFeed, is_refusal, refusal_text
 from nexus.tui.links import DeepLink
 from nexus.tui.messages import FeedReady
-from nexus.tui.screens.conversations import ConversationsScreen
 from nexus.tui.screens.live import LiveScreen
 
 if TYPE_CHECKING:
@@ -46,7 +45,7 @@ class NexusApp(App[None]):
     ]
     MODES: ClassVar[dict[str, str | Callable[[], Screen[None]]]] = {
         "live": LiveScreen,
-        "conversations": ConversationsScreen,
+        "conversations": lambda: _conversations_screen(),
         "usage": lambda: _usage_screen(),
         "prompts": lambda: _prompts_screen(),  # from the command palette: "Prompts"
     }
@@ -235,7 +234,14 @@ class NexusApp(App[None]):
         )
 
 
-# Imported when first shown: the chart library alone costs a tenth of a cold start.
+# Imported when first shown: only Live is on the first frame (the chart library alone cost a tenth
+# of a cold start).
+def _conversations_screen() -> Screen[None]:
+    from nexus.tui.screens.conversations import ConversationsScreen
+
+    return ConversationsScreen()
+
+
 def _usage_screen() -> Screen[None]:
     from nexus.tui.screens.usage import UsageScreen
 

@@ -3,8 +3,10 @@ result) decoded and drawn with ``textual-image`` — Kitty's graphics protocol o
 terminal supports them, coloured half-blocks elsewhere — under a line naming its type, pixel size
 and bytes. Past ``MAX_IMAGE_BYTES`` (or when it does not decode) only that line is drawn.
 
-``textual_image`` asks the terminal what it supports when first imported, which cannot work once
-Textual owns the terminal: ``nexus tui`` calls ``probe_terminal()`` before the app starts. Inside
+``textual_image`` asks the terminal what it supports when first imported (up to three queries
+with a 0.1 s timeout each), which cannot work while Textual owns the terminal. Asking at start
+cost every ``nexus tui`` up to 0.3 s before its first frame, so ``learn_graphics(app)`` asks on
+first need instead (the first ``v`` of a session), with the app suspended for that moment. Inside
 a log of lines (the chat) an image is drawn as half-blocks (``HalfBlocks``, here: a log keeps
 lines, not graphics); ``image_widget`` gives the widget that uses the terminal's best protocol
 (the full-size view, ``v`` on the request screen).
@@ -15,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +28,7 @@ from nexus.tui import cells
 
 if TYPE_CHECKING:
     from PIL.Image import Image as PILImage
+    from textual.app import App
     from textual.widget import Widget
 
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
@@ -86,20 +90,49 @@ def picture_view(
 
 
 def image_widget(pic: Picture) -> Widget:
-    """The image as a widget drawn with the terminal's best protocol (Kitty, Sixel, half-blocks)."""
-    from textual_image.widget import Image as BestImage
+    """The image as a widget drawn with the terminal's best protocol (Kitty, Sixel, half-blocks)
+    once ``learn_graphics`` has run; our own half-blocks before, or when the library failed."""
+    if _graphics.loaded and pic.image is not None:
+        from textual_image.widget import Image as BestImage
 
-    return BestImage(pic.image)
+        return BestImage(pic.image)
+    from textual.widgets import Static
+
+    return Static(picture_view(pic, width=pic.width, indent=""))
 
 
-def probe_terminal() -> None:
-    """Let ``textual_image`` ask the terminal which graphics it supports (before Textual starts;
-    a terminal that does not answer costs its short timeout). Without the library, images are
-    named but not drawn."""
+class _Graphics:
+    asked = False  # textual_image has been imported (and so has asked the terminal), or tried
+    loaded = False
+
+
+_graphics = _Graphics()
+
+
+def learn_graphics(app: App[object]) -> None:
+    """Let ``textual_image`` ask the terminal which graphics it supports, once per process: with
+    the app suspended (the terminal back to normal for the moment of the queries) where the
+    driver can suspend, else directly (a headless app has no terminal to ask)."""
+    if _graphics.asked:
+        return
+    _graphics.asked = True
+    # A terminal that does not answer makes it log a warning with a traceback: not for the screen.
+    logging.getLogger("textual_image").setLevel(logging.ERROR)
+    from textual.app import SuspendNotSupported
+
+    try:
+        with app.suspend():
+            _graphics.loaded = _import_graphics()
+    except SuspendNotSupported:
+        _graphics.loaded = _import_graphics()
+
+
+def _import_graphics() -> bool:
     try:
         import textual_image.widget  # noqa: F401 - imported for its terminal query
-    except ImportError:
-        pass
+    except Exception:  # not installed, or a terminal it cannot handle (e.g. 0 columns)
+        return False
+    return True
 
 
 class HalfBlocks:

@@ -4,15 +4,22 @@ in a log) under a line with their type, pixel size and bytes; past 10 MB, or bro
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
+import subprocess
+import sys
+from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
 import orjson
 import pytest
 from PIL import Image
+from rich.console import Console
+from textual.widgets import Static
 
 from nexus.records import StoredRequest
+from nexus.tui import images
 from nexus.tui.images import MAX_IMAGE_BYTES, picture
 from nexus.tui.screens.image_view import ImageScreen
 from nexus.tui.screens.request import RequestScreen
@@ -100,3 +107,56 @@ async def test_v_shows_the_images_at_full_size_one_at_a_time() -> None:
         await pilot.press("escape")
         await settle(pilot, app)
         assert isinstance(app.screen, RequestScreen)
+
+
+class SuspendingApp:
+    """Records whether the terminal was handed back (suspended) while the graphics were asked."""
+
+    def __init__(self) -> None:
+        self.suspended = False
+
+    @contextlib.contextmanager
+    def suspend(self) -> Iterator[None]:
+        self.suspended = True
+        try:
+            yield
+        finally:
+            self.suspended = False
+
+
+def test_the_terminal_is_asked_for_its_graphics_once_on_first_need_with_the_app_suspended(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(images, "_graphics", images._Graphics())
+    app = SuspendingApp()
+    asked: list[bool] = []
+
+    def ask() -> bool:
+        asked.append(app.suspended)
+        return False  # as when the library cannot load: our own half-blocks draw the image
+
+    monkeypatch.setattr(images, "_import_graphics", ask)
+    images.learn_graphics(app)  # type: ignore[arg-type]
+    images.learn_graphics(app)  # type: ignore[arg-type]
+    assert asked == [True]
+    pic = picture(image_block(png(6, 4)))
+    assert pic is not None
+    widget = images.image_widget(pic)
+    assert isinstance(widget, Static)
+    console = Console(width=40, record=True, file=io.StringIO())
+    console.print(widget.content)
+    assert console.export_text().count("▀") == 6 * 2  # 6 cells across, 4 pixels = 2 rows
+
+
+def test_starting_the_tui_loads_no_image_chart_or_other_view_code() -> None:
+    """What the first frame does not need stays out of a cold start (docs/tui.md, Measured), and
+    nothing asks the terminal anything before Textual owns it."""
+    code = (
+        "import sys, nexus.cli.tui, nexus.client, nexus.tui.app;"
+        "late = {'textual_image', 'PIL', 'plotext', 'textual_plotext',"
+        " 'nexus.tui.screens.conversations', 'nexus.tui.screens.request',"
+        " 'nexus.tui.screens.usage'} & set(sys.modules);"
+        "print(sorted(late))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from textual.containers import VerticalScroll
 from textual.widgets import TabbedContent
 
 from nexus.tui.app import NexusApp
@@ -124,3 +125,27 @@ def test_the_head_names_the_person_whose_key_made_the_call() -> None:
     assert "by alice@team.example" in head_text(named, app).plain  # type: ignore[arg-type]
     shared = data.stored(data.summary(3))
     assert " by " not in head_text(shared, app).plain  # type: ignore[arg-type]
+
+
+async def test_the_usage_tab_scrolls_with_the_keyboard_at_80x24(app: NexusApp) -> None:
+    """At 80×24 the Usage & timing table is taller than its tab: the keys that scroll a page must
+    reach it as soon as the tab is chosen with its key."""
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_request(pilot, app, data.rid(7))
+        await pilot.press("u")
+        await pilot.pause()
+        body = screen.query_one("#timing-body").parent
+        assert isinstance(body, VerticalScroll)
+        assert body.max_scroll_y > 0  # it does overflow here
+        await pilot.press("down")
+        await pilot.pause()
+        assert body.scroll_y == 1
+        await pilot.press("end")
+        await pilot.pause()
+        assert body.scroll_y == body.max_scroll_y  # the last rows can be read
+        await pilot.press("home")
+        await pilot.pause()
+        assert body.scroll_y == 0
+        await pilot.press("h")  # the same for the headers
+        await pilot.pause()
+        assert app.focused is screen.query_one("#headers-body").parent

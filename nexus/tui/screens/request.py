@@ -193,7 +193,7 @@ class RequestScreen(NexusScreen):
 
     def action_images(self) -> None:
         """The request's images at full size, in the terminal's best graphics."""
-        from nexus.tui.images import picture
+        from nexus.tui.images import learn_graphics, picture
         from nexus.tui.screens.image_view import ImageScreen
 
         log = self.query_one("#chat-log", ChatLog)
@@ -202,6 +202,7 @@ class RequestScreen(NexusScreen):
         if not drawable:
             self.notify("no image in this request that can be drawn", timeout=3)
             return
+        learn_graphics(self.app)
         self.app.push_screen(ImageScreen(drawable))
 
     def action_copy_curl(self) -> None:
@@ -266,11 +267,14 @@ class RequestScreen(NexusScreen):
         active = self.query_one(TabbedContent).active
         if active == "wire" and self._wire_for != self.request_id:
             self.load_wire(self.request_id)
-        widget = {"chat": "#chat-log", "response": "#response-log", "raw": "#raw-request"}.get(
-            active
-        )
-        if widget:
-            self.query_one(widget).focus()
+        # The tab's content takes the keys, so arrows and page keys scroll what is shown (the
+        # Usage and Headers tabs overflow at 80×24): its first focusable widget (a log, a tree,
+        # or the scroll area holding a table).
+        pane = self.query_one(TabbedContent).get_pane(active)
+        for widget in pane.query("*"):
+            if widget.focusable:
+                widget.focus()
+                break
 
 
 def _document(stored: StoredRequest) -> Any:
