@@ -15,10 +15,11 @@ from typing import Any
 
 import orjson
 
+from nexus import numbers
 from nexus.cache.detect import TTL_1H_MS, Miss
 from nexus.cache.prompt import PromptPrint, Segment, tool_name
 from nexus.records import CacheCause
-from nexus.wire import REMINDER_OPEN, strip_reminders, tool_result_text
+from nexus.wire import REMINDER_OPEN, content_blocks, strip_reminders, tool_result_text
 
 LOOKBACK_BLOCKS = 20  # the API looks for an entry at most this many blocks before a breakpoint
 _SNIPPET = 60
@@ -51,7 +52,7 @@ def find_cause(p: PromptPrint, r: PromptPrint, miss: Miss) -> Finding:
         life = "1 h" if miss.expected.ttl_ms == TTL_1H_MS else "5 min"
         return Finding(
             CacheCause.TTL_EXPIRED,
-            f"idle {_duration(gap)} after the previous request (cache lifetime {life})",
+            f"idle {numbers.duration(gap)} after the previous request (cache lifetime {life})",
         )
     first = _first_difference(p.segments, r.segments, end)
     kinds = {s.kind for s in (_at(p.segments, first), _at(r.segments, first)) if s is not None}
@@ -240,29 +241,12 @@ def _messages(body: dict[str, Any]) -> list[Any]:
 
 def _message_text(message: Any) -> str:
     content = message.get("content") if isinstance(message, dict) else message
-    if isinstance(content, str):
-        return content
-    if not isinstance(content, list):
-        return ""
     parts = []
-    for block in content:
-        if not isinstance(block, dict):
-            continue
-        if isinstance(block.get("text"), str):
-            parts.append(block["text"])
-        elif isinstance(block.get("thinking"), str):
-            parts.append(block["thinking"])
-        elif block.get("type") == "tool_result":
-            parts.append(tool_result_text(block.get("content")))
-        elif block.get("type") == "tool_use":
-            parts.append(orjson.dumps(block.get("input")).decode())
+    for block in content_blocks(content):
+        if block.kind in ("text", "thinking"):
+            parts.append(block.text)
+        elif block.kind == "tool_result":
+            parts.append(tool_result_text(block.content))
+        elif block.type == "tool_use":
+            parts.append(orjson.dumps(block.input).decode())
     return "\n".join(parts)
-
-
-def _duration(ms: int) -> str:
-    seconds = ms // 1000
-    if seconds >= 3600:
-        return f"{seconds // 3600} h {seconds % 3600 // 60} min"
-    if seconds >= 60:
-        return f"{seconds // 60} min {seconds % 60} s"
-    return f"{seconds} s"

@@ -37,7 +37,7 @@ async def test_the_analysis_input_names_each_break_with_its_cause_and_cost(
     assert done is not None and done.state is JobState.DONE, done and done.error
     last = fake_gemini.calls[0].json["contents"][-1]["parts"][0]["text"]
     assert "broke the prompt cache 1 times, costing $0.06" in last
-    assert f"request {chat.records[2].id}: TTL expired (idle 10 min 0 s" in last
+    assert f"request {chat.records[2].id}: TTL expired (idle 10m00s" in last
     assert "10,500 tokens written again, $0.06" in last
     assert last.index("broke the prompt cache") < last.index("Analyse it now")  # the ask ends it
 
