@@ -11,7 +11,8 @@ streamed reply (the fake upstream's SSE encoder), then stored by the recorder's 
 ``Writer`` reading the spool back, deriving, cutting, compressing, inserting, indexing for search and
 linking, as ``python -m nexus.recorder`` wires it.
 
-``--mode pipeline`` (default) runs that pipeline in this process and times each stage with
+``--mode pipeline`` (default) runs that pipeline in this process (on uvloop, as the child does;
+``--trips`` counts its database calls by statement) and times each stage with
 ``time.process_time`` (CPU, not wall: the machine is shared, and CPU per record barely moves with
 other load). Stage timers nest; each stage reports its own time without the stages inside it.
 ``--mode process`` starts ``python -m nexus.recorder`` on the filled spool and reads the child's CPU
@@ -574,4 +575,9 @@ async def one_backend(args: argparse.Namespace, backend: str, tmp: Path, spool: 
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    try:  # the recorder child runs on uvloop: its socket writes to Postgres cost less than asyncio's
+        import uvloop
+    except ImportError:
+        asyncio.run(main())
+    else:
+        uvloop.run(main())

@@ -8,7 +8,10 @@ writes the index (on Postgres the transaction holds the linkers' advisory lock).
   before P" too: it is that node when it lies before P, and there is none otherwise;
 - conversation summaries: read once, written once at the end (``flush``) however many turns of
   the batch change them;
-- which requests had no node when the pass began: their first ``put_node`` replaces nothing.
+- which requests had no node when the pass began: their first ``put_node`` replaces nothing;
+- the newest position in the index (read once, raised by each ``put_node``; a deletion leaves it an
+  upper bound): a request placed after every node has nobody later to re-link (``nothing_after``),
+  which is every request of a recorder following live traffic.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ class RunIndex:
         self._summaries: dict[str, ConversationSummary | None] = {}
         self._dirty: set[str] = set()
         self._new: set[str] = set()  # requests without a node yet
+        self._newest: Position | None = None  # no node lies after it (None: the index is empty)
+        self._newest_read = False
 
     def __getattr__(self, name: str) -> Any:  # every other lookup goes to the store
         return getattr(self.ix, name)
@@ -58,12 +63,21 @@ class RunIndex:
             return first
         return None
 
+    async def nothing_after(self, position: Position) -> bool:
+        """Whether no node of the index lies after ``position``."""
+        if not self._newest_read:
+            self._newest = await self.ix.newest_position()
+            self._newest_read = True
+        return self._newest is None or self._newest <= position
+
     async def put_node(
         self, node: LinkNode, keys: Sequence[LinkKey], *, is_new: bool = False
     ) -> None:
         is_new = is_new or node.request_id in self._new
         self._new.discard(node.request_id)
         await self.ix.put_node(node, keys, is_new=is_new)
+        if self._newest_read and (self._newest is None or node.position > self._newest):
+            self._newest = node.position
         if node.session_id is None:
             return
         key = (node.scope, node.session_id)

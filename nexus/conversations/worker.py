@@ -27,7 +27,7 @@ from nexus.conversations.run_index import RunIndex
 from nexus.conversations.summary import add_request, compute
 from nexus.conversations.view import Prepared, RequestView, prepare
 from nexus.records import Link, LinkNode, RequestRecord, RequestSummary, StoredRequest
-from nexus.store.base import ConversationStore, LinkIndex, Position
+from nexus.store.base import ConversationStore, Position
 
 _A = TypeVar("_A")
 _R = TypeVar("_R")
@@ -114,7 +114,7 @@ class ConversationLinker:
 class _Run:
     """One linking pass inside one index transaction."""
 
-    def __init__(self, index: LinkIndex, store: LinkingStore, cpu: _Cpu) -> None:
+    def __init__(self, index: RunIndex, store: LinkingStore, cpu: _Cpu) -> None:
         self.ix = index
         self.store = store
         self.cpu = cpu
@@ -174,6 +174,8 @@ class _Run:
         if node.edge == "background" or node.conversation_id is None:
             return
         pos = node.position
+        if await self.ix.nothing_after(pos):  # the newest request: nobody later to re-link
+            return
         last = await self.ix.last_position(node.conversation_id, exclude=node.request_id)
         if last is not None and last > pos:
             await self._expand(node.conversation_id, pos)

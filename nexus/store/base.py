@@ -430,6 +430,9 @@ class LinkIndex(Protocol):
 
     async def get_nodes(self, request_ids: Sequence[str]) -> list[LinkNode]: ...
 
+    async def newest_position(self) -> Position | None:
+        """The position of the newest node of the whole index (None: the index is empty)."""
+
     async def last_position(self, conversation_id: str, exclude: str) -> Position | None:
         """The latest non-background node of a conversation other than ``exclude``."""
 

@@ -128,6 +128,9 @@ class SqlLinkIndex:
         self.q = q
         self.dialect = dialect
         self._requests = requests  # links are published through the requests area
+        # has_continuation(node, before) of the nodes the last key lookup found, as that lookup
+        # read it (``continued``); true until the next write.
+        self._continued: dict[tuple[str, Position], bool] = {}
 
     async def find_keys(
         self,
@@ -148,6 +151,9 @@ class SqlLinkIndex:
              "keys": self.dialect.array(keys), "limit": limit,
              "since_ms": _SINCE_ALL if since_ms is None else since_ms},
         )  # fmt: skip
+        if before is not None:
+            for r in rows:
+                self._continued[(r["node_request_id"], before)] = bool(r["continued"])
         return [_hit(r) for r in rows]
 
     async def find_unclaimed_tasks(
@@ -176,6 +182,9 @@ class SqlLinkIndex:
         )
 
     async def has_continuation(self, parent_request_id: str, before: Position) -> bool:
+        known = self._continued.get((parent_request_id, before))
+        if known is not None:  # the prefix lookup that found the parent read it
+            return known
         params = {**_span(before), "parent": parent_request_id}
         return await self.tx.fetchone(self.q["conv_has_continuation"], params) is not None
 
@@ -212,6 +221,10 @@ class SqlLinkIndex:
             return []
         return await self._nodes("conv_get_nodes", {"ids": self.dialect.array(request_ids)})
 
+    async def newest_position(self) -> Position | None:
+        row = await self.tx.fetchone(self.q["conv_newest_position"], {})
+        return None if row is None else (row["started_at_ms"], row["request_id"])
+
     async def last_position(self, conversation_id: str, exclude: str) -> Position | None:
         row = await self.tx.fetchone(
             self.q["conv_last_position"], {"conversation_id": conversation_id, "exclude": exclude}
@@ -231,16 +244,25 @@ class SqlLinkIndex:
     async def put_node(
         self, node: LinkNode, keys: Sequence[LinkKey], *, is_new: bool = False
     ) -> None:
+        self._continued.clear()
         n = node
-        await self.tx.execute(
-            self.q["conv_node_upsert"],
-            {"request_id": n.request_id, "scope": n.scope, "started_at_ms": n.started_at_ms,
-             "traffic_class": str(n.traffic_class), "edge": n.edge, "session_id": n.session_id,
-             "agent_id": n.agent_id, "conversation_id": n.conversation_id,
-             "parent_request_id": n.parent_request_id, "branch": n.branch,
-             "subtask_of": n.subtask_of, "task_ordinal": n.task_ordinal,
-             "branch_start": self.dialect.flag(n.branch_start), "task_count": n.task_count},
-        )  # fmt: skip
+        values = {
+            "request_id": n.request_id, "scope": n.scope, "started_at_ms": n.started_at_ms,
+            "traffic_class": str(n.traffic_class), "edge": n.edge, "session_id": n.session_id,
+            "agent_id": n.agent_id, "conversation_id": n.conversation_id,
+            "parent_request_id": n.parent_request_id, "branch": n.branch,
+            "subtask_of": n.subtask_of, "task_ordinal": n.task_ordinal,
+            "branch_start": self.dialect.flag(n.branch_start), "task_count": n.task_count,
+        }  # fmt: skip
+        both = self.q.get("conv_node_put_new")  # Postgres: the node and its keys in one statement
+        if is_new and keys and both is not None:
+            await self.tx.execute(
+                both,
+                {**values, "kinds": [k.kind for k in keys], "keys": [k.key for k in keys],
+                 "ordinals": [k.ordinal for k in keys], "infos": [k.info for k in keys]},
+            )  # fmt: skip
+            return
+        await self.tx.execute(self.q["conv_node_upsert"], values)
         if not is_new:  # a node placed for the first time has no keys to replace
             await self.tx.execute(self.q["conv_keys_delete"], {"request_id": n.request_id})
         if keys:
@@ -251,6 +273,7 @@ class SqlLinkIndex:
             )  # fmt: skip
 
     async def delete_nodes(self, request_ids: Sequence[str]) -> None:
+        self._continued.clear()
         ids = [{"request_id": i} for i in request_ids]
         await self.tx.executemany(self.q["conv_keys_delete"], ids)
         await self.tx.executemany(self.q["conv_node_delete"], ids)

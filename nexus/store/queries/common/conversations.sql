@@ -18,7 +18,12 @@ c.models, c.latest_context_tokens, c.latest_turn_id, c.latest_turn_at_ms, c.titl
 c.last_user_preview
 
 -- name: conv_find_keys
-SELECT k.kind, k.key, k.ordinal, k.info, {node}
+-- continued: whether a node before :before continues the hit's node (conv_has_continuation, asked
+-- here so that the prefix lookup answers it for its parent without a round trip of its own)
+SELECT k.kind, k.key, k.ordinal, k.info, {node},
+       EXISTS (SELECT 1 FROM link_nodes c
+               WHERE c.parent_request_id = n.request_id AND c.edge IN ('cont', 'retry', 'compact')
+                 AND (c.started_at_ms, c.request_id) < (:before_ms, :before_id)) AS continued
 FROM link_keys k JOIN link_nodes n ON n.request_id = k.request_id
 WHERE k.scope = :scope
   AND k.kind = ANY(:kinds)
@@ -73,6 +78,11 @@ SELECT {node} FROM link_nodes n
 WHERE n.conversation_id = :conversation_id AND n.branch = :branch AND n.edge <> 'background'
   AND (n.started_at_ms, n.request_id) < (:before_ms, :before_id)
 ORDER BY n.started_at_ms DESC, n.request_id DESC
+LIMIT 1
+
+-- name: conv_newest_position
+SELECT started_at_ms, request_id FROM link_nodes
+ORDER BY started_at_ms DESC, request_id DESC
 LIMIT 1
 
 -- name: conv_get_nodes
