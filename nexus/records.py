@@ -346,6 +346,30 @@ them with a 400, the TUI's filter bar before asking, so no filter is ever silent
 
 
 @dataclass(frozen=True, slots=True)
+class UsageRow:
+    """One group of a usage report (the store sums it, ``nexus.usage.report`` totals and encodes it). Costs sum priced requests only; ``unpriced_requests`` says how
+    many had tokens but no price (shown as "≥ $x", never as $0)."""
+
+    group: tuple[tuple[str, str | None], ...]  # (dimension, value) in the requested order
+    requests: int
+    errors: int  # no status, or status >= 400
+    input_tokens: int
+    output_tokens: int
+    cache_write_5m_tokens: int
+    cache_write_1h_tokens: int
+    cache_read_tokens: int
+    cost_usd_micros: int
+    unpriced_requests: int
+    first_ms: int | None
+    last_ms: int | None
+
+
+USAGE_SUMS = ("requests", "errors", "input_tokens", "output_tokens", "cache_write_5m_tokens",
+              "cache_write_1h_tokens", "cache_read_tokens", "cost_usd_micros", "unpriced_requests")  # fmt: skip
+"""The ``UsageRow`` fields that add up across groups (the rest: the group and its first/last)."""
+
+
+@dataclass(frozen=True, slots=True)
 class WindowForecast:
     """When one account's rate-limit window (``5h``, ``7d``, …) reaches 100 % at the current burn
     rate (``nexus.usage.forecast`` computes it; ``/api/windows`` carries it per window)."""

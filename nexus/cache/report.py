@@ -11,8 +11,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from nexus.cache.price import cache_efficiency
-from nexus.records import CacheBreakTotal, CacheLedgerEntry, Page, RequestFilter
-from nexus.store.base import UsageRow
+from nexus.records import CacheBreakTotal, CacheLedgerEntry, Page, RequestFilter, UsageRow
 
 _USAGE_GROUPS = ("session", "account", "model", "day")  # CACHE_GROUPS the usage report shares
 

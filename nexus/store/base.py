@@ -36,6 +36,7 @@ from nexus.records import (
     RequestSummary,
     StoredRequest,
     Usage,
+    UsageRow,
 )
 
 
@@ -290,25 +291,6 @@ class JobStore(Protocol):
 
 
 # -- usage area: reports, rate-limit readings, recost (owner: usage engineer) -------------------
-
-
-@dataclass(frozen=True, slots=True)
-class UsageRow:
-    """One group of a usage report. Costs sum priced requests only; ``unpriced_requests`` says how
-    many had tokens but no price (shown as "≥ $x", never as $0)."""
-
-    group: tuple[tuple[str, str | None], ...]  # (dimension, value) in the requested order
-    requests: int
-    errors: int  # no status, or status >= 400
-    input_tokens: int
-    output_tokens: int
-    cache_write_5m_tokens: int
-    cache_write_1h_tokens: int
-    cache_read_tokens: int
-    cost_usd_micros: int
-    unpriced_requests: int
-    first_ms: int | None
-    last_ms: int | None
 
 
 @dataclass(frozen=True, slots=True)

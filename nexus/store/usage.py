@@ -14,16 +14,14 @@ from typing import Any
 
 from nexus.errors import ApiError
 from nexus.filters import request_where
-from nexus.records import USAGE_GROUPS, RequestFilter, Usage
-from nexus.store.base import CostFn, RateLimitRow, UsagePoint, UsageRow
+from nexus.records import USAGE_GROUPS, USAGE_SUMS, RequestFilter, Usage, UsageRow
+from nexus.store.base import CostFn, RateLimitRow, UsagePoint
 from nexus.store.connector import Area, Row
 from nexus.store.rows import headers_from_json, opt_int
 
 _TIME_GROUPS = ("day", "hour")
 _FAR_FUTURE_MS = 1 << 62
 _RECOST_PAGE = 5_000
-_TOTALS = ("requests", "errors", "input_tokens", "output_tokens", "cache_write_5m_tokens",
-           "cache_write_1h_tokens", "cache_read_tokens", "cost_usd_micros", "unpriced_requests")  # fmt: skip
 
 
 class UsageQueries(Area):
@@ -62,7 +60,7 @@ class UsageQueries(Area):
                     (dim, None if row[f"group_{i}"] is None else str(row[f"group_{i}"]))
                     for i, dim in enumerate(dims)
                 ),
-                **{name: int(row[name] or 0) for name in _TOTALS},
+                **{name: int(row[name] or 0) for name in USAGE_SUMS},
                 first_ms=opt_int(row["first_ms"]),
                 last_ms=opt_int(row["last_ms"]),
             )

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from nexus.records import RequestFilter
+from nexus.records import USAGE_SUMS, RequestFilter, UsageRow
 from nexus.usage.forecast import WindowForecast, forecast_window
 from nexus.usage.ratelimit import ApiLimit
 from nexus.usage.windows import (
@@ -131,45 +131,18 @@ def _total(rows: Sequence[Any]) -> dict[str, Any]:
     sums: dict[str, int] = defaultdict(int)
     firsts = [r.first_ms for r in rows if r.first_ms is not None]
     lasts = [r.last_ms for r in rows if r.last_ms is not None]
-    fields = (
-        "requests",
-        "errors",
-        "input_tokens",
-        "output_tokens",
-        "cache_write_5m_tokens",
-        "cache_write_1h_tokens",
-        "cache_read_tokens",
-        "cost_usd_micros",
-        "unpriced_requests",
-    )
     for row in rows:
-        for name in fields:
+        for name in USAGE_SUMS:
             sums[name] += getattr(row, name)
-    total = _Totals(
+    total = UsageRow(
         group=(),
         first_ms=min(firsts, default=None),
         last_ms=max(lasts, default=None),
-        **{name: sums[name] for name in fields},
+        **{name: sums[name] for name in USAGE_SUMS},
     )
     body = usage_row_json(total)
     del body["group"]
     return body
-
-
-@dataclass(frozen=True, slots=True)
-class _Totals:
-    group: tuple[tuple[str, str | None], ...]
-    requests: int
-    errors: int
-    input_tokens: int
-    output_tokens: int
-    cache_write_5m_tokens: int
-    cache_write_1h_tokens: int
-    cache_read_tokens: int
-    cost_usd_micros: int
-    unpriced_requests: int
-    first_ms: int | None
-    last_ms: int | None
 
 
 # -- windows -------------------------------------------------------------------------------------
