@@ -347,8 +347,9 @@ them with a 400, the TUI's filter bar before asking, so no filter is ever silent
 
 @dataclass(frozen=True, slots=True)
 class UsageRow:
-    """One group of a usage report (the store sums it, ``nexus.usage.report`` totals and encodes it). Costs sum priced requests only; ``unpriced_requests`` says how
-    many had tokens but no price (shown as "≥ $x", never as $0)."""
+    """One group of a usage report (the store sums it, ``nexus.usage.report`` totals and encodes
+    it). Costs sum priced requests only; ``unpriced_requests`` says how many had tokens but no
+    price (shown as "≥ $x", never as $0)."""
 
     group: tuple[tuple[str, str | None], ...]  # (dimension, value) in the requested order
     requests: int

@@ -45,36 +45,32 @@ __all__ = [
 ESTIMATE_WINDOWS: tuple[tuple[str, int], ...] = (("5h", 5 * 3600_000), ("7d", 7 * 86400_000))
 
 
-class Reading(Protocol):
-    """One response that carried rate-limit headers (the store's ``RateLimitRow``)."""
+class _Request(Protocol):
+    """What a reading and a usage point both say of the request they come from."""
 
     @property
     def request_id(self) -> str: ...
     @property
-    def at_ms(self) -> int: ...  # when the headers arrived (first byte, else start)
+    def at_ms(self) -> int: ...
     @property
     def account(self) -> str: ...
     @property
     def client_key_id(self) -> str | None: ...
     @property
     def session_id(self) -> str | None: ...
+
+
+class Reading(_Request, Protocol):
+    """One response that carried rate-limit headers (the store's ``RateLimitRow``); ``at_ms`` is
+    when the headers arrived (first byte, else start)."""
+
     @property
     def ratelimit(self) -> Headers: ...
 
 
-class Point(Protocol):
-    """One request's usage (the store's ``UsagePoint``)."""
+class Point(_Request, Protocol):
+    """One request's usage (the store's ``UsagePoint``); ``at_ms`` is when it started."""
 
-    @property
-    def request_id(self) -> str: ...
-    @property
-    def at_ms(self) -> int: ...  # when it started
-    @property
-    def account(self) -> str: ...
-    @property
-    def client_key_id(self) -> str | None: ...
-    @property
-    def session_id(self) -> str | None: ...
     @property
     def usage(self) -> Usage: ...
     @property
