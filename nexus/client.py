@@ -110,10 +110,18 @@ class NexusClient:
         return await self._call("GET", path, params)
 
     async def _call(
-        self, method: str, path: str, params: Mapping[str, str] | None = None
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str] | None = None,
+        body: Mapping[str, Any] | None = None,
     ) -> httpx.Response:
+        content = None if body is None else orjson.dumps(body)
+        headers = None if body is None else {"Content-Type": "application/json"}
         try:
-            response = await self._http.request(method, path, params=params)
+            response = await self._http.request(
+                method, path, params=params, content=content, headers=headers
+            )
         except httpx.TransportError as exc:
             raise ServerUnreachable(_unreachable(self.base_url, exc)) from exc
         if response.status_code >= 400:
@@ -252,18 +260,33 @@ class NexusClient:
         return found
 
     async def start_analysis(
-        self, conversation_id: str, branch: str = "main", *, force: bool = False
+        self,
+        conversation_id: str,
+        branch: str = "main",
+        *,
+        force: bool = False,
+        prompt: str | None = None,
+        prompt_name: str | None = None,
     ) -> dict[str, Any]:
-        """Ask the server's worker to analyse a branch (again, with ``force``): the job."""
+        """Ask the server's worker to analyse a branch (again, with ``force``): the job. With
+        ``prompt`` (a custom prompt's text, called ``prompt_name``) instead of the built-in one."""
         params = {"branch": branch, **({"force": "1"} if force else {})}
         path = f"/api/conversations/{quote(conversation_id, safe='')}/analyses"
-        response = await self._call("POST", path, params)
+        body = None
+        if prompt is not None:
+            body = {"prompt": prompt, **({"prompt_name": prompt_name} if prompt_name else {})}
+        response = await self._call("POST", path, params, body)
         result: dict[str, Any] = orjson.loads(response.content)
         return result
 
-    async def get_analysis(self, conversation_id: str, branch: str = "main") -> dict[str, Any]:
+    async def get_analysis(
+        self, conversation_id: str, branch: str = "main", prompt_version: str | None = None
+    ) -> dict[str, Any]:
+        """The branch's job: the one of ``prompt_version`` (a job's key) when given and stored,
+        else the built-in prompt's, else the newest."""
+        params = {"branch": branch, **({"prompt": prompt_version} if prompt_version else {})}
         result: dict[str, Any] = await self._json(
-            f"/api/conversations/{quote(conversation_id, safe='')}/analyses", {"branch": branch}
+            f"/api/conversations/{quote(conversation_id, safe='')}/analyses", params
         )
         return result
 

@@ -63,9 +63,12 @@ class Analyzer(Protocol):
     async def aclose(self) -> None: ...
 
 
-def make_request(transcript: Transcript, notes: str = "") -> AnalysisRequest:
-    """The request for a fitted transcript: the system prompt, the turns, then ``notes`` (what
-    Nexus measured about the conversation, e.g. its cache breaks) and the closing ask."""
+def make_request(
+    transcript: Transcript, notes: str = "", instructions: str | None = None
+) -> AnalysisRequest:
+    """The request for a fitted transcript: the system prompt (with a custom prompt's
+    ``instructions`` in place of the built-in ones), the turns, then ``notes`` (what Nexus
+    measured about the conversation, e.g. its cache breaks) and the closing ask."""
     ask = closing_request(transcript.note.rstrip("."))
     closing = Turn("user", f"{notes}\n\n{ask}" if notes else ask)
     turns = list(transcript.turns)
@@ -73,4 +76,6 @@ def make_request(transcript: Transcript, notes: str = "") -> AnalysisRequest:
         turns[-1] = Turn("user", turns[-1].text + "\n\n" + closing.text)
     else:
         turns.append(closing)
-    return AnalysisRequest(system=system_prompt(), turns=tuple(turns), cut_note=transcript.note)
+    return AnalysisRequest(
+        system=system_prompt(instructions), turns=tuple(turns), cut_note=transcript.note
+    )

@@ -24,7 +24,7 @@ from nexus.analysis.analyzer import (
 )
 from nexus.analysis.cache_note import cache_breaks_note
 from nexus.analysis.loader import load_branch
-from nexus.analysis.prompts import PROMPT_VERSION
+from nexus.analysis.prompts import PromptChoice
 from nexus.analysis.schema import MalformedReply, parse_result, render_markdown, result_to_json
 from nexus.analysis.transcript import CHARS_PER_TOKEN, build_turns, fit_to_budget
 from nexus.errors import AnalysisError, StoreUnavailable
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from nexus.store.base import AnalysisJob
 
 log = logging.getLogger("nexus.analysis")
+BUILT_IN_PROMPT = PromptChoice()
 
 DEFAULT_INPUT_BUDGET_TOKENS = 900_000  # Gemini 2.5 reads 1M tokens; room for prompt and estimate
 
@@ -161,7 +162,8 @@ class AnalysisWorker:
             turns = await asyncio.to_thread(build_turns, exchanges)
             transcript = await asyncio.to_thread(fit_to_budget, turns, self.input_budget_chars)
             notes = cache_breaks_note(summaries)
-            reply = await self.analyzer.generate(make_request(transcript, notes))
+            request = make_request(transcript, notes, instructions=job.prompt_text)
+            reply = await self.analyzer.generate(request)
             result = parse_result(reply.text)
         except (TransientAnalysisError, MalformedReply) as exc:
             retry_after = exc.retry_after_s if isinstance(exc, TransientAnalysisError) else None
@@ -183,6 +185,8 @@ class AnalysisWorker:
             return
         assert reply is not None
         title = f"Analysis of conversation {job.conversation_id} ({job.branch})"
+        if job.prompt_name:
+            title += f", prompt {job.prompt_name}"
         markdown = render_markdown(result, title=title, note=transcript.note)
         finished = await self.store.finish_analysis(
             job.id,
@@ -259,10 +263,18 @@ async def request_analysis(
     *,
     force: bool = False,
     now_ms: int | None = None,
+    prompt: PromptChoice = BUILT_IN_PROMPT,
 ) -> AnalysisJob:
-    """Enqueue (or with ``force`` re-run) the analysis of a branch under the current prompt."""
+    """Enqueue (or with ``force`` re-run) the analysis of a branch under ``prompt`` (the built-in
+    prompt's current version unless a custom prompt is given)."""
     job: AnalysisJob = await store.enqueue_analysis(
-        conversation_id, branch, PROMPT_VERSION, force=force, now_ms=now_ms
+        conversation_id,
+        branch,
+        prompt.key,
+        force=force,
+        now_ms=now_ms,
+        prompt_name=None if prompt.text is None else prompt.name,
+        prompt_text=prompt.text,
     )
     return job
 

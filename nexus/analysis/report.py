@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from nexus.analysis.analyzer import MISSING_KEY_MESSAGE
+from nexus.analysis.prompts import BUILT_IN
 
 if TYPE_CHECKING:
     from nexus.store.base import AnalysisJob
@@ -26,6 +27,7 @@ def job_document(job: AnalysisJob, *, with_result: bool = True) -> dict[str, Any
         "conversation_id": job.conversation_id,
         "branch": job.branch,
         "prompt_version": job.prompt_version,
+        "prompt_name": job.prompt_name or BUILT_IN,
         "state": str(job.state),
         "attempts": job.attempts,
         "error": job.error,
@@ -40,6 +42,7 @@ def job_document(job: AnalysisJob, *, with_result: bool = True) -> dict[str, Any
         "duration_ms": job.duration_ms,
     }
     if with_result:
+        document["prompt_text"] = job.prompt_text
         document["result"] = orjson.loads(job.result_json) if job.result_json else None
         document["markdown"] = job.markdown
     return document
@@ -49,6 +52,8 @@ def job_line(job: AnalysisJob | dict[str, Any]) -> str:
     """``<conversation> <branch>: <state> (attempt n) — error``, for progress and lists."""
     doc = job if isinstance(job, dict) else job_document(job, with_result=False)
     line = f"{doc['conversation_id']} {doc['branch']}: {doc['state']}"
+    if doc.get("prompt_name", BUILT_IN) != BUILT_IN:
+        line += f" (prompt {doc['prompt_name']})"
     if doc.get("attempts") and doc["state"] != "done":
         line += f" (attempt {doc['attempts']})"
     if doc["state"] == "done" and doc.get("model"):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import orjson
@@ -19,6 +20,7 @@ from nexus.cli import options
 from nexus.cli.output import err, fail, out, run
 
 if TYPE_CHECKING:
+    from nexus.analysis.prompts import PromptChoice
     from nexus.client import NexusClient
     from nexus.settings import Settings
 
@@ -33,6 +35,16 @@ State = Annotated[
     typer.Option("--state", help="With --jobs: only pending, running, done or failed jobs."),
 ]
 Limit = Annotated[int, typer.Option("--limit", help="With --jobs: at most this many jobs.")]
+PromptFile = Annotated[
+    Optional[Path],  # noqa: UP045 - typer needs Optional on 3.11
+    typer.Option(
+        "--prompt",
+        help="A prompt file: your instructions in place of the built-in ones (what to look at, "
+        "for whom); the answer fills the same fields. Its result is stored beside the built-in "
+        "prompt's, named by the file.",
+        show_default=False,
+    ),
+]
 
 
 def analyze(
@@ -43,6 +55,7 @@ def analyze(
     branch: Branch = "main",
     wait: Wait = False,
     force: Force = False,
+    prompt: PromptFile = None,
     jobs: Jobs = False,
     state: State = None,
     limit: Limit = 50,
@@ -67,7 +80,8 @@ def analyze(
         return
     if not conversation:
         fail("give a CONVERSATION id, or --jobs to list analysis jobs", 2)
-    job = run(_analyze(conversation, branch, wait, force, local, server, key), debug=debug)
+    choice = _prompt_choice(prompt)
+    job = run(_analyze(conversation, branch, wait, force, choice, local, server, key), debug=debug)
     if as_json:
         out.out(orjson.dumps(job).decode(), highlight=False)
     elif job["state"] == "done" and job.get("markdown"):
@@ -78,6 +92,17 @@ def analyze(
         raise typer.Exit(1)
 
 
+def _prompt_choice(path: Path | None) -> PromptChoice:
+    from nexus.analysis.prompts import BadPrompt, PromptChoice, read_prompt_file
+
+    if path is None:
+        return PromptChoice()
+    try:
+        return read_prompt_file(path)
+    except BadPrompt as exc:
+        fail(str(exc), 2)
+
+
 # -- local database ------------------------------------------------------------------------------
 
 
@@ -86,12 +111,13 @@ async def _analyze(
     branch: str,
     wait: bool,
     force: bool,
+    prompt: PromptChoice,
     local: Settings,
     server: str | None,
     key: str | None,
 ) -> dict[str, Any]:
     if server:
-        return await _remote_analyze(server, key, conversation, branch, wait, force)
+        return await _remote_analyze(server, key, conversation, branch, wait, force, prompt)
     from nexus.analysis.analyzer import MISSING_KEY_MESSAGE
     from nexus.analysis.jobs import request_analysis
     from nexus.analysis.loader import branch_path, conversation_summaries
@@ -111,7 +137,7 @@ async def _analyze(
             raise ConfigError(
                 f"conversation {conversation} has no branch {branch!r} ({', '.join(names)})"
             )
-        job = await request_analysis(store, conversation, branch, force=force)
+        job = await request_analysis(store, conversation, branch, force=force, prompt=prompt)
         if wait and job.state.value not in _TERMINAL:
             job = await _run_here(store, settings, job.id)
         return job_document(job)
@@ -171,10 +197,18 @@ async def _open_local(settings: Any) -> Any:
 
 
 async def _remote_analyze(
-    server: str, key: str | None, conversation: str, branch: str, wait: bool, force: bool
+    server: str,
+    key: str | None,
+    conversation: str,
+    branch: str,
+    wait: bool,
+    force: bool,
+    prompt: PromptChoice,
 ) -> dict[str, Any]:
     async with _client(server, key) as client:
-        job = await client.start_analysis(conversation, branch, force=force)
+        job = await client.start_analysis(
+            conversation, branch, force=force, prompt=prompt.text, prompt_name=prompt.name
+        )
         if not wait:
             return job
         started = time.monotonic()
@@ -182,7 +216,7 @@ async def _remote_analyze(
             while job["state"] not in _TERMINAL:
                 status.update(f"{_line(job)} · {time.monotonic() - started:.0f} s")
                 await asyncio.sleep(1.0)
-                job = await client.get_analysis(conversation, branch)
+                job = await client.get_analysis(conversation, branch, job["prompt_version"])
         return job
 
 

@@ -196,6 +196,8 @@ class AnalysisJob:
     output_tokens: int
     result_json: bytes | None  # the validated result (nexus.analysis.schema); None in lists
     markdown: str | None
+    prompt_name: str | None = None  # a custom prompt's name (its file); None: the built-in one
+    prompt_text: str | None = None  # a custom prompt's instructions; None in lists
 
     @property
     def duration_ms(self) -> int | None:
@@ -216,9 +218,12 @@ class JobStore(Protocol):
         *,
         force: bool = False,
         now_ms: int | None = None,
+        prompt_name: str | None = None,
+        prompt_text: str | None = None,
     ) -> AnalysisJob:
-        """The job for this key, created pending if missing. ``force`` puts a done or failed job
-        back to pending (fresh attempts, result cleared); a pending or running job is left as is."""
+        """The job for this key, created pending if missing (with a custom prompt's name and
+        text, which its key is a hash of). ``force`` puts a done or failed job back to pending
+        (fresh attempts, result cleared); a pending or running job is left as is."""
 
     async def claim_analysis(
         self, claim_token: str, now_ms: int | None = None

@@ -30,6 +30,8 @@ class Jobs(Area):
         *,
         force: bool = False,
         now_ms: int | None = None,
+        prompt_name: str | None = None,
+        prompt_text: str | None = None,
     ) -> AnalysisJob:
         now = wall_ms() if now_ms is None else now_ms
         key = {
@@ -37,9 +39,11 @@ class Jobs(Area):
             "branch": branch,
             "prompt_version": prompt_version,
         }
+        job_id = new_id(now)
+        fresh = {**key, "id": job_id, "now": now, "prompt_name": prompt_name,
+                 "prompt_text": prompt_text}  # fmt: skip
         async with self.db.transaction() as tx:
-            job_id = new_id(now)
-            inserted = await tx.fetchone(self.q["jobs_insert"], {**key, "id": job_id, "now": now})
+            inserted = await tx.fetchone(self.q["jobs_insert"], fresh)
             row = await tx.fetchone(self.q["jobs_by_key"], key)
             assert row is not None
             if inserted:
@@ -190,4 +194,6 @@ def job_from_row(row: Row) -> AnalysisJob:
         output_tokens=int(row["output_tokens"]),
         result_json=result.encode() if isinstance(result, str) else result,
         markdown=row["markdown"],
+        prompt_name=row["prompt_name"],
+        prompt_text=row["prompt_text"],
     )

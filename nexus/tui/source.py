@@ -71,10 +71,18 @@ class Source(Protocol):
     ) -> dict[str, Any]: ...
 
     async def start_analysis(
-        self, conversation_id: str, branch: str = "main", *, force: bool = False
+        self,
+        conversation_id: str,
+        branch: str = "main",
+        *,
+        force: bool = False,
+        prompt: str | None = None,
+        prompt_name: str | None = None,
     ) -> dict[str, Any]: ...
 
-    async def get_analysis(self, conversation_id: str, branch: str = "main") -> dict[str, Any]: ...
+    async def get_analysis(
+        self, conversation_id: str, branch: str = "main", prompt_version: str | None = None
+    ) -> dict[str, Any]: ...
 
     def events(
         self, after: int | None = None, *, include_status: bool = False, max_retry_s: float = 10.0

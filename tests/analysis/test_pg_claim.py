@@ -18,7 +18,8 @@ Q = queries.load("postgres")
 
 def insert(job_id: str, conversation_id: str, now: int) -> tuple[str, list[Any]]:
     values = {"id": job_id, "conversation_id": conversation_id, "branch": "main"}
-    return POSTGRES.bind(Q["jobs_insert"], {**values, "prompt_version": "v1", "now": now})
+    prompt = {"prompt_version": "v1", "prompt_name": None, "prompt_text": None}
+    return POSTGRES.bind(Q["jobs_insert"], {**values, **prompt, "now": now})
 
 
 def claim(now: int, token: str) -> tuple[str, list[Any]]:
@@ -34,7 +35,7 @@ async def pg(raw_pg_url: str) -> AsyncIterator[Any]:
         exists = await conn.fetchval("SELECT to_regclass('analysis_jobs') IS NOT NULL")
         if not exists:
             for name, sql in migrate.migrations("postgres"):
-                if name.startswith(("0001", "0004")):
+                if name.startswith(("0001", "0004", "0011_analysis_prompt")):
                     await conn.execute(sql)
         await conn.execute("TRUNCATE analysis_jobs, events")
         for i in range(3):

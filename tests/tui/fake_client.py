@@ -35,6 +35,7 @@ class FakeClient:
         self.cache_body: dict[str, Any] = data.cache_doc([])
         self.analysis_error: str | None = None
         self.analyses: dict[tuple[str, str], dict[str, Any]] = {}
+        self.analysis_prompts: list[tuple[str | None, str | None]] = []  # (name, text) per start
         self.calls: list[tuple[str, Any]] = []
         self.events_queue: asyncio.Queue[LiveEvent | None] = asyncio.Queue()
         self.event_log: list[LiveEvent] = []
@@ -159,9 +160,16 @@ class FakeClient:
         return self.cache_body
 
     async def start_analysis(
-        self, conversation_id: str, branch: str = "main", *, force: bool = False
+        self,
+        conversation_id: str,
+        branch: str = "main",
+        *,
+        force: bool = False,
+        prompt: str | None = None,
+        prompt_name: str | None = None,
     ) -> dict[str, Any]:
         self._check("start_analysis", (conversation_id, branch) + (("force",) if force else ()))
+        self.analysis_prompts.append((prompt_name, prompt))
         if self.analysis_error:
             raise ApiError(self.analysis_error, status=503)
         job = {
@@ -172,11 +180,15 @@ class FakeClient:
             "attempts": 0,
             "markdown": None,
             "error": None,
+            "prompt_version": "v1" if prompt is None else f"custom-{len(prompt)}",
+            "prompt_name": prompt_name or "built-in",
         }
         self.analyses[(conversation_id, branch)] = job
         return job
 
-    async def get_analysis(self, conversation_id: str, branch: str = "main") -> dict[str, Any]:
+    async def get_analysis(
+        self, conversation_id: str, branch: str = "main", prompt_version: str | None = None
+    ) -> dict[str, Any]:
         self._check("get_analysis", (conversation_id, branch))
         try:
             return self.analyses[(conversation_id, branch)]

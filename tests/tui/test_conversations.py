@@ -9,6 +9,7 @@ from nexus.tui.screens.conversations import ConversationsScreen
 from nexus.tui.screens.request import RequestScreen
 from nexus.tui.widgets.analysis_panel import AnalysisPanel
 from nexus.tui.widgets.conversation_tree import ConversationTreeView
+from nexus.tui.widgets.prompt_chooser import PromptChooser
 from nexus.tui.widgets.status_bar import StatusBar
 from tests.tui import data
 from tests.tui.conftest import make_test_app, settle, text_of
@@ -140,9 +141,14 @@ async def test_analysis_shows_progress_then_the_result_from_the_live_feed() -> N
         # it ran a minute in: the main line's first three turns, then two more came (1006, 1008)
         assert "made 2025-06-01 12:01:15 from 3 requests · gemini-test" in state
         assert "stale: the branch has 2 more requests since; A runs the analysis again" in state
-        await pilot.press("A")
+        assert "\nprompt built-in" in state
+        await pilot.press("A")  # which prompt: enter on the empty line keeps the built-in one
+        await settle(pilot, app)
+        assert isinstance(app.screen, PromptChooser)
+        await pilot.press("enter")
         await settle(pilot, app)
         assert ("start_analysis", (BRANCHED, "main", "force")) in client.calls
+        assert client.analysis_prompts[-1] == (None, None)
 
 
 async def test_analysis_without_a_gemini_key_shows_the_servers_message() -> None:

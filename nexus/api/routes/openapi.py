@@ -69,7 +69,11 @@ def _operations() -> dict[tuple[str, str], dict[str, Any]]:
         **_ok("the stored analysis, unchanged"),
         "202": {"description": "the analysis job, pending or running", "content": {"application/json": {}}},
     }  # fmt: skip
-    analysis_body = '{"conversation_id", "branch"?, "force"?}; 503 without GEMINI_API_KEY'
+    analysis_body = (
+        '{"conversation_id", "branch"?, "force"?, "prompt"? (a custom prompt\'s text), '
+        '"prompt_name"?}; 503 without GEMINI_API_KEY'
+    )
+    which_prompt = _query("prompt", "a job's prompt_version: that prompt's job (default: built-in)")
     return {
         ("GET", "/health"): {
             "summary": "liveness (no key needed): status, version, proxy_port (where the proxy listens)",
@@ -131,16 +135,18 @@ def _operations() -> dict[tuple[str, str], dict[str, Any]]:
         },
         ("GET", "/api/analyses/<conversation_id>/<branch>"): {
             "summary": "one branch's analysis job with its result",
+            "parameters": [which_prompt],
             "responses": _ok("job with result"),
         },
         ("POST", "/api/conversations/<conversation_id>/analyses"): {
-            "summary": "start the analysis of a branch (the same as POST /api/analyses)",
+            "summary": "start the analysis of a branch (the same as POST /api/analyses; body "
+            '{"prompt"?, "prompt_name"?})',
             "parameters": [branch, _query("force", "1 or true: analyse again even if stored")],
             "responses": started,
         },
         ("GET", "/api/conversations/<conversation_id>/analyses"): {
             "summary": "one branch's analysis job with its result",
-            "parameters": [branch],
+            "parameters": [branch, which_prompt],
             "responses": _ok("job with result"),
         },
         ("GET", "/api/usage"): {

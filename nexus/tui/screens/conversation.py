@@ -1,12 +1,14 @@
 """One conversation: its tree (branches, compactions and sub-agents nested; enter opens a request),
 its timeline, its numbers (with a Cache section from the cache ledger), and its AI analysis (``a``
-starts one; the panel fills in when the live feed says the job changed). The header carries the
+starts one, ``A`` runs it again with the built-in prompt or a prompt file; the panel fills in when
+the live feed says the job changed). The header carries the
 context gauge: the latest turn's context against the window (200k, or 1M when that turn used the
 context-1m beta), and the full id; ``i`` copies a link to the conversation and the branch under
 the cursor (``nexus tui --conversation ID --branch B`` and the API URL)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.console import Group
@@ -20,69 +22,21 @@ from textual.widgets import Static, TabbedContent, TabPane
 from nexus.conversations.shape import branch_lineage, only_branches
 from nexus.errors import ApiError
 from nexus.records import ConversationTree, LiveEvent, RequestFilter
-from nexus.tui import cells
 from nexus.tui.links import DeepLink
 from nexus.tui.messages import AnalysisChanged, ConversationLoaded, LoadFailed
 from nexus.tui.screens.base import NexusScreen
 from nexus.tui.shape import analysis_basis, is_prompt, numbers
-from nexus.tui.widgets.analysis_panel import AnalysisPanel
+from nexus.tui.widgets.analysis_panel import AnalysisPanel, start_job
 from nexus.tui.widgets.cache_view import LATEST_BREAKS, cache_section
+from nexus.tui.widgets.conversation_head import conversation_head, uses_1m_beta
 from nexus.tui.widgets.conversation_tree import ConversationTreeView
 from nexus.tui.widgets.key_bar import KeyBar
+from nexus.tui.widgets.prompt_chooser import PromptChooser
 from nexus.tui.widgets.status_bar import StatusBar
 from nexus.tui.widgets.timeline import numbers_view, timeline
 
 if TYPE_CHECKING:
-    from nexus.tui.app import NexusApp
-
-CONTEXT_1M_BETA = "context-1m"
-
-
-def uses_1m_beta(headers: tuple[tuple[str, str], ...]) -> bool:
-    return any(
-        name.lower() == "anthropic-beta" and CONTEXT_1M_BETA in value for name, value in headers
-    )
-
-
-def conversation_head(tree: ConversationTree, app: NexusApp, is_1m: bool, width: int = 120) -> Text:
-    """Three lines that fit ``width`` without wrapping: the title (cut) and the full id, the
-    counts and money (time span and account only where they fit), and the context gauge."""
-    s = tree.summary
-    window = cells.context_window(s.models, s.latest_context_tokens, is_1m)
-    text = Text(" ")
-    text.append(cells.one_line(s.title, max(12, width - len(s.id) - 4)), style="bold")
-    text.append(f"  {s.id}", style="dim")  # the full id: what --conversation and the API take
-    tokens = s.input_tokens + s.output_tokens + s.cache_creation_tokens + s.cache_read_tokens
-    line = (
-        f"\n {s.request_count} requests · {s.branch_count} branches · "
-        f"{s.subtask_count} sub-tasks · {cells.tokens(tokens)} tokens · "
-        f"{cells.cost(s.cost_usd_micros)}"
-    )
-    text.append(line)
-    used = len(line) - 1
-    for extra in (
-        f" · {cells.stamp(s.started_at_ms, app.tz)} → {cells.clock(s.last_at_ms, app.tz)}",
-        f" · {s.account_id or s.host}",
-    ):
-        if used + len(extra) <= width - 1:
-            text.append(extra, style="dim")
-            used += len(extra)
-    figures = (
-        f" {s.latest_context_tokens:,} / {window:,} tokens "
-        f"({s.latest_context_tokens * 100 // window}%)"
-    )
-    badge = "  1M window" if window == cells.LONG_WINDOW_TOKENS else ""
-    text.append("\n context ")
-    text.append_text(
-        cells.gauge(
-            s.latest_context_tokens / window,
-            max(8, min(30, width - 10 - len(figures) - len(badge))),
-        )
-    )
-    text.append(figures)
-    if badge:
-        text.append(badge, style="bold cyan")
-    return text
+    pass
 
 
 class ConversationScreen(NexusScreen):
@@ -93,7 +47,7 @@ class ConversationScreen(NexusScreen):
         Binding("n", "tab('numbers')", "Numbers", id="conversation.numbers"),
         Binding("v", "tab('analysis')", "View analysis", id="conversation.view_analysis"),
         Binding("a", "analyze", "Analyze", id="conversation.analyze"),
-        Binding("A", "analyze(True)", "Re-run analysis", show=False, id="conversation.reanalyze"),
+        Binding("A", "reanalyze", "Re-run analysis", show=False, id="conversation.reanalyze"),
         Binding("b", "toggle_background", "Background calls", id="conversation.background"),
         Binding("f", "branch_filter", "Branch filter", id="conversation.branch_filter"),
         Binding("right_square_bracket", "prompt(1)", "Next prompt", id="conversation.next_prompt"),
@@ -126,6 +80,7 @@ class ConversationScreen(NexusScreen):
         self.branch_filter: tuple[str, str] | None = None
         self.is_1m = False
         self._analyze_on_load = analyze
+        self.prompt_file = ""  # the last prompt file chosen for a re-run ("" the built-in one)
         self.drawn = False
         self._drawn_tabs: set[str] = set()
 
@@ -328,7 +283,8 @@ class ConversationScreen(NexusScreen):
     @work(exclusive=True, group="analysis", exit_on_error=False, name="loading the analysis")
     async def load_analysis(self) -> None:
         try:
-            job = await self.nexus.client.get_analysis(self.conversation_id, self._branch())
+            prompt = self.query_one(AnalysisPanel).prompt_version  # the one shown, if any
+            job = await self.nexus.client.get_analysis(self.conversation_id, self._branch(), prompt)
         except ApiError as exc:
             if exc.status != 404:
                 self.query_one(AnalysisPanel).show_message(str(exc))
@@ -336,12 +292,13 @@ class ConversationScreen(NexusScreen):
         self.post_message(AnalysisChanged(job))
 
     @work(exclusive=True, group="analysis", exit_on_error=False, name="starting the analysis")
-    async def start_analysis(self, branch: str, force: bool = False) -> None:
+    async def start_analysis(self, branch: str, force: bool = False, file: str = "") -> None:
         panel = self.query_one(AnalysisPanel)
         again = " again" if force else ""
         panel.show_message(f"asking the server to analyse branch {branch}{again}…", is_error=False)
         try:
-            job = await self.nexus.client.start_analysis(self.conversation_id, branch, force=force)
+            job = await start_job(self.nexus.client, self.conversation_id, branch, force=force,
+                                  prompt_file=Path(file) if file else None)  # fmt: skip
         except Exception as exc:
             panel.show_message(str(exc))
             return
@@ -359,6 +316,17 @@ class ConversationScreen(NexusScreen):
         result exists (the branch grew since, or a better answer is wanted)."""
         self.query_one(TabbedContent).active = "analysis"
         self.start_analysis(self._branch(), force)
+
+    def action_reanalyze(self) -> None:
+        """``A``: run it again (forced), choosing the prompt: the built-in one or a file."""
+
+        def chosen(file: str | None) -> None:
+            if file is not None:
+                self.prompt_file = file
+                self.query_one(TabbedContent).active = "analysis"
+                self.start_analysis(self._branch(), True, file)
+
+        self.app.push_screen(PromptChooser(self._branch(), self.prompt_file), chosen)
 
     def _branch(self) -> str:
         node = self.query_one(ConversationTreeView).cursor_node

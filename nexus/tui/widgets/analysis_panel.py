@@ -1,11 +1,14 @@
 """``AnalysisPanel``: where an AI analysis of a conversation branch shows up — what to press when
 there is none, its progress while queued or running, the server's message when it cannot run
-(no ``GEMINI_API_KEY``), and the result as Markdown when done."""
+(no ``GEMINI_API_KEY``), and the result as Markdown when done, with the prompt that made it
+(the built-in one, or a prompt file's name). ``start_job`` asks the server for one."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import tzinfo
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -13,6 +16,9 @@ from textual.containers import VerticalScroll
 from textual.widgets import LoadingIndicator, Markdown, Static
 
 from nexus.tui import cells
+
+if TYPE_CHECKING:
+    from nexus.tui.source import Source
 
 _STATE_TEXT = {
     "pending": "queued: waiting for the analysis worker",
@@ -54,6 +60,7 @@ class AnalysisPanel(VerticalScroll):
 
     _state: str | None = None
     job_id: str | None = None
+    prompt_version: str | None = None  # the shown job's prompt: reading it again reads that one
 
     def show_job(
         self,
@@ -66,6 +73,7 @@ class AnalysisPanel(VerticalScroll):
         state = str(job.get("state") or "pending")
         self._state = state
         self.job_id = str(job.get("id")) if job.get("id") else self.job_id
+        self.prompt_version = job.get("prompt_version") or self.prompt_version
         line = Text(f"Analysis of branch {job.get('branch', 'main')}: ", style="bold")
         line.append(_STATE_TEXT.get(state, state), style="green" if state == "done" else "yellow")
         attempts = job.get("attempts")
@@ -82,6 +90,8 @@ class AnalysisPanel(VerticalScroll):
             model = job.get("model")
             if model:
                 line.append(f" · {model}", style="dim")
+            # A line of its own: a prompt file's name would wrap the line above at 80 columns.
+            line.append(f"\nprompt {job.get('prompt_name') or 'built-in'}", style="dim")
             if basis is not None and basis[1]:
                 line.append(
                     f"\n⚠ stale: the branch has {basis[1]} more request"
@@ -104,6 +114,7 @@ class AnalysisPanel(VerticalScroll):
     def reset(self) -> None:
         self._state = None
         self.job_id = None
+        self.prompt_version = None
         self.query_one("#analysis-state", Static).update(_IDLE)
         self.set_class(False, "-busy")
         self.set_class(False, "-done")
@@ -115,3 +126,24 @@ class AnalysisPanel(VerticalScroll):
         )
         self.set_class(False, "-busy")
         self.set_class(False, "-done")
+
+
+async def start_job(
+    client: Source,
+    conversation_id: str,
+    branch: str,
+    *,
+    force: bool = False,
+    prompt_file: Path | None = None,
+) -> dict[str, Any]:
+    """Ask the server to analyse ``branch``: with the built-in prompt, or the prompt in
+    ``prompt_file`` (read and checked here, so a bad file is named before anything is sent;
+    raises ``ValueError`` saying what is wrong with it)."""
+    if prompt_file is None:
+        return await client.start_analysis(conversation_id, branch, force=force)
+    from nexus.analysis.prompts import read_prompt_file
+
+    prompt = await asyncio.to_thread(read_prompt_file, prompt_file)
+    return await client.start_analysis(
+        conversation_id, branch, force=force, prompt=prompt.text, prompt_name=prompt.name
+    )

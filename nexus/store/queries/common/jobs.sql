@@ -1,36 +1,37 @@
 -- Analysis jobs (nexus/store/jobs.py). Every state change also appends an 'analysis' event.
 
 -- name: job_columns
-id, conversation_id, branch, prompt_version, state, attempts, created_at_ms, updated_at_ms,
+id, conversation_id, branch, prompt_version, prompt_name, state, attempts, created_at_ms, updated_at_ms,
 run_after_ms, started_at_ms, finished_at_ms, claim_token, error, model, input_tokens,
 output_tokens
 
 -- name: jobs_insert
-INSERT INTO analysis_jobs (id, conversation_id, branch, prompt_version, state, attempts,
-                           created_at_ms, updated_at_ms, run_after_ms)
-VALUES (:id, :conversation_id, :branch, :prompt_version, 'pending', 0, :now, :now, :now)
+INSERT INTO analysis_jobs (id, conversation_id, branch, prompt_version, prompt_name, prompt_text,
+                           state, attempts, created_at_ms, updated_at_ms, run_after_ms)
+VALUES (:id, :conversation_id, :branch, :prompt_version, :prompt_name, :prompt_text, 'pending', 0,
+        :now, :now, :now)
 ON CONFLICT (conversation_id, branch, prompt_version) DO NOTHING
 RETURNING id
 
 -- name: jobs_by_key
-SELECT {job_columns}, result_json, markdown
+SELECT {job_columns}, result_json, markdown, prompt_text
 FROM analysis_jobs
 WHERE conversation_id = :conversation_id AND branch = :branch AND prompt_version = :prompt_version
 
 -- name: jobs_get
-SELECT {job_columns}, result_json, markdown
+SELECT {job_columns}, result_json, markdown, prompt_text
 FROM analysis_jobs
 WHERE id = :id
 
 -- name: jobs_latest_for_branch
-SELECT {job_columns}, result_json, markdown
+SELECT {job_columns}, result_json, markdown, prompt_text
 FROM analysis_jobs
 WHERE conversation_id = :conversation_id AND branch = :branch
 ORDER BY (prompt_version = :prompt_version) DESC, created_at_ms DESC
 LIMIT 1
 
 -- name: jobs_list
-SELECT {job_columns}, NULL AS result_json, NULL AS markdown
+SELECT {job_columns}, NULL AS result_json, NULL AS markdown, NULL AS prompt_text
 FROM analysis_jobs
 WHERE (CAST(:state AS TEXT) IS NULL OR state = :state)
   AND (CAST(:conversation_id AS TEXT) IS NULL OR conversation_id = :conversation_id)
@@ -60,7 +61,7 @@ WHERE id = (
     LIMIT 1
     {jobs_claim_lock}
 ) AND state = 'pending'
-RETURNING {job_columns}, result_json, markdown
+RETURNING {job_columns}, result_json, markdown, prompt_text
 
 -- name: jobs_finish
 UPDATE analysis_jobs
