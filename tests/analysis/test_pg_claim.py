@@ -35,7 +35,7 @@ async def pg(raw_pg_url: str) -> AsyncIterator[Any]:
         exists = await conn.fetchval("SELECT to_regclass('analysis_jobs') IS NOT NULL")
         if not exists:
             for name, sql in migrate.migrations("postgres"):
-                if name.startswith(("0001", "0004", "0011_analysis_prompt")):
+                if name.startswith(("0001", "0004", "0013_analysis_prompt")):
                     await conn.execute(sql)
         await conn.execute("TRUNCATE analysis_jobs, events")
         for i in range(3):
