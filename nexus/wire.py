@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import orjson
 
@@ -122,15 +122,15 @@ _KINDS: dict[str, BlockKind] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class ContentBlock:
+class ContentBlock(NamedTuple):
     """One block of a message's ``content``, typed: what its kind means is read here once, and the
     views (transcripts, the TUI's chat, the cache ledger's diff) only decide how it looks.
 
     ``text`` is a text block's text or a thinking block's thinking (``""`` when absent); ``tool_id``
     is a tool_use's id or the id a tool_result answers (None when absent); ``name`` and ``input``
     are a tool_use's; ``content`` and ``is_error`` a tool_result's; ``raw`` is the block as sent
-    (an image's source, an unknown block's fields)."""
+    (an image's source, an unknown block's fields). A named tuple rather than a frozen dataclass:
+    as immutable, and about twice as fast to make (a long conversation has thousands of blocks)."""
 
     kind: BlockKind
     type: str | None  # as sent: ``server_tool_use`` is kind ``tool_use``; None when not given

@@ -48,22 +48,27 @@ def chat_entries(request_body: bytes | None, response_message: bytes | None) -> 
     """The conversation this request sent, then the response it got."""
     body = _loads(request_body)
     response = _loads(response_message)
+    messages = list(body.get("messages") or ()) if isinstance(body, dict) else []
+    # Each message's blocks, parsed once for the three passes: results, calls, entries.
+    parsed = [_list_blocks(m.get("content")) if isinstance(m, dict) else [] for m in messages]
+    answer = response.get("content") if isinstance(response, dict) else None
+    answer_blocks = _list_blocks(answer)
+    results = _tool_results(parsed)
+    calls = {b.tool_id or "" for bs in (*parsed, answer_blocks) for b in bs if b.kind == "tool_use"}
     entries: list[Entry] = []
-    results = _tool_results(body, response)
-    calls = _tool_use_ids(body, response)
     if isinstance(body, dict):
         system = body.get("system")
         if system:
             entries.append(Entry("system", _text_of(system), role="system"))
-        for turn, message in enumerate(body.get("messages") or (), start=1):
+        for turn, (message, blocks) in enumerate(zip(messages, parsed, strict=True), start=1):
             if isinstance(message, dict):
-                entries.extend(_message(message, results, calls, turn, is_response=False))
+                entries.extend(_message(message, blocks, results, calls, turn, is_response=False))
     elif body is None and request_body:
         entries.append(Entry("note", "the request body is not JSON"))
-    if isinstance(response, dict) and response.get("content") is not None:
-        turn = len(body.get("messages") or ()) + 1 if isinstance(body, dict) else 1
-        message = {"role": response.get("role") or "assistant", "content": response["content"]}
-        entries.extend(_message(message, results, calls, turn, is_response=True))
+    if isinstance(response, dict) and answer is not None:
+        turn = len(messages) + 1 if isinstance(body, dict) else 1
+        message = {"role": response.get("role") or "assistant", "content": answer}
+        entries.extend(_message(message, answer_blocks, results, calls, turn, is_response=True))
     return entries
 
 
@@ -71,45 +76,31 @@ Result = tuple[str, bool, tuple[dict[str, Any], ...]]
 """A tool result's text, whether it failed, and the image blocks it holds."""
 
 
+def _list_blocks(content: Any) -> list[ContentBlock]:
+    """The blocks of a list ``content`` (a string content is one entry, drawn apart)."""
+    return content_blocks(content) if isinstance(content, list) else []
+
+
 def _images_in(value: Any) -> tuple[dict[str, Any], ...]:
-    if not isinstance(value, list):
-        return ()
-    return tuple(b.raw for b in content_blocks(value) if b.kind == "image")
+    return tuple(b.raw for b in _list_blocks(value) if b.kind == "image")
 
 
-def _tool_results(*documents: Any) -> dict[str, Result]:
+def _tool_results(parsed: list[list[ContentBlock]]) -> dict[str, Result]:
     found: dict[str, Result] = {}
-    for doc in documents:
-        if not isinstance(doc, dict):
-            continue
-        for message in doc.get("messages") or ():
-            content = message.get("content") if isinstance(message, dict) else None
-            if not isinstance(content, list):
-                continue
-            for block in content_blocks(content):
-                if block.kind == "tool_result":
-                    found[block.tool_id or ""] = (
-                        _text_of(block.content),
-                        block.is_error,
-                        _images_in(block.content),
-                    )
+    for blocks in parsed:
+        for block in blocks:
+            if block.kind == "tool_result":
+                found[block.tool_id or ""] = (
+                    _text_of(block.content),
+                    block.is_error,
+                    _images_in(block.content),
+                )
     return found
-
-
-def _tool_use_ids(body: Any, response: Any) -> set[str]:
-    ids: set[str] = set()
-    messages = list(body.get("messages") or ()) if isinstance(body, dict) else []
-    if isinstance(response, dict):
-        messages.append(response)
-    for message in messages:
-        content = message.get("content") if isinstance(message, dict) else None
-        if isinstance(content, list):
-            ids.update(b.tool_id or "" for b in content_blocks(content) if b.kind == "tool_use")
-    return ids
 
 
 def _message(
     message: dict[str, Any],
+    blocks: list[ContentBlock],
     results: dict[str, Result],
     calls: set[str],
     turn: int,
@@ -121,7 +112,7 @@ def _message(
     if isinstance(content, str):
         return [Entry(_role_kind(role), content, role=role, turn=turn, is_response=is_response)]
     entries: list[Entry] = []
-    for block in content_blocks(content):
+    for block in blocks:
         if not isinstance(block.raw, dict):
             continue
         entry = _block(block, role, results, calls, turn, is_response)
