@@ -4,7 +4,8 @@ records arrived in that order; live linking repairs itself to the same result (`
 
 Only links that change are written (by the linker, as live), so a rebuild of an up-to-date store
 adds no ``link`` events. Safe beside running servers on Postgres: each batch runs under the linkers'
-advisory lock, and a live record linked meanwhile is re-linked by whichever pass sees it last.
+row lock (``link_generation``), and a live record linked meanwhile is re-linked by whichever pass
+sees it last.
 """
 
 from __future__ import annotations

@@ -10,8 +10,9 @@ several processes, a spool replay) may change what those later ones should have 
 affected ones are re-linked from the store in canonical order: their conversation after that
 position, and any request that found nothing but was looking for what the late one provides. The
 result is the same as ``rebuild.py`` linking everything in canonical order. The whole batch runs in
-one ``link_index`` transaction; on Postgres that holds an advisory lock, so processes link one at a
-time.
+one ``link_index`` transaction; on Postgres that holds the link generation's row lock, so processes
+link one at a time. What a pass learnt of the index stays in memory for the next one while no one
+else wrote it in between (``run_index.py``).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any, Protocol, TypeVar
 
 from nexus.conversations.linker import Decision, decide, provided_keys
 from nexus.conversations.memory import FingerprintMemory
-from nexus.conversations.run_index import RunIndex
+from nexus.conversations.run_index import LinkMemory, RunIndex
 from nexus.conversations.summary import add_request, compute
 from nexus.conversations.view import Prepared, RequestView, prepare
 from nexus.records import Link, LinkNode, RequestRecord, RequestSummary, StoredRequest
@@ -47,6 +48,7 @@ class ConversationLinker:
         # child), where the hop to a worker thread would cost more than it saves.
         self.in_thread = in_thread
         self.memory = FingerprintMemory()  # the next turn's shared history is not hashed again
+        self.known = LinkMemory()  # what the last passes learnt of the index (run_index.py)
 
     def _prepare_all(self, views: Sequence[RequestView]) -> list[Prepared]:
         return [prepare(v, self.memory) for v in views]
@@ -103,12 +105,18 @@ class ConversationLinker:
             total += len(gone)
 
     async def _link(self, items: list[tuple[Prepared, RequestSummary]]) -> list[Link]:
-        async with self.store.link_index() as index:
-            known = RunIndex(index)
-            run = _Run(known, self.store, self._cpu)
-            await run.link_all(items)
-            await known.flush()
-            return await index.publish(list(run.links.values()))
+        try:
+            async with self.store.link_index() as index:
+                known = RunIndex(index, self.known)
+                run = _Run(known, self.store, self._cpu)
+                await run.link_all(items)
+                await known.flush()
+                links = await index.publish(list(run.links.values()))
+        except BaseException:
+            self.known.forget()  # rolled back: what the pass learnt never happened
+            raise
+        known.committed()
+        return links
 
 
 class _Run:

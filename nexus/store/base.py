@@ -366,9 +366,12 @@ Position = tuple[int, str]  # (started_at_ms, request_id): the canonical order o
 
 
 class LinkIndex(Protocol):
-    """The conversation engine's index inside one write transaction (on Postgres, under an advisory
-    lock so processes link one at a time). Every lookup with ``before`` sees only nodes that come
+    """The conversation engine's index inside one write transaction (on Postgres, under the link
+    generation's row lock, so processes link one at a time). Every lookup with ``before`` sees only nodes that come
     before that position, so a request's link depends only on requests before it."""
+
+    generation: int
+    """How many transactions had written the index when this one began (this one included)."""
 
     async def find_keys(
         self,

@@ -1,5 +1,5 @@
 """Conversations, one class for both dialects: the linker's index (one write transaction,
-``link_index.SqlLinkIndex``; serialised across processes by the dialect's ``link_lock``) and what
+``link_index.SqlLinkIndex``; counted, and serialised across processes, by ``conv_link_pass``) and what
 lists and trees read, with rebuild streaming.
 """
 
@@ -47,12 +47,14 @@ class Conversations:
     @contextlib.asynccontextmanager
     async def link_index(self) -> AsyncIterator[SqlLinkIndex]:
         async with self.db.transaction() as tx:
-            await self._lock(tx)
-            yield SqlLinkIndex(tx, self.q, self.db.sql_dialect, self.requests)
+            generation = await self._count_pass(tx)
+            yield SqlLinkIndex(tx, self.q, self.db.sql_dialect, self.requests, generation)
 
-    async def _lock(self, tx: Tx) -> None:
-        if self.db.sql_dialect.link_lock:
-            await tx.execute(self.db.sql_dialect.link_lock)
+    async def _count_pass(self, tx: Tx) -> int:
+        """Count this write of the index (and, on Postgres, wait for the other linkers' turn)."""
+        row = await tx.fetchone(self.q["conv_link_pass"], {})
+        assert row is not None  # RETURNING always gives the row
+        return int(row["generation"])
 
     async def list_conversations(
         self, flt: RequestFilter, cursor: str | None = None, limit: int = 100
@@ -122,7 +124,7 @@ class Conversations:
 
     async def clear_link_index(self) -> None:
         async with self.db.transaction() as tx:
-            await self._lock(tx)
+            await self._count_pass(tx)
             for name in ("conv_clear_keys", "conv_clear_nodes", "conv_clear_summaries"):
                 await tx.execute(self.q[name], {})
 

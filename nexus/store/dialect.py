@@ -1,5 +1,5 @@
 """What SQLite and Postgres do differently with the same statement, and nothing else: how named
-parameters reach the driver, how a list or a flag is bound, the lock linkers take, the operators
+parameters reach the driver, how a list or a flag is bound, the operators
 and functions a composed WHERE clause names (case-blind LIKE, a number inside a JSON text column).
 
 Statements are written once with ``:name`` parameters (``queries/common/*.sql``). SQLite's driver
@@ -26,7 +26,6 @@ DialectName = Literal["sqlite", "postgres"]
 # parameter. (SQL never writes ':name' for anything else.)
 _PARAM = re.compile(r"'(?:[^']|'')*'|--[^\n]*|::|:([A-Za-z_]\w*)")
 _ANY = re.compile(r"=\s*ANY\(\s*:([A-Za-z_]\w*)\s*\)")
-LINK_LOCK = 0x6C696E6B  # "link": the one advisory lock every Nexus linker takes (Postgres)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,12 +75,6 @@ class Dialect:
 
     def flag(self, value: bool) -> Any:
         return int(value) if self.name == "sqlite" else bool(value)
-
-    @property
-    def link_lock(self) -> str | None:
-        """The statement that makes linkers of several processes take turns (None: one process
-        owns a SQLite file, and its writer connection already serialises them)."""
-        return None if self.name == "sqlite" else f"SELECT pg_advisory_xact_lock({LINK_LOCK})"
 
 
 @functools.lru_cache(maxsize=2048)  # composed WHERE clauses vary; every text is compiled once

@@ -123,8 +123,11 @@ def _span(before: Position | None = None, after: Position | None = None) -> dict
 class SqlLinkIndex:
     """``LinkIndex`` over one write transaction ``tx``."""
 
-    def __init__(self, tx: Tx, q: Mapping[str, str], dialect: Dialect, requests: Requests) -> None:
+    def __init__(
+        self, tx: Tx, q: Mapping[str, str], dialect: Dialect, requests: Requests, generation: int
+    ) -> None:
         self.tx = tx
+        self.generation = generation  # this transaction's count in link_generation
         self.q = q
         self.dialect = dialect
         self._requests = requests  # links are published through the requests area
@@ -294,6 +297,23 @@ class SqlLinkIndex:
     async def publish(self, links: Sequence[Link]) -> list[Link]:
         if not links:
             return []
+        links = list({lk.request_id: lk for lk in links}.values())
+        at_once = self.q.get("conv_publish_changed")  # Postgres: one round trip
+        if at_once is not None:
+            rows = await self.tx.fetchall(at_once, {
+                "request_ids": [lk.request_id for lk in links],
+                "traffic_classes": [str(lk.traffic_class) for lk in links],
+                "conversation_ids": [lk.conversation_id for lk in links],
+                "parent_request_ids": [lk.parent_request_id for lk in links],
+                "branches": [lk.branch for lk in links],
+                "subtasks_of": [lk.subtask_of for lk in links],
+                "agent_ids": [lk.agent_id for lk in links],
+                "at_ms": now_ms(),
+            })  # fmt: skip
+            written = {r["request_id"] for r in rows}
+            if written:
+                self.tx.notify = True
+            return [lk for lk in links if lk.request_id in written]
         ids = self.dialect.array([lk.request_id for lk in links])
         rows = await self.tx.fetchall(self.q["conv_links_get"], {"ids": ids})
         current = {r["request_id"]: link_from_row(r) for r in rows}

@@ -86,9 +86,24 @@ def text_safe(row: Sequence[Any]) -> Sequence[Any]:
     one, and a client can put one in any text the recorder derives (a prompt preview, the search
     text, an id in the body). Lookups get the same replacement, so they find what was written. Only
     text is touched: bodies are ``bytea``, kept exactly."""
-    if not any(isinstance(v, str) and "\x00" in v for v in row):
+    if not any(_has_nul(v) for v in row):
         return row
-    return [v.replace("\x00", "\ufffd") if isinstance(v, str) else v for v in row]
+    return [_without_nul(v) for v in row]
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    return isinstance(value, list) and any(isinstance(v, str) and "\x00" in v for v in value)
+
+
+def _without_nul(value: Any) -> Any:
+    """A string, or the strings of a list (an array parameter), without U+0000."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, list):
+        return [v.replace("\x00", "\ufffd") if isinstance(v, str) else v for v in value]
+    return value
 
 
 def _statement(sql: str, params: Params) -> tuple[str, Sequence[Any]]:

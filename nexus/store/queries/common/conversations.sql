@@ -17,6 +17,13 @@ c.input_tokens, c.output_tokens, c.cache_creation_tokens, c.cache_read_tokens, c
 c.models, c.latest_context_tokens, c.latest_turn_id, c.latest_turn_at_ms, c.title,
 c.last_user_preview
 
+-- name: conv_link_pass
+-- First in every transaction that writes the index: counts it, and on Postgres waits for (then
+-- holds until commit) the row lock every linker takes, so that linkers take turns.
+INSERT INTO link_generation (id, generation) VALUES (1, 1)
+ON CONFLICT (id) DO UPDATE SET generation = link_generation.generation + 1
+RETURNING generation
+
 -- name: conv_find_keys
 -- continued: whether a node before :before continues the hit's node (conv_has_continuation, asked
 -- here so that the prefix lookup answers it for its parent without a round trip of its own)
