@@ -1,5 +1,6 @@
 """What limits cost the proxy: the same Nexus, one host with 100 named keys under a full policy
-("on") and one with a single shared key and no policy ("off"), driven in alternating cells.
+("on") and two identical hosts with a single shared key and no policy ("off", "off2"), driven in
+interleaved cells. off2 − off is an A/A comparison: the noise a difference must beat.
 
 One ``nexus serve`` (SQLite, recording on) in front of the fake API (benchmarks/fake_upstream.py);
 both hosts live in its credentials folder, so both sides share the process, the database and the
@@ -9,11 +10,15 @@ reads the tail of each body), counted, and its record counted into the limit cou
 recorder; the limits are set too high to refuse anything. Each call of a worker uses the next of
 the 100 keys. Bodies are ~190 KB Claude Code-like (benchmarks/bodies.py).
 
-    .venv/bin/python benchmarks/limits_overhead.py [--rounds 3] [--requests 600] [--requests-c1 150]
+    .venv/bin/python benchmarks/limits_overhead.py [--rounds 4] [--requests 600] [--requests-c1 150]
 
-Prints per cell: p50 / p99 latency, p50 of ``x-nexus-overhead-ms`` (the proxy's own time on a call,
-measured inside Nexus: the figure where a limit check would show), requests/s, and the proxy
-process's CPU per request; then on − off for each.
+Each round runs the three sides once, in an order that rotates from round to round (so no side
+always follows the recorder's backlog of another). Prints per cell and side: p50 / p99 latency, p50
+of ``x-nexus-overhead-ms`` (the proxy's own time on a call, measured inside Nexus: the figure where
+a limit check would show), requests/s, and CPU per request of the proxy process and of its
+recorder child. Then, per metric, on − off (pooled over the rounds) beside the A/A noise: off2 − off
+pooled, and the largest |off2 − off| of a single round; "within" when |on − off| is no larger than
+that largest A/A difference ("WORSE" / "better" past it).
 """
 
 from __future__ import annotations
@@ -61,6 +66,7 @@ class Cell:
     errors: int = 0
     wall_s: float = 0.0
     cpu_s: float = 0.0
+    recorder_cpu_s: float = 0.0
 
 
 def write_credentials(folder: Path) -> tuple[list[str], str]:
@@ -73,7 +79,7 @@ def write_credentials(folder: Path) -> tuple[list[str], str]:
     shared = generate_client_key()
     off = {"type": "api_key", "accountId": "bench", "api_key": "sk-ant-bench",
            "client_api_key": shared}  # fmt: skip
-    for host, data in (("limits-on.test", on), ("limits-off.test", off)):
+    for host, data in (("limits-on.test", on), ("limits-off.test", off), ("limits-off2.test", off)):
         path = folder / f"{host}.credentials.json"
         path.write_bytes(orjson.dumps(data))
         path.chmod(0o600)
@@ -112,7 +118,7 @@ async def drive(url: str, cell: Cell, host: str, keys: list[str], requests: int,
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=3, help="on/off pairs per cell")
+    parser.add_argument("--rounds", type=int, default=4, help="on/off/off2 triples per cell")
     parser.add_argument("--requests", type=int, default=600, help="requests per cell at c=16")
     parser.add_argument("--requests-c1", type=int, default=150, help="requests per cell at c=1")
     args = parser.parse_args()
@@ -135,7 +141,12 @@ def main() -> int:
             _wait_listening(fake_port, fake)
             _wait_listening(proxy_port, nexus)
             url = f"http://127.0.0.1:{proxy_port}"
-            sides = {"off": ("limits-off.test", [shared]), "on": ("limits-on.test", keys)}
+            sides = {
+                "off": ("limits-off.test", [shared]),
+                "off2": ("limits-off2.test", [shared]),
+                "on": ("limits-on.test", keys),
+            }
+            orders = (("off", "on", "off2"), ("on", "off2", "off"), ("off2", "off", "on"))
             results: dict[tuple[str, str, int], list[Cell]] = {}
             seq = 0
             for mode in ("json", "stream"):
@@ -144,13 +155,14 @@ def main() -> int:
                     for host, key_list in sides.values():  # warm-up, unmeasured
                         asyncio.run(drive(url, Cell("warm", mode, c), host, key_list, 40, seq))
                     for r in range(args.rounds):
-                        order = ("off", "on") if r % 2 == 0 else ("on", "off")
-                        for side in order:
+                        for side in orders[r % len(orders)]:
                             host, key_list = sides[side]
                             cell = Cell(side, mode, c)
-                            cpu0 = cpu_seconds(nexus.pid)
+                            recorder = recorder_pid(nexus.pid)
+                            cpu0, rec0 = cpu_seconds(nexus.pid), _cpu_or_zero(recorder)
                             asyncio.run(drive(url, cell, host, key_list, n, seq))
                             cell.cpu_s = cpu_seconds(nexus.pid) - cpu0
+                            cell.recorder_cpu_s = _cpu_or_zero(recorder) - rec0
                             seq += n
                             results.setdefault((side, mode, c), []).append(cell)
             report(results)
@@ -164,27 +176,71 @@ def main() -> int:
     return 0
 
 
+def recorder_pid(pid: int) -> int | None:
+    """The recorder child of the ``nexus serve`` process (restarted children get a new pid)."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return None
+    return int(children[0]) if children else None
+
+
+def _cpu_or_zero(pid: int | None) -> float:
+    try:
+        return cpu_seconds(pid) if pid is not None else 0.0
+    except OSError:
+        return 0.0
+
+
+_METRICS = ("p50 ms", "ovh p50", "req/s", "proxy cpu", "rec cpu")
+
+
+def _figures(cells: list[Cell]) -> tuple[float, ...]:
+    """p50, overhead p50 (ms), req/s, proxy and recorder CPU ms per request of some cells."""
+    lat = [x for cell in cells for x in cell.latencies]
+    ovh = [x for cell in cells for x in cell.overheads]
+    sent = max(1, sum(len(cell.latencies) + cell.errors for cell in cells))
+    done = sum(len(cell.latencies) for cell in cells)
+    rps = done / max(1e-9, sum(cell.wall_s for cell in cells))
+    cpu = sum(cell.cpu_s for cell in cells) / sent * 1000
+    rec = sum(cell.recorder_cpu_s for cell in cells) / sent * 1000
+    return pct(lat, 50), pct(ovh, 50), rps, cpu, rec
+
+
 def report(results: dict[tuple[str, str, int], list[Cell]]) -> None:
-    print(f"{'cell':<16}{'side':<5}{'p50 ms':>8}{'p99 ms':>8}{'ovh p50':>9}{'req/s':>8}"
-          f"{'cpu ms/req':>11}{'errors':>7}")  # fmt: skip
+    print(f"{'cell':<12}{'side':<6}{'p50 ms':>8}{'p99 ms':>8}{'ovh p50':>9}{'req/s':>8}"
+          f"{'proxy cpu':>10}{'rec cpu':>9}{'errors':>7}   (cpu: ms per request)")  # fmt: skip
+    verdicts = []
     for mode in ("json", "stream"):
         for c in (1, 16):
-            row = {}
-            for side in ("off", "on"):
+            name = f"{mode} c={c}"
+            pooled = {}
+            for side in ("off", "off2", "on"):
                 cells = results[(side, mode, c)]
-                lat = [x for cell in cells for x in cell.latencies]
-                ovh = [x for cell in cells for x in cell.overheads]
-                sent = sum(len(cell.latencies) + cell.errors for cell in cells)
-                rps = sum(len(cell.latencies) for cell in cells) / sum(
-                    cell.wall_s for cell in cells
-                )
-                cpu = sum(cell.cpu_s for cell in cells) / max(1, sent) * 1000
+                pooled[side] = _figures(cells)
+                p50, ovh, rps, cpu, rec = pooled[side]
+                p99 = pct([x for cell in cells for x in cell.latencies], 99)
                 errors = sum(cell.errors for cell in cells)
-                row[side] = (pct(lat, 50), pct(ovh, 50), rps, cpu)
-                print(f"{mode + ' c=' + str(c):<16}{side:<5}{pct(lat, 50):>8.2f}{pct(lat, 99):>8.2f}"
-                      f"{pct(ovh, 50):>9.3f}{rps:>8.0f}{cpu:>11.2f}{errors:>7}")  # fmt: skip
-            d = [row["on"][i] - row["off"][i] for i in range(4)]
-            print(f"{'':<16}{'Δ':<5}{d[0]:>+8.2f}{'':>8}{d[1]:>+9.3f}{d[2]:>+8.0f}{d[3]:>+11.2f}")
+                print(f"{name:<12}{side:<6}{p50:>8.2f}{p99:>8.2f}{ovh:>9.3f}{rps:>8.0f}"
+                      f"{cpu:>10.3f}{rec:>9.3f}{errors:>7}")  # fmt: skip
+            rounds = zip(results[("off", mode, c)], results[("off2", mode, c)], strict=True)
+            per_round = [(_figures([a]), _figures([b])) for a, b in rounds]
+            for i, metric in enumerate(_METRICS):
+                ratio = metric == "req/s"  # throughput as a ratio to off, the rest as differences
+                off, off2, on = pooled["off"][i], pooled["off2"][i], pooled["on"][i]
+                delta = on / off - 1 if ratio else on - off
+                aa = off2 / off - 1 if ratio else off2 - off
+                aa_max = max(abs(b[i] / a[i] - 1 if ratio else b[i] - a[i]) for a, b in per_round)
+                verdicts.append((name, metric, delta, aa, aa_max, ratio))
+    print(f"\n{'cell':<12}{'metric':<11}{'on - off':>10}{'A/A off2-off':>14}"
+          f"{'A/A max round':>15}  verdict")  # fmt: skip
+    for name, metric, delta, aa, aa_max, ratio in verdicts:
+        fmt = (lambda v: f"{v * 100:+.1f}%") if ratio else (lambda v: f"{v:+.3f}")
+        worse = delta < 0 if ratio else delta > 0
+        # on does strictly more work than off: a gain past the noise is noise too, said as such
+        verdict = "within" if abs(delta) <= aa_max else ("WORSE" if worse else "better")
+        print(f"{name:<12}{metric:<11}{fmt(delta):>10}{fmt(aa):>14}{fmt(aa_max).lstrip('+'):>15}"
+              f"  {verdict}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -11,8 +11,6 @@ the window's average per recorded call (docs/limits.md, "Overshoot").
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from nexus.limits.buckets import KINDS, Kind, bounds
 from nexus.records import CounterRow
 
@@ -20,7 +18,10 @@ SESSION_PREFIX = "session:"
 """A session's scope counts only in minute windows: the runaway guard sums the last few."""
 
 
-__all__ = ["SESSION_PREFIX", "CounterBook", "CounterRow", "Totals", "kinds_for"]
+__all__ = [
+    "COST", "REQUESTS", "SESSION_PREFIX", "TOKENS", "CounterBook", "CounterRow", "Windows",
+    "kinds_for",
+]  # fmt: skip
 
 
 def kinds_for(scope: str) -> tuple[Kind, ...]:
@@ -28,15 +29,25 @@ def kinds_for(scope: str) -> tuple[Kind, ...]:
     return ("minute",) if scope.startswith(SESSION_PREFIX) else KINDS
 
 
-@dataclass(frozen=True, slots=True)
-class Totals:
-    requests: int
-    tokens: int
-    cost_usd_micros: int
+REQUESTS, TOKENS, COST = 0, 1, 2
+"""What ``CounterBook.used`` sums: requests, input+output tokens, or cost in micro-dollars."""
 
 
 _Key = tuple[str, str, int]  # scope, kind, start_ms
-_ONLY_REQUESTS = [Totals(n, 0, 0) for n in range(256)]  # the common case, without an allocation
+
+
+class Windows:
+    """The window of each kind holding one minute: (kind, start_ms, end_ms) in ``KINDS`` order.
+
+    Every window kind starts on a minute boundary (UTC), so one minute's windows serve every call
+    of that minute: admission looks them up once per call instead of once per check."""
+
+    __slots__ = ("all", "end_ms", "minute", "start_ms")
+
+    def __init__(self, at_ms: int) -> None:
+        self.all = tuple((kind, *bounds(kind, at_ms)) for kind in KINDS)
+        self.minute = self.all[:1]  # a session's scope counts only there
+        self.start_ms, self.end_ms = self.all[0][1], self.all[0][2]
 
 
 class CounterBook:
@@ -45,56 +56,77 @@ class CounterBook:
     def __init__(self, replica: str) -> None:
         self.replica = replica
         self._rows: dict[_Key, dict[str, CounterRow]] = {}
+        # per window, the rows' sums (requests, tokens, cost, this replica's requests): kept by
+        # ``apply`` so that admission reads one tuple instead of walking the replicas' rows
+        self._sums: dict[_Key, tuple[int, int, int, int]] = {}
         self._admitted: dict[_Key, int] = {}
         self._ends: dict[_Key, int] = {}
         self._by_scope: dict[str, set[_Key]] = {}  # a scope's rows (runaway guard, window share)
+        self._windows = Windows(0)
+
+    def windows(self, at_ms: int) -> Windows:
+        """The windows holding ``at_ms`` (cached for the minute)."""
+        current = self._windows
+        if not current.start_ms <= at_ms < current.end_ms:
+            current = self._windows = Windows(at_ms)
+        return current
 
     def apply(self, rows: list[CounterRow]) -> None:
         """Take rows as read from the store (absolute values: reading one twice is harmless)."""
+        touched = set()
         for row in rows:
             key = (row.scope, row.kind, row.start_ms)
             self._rows.setdefault(key, {})[row.replica] = row
             self._ends[key] = row.end_ms
             self._by_scope.setdefault(row.scope, set()).add(key)
+            touched.add(key)
+        for key in touched:
+            by_replica = self._rows[key]
+            own = by_replica.get(self.replica)
+            self._sums[key] = (
+                sum(r.requests for r in by_replica.values()),
+                sum(r.tokens for r in by_replica.values()),
+                sum(r.cost_usd_micros for r in by_replica.values()),
+                own.requests if own is not None else 0,
+            )
 
     def admit(self, scopes: tuple[str, ...], at_ms: int) -> None:
-        windows = {kind: bounds(kind, at_ms) for kind in KINDS}
+        windows = self.windows(at_ms)
+        admitted, ends = self._admitted, self._ends
         for scope in scopes:
-            for kind in kinds_for(scope):
-                start, end = windows[kind]
+            for kind, start, end in (
+                windows.minute if scope.startswith(SESSION_PREFIX) else windows.all
+            ):
                 key = (scope, kind, start)
-                self._admitted[key] = self._admitted.get(key, 0) + 1
-                self._ends[key] = end
+                count = admitted.get(key)
+                if count is None:
+                    admitted[key] = 1
+                    ends[key] = end
+                else:
+                    admitted[key] = count + 1
 
-    def totals(self, scope: str, kind: Kind, at_ms: int, start_ms: int | None = None) -> Totals:
-        """The window's totals as best known now, calls admitted here and not yet recorded
-        included (their tokens and cost at the window's average per recorded call).
-        ``start_ms``: the window's start when the caller has it at hand."""
-        key = (scope, kind, bounds(kind, at_ms)[0] if start_ms is None else start_ms)
+    def used(self, scope: str, kind: Kind, start_ms: int, what: int) -> int:
+        """A window's ``what`` (``REQUESTS``, ``TOKENS`` or ``COST``) as best known now, calls
+        admitted here and not yet recorded included (their tokens and cost at the window's
+        average per recorded call). Requests are exact on one replica."""
+        key = (scope, kind, start_ms)
         admitted = self._admitted.get(key, 0)
-        rows = self._rows.get(key)
-        if not rows:
-            return _ONLY_REQUESTS[admitted] if admitted < 256 else Totals(admitted, 0, 0)
-        requests = tokens = cost = 0
-        own = 0
-        for replica, row in rows.items():
-            requests += row.requests
-            tokens += row.tokens
-            cost += row.cost_usd_micros
-            if replica == self.replica:
-                own = row.requests
-        pending = max(0, admitted - own)
-        if pending and requests:
-            tokens += tokens * pending // requests
-            cost += cost * pending // requests
-        return Totals(requests - own + max(admitted, own), tokens, cost)
+        sums = self._sums.get(key)
+        if sums is None:
+            return admitted if what == REQUESTS else 0
+        requests, _, _, own = sums
+        if what == REQUESTS:
+            return requests - own + max(admitted, own)
+        value = sums[what]
+        pending = admitted - own
+        return value + value * pending // requests if pending > 0 and requests else value
 
     def recent_cost(self, scope: str, since_ms: int) -> int:
         """Recorded cost of a scope's minute windows that end after ``since_ms`` (runaway guard)."""
         total = 0
         for key in self._by_scope.get(scope, ()):
             if key[1] == "minute" and self._ends[key] > since_ms:
-                total += sum(row.cost_usd_micros for row in self._rows[key].values())
+                total += self._sums[key][2]
         return total
 
     def cost_since(self, scope: str, kind: Kind, start_ms: int) -> int:
@@ -102,7 +134,7 @@ class CounterBook:
         total = 0
         for key in self._by_scope.get(scope, ()):
             if key[1] == kind and key[2] >= start_ms:
-                total += sum(row.cost_usd_micros for row in self._rows[key].values())
+                total += self._sums[key][2]
         return total
 
     def forget_before(self, at_ms: int) -> None:
@@ -111,6 +143,7 @@ class CounterBook:
         for key in stale:
             del self._ends[key]
             self._rows.pop(key, None)
+            self._sums.pop(key, None)
             self._admitted.pop(key, None)
             keys = self._by_scope.get(key[0])
             if keys is not None:

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 
 from nexus.errors import LimitExceeded, ModelNotAllowed
 from nexus.limits.alerting import AlertKind, AlertSink, LimitAlert, log_alert
-from nexus.limits.buckets import Kind, bounds, iso
-from nexus.limits.counters import SESSION_PREFIX, CounterBook
+from nexus.limits.buckets import KINDS, Kind, bounds, iso
+from nexus.limits.counters import COST, REQUESTS, SESSION_PREFIX, TOKENS, CounterBook, Windows
 from nexus.limits.policy import Limits, Runaway
 from nexus.limits.window_share import WindowWatch, person_share
 from nexus.records import now_ms
@@ -33,23 +33,27 @@ class _Check:
     name: str
     kind: Kind
     limit: float
-    field: str  # Totals attribute
+    what: int  # REQUESTS, TOKENS or COST (CounterBook.used)
     scale: int = 1
+    kind_index: int = field(default=0, init=False, compare=False)  # its place in KINDS
+    hard: float = field(default=0, init=False, compare=False)  # the limit in counter units
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind_index", KINDS.index(self.kind))
+        object.__setattr__(self, "hard", self.limit * self.scale)
 
 
 def _checks(limits: Limits) -> list[_Check]:
     checks = []
     if limits.requests_per_minute is not None:
         checks.append(_Check("requests per minute", "minute", limits.requests_per_minute,
-                             "requests"))  # fmt: skip
+                             REQUESTS))  # fmt: skip
     if limits.tokens_per_hour is not None:
-        checks.append(_Check("tokens per hour", "hour", limits.tokens_per_hour, "tokens"))
+        checks.append(_Check("tokens per hour", "hour", limits.tokens_per_hour, TOKENS))
     if limits.usd_per_day is not None:
-        checks.append(_Check("dollars per day", "day", limits.usd_per_day, "cost_usd_micros", _USD))
+        checks.append(_Check("dollars per day", "day", limits.usd_per_day, COST, _USD))
     if limits.usd_per_month is not None:
-        checks.append(
-            _Check("dollars per month", "month", limits.usd_per_month, "cost_usd_micros", _USD)
-        )
+        checks.append(_Check("dollars per month", "month", limits.usd_per_month, COST, _USD))
     return checks
 
 
@@ -78,19 +82,25 @@ class Subject:
     account_id: str | None = None
     account_key: str | None = None  # the account's scope key (counted for window shares)
 
-    @property
-    def watches_window(self) -> bool:
-        """Whether the proxy must read the 5-hour window from this subject's responses."""
-        return any(scope.limits.window_share is not None for scope in self.scopes)
+    # What the proxy must read for this subject, worked out once per credential file state:
+    watches_window: bool = field(default=False, init=False, compare=False)
+    """Whether the proxy must read the 5-hour window from this subject's responses."""
+    wants_model: bool = field(default=False, init=False, compare=False)
+    streak_cap: int = field(default=0, init=False, compare=False)
+    """How far back the proxy must look for a repeated tool call (0: not at all)."""
+    model_scopes: tuple[Scope, ...] = field(default=(), init=False, compare=False, repr=False)
+    scope_keys: tuple[str, ...] = field(default=(), init=False, compare=False, repr=False)
 
-    @property
-    def wants_model(self) -> bool:
-        return any(scope.limits.models is not None for scope in self.scopes)
+    def __post_init__(self) -> None:
+        def put(name: str, value: object) -> None:
+            object.__setattr__(self, name, value)
 
-    @property
-    def streak_cap(self) -> int:
-        """How far back the proxy must look for a repeated tool call (0: not at all)."""
-        return (self.runaway.repeats or 0) if self.runaway is not None else 0
+        model_scopes = tuple(s for s in self.scopes if s.limits.models is not None)
+        put("model_scopes", model_scopes)
+        put("wants_model", bool(model_scopes))
+        put("watches_window", any(s.limits.window_share is not None for s in self.scopes))
+        put("streak_cap", (self.runaway.repeats or 0) if self.runaway is not None else 0)
+        put("scope_keys", tuple(scope.key for scope in self.scopes))
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +134,7 @@ class Limiter:
     def admit(self, subject: Subject, facts: CallFacts) -> tuple[str, ...]:
         """Refuse (raise) or admit and count a call; returns the scope keys it counts toward."""
         at_ms = self._clock()
-        for scope in subject.scopes:
+        for scope in subject.model_scopes:
             if not scope.limits.allows_model(facts.model):
                 allowed = ", ".join(scope.limits.models or ())
                 raise ModelNotAllowed(
@@ -135,22 +145,27 @@ class Limiter:
         session = SESSION_PREFIX + facts.session_id if facts.session_id else None
         if subject.runaway is not None:
             self._guard_runaway(subject, subject.runaway, facts, session, at_ms)
+        windows = self.book.windows(at_ms)
         for scope in subject.scopes:
-            self._enforce(scope, subject, at_ms)
+            if scope.checks:
+                self._enforce(scope, subject, at_ms, windows)
             if scope.limits.window_share is not None:
                 self._enforce_share(scope, scope.limits.window_share, subject, at_ms)
-        counted = tuple(scope.key for scope in subject.scopes)
+        counted = subject.scope_keys
         if session is not None and subject.runaway is not None and subject.runaway.usd:
             counted += (session,)
         self.book.admit(counted, at_ms)
         return counted
 
-    def _enforce(self, scope: Scope, subject: Subject, at_ms: int) -> None:
+    def _enforce(self, scope: Scope, subject: Subject, at_ms: int, windows: Windows) -> None:
         for check in scope.checks:
-            start, end = bounds(check.kind, at_ms)
-            totals = self.book.totals(scope.key, check.kind, at_ms, start)
-            used = getattr(totals, check.field)
-            limit = check.limit * check.scale
+            _, start, end = windows.all[check.kind_index]
+            used = self.book.used(scope.key, check.kind, start, check.what)
+            limit = check.hard
+            # the call about to be admitted counts as one request; cost is not known yet
+            after = used + 1 if check.what == REQUESTS else used
+            if after < subject.soft * limit and used < limit:
+                continue  # the common case: far from both limits
             if used >= limit:
                 message = (
                     f"Nexus limit reached: {check.name} for {scope.label} "
@@ -161,16 +176,13 @@ class Limiter:
                            message, subject, at_ms)  # fmt: skip
                 retry_s = max(1, math.ceil((end - at_ms) / 1000))
                 raise LimitExceeded(message, retry_after_s=retry_s, should_retry=retry_s <= 60)
-            # the call about to be admitted counts as one request; cost is not known yet
-            after = used + 1 if check.field == "requests" else used
-            if after >= subject.soft * limit:
-                message = (
-                    f"{scope.label} has used {_amount(after, check)} of its "
-                    f"{_amount(limit, check)} {check.name} (soft limit "
-                    f"{subject.soft:.0%}); the window resets at {iso(end)}."
-                )
-                self._once(scope.key, "soft " + check.name, start, end, "soft_limit", scope,
-                           message, subject, at_ms)  # fmt: skip
+            message = (
+                f"{scope.label} has used {_amount(after, check)} of its "
+                f"{_amount(limit, check)} {check.name} (soft limit "
+                f"{subject.soft:.0%}); the window resets at {iso(end)}."
+            )
+            self._once(scope.key, "soft " + check.name, start, end, "soft_limit", scope,
+                       message, subject, at_ms)  # fmt: skip
 
     def _enforce_share(self, scope: Scope, limit: float, subject: Subject, at_ms: int) -> None:
         if subject.account_id is None or subject.account_key is None:
