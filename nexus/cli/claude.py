@@ -109,8 +109,7 @@ def _route(settings: Settings) -> tuple[str, str | None]:
     from nexus.errors import CredentialError
     from nexus.proxy import credential_files as files
 
-    candidates = [settings.proxy_url, f"http://localhost:{settings.proxy_port}"]
-    for url in candidates:
+    for url in files.local_proxy_urls(settings.proxy_url):
         key = files.host_key(url.removeprefix("http://"))
         path = files.credential_path(settings.credentials_dir, key)
         try:

@@ -102,6 +102,32 @@ def check_settings(settings: Settings, log_level: str) -> None:
         fail("--max-body-bytes / NEXUS_MAX_BODY_BYTES must be positive", EXIT_USAGE)
 
 
+def use_it_lines(proxy_url: str, team_hosts: list[str]) -> list[str]:
+    """The banner's "Use it" lines. In team mode the base URL must name a host that has a
+    credential file (the Host header picks it): any other name of this proxy passes through,
+    without client keys or limits."""
+    from nexus.proxy.credential_files import team_url
+
+    if not team_hosts:
+        return [f"  Use it:  [bold cyan]ANTHROPIC_BASE_URL={proxy_url} claude[/]"]
+    port = proxy_url.rsplit(":", 1)[1]
+    url = team_url(proxy_url, team_hosts)
+    hosts = ", ".join(team_hosts)
+    if url is not None:
+        lines = [f"  Use it:  [bold cyan]ANTHROPIC_BASE_URL={url} ANTHROPIC_API_KEY=<client key> "
+                 "claude[/]  (or: nexus claude)"]  # fmt: skip
+    else:
+        host = team_hosts[0]
+        base = f"http://{host}" if ":" in host else f"http://{host}:{port}"
+        lines = [f"  Use it:  [bold cyan]ANTHROPIC_BASE_URL={base} ANTHROPIC_API_KEY=<client key> "
+                 f"claude[/]  ({host} must reach this machine)"]  # fmt: skip
+    lines.append(f"  team hosts    {hosts}: the base URL's host picks the credential file")
+    if url != proxy_url:
+        lines.append(f"  {proxy_url} has no credential file: it passes the client's own key "
+                     "through, without client keys or limits")  # fmt: skip
+    return lines
+
+
 async def _serve(settings: Settings) -> None:
     from nexus.cli.pid_file import remove_pid_file, stop_hint, write_pid_file
     from nexus.server import Server
@@ -136,9 +162,8 @@ async def _serve(settings: Settings) -> None:
     )
     hint = stop_hint(settings.data_dir, port, data_dir())
     err.print(f"  stop it       Ctrl-C, or {hint}", highlight=False, soft_wrap=True)
-    err.print(
-        f"\n  Use it:  [bold cyan]ANTHROPIC_BASE_URL={ep.proxy_url} claude[/]\n", highlight=False
-    )
+    err.print("\n" + "\n".join(use_it_lines(ep.proxy_url, ep.team_hosts)) + "\n",
+              highlight=False, soft_wrap=True)  # fmt: skip
     try:
         await server.wait()
     finally:

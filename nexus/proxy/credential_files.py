@@ -126,6 +126,22 @@ def _ipv6_key(host: str) -> str:
     return f"[{address.compressed}]" + (f":{port}" if port else "")
 
 
+def local_proxy_urls(proxy_url: str) -> list[str]:
+    """The URLs a client on this machine can reach a proxy by: its bound URL, then
+    ``http://localhost:PORT``. The client sends the URL's host as Host, and that picks the
+    credential file: ``127.0.0.1:3000`` and ``localhost:3000`` are different files."""
+    port = proxy_url.rsplit(":", 1)[1]
+    return list(dict.fromkeys((proxy_url, f"http://localhost:{port}")))
+
+
+def team_url(proxy_url: str, hosts: list[str]) -> str | None:
+    """Of ``local_proxy_urls``, the first whose host has a credential file among ``hosts``."""
+    for url in local_proxy_urls(proxy_url):
+        if host_key(url.removeprefix("http://")) in hosts:
+            return url
+    return None
+
+
 def credential_path(directory: Path, key: str) -> Path:
     return directory / f"{key}{FILE_SUFFIX}"
 

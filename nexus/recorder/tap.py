@@ -4,9 +4,13 @@ Each exchange is appended to the spool (one ``writev``, before the client gets t
 response), then the recorder process is woken if it sleeps. No body is held in memory here: the
 recorder reads them back from the spool, so the proxy's memory stays flat whatever the backlog.
 
-A call Nexus refused before forwarding it (a bad client key, malformed JSON) keeps only the first
-``REFUSED_BODY_KEPT`` bytes of its body, with the size and SHA-256 of the whole in its error:
-anyone who can reach the proxy could otherwise fill the database without a valid key.
+A call Nexus refused before forwarding it without a team client key accepted (a bad key, malformed
+JSON in pass-through) keeps only the first ``REFUSED_BODY_KEPT`` bytes of its body, with the size
+and SHA-256 of the whole in its error: anyone who can reach the proxy could otherwise fill the
+database without a valid key. A call refused after its team client key was accepted (a limit, a
+model the policy does not allow, a malformed body) keeps its whole body: a named person sent it,
+and its model and class are read from it like any call's (Claude Code resends the history, which
+the store keeps once).
 """
 
 from __future__ import annotations
@@ -35,8 +39,8 @@ class Tap:
         self._lost_logged = (0, -_LOST_LOG_EVERY_S)  # (count, monotonic time) at the last log
 
     def put_nowait(self, exchange: Exchange) -> None:
-        if exchange.outcome is Outcome.REJECTED:
-            exchange = bounded(exchange)
+        if exchange.outcome is Outcome.REJECTED and exchange.auth_mode == "passthrough":
+            exchange = bounded(exchange)  # no team client key was accepted
         try:
             self.spool.append(exchange)
         except OSError as exc:

@@ -12,7 +12,7 @@ import pytest
 
 from nexus.records import RequestFilter, Usage
 from tests.fakes.upstream import Reply
-from tests.limits.helpers import burst, call, write_team_host
+from tests.limits.helpers import BODY, burst, call, write_team_host
 
 FEED_LAG_S = 1.5  # the counter read interval (1 s) plus the recorder's delay
 
@@ -136,3 +136,29 @@ async def test_a_bad_policy_stops_the_start_naming_the_field(start_nexus, tmp_pa
     write_team_host(tmp_path / "credentials", {"client": {field: "lots"}})
     with pytest.raises(Exception, match=f"team.example.*client: {field} must be"):
         await start_nexus()
+
+
+async def test_a_refused_call_is_recorded_with_the_model_and_class_its_body_names(
+    start_nexus, fake_upstream, tmp_path
+):
+    # A Claude Code-sized body: past the bytes a call refused to an unknown client keeps.
+    body = {**BODY, "messages": [{"role": "user", "content": "review this " + "x" * 20_000}]}
+    write_team_host(tmp_path / "credentials", {"client": {"requests_per_minute": 1}})
+    server = await start_nexus()
+    url = server.endpoints.proxy_url
+    await _minute_with_room()
+    async with httpx.AsyncClient(timeout=30) as client:
+        answers = [await call(client, url, "alice", body) for _ in range(2)]
+    assert [a.status_code for a in answers] == [200, 429]
+    await server.flush()
+    refused_id = answers[1].headers["x-nexus-request-id"]
+    deadline = time.monotonic() + 10
+    while True:  # the class is set by the linker, just after the record is stored
+        rows = (await server.store.list_requests(RequestFilter(), None, 10)).items
+        refused = next(r for r in rows if r.id == refused_id)
+        if refused.traffic_class is not None or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.1)
+    assert refused.status == 429 and refused.outcome == "rejected"
+    assert refused.model == "claude-opus-4-8"
+    assert refused.traffic_class == "turn"
