@@ -71,13 +71,14 @@ def _account(group: dict[str, Any], by: str = "account") -> str:
     return str(value) if value is not None else "(none)"
 
 
-def account_totals(doc: dict[str, Any]) -> list[AccountTotals]:
+def account_totals(doc: dict[str, Any], by: str = "account") -> list[AccountTotals]:
+    """One row per group of the report (``by``: the dimension it is grouped by)."""
     out = []
     for row in doc.get("rows") or ():
         tokens = row.get("tokens") or {}
         out.append(
             AccountTotals(
-                account=_account(row.get("group") or {}),
+                account=_account(row.get("group") or {}, by),
                 requests=int(row.get("requests") or 0),
                 errors=int(row.get("errors") or 0),
                 input=int(tokens.get("input") or 0),
@@ -107,7 +108,7 @@ def bucket_keys(bucket: str, now_ms: int, count: int, utc_offset_ms: int = 0) ->
 def series(
     doc: dict[str, Any], bucket: str, keys: list[str] | None = None, by: str = "account"
 ) -> Series:
-    """Per group (``by``: account or host), one value per bucket; ``keys`` fixes the buckets
+    """Per group (``by``: account, host or client_key), one value per bucket; ``keys`` fixes the buckets
     (missing ones are 0)."""
     tokens: dict[str, dict[str, int]] = defaultdict(dict)
     cost: dict[str, dict[str, float]] = defaultdict(dict)

@@ -148,6 +148,19 @@ async def test_usage_charts_cycle_measure_period_group_and_window_history() -> N
         await settle(pilot, app)
         assert ("usage", (("host",), "hour")) in client.calls
         assert "requests by hour per host" in str(status.render())
+        await pilot.press(
+            "g"
+        )  # per person: the named client keys, as `nexus usage --by client_key`
+        await settle(pilot, app)
+        assert ("usage", (("client_key",), "hour")) in client.calls
+        assert ("usage", (("client_key",), None)) in client.calls  # the totals follow
+        assert "requests by hour per person" in str(status.render())
+        totals = text_of(screen.query_one("#totals"))
+        assert "person" in totals and "ann@team.example" in totals and "raj@team.example" in totals
+        assert screen.query_one("#totals-box").border_title == "totals by person"
+        await pilot.press("g")
+        await settle(pilot, app)
+        assert "requests by hour per account" in str(status.render())
         await pilot.press("p")
         await settle(pilot, app)
         assert "last 48 hours" in str(status.render())

@@ -96,11 +96,12 @@ def windows_view(items: list[Gauge]) -> Text:
     return text
 
 
-def totals_view(doc: dict[str, object]) -> Table:
+def totals_view(doc: dict[str, object], by: str = "account") -> Table:
     table = Table(box=None, header_style="bold", padding=(0, 1), expand=True)
-    for title in ("account", "requests", "errors", "input", "cache w", "cache r", "output", "cost"):
-        table.add_column(title, justify="left" if title == "account" else "right")
-    for t in account_totals(doc):
+    table.add_column(_LABELS[by], justify="left")
+    for title in ("requests", "errors", "input", "cache w", "cache r", "output", "cost"):
+        table.add_column(title, justify="right")
+    for t in account_totals(doc, by):
         cost = cells.cost(t.cost_usd_micros) + ("*" if t.unpriced else "")
         table.add_row(
             t.account,
@@ -115,13 +116,17 @@ def totals_view(doc: dict[str, object]) -> Table:
     return table
 
 
+GROUPS = ("account", "host", "client_key")  # what `g` cycles the chart through
+_LABELS = {"account": "account", "host": "host", "client_key": "person"}  # a named client key
+
+
 class UsageScreen(NexusScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("h", "bucket('hour')", "By hour", id="usage.hour"),
         Binding("d", "bucket('day')", "By day", id="usage.day"),
         Binding("p", "period", "Period", id="usage.period"),
         Binding("c", "toggle_measure", "Measure", id="usage.measure"),
-        Binding("g", "toggle_group", "Account/host", id="usage.group"),
+        Binding("g", "toggle_group", "Account/host/person", id="usage.group"),
         Binding("w", "toggle_windows", "Window history", id="usage.windows"),
         Binding("r", "reload", "Reload", id="usage.reload"),
     ]
@@ -183,7 +188,7 @@ class UsageScreen(NexusScreen):
         try:
             by_time, by_account, windows, cache = await asyncio.gather(
                 client.usage([self.group], bucket=self.bucket, flt=flt, utc_offset_ms=offset_ms),
-                client.usage(["account"], flt=flt),
+                client.usage([self._totals_by], flt=flt),
                 client.windows(since_ms=since),
                 _cache_ledger(self.nexus, flt),
             )
@@ -211,10 +216,16 @@ class UsageScreen(NexusScreen):
             return
         inner = self.size.width - 4  # the box's border and padding
         waste = cache_waste_line(loaded.cache, inner) if loaded.cache else Text("")
-        self.query_one("#totals", Static).update(Group(totals_view(loaded.totals), waste))
+        totals = totals_view(loaded.totals, self._totals_by)
+        self.query_one("#totals", Static).update(Group(totals, waste))
 
     def on_resize(self) -> None:
         self._draw_totals()  # the cache line fits the new width
+
+    @property
+    def _totals_by(self) -> str:
+        """Totals are per account, or per person while the chart is."""
+        return "client_key" if self.group == "client_key" else "account"
 
     def _span_text(self) -> str:
         unit = "hours" if self.bucket == "hour" else "days"
@@ -230,7 +241,9 @@ class UsageScreen(NexusScreen):
             info = f"window utilization · {self._span_text()} · w: usage chart"
         else:
             self._draw_usage(plt)
-            info = f"{self.measure} by {self.bucket} per {self.group} · {self._span_text()}"
+            info = (
+                f"{self.measure} by {self.bucket} per {_LABELS[self.group]} · {self._span_text()}"
+            )
         self.query_one(StatusBar).info = Text(info)
         chart.refresh()
 
@@ -249,7 +262,7 @@ class UsageScreen(NexusScreen):
             values, unit = data.cost_usd, "USD"
         else:
             values, unit = data.requests, "requests"
-        plt.title(f"{unit} by {self.bucket}, per {self.group}")
+        plt.title(f"{unit} by {self.bucket}, per {_LABELS[self.group]}")
         if data.buckets and values:
             labels = [short_bucket(b, self.bucket) for b in data.buckets]
             # plotext takes ``labels`` (its type stub says ``label``)
@@ -290,8 +303,9 @@ class UsageScreen(NexusScreen):
         self._draw_chart()
 
     def action_toggle_group(self) -> None:
-        self.group = "host" if self.group == "account" else "account"
+        self.group = GROUPS[(GROUPS.index(self.group) + 1) % len(GROUPS)]
         self.show_windows = False
+        self.query_one("#totals-box").border_title = f"totals by {_LABELS[self._totals_by]}"
         self.load()
 
     def action_toggle_windows(self) -> None:
