@@ -25,6 +25,7 @@ import simdjson
 import yarl
 
 from nexus.errors import (
+    ClientAuthError,
     LimitExceeded,
     NexusError,
     RequestRejected,
@@ -34,9 +35,9 @@ from nexus.errors import (
 )
 from nexus.limits.limiter import CallFacts, Subject
 from nexus.limits.runaway import repeated_tool_call
-from nexus.proxy.grants import Grant
+from nexus.proxy.grants import Grant, presented_keys
 from nexus.proxy.headers import downstream_headers, upstream_headers
-from nexus.proxy.paths import upstream_path
+from nexus.proxy.paths import PRECONNECT, upstream_path
 from nexus.proxy.upstream_health import UpstreamHealth
 from nexus.records import Exchange, Headers, Outcome, new_id, now_ms
 from nexus.redact import redact_headers, redact_query, redact_text, secret_values
@@ -160,6 +161,10 @@ class Forwarder:
                     facts = _check_json(request.body, subject, headers)
                     call.limit_scopes = self.limiter.admit(subject, facts)
             return await self._forward(call)
+        except ClientAuthError as exc:
+            if _is_keyless_probe(request):
+                return Reply(200, [])  # answered here: nothing to forward it with, nor to record
+            return self._refuse(call, exc)
         except NexusError as exc:
             return self._refuse(call, exc)
         except asyncio.CancelledError:
@@ -397,6 +402,20 @@ def _facts(doc: object, subject: Subject, headers: Mapping[str, str] | None) -> 
         session_id=session,
         repeated_tool=tool,
         repeats=repeats,
+    )
+
+
+def _is_keyless_probe(request: IncomingRequest) -> bool:
+    """Claude Code's connection warm-up (``HEAD /``, ``HEAD /api/hello``) sent without a key: in
+    team mode it cannot be forwarded (no client key was accepted), and refusing it would put a 401
+    row in the records for every session, for a call whose answer Claude Code ignores."""
+    methods = PRECONNECT.get(request.raw_path)
+    return (
+        methods is not None
+        and request.method in methods
+        and not request.query
+        and not request.body
+        and not presented_keys(_header_map(request.headers))
     )
 
 

@@ -64,3 +64,24 @@ async def test_claude_code_stuck_in_a_tool_loop_is_stopped_by_the_runaway_guard(
     )
     looping = [r for r in fake_upstream.requests if r.path == "/v1/messages"]
     assert len(looping) == 3  # the fourth call carried the third repeat and was refused
+
+
+async def test_claude_code_in_team_mode_has_no_call_refused(
+    any_claude_cli, start_nexus, fake_upstream, tmp_path
+):
+    """Its keyless warm-up (``HEAD /`` in 2.1.197) is answered by Nexus, neither forwarded nor
+    recorded as a refused call: a session in team mode leaves no 401 row behind."""
+    fake_upstream.responder = ClaudeCodeResponder()
+    server = await start_nexus()
+    host = server.endpoints.proxy_url.removeprefix("http://")
+    write_team_host(tmp_path / "credentials", None, host)
+    await asyncio.sleep(1.1)
+    done = await asyncio.to_thread(
+        run_claude, any_claude_cli.path, server.endpoints.proxy_url, "say hi", home=tmp_path,
+        env={"ANTHROPIC_API_KEY": KEYS["alice"]}, timeout=90,
+    )  # fmt: skip
+    assert json.loads(done.stdout)["is_error"] is False, done.stdout + done.stderr
+    await server.flush()
+    rows = (await server.store.list_requests(RequestFilter(), None, 100)).items
+    assert rows and all(r.status == 200 and r.client_key_id == f"alice@{host}" for r in rows)
+    assert {r.method for r in fake_upstream.requests} == {"POST"}  # the probe never left Nexus

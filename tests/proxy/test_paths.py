@@ -5,6 +5,7 @@ cannot take is a recorded 400, not a 500 with a traceback."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 import orjson
@@ -105,6 +106,30 @@ async def test_preconnect_probes_and_the_query_go_upstream_as_sent_and_are_recor
     assert sorted(r["path"] for r in rows) == ["/", "/api/hello", "/v1/models"]
     status, answer = await raw_http(nexus.proxy_url, request("/", host, method="GET", body=b""))
     assert status == 200 and b'"name":"nexus"' in answer  # GET / stays Nexus's own page
+
+
+async def test_keyless_preconnect_probes_to_a_team_host_are_answered_here_not_refused(
+    nexus_process, fake_upstream, tmp_path
+):
+    port = free_port()
+    host = f"127.0.0.1:{port}"
+    team_files(tmp_path, host)
+    nexus = await nexus_process(f"sqlite:///{tmp_path / 'nexus.db'}", proxy_port=port)
+    for method, target in [("HEAD", "/"), ("HEAD", "/api/hello"), ("GET", "/api/hello")]:
+        probe = f"{method} {target} HTTP/1.1\r\nHost: {host}\r\nconnection: close\r\n\r\n"
+        status, answer = await raw_http(nexus.proxy_url, probe.encode())
+        assert status == 200, answer  # Claude Code's warm-up without a key (2.1.197 sends it)
+        assert ACCOUNT_KEY.encode() not in answer
+    # with a wrong key it is a refused call like any other, and a path that is no probe too
+    wrong = request("/", host, method="HEAD", body=b"", key="cnp_live_wrong")
+    assert (await raw_http(nexus.proxy_url, wrong))[0] == 401
+    keyless = request("/v1/messages", host).replace(f"x-api-key: {CLIENT_KEY}\r\n".encode(), b"")
+    assert (await raw_http(nexus.proxy_url, keyless))[0] == 401
+    assert fake_upstream.requests == []  # nothing went upstream
+    rows = await nexus.stored(2)
+    await asyncio.sleep(0.5)  # a probe, had it been recorded, would be stored by now as well
+    rows = await nexus.stored(2)
+    assert sorted((r["method"], r["status"]) for r in rows) == [("HEAD", 401), ("POST", 401)]
 
 
 @pytest.mark.parametrize(
