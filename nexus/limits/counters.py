@@ -42,11 +42,11 @@ class Windows:
     Every window kind starts on a minute boundary (UTC), so one minute's windows serve every call
     of that minute: admission looks them up once per call instead of once per check."""
 
-    __slots__ = ("all", "end_ms", "minute", "start_ms")
+    __slots__ = ("all", "end_ms", "start_ms", "starts")
 
     def __init__(self, at_ms: int) -> None:
         self.all = tuple((kind, *bounds(kind, at_ms)) for kind in KINDS)
-        self.minute = self.all[:1]  # a session's scope counts only there
+        self.starts = {kind: start for kind, start, _ in self.all}
         self.start_ms, self.end_ms = self.all[0][1], self.all[0][2]
 
 
@@ -59,26 +59,43 @@ class CounterBook:
         # per window, the rows' sums (requests, tokens, cost, this replica's requests): kept by
         # ``apply`` so that admission reads one tuple instead of walking the replicas' rows
         self._sums: dict[_Key, tuple[int, int, int, int]] = {}
-        self._admitted: dict[_Key, int] = {}
+        self._admitted: dict[_Key, int] = {}  # admissions of past minutes, by window
+        self._minute: dict[str, int] = {}  # admissions in the minute of ``_windows``, by scope
         self._ends: dict[_Key, int] = {}
         self._by_scope: dict[str, set[_Key]] = {}  # a scope's rows (runaway guard, window share)
         self._windows = Windows(0)
 
     def windows(self, at_ms: int) -> Windows:
-        """The windows holding ``at_ms`` (cached for the minute)."""
+        """The windows holding ``at_ms`` (cached for the minute). A new minute first folds the
+        last one's admissions into the windows they belong to."""
         current = self._windows
         if not current.start_ms <= at_ms < current.end_ms:
+            self._fold(current)
             current = self._windows = Windows(at_ms)
         return current
+
+    def _fold(self, windows: Windows) -> None:
+        admitted, ends = self._admitted, self._ends
+        for scope, count in self._minute.items():
+            for kind, start, end in windows.all[: len(kinds_for(scope))]:
+                key = (scope, kind, start)
+                admitted[key] = admitted.get(key, 0) + count
+                ends[key] = end
+        self._minute = {}
 
     def apply(self, rows: list[CounterRow]) -> None:
         """Take rows as read from the store (absolute values: reading one twice is harmless)."""
         touched = set()
         for row in rows:
             key = (row.scope, row.kind, row.start_ms)
-            self._rows.setdefault(key, {})[row.replica] = row
-            self._ends[key] = row.end_ms
-            self._by_scope.setdefault(row.scope, set()).add(key)
+            by_replica = self._rows.get(key)
+            if by_replica is None:
+                by_replica = self._rows[key] = {}
+                self._ends[key] = row.end_ms
+                self._by_scope.setdefault(row.scope, set()).add(key)
+            elif by_replica.get(row.replica) == row:
+                continue  # read again (the feed's overlap): nothing to redo
+            by_replica[row.replica] = row
             touched.add(key)
         for key in touched:
             by_replica = self._rows[key]
@@ -91,19 +108,12 @@ class CounterBook:
             )
 
     def admit(self, scopes: tuple[str, ...], at_ms: int) -> None:
-        windows = self.windows(at_ms)
-        admitted, ends = self._admitted, self._ends
+        """Count a call admitted now toward each of ``scopes``: one increment per scope (the
+        minute's count; ``windows`` folds it into the hour, day and month when the minute ends)."""
+        self.windows(at_ms)
+        minute = self._minute
         for scope in scopes:
-            for kind, start, end in (
-                windows.minute if scope.startswith(SESSION_PREFIX) else windows.all
-            ):
-                key = (scope, kind, start)
-                count = admitted.get(key)
-                if count is None:
-                    admitted[key] = 1
-                    ends[key] = end
-                else:
-                    admitted[key] = count + 1
+            minute[scope] = minute.get(scope, 0) + 1
 
     def used(self, scope: str, kind: Kind, start_ms: int, what: int) -> int:
         """A window's ``what`` (``REQUESTS``, ``TOKENS`` or ``COST``) as best known now, calls
@@ -111,6 +121,10 @@ class CounterBook:
         average per recorded call). Requests are exact on one replica."""
         key = (scope, kind, start_ms)
         admitted = self._admitted.get(key, 0)
+        if self._windows.starts.get(kind) == start_ms and (
+            kind == "minute" or not scope.startswith(SESSION_PREFIX)
+        ):  # the window holds the current minute, and the scope counts in it
+            admitted += self._minute.get(scope, 0)
         sums = self._sums.get(key)
         if sums is None:
             return admitted if what == REQUESTS else 0

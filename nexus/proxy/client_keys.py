@@ -80,15 +80,16 @@ class ClientIndex:
     """A file's named clients by key hash, built once per file state."""
 
     def __init__(self, clients: tuple[NamedClient, ...]) -> None:
-        self._by_digest = {bytes.fromhex(c.sha256): c for c in clients}
+        # digest → (its bytes as stored, client): decoded once per file state, not per call
+        self._by_digest = {(d := bytes.fromhex(c.sha256)): (d, c) for c in clients}
 
     def match(self, presented: tuple[str, ...]) -> NamedClient | None:
         found = None
         for key in presented:
             digest = hashlib.sha256(key.encode("utf-8", "surrogateescape")).digest()
-            client = self._by_digest.get(digest)
-            if client is not None and hmac.compare_digest(bytes.fromhex(client.sha256), digest):
-                found = client
+            entry = self._by_digest.get(digest)
+            if entry is not None and hmac.compare_digest(entry[0], digest):
+                found = entry[1]
         return found
 
 

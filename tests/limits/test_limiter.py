@@ -161,3 +161,24 @@ def test_policy_errors_name_the_field_and_what_is_allowed() -> None:
     )
     assert policy.for_client("a") == Limits(usd_per_day=9.0, models=("claude-*",))
     assert policy.for_client("b") == Limits(usd_per_day=5.0, models=("claude-*",))
+
+
+def test_admissions_count_in_every_window_across_a_minute_boundary() -> None:
+    from nexus.limits.counters import REQUESTS
+
+    book = CounterBook("me")
+    scopes = ("client:alice@h", "session:s1")
+    for _ in range(3):
+        book.admit(scopes, NOW)
+    later = NOW + 60_000  # the next minute, same hour
+    for _ in range(2):
+        book.admit(scopes, later)
+    hour = bounds("hour", later)[0]
+    assert book.used("client:alice@h", "hour", hour, REQUESTS) == 5
+    assert book.used("client:alice@h", "minute", bounds("minute", later)[0], REQUESTS) == 2
+    assert book.used("client:alice@h", "minute", bounds("minute", NOW)[0], REQUESTS) == 3
+    assert book.used("session:s1", "minute", bounds("minute", later)[0], REQUESTS) == 2
+    assert book.used("session:s1", "hour", hour, REQUESTS) == 0  # sessions count per minute only
+    book.admit(scopes, NOW + 3_600_000)  # a new hour: the old one's admissions stay in it
+    assert book.used("client:alice@h", "hour", hour, REQUESTS) == 5
+    assert book.used("client:alice@h", "hour", bounds("hour", NOW + 3_600_000)[0], REQUESTS) == 1
