@@ -23,7 +23,8 @@ import pytest
 
 from nexus.aio import TaskSet
 
-_READY = re.compile(r"ANTHROPIC_BASE_URL=(http://\S+)")
+_READY = re.compile(r"Use it:")  # the banner's last line: everything is up
+_PROXY = re.compile(r"proxy\s+(http://\S+)")  # the bound URL (Use it may name a team host)
 _API = re.compile(r"API\s+(http://\S+)")
 START_TIMEOUT_S = 30.0
 
@@ -88,13 +89,16 @@ class NexusProcess:
 
     async def _read_log(self, ready: asyncio.Future[str]) -> None:
         assert self.proc is not None and self.proc.stderr is not None
+        proxy_url = ""
         while line := await self.proc.stderr.readline():
             text = line.decode(errors="replace")
             self.log.append(text)
             if not self.api_url and (api := _API.search(text)):
                 self.api_url = api.group(1)
-            if not ready.done() and (match := _READY.search(text)):
-                ready.set_result(match.group(1))
+            if not proxy_url and (bound := _PROXY.search(text)):
+                proxy_url = bound.group(1)
+            if not ready.done() and proxy_url and _READY.search(text):
+                ready.set_result(proxy_url)
         if not ready.done():
             ready.set_exception(EOFError("nexus serve exited"))
 
