@@ -65,10 +65,22 @@ class Scope:
     label: str  # "host team.example", "account acme", "client alice@team.example"
     limits: Limits
     checks: tuple[_Check, ...] = field(default=(), compare=False)
+    # model → allowed: the patterns are matched once per model and credential file state
+    _allowed: dict[str | None, bool] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         # built once per credential file state, so admission only walks a ready list
         object.__setattr__(self, "checks", tuple(_checks(self.limits)))
+
+    def allows_model(self, model: str | None) -> bool:
+        allowed = self._allowed.get(model)
+        if allowed is None:
+            allowed = self.limits.allows_model(model)
+            if len(self._allowed) < 256:  # a client may name any string: keep it bounded
+                self._allowed[model] = allowed
+        return allowed
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +147,7 @@ class Limiter:
         """Refuse (raise) or admit and count a call; returns the scope keys it counts toward."""
         at_ms = self._clock()
         for scope in subject.model_scopes:
-            if not scope.limits.allows_model(facts.model):
+            if not scope.allows_model(facts.model):
                 allowed = ", ".join(scope.limits.models or ())
                 raise ModelNotAllowed(
                     f"Nexus policy: model {facts.model or '(none)'} is not allowed for "

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+_NOT_A_LIST = (str, type(None))  # content that holds no blocks (built once, not per call)
+
 
 def repeated_tool_call(messages: Any, cap: int) -> tuple[str | None, int]:
     """(tool name, times in a row) of the agent's latest tool call, looking back ``cap`` assistant
@@ -42,7 +44,7 @@ def repeated_tool_call(messages: Any, cap: int) -> tuple[str | None, int]:
 
 def _tool_calls(message: Any) -> tuple[tuple[str, object], ...]:
     content = _get(message, "content")
-    if isinstance(content, str | type(None)):
+    if isinstance(content, _NOT_A_LIST):
         return ()
     calls = []
     for block in content:
@@ -56,7 +58,7 @@ def _only_tool_results(message: Any) -> bool:
     if _get(message, "role") != "user":
         return False
     content = _get(message, "content")
-    if isinstance(content, str | type(None)):
+    if isinstance(content, _NOT_A_LIST):
         return False
     blocks = list(content)
     return bool(blocks) and all(_get(b, "type") == "tool_result" for b in blocks)
