@@ -199,3 +199,16 @@ async def test_views_that_failed_while_the_server_was_away_load_when_it_is_back(
         await settle(pilot, app)
         assert live.rows.loaded_rows > 0  # Live asked again on connect
         assert conversations.loaded  # and so did the Conversations view
+
+
+async def test_window_history_without_readings_says_so() -> None:
+    client = FakeClient([data.summary(n) for n in range(3)])
+    client.windows_body = {"accounts": [{"account": "bob", "windows": [], "series": []}]}
+    app = make_test_app(client)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("3")
+        await settle(pilot, app)
+        await pilot.press("w")
+        status = str(app.screen.query_one(StatusBar).render())
+        assert "no rate-limit readings in this period" in status

@@ -237,8 +237,10 @@ class UsageScreen(NexusScreen):
         plt.clear_data()
         plt.clear_figure()
         if self.show_windows:
-            self._draw_windows(plt)
-            info = f"window utilization · {self._span_text()} · w: usage chart"
+            drawn = self._draw_windows(plt)
+            # An empty frame alone reads as broken: say why nothing is drawn.
+            none = "" if drawn else " · no rate-limit readings in this period"
+            info = f"window utilization · {self._span_text()}{none} · w: usage chart"
         else:
             self._draw_usage(plt)
             info = (
@@ -268,13 +270,16 @@ class UsageScreen(NexusScreen):
             # plotext takes ``labels`` (its type stub says ``label``)
             plt.stacked_bar(labels, list(values.values()), labels=list(values.keys()))
 
-    def _draw_windows(self, plt: Any) -> None:
+    def _draw_windows(self, plt: Any) -> bool:
+        """The windows' history; False when there is none to draw (no response in the period
+        carried rate-limit headers: the windows above are then estimates)."""
         if self.windows_doc is None:
-            return
+            return True  # still loading
         history = window_history(self.windows_doc, self.nexus.clock(), self.since_ms)
-        plt.title("window utilization (%), hours from now; resets as vertical lines")
         if not history:
-            return
+            plt.title("no rate-limit readings in this period: no window history to draw")
+            return False
+        plt.title("window utilization (%), hours from now; resets as vertical lines")
         plt.ylim(0, 100)
         plt.xlim(-self.buckets * STEP_MS[self.bucket] / 3_600_000, 0)
         many = len({h.account for h in history}) > 1
@@ -285,6 +290,7 @@ class UsageScreen(NexusScreen):
             resets.update(h.resets_hours_ago)
         for at in sorted(resets):
             plt.vline(at, "red")
+        return True
 
     def action_bucket(self, bucket: str) -> None:
         if bucket != self.bucket:
