@@ -327,7 +327,7 @@ async def run_pipeline(
         async def link(records: Any) -> None:
             links = await linker.link_batch(records)
             if ledger is not None:  # as the recorder does: the cache ledger after linking
-                await ledger.after_linking(records, links)
+                await ledger.after_linking(records, links, linker.known.generation)
 
         writer = Writer(
             store,

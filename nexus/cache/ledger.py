@@ -114,13 +114,28 @@ class CacheLedger:
         self._outlines: OrderedDict[str, PromptOutline] = OrderedDict()
         # The newest request of each line this process has seen, and that line's latest 2xx one:
         # live records arrive in order, so the next one's predecessor is known without a query.
-        # Only where one process owns the store (SQLite): on Postgres other replicas write too.
+        # True where one process owns the store (SQLite), and on Postgres while only this
+        # process's linker linked (the link generation went up by one per batch: ``after_linking``).
         self._tips: OrderedDict[_Line, tuple[Position, str | None]] = OrderedDict()
-        self._trust_tips = getattr(store, "dialect", "") == "sqlite"
+        self._sole_writer = getattr(store, "dialect", "") == "sqlite"
+        self._trust_tips = self._sole_writer
+        self._generation: int | None = None  # of the linking pass behind the last batch
 
-    async def after_linking(self, records: Sequence[RequestRecord], links: Sequence[Link]) -> int:
+    async def after_linking(
+        self,
+        records: Sequence[RequestRecord],
+        links: Sequence[Link],
+        generation: int | None = None,
+    ) -> int:
         """Ledger rows for records just linked (and for requests whose links were repaired);
-        returns how many breaks were new."""
+        returns how many breaks were new. ``generation``: the link generation of the pass that
+        linked them (``ConversationLinker.known.generation``); one above the last batch's, nobody
+        else linked in between, and the tips this ledger keeps are still the store's."""
+        continued = generation is not None and self._generation == generation - 1
+        self._generation = generation
+        self._trust_tips = self._sole_writer or continued
+        if not self._trust_tips:
+            self._tips.clear()  # rebuilt from the store's answers, trusted from the next batch on
         by_link = {link.request_id: link for link in links}
         todo = [_Request.of_record(r, by_link.get(r.id)) for r in records]
         fresh = {r.id for r in records}

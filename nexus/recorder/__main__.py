@@ -64,7 +64,8 @@ class _LiveLinking:
         links: list[Any] = []
         try:
             links = await self.linker.link_batch(records)
-            await self.ledger.after_linking(records, links)  # the cache ledger (nexus/cache/)
+            # the cache ledger (nexus/cache/); the pass's generation spares it a query per record
+            await self.ledger.after_linking(records, links, self.linker.known.generation)
         finally:  # error spikes and forecasts need no links: watch even when linking failed
             if self.watch is not None:
                 try:

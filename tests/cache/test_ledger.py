@@ -27,7 +27,7 @@ async def record_live(store: Any, chat: Chat) -> CacheLedger:
     for record in chat.records:
         await store.write_batch([record])
         links = await linker.link_batch([record])
-        await ledger.after_linking([record], links)
+        await ledger.after_linking([record], links, linker.known.generation)
     return ledger
 
 
@@ -139,6 +139,56 @@ async def test_a_one_hour_breakpoint_survives_a_long_pause_but_not_an_hour(store
     assert entry.cause == CacheCause.TTL_EXPIRED
     assert "lifetime 1 h" in entry.detail
     assert entry.excess_cost_usd_micros == 10_500 * 95 // 10  # 1-hour writes: 10 - 0.5 $/MTok
+
+
+async def test_a_line_followed_live_asks_the_store_for_its_first_predecessor_only(
+    store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While only this process links (the link generation goes up by one per batch), the ledger
+    knows each next predecessor from the last record: one query for the line, not one per record."""
+    asked: list[str] = []
+    ask = store.cache_neighbours
+
+    async def counted(*args: Any) -> Any:
+        asked.append(args[0])
+        return await ask(*args)
+
+    monkeypatch.setattr(store, "cache_neighbours", counted)
+    chat = Chat()
+    opening(chat)
+    chat.send("third", read=0, write=11_000, model="claude-sonnet-4-6")
+    await record_live(store, chat)
+    assert len(asked) == 1
+    live = (await store.list_cache_breaks(RequestFilter())).items
+    assert [(e.request_id, e.predecessor_id) for e in live] == [
+        (chat.records[2].id, chat.records[1].id)
+    ]
+
+
+async def test_a_line_two_processes_write_takes_the_other_ones_request_as_predecessor(
+    store: Any,
+) -> None:
+    """Postgres, two recorders: B links the second turn between A's first and third; A's ledger
+    sees the link generation jump and asks the store instead of trusting what it last saw."""
+    if store.dialect == "sqlite":
+        pytest.skip("one process owns a SQLite store")
+    chat = Chat()
+    opening(chat)
+    chat.send("third", read=0, write=11_000, model="claude-sonnet-4-6")
+    a, b = (
+        (ConversationLinker(store), CacheLedger(store)),
+        (ConversationLinker(store), CacheLedger(store)),
+    )
+    for (linker, ledger), record in zip((a, b, a), chat.records, strict=True):
+        await store.write_batch([record])
+        links = await linker.link_batch([record])
+        await ledger.after_linking([record], links, linker.known.generation)
+    live = (await store.list_cache_breaks(RequestFilter())).items
+    assert [(e.request_id, e.predecessor_id) for e in live] == [
+        (chat.records[2].id, chat.records[1].id)
+    ]
+    await CacheLedger(store).rebuild()
+    assert (await store.list_cache_breaks(RequestFilter())).items == live
 
 
 async def test_a_late_request_re_checks_the_one_after_it(store: Any) -> None:
