@@ -16,7 +16,7 @@ on hostile input).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
 import orjson
@@ -28,6 +28,11 @@ class ParsedRequest:
 
     raw: bytes
     value: dict[str, Any] | None
+    # The bytes of each element of ``messages`` as the body holds them, once a stage measured them
+    # (the store's cutter does, verified by rebuilding the body); empty until then. Equal bytes
+    # mean equal messages, so the linker's memory compares these instead of serialising every
+    # message again (nexus/conversations/memory.py).
+    message_bytes: list[bytes] = field(default_factory=list)
 
     @property
     def model(self) -> str | None:

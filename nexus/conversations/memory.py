@@ -75,13 +75,18 @@ class FingerprintMemory:
         self._bytes = 0
         self._lock = threading.Lock()  # fingerprints may be computed in worker threads
 
-    def normalise(self, raw: list[Any]) -> Normalised | None:
+    def normalise(self, raw: list[Any], given: list[bytes] | None = None) -> Normalised | None:
         """``raw`` normalised, reusing what a remembered request shares with it; None when the
-        messages cannot be serialised (nested past orjson's limit): normalise from scratch."""
-        try:
-            datas = [orjson.dumps(m) for m in raw]
-        except orjson.JSONEncodeError:
-            return None
+        messages cannot be serialised (nested past orjson's limit): normalise from scratch.
+        ``given``: each message's bytes as its body holds them (any JSON text of it will do: equal
+        bytes are equal messages, and bytes that differ only cost a miss)."""
+        if given is not None and len(given) == len(raw) and raw:
+            datas = given
+        else:
+            try:
+                datas = [orjson.dumps(m) for m in raw]
+            except orjson.JSONEncodeError:
+                return None
         if not datas:
             return Normalised(None, [], set(), (), 0, ())
         with self._lock:

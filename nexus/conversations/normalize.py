@@ -81,12 +81,16 @@ def fingerprint(
     *,
     is_compaction: bool = False,
     memory: FingerprintMemory | None = None,
+    message_bytes: list[bytes] | None = None,
 ) -> Fingerprint:
     """``memory``: what recent requests' messages normalised to (the shared history is taken from
-    there instead of normalised and hashed again; the result is the same)."""
+    there instead of normalised and hashed again; the result is the same). ``message_bytes``: each
+    message's bytes in the body, when the cutter measured them (else they are serialised)."""
     raw_messages = body.get("messages")
     raw = raw_messages if isinstance(raw_messages, list) else []
-    known = memory.normalise(raw) if memory is not None and not is_compaction else None
+    known = (
+        memory.normalise(raw, message_bytes) if memory is not None and not is_compaction else None
+    )
     if known is not None:
         last, prefixes, seen = known.last, known.prefixes, known.seen
         first_keys, marker_index = known.first_user_keys, known.marker_index

@@ -102,13 +102,18 @@ class Prepared:
 def prepare(view: RequestView, memory: FingerprintMemory | None = None) -> Prepared:
     """Read the body's parse (the recorder's, else parse it here), classify, and fingerprint conversational calls. CPU work: callers on the
     event loop run batches of this in a thread."""
-    body = parsed_body(view.request_body, view.parsed).value
+    parsed = parsed_body(view.request_body, view.parsed)
+    body = parsed.value
     traffic_class = classify(view.method, view.path, view.request_headers, body)
     if traffic_class.is_background or body is None:
         return Prepared(view, traffic_class, None)
     response = parse_json(view.response_message)
     fp = fingerprint(
-        body, response, is_compaction=traffic_class is TrafficClass.COMPACTION, memory=memory
+        body,
+        response,
+        is_compaction=traffic_class is TrafficClass.COMPACTION,
+        memory=memory,
+        message_bytes=parsed.message_bytes or None,
     )
     if not fp.prefix_keys:
         return Prepared(view, TrafficClass.OTHER, None)

@@ -175,6 +175,8 @@ def decompose(
     except orjson.JSONEncodeError:  # nested deeper than orjson writes (254): tokenised below
         found = None
     if found is not None and _rebuild_in_memory(found[0]) == body:
+        if parsed is not None and parsed.raw is body:  # for the linker (wire.ParsedRequest)
+            parsed.message_bytes[:] = [e.data for e in found[1]]
         if memory is not None:
             memory.remember(found[1], [b for b in found[0].blobs if b.kind in _VALUE_KINDS])
         return found[0]

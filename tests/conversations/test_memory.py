@@ -3,8 +3,10 @@ history fingerprint exactly as each request alone does, and the shared part is r
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -54,6 +56,38 @@ def test_a_fingerprint_from_memory_is_the_fingerprint_without_it(base, turns):
         alone = _fp(history, content)
         assert _fp(history, content, memory) == alone
         assert _fp(history, content, memory) == alone  # all of it from memory
+
+
+def _bytes(messages: list[Any], how: int) -> list[bytes] | None:
+    """None (the memory serialises them), orjson's compact bytes (what the cutter measures in a
+    Claude Code body), or the same messages spaced differently (another client's JSON)."""
+    if how == 0:
+        return None
+    if how == 1:
+        return [orjson.dumps(m) for m in messages]
+    return [json.dumps(m, indent=1).encode() for m in messages]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    base=st.lists(message, max_size=6),
+    turns=st.lists(
+        st.tuples(st.integers(0, 8), st.lists(message, max_size=3), reply, st.integers(0, 2)),
+        min_size=1,
+        max_size=6,
+    ),
+)
+def test_message_bytes_from_the_body_change_no_fingerprint(base, turns):
+    memory = FingerprintMemory(max_bytes=300)
+    history = list(base)
+    for keep, added, content, how in turns:
+        history = history[:keep] + added
+        response = {"role": "assistant", "content": content} if content is not None else None
+        given_bytes = _bytes(history, how)
+        from_memory = fingerprint(
+            {"messages": history}, response, memory=memory, message_bytes=given_bytes
+        )
+        assert from_memory == _fp(history, content)
 
 
 def test_the_next_turn_normalises_only_what_it_adds(monkeypatch):
