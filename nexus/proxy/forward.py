@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import aiohttp
-import orjson
 import simdjson
 import yarl
 
@@ -358,7 +357,9 @@ def _failure_outcome(exc: BaseException) -> Outcome:
 
 # simdjson validates a document (UTF-8 included) without building Python objects: 120 µs for a
 # 245 KB Claude Code body where orjson.loads takes 460. Its parser keeps buffers sized to the
-# largest document it has seen, so bodies past _SIMD_MAX go to orjson instead (rare, and freed).
+# largest document it has seen, so bodies past _SIMD_MAX get a parser of their own (rare, freed
+# with the document). Not orjson: a dict keeps only the last of duplicate keys, and the model
+# allowlist must see them all (``_facts``).
 _SIMD_MAX = 4 * 1024 * 1024
 _simd = simdjson.Parser()
 
@@ -374,8 +375,8 @@ def _check_json(
         if len(body) <= _SIMD_MAX:
             doc = _simd.parse(body)
         else:
-            doc = orjson.loads(body)
-    except ValueError as exc:  # UnicodeDecodeError and orjson's error are ValueErrors too
+            doc = simdjson.Parser().parse(body)
+    except ValueError as exc:  # simdjson reports bad JSON and bad UTF-8 as ValueError
         raise RequestRejected(f"the request body is not valid JSON (UTF-8): {exc}") from exc
     except RuntimeError as exc:  # simdjson's DEPTH_ERROR: nested 1024 deep or more
         raise RequestRejected(f"the request body is nested too deep: {exc}") from exc
@@ -394,7 +395,15 @@ def _facts(
     get = getattr(doc, "get", None)
     if get is None:
         return _NO_FACTS
-    model = (_leading_model(body) or get("model")) if subject.wants_model else None
+    model = None
+    if subject.wants_model:
+        model = _leading_model(body) or get("model")
+        # ``get`` reads the first ``model``; an upstream may honour the last. Only top-level keys
+        # are listed (a few µs), nested ``model`` keys are not the call's.
+        if list(doc.keys()).count("model") > 1:  # type: ignore[attr-defined]
+            raise RequestRejected(
+                "the request body names the top-level key 'model' more than once: send one"
+            )
     tool, repeats = (
         repeated_tool_call(get("messages"), subject.streak_cap) if subject.streak_cap else (None, 0)
     )

@@ -12,7 +12,7 @@ import pytest
 
 from nexus.records import RequestFilter, Usage
 from tests.fakes.upstream import Reply
-from tests.limits.helpers import BODY, burst, call, write_team_host
+from tests.limits.helpers import BODY, HOST, KEYS, burst, call, write_team_host
 
 FEED_LAG_S = 1.5  # the counter read interval (1 s) plus the recorder's delay
 
@@ -162,3 +162,39 @@ async def test_a_refused_call_is_recorded_with_the_model_and_class_its_body_name
     assert refused.status == 429 and refused.outcome == "rejected"
     assert refused.model == "claude-opus-4-8"
     assert refused.traffic_class == "turn"
+
+
+async def test_a_body_naming_model_twice_never_reaches_the_upstream_under_a_model_allowlist(
+    start_nexus, fake_upstream, tmp_path
+):
+    # The allowlist reads one `model`; an upstream may honour the other. Claude Code's layout
+    # puts `model` first, so the forbidden one goes last.
+    write_team_host(tmp_path / "credentials", {"client": {"models": ["claude-opus-4-8"]}})
+    server = await start_nexus()
+    url = server.endpoints.proxy_url
+    twice = b'{"model":"claude-opus-4-8","max_tokens":50,"model":"claude-forbidden-9",'
+    twice += b'"messages":[{"role":"user","content":"hi","model":"nested is fine"}]}'
+    once = twice.replace(b',"model":"claude-forbidden-9"', b"")
+    async with httpx.AsyncClient(timeout=30) as client:
+        answers = [
+            await client.post(
+                url + "/v1/messages",
+                content=body,
+                headers={
+                    "host": HOST,
+                    "x-api-key": KEYS["alice"],
+                    "content-type": "application/json",
+                },
+            )
+            for body in (twice, once)
+        ]
+    assert [a.status_code for a in answers] == [400, 200]
+    error = answers[0].json()
+    assert error["type"] == "error" and error["error"]["type"] == "invalid_request_error"
+    assert "'model' more than once" in error["error"]["message"]
+    assert [seen.body for seen in fake_upstream.requests] == [once]  # the twice body never went up
+    await server.flush()
+    rows = (await server.store.list_requests(RequestFilter(), None, 10)).items
+    refused = next(r for r in rows if r.id == answers[0].headers["x-nexus-request-id"])
+    assert refused.status == 400 and refused.outcome == "rejected"
+    assert "more than once" in (refused.error or "")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
+from nexus.errors import RequestRejected
 from nexus.limits.limiter import Scope, Subject
 from nexus.limits.policy import Limits
 from nexus.proxy.forward import _check_json
@@ -31,3 +32,13 @@ def test_the_model_read_is_the_top_level_value_a_parse_gives(body: bytes) -> Non
     expected = orjson.loads(body).get("model")
     facts = _check_json(body, SUBJECT, {})
     assert facts.model == (expected if isinstance(expected, str) else None)
+
+
+@pytest.mark.parametrize("pad", [0, 5 * 1024 * 1024])  # past 4 MB the body gets its own parser
+def test_a_body_naming_the_top_level_model_twice_is_refused_nested_ones_are_not(pad: int) -> None:
+    filler = b'"x' + b"y" * pad + b'"'
+    twice = b'{"model":"claude-a","pad":' + filler + b',"model":"evil","messages":[]}'
+    with pytest.raises(RequestRejected, match="'model' more than once"):
+        _check_json(twice, SUBJECT, {})
+    nested = orjson.dumps({"model": "claude-a", "pad": filler.decode(), "messages": MESSAGES})
+    assert _check_json(nested, SUBJECT, {}).model == "claude-a"
