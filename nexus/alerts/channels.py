@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 import time
 from typing import Protocol
 
@@ -117,9 +119,24 @@ class WebhookChannel:
 
 
 def _failure(exc: BaseException) -> str:
+    """Why a delivery did not arrive, in words a person reads in ``nexus alerts test``: the
+    library's exception names (``ClientConnectorError … ssl:default``) say nothing to them."""
     if isinstance(exc, TimeoutError | asyncio.TimeoutError):
         return "timed out"
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return f"the certificate of {exc.host} was not accepted: {exc.certificate_error}"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return f"could not connect to {exc.host}:{exc.port}: {_os_reason(exc.os_error)}"
     return redact_text(f"{type(exc).__name__}: {exc}")[:MAX_ERROR_CHARS]
+
+
+def _os_reason(error: OSError) -> str:
+    # asyncio words a refused connection "Connect call failed ('h', p)"; errno says it plainly.
+    if isinstance(error, socket.gaierror):
+        return f"no such host ({error.strerror})"
+    if isinstance(error.errno, int) and error.errno > 0:
+        return os.strerror(error.errno).lower()
+    return str(error) or type(error).__name__
 
 
 def make_channel(
