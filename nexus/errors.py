@@ -38,6 +38,11 @@ class NexusError(Exception):
     def message(self) -> str:
         return str(self)
 
+    @property
+    def headers(self) -> list[tuple[str, str]]:
+        """Headers the proxy adds when it refuses a call with this error."""
+        return []
+
 
 class ConfigError(NexusError):
     """The configuration is invalid."""
@@ -52,6 +57,12 @@ class CredentialError(NexusError):
 
 class ClientAuthError(CredentialError):
     """A valid client key is required: send it as x-api-key or Authorization: Bearer."""
+
+    @property
+    def headers(self) -> list[tuple[str, str]]:
+        # Claude Code retries a 401 for minutes, silently in print mode; a wrong or revoked key
+        # does not mend itself, so it is told to show the error at once.
+        return [("x-should-retry", "false")]
 
 
 class RequestRejected(NexusError):

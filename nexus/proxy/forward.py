@@ -25,7 +25,6 @@ import yarl
 
 from nexus.errors import (
     ClientAuthError,
-    LimitExceeded,
     NexusError,
     RequestRejected,
     UpstreamTimeout,
@@ -283,9 +282,7 @@ class Forwarder:
         body = anthropic_error_body(exc.error_type, message)
         outcome = _REFUSAL_OUTCOMES.get(type(exc), Outcome.REJECTED)
         self._record(call, None, (), b"", outcome, exc.message, status_override=exc.status)
-        headers = list(_ERROR_HEADERS)
-        if isinstance(exc, LimitExceeded):
-            headers += exc.headers
+        headers = [*_ERROR_HEADERS, *exc.headers]
         self._add_nexus_headers(call, headers)
         return Reply(exc.status, headers, body=body)
 

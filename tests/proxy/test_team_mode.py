@@ -48,6 +48,8 @@ async def test_api_key_account_swaps_the_client_key_for_the_accounts_key(
     for refused in (wrong, missing):
         assert refused.status_code == 401
         assert refused.json()["error"]["type"] == "authentication_error"
+        # Without it Claude Code retries a wrong or revoked key for minutes, saying nothing.
+        assert refused.headers["x-should-retry"] == "false"
     assert len(fake_upstream.requests) == 2
     for seen in fake_upstream.requests:
         assert seen.header("x-api-key") == ACCOUNT_SECRET
