@@ -127,6 +127,24 @@ def test_the_head_names_the_person_whose_key_made_the_call() -> None:
     assert " by " not in head_text(shared, app).plain  # type: ignore[arg-type]
 
 
+def test_the_auth_row_says_it_in_words() -> None:
+    import dataclasses
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from nexus.tui.screens.request import timing_table
+
+    app = SimpleNamespace(tz=None)
+    for mode, words in [("passthrough", "pass-through (the client's own key)"),
+                        ("oauth", "team OAuth token")]:  # fmt: skip
+        stored = dataclasses.replace(data.stored(data.summary(3)), auth_mode=mode)
+        console = Console(width=120, record=True)
+        console.print(timing_table(stored, app))  # type: ignore[arg-type]
+        line = next(r for r in console.export_text().splitlines() if r.strip().startswith("auth"))
+        assert line.strip().removeprefix("auth").strip() == words
+
+
 async def test_the_usage_tab_scrolls_with_the_keyboard_at_80x24(app: NexusApp) -> None:
     """At 80×24 the Usage & timing table is taller than its tab: the keys that scroll a page must
     reach it as soon as the tab is chosen with its key."""

@@ -339,6 +339,14 @@ def headers_table(stored: StoredRequest) -> Table:
     return table
 
 
+# How a call was authenticated upstream, in the banner's words rather than the stored value.
+AUTH_WORDS = {
+    "passthrough": "pass-through (the client's own key)",
+    "api_key": "team API key",
+    "oauth": "team OAuth token",
+}
+
+
 def timing_table(stored: StoredRequest, app: NexusApp) -> Table:
     s = stored.summary
     u = s.usage
@@ -372,7 +380,7 @@ def timing_table(stored: StoredRequest, app: NexusApp) -> Table:
         ("upstream request id", s.upstream_request_id or "–"),
         ("session", s.session_id or "–"),
         ("agent", s.agent_id or "–"),
-        ("auth", stored.auth_mode),
+        ("auth", AUTH_WORDS.get(stored.auth_mode, stored.auth_mode)),
         (
             "messages / tools / tool uses",
             f"{s.message_count} / {s.tool_count} / {s.tool_use_count}",
