@@ -333,7 +333,11 @@ def _host_file(host: str, credentials_dir: Path | None) -> Iterator[tuple[str, P
     try:
         yield key, path
     except FileNotFoundError:
-        _fail(f"No credential file for {key}: run `nexus auth login {key}` first.")
+        # An API-key account has no login: the file is written by hand (credentials/README.md).
+        _fail(
+            f"No credential file {path}: run `nexus auth login {key}` (Claude Max), or write an "
+            f'api_key file there (`{{"type": "api_key", "api_key": "sk-ant-…"}}`, mode 0600).'
+        )
     except NexusError as exc:
         _fail(exc.message)
 

@@ -245,6 +245,8 @@ def test_add_client_without_a_credential_file_points_at_login(tmp_path: Path) ->
     result = invoke("auth", "add-client", HOST, "--credentials-dir", str(tmp_path))
     assert result.exit_code == 1
     assert f"nexus auth login {HOST}" in said(result)
+    # an API-key account has no login: the line says which file to write instead
+    assert '{"type": "api_key", "api_key": "sk-ant-…"}' in said(result)
     assert not credential_path(tmp_path, HOST).exists()
 
 
