@@ -81,8 +81,15 @@ def _list_blocks(content: Any) -> list[ContentBlock]:
     return content_blocks(content) if isinstance(content, list) else []
 
 
+def _drawn(block: ContentBlock) -> bool:
+    """An image the view draws under its own title line (base64 data), so no text names it too;
+    a URL or file reference has nothing to draw and stays named in the text."""
+    source = block.raw.get("source") if isinstance(block.raw, dict) else None
+    return block.kind == "image" and isinstance(source, dict) and source.get("type") == "base64"
+
+
 def _images_in(value: Any) -> tuple[dict[str, Any], ...]:
-    return tuple(b.raw for b in _list_blocks(value) if b.kind == "image")
+    return tuple(b.raw for b in _list_blocks(value) if _drawn(b))
 
 
 def _tool_results(parsed: list[list[ContentBlock]]) -> dict[str, Result]:
@@ -91,7 +98,7 @@ def _tool_results(parsed: list[list[ContentBlock]]) -> dict[str, Result]:
         for block in blocks:
             if block.kind == "tool_result":
                 found[block.tool_id or ""] = (
-                    _text_of(block.content),
+                    _text_of(block.content, drawn_apart=True),
                     block.is_error,
                     _images_in(block.content),
                 )
@@ -158,7 +165,7 @@ def _block(
         return Entry(
             "tool",
             name=f"(result of {tool_id})",
-            result=_text_of(block.content),
+            result=_text_of(block.content, drawn_apart=True),
             is_error=block.is_error,
             images=_images_in(block.content),
             **common,  # type: ignore[arg-type]
@@ -187,8 +194,9 @@ def _media_name(block: dict[str, Any]) -> str:
     return f"[{kind}{title}: {media}{size}]"
 
 
-def _text_of(value: Any) -> str:
-    """Text of a system prompt or a tool_result's content (a string or a list of blocks)."""
+def _text_of(value: Any, *, drawn_apart: bool = False) -> str:
+    """Text of a system prompt or a tool_result's content (a string or a list of blocks).
+    ``drawn_apart``: leave out the images the view draws with their own title (``_drawn``)."""
     if value is None:
         return ""
     if isinstance(value, str):
@@ -202,6 +210,8 @@ def _text_of(value: Any) -> str:
                 continue
             elif block.kind == "text":
                 parts.append(block.text)
+            elif drawn_apart and _drawn(block):
+                continue
             elif block.kind in ("image", "document"):
                 parts.append(_media_name(block.raw))
             else:

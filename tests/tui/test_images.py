@@ -20,6 +20,7 @@ from textual.widgets import Static
 
 from nexus.records import StoredRequest
 from nexus.tui import images
+from nexus.tui.chat import chat_entries
 from nexus.tui.images import MAX_IMAGE_BYTES, picture
 from nexus.tui.screens.image_view import ImageScreen
 from nexus.tui.screens.request import RequestScreen
@@ -73,10 +74,31 @@ async def test_images_of_a_message_and_a_tool_result_are_drawn_with_type_size_an
         size = len(base64.b64decode(SCREENSHOT))
         assert f"▣ image/png · 64×40 · {size} B" in text
         assert "▣ image/png · 20×10 ·" in text  # the tool result's
+        assert "[image:" not in text  # each drawn image is announced once, by its title line
         assert sum(line.text.count("▀") for line in log.lines) > 40 * 20 // 2  # drawn, not named
         await pilot.press("x")  # hiding tool calls hides the result's image too
         await pilot.pause()
         assert "20×10" not in "\n".join(strip.text for strip in log.lines)
+
+
+def test_a_tool_result_names_an_image_only_when_there_is_nothing_to_draw() -> None:
+    url_image = {"type": "image", "source": {"type": "url", "url": "https://example.test/a.png"}}
+    content = [{"type": "text", "text": "two shots"}, image_block(png(4, 4)), url_image]
+    body = {
+        "messages": [
+            {
+                "role": "assistant",
+                "content": [{"type": "tool_use", "id": "t1", "name": "Read", "input": {}}],
+            },
+            {
+                "role": "user",
+                "content": [{"type": "tool_result", "tool_use_id": "t1", "content": content}],
+            },
+        ]
+    }
+    (tool,) = [e for e in chat_entries(orjson.dumps(body), None) if e.kind == "tool"]
+    assert tool.result == "two shots\n[image: https://example.test/a.png]"
+    assert [b["source"]["type"] for b in tool.images] == ["base64"]
 
 
 def test_past_ten_megabytes_or_broken_an_image_is_named_not_drawn() -> None:
