@@ -33,6 +33,24 @@ class KeyBar(Widget):
     def render(self) -> Text:
         text = Text(no_wrap=True, overflow="ellipsis")
         spans: list[tuple[int, int, str, object]] = []
+        hint = " ^p commands "
+        # Whole entries only, in binding order (the screen's own keys, then the app's views): the
+        # first that does not fit ends the line, and ^p lists them all, so it always shows.
+        room = self.size.width - len(hint)
+        for entry, action, node in self._entries():
+            if text.cell_len + entry.cell_len > room:
+                break
+            start = text.cell_len
+            text.append_text(entry)
+            spans.append((start, text.cell_len, action, node))
+        text.append(" " * max(0, room - text.cell_len))
+        text.append(hint, style="dim")
+        self._spans = spans
+        return text
+
+    def _entries(self) -> list[tuple[Text, str, object]]:
+        """Each shown key as `` key label `` with its action and the node that binds it."""
+        entries: list[tuple[Text, str, object]] = []
         seen: set[str] = set()
         key = self.get_component_rich_style("key-bar--key")
         # A toggle's label says what pressing it does now ("Show tools" once they are hidden).
@@ -44,19 +62,13 @@ class KeyBar(Widget):
             if active.node is self.app and not self.show_app_keys:
                 continue
             seen.add(binding.action)
-            start = text.cell_len
             key_style = key if active.enabled else Style(dim=True)
-            text.append(f" {self.app.get_key_display(binding)}", style=key_style)
+            entry = Text()
+            entry.append(f" {self.app.get_key_display(binding)}", style=key_style)
             label = describe(binding.action) if describe is not None else None
-            text.append(f" {label or binding.description} ", style="" if active.enabled else "dim")
-            spans.append((start, text.cell_len, binding.action, active.node))
-        hint = " ^p commands "
-        room = self.size.width - text.cell_len - len(hint)
-        if room > 0:
-            text.append(" " * room)
-            text.append(hint, style="dim")
-        self._spans = spans
-        return text
+            entry.append(f" {label or binding.description} ", style="" if active.enabled else "dim")
+            entries.append((entry, binding.action, active.node))
+        return entries
 
     async def _on_click(self, event: events.Click) -> None:
         for start, end, action, node in self._spans:
