@@ -64,6 +64,9 @@ class CounterBook:
         self._ends: dict[_Key, int] = {}
         self._by_scope: dict[str, set[_Key]] = {}  # a scope's rows (runaway guard, window share)
         self._windows = Windows(0)
+        # per scope, bumped whenever ``apply`` or ``forget_before`` changes one of its windows:
+        # the limiter's headroom for a scope holds while its stamp and the minute do
+        self._stamps: dict[str, int] = {}
 
     def windows(self, at_ms: int) -> Windows:
         """The windows holding ``at_ms`` (cached for the minute). A new minute first folds the
@@ -97,7 +100,9 @@ class CounterBook:
                 continue  # read again (the feed's overlap): nothing to redo
             by_replica[row.replica] = row
             touched.add(key)
+        stamps = self._stamps
         for key in touched:
+            stamps[key[0]] = stamps.get(key[0], 0) + 1
             by_replica = self._rows[key]
             own = by_replica.get(self.replica)
             self._sums[key] = (
@@ -114,6 +119,23 @@ class CounterBook:
         minute = self._minute
         for scope in scopes:
             minute[scope] = minute.get(scope, 0) + 1
+
+    def stamp(self, scope: str) -> int:
+        """Changes whenever a window of ``scope`` is updated from the store or dropped."""
+        return self._stamps.get(scope, 0)
+
+    def admitted_this_minute(self, scope: str) -> int:
+        return self._minute.get(scope, 0)
+
+    def step(self, scope: str, kind: Kind, start_ms: int, what: int) -> int:
+        """The most one more admission can add to ``used`` of a window while no row changes:
+        one request; a recorded call's average tokens or cost (rounded up), 0 with none recorded."""
+        if what == REQUESTS:
+            return 1
+        sums = self._sums.get((scope, kind, start_ms))
+        if sums is None or not sums[0]:
+            return 0
+        return -(-sums[what] // sums[0])
 
     def used(self, scope: str, kind: Kind, start_ms: int, what: int) -> int:
         """A window's ``what`` (``REQUESTS``, ``TOKENS`` or ``COST``) as best known now, calls
@@ -155,6 +177,7 @@ class CounterBook:
         """Drop windows that ended before ``at_ms``: memory stays bounded by the live windows."""
         stale = [key for key, end in self._ends.items() if end < at_ms]
         for key in stale:
+            self._stamps[key[0]] = self._stamps.get(key[0], 0) + 1
             del self._ends[key]
             self._rows.pop(key, None)
             self._sums.pop(key, None)

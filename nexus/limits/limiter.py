@@ -138,6 +138,9 @@ class Limiter:
         self._clock = clock
         self._alerted: dict[tuple[str, str, int], int] = {}  # (scope, what, window) → end_ms
         self.windows = WindowWatch()
+        # scope key → (its limits, soft, windows, book stamp, admissions this minute below which every
+        # check of the scope is sure to pass): most calls skip the checks of far-from-limit scopes
+        self._clear: dict[str, tuple[Limits, float, Windows, int, int]] = {}
 
     def observe_window(self, account_id: str | None, headers: Mapping[str, str]) -> None:
         """A response of the account came back: keep its 5-hour window reading."""
@@ -170,13 +173,29 @@ class Limiter:
         return counted
 
     def _enforce(self, scope: Scope, subject: Subject, at_ms: int, windows: Windows) -> None:
+        book, key = self.book, scope.key
+        clear = self._clear.get(key)
+        if (
+            clear is not None
+            and clear[0] is scope.limits
+            and clear[1] == subject.soft
+            and clear[2] is windows
+            and clear[3] == book.stamp(key)
+            and book.admitted_this_minute(key) < clear[4]
+        ):
+            return  # no check can trip before that many admissions, nor a feed update
+        room = math.inf  # admissions after this one that every check is sure to pass
         for check in scope.checks:
             _, start, end = windows.all[check.kind_index]
-            used = self.book.used(scope.key, check.kind, start, check.what)
+            used = book.used(key, check.kind, start, check.what)
             limit = check.hard
             # the call about to be admitted counts as one request; cost is not known yet
             after = used + 1 if check.what == REQUESTS else used
             if after < subject.soft * limit and used < limit:
+                step = book.step(key, check.kind, start, check.what)
+                if step:  # the k-th later admission sees at most used + k * step
+                    margin = min(subject.soft * limit - (after - used) - used, limit - used)
+                    room = min(room, math.ceil(margin / step) - 1)
                 continue  # the common case: far from both limits
             if used >= limit:
                 message = (
@@ -195,6 +214,12 @@ class Limiter:
             )
             self._once(scope.key, "soft " + check.name, start, end, "soft_limit", scope,
                        message, subject, at_ms)  # fmt: skip
+            room = 0
+        if room > 0:
+            until = book.admitted_this_minute(key) + 1 + min(room, 1 << 40)
+            self._clear[key] = (scope.limits, subject.soft, windows, book.stamp(key), int(until))
+        elif clear is not None:
+            del self._clear[key]
 
     def _enforce_share(self, scope: Scope, limit: float, subject: Subject, at_ms: int) -> None:
         if subject.account_id is None or subject.account_key is None:

@@ -182,3 +182,50 @@ def test_admissions_count_in_every_window_across_a_minute_boundary() -> None:
     book.admit(scopes, NOW + 3_600_000)  # a new hour: the old one's admissions stay in it
     assert book.used("client:alice@h", "hour", hour, REQUESTS) == 5
     assert book.used("client:alice@h", "hour", bounds("hour", NOW + 3_600_000)[0], REQUESTS) == 1
+
+
+def _rows(calls: int) -> list[CounterRow]:
+    """What the feed reports once ``calls`` calls are recorded, at 11 tokens and $0.30 each."""
+    return [
+        CounterRow("client:alice@h", kind, *bounds(kind, NOW), "me", calls, 11 * calls,
+                   300_000 * calls, NOW)
+        for kind in ("minute", "hour", "day", "month")
+    ]  # fmt: skip
+
+
+def _outcome(limiter: Limiter, subject: Subject) -> str:
+    try:
+        limiter.admit(subject, CallFacts())
+    except LimitExceeded as exc:
+        return exc.message.split(" for ")[0]
+    return "ok"
+
+
+@pytest.mark.parametrize("limits", [
+    Limits(requests_per_minute=57, usd_per_day=40.0),
+    Limits(usd_per_day=23.0, tokens_per_hour=700),
+    Limits(requests_per_minute=1000, usd_per_month=9.5),
+])  # fmt: skip
+def test_far_from_limit_calls_skip_the_checks_yet_alerts_and_refusals_come_on_the_same_call(
+    limits: Limits,
+) -> None:
+    """The headroom kept per scope must not move a soft alert or a refusal by a single call: the
+    oracle is a limiter that keeps none (a new one per call, over a twin book)."""
+    book, twin = CounterBook("me"), CounterBook("me")
+    alerts: list = []
+    limiter = _limiter(book, alerts)
+    subject = _subject(limits)
+    got, want, got_alert, want_alert = [], [], [], []
+    for n in range(200):
+        if n % 37 == 1:  # the feed reports some of the admitted calls now and then
+            book.apply(_rows(n // 2))
+            twin.apply(_rows(n // 2))
+        before = len(alerts)
+        got.append(_outcome(limiter, subject))
+        got_alert.append(len(alerts) > before)
+        fresh: list = []
+        want.append(_outcome(_limiter(twin, fresh), subject))
+        want_alert.append(bool(fresh))
+    assert got == want
+    assert "ok" in got and got[-1] != "ok"  # both sides of a limit were reached
+    assert got_alert.index(True) == want_alert.index(True)  # the soft alert on the same call
