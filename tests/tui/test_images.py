@@ -170,6 +170,20 @@ def test_the_terminal_is_asked_for_its_graphics_once_on_first_need_with_the_app_
     assert console.export_text().count("▀") == 6 * 2  # 6 cells across, 4 pixels = 2 rows
 
 
+def test_parsing_the_tui_options_does_not_import_pydantic() -> None:
+    """typer 0.29 builds a pydantic validator per option (~0.15 s of CPU per start), so it is held
+    below 0.29 (pyproject.toml, docs/tui.md). --branch alone stops after parsing every option."""
+    code = (
+        "import atexit, sys;"
+        "atexit.register(lambda: print('pydantic' in sys.modules));"
+        "sys.argv = ['nexus', 'tui', '--server', 'http://127.0.0.1:9', '--branch', 'main'];"
+        "from nexus.cli.main import main; main()"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 2 and "--conversation" in done.stderr  # the options were parsed
+    assert done.stdout.strip() == "False"
+
+
 def test_starting_the_tui_loads_no_image_chart_or_other_view_code() -> None:
     """What the first frame does not need stays out of a cold start (docs/tui.md, Measured), and
     nothing asks the terminal anything before Textual owns it."""
