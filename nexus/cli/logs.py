@@ -8,6 +8,7 @@ import typer
 
 from nexus.cli import options
 from nexus.cli.output import out, run
+from nexus.numbers import cost
 from nexus.record_json import dumps
 from nexus.records import RequestFilter, RequestSummary, is_error
 from nexus.settings import Settings
@@ -31,7 +32,7 @@ def logs(
     as_json: options.Json = False,
     debug: options.Debug = False,
 ) -> None:
-    """Show the latest recorded calls (id, local time, host, model, status, tokens, timings, error).
+    """Show the latest recorded calls (id, local time, host, model, status, tokens, cost, timings, error).
 
     The id is Nexus's (the TUI, the API and `nexus export` take it); --json prints each call as
     the API lists it (GET /api/requests), epoch milliseconds and all.
@@ -55,7 +56,7 @@ async def _latest(settings: Settings, n: int, flt: RequestFilter) -> list[Reques
         await store.close()
 
 
-# What a narrow terminal loses first; id, time, model, status and the error always stay, and an
+# What a narrow terminal loses first; id, time, model, status, cost and the error always stay, and an
 # error gets room to be read (up to 24 columns) before the token counts do.
 LOGS_DROP_ORDER = ("host", "ttfb", "stream", "cache w/r", "ms", "in", "out")
 
@@ -79,7 +80,7 @@ def _table(rows: list[RequestSummary], left_out: frozenset[str]) -> Table:
     table = Table(header_style="bold", box=None, pad_edge=False)
     columns = [("id", "left"), ("time", "left"), ("host", "left"), ("model", "left"),
                ("status", "right"), ("stream", "center"), ("in", "right"), ("out", "right"),
-               ("cache w/r", "right"), ("ms", "right"), ("ttfb", "right"), ("error", "left")]  # fmt: skip
+               ("cost", "right"), ("cache w/r", "right"), ("ms", "right"), ("ttfb", "right"), ("error", "left")]  # fmt: skip
     kept = [i for i, (name, _) in enumerate(columns) if name not in left_out]
     for i in kept:
         name, justify = columns[i]
@@ -105,6 +106,7 @@ def _table(rows: list[RequestSummary], left_out: frozenset[str]) -> Table:
             "⇣" if s.is_streaming else "",
             f"{s.usage.input_tokens:,}",
             f"{s.usage.output_tokens:,}",
+            cost(s.cost_usd_micros),
             f"{s.usage.cache_creation_input_tokens:,}/{s.usage.cache_read_input_tokens:,}",
             str(s.duration_ms),
             "" if s.ttfb_ms is None else str(s.ttfb_ms),

@@ -50,6 +50,14 @@ def test_the_table_shows_errors_and_an_empty_store_says_what_to_do(tmp_path):
     assert "529" in table.stdout and "overloaded" in table.stdout and "opus-4-8" in table.stdout
 
 
+def test_the_table_keeps_the_cost_at_80_columns(tmp_path):
+    db = f"sqlite:///{tmp_path}/n.db"
+    seed_sqlite(tmp_path / "n.db", [replace(make_record(status=200), cost_usd_micros=123_456)])
+    table = CliRunner().invoke(app, ["logs", "--db", db], env={"COLUMNS": "80"})
+    header = table.stdout.splitlines()[0].split()
+    assert "cost" in header and "$0.1235" in table.stdout
+
+
 def test_a_200_stream_that_ended_in_an_error_event_is_listed_as_an_error(tmp_path):
     db = f"sqlite:///{tmp_path}/n.db"
     ok = make_record(started_at_ms=T0)
