@@ -56,9 +56,10 @@ async def _latest(settings: Settings, n: int, flt: RequestFilter) -> list[Reques
         await store.close()
 
 
-# What a narrow terminal loses first; id, time, model, status, cost and the error always stay, and an
+# What a narrow terminal loses first; id, time, model, status and the error always stay, and an
 # error gets room to be read (up to 24 columns) before the token counts do.
-LOGS_DROP_ORDER = ("host", "ttfb", "stream", "cache w/r", "ms", "in", "out")
+# The cost goes last: at 80 columns it stays unless an error needs the room to be read.
+LOGS_DROP_ORDER = ("host", "ttfb", "stream", "cache w/r", "ms", "in", "out", "cost")
 
 
 def render_table(rows: list[RequestSummary], width: int | None = None) -> object:

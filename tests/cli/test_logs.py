@@ -56,6 +56,14 @@ def test_the_table_keeps_the_cost_at_80_columns(tmp_path):
     table = CliRunner().invoke(app, ["logs", "--db", db], env={"COLUMNS": "80"})
     header = table.stdout.splitlines()[0].split()
     assert "cost" in header and "$0.1235" in table.stdout
+    # a long error needs the room more: the cost goes (and the note says so) before it wraps per word
+    failed = make_record(status=401, error="A valid client key is required: send it as x-api-key")
+    seed_sqlite(tmp_path / "m.db", [failed])
+    narrow = CliRunner().invoke(
+        app, ["logs", "--db", f"sqlite:///{tmp_path}/m.db"], env={"COLUMNS": "80"}
+    )
+    assert "cost" not in narrow.stdout.splitlines()[0] and "A valid client" in narrow.stdout
+    assert "out, cost" in " ".join(narrow.stdout.split())
 
 
 def test_a_200_stream_that_ended_in_an_error_event_is_listed_as_an_error(tmp_path):
