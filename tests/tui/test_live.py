@@ -34,6 +34,18 @@ async def test_launch_fills_the_table_with_the_newest_page(app: NexusApp) -> Non
         assert "● live" in status_of(app)
 
 
+async def test_the_first_page_is_asked_for_before_the_count(
+    app: NexusApp, client: FakeClient
+) -> None:
+    # the server answers one read at a time: a count asked first holds the first frame's rows
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, app)
+        names = [c[0] for c in client.calls if c[0] in ("list_requests", "count_requests")]
+        assert names[0] == "list_requests"
+        assert "count_requests" in names
+        assert "300 requests" in status_of(app)
+
+
 async def test_scrolling_loads_pages_as_they_come_into_view(
     app: NexusApp, client: FakeClient
 ) -> None:

@@ -61,6 +61,7 @@ class LiveScreen(NexusScreen):
         self.pending: list[RequestSummary] = []
         self.pending_overflow = False
         self.total: int | None = None  # matching requests on the server (None: not counted yet)
+        self.count_after_first_page = False
 
     def compose(self) -> ComposeResult:
         yield StatusBar("Live", id="status")
@@ -78,7 +79,9 @@ class LiveScreen(NexusScreen):
         self.nexus.connected_signal.subscribe(self, self.on_connected)
         self.watch(self.nexus, "proxy_url", lambda _url: self._update_status(), init=False)
         self.table.focus()
-        self.count_rows()
+        # Counted once the first page is in: a count over 100 000 rows takes the server ~0.1 s,
+        # and asked first it would hold the first page (the first frame with rows) behind it.
+        self.count_after_first_page = True
         self._update_status()
 
     @work(exclusive=True, group="live-count", exit_on_error=False, name="counting requests")
@@ -113,6 +116,9 @@ class LiveScreen(NexusScreen):
             self._merge_head(message.page.items)
         else:
             self.table.add_page(message.request, message.page.items, message.page.next_cursor)
+        if self.count_after_first_page and message.request.index == 0:
+            self.count_after_first_page = False
+            self.count_rows()
         self._update_status()
 
     def _merge_head(self, items: list[RequestSummary]) -> None:
