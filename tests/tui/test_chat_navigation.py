@@ -103,7 +103,7 @@ async def test_person_message_and_tool_navigation() -> None:
 
 async def test_hide_tools_counts_what_it_hides_and_shows_it_again() -> None:
     app = make_test_app(LongChatClient([data.summary(n) for n in range(30)]))
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with app.run_test(size=(160, 30)) as pilot:
         log = await open_chat(pilot, app)
         shown = "\n".join(s.text for s in log.lines)
         assert "⚙ Bash" in shown and "out 2" in shown
