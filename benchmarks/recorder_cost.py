@@ -303,6 +303,17 @@ def _cache_ledger(store: Any) -> Any:
     return CacheLedger(store) if WITH_CACHE_LEDGER else None
 
 
+def _tune_collector() -> None:
+    """The garbage collector as the recorder child sets it (a Nexus without the setting: a
+    collection, then the defaults)."""
+    try:
+        from nexus.recorder.collector import tune_collector
+    except ImportError:
+        gc.collect()
+    else:
+        tune_collector()
+
+
 async def run_pipeline(
     url: str,
     spool: Path,
@@ -338,7 +349,7 @@ async def run_pipeline(
         )
         stop = asyncio.Event()
         stop.set()  # store everything there is, then return
-        gc.collect()
+        _tune_collector()
         pg0 = await pg_backend_cpu(url)
         profiler = None
         if profile:

@@ -96,6 +96,7 @@ def _send(report: Report) -> None:
 
 
 async def record(config: RecorderConfig, stop: asyncio.Event, wakeup: asyncio.Event) -> int:
+    from nexus.recorder.collector import tune_collector
     from nexus.recorder.dead_letters import SPILL_FOLDER
     from nexus.recorder.follow import SpoolFollower
     from nexus.recorder.orphans import adopt_orphans
@@ -143,6 +144,7 @@ async def record(config: RecorderConfig, stop: asyncio.Event, wakeup: asyncio.Ev
             spill_dir=own.parent.parent / SPILL_FOLDER,
         )
         tasks.spawn(linking.catch_up_forever(stop), name="link-catch-up")
+        tune_collector()  # start-up is done: what it built is out of the collector's way
         try:
             await writer.run(stop)
         finally:
