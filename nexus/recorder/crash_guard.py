@@ -32,6 +32,8 @@ class CrashGuard:
     def __init__(self, directory: Path) -> None:
         self.path = directory / FILE
         self._at, self._count, self._danger_end = self._load()
+        self._fd: int | None = None  # kept open: a count per batch costs one pwrite
+        self._length = 0  # the longest text written through it
 
     def in_danger(self, position: Position) -> bool:
         """Frames from ``position`` on killed processes: read them one at a time."""
@@ -59,17 +61,29 @@ class CrashGuard:
     def clear(self) -> None:
         """This process stops cleanly: it crashed on nothing."""
         self._at, self._count, self._danger_end = _NOWHERE, 0, _NOWHERE
+        self.close()
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path)
 
+    def close(self) -> None:
+        """Let go of the file (its folder is about to go, or this process stops)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
     def _save(self) -> None:
+        """Write the count over the last one in place. Truncating and rewriting the file per batch
+        cost 0.1 ms of CPU and 0.3 ms of wall time (ext4 flushes a file truncated and written
+        again when it is closed); a shorter text is padded with spaces instead."""
         values = (*self._at, self._count, *self._danger_end)
+        text = " ".join(map(str, values)).encode()
         with contextlib.suppress(OSError):  # a guard that cannot write guards less, no more
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-            try:
-                os.write(fd, " ".join(map(str, values)).encode())
-            finally:
-                os.close(fd)
+            if self._fd is None:
+                self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC,
+                                   0o600)  # fmt: skip
+                self._length = 0
+            os.pwrite(self._fd, text.ljust(self._length), 0)
+            self._length = max(self._length, len(text))
 
     def _load(self) -> tuple[Position, int, Position]:
         try:

@@ -90,6 +90,7 @@ class Writer:
             adopted = self.adopted[0]
             if not await self._drain(adopted.follower, stop, replay=True):
                 return
+            self._guards.pop(adopted.follower.directory).close()
             adopted.remove()
             self.adopted.pop(0)
             self.stats.adopted = len(self.adopted)
