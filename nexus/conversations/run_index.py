@@ -82,13 +82,27 @@ class RunIndex:
         self._new.update(set(request_ids) - {n.request_id for n in nodes})
         return nodes
 
+    async def nodes_at(self, positions: Sequence[Position]) -> list[LinkNode]:
+        """The nodes of the requests at ``positions``. A request's node lies at its position, so
+        a request that starts later than the newest node has none: the store is asked only about
+        the others (none at all for a recorder following live traffic). Compared by start time
+        alone: request ids may sort differently in the database's collation."""
+        newest = await self._newest()
+        asked = [rid for ms, rid in positions if newest is not None and ms <= newest[0]]
+        self._new.update(rid for ms, rid in positions if newest is None or ms > newest[0])
+        return await self.get_nodes(asked) if asked else []
+
     async def nothing_after(self, position: Position) -> bool:
         """Whether no node of the index lies after ``position``."""
+        newest = await self._newest()
+        return newest is None or newest <= position
+
+    async def _newest(self) -> Position | None:
         memory = self.memory
         if not memory.newest_read:
             memory.newest = await self.ix.newest_position()
             memory.newest_read = True
-        return memory.newest is None or memory.newest <= position
+        return memory.newest
 
     async def first_session_node(
         self,

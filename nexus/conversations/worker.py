@@ -134,9 +134,7 @@ class _Run:
 
     async def link_all(self, items: list[tuple[Prepared, RequestSummary]]) -> None:
         items.sort(key=lambda item: item[0].view.position)
-        old = {
-            n.request_id: n for n in await self.ix.get_nodes([p.view.request_id for p, _ in items])
-        }
+        old = {n.request_id: n for n in await self.ix.nodes_at([p.view.position for p, _ in items])}
         for prepared, request in items:
             await self._drain(before=prepared.view.position)
             self.queue.pop(prepared.view.request_id, None)

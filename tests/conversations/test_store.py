@@ -185,3 +185,35 @@ async def test_after_prune_the_engine_forgets_deleted_requests(store: Any) -> No
     assert [c.id for c in page.items] == [late.labels["p1"]]
     assert page.items[0].request_count == len(late.records)
     assert await ConversationLinker(store).forget_pruned() == 0
+
+
+async def test_a_linker_following_traffic_asks_for_existing_nodes_only_of_older_requests(
+    store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request that starts after every node of the index has no node yet: the store is not asked
+    for it. A replayed one (linked already) and a late one are asked, and linking stays equal to a
+    rebuild."""
+    from nexus.store.link_index import SqlLinkIndex
+
+    asked: list[str] = []
+    get_nodes = SqlLinkIndex.get_nodes
+
+    async def counted(self: SqlLinkIndex, request_ids: Any) -> Any:
+        asked.extend(request_ids)
+        return await get_nodes(self, request_ids)
+
+    monkeypatch.setattr(SqlLinkIndex, "get_nodes", counted)
+    t = Traffic()
+    SCENARIOS["rewind_at_turn_3_both_continue"](t)
+    first, late, *rest = t.records
+    linker = ConversationLinker(store)
+    for chunk in ([first], *([r] for r in rest)):
+        await store.write_batch(chunk)
+        await linker.link_batch(chunk)
+    assert asked == []
+    await store.write_batch([late])
+    await linker.link_batch([late, rest[0]])  # late, and a replay of one linked already
+    assert sorted(asked) == sorted([late.id, rest[0].id])
+    live = await snapshot(store)
+    await rebuild(store)
+    assert await snapshot(store) == live
