@@ -11,6 +11,8 @@ the window's average per recorded call (docs/limits.md, "Overshoot").
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from nexus.limits.buckets import KINDS, Kind, bounds
 from nexus.records import CounterRow
 
@@ -60,13 +62,18 @@ class CounterBook:
         # ``apply`` so that admission reads one tuple instead of walking the replicas' rows
         self._sums: dict[_Key, tuple[int, int, int, int]] = {}
         self._admitted: dict[_Key, int] = {}  # admissions of past minutes, by window
-        self._minute: dict[str, int] = {}  # admissions in the minute of ``_windows``, by scope
+        # admissions in the minute of ``_windows``, by scope (one dict for the book's life: the
+        # limiter reads it directly on the hot path)
+        self.this_minute: dict[str, int] = {}
         self._ends: dict[_Key, int] = {}
         self._by_scope: dict[str, set[_Key]] = {}  # a scope's rows (runaway guard, window share)
         self._windows = Windows(0)
         # per scope, bumped whenever ``apply`` or ``forget_before`` changes one of its windows:
         # the limiter's headroom for a scope holds while its stamp and the minute do
-        self._stamps: dict[str, int] = {}
+        self.stamps: dict[str, int] = {}  # read directly by the limiter: ``stamp``
+        # told the scopes whose stamps moved, right after: the limiter redoes their headroom there
+        # (the feed's task), so calls do not pay for it (``Limiter.refresh``)
+        self.on_change: Callable[[set[str]], None] | None = None
 
     def windows(self, at_ms: int) -> Windows:
         """The windows holding ``at_ms`` (cached for the minute). A new minute first folds the
@@ -79,12 +86,12 @@ class CounterBook:
 
     def _fold(self, windows: Windows) -> None:
         admitted, ends = self._admitted, self._ends
-        for scope, count in self._minute.items():
+        for scope, count in self.this_minute.items():
             for kind, start, end in windows.all[: len(kinds_for(scope))]:
                 key = (scope, kind, start)
                 admitted[key] = admitted.get(key, 0) + count
                 ends[key] = end
-        self._minute = {}
+        self.this_minute.clear()
 
     def apply(self, rows: list[CounterRow]) -> None:
         """Take rows as read from the store (absolute values: reading one twice is harmless)."""
@@ -100,7 +107,7 @@ class CounterBook:
                 continue  # read again (the feed's overlap): nothing to redo
             by_replica[row.replica] = row
             touched.add(key)
-        stamps = self._stamps
+        stamps = self.stamps
         for key in touched:
             stamps[key[0]] = stamps.get(key[0], 0) + 1
             by_replica = self._rows[key]
@@ -111,21 +118,27 @@ class CounterBook:
                 sum(r.cost_usd_micros for r in by_replica.values()),
                 own.requests if own is not None else 0,
             )
+        if touched:
+            self._changed({key[0] for key in touched})
+
+    def _changed(self, scopes: set[str]) -> None:
+        if self.on_change is not None:
+            self.on_change(scopes)
 
     def admit(self, scopes: tuple[str, ...], at_ms: int) -> None:
         """Count a call admitted now toward each of ``scopes``: one increment per scope (the
         minute's count; ``windows`` folds it into the hour, day and month when the minute ends)."""
         self.windows(at_ms)
-        minute = self._minute
+        minute = self.this_minute
         for scope in scopes:
             minute[scope] = minute.get(scope, 0) + 1
 
     def stamp(self, scope: str) -> int:
         """Changes whenever a window of ``scope`` is updated from the store or dropped."""
-        return self._stamps.get(scope, 0)
+        return self.stamps.get(scope, 0)
 
     def admitted_this_minute(self, scope: str) -> int:
-        return self._minute.get(scope, 0)
+        return self.this_minute.get(scope, 0)
 
     def step(self, scope: str, kind: Kind, start_ms: int, what: int) -> int:
         """The most one more admission can add to ``used`` of a window while no row changes:
@@ -146,7 +159,7 @@ class CounterBook:
         if self._windows.starts.get(kind) == start_ms and (
             kind == "minute" or not scope.startswith(SESSION_PREFIX)
         ):  # the window holds the current minute, and the scope counts in it
-            admitted += self._minute.get(scope, 0)
+            admitted += self.this_minute.get(scope, 0)
         sums = self._sums.get(key)
         if sums is None:
             return admitted if what == REQUESTS else 0
@@ -177,7 +190,7 @@ class CounterBook:
         """Drop windows that ended before ``at_ms``: memory stays bounded by the live windows."""
         stale = [key for key, end in self._ends.items() if end < at_ms]
         for key in stale:
-            self._stamps[key[0]] = self._stamps.get(key[0], 0) + 1
+            self.stamps[key[0]] = self.stamps.get(key[0], 0) + 1
             del self._ends[key]
             self._rows.pop(key, None)
             self._sums.pop(key, None)
@@ -187,3 +200,5 @@ class CounterBook:
                 keys.discard(key)
                 if not keys:
                     del self._by_scope[key[0]]
+        if stale:
+            self._changed({key[0] for key in stale})

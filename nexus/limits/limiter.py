@@ -14,6 +14,7 @@ import logging
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from nexus.errors import LimitExceeded, ModelNotAllowed
 from nexus.limits.alerting import AlertKind, AlertSink, LimitAlert, log_alert
@@ -115,9 +116,12 @@ class Subject:
         put("scope_keys", tuple(scope.key for scope in self.scopes))
 
 
-@dataclass(frozen=True, slots=True)
-class CallFacts:
-    """What the limiter needs from a request body, read by the proxy only when a policy asks."""
+_Clear = tuple[Limits, float, Windows, int, int, Scope]
+
+
+class CallFacts(NamedTuple):
+    """What the limiter needs from a request body, read by the proxy only when a policy asks.
+    (A named tuple: built on every limited call, at a fraction of a frozen dataclass's cost.)"""
 
     model: str | None = None
     session_id: str | None = None
@@ -138,65 +142,134 @@ class Limiter:
         self._clock = clock
         self._alerted: dict[tuple[str, str, int], int] = {}  # (scope, what, window) → end_ms
         self.windows = WindowWatch()
-        # scope key → (its limits, soft, windows, book stamp, admissions this minute below which every
-        # check of the scope is sure to pass): most calls skip the checks of far-from-limit scopes
-        self._clear: dict[str, tuple[Limits, float, Windows, int, int]] = {}
+        # scope key → its headroom: (limits, soft, windows, book stamp, admissions this minute
+        # below which every check of the scope is sure to pass, the scope). Most calls skip the
+        # checks of far-from-limit scopes; the feed's updates redo it off the calls' path (refresh)
+        self._clear: dict[str, _Clear] = {}
+        # session scope → (book stamp, minutes, its recorded spend over those minutes then): an
+        # upper bound of its spend while the stamp holds (minute windows only ever drop out)
+        self._spent: dict[str, tuple[int, int, int]] = {}
+        book.on_change = self.refresh
 
     def observe_window(self, account_id: str | None, headers: Mapping[str, str]) -> None:
         """A response of the account came back: keep its 5-hour window reading."""
         self.windows.observe(account_id, headers)
 
     def admit(self, subject: Subject, facts: CallFacts) -> tuple[str, ...]:
-        """Refuse (raise) or admit and count a call; returns the scope keys it counts toward."""
+        """Refuse (raise) or admit and count a call; returns the scope keys it counts toward.
+
+        Written for the hot path: a far-from-limit call reads a few dicts per scope and calls
+        nothing it can skip (each call out costs microseconds with the caches cold)."""
         at_ms = self._clock()
         for scope in subject.model_scopes:
-            if not scope.allows_model(facts.model):
-                allowed = ", ".join(scope.limits.models or ())
+            allowed = scope._allowed.get(facts.model)
+            if not (allowed or (allowed is None and scope.allows_model(facts.model))):
+                allowed_list = ", ".join(scope.limits.models or ())
                 raise ModelNotAllowed(
                     f"Nexus policy: model {facts.model or '(none)'} is not allowed for "
-                    f"{scope.label} (allowed: {allowed}).",
+                    f"{scope.label} (allowed: {allowed_list}).",
                     should_retry=False,
                 )
+        book = self.book
+        stamps = book.stamps
         session = SESSION_PREFIX + facts.session_id if facts.session_id else None
-        if subject.runaway is not None:
-            self._guard_runaway(subject, subject.runaway, facts, session, at_ms)
-        windows = self.book.windows(at_ms)
+        runaway = subject.runaway
+        if runaway is not None:
+            if runaway.repeats and facts.repeats >= runaway.repeats:
+                self._guard_runaway(subject, runaway, facts, session, at_ms)
+            elif runaway.usd is not None and session is not None:
+                kept = self._spent.get(session)
+                if (
+                    kept is None
+                    or kept[0] != stamps.get(session, 0)
+                    or kept[1] != runaway.minutes
+                    or kept[2] >= runaway.usd * _USD
+                ):  # no figure that clears the session: read its spend
+                    self._guard_runaway(subject, runaway, facts, session, at_ms)
+        windows = book.windows(at_ms)
+        clear, soft, minute = self._clear, subject.soft, book.this_minute
         for scope in subject.scopes:
             if scope.checks:
-                self._enforce(scope, subject, at_ms, windows)
+                key = scope.key
+                kept_room = clear.get(key)
+                if (
+                    kept_room is None
+                    or kept_room[2] is not windows
+                    or kept_room[0] is not scope.limits
+                    or kept_room[1] != soft
+                    or kept_room[3] != stamps.get(key, 0)
+                    or minute.get(key, 0) >= kept_room[4]
+                ):  # no headroom known: check (most calls pass on the line above)
+                    self._enforce(scope, subject, at_ms, windows)
             if scope.limits.window_share is not None:
                 self._enforce_share(scope, scope.limits.window_share, subject, at_ms)
         counted = subject.scope_keys
-        if session is not None and subject.runaway is not None and subject.runaway.usd:
+        if session is not None and runaway is not None and runaway.usd:
             counted += (session,)
-        self.book.admit(counted, at_ms)
+        for key in counted:  # ``CounterBook.admit``, inline: the minute's windows are current
+            minute[key] = minute.get(key, 0) + 1
         return counted
 
-    def _enforce(self, scope: Scope, subject: Subject, at_ms: int, windows: Windows) -> None:
+    def refresh(self, scopes: set[str]) -> None:
+        """The counter feed changed these scopes' windows: work their headroom (and sessions'
+        spend) out again now, in the feed's task, so the calls that follow find it ready."""
+        clear, spent = self._clear, self._spent
+        if not clear and not spent:
+            return
+        at_ms = self._clock()
+        windows = None
+        for key in scopes:
+            kept = clear.get(key)
+            if kept is not None:
+                windows = windows or self.book.windows(at_ms)
+                self._keep(kept[5], kept[1], windows, self._room(kept[5], kept[1], windows))
+            session = spent.get(key)
+            if session is not None:
+                minutes = session[1]
+                cost = self.book.recent_cost(key, at_ms - minutes * 60_000)
+                spent[key] = (self.book.stamp(key), minutes, cost)
+
+    def _room(self, scope: Scope, soft: float, windows: Windows) -> float:
+        """How many admissions after the next one every check of ``scope`` is sure to pass; -1
+        when the next one itself is at or past a soft or hard limit (it must be checked)."""
         book, key = self.book, scope.key
-        clear = self._clear.get(key)
-        if (
-            clear is not None
-            and clear[0] is scope.limits
-            and clear[1] == subject.soft
-            and clear[2] is windows
-            and clear[3] == book.stamp(key)
-            and book.admitted_this_minute(key) < clear[4]
-        ):
-            return  # no check can trip before that many admissions, nor a feed update
-        room = math.inf  # admissions after this one that every check is sure to pass
+        room = math.inf
         for check in scope.checks:
-            _, start, end = windows.all[check.kind_index]
+            _, start, _ = windows.all[check.kind_index]
             used = book.used(key, check.kind, start, check.what)
             limit = check.hard
             # the call about to be admitted counts as one request; cost is not known yet
             after = used + 1 if check.what == REQUESTS else used
+            if not (after < soft * limit and used < limit):
+                return -1
+            step = book.step(key, check.kind, start, check.what)
+            if step:  # the k-th later admission sees at most used + k * step
+                margin = min(soft * limit - (after - used) - used, limit - used)
+                room = min(room, math.ceil(margin / step) - 1)
+        return room
+
+    def _keep(self, scope: Scope, soft: float, windows: Windows, room: float) -> None:
+        key = scope.key
+        if room > 0:
+            until = self.book.admitted_this_minute(key) + 1 + min(room, 1 << 40)
+            stamp = self.book.stamp(key)
+            self._clear[key] = (scope.limits, soft, windows, stamp, int(until), scope)
+        else:
+            self._clear.pop(key, None)
+
+    def _enforce(self, scope: Scope, subject: Subject, at_ms: int, windows: Windows) -> None:
+        room = self._room(scope, subject.soft, windows)
+        self._keep(scope, subject.soft, windows, room)
+        if room >= 0:
+            return  # the common case: far from every limit
+        book, key = self.book, scope.key
+        for check in scope.checks:
+            _, start, end = windows.all[check.kind_index]
+            used = book.used(key, check.kind, start, check.what)
+            limit = check.hard
+            after = used + 1 if check.what == REQUESTS else used
             if after < subject.soft * limit and used < limit:
-                step = book.step(key, check.kind, start, check.what)
-                if step:  # the k-th later admission sees at most used + k * step
-                    margin = min(subject.soft * limit - (after - used) - used, limit - used)
-                    room = min(room, math.ceil(margin / step) - 1)
-                continue  # the common case: far from both limits
+                continue
             if used >= limit:
                 message = (
                     f"Nexus limit reached: {check.name} for {scope.label} "
@@ -214,12 +287,6 @@ class Limiter:
             )
             self._once(scope.key, "soft " + check.name, start, end, "soft_limit", scope,
                        message, subject, at_ms)  # fmt: skip
-            room = 0
-        if room > 0:
-            until = book.admitted_this_minute(key) + 1 + min(room, 1 << 40)
-            self._clear[key] = (scope.limits, subject.soft, windows, book.stamp(key), int(until))
-        elif clear is not None:
-            del self._clear[key]
 
     def _enforce_share(self, scope: Scope, limit: float, subject: Subject, at_ms: int) -> None:
         if subject.account_id is None or subject.account_key is None:
@@ -263,8 +330,9 @@ class Limiter:
                 f"{facts.repeats} times in a row"
             )
         elif runaway.usd is not None and session is not None:
-            since = at_ms - runaway.minutes * 60_000
-            spent = self.book.recent_cost(session, since)
+            spent = self._session_spent(session, runaway.minutes, at_ms)
+            if spent >= runaway.usd * _USD:  # the kept figure may be high by now: be exact
+                spent = self.book.recent_cost(session, at_ms - runaway.minutes * 60_000)
             if spent >= runaway.usd * _USD:
                 reason = (
                     f"the session spent ${spent / _USD:.2f} in {runaway.minutes} minutes "
@@ -283,6 +351,20 @@ class Limiter:
         self._once(key, "runaway", start, end, "runaway", scope, message, subject, at_ms)
         if runaway.refuse:
             raise LimitExceeded(message, retry_after_s=_RUNAWAY_RETRY_S, should_retry=False)
+
+    def _session_spent(self, session: str, minutes: int, at_ms: int) -> int:
+        """A session's recorded spend over the last ``minutes``, or an upper bound of it below the
+        last exact figure (kept while no row of the session changed: as time passes, minute
+        windows only drop out of the sum). Exact whenever the bound would not be below a limit."""
+        stamp = self.book.stamp(session)
+        kept = self._spent.get(session)
+        if kept is not None and kept[0] == stamp and kept[1] == minutes:
+            return kept[2]
+        spent = self.book.recent_cost(session, at_ms - minutes * 60_000)
+        if len(self._spent) >= 10_000:  # sessions come and go: keep the live ones
+            self._spent.clear()
+        self._spent[session] = (stamp, minutes, spent)
+        return spent
 
     def _once(
         self,

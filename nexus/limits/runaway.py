@@ -47,21 +47,35 @@ def _tool_calls(message: Any) -> tuple[tuple[str, object], ...]:
     if isinstance(content, _NOT_A_LIST):
         return ()
     calls = []
-    for block in content:
-        if _get(block, "type") == "tool_use":
-            tool_input = _get(block, "input")
-            calls.append((str(_get(block, "name")), getattr(tool_input, "mini", repr(tool_input))))
+    try:
+        for block in content:
+            if _get(block, "type") == "tool_use":
+                tool_input = _get(block, "input")
+                calls.append(
+                    (str(_get(block, "name")), getattr(tool_input, "mini", repr(tool_input)))
+                )
+    except TypeError:  # content that is not a list of blocks
+        return ()
     return tuple(calls)
 
 
 def _only_tool_results(message: Any) -> bool:
-    if _get(message, "role") != "user":
+    # read on every limited call: returns at the first block a person typed (the usual answer)
+    get = getattr(message, "get", None)
+    if get is None or get("role") != "user":
         return False
-    content = _get(message, "content")
+    content = get("content")
     if isinstance(content, _NOT_A_LIST):
         return False
-    blocks = list(content)
-    return bool(blocks) and all(_get(b, "type") == "tool_result" for b in blocks)
+    seen = False
+    try:
+        for block in content:
+            if _get(block, "type") != "tool_result":
+                return False
+            seen = True
+    except TypeError:  # content that is not a list of blocks
+        return False
+    return seen
 
 
 def _get(value: Any, name: str) -> Any:

@@ -87,3 +87,22 @@ def test_a_named_key_is_found_by_its_hash_and_confirmed_in_constant_time(monkeyp
     assert index.match(("cnp_live_nope", "cnp_live_a")) == clients[0]
     assert index.match(("cnp_live_nope",)) is None
     assert len(compared) == 1 and compared[0][0] == compared[0][1]
+
+
+def test_a_confirmed_key_is_not_hashed_again_and_a_wrong_one_is_never_kept(monkeypatch) -> None:
+    from nexus.proxy import client_keys
+
+    clients = client_keys.parse_clients(
+        [{"name": "alice", "sha256": client_keys.key_digest("cnp_live_a")}], "h"
+    )
+    hashed: list[bytes] = []
+    real = client_keys.hashlib.sha256
+    monkeypatch.setattr(client_keys.hashlib, "sha256", lambda b: hashed.append(b) or real(b))
+    index = client_keys.ClientIndex(clients)
+    for _ in range(3):
+        assert index.match(("cnp_live_a",)) == clients[0]
+        assert index.match(("cnp_live_nope",)) is None
+    assert hashed.count(b"cnp_live_a") == 1  # confirmed once, then known
+    assert hashed.count(b"cnp_live_nope") == 3  # a wrong key is hashed (and refused) every time
+    # a new file state (a revocation) builds a new index: the key is not known there
+    assert client_keys.ClientIndex(()).match(("cnp_live_a",)) is None

@@ -229,3 +229,38 @@ def test_far_from_limit_calls_skip_the_checks_yet_alerts_and_refusals_come_on_th
     assert got == want
     assert "ok" in got and got[-1] != "ok"  # both sides of a limit were reached
     assert got_alert.index(True) == want_alert.index(True)  # the soft alert on the same call
+
+
+def test_a_feed_update_redoes_the_headroom_in_the_feed_not_in_the_next_call(monkeypatch) -> None:
+    """The counter feed's rows move a scope's sums: the headroom is worked out again as they are
+    applied (the feed's task), so the calls that follow read no window."""
+    book = CounterBook("me")
+    limiter = _limiter(book)
+    subject = _subject(Limits(requests_per_minute=1000, usd_per_day=40.0))
+    limiter.admit(subject, CallFacts())  # the first call works the headroom out
+    book.apply(_rows(1))  # the feed reports it
+    reads: list[str] = []
+    real = CounterBook.used
+    monkeypatch.setattr(CounterBook, "used", lambda *a: reads.append(a[1]) or real(*a))
+    for _ in range(5):
+        limiter.admit(subject, CallFacts())
+    assert reads == []
+    book.apply(_rows(4))  # while the feed applies rows, the limiter reads the windows
+    assert "client:alice@h" in reads
+
+
+def test_a_sessions_kept_spend_refuses_once_the_feed_reports_it_and_frees_it_as_time_passes() -> (
+    None
+):
+    book = CounterBook("me")
+    now = [NOW]
+    limiter = Limiter(book, alert=lambda alert: None, clock=lambda: now[0])
+    subject = _subject(Limits(), Runaway(usd=5.0, minutes=10, refuse=True))
+    facts = CallFacts(session_id="s1")
+    limiter.admit(subject, facts)  # nothing spent yet: the session's figure is kept
+    start, end = bounds("minute", NOW)
+    book.apply([CounterRow("session:s1", "minute", start, end, "me", 2, 0, 6_000_000, NOW)])
+    with pytest.raises(LimitExceeded, match=r"spent \$6.00 in 10 minutes"):
+        limiter.admit(subject, facts)
+    now[0] = end + 10 * 60_000  # that minute is more than 10 minutes ago: no row changed
+    assert limiter.admit(subject, facts) == ("client:alice@h", "session:s1")
