@@ -432,7 +432,7 @@ class ConversationSummary:
     session_id: str | None
     request_count: int
     class_counts: dict[str, int]  # TrafficClass value → requests (classes with none are left out)
-    branch_count: int  # main plus every rewind, compaction and sub-task branch
+    branch_count: int  # main plus every rewind, compaction and fork (sub-agent runs: subtask_count)
     subtask_count: int
     input_tokens: int
     output_tokens: int

@@ -52,7 +52,10 @@ def add_request(
         "started_at_ms": min(summary.started_at_ms, request.started_at_ms),
         "request_count": summary.request_count + 1,
         "class_counts": counts,
-        "branch_count": summary.branch_count + (node.branch_start and node.edge != "background"),
+        # A sub-agent run is a sub-task, not a branch: a conversation with one sub-agent and no
+        # rewind reads "1 branch · 1 sub-task" (migration 0014 recounted stored summaries).
+        "branch_count": summary.branch_count
+        + (node.branch_start and node.edge not in ("background", "task")),
         "subtask_count": summary.subtask_count + (node.edge == "task"),
         "input_tokens": summary.input_tokens + u.input_tokens,
         "output_tokens": summary.output_tokens + u.output_tokens,

@@ -40,7 +40,8 @@ async def test_list_is_newest_first_with_counts_and_pages(store: Any) -> None:
     assert [c.id for c in page.items] == [t.labels["a1"], t.labels["b1"]]  # the quota call is last
     a, b = page.items
     assert (a.request_count, a.class_counts) == (3, {"turn": 2, "quota": 1})
-    assert (b.request_count, b.branch_count, b.subtask_count) == (4, 3, 1)
+    # main and the rewind; the sub-agent run is a sub-task, not a branch
+    assert (b.request_count, b.branch_count, b.subtask_count) == (4, 2, 1)
     assert b.class_counts == {"turn": 3, "subagent": 1}
     assert a.title == "write the release notes" and a.account_id == "team"
     assert b.models == ("claude-opus-4-8",)

@@ -237,6 +237,40 @@ async def test_postgres_migrates_a_database_holding_rows(pg_url: str) -> None:
             await drop_pg_schema(pg_url, name)
 
 
+def _before(name: str) -> int:
+    """How many migrations come before ``name``."""
+    return [n for n, _ in migrate.migrations("sqlite")].index(name)
+
+
+def test_sqlite_recounts_branches_without_sub_agent_runs(tmp_path: Path) -> None:
+    """A conversation stored with one sub-agent and no rewind counted 2 branches (main and the
+    sub-agent's); 0014 leaves 1: the sub-agent run is its sub-task."""
+    conn = sqlite3.connect(tmp_path / "n.db")
+    sqlite_migrate(conn, _before("0014_branch_count"))
+    sqlite_fill(conn, sqlite_schema(conn), 1)
+    conn.execute("UPDATE conversations SET branch_count = 2, subtask_count = 1")
+    conn.commit()
+    sqlite_migrate(conn)
+    assert conn.execute("SELECT branch_count, subtask_count FROM conversations").fetchall() == [
+        (1, 1)
+    ]
+
+
+@pytest.mark.postgres
+async def test_postgres_recounts_branches_without_sub_agent_runs(pg_url: str) -> None:
+    pg = await pg_connection(pg_url, "s_branch_count")
+    try:
+        await pg_migrate(pg, _before("0014_branch_count"))
+        await pg_fill(pg, "s_branch_count", 1)
+        await pg.execute("UPDATE conversations SET branch_count = 2, subtask_count = 1")
+        await pg_migrate(pg)
+        row = await pg.fetchrow("SELECT branch_count, subtask_count FROM conversations")
+        assert tuple(row) == (1, 1)
+    finally:
+        await pg.close()
+        await drop_pg_schema(pg_url, "s_branch_count")
+
+
 if __name__ == "__main__":  # python -m tests.store.test_migrations: rewrite schema.json
     memory = sqlite3.connect(":memory:")
     sqlite_migrate(memory)

@@ -88,7 +88,7 @@ async def test_enter_opens_the_tree_with_branches_and_subagents_nested() -> None
         assert heading.startswith("└─ ▼ ⤷ task-1 · general-purpose “Find migrations”")
         assert any(line.startswith("   ├─ ") and "search the repo" in line for line in lines)
         head = text_of(screen.query_one("#conversation-head"))
-        assert "10 requests · 4 branches · 1 sub-task" in head and "(72%)" in head
+        assert "10 requests · 3 branches · 1 sub-task" in head and "(72%)" in head
         view.focus_request(data.rid(1003))
         await pilot.press("enter")
         await settle(pilot, app)
@@ -192,7 +192,7 @@ async def test_the_header_fits_80_columns_without_wrapping() -> None:
         lines = head.rstrip("\n").split("\n")
         assert len(lines) == 3, head
         assert lines[0].rstrip().endswith(BRANCHED)
-        assert "10 requests · 4 branches · 1 sub-task" in lines[1]
+        assert "10 requests · 3 branches · 1 sub-task" in lines[1]
         assert "(72%)" in lines[2]
         await pilot.resize_terminal(150, 40)
         await settle(pilot, app)
