@@ -9,8 +9,9 @@ option gets ``NEXUS_<COMMAND>_<OPTION>`` here (``nexus db prune --older-than`` �
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
+from typer._click.exceptions import BadParameter, NoArgsIsHelpError, UsageError
 from typer.core import TyperGroup
 
 SHARED = {"json": "NEXUS_JSON", "debug": "NEXUS_DEBUG"}  # by flag
@@ -42,8 +43,37 @@ def give_env_twins(command: Any, path: list[str]) -> None:
 
 
 class NexusGroup(TyperGroup):
-    """The root group: once typer has built every command under it, each option gets its twin."""
+    """The root group: once typer has built every command under it, each option gets its twin.
+    It also reports a bad command line (an unknown option, a value of the wrong type, an option a
+    command's own checks refuse) as every other error is reported: one line, ``error: …``, exit 2,
+    rather than typer's box."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         give_env_twins(self, [])
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        try:  # the root's own options: `nexus --bogus`
+            return super().make_context(*args, **kwargs)
+        except UsageError as exc:
+            _usage_error(exc)
+
+    def invoke(self, ctx: Any) -> Any:
+        try:  # every command's and group's options and arguments are parsed in here
+            return super().invoke(ctx)
+        except UsageError as exc:
+            _usage_error(exc)
+
+
+def _usage_error(exc: UsageError) -> NoReturn:
+    if isinstance(exc, NoArgsIsHelpError):  # `nexus db`: typer has printed the help
+        raise exc
+    from nexus.cli.output import fail
+
+    # A command's own check (typer.BadParameter without an option) says what is wrong by itself.
+    bare = isinstance(exc, BadParameter) and exc.param is None and exc.param_hint is None
+    message = exc.message if bare else exc.format_message()
+    if message[:1].isupper() and message[1:2].islower():  # "Invalid value …" → "invalid value …"
+        message = message[0].lower() + message[1:]
+    where = exc.ctx.command_path if exc.ctx is not None else "nexus"
+    fail(f"{message.rstrip('.')} (see {where} -h)", code=exc.exit_code)
