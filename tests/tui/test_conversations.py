@@ -37,7 +37,7 @@ async def test_list_shows_numbers_and_a_context_gauge() -> None:
         def cell(column: str) -> str:
             return str(table.get_cell(BRANCHED, column))
 
-        assert (cell("reqs"), cell("br"), cell("sub")) == ("10", "4", "1")
+        assert (cell("reqs"), cell("br"), cell("sub")) == ("10", "3", "1")
         assert "146k/200k" in cell("context")  # 145 600 tokens, rounded
 
 
