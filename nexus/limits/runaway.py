@@ -60,22 +60,21 @@ def _tool_calls(message: Any) -> tuple[tuple[str, object], ...]:
 
 
 def _only_tool_results(message: Any) -> bool:
-    # read on every limited call: returns at the first block a person typed (the usual answer)
-    get = getattr(message, "get", None)
-    if get is None or get("role") != "user":
-        return False
-    content = get("content")
-    if isinstance(content, _NOT_A_LIST):
-        return False
-    seen = False
+    # Read on every limited call, so by index (a simdjson array's iterator is a generator) and
+    # from the last block, where a line the person typed usually is (the usual answer: False).
     try:
-        for block in content:
-            if _get(block, "type") != "tool_result":
+        if message["role"] != "user":
+            return False
+        content = message["content"]
+        if isinstance(content, _NOT_A_LIST):
+            return False
+        count = len(content)
+        for index in range(count - 1, -1, -1):
+            if content[index]["type"] != "tool_result":
                 return False
-            seen = True
-    except TypeError:  # content that is not a list of blocks
+    except (KeyError, TypeError, IndexError):  # not a message, or blocks that are not blocks
         return False
-    return seen
+    return count > 0
 
 
 def _get(value: Any, name: str) -> Any:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
@@ -405,28 +406,19 @@ def _facts(
         repeated_tool_call(get("messages"), subject.streak_cap) if subject.streak_cap else (None, 0)
     )
     session = headers.get("x-claude-code-session-id") if headers and subject.runaway else None
-    return CallFacts(
-        model=model if isinstance(model, str) else None,
-        session_id=session,
-        repeated_tool=tool,
-        repeats=repeats,
-    )
+    return CallFacts(model if isinstance(model, str) else None, session, tool, repeats)
 
 
-_MODEL_FIRST = b'{"model":"'
+# Claude Code's layout: ``model`` first, its name without quote or escape (else: the parsed doc)
+_MODEL_FIRST = re.compile(rb'\{"model":"([^"\\]{0,255})"')
 
 
 def _leading_model(body: bytes) -> str | None:
     """The model of a body whose first key is ``model`` (Claude Code writes it so), read from the
     bytes: the same value a parse gives, for a fraction of a DOM look-up. None otherwise (another
     layout, an escape in the name): the caller asks the parsed document."""
-    if not body.startswith(_MODEL_FIRST):
-        return None
-    start = len(_MODEL_FIRST)
-    end = body.find(b'"', start, start + 256)
-    if end < 0 or b"\\" in body[start:end]:
-        return None
-    return body[start:end].decode("utf-8", "replace")
+    found = _MODEL_FIRST.match(body)
+    return found.group(1).decode("utf-8", "replace") if found is not None else None
 
 
 def _is_keyless_probe(request: IncomingRequest) -> bool:

@@ -264,3 +264,23 @@ def test_a_sessions_kept_spend_refuses_once_the_feed_reports_it_and_frees_it_as_
         limiter.admit(subject, facts)
     now[0] = end + 10 * 60_000  # that minute is more than 10 minutes ago: no row changed
     assert limiter.admit(subject, facts) == ("client:alice@h", "session:s1")
+
+
+@pytest.mark.parametrize("last", [
+    {"role": "user", "content": 5},
+    {"role": "user", "content": ["x", {"type": "tool_result"}]},
+    {"role": "user", "content": {"type": "tool_result"}},
+    {"role": "user", "content": []},
+    {"role": "user", "content": [{"type": "text", "text": "stop"}, {"type": "tool_result"}]},
+    {"content": [{"type": "tool_result"}]},
+    "not a message",
+])  # fmt: skip
+def test_a_last_message_that_is_not_only_tool_results_is_no_loop_whatever_its_shape(last) -> None:
+    import orjson
+    import simdjson
+
+    messages = [{"role": "user", "content": "go"}, *_tool_turn("make"), *_tool_turn("make")]
+    messages[-1] = last
+    doc = simdjson.Parser().parse(orjson.dumps({"messages": messages}))
+    assert repeated_tool_call(doc["messages"], 10) == (None, 0)
+    assert repeated_tool_call(messages, 10) == (None, 0)
