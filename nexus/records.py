@@ -473,6 +473,34 @@ def branch_kind(name: str) -> str:
     return next((kind for prefix, kind in BRANCH_KINDS if name.startswith(prefix)), "main")
 
 
+def branches_of(
+    rows: list[RequestSummary], starts: set[str] | frozenset[str] = frozenset()
+) -> list[ConversationBranch]:
+    """A conversation's branch records from its conversational requests in linking order, each
+    carrying the branch the linker gave it: per name, its first request (the one in ``starts``, the
+    linker's mark, else the earliest), the request that one grew from, its size and its last
+    request. The one grouping behind the store's trees and an export of links alone."""
+    if not rows:
+        return []
+    groups: dict[str, list[RequestSummary]] = {}
+    for row in rows:
+        groups.setdefault(row.branch or "main", []).append(row)
+    branches = []
+    for name, members in groups.items():
+        first = next((r for r in members if r.id in starts), members[0])
+        branches.append(
+            ConversationBranch(
+                name=name,
+                kind=branch_kind(name),
+                first_request_id=first.id,
+                fork_request_id=first.parent_request_id,
+                request_count=len(members),
+                last_request_id=members[-1].id,
+            )
+        )
+    return sorted(branches, key=lambda b: (b.first_request_id != rows[0].id, b.first_request_id))
+
+
 @dataclass(frozen=True, slots=True)
 class ConversationSubtask:
     """A sub-agent run: started by an ``Agent``/``Task`` tool_use in ``subtask_of``'s response."""

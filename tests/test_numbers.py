@@ -98,7 +98,7 @@ def test_the_tui_and_the_export_total_a_conversation_alike() -> None:
     ]  # fmt: skip
     tree = ConversationTree(summary=None, nodes=rows, branches=[], subtasks=[])  # type: ignore[arg-type]
     (branch,) = tui_numbers(tree).branches
-    exported = export_totals(build_view("c", rows))
+    exported = export_totals(build_view("c", tree.nodes, tree.branches))
     assert (branch.cost_usd_micros, branch.unpriced) == (3_500, 2)
     assert (exported.cost_usd_micros, exported.unpriced) == (3_500, 2)
     assert branch.input_tokens == exported.usage.input_tokens == 40

@@ -30,7 +30,7 @@ def test_the_tui_tree_and_the_export_tree_set_apart_the_same_calls(cls: TrafficC
         turn.id,
         other.id,
     }
-    export_apart = {s.id for s in build_view("conv", [turn, other]).background}
+    export_apart = {s.id for s in build_view("conv", tree.nodes, tree.branches).background}
     assert tui_hidden == export_apart == ({other.id} if cls.is_background else set())
 
 

@@ -178,7 +178,7 @@ async def _open_source(
         raise NexusError(f"no Nexus database at {settings.sqlite_path} (see --db)")
     store = await open_store(settings)
     try:
-        yield store
+        yield store  # type: ignore[misc]  # the composed store: its conversation trees too
     finally:
         await store.close()
 

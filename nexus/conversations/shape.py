@@ -1,28 +1,27 @@
 """A conversation's shape: how its requests arrange into a tree, the one place both the exports and
-the TUI take it from. Pure: summaries (and the linker's branch records) in, plain structures out;
-no bodies are read. Drawing it stays with each front end (``nexus.export.walk`` and the formats,
+the TUI take it from. Pure: summaries and the linker's branch records in, plain structures out; no
+bodies are read. Drawing it stays with each front end (``nexus.export.walk`` and the formats,
 ``nexus.tui.widgets.conversation_tree``).
 
-Two arrangements of the same links, for two kinds of reader, sharing the order (``start_key``), the
-tree parent (``tree_parent``) and what is background (``RequestSummary.is_background``):
+One arrangement, ``arrange``: the linker's branches as recorded (``ConversationBranch``), the main
+branch's requests at the top, every other branch under the request it grew from (a sub-task under
+the request whose response started it), background calls under the request they followed. The
+linker is what knows branches, compactions and sub-agent tasks, so neither reader re-derives them
+from the request links.
 
-- ``build_view``, for reading start to end (markdown, html, json): threads of turns from the links
-  alone. A request's tree parent is ``parent_request_id`` when that request is in the
-  conversation, else ``subtask_of``, else it is a root. A child that starts a sub-task
-  (``subtask_of`` set and different from its parent's) becomes a sub-agent thread under the turn
-  named by ``subtask_of``. Of the other children, the one on the parent's branch (else the
-  earliest) continues the thread and each remaining child starts a branch thread. Background calls
-  (quota, title, count_tokens, …) are listed apart and never continue a thread.
-  ``select_branch`` narrows it to one branch with the turns that led there.
-- ``build_tree``, for navigating (the TUI's tree): the linker's branches as recorded
-  (``ConversationTree.branches``), each under the request it grew from, background calls under the
-  request they followed. ``only_branches`` and ``branch_lineage`` narrow it.
+- ``build_tree`` is that arrangement, for navigating (the TUI's tree); ``only_branches`` and
+  ``branch_lineage`` narrow it.
+- ``build_view`` reads the same items start to end (markdown, html, json): the top level is the
+  main thread, each branch a thread anchored at the turn it grew from, each sub-task a sub-agent
+  thread inside the turn that spawned it, background calls listed apart. ``select_branch`` narrows
+  it to one branch with the turns that led there.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -80,98 +79,89 @@ class ConversationView:
         return [turn for thread in self.threads for turn in thread.walk_turns()]
 
 
-def tree_parent(summary: RequestSummary, ids: set[str] | dict[str, RequestSummary]) -> str | None:
-    if summary.parent_request_id is not None and summary.parent_request_id in ids:
-        return summary.parent_request_id
-    if summary.subtask_of is not None and summary.subtask_of in ids:
-        return summary.subtask_of
-    return None
+def build_view(
+    conversation_id: str, nodes: list[RequestSummary], branches: list[ConversationBranch]
+) -> ConversationView:
+    """Arrange one conversation for reading: ``arrange``'s items as threads. Every request is in
+    exactly one place (a turn of one thread, or ``background``); a thread's turns are its branch's
+    requests by start."""
+    threads = _Threads()
+    main = threads.thread("main", None, arrange(nodes, branches))
+    # A branch no item leads to (a cycle in hand-made links, never from the linker) still shows.
+    left = [s for s in sorted(nodes, key=start_key) if not s.is_background]
+    for name in dict.fromkeys(s.branch for s in left if s.id not in threads.placed):
+        rows = [s for s in left if s.branch == name and s.id not in threads.placed]
+        threads.placed.update(s.id for s in rows)
+        threads.others.append(Thread("branch", name, None, tuple(Turn(s) for s in rows)))
+    rest = sorted(threads.others, key=_thread_start)
+    return ConversationView(
+        conversation_id,
+        tuple([main, *rest] if main is not None else rest),
+        tuple(sorted((s for s in nodes if s.is_background), key=start_key)),
+        tuple(sorted((s for s in nodes if not s.is_background), key=start_key)),
+    )
 
 
-def build_view(conversation_id: str, summaries: list[RequestSummary]) -> ConversationView:
-    """Arrange ``summaries`` (one conversation) for reading."""
-    by_id = {s.id: s for s in summaries}
-    background = sorted((s for s in by_id.values() if s.is_background), key=start_key)
-    shown = {i: s for i, s in by_id.items() if not s.is_background}
-
-    children: dict[str | None, list[RequestSummary]] = defaultdict(list)
-    for s in shown.values():
-        children[_visible_parent(s, by_id, shown)].append(s)
-    for kids in children.values():
-        kids.sort(key=start_key)
-
-    builder = _Builder(shown, children)
-    roots = children[None]
-    main_roots = [r for r in roots if not _starts_subtask(r, None)] or roots[:1]
-    threads: list[Thread] = []
-    for i, root in enumerate(main_roots):
-        threads.append(builder.thread(root, "main" if i == 0 else "branch", None))
-    # Sub-task roots whose spawning turn is not in this conversation still need a home.
-    for root in roots:
-        if root not in main_roots and root.id not in builder.placed:
-            threads.append(builder.thread(root, "subagent", root.subtask_of))
-    threads.extend(builder.branches)
-    # A cycle in the links (never expected) would leave requests unplaced: show them anyway.
-    for orphan in sorted(shown.values(), key=start_key):
-        if orphan.id not in builder.placed:
-            before = len(builder.branches)
-            threads.append(builder.thread(orphan, "branch", None))
-            threads.extend(builder.branches[before:])
-    main, rest = threads[:1], sorted(threads[1:], key=lambda t: start_key(t.turns[0].summary))
-    ordered = sorted(shown.values(), key=start_key)
-    return ConversationView(conversation_id, tuple(main + rest), tuple(background), tuple(ordered))
+def _thread_start(thread: Thread) -> tuple[int, str]:
+    return start_key(thread.turns[0].summary)
 
 
-def _visible_parent(
-    s: RequestSummary, by_id: dict[str, RequestSummary], shown: dict[str, RequestSummary]
-) -> str | None:
-    # Skip over background requests so a turn whose parent was a quota probe still links up.
-    seen: set[str] = set()
-    parent = tree_parent(s, by_id)
-    while parent is not None and parent not in shown and parent not in seen:
-        seen.add(parent)
-        parent = tree_parent(by_id[parent], by_id)
-    return parent if parent in shown else None
+class _Threads:
+    """Reads ``arrange``'s items into threads: a branch heading is a thread (a sub-task's nested in
+    the turn that spawned it, any other kind's among ``others``); background rows are skipped, what
+    hangs under them read as if it hung under their turn."""
 
-
-def _starts_subtask(s: RequestSummary, parent: RequestSummary | None) -> bool:
-    if s.subtask_of is None:
-        return False
-    return parent is None or parent.subtask_of != s.subtask_of or parent.id == s.subtask_of
-
-
-class _Builder:
-    def __init__(
-        self, shown: dict[str, RequestSummary], children: dict[str | None, list[RequestSummary]]
-    ) -> None:
-        self.shown = shown
-        self.children = children
-        self.branches: list[Thread] = []
+    def __init__(self) -> None:
+        self.others: list[Thread] = []
         self.placed: set[str] = set()
 
-    def thread(self, start: RequestSummary, kind: ThreadKind, anchor: str | None) -> Thread:
+    def thread(self, kind: ThreadKind, anchor: str | None, items: list[TreeItem]) -> Thread | None:
         turns: list[Turn] = []
-        current: RequestSummary | None = start
-        while current is not None and current.id not in self.placed:
-            self.placed.add(current.id)
-            kids = self.children.get(current.id, [])
-            subtasks = [k for k in kids if _starts_subtask(k, current)]
-            others = [k for k in kids if k not in subtasks]
-            subagents = tuple(self.thread(k, "subagent", current.id) for k in subtasks)
-            turns.append(Turn(current, subagents))
-            nxt = _continuation(current, others)
-            for other in others:
-                if other is not nxt and other.id not in self.placed:
-                    self.branches.append(self.thread(other, "branch", current.id))
-            current = nxt
-        return Thread(kind, start.branch, anchor, tuple(turns))
+        for item in _skip_background(items):
+            if item.row is None:  # a root branch's heading: its own thread
+                self._heading(item, None)
+            else:
+                turns.append(self._turn(item.row, item.children))
+        return Thread(kind, turns[0].summary.branch, anchor, tuple(turns)) if turns else None
+
+    def _turn(self, row: RequestSummary, children: list[TreeItem]) -> Turn:
+        self.placed.add(row.id)
+        subagents: list[Thread] = []
+        for child in _skip_background(children):
+            if child.row is None:
+                sub = self._heading(child, row.id)
+                if sub is not None and sub.kind == "subagent":
+                    subagents.append(sub)
+            else:  # a request outside any branch record: a thread of its own from here
+                loose = self.thread("branch", row.id, [child])
+                if loose is not None:
+                    self.others.append(loose)
+        return Turn(row, tuple(sorted(subagents, key=_thread_start)))
+
+    def _heading(self, item: TreeItem, anchor: str | None) -> Thread | None:
+        assert item.branch is not None
+        if item.branch.kind == "task":
+            spawner = anchor or _subtask_of(item.children)
+            sub = self.thread("subagent", spawner, item.children)
+            if anchor is None and sub is not None:  # its spawner is not in this conversation
+                self.others.append(sub)
+            return sub
+        thread = self.thread("branch", anchor, item.children)
+        if thread is not None:
+            self.others.append(thread)
+        return thread
 
 
-def _continuation(parent: RequestSummary, kids: list[RequestSummary]) -> RequestSummary | None:
-    for k in kids:
-        if k.branch == parent.branch:
-            return k
-    return kids[0] if kids else None
+def _skip_background(items: list[TreeItem]) -> Iterator[TreeItem]:
+    for item in items:
+        if item.row is not None and item.row.is_background:
+            yield from _skip_background(item.children)
+        else:
+            yield item
+
+
+def _subtask_of(items: list[TreeItem]) -> str | None:
+    return next((i.row.subtask_of for i in items if i.row and i.row.subtask_of), None)
 
 
 def select_branch(view: ConversationView, branch: str) -> ConversationView:
@@ -240,36 +230,43 @@ class TreeItem:
 
 
 def build_tree(tree: ConversationTree, *, with_background: bool = True) -> list[TreeItem]:
+    """``arrange`` of a tree the store or the API gave."""
+    return arrange(tree.nodes, tree.branches, with_background=with_background)
+
+
+def arrange(
+    nodes: list[RequestSummary],
+    branches: list[ConversationBranch],
+    *,
+    with_background: bool = True,
+) -> list[TreeItem]:
     """Top-level items: the main branch's requests in order; every other branch nested under the
     request it forked from (a sub-task under the request whose response started it)."""
-    rows = [r for r in tree.nodes if with_background or not r.is_background]
-    by_id = {r.id: r for r in tree.nodes}
+    rows = [r for r in nodes if with_background or not r.is_background]
+    by_id = {r.id: r for r in nodes}
     items = {r.id: TreeItem(row=r) for r in rows}
-    branches = {b.name: b for b in tree.branches}
+    by_name = {b.name: b for b in branches}
     members: dict[str, list[TreeItem]] = defaultdict(list)
     loose: list[tuple[RequestSummary, TreeItem]] = []
     for row in rows:
         item = items[row.id]
-        if row.branch and row.branch in branches and not row.is_background:
+        if row.branch and row.branch in by_name and not row.is_background:
             members[row.branch].append(item)
         else:
             loose.append((row, item))
 
     top: list[TreeItem] = []
-    roots = [
-        b for b in tree.branches if b.fork_request_id is None or b.fork_request_id not in by_id
-    ]
+    roots = [b for b in branches if b.fork_request_id is None or b.fork_request_id not in by_id]
     main = next((b for b in roots if b.name == "main"), roots[0] if roots else None)
-    for branch in tree.branches:
+    for branch in branches:
         group = members.get(branch.name, [])
         if branch is main or (branch in roots and not group):
             top.extend(group)
             continue
         heading = TreeItem(branch=branch, children=group)
         anchor = items.get(branch.fork_request_id or "")
-        if branch.kind == "task":
-            subtask = next((s for s in tree.subtasks if s.branch == branch.name), None)
-            anchor = items.get(subtask.subtask_of if subtask else "") or anchor
+        if branch.kind == "task":  # its requests carry the request that spawned it
+            anchor = items.get(_subtask_of(group) or "") or anchor
         (anchor.children if anchor is not None else top).append(heading)
     for row, item in loose:
         # Background calls sit under the request they followed; unplaced rows at the top level.

@@ -23,10 +23,10 @@ from nexus.export.markdown import write_markdown
 from nexus.export.source import (
     ExportSource,
     count_or_none,
-    load_conversation_summaries,
+    load_conversation,
     with_conversation,
 )
-from nexus.records import Page, RequestFilter, RequestSummary, StoredRequest
+from nexus.records import ConversationTree, Page, RequestFilter, RequestSummary, StoredRequest
 
 WriteBytes = Callable[[bytes], object]
 
@@ -88,6 +88,9 @@ class _CountingSource:
     ) -> Page[RequestSummary]:
         return await self._inner.list_requests(flt, cursor, limit)
 
+    async def get_conversation(self, conversation_id: str) -> ConversationTree | None:
+        return await self._inner.get_conversation(conversation_id)
+
     async def get_request(self, request_id: str) -> StoredRequest | None:
         record = await self._inner.get_request(request_id)
         self._done += 1
@@ -106,8 +109,8 @@ def check_options(options: ExportOptions) -> None:
 
 async def load_view(source: ExportSource, options: ExportOptions) -> ConversationView:
     assert options.conversation_id is not None
-    rows = await load_conversation_summaries(source, options.conversation_id)
-    view = build_view(options.conversation_id, rows)
+    nodes, branches = await load_conversation(source, options.conversation_id)
+    view = build_view(options.conversation_id, nodes, branches)
     if options.branch is None:
         return view
     try:

@@ -59,7 +59,6 @@ article.turn>h3{font-size:14px;margin:0;padding:6px 10px;border-bottom:1px solid
 background:var(--tool);padding:6px;margin:4px 0;font-size:12px}.err{color:var(--err)}
 details.block>summary{cursor:pointer;color:var(--mute)}.kind{font-size:11px;padding:0 6px;
 border-radius:8px;background:var(--line);margin-left:6px}.hidden{display:none}
-.moved{color:var(--mute);text-align:center;font-style:italic;border-top:1px dashed var(--line)}
 table{border-collapse:collapse;font-size:13px}td,th{border:1px solid var(--line);padding:2px 8px}
 """
 
@@ -187,7 +186,6 @@ def _turn_html(event: TurnShown) -> str:
     c = event.content
     head = f"Turn {event.number} · {format_clock(s.started_at_ms)} · {s.model or '?'}"
     parts = [
-        f'<div class="moved">continues as {_e(event.new_branch)}</div>' if event.new_branch else "",
         f'<article class="turn" id="t-{_e(s.id)}"><h3>{_e(head)}{_kind_mark(s.traffic_class)}</h3>',
         f'<div class="fig">{_e(s.id)} · {_e(turn_line(s))}</div>',
     ]

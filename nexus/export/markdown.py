@@ -121,8 +121,6 @@ def _turn_md(event: TurnShown) -> str:
     level = "#" * min(6, 3 + event.depth)
     head = f"{level} Turn {event.number} · {format_clock(s.started_at_ms)} · {s.model or '?'}"
     parts = [head + _turn_kind(s.traffic_class), f"`{s.id}` · {turn_line(s)}"]
-    if event.new_branch is not None:
-        parts.insert(0, f"*— continues as `{event.new_branch}` —*")
     c = event.content
     parts.extend(_message_md(m) for m in c.inputs)
     if c.output is not None:

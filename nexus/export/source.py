@@ -14,7 +14,15 @@ from collections.abc import AsyncIterator, Callable
 from typing import Protocol, runtime_checkable
 
 from nexus.errors import NexusError
-from nexus.records import Page, RequestFilter, RequestSummary, StoredRequest
+from nexus.records import (
+    ConversationBranch,
+    ConversationTree,
+    Page,
+    RequestFilter,
+    RequestSummary,
+    StoredRequest,
+    branches_of,
+)
 
 PAGE_SIZE = 200
 CONCURRENCY = 8  # full records fetched at once: hides per-call latency of a remote API
@@ -39,6 +47,8 @@ class ExportSource(Protocol):
     ) -> Page[RequestSummary]: ...
 
     async def get_request(self, request_id: str) -> StoredRequest | None: ...
+
+    async def get_conversation(self, conversation_id: str) -> ConversationTree | None: ...
 
 
 @runtime_checkable
@@ -111,10 +121,24 @@ async def fetch_request(source: ExportSource, request_id: str) -> StoredRequest:
     return record
 
 
+async def load_conversation(
+    source: ExportSource, conversation_id: str
+) -> tuple[list[RequestSummary], list[ConversationBranch]]:
+    """Every request of one conversation, oldest first (summaries only: small, no bodies), and the
+    linker's branch records: the conversation engine's tree, as the API serves it (one read); for
+    links written without the engine's index (``write_links`` alone) the branches are grouped from
+    the branch each request carries, by the store's own grouping (``branches_of``)."""
+    tree = await source.get_conversation(conversation_id)
+    if tree is not None and tree.nodes:
+        return sorted(tree.nodes, key=lambda s: (s.started_at_ms, s.id)), tree.branches
+    rows = await load_conversation_summaries(source, conversation_id)
+    return rows, branches_of([s for s in rows if not s.is_background])
+
+
 async def load_conversation_summaries(
     source: ExportSource, conversation_id: str
 ) -> list[RequestSummary]:
-    """Every request of one conversation, oldest first (summaries only: small, no bodies)."""
+    """Every request of one conversation, oldest first, from the request list."""
     flt = RequestFilter(conversation_id=conversation_id)
     rows = [s async for s in iter_summaries(source, flt)]
     if not rows:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from nexus.conversations.shape import ConversationView, Thread, Turn
 from nexus.export.source import ExportSource, fetch_request
 from nexus.export.transcript import TurnContent, match_agent_call, read_turn
+from nexus.records import branch_kind
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +30,6 @@ class TurnShown:
     content: TurnContent
     number: int
     depth: int
-    new_branch: str | None = None  # set when the thread goes on under another branch label
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +46,12 @@ def thread_title(thread: Thread, numbers: dict[str, int], subagent_label: str = 
         return f"Main thread ({thread.branch})" if thread.branch else "Main thread"
     if thread.kind == "branch":
         where = numbers.get(thread.anchor_id or "")
-        after = f", forks after turn {where}" if where is not None else ""
-        return f"Branch {thread.branch or thread.id[:8]}{after}"
+        name = thread.branch or thread.id[:8]
+        if where is None:
+            return f"Branch {name}"
+        if branch_kind(name) == "compaction":
+            return f"Branch {name}, continues after the compaction in turn {where}"
+        return f"Branch {name}, forks after turn {where}"
     return f"Sub-agent: {subagent_label}" if subagent_label else "Sub-agent"
 
 
@@ -75,9 +79,7 @@ async def _walk_thread(
             content = read_turn(await fetch_request(source, turn.id))
         number = first_number + i
         numbers[turn.id] = number
-        previous = thread.turns[i - 1].summary.branch if i else turn.summary.branch
-        moved = turn.summary.branch if turn.summary.branch != previous else None
-        yield TurnShown(turn, content, number, depth, moved)
+        yield TurnShown(turn, content, number, depth)
         for index, sub in enumerate(turn.subagents):
             sub_first = read_turn(await fetch_request(source, sub.turns[0].id))
             sub_label = _subagent_label(content, sub_first, sub, index)

@@ -14,7 +14,6 @@ import orjson
 
 from nexus.filters import conversation_where
 from nexus.records import (
-    ConversationBranch,
     ConversationSubtask,
     ConversationSummary,
     ConversationTree,
@@ -23,7 +22,7 @@ from nexus.records import (
     Page,
     RequestFilter,
     RequestSummary,
-    branch_kind,
+    branches_of,
 )
 from nexus.store.base import Position
 from nexus.store.connector import Connector, Tx
@@ -94,10 +93,12 @@ class Conversations:
                 raw = info["info"]
                 infos[(info["request_id"], info["ordinal"])] = orjson.loads(raw) if raw else {}
         conversational = [n for n, _ in pairs if n.edge != "background"]
+        starts = {n.request_id for n in conversational if n.branch_start}
+        shown = [s for (n, _), s in zip(pairs, nodes, strict=True) if n.edge != "background"]
         return ConversationTree(
             summary=conversation_from_row(row),
             nodes=nodes,
-            branches=_branches(conversational),
+            branches=branches_of(shown, starts),
             subtasks=_subtasks(conversational, infos),
         )
 
@@ -138,31 +139,6 @@ def _with_link(summary: RequestSummary, node: LinkNode) -> RequestSummary:
         parent_request_id=node.parent_request_id,
         branch=node.branch,
         subtask_of=node.subtask_of,
-    )
-
-
-def _branches(nodes: list[LinkNode]) -> list[ConversationBranch]:
-    if not nodes:
-        return []
-    groups: dict[str, list[LinkNode]] = {}
-    for node in nodes:
-        groups.setdefault(node.branch or "main", []).append(node)
-    branches = []
-    for name, members in groups.items():
-        first = next((n for n in members if n.branch_start), members[0])
-        kind = branch_kind(name)
-        branches.append(
-            ConversationBranch(
-                name=name,
-                kind=kind,
-                first_request_id=first.request_id,
-                fork_request_id=first.parent_request_id,
-                request_count=len(members),
-                last_request_id=members[-1].request_id,
-            )
-        )
-    return sorted(
-        branches, key=lambda b: (b.first_request_id != nodes[0].request_id, b.first_request_id)
     )
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 
 from nexus.records import (
+    ConversationTree,
     Exchange,
     Link,
     Outcome,
@@ -128,6 +129,9 @@ class MemorySource:
     async def get_request(self, request_id: str) -> StoredRequest | None:
         self.get_calls += 1
         return self.records.get(request_id)
+
+    async def get_conversation(self, conversation_id: str) -> ConversationTree | None:
+        return None  # no conversation engine here: exports group the links the records carry
 
     async def count_requests(self, flt: RequestFilter) -> int:
         return sum(1 for r in self.records.values() if self._matches(r.summary, flt))
@@ -276,9 +280,7 @@ def scenario() -> tuple[list[StoredRequest], dict[str, str]]:
         ],
     )
     ids["t2"] = r.summary.id
-    sub = c.thread(
-        "agent-1", cls=TrafficClass.SUBAGENT, agent_id="agent-1", subtask_of=r.summary.id
-    )
+    sub = c.thread("task-1", cls=TrafficClass.SUBAGENT, agent_id="agent-1", subtask_of=r.summary.id)
     sub.system = [_text("You are an agent for Claude Code.")]
     s1 = sub.turn(
         [REMINDER, _text("Find why test_x is flaky.")],
@@ -298,7 +300,7 @@ def scenario() -> tuple[list[StoredRequest], dict[str, str]]:
     fork_at = len(main.messages)
     r = main.turn("Now run the whole suite", [_text("All 120 tests pass.")])
     ids["t4"] = r.summary.id
-    branch = main.fork("rewind-1", fork_at)
+    branch = main.fork("branch-2", fork_at)
     branch.last_id = ids["t3"]
     b1 = branch.turn("Actually, revert it and add a retry instead", [_text("Added a retry.")])
     ids["b1"] = b1.summary.id

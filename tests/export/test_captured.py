@@ -78,10 +78,13 @@ async def test_sessions_linked_by_the_conversation_engine_export_as_they_were_li
     chunks: list[bytes] = []
     await run_export(store, ExportOptions(ExportFormat.JSON, conversation), chunks.append)
     tree = orjson.loads(b"".join(chunks))
-    (main,) = tree["threads"]  # no rewinds in this session: one thread
+    # The linker's branches, as the TUI draws them: the compaction's continuation is a branch.
+    main, after_compaction = tree["threads"]
     classes = [t["traffic_class"] for t in main["turns"]]
-    assert classes == ["turn"] * 4 + ["compaction", "turn"]
+    assert classes == ["turn"] * 4 + ["compaction"]
     assert [b["traffic_class"] for b in tree["background"]] == ["title"]
-    after = main["turns"][-1]
-    assert after["branch"] != main["turns"][0]["branch"]  # the compaction's continuation
+    (after,) = after_compaction["turns"]
+    assert after_compaction["anchor_request_id"] == main["turns"][-1]["request_id"]
+    assert after["branch"] == after_compaction["branch"] != main["turns"][0]["branch"]
+    assert after["number"] == 6  # numbered on from the compaction
     assert "what word did I ask you to remember?" in orjson.dumps(after["input"]).decode()

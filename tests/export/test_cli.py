@@ -69,9 +69,9 @@ def test_each_format_writes_a_file_and_says_so(db_url: str, tmp_path: Path, fmt:
 
 
 def test_filters_and_branch_narrow_the_jsonl(db_url: str) -> None:
-    code, out, _ = _run("--db", db_url, "-c", "conv-1", "--branch", "rewind-1")
+    code, out, _ = _run("--db", db_url, "-c", "conv-1", "--branch", "branch-2")
     assert code == 0
-    assert {orjson.loads(x)["links"]["branch"] for x in out.splitlines()} == {"rewind-1"}
+    assert {orjson.loads(x)["links"]["branch"] for x in out.splitlines()} == {"branch-2"}
     code, out, _ = _run("--db", db_url, "--host", "elsewhere:3000")
     assert (code, out) == (0, b"")
     code, out, _ = _run("--db", db_url, "--until", "2000-01-01")
@@ -111,7 +111,7 @@ def test_an_unknown_conversation_exits_1_with_one_line(db_url: str, tmp_path: Pa
 
 def test_an_unknown_branch_exits_1(db_url: str) -> None:
     code, _, err = _run("--db", db_url, "-f", "html", "-c", "conv-1", "--branch", "zzz")
-    assert code == 1 and "main, rewind-1" in " ".join(err.split())
+    assert code == 1 and "branch-2, compact-1, main, task-1" in " ".join(err.split())
 
 
 def test_a_missing_database_is_an_error_not_a_new_file(tmp_path: Path) -> None:

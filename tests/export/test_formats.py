@@ -34,11 +34,11 @@ async def test_markdown_shows_every_turn_subagents_nested_and_branches_apart() -
     for key in ("t1", "t2", "t3", "t4", "s1", "s2", "b1", "b2", "compaction", "after_compaction"):
         assert ids[key] in md
     assert "## Main thread (main)" in md
-    assert "## Branch rewind-1, forks after turn 3" in md
+    assert "## Branch branch-2, forks after turn 3" in md
     assert "> ### Sub-agent: Investigate flake (general-purpose)" in md
     assert "> #### Turn 1" in md  # the sub-agent's turns are inside its quote
     assert "compaction (summarising call)" in md
-    assert "*— continues as `compact-1` —*" in md
+    assert "## Branch compact-1, continues after the compaction in turn 5" in md
     assert "## Background calls" in md and "| title |" in md
     assert "naïve café ☕ 你好" in md
     assert "characters folded" in md  # the 5 000-character tool result
@@ -47,11 +47,12 @@ async def test_markdown_shows_every_turn_subagents_nested_and_branches_apart() -
     _no_secrets(md)
     # Sub-agent section comes between the turn that spawned it and the next main turn.
     assert md.index(ids["t2"]) < md.index(ids["s1"]) < md.index(ids["t3"])
-    assert md.index(ids["after_compaction"]) < md.index(ids["b1"])
+    # Branches by start: the rewind began before the compaction's continuation.
+    assert md.index(ids["compaction"]) < md.index(ids["b1"]) < md.index(ids["after_compaction"])
 
 
 async def test_markdown_of_one_branch_has_its_history_but_not_the_other_branch() -> None:
-    md, ids = await _export("markdown", conversation_id="conv-1", branch="rewind-1")
+    md, ids = await _export("markdown", conversation_id="conv-1", branch="branch-2")
     assert ids["t1"] in md and ids["b2"] in md and ids["s1"] in md
     assert ids["t4"] not in md and ids["after_compaction"] not in md
 
@@ -101,9 +102,10 @@ async def test_json_is_the_tree_with_content_per_turn() -> None:
     data = orjson.loads(text)
     assert data["nexus_conversation"] == 1 and data["id"] == "conv-1"
     assert data["totals"]["requests"] == 12
-    assert data["totals"]["branches"] == ["main", "rewind-1"]
+    assert data["totals"]["branches"] == ["main", "branch-2", "compact-1"]
     assert len(data["nodes"]) == 12
-    main, branch = data["threads"]
+    main, branch, after = data["threads"]
+    assert (after["branch"], after["anchor_request_id"]) == ("compact-1", ids["compaction"])
     assert [t["request_id"] for t in main["turns"]][:3] == [ids["t1"], ids["t2"], ids["t3"]]
     sub = main["turns"][1]["subagents"][0]
     assert (
@@ -111,7 +113,7 @@ async def test_json_is_the_tree_with_content_per_turn() -> None:
         and sub["title"] == "Sub-agent: Investigate flake (general-purpose)"
     )
     assert [t["request_id"] for t in sub["turns"]] == [ids["s1"], ids["s2"]]
-    assert (branch["branch"], branch["anchor_request_id"]) == ("rewind-1", ids["t3"])
+    assert (branch["branch"], branch["anchor_request_id"]) == ("branch-2", ids["t3"])
     first = main["turns"][0]
     assert first["input"][0]["content"][1] == {
         "type": "text",
@@ -155,7 +157,7 @@ async def test_conversation_formats_need_a_conversation(fmt: str) -> None:
 
 
 async def test_an_unknown_branch_names_the_branches_there_are() -> None:
-    with pytest.raises(BranchNotFound, match="agent-1, compact-1, main, rewind-1"):
+    with pytest.raises(BranchNotFound, match="branch-2, compact-1, main, task-1"):
         await _export("markdown", conversation_id="conv-1", branch="nope")
 
 

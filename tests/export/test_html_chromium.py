@@ -77,7 +77,7 @@ async def test_chromium_runs_the_page_and_shows_every_turn_in_the_tree(tmp_path:
     assert len(dom.nodes) == 10
     for key in ("t1", "s1", "b1", "after_compaction"):
         assert f"#t-{ids[key]}" in dom.nodes
-    assert "Branch rewind-1" in done.stdout
+    assert "Branch branch-2" in done.stdout
     # The script gave the tree's sub-agent entry the task title the transcript has.
     assert "Sub-agent: agent-1" not in done.stdout
     assert done.stdout.count("Sub-agent: Investigate flake (general-purpose)") == 2

@@ -117,7 +117,7 @@ async def test_write_jsonl_streams_every_matching_record_newest_first() -> None:
     started = [orjson.loads(x)["summary"]["started_at_ms"] for x in lines]
     assert started == sorted(started, reverse=True)
     branch: list[bytes] = []
-    await write_jsonl(source, RequestFilter(), branch.append, branch="rewind-1")
+    await write_jsonl(source, RequestFilter(), branch.append, branch="branch-2")
     assert {orjson.loads(x)["id"] for x in branch} == {ids["b1"], ids["b2"]}
 
 

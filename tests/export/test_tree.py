@@ -1,22 +1,28 @@
-"""A conversation's summaries become threads: main, branches at their fork, sub-agents nested."""
+"""A conversation's summaries and the linker's branches become threads: main, each branch at the
+request it grew from, sub-agents nested in the turn that spawned them."""
 
 from __future__ import annotations
 
 import pytest
 
-from nexus.conversations.shape import build_view, select_branch
-from nexus.export.source import ConversationNotFound, load_conversation_summaries
-from nexus.records import TrafficClass
+from nexus.conversations.shape import ConversationView, build_view, select_branch
+from nexus.export.source import ConversationNotFound, load_conversation, load_conversation_summaries
+from nexus.records import RequestSummary, TrafficClass, branches_of
 from tests.export.builders import MemorySource, make_summary, scenario
 
 
 async def _view():  # type: ignore[no-untyped-def]
     records, ids = scenario()
-    rows = await load_conversation_summaries(MemorySource(records), "conv-1")
-    return build_view("conv-1", rows), ids
+    nodes, branches = await load_conversation(MemorySource(records), "conv-1")
+    return build_view("conv-1", nodes, branches), ids
 
 
-async def test_main_thread_runs_through_the_compaction_with_the_subagent_nested() -> None:
+def build(rows: list[RequestSummary]) -> ConversationView:
+    rows = sorted(rows, key=lambda s: (s.started_at_ms, s.id))
+    return build_view("c", rows, branches_of([s for s in rows if not s.is_background]))
+
+
+async def test_main_thread_runs_to_the_compaction_with_the_subagent_nested() -> None:
     view, ids = await _view()
     main = view.threads[0]
     assert main.kind == "main"
@@ -26,7 +32,6 @@ async def test_main_thread_runs_through_the_compaction_with_the_subagent_nested(
         ids["t3"],
         ids["t4"],
         ids["compaction"],
-        ids["after_compaction"],
     ]
     spawner = main.turns[1]
     assert [s.kind for s in spawner.subagents] == ["subagent"]
@@ -34,12 +39,14 @@ async def test_main_thread_runs_through_the_compaction_with_the_subagent_nested(
     assert spawner.subagents[0].anchor_id == ids["t2"]
 
 
-async def test_a_rewind_is_its_own_thread_anchored_at_the_fork() -> None:
+async def test_a_rewind_and_a_compaction_are_threads_anchored_where_they_grew() -> None:
     view, ids = await _view()
-    branch = view.threads[1]
-    assert (branch.kind, branch.branch, branch.anchor_id) == ("branch", "rewind-1", ids["t3"])
+    branch, after = view.threads[1:]
+    assert (branch.kind, branch.branch, branch.anchor_id) == ("branch", "branch-2", ids["t3"])
     assert [t.id for t in branch.turns] == [ids["b1"], ids["b2"]]
-    assert len(view.threads) == 2
+    assert (after.kind, after.branch, after.anchor_id) == ("branch", "compact-1", ids["compaction"])
+    assert [t.id for t in after.turns] == [ids["after_compaction"]]
+    assert len(view.threads) == 3
 
 
 async def test_background_calls_are_set_apart() -> None:
@@ -52,7 +59,7 @@ async def test_background_calls_are_set_apart() -> None:
 
 async def test_selecting_a_branch_keeps_the_turns_that_led_to_it_and_their_subagents() -> None:
     view, ids = await _view()
-    picked = select_branch(view, "rewind-1")
+    picked = select_branch(view, "branch-2")
     assert len(picked.threads) == 1
     thread = picked.threads[0]
     assert [t.id for t in thread.turns] == [ids["t1"], ids["t2"], ids["t3"], ids["b1"], ids["b2"]]
@@ -68,27 +75,31 @@ def test_a_turn_whose_parent_is_a_background_call_still_links_up() -> None:
         id="q", started_at_ms=2, parent_request_id="a", traffic_class=TrafficClass.QUOTA
     )
     b = make_summary(id="b", started_at_ms=3, parent_request_id="q")
-    view = build_view("c", [b, q, a])
+    view = build([b, q, a])
     assert [t.id for t in view.threads[0].turns] == ["a", "b"]
 
 
 def test_a_subagent_whose_spawner_is_missing_gets_its_own_thread() -> None:
     a = make_summary(id="a", started_at_ms=1)
     s = make_summary(
-        id="s", started_at_ms=2, subtask_of="gone", traffic_class=TrafficClass.SUBAGENT, branch="x"
+        id="s",
+        started_at_ms=2,
+        subtask_of="gone",
+        traffic_class=TrafficClass.SUBAGENT,
+        branch="task-1",
     )
-    view = build_view("c", [a, s])
+    view = build([a, s])
     assert [(t.kind, t.id) for t in view.threads] == [("main", "a"), ("subagent", "s")]
 
 
 def test_a_subagent_whose_turns_all_carry_subtask_of_stays_one_thread() -> None:
     p = make_summary(id="p", started_at_ms=1)
-    s1 = make_summary(id="s1", started_at_ms=2, subtask_of="p", branch="agent")
+    s1 = make_summary(id="s1", started_at_ms=2, subtask_of="p", branch="task-1")
     s2 = make_summary(
-        id="s2", started_at_ms=3, subtask_of="p", parent_request_id="s1", branch="agent"
+        id="s2", started_at_ms=3, subtask_of="p", parent_request_id="s1", branch="task-1"
     )
     n = make_summary(id="n", started_at_ms=4, parent_request_id="p")
-    view = build_view("c", [p, s1, s2, n])
+    view = build([p, s1, s2, n])
     main = view.threads[0]
     assert [t.id for t in main.turns] == ["p", "n"]
     assert [t.id for t in main.turns[0].subagents[0].turns] == ["s1", "s2"]
@@ -98,24 +109,26 @@ def test_a_subagent_whose_turns_all_carry_subtask_of_stays_one_thread() -> None:
 def test_two_rewinds_from_one_turn_are_two_branches() -> None:
     a = make_summary(id="a", started_at_ms=1)
     b = make_summary(id="b", started_at_ms=2, parent_request_id="a")
-    r1 = make_summary(id="r1", started_at_ms=3, parent_request_id="a", branch="r1")
-    r2 = make_summary(id="r2", started_at_ms=4, parent_request_id="a", branch="r2")
-    view = build_view("c", [r2, r1, b, a])
+    r1 = make_summary(id="r1", started_at_ms=3, parent_request_id="a", branch="branch-2")
+    r2 = make_summary(id="r2", started_at_ms=4, parent_request_id="a", branch="branch-3")
+    view = build([r2, r1, b, a])
     assert [(t.kind, t.branch, t.anchor_id) for t in view.threads] == [
         ("main", "main", None),
-        ("branch", "r1", "a"),
-        ("branch", "r2", "a"),
+        ("branch", "branch-2", "a"),
+        ("branch", "branch-3", "a"),
     ]
 
 
 async def test_an_unknown_conversation_is_an_error() -> None:
+    with pytest.raises(ConversationNotFound):
+        await load_conversation(MemorySource([]), "nope")
     with pytest.raises(ConversationNotFound):
         await load_conversation_summaries(MemorySource([]), "nope")
 
 
 async def test_selecting_a_subagent_branch_shows_it_inside_the_turn_that_spawned_it() -> None:
     view, ids = await _view()
-    (thread,) = select_branch(view, "agent-1").threads
+    (thread,) = select_branch(view, "task-1").threads
     assert [t.id for t in thread.turns] == [ids["t1"], ids["t2"]]
     assert [t.id for t in thread.turns[1].subagents[0].turns] == [ids["s1"], ids["s2"]]
 
@@ -129,7 +142,7 @@ async def test_selecting_the_branch_after_a_compaction_keeps_the_thread_it_conti
 
 def test_requests_in_a_cycle_of_links_are_still_shown() -> None:
     a = make_summary(id="a", started_at_ms=1)
-    x = make_summary(id="x", started_at_ms=2, parent_request_id="y")
-    y = make_summary(id="y", started_at_ms=3, parent_request_id="x")
-    view = build_view("c", [a, x, y])
+    x = make_summary(id="x", started_at_ms=2, parent_request_id="y", branch="branch-2")
+    y = make_summary(id="y", started_at_ms=3, parent_request_id="x", branch="branch-3")
+    view = build([a, x, y])
     assert {t.id for t in view.all_turns()} == {"a", "x", "y"}
