@@ -31,9 +31,9 @@ FULL_READ_S = 1.0  # at least this often, a read with the whole overlap (late co
 
 
 class CounterStore(Protocol):
-    async def counters_changed(self, since_ms: int, live_after_ms: int) -> list[CounterRow]: ...
-
-    async def counters_clock_ms(self) -> int: ...
+    async def counters_changed(
+        self, since_ms: int, live_after_ms: int
+    ) -> tuple[int, list[CounterRow]]: ...
 
 
 class CounterFeed:
@@ -62,10 +62,11 @@ class CounterFeed:
     async def read_once(self, *, full: bool = True) -> None:
         """Read the changed rows; ``full``: back to ``overlap_ms`` before the last full read,
         else only back to the last read (rows committed late wait for the next full read)."""
-        clock = await self.store.counters_clock_ms()
         live_after = now_ms() - LOOKBACK_MS
         since = self._since_ms if full else max(self._since_ms, self._last_clock_ms)
-        rows = await self.store.counters_changed(since, live_after)
+        # the clock comes with the rows, read as the query runs: a row stamped before it but
+        # committed after the query's snapshot is the late commit the full reads' overlap catches
+        clock, rows = await self.store.counters_changed(since, live_after)
         self.book.apply(rows)
         self.book.forget_before(live_after)
         self._last_clock_ms = clock - 1  # rows stamped in the clock's own ms too

@@ -128,8 +128,11 @@ class LimitCounterStore(Protocol):
     async def add_to_counters(self, rows: Sequence[CounterRow]) -> None:
         """Add each row's requests, tokens and cost to its (scope, kind, start, replica) row."""
 
-    async def counters_changed(self, since_ms: int, live_after_ms: int) -> list[CounterRow]:
-        """Rows stamped after ``since_ms`` (the database's clock) whose window is still live."""
+    async def counters_changed(
+        self, since_ms: int, live_after_ms: int
+    ) -> tuple[int, list[CounterRow]]:
+        """The database's clock now, and the rows stamped after ``since_ms`` (that clock) whose
+        window is still live."""
 
     async def counters_clock_ms(self) -> int: ...
 

@@ -35,18 +35,22 @@ class LimitCounters(Area):
                 ],
             )  # fmt: skip
 
-    async def counters_changed(self, since_ms: int, live_after_ms: int) -> list[CounterRow]:
-        """Rows updated after ``since_ms`` (database clock) whose window ends after
-        ``live_after_ms``."""
+    async def counters_changed(
+        self, since_ms: int, live_after_ms: int
+    ) -> tuple[int, list[CounterRow]]:
+        """The database's clock, and the rows updated after ``since_ms`` (that clock) whose window
+        ends after ``live_after_ms``: one query."""
         found = await self.db.fetchall(
             self.q["limit_counters_changed"],
             {"since_ms": since_ms, "live_after_ms": live_after_ms},
         )
-        return [
+        clock = min(int(r["now_ms"]) for r in found)
+        return clock, [
             CounterRow(str(r["scope"]), str(r["kind"]), int(r["start_ms"]), int(r["end_ms"]),
                        str(r["replica"]), int(r["requests"]), int(r["tokens"]),
                        int(r["cost_usd_micros"]), int(r["last_at_ms"]))
             for r in found
+            if r["scope"] is not None
         ]  # fmt: skip
 
     async def counters_clock_ms(self) -> int:

@@ -27,14 +27,13 @@ class _Store:
         self.committed = [(s, r) for s, r in self.committed if r.start_ms != start]
         self.committed.append((stamp_ms, row))
 
-    async def counters_clock_ms(self) -> int:
-        return self.clock_ms
-
-    async def counters_changed(self, since_ms: int, live_after_ms: int) -> list[CounterRow]:
+    async def counters_changed(
+        self, since_ms: int, live_after_ms: int
+    ) -> tuple[int, list[CounterRow]]:
         self.asked.append(since_ms)
         rows = [r for s, r in self.committed if s > since_ms and r.end_ms > live_after_ms]
         self.returned += len(rows)
-        return rows
+        return self.clock_ms, rows
 
 
 def _cost(book: CounterBook) -> int:

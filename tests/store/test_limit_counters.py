@@ -20,17 +20,20 @@ async def test_counter_rows_add_up_and_are_read_back_when_changed(store) -> None
     start = now - now % HOUR
     await store.add_to_counters([_row("a", 2, start=start), _row("b", 1, start=start)])
     await store.add_to_counters([_row("a", 3, start=start)])
-    rows = {r.replica: r for r in await store.counters_changed(0, now - HOUR)}
+    clock, changed = await store.counters_changed(0, now - HOUR)
+    assert clock >= now  # the database's clock as the rows were read
+    rows = {r.replica: r for r in changed}
     assert (rows["a"].requests, rows["a"].tokens, rows["a"].cost_usd_micros) == (5, 50, 5000)
     assert rows["a"].last_at_ms == start + 3 and rows["b"].requests == 1
     written = await store.counters_clock_ms()
     while (later := await store.counters_clock_ms()) <= written:  # 'a' is older than `later - 1`
         await asyncio.sleep(0.001)
-    assert await store.counters_changed(later + 1, now - HOUR) == []
+    clock, none = await store.counters_changed(later + 1, now - HOUR)
+    assert none == [] and clock >= later  # the clock comes when no row does
     while await store.counters_clock_ms() <= later:  # a's rows may carry this very millisecond
         await asyncio.sleep(0.001)
     await store.add_to_counters([_row("b", 1, start=start)])
-    (changed,) = await store.counters_changed(later, now - HOUR)
+    (changed,) = (await store.counters_changed(later, now - HOUR))[1]
     assert changed.replica == "b" and changed.requests == 2
 
 

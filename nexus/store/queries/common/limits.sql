@@ -15,8 +15,12 @@ ON CONFLICT (scope, kind, start_ms, replica) DO UPDATE SET
     updated_at_ms = excluded.updated_at_ms
 
 -- name: limit_counters_changed
-SELECT scope, kind, start_ms, end_ms, replica, requests, tokens, cost_usd_micros, last_at_ms
-FROM limit_counters WHERE updated_at_ms > :since_ms AND end_ms > :live_after_ms
+-- The database's clock comes with the rows (one round trip per read, not two): one row with NULLs
+-- when nothing changed. A reader takes the smallest clock of the rows (SQLite may read 'now' per row).
+SELECT c.now_ms, r.scope, r.kind, r.start_ms, r.end_ms, r.replica, r.requests, r.tokens,
+       r.cost_usd_micros, r.last_at_ms
+FROM (SELECT {limit_clock} AS now_ms) AS c
+LEFT JOIN limit_counters AS r ON r.updated_at_ms > :since_ms AND r.end_ms > :live_after_ms
 
 -- name: limit_counters_clock
 SELECT {limit_clock} AS now_ms
