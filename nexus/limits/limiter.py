@@ -103,6 +103,10 @@ class Subject:
     """How far back the proxy must look for a repeated tool call (0: not at all)."""
     model_scopes: tuple[Scope, ...] = field(default=(), init=False, compare=False, repr=False)
     scope_keys: tuple[str, ...] = field(default=(), init=False, compare=False, repr=False)
+    # (key, limits, scope) of each scope with a limit to check: what admission walks per call
+    checked: tuple[tuple[str, Limits, Scope], ...] = field(
+        default=(), init=False, compare=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         def put(name: str, value: object) -> None:
@@ -114,6 +118,7 @@ class Subject:
         put("watches_window", any(s.limits.window_share is not None for s in self.scopes))
         put("streak_cap", (self.runaway.repeats or 0) if self.runaway is not None else 0)
         put("scope_keys", tuple(scope.key for scope in self.scopes))
+        put("checked", tuple((s.key, s.limits, s) for s in self.scopes if s.checks))
 
 
 _Clear = tuple[Limits, float, Windows, int, int, Scope]
@@ -188,21 +193,21 @@ class Limiter:
                     self._guard_runaway(subject, runaway, facts, session, at_ms)
         windows = book.windows(at_ms)
         clear, soft, minute = self._clear, subject.soft, book.this_minute
-        for scope in subject.scopes:
-            if scope.checks:
-                key = scope.key
-                kept_room = clear.get(key)
-                if (
-                    kept_room is None
-                    or kept_room[2] is not windows
-                    or kept_room[0] is not scope.limits
-                    or kept_room[1] != soft
-                    or kept_room[3] != stamps.get(key, 0)
-                    or minute.get(key, 0) >= kept_room[4]
-                ):  # no headroom known: check (most calls pass on the line above)
-                    self._enforce(scope, subject, at_ms, windows)
-            if scope.limits.window_share is not None:
-                self._enforce_share(scope, scope.limits.window_share, subject, at_ms)
+        for key, limits, scope in subject.checked:
+            kept_room = clear.get(key)
+            if (
+                kept_room is None
+                or kept_room[2] is not windows
+                or kept_room[0] is not limits
+                or kept_room[1] != soft
+                or kept_room[3] != stamps.get(key, 0)
+                or minute.get(key, 0) >= kept_room[4]
+            ):  # no headroom known: check (most calls pass on the line above)
+                self._enforce(scope, subject, at_ms, windows)
+        if subject.watches_window:
+            for scope in subject.scopes:
+                if scope.limits.window_share is not None:
+                    self._enforce_share(scope, scope.limits.window_share, subject, at_ms)
         counted = subject.scope_keys
         if session is not None and runaway is not None and runaway.usd:
             counted += (session,)
