@@ -6,7 +6,7 @@ recorder reads them back from the spool, so the proxy's memory stays flat whatev
 
 A call Nexus refused before forwarding it without a team client key accepted (a bad key, malformed
 JSON in pass-through) keeps only the first ``REFUSED_BODY_KEPT`` bytes of its body, with the size
-and SHA-256 of the whole in its error: anyone who can reach the proxy could otherwise fill the
+and the start of the SHA-256 of the whole in its error: anyone who can reach the proxy could otherwise fill the
 database without a valid key. A call refused after its team client key was accepted (a limit, a
 model the policy does not allow, a malformed body) keeps its whole body: a named person sent it,
 and its model and class are read from it like any call's (Claude Code resends the history, which
@@ -21,6 +21,7 @@ import logging
 import time
 from collections.abc import Callable
 
+from nexus.numbers import tokens
 from nexus.recorder.spool import Spool
 from nexus.records import Exchange, Outcome
 
@@ -29,6 +30,7 @@ log = logging.getLogger("nexus.recorder")
 
 _LOST_LOG_EVERY_S = 10.0  # a full disk fails every call: say so, not a traceback per request
 REFUSED_BODY_KEPT = 4096
+_DIGEST_SHOWN = 16  # hex digits of the whole body's SHA-256: enough to tell two bodies apart
 
 
 class Tap:
@@ -62,11 +64,12 @@ class Tap:
 
 def bounded(exchange: Exchange) -> Exchange:
     """A refused exchange with its body cut to ``REFUSED_BODY_KEPT`` bytes; the error says how
-    big the whole was and its SHA-256."""
+    big the whole was and the start of its SHA-256, in few words (``nexus logs`` gives an error
+    24 columns at 80: the whole hash took three lines of it)."""
     body = exchange.request_body
     if len(body) <= REFUSED_BODY_KEPT:
         return exchange
-    note = (f"request body of {len(body)} bytes (sha256 {hashlib.sha256(body).hexdigest()}) "
-            f"not kept past its first {REFUSED_BODY_KEPT} bytes: the call was refused")  # fmt: skip
-    error = f"{exchange.error}; {note}" if exchange.error else note
+    digest = hashlib.sha256(body).hexdigest()[:_DIGEST_SHOWN]
+    note = f"body cut to {REFUSED_BODY_KEPT // 1024} KB of {tokens(len(body))}B, sha256 {digest}"
+    error = f"{exchange.error} ({note})" if exchange.error else note
     return dataclasses.replace(exchange, request_body=body[:REFUSED_BODY_KEPT], error=error)

@@ -106,3 +106,24 @@ def test_the_table_shows_each_id_and_local_time_through_the_real_command(tmp_pat
     as_json = orjson.loads(run_nexus("logs", "--json", env=env).stdout)
     assert as_json["id"] == record.id and as_json["started_at_ms"] == T0
     assert as_json["upstream_request_id"] == "req_" + record.id[:20]
+
+
+def test_a_refused_calls_cut_body_note_reads_in_a_few_lines_at_80_columns(tmp_path):
+    import hashlib
+
+    from nexus.recorder.tap import bounded
+
+    body = b"x" * 5_000_123
+    cut = bounded(replace(make_record().exchange, request_body=body, status=None,
+                          error="A valid client key is required"))  # fmt: skip
+    assert cut.error == (
+        "A valid client key is required "
+        f"(body cut to 4 KB of 5.0MB, sha256 {hashlib.sha256(body).hexdigest()[:16]})"
+    )
+    seed_sqlite(tmp_path / "n.db", [make_record(status=401, error=cut.error)])
+    table = CliRunner().invoke(
+        app, ["logs", "--db", f"sqlite:///{tmp_path}/n.db"], env={"COLUMNS": "80"}
+    )
+    lines = table.stdout.split("left out to fit")[0].splitlines()[1:]
+    # the error wraps in its column (the whole hash and the sentence around it took 10 lines)
+    assert len([line for line in lines if line.strip()]) <= 5, table.stdout
