@@ -179,19 +179,37 @@ def clients(
     if not rows:
         err.print(f"{key} has no client keys: run `nexus auth add-client {key} --name NAME`.")
         return
-    from rich.console import Console
+    from rich.console import Console, Group
+
+    from nexus.cli.fit import fit_table, left_out_note
+
+    console = Console()
+    table, left_out = fit_table(lambda out: _clients_table(rows, out), CLIENTS_DROP_ORDER,
+                                console.width)  # fmt: skip
+    console.print(Group(table, f"[dim]{left_out_note(left_out)}[/]") if left_out else table)
+
+
+# What a narrow terminal loses first: the name, the id records carry and the last use always stay
+# whole (rich squeezed "records show", the one column a person looks for, into "alice@team.exa…").
+CLIENTS_DROP_ORDER = ("created", "id")
+
+
+def _clients_table(rows: list[dict[str, Any]], left_out: frozenset[str]) -> Any:
     from rich.table import Table
 
-    table = Table("name", "id", "records show", "created", "last used")
+    columns = [name for name in ("name", "id", "records show", "created", "last used")
+               if name not in left_out]  # fmt: skip
+    table = Table(*columns, header_style="bold", box=None, pad_edge=False)
     for row in rows:
-        table.add_row(
-            row["name"] or "(shared key)",
-            row["id"] or "-",
-            row["recordId"],
-            _time_text(row["createdAt"]),
-            _time_text(row["lastUsedAt"]),
-        )
-    Console().print(table)
+        cells = {
+            "name": row["name"] or "(shared key)",
+            "id": row["id"] or "-",
+            "records show": row["recordId"],
+            "created": _time_text(row["createdAt"]),
+            "last used": _time_text(row["lastUsedAt"]),
+        }
+        table.add_row(*(cells[name] for name in columns))
+    return table
 
 
 @app.command()

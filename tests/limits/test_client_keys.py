@@ -10,7 +10,10 @@ import stat
 
 import httpx
 import orjson
+from click.testing import CliRunner
+from typer.main import get_command
 
+from nexus.cli.main import app
 from nexus.records import RequestFilter
 from tests.cli.test_auth import invoke
 from tests.limits.helpers import ACCOUNT_SECRET, BODY, HOST
@@ -106,3 +109,21 @@ def test_a_confirmed_key_is_not_hashed_again_and_a_wrong_one_is_never_kept(monke
     assert hashed.count(b"cnp_live_nope") == 3  # a wrong key is hashed (and refused) every time
     # a new file state (a revocation) builds a new index: the key is not known there
     assert client_keys.ClientIndex(()).match(("cnp_live_a",)) is None
+
+
+def test_the_clients_table_shows_whole_record_ids_at_80_columns(tmp_path) -> None:
+    creds = tmp_path / "credentials"
+    _write_file(creds)
+    dirs = ("--credentials-dir", str(creds))
+    for name in ("alice", "bartholomew"):
+        assert invoke("auth", "add-client", HOST, "--name", name, *dirs).exit_code == 0
+    db = f"sqlite:///{tmp_path}/n.db"
+    command = get_command(app)
+    listed = CliRunner().invoke(command, ["auth", "clients", HOST, *dirs, "--db", db],
+                                env={"COLUMNS": "80"})  # fmt: skip
+    assert listed.exit_code == 0, listed.output
+    lines = listed.stdout.splitlines()
+    assert all(len(line) <= 80 for line in lines)
+    assert "records show" in lines[0]  # one header line: no column squeezed into wrapping
+    for record_id in (f"alice@{HOST}", f"bartholomew@{HOST}"):
+        assert any(record_id in line for line in lines), listed.stdout
