@@ -12,6 +12,13 @@ from __future__ import annotations
 
 from nexus.wire import strip_reminders
 
+# The system blocks every Claude Code call starts with (its billing header, its identity line): a
+# reader that wants what is particular to a call's system prompt skips them.
+SHARED_SYSTEM_LINES = (
+    "x-anthropic-billing-header",
+    "You are Claude Code, Anthropic's official CLI",
+)
+
 # The first user message after a compaction (old and new Claude Code versions).
 COMPACTION_CONTINUATION_MARKERS = (
     "This session is being continued from a previous conversation",

@@ -248,6 +248,33 @@ def tool_result_text(content: Any, sep: str = "\n") -> str:
     return sep.join(parts)
 
 
+# -- the system prompt ----------------------------------------------------------------------------
+def system_texts(system: Any) -> list[str]:
+    """The text of each block of a request's ``system``, index for index with its blocks: a string
+    is one block; in a list, a block's string ``text`` (its ``type``, ``cache_control`` and other
+    fields aside), ``""`` for a block with none (the API takes text blocks only). Anything else:
+    no blocks. Claude Code's billing header and identity line are blocks like any other
+    (``nexus.claude_code.SHARED_SYSTEM_LINES`` names them for readers that skip them)."""
+    if isinstance(system, str):
+        return [system]
+    if not isinstance(system, list):
+        return []
+    return [_block_text(block) for block in system]
+
+
+def _block_text(block: object) -> str:
+    text = block.get("text") if isinstance(block, dict) else None
+    return text if isinstance(text, str) else ""
+
+
+def system_text(system: Any, sep: str = "\n") -> str:
+    """A request's system prompt as one text: its blocks' texts (``system_texts``) joined by
+    ``sep``; a block with no text adds nothing."""
+    if isinstance(system, str):
+        return system
+    return sep.join(t for t in system_texts(system) if t)
+
+
 # -- session ids ----------------------------------------------------------------------------------
 _LEGACY_SESSION = re.compile(r"_session_([0-9a-fA-F-]{36})")
 

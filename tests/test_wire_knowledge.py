@@ -105,3 +105,63 @@ def test_content_blocks_type_each_block_once_for_every_view() -> None:
     assert wire.content_blocks(None) == [] and wire.content_blocks({"type": "text"}) == []
     (bare,) = wire.content_blocks([{"type": "tool_use"}])
     assert (bare.tool_id, bare.name) == (None, None)  # absent, not "None": the views pick a word
+
+
+BILLING = {"type": "text", "text": "x-anthropic-billing-header: cc_version=2.1.332;"}
+IDENTITY = {"type": "text", "text": "You are Claude Code, Anthropic's official CLI for Claude."}
+SYSTEM_SHAPES: list[tuple[object, list[str]]] = [
+    ("Be brief.", ["Be brief."]),
+    ([{"type": "text", "text": "One."}, {"type": "text", "text": "Two."}], ["One.", "Two."]),
+    (
+        [BILLING, IDENTITY, {"type": "text", "text": "Rules.", "cache_control": {"type": "ephemeral"}}],
+        [BILLING["text"], IDENTITY["text"], "Rules."],
+    ),
+    ([{"type": "text", "text": "A", "cache_control": {"type": "ephemeral", "ttl": "1h"}}], ["A"]),
+    ([{"type": "text"}, {"type": "text", "text": 7}, "bare", 3, {"text": "untyped"}], ["", "", "", "", "untyped"]),
+    ([], []),
+    (None, []),
+    (42, []),
+    ({"text": "an object, not a list"}, []),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("system", "blocks"), SYSTEM_SHAPES)
+def test_the_system_prompt_is_read_one_way_whatever_its_shape(
+    system: object, blocks: list[str]
+) -> None:
+    assert wire.system_texts(system) == blocks
+    joined = "\n".join(b for b in blocks if b)
+    assert wire.system_text(system) == (system if isinstance(system, str) else joined)
+
+
+@pytest.mark.parametrize(("system", "blocks"), SYSTEM_SHAPES)
+def test_every_reader_of_the_system_prompt_agrees(system: object, blocks: list[str]) -> None:
+    import orjson
+
+    from nexus.conversations.classify import classify
+    from nexus.export.transcript import read_turn
+    from nexus.tui.chat import chat_entries
+    from nexus.wirecheck.check import _hint
+    from tests.export.builders import make_stored
+
+    body = orjson.dumps(
+        {"model": "m", "system": system, "messages": [{"role": "user", "content": "hi"}]}
+    )
+    assert read_turn(make_stored(request_body=body)).system_text == wire.system_text(system, "\n\n")
+    shown = [e.text for e in chat_entries(body, None) if e.kind == "system"]
+    assert shown == ([wire.system_text(system)] if system else [])
+    own = [
+        b for b in blocks if b and not b.startswith(("x-anthropic-billing", "You are Claude Code"))
+    ]
+    hint = _hint(body, "")
+    assert (own[0][:20] in hint) if own else hint == "no system prompt or user text"
+    # The classifier reads the same text: a compaction system prompt in any shape is found.
+    compaction = [
+        {
+            "type": "text",
+            "text": "You are a helpful AI assistant tasked with summarizing conversations.",
+        }
+    ]
+    both = compaction + (system if isinstance(system, list) else [])
+    body = {"model": "m", "system": both, "messages": [{"role": "user", "content": "x"}]}
+    assert classify("POST", "/v1/messages", (), body) == TrafficClass.COMPACTION

@@ -19,7 +19,13 @@ from nexus import numbers
 from nexus.cache.detect import TTL_1H_MS, Miss
 from nexus.cache.prompt import PromptPrint, Segment, tool_name
 from nexus.records import CacheCause
-from nexus.wire import REMINDER_OPEN, content_blocks, strip_reminders, tool_result_text
+from nexus.wire import (
+    REMINDER_OPEN,
+    content_blocks,
+    strip_reminders,
+    system_texts,
+    tool_result_text,
+)
 
 LOOKBACK_BLOCKS = 20  # the API looks for an entry at most this many blocks before a breakpoint
 _SNIPPET = 60
@@ -161,7 +167,7 @@ def describe(finding: Finding, p_body: dict[str, Any] | None, r_body: dict[str, 
         edited = [n for n, data in new_tools.items() if n in old_tools and old_tools[n] != data]
         return f"tools: schema edited: {_names(edited)}" if edited else finding.detail
     if finding.cause == CacheCause.SYSTEM_CHANGED:
-        blocks_p, blocks_r = _system_texts(p_body), _system_texts(r_body)
+        blocks_p, blocks_r = system_texts(p_body.get("system")), system_texts(r_body.get("system"))
         index = _index_in_kind(finding.detail)
         if 0 <= index < len(blocks_p) and index < len(blocks_r):
             return f"{finding.detail}: {short_diff(blocks_p[index], blocks_r[index])}"
@@ -223,15 +229,6 @@ def _tool_bytes(body: dict[str, Any]) -> dict[str, bytes]:
     if not isinstance(tools, list):
         return {}
     return {tool_name(tool, i): orjson.dumps(tool) for i, tool in enumerate(tools)}
-
-
-def _system_texts(body: dict[str, Any]) -> list[str]:
-    system = body.get("system")
-    if isinstance(system, str):
-        return [system]
-    if not isinstance(system, list):
-        return []
-    return [str(b.get("text", "")) if isinstance(b, dict) else str(b) for b in system]
 
 
 def _messages(body: dict[str, Any]) -> list[Any]:

@@ -24,7 +24,7 @@ from nexus.claude_code import (
     is_compaction_prompt,
 )
 from nexus.records import BACKGROUND_CLASSES, Headers, TrafficClass
-from nexus.wire import strip_reminders
+from nexus.wire import strip_reminders, system_text
 
 __all__ = ["BACKGROUND_CLASSES", "classify"]
 
@@ -51,7 +51,7 @@ def classify(method: str, path: str, headers: Headers, body: dict[str, Any] | No
     user_texts = [strip_reminders(t).strip() for t in raw_user_texts]
     last_user = next((t for t in reversed(user_texts) if t), "")
     lowered_last = last_user.lower()
-    system = _system_text(body.get("system")).lower()
+    system = system_text(body.get("system")).lower()
     header = {k.lower(): v for k, v in headers}
     if body.get("max_tokens") == 1:
         # The quota probe; any other one-token call (a prompt-cache warm on resume, a model
@@ -139,15 +139,5 @@ def _raw_text(message: dict[str, Any]) -> str:
             b["text"]
             for b in content
             if isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str)
-        )
-    return ""
-
-
-def _system_text(system: Any) -> str:
-    if isinstance(system, str):
-        return system
-    if isinstance(system, list):
-        return "\n".join(
-            b["text"] for b in system if isinstance(b, dict) and isinstance(b.get("text"), str)
         )
     return ""

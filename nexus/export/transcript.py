@@ -16,6 +16,7 @@ import orjson
 
 from nexus.records import StoredRequest
 from nexus.wire import ContentBlock, agent_tool_uses, content_blocks, tool_result_text
+from nexus.wire import system_text as wire_system_text
 
 BlockKind = Literal["text", "reminder", "thinking", "tool_use", "tool_result", "image", "other"]
 
@@ -77,7 +78,7 @@ def read_turn(record: StoredRequest) -> TurnContent:
             (i for i, m in enumerate(messages) if m.get("role") == "assistant"), default=-1
         )
         inputs = tuple(_message(m, names) for m in messages[last_assistant + 1 :])
-        system_text = _system_text(body.get("system"))
+        system_text = wire_system_text(body.get("system"), "\n\n")  # blocks as paragraphs
     output, calls = _output(record.response_message)
     return TurnContent(
         inputs=inputs,
@@ -98,16 +99,6 @@ def _tool_names(messages: list[dict[str, Any]]) -> dict[str, str]:
             if b.type == "tool_use":
                 names[str(b.tool_id)] = "tool" if b.name is None else b.name
     return names
-
-
-def _system_text(system: object) -> str:
-    if isinstance(system, str):
-        return system
-    if isinstance(system, list):
-        return "\n\n".join(
-            str(b.get("text", "")) for b in system if isinstance(b, dict) and "text" in b
-        )
-    return ""
 
 
 def _message(m: dict[str, Any], names: dict[str, str]) -> Message:

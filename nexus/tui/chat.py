@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from nexus.tui.cells import size_bytes
-from nexus.wire import ContentBlock, content_blocks
+from nexus.wire import ContentBlock, content_blocks, system_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +59,7 @@ def chat_entries(request_body: bytes | None, response_message: bytes | None) -> 
     if isinstance(body, dict):
         system = body.get("system")
         if system:
-            entries.append(Entry("system", _text_of(system), role="system"))
+            entries.append(Entry("system", system_text(system), role="system"))
         for turn, (message, blocks) in enumerate(zip(messages, parsed, strict=True), start=1):
             if isinstance(message, dict):
                 entries.extend(_message(message, blocks, results, calls, turn, is_response=False))
@@ -195,7 +195,7 @@ def _media_name(block: dict[str, Any]) -> str:
 
 
 def _text_of(value: Any, *, drawn_apart: bool = False) -> str:
-    """Text of a system prompt or a tool_result's content (a string or a list of blocks).
+    """Text of a tool_result's content (a string or a list of blocks).
     ``drawn_apart``: leave out the images the view draws with their own title (``_drawn``)."""
     if value is None:
         return ""

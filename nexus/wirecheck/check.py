@@ -21,11 +21,13 @@ from typing import Any
 
 import orjson
 
+from nexus.claude_code import SHARED_SYSTEM_LINES
 from nexus.conversations.classify import BACKGROUND_CLASSES
 from nexus.errors import NexusError
 from nexus.records import RequestFilter, RequestSummary, StoredRequest, TrafficClass
 from nexus.server import Server
 from nexus.settings import Settings
+from nexus.wire import system_texts
 from nexus.wirecheck.compare import Difference, compare
 from nexus.wirecheck.fake_api import FakeApi
 from nexus.wirecheck.tee import Tee
@@ -34,7 +36,6 @@ PROMPT = "Spawn one sub-agent, then reply with the single word ok."
 _DUMMY_KEY = "sk-ant-api03-nexus-wire-check-000000000000000000000000"
 _LINK_WAIT_S = 15.0
 _REWIND_PREFIX = "branch-"  # the linker's name for a rewind branch (conversations/linker.py)
-_SHARED = ("x-anthropic-billing-header", "You are Claude Code, Anthropic's official CLI")
 
 
 @dataclass(frozen=True, slots=True)
@@ -341,11 +342,12 @@ def _hint(body: bytes, user_preview: str) -> str:
     except orjson.JSONDecodeError:
         parsed = {}
     system = parsed.get("system") if isinstance(parsed, dict) else None
+    texts = system_texts(system)
     if isinstance(system, list):  # past the billing line and the identity line they all share
-        texts = [b.get("text") for b in system if isinstance(b, dict)]
-        system = " ".join(t for t in texts if isinstance(t, str) and not t.startswith(_SHARED))
+        texts = [t for t in texts if not t.startswith(SHARED_SYSTEM_LINES)]
+    system = " ".join(t for t in texts if t)
     parts = []
-    if isinstance(system, str) and system.strip():
+    if system.strip():
         parts.append(f'system "{_clip(system, 100)}"')
     if user_preview:
         parts.append(f'user "{_clip(user_preview)}"')
