@@ -9,6 +9,11 @@ fixture) is the pinned CLI; ``any_claude_cli`` runs a test once per version. Tes
 only when npm is missing or the registry cannot be reached for ``@latest``.
 ``run_claude`` runs it in print mode against a base URL with an isolated home, so nothing it does
 reaches the network or the developer's own configuration.
+
+Past 400 lines: finding the CLI, running it (print mode and interactive, through tmux) and
+capturing its traffic (``python -m tests.fakes.claude_code``, with the scrubbing of what is kept)
+are three jobs that share the version pins, the isolated environment and the run helpers; eleven
+test modules and the captures' README name this module, so a split waits for a reason to touch them.
 """
 
 from __future__ import annotations

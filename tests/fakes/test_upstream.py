@@ -1,3 +1,11 @@
+"""The fake Anthropic upstream (``tests.fakes.upstream``) answers as Anthropic does: framed SSE and
+JSON, scripted replies and faults, Claude Code's own turns (tool loops, sub-agents) and the captured
+bodies replayed.
+
+Past 400 lines: one test module per fake, as for every other fake here; its 24 tests each pin one
+behaviour the other suites rely on, and they share the fixtures and bodies at the top.
+"""
+
 from __future__ import annotations
 
 import json
