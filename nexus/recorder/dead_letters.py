@@ -22,6 +22,7 @@ from nexus.recorder.derive import CostFn, derive
 from nexus.recorder.spool import decode_all, encode
 from nexus.records import Exchange, RequestRecord, now_ms
 from nexus.store.base import DeadLetter, DeadLetterStage, Store
+from nexus.wire import ValueMemory
 
 if TYPE_CHECKING:
     from nexus.store.base import DeadLetterStore
@@ -41,7 +42,7 @@ class Poison:
 
 
 def derive_all(
-    exchanges: Sequence[Exchange], cost: CostFn | None
+    exchanges: Sequence[Exchange], cost: CostFn | None, memory: ValueMemory | None = None
 ) -> tuple[list[RequestRecord], list[Poison]]:
     """Records of the exchanges that derive; the others as poison. Deriving is pure (the same
     bytes fail the same way), so one attempt says all."""
@@ -49,7 +50,7 @@ def derive_all(
     poison: list[Poison] = []
     for exchange in exchanges:
         try:
-            records.append(derive(exchange, cost))
+            records.append(derive(exchange, cost, memory))
         except Exception as exc:  # whatever a hostile body does to the parsers: set it aside
             poison.append(Poison(exchange, "derive", exc, 1))
     return records, poison

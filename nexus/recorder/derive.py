@@ -19,7 +19,7 @@ import zstandard
 from nexus.claude_code import typed_text
 from nexus.recorder.sse import Assembled, assemble_json, assemble_sse
 from nexus.records import Exchange, Outcome, RequestRecord, Usage
-from nexus.wire import parse_request, session_id, text_blocks
+from nexus.wire import ValueMemory, parse_request, session_id, text_blocks
 
 PREVIEW_CHARS = 240
 IDENT_CHARS = 256
@@ -28,8 +28,12 @@ _RATELIMIT_PREFIXES = ("anthropic-ratelimit-", "retry-after")
 CostFn = Callable[[str | None, Usage, int], int | None]
 
 
-def derive(exchange: Exchange, cost: CostFn | None = None) -> RequestRecord:
-    parsed = parse_request(exchange.request_body)  # the one parse; the record carries it along
+def derive(
+    exchange: Exchange, cost: CostFn | None = None, memory: ValueMemory | None = None
+) -> RequestRecord:
+    """``memory``: the ``tools`` and ``system`` values recent bodies repeated (parsed once)."""
+    # the one parse; the record carries it along
+    parsed = parse_request(exchange.request_body, memory)
     assembled = _assemble(exchange)
     model = _ident(parsed.model or assembled.model)
     messages = parsed.messages

@@ -26,6 +26,7 @@ from nexus.recorder.orphans import Adopted
 from nexus.recorder.spool import Position, sync_folder
 from nexus.records import RequestRecord
 from nexus.store.base import Store
+from nexus.wire import ValueMemory
 
 log = logging.getLogger("nexus.writer")
 OnWritten = Callable[[Sequence[RequestRecord]], Awaitable[None]]
@@ -80,6 +81,7 @@ class Writer:
         self.wakeup = wakeup or asyncio.Event()  # set when the proxy appended something
         self.spill_dir = spill_dir  # dead letters the store refuses too go there, as files
         self._guards: dict[Path, CrashGuard] = {}
+        self._values = ValueMemory()  # tools and system lists every call repeats: parsed once
         self._backoff = retry_s
         self._last_batch = (-linger_s, 0)  # (loop time its read began, records in it)
 
@@ -171,7 +173,7 @@ class Writer:
         """Store a batch; False when the store is unavailable (the batch is tried again later).
         A record that cannot be derived or stored is set aside as a dead letter: never retried
         forever, never in the way of the others."""
-        records, poison = derive_all(batch.exchanges, self.cost)
+        records, poison = derive_all(batch.exchanges, self.cost, self._values)
         try:
             try:
                 await self.store.write_batch(records)
