@@ -28,6 +28,7 @@ from nexus.store.connector import Connector, Row, Tx
 from nexus.store.content import CutMemory, cuts_from_json, rebuild_body
 from nexus.store.rows import (
     PreparedBatch,
+    columns,
     decompress,
     headers_from_json,
     prepare_batch,
@@ -64,6 +65,22 @@ def event_row(kind: str, ref_id: str, at_ms: int) -> dict[str, Any]:
     return {"kind": kind, "ref_id": ref_id, "at_ms": at_ms}
 
 
+def batch_columns(
+    batch: PreparedBatch, texts: Sequence[Mapping[str, Any]], at: int
+) -> dict[str, Any]:
+    """The values of ``request_batch_write``: one array per column of each table it fills."""
+    requests = list(batch.requests.values())
+    return {
+        **columns(batch.blobs, ("hash", "kind", "size", "codec", "data"), "blob_"),
+        **columns(batch.nodes, ("id", "parent_id", "blob_hash", "sep"), "node_"),
+        **columns(requests, tuple(requests[0]) if requests else ()),
+        **columns(batch.request_blobs, ("request_id", "hash"), "ref_"),
+        **columns(texts, ("request_id",), "text_"),
+        "text": [t["text"] for t in texts],
+        "at_ms": at,
+    }
+
+
 @dataclass(slots=True)
 class Requests:
     db: Connector
@@ -75,25 +92,25 @@ class Requests:
     async def write_batch(self, records: Sequence[RequestRecord]) -> None:
         if not records:
             return
+        at_once = self.q.get("request_batch_write")  # Postgres: the batch in one statement
+        if at_once is not None:
+            batch = await self._write_at_once(records, at_once)
+        else:
+            batch = await self._write_in_transaction(records)
+        if batch is None:
+            return
         known = self._known_blobs
-        dialect = self.db.sql_dialect
+        if len(known) > _KNOWN_BLOBS_MAX:
+            known.clear()
+        known.update(batch.blob_hashes)
+        await self.db.note_written(len(batch.requests))
+
+    async def _write_in_transaction(self, records: Sequence[RequestRecord]) -> PreparedBatch | None:
         async with self.db.transaction() as tx:
-            ids = dialect.array([r.id for r in records])
-            existing = {
-                r["id"] for r in await tx.fetchall(self.q["requests_existing"], {"ids": ids})
-            }
-            # A replay or a retry after an outage: what the store holds is not cut, hashed or
-            # compressed again.
-            new = [r for r in records if r.id not in existing]
+            new = await self._new(tx, records)
             if not new:
-                return
-            # Cutting and compressing a batch of big bodies takes tens of ms: off the event loop,
-            # unless nobody waits on it (``inline``: the recorder child). Only this method adds to
-            # ``known``, after it.
-            if self.db.inline:
-                batch, texts = self._prepare(new, known)
-            else:
-                batch, texts = await asyncio.to_thread(self._prepare, new, known)
+                return None
+            batch, texts = await self._prepare_off_loop(new)
             await tx.executemany(self.q["blob_insert"], batch.blobs)
             await tx.executemany(self.q["node_insert"], batch.nodes)
             await tx.executemany(self.q["request_insert"], list(batch.requests.values()))
@@ -104,10 +121,38 @@ class Requests:
                 self.q["event_insert"], [event_row("request", r.id, at) for r in new]
             )
             tx.notify = True
-        if len(known) > _KNOWN_BLOBS_MAX:
-            known.clear()
-        known.update(batch.blob_hashes)
-        await self.db.note_written(len(new))
+        return batch
+
+    async def _write_at_once(
+        self, records: Sequence[RequestRecord], sql: str
+    ) -> PreparedBatch | None:
+        """The batch as one statement (its own transaction); what is stored already is asked
+        first, outside it, and the statement skips whatever another process stored meanwhile."""
+        new = await self._new(self.db, records)
+        if not new:
+            return None
+        batch, texts = await self._prepare_off_loop(new)
+        await self.db.execute(sql, batch_columns(batch, texts, now_ms()))
+        return batch
+
+    async def _new(
+        self, db: Tx | Connector, records: Sequence[RequestRecord]
+    ) -> list[RequestRecord]:
+        """The records not stored yet: a replay or a retry after an outage is not cut, hashed or
+        compressed again."""
+        ids = self.db.sql_dialect.array([r.id for r in records])
+        existing = {r["id"] for r in await db.fetchall(self.q["requests_existing"], {"ids": ids})}
+        return [r for r in records if r.id not in existing]
+
+    async def _prepare_off_loop(
+        self, records: Sequence[RequestRecord]
+    ) -> tuple[PreparedBatch, list[dict[str, Any]]]:
+        # Cutting and compressing a batch of big bodies takes tens of ms: off the event loop,
+        # unless nobody waits on it (``inline``: the recorder child). Only write_batch adds to
+        # ``known``, after the batch is stored.
+        if self.db.inline:
+            return self._prepare(records, self._known_blobs)
+        return await asyncio.to_thread(self._prepare, records, self._known_blobs)
 
     def _prepare(
         self, records: Sequence[RequestRecord], known: set[bytes]

@@ -7,7 +7,7 @@ by column name) and of how a record is prepared for writing: body decomposition,
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -166,6 +166,14 @@ def prepare_batch(
     return PreparedBatch(
         list(blobs.values()), list(nodes.values()), requests, request_blobs, [*blobs, *nodes]
     )
+
+
+def columns(
+    rows: Sequence[Mapping[str, Any]], names: Sequence[str], prefix: str = ""
+) -> dict[str, list[Any]]:
+    """Rows as one list per column (``prefix`` + name): what a Postgres statement ``unnest``s to
+    write many rows in one round trip."""
+    return {prefix + name: [row[name] for row in rows] for name in names}
 
 
 def opt_int(value: Any) -> int | None:

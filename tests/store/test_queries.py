@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from nexus.store.dialect import POSTGRES, SQLITE
@@ -58,3 +60,20 @@ def test_sqlite_keeps_names_and_reads_a_list_through_json_each() -> None:
     assert names == ("ids", "n")
     assert SQLITE.array(["a", "b"]) == '["a","b"]'
     assert POSTGRES.array(("a", "b")) == ["a", "b"]
+
+
+def _inserted_columns(sql: str) -> dict[str, list[str]]:
+    found = re.findall(r"INSERT INTO (\w+) \(([^)]*)\)", sql)
+    return {table: [c.strip() for c in columns.split(",")] for table, columns in found}
+
+
+def test_the_postgres_batch_write_fills_the_columns_the_single_row_inserts_fill() -> None:
+    """``request_batch_write`` repeats the insert statements' column lists: a column added to
+    one and not the other would be left at its default on Postgres only."""
+    q = load("postgres")
+    batch = _inserted_columns(q["request_batch_write"])
+    single: dict[str, list[str]] = {}
+    for name in ("blob_insert", "node_insert", "request_insert", "request_blob_insert",
+                 "search_text_insert", "event_insert"):  # fmt: skip
+        single.update(_inserted_columns(q[name]))
+    assert batch == single

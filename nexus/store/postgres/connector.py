@@ -228,8 +228,13 @@ class PostgresConnector:
             return await self._require_pool().fetchrow(text, *args)
 
     async def execute(self, sql: str, params: Params = ()) -> int:
-        async with self._transaction() as tx:
-            return await tx.execute(sql, params)
+        # One statement is its own transaction (autocommit): no BEGIN and COMMIT round trips.
+        with map_store_errors():
+            async with self._require_pool().acquire() as conn:
+                changed = await PgTx(conn).execute(sql, params)
+        if self.on_commit is not None:
+            self.on_commit()
+        return changed
 
     @contextlib.asynccontextmanager
     async def _transaction(self) -> AsyncIterator[PgTx]:
