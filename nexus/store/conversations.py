@@ -47,7 +47,9 @@ class Conversations:
     async def link_index(self) -> AsyncIterator[SqlLinkIndex]:
         async with self.db.transaction() as tx:
             generation = await self._count_pass(tx)
-            yield SqlLinkIndex(tx, self.q, self.db.sql_dialect, self.requests, generation)
+            index = SqlLinkIndex(tx, self.q, self.db.sql_dialect, self.requests, generation)
+            yield index
+            await index.flush()  # what waits for the next statement goes in before the commit
 
     async def _count_pass(self, tx: Tx) -> int:
         """Count this write of the index (and, on Postgres, wait for the other linkers' turn)."""

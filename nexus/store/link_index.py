@@ -26,7 +26,7 @@ from nexus.records import (
 from nexus.store.base import Position
 from nexus.store.connector import Row, Tx
 from nexus.store.dialect import Dialect
-from nexus.store.rows import by_name, summary_from_row
+from nexus.store.rows import by_name, columns, summary_from_row
 
 if TYPE_CHECKING:
     from nexus.store.requests import Requests
@@ -34,6 +34,19 @@ if TYPE_CHECKING:
 BEFORE_ALL: Position = (2**62, "")
 AFTER_NONE: Position = (-1, "")
 _SINCE_ALL = -(2**62)
+_NODE_COLUMNS = (
+    "request_id", "scope", "started_at_ms", "traffic_class", "edge", "session_id", "agent_id",
+    "conversation_id", "parent_request_id", "branch", "subtask_of", "task_ordinal",
+    "branch_start", "task_count",
+)  # fmt: skip
+_KEY_COLUMNS = ("scope", "kind", "key", "started_at_ms", "request_id", "ordinal", "info")
+_SUMMARY_COLUMNS = (
+    "id", "host", "account_id", "client_key_id", "session_id", "started_at_ms", "last_at_ms",
+    "last_request_id", "request_count", "class_counts", "branch_count", "subtask_count",
+    "input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens",
+    "cost_usd_micros", "models", "latest_context_tokens", "latest_turn_id", "latest_turn_at_ms",
+    "title", "last_user_preview",
+)  # fmt: skip
 
 
 def node_from_row(row: Row) -> LinkNode:
@@ -134,6 +147,12 @@ class SqlLinkIndex:
         # has_continuation(node, before) of the nodes the last key lookup found, as that lookup
         # read it (``continued``); true until the next write.
         self._continued: dict[tuple[str, Position], bool] = {}
+        # Postgres: new nodes with their keys and conversation summaries wait here until the next
+        # read or other write, or the end of the pass, and then go in one statement (with the
+        # links, at the end): a live record's node, summary and links are one round trip.
+        self._pass_write = q.get("conv_pass_write")
+        self._due_nodes: dict[str, tuple[dict[str, Any], Sequence[LinkKey]]] = {}
+        self._due_summaries: dict[str, dict[str, Any]] = {}
 
     async def find_keys(
         self,
@@ -148,7 +167,7 @@ class SqlLinkIndex:
     ) -> list[KeyHit]:
         if not keys:
             return []
-        rows = await self.tx.fetchall(
+        rows = await self._fetchall(
             self.q["conv_find_keys"],
             {**_span(before, after), "scope": scope, "kinds": self.dialect.array(kinds),
              "keys": self.dialect.array(keys), "limit": limit,
@@ -164,7 +183,7 @@ class SqlLinkIndex:
     ) -> list[KeyHit]:
         if not keys:
             return []
-        rows = await self.tx.fetchall(
+        rows = await self._fetchall(
             self.q["conv_unclaimed_tasks"],
             {**_span(before), "scope": scope, "keys": self.dialect.array(keys),
              "since_ms": _SINCE_ALL if since_ms is None else since_ms},
@@ -189,17 +208,17 @@ class SqlLinkIndex:
         if known is not None:  # the prefix lookup that found the parent read it
             return known
         params = {**_span(before), "parent": parent_request_id}
-        return await self.tx.fetchone(self.q["conv_has_continuation"], params) is not None
+        return await self._fetchone(self.q["conv_has_continuation"], params) is not None
 
     async def count_branch_starts(self, conversation_id: str, prefix: str, before: Position) -> int:
-        row = await self.tx.fetchone(
+        row = await self._fetchone(
             self.q["conv_count_branch_starts"],
             {**_span(before), "conversation_id": conversation_id, "prefix": prefix + "%"},
         )
         return int(row["n"]) if row else 0
 
     async def count_tasks(self, conversation_id: str, before: Position) -> int:
-        row = await self.tx.fetchone(
+        row = await self._fetchone(
             self.q["conv_count_tasks"], {**_span(before), "conversation_id": conversation_id}
         )
         return int(row["n"] or 0) if row else 0
@@ -213,11 +232,11 @@ class SqlLinkIndex:
         )
 
     async def _node(self, name: str, params: dict[str, Any]) -> LinkNode | None:
-        row = await self.tx.fetchone(self.q[name], params)
+        row = await self._fetchone(self.q[name], params)
         return None if row is None else node_from_row(row)
 
     async def _nodes(self, name: str, params: dict[str, Any]) -> list[LinkNode]:
-        return [node_from_row(r) for r in await self.tx.fetchall(self.q[name], params)]
+        return [node_from_row(r) for r in await self._fetchall(self.q[name], params)]
 
     async def get_nodes(self, request_ids: Sequence[str]) -> list[LinkNode]:
         if not request_ids:
@@ -225,11 +244,11 @@ class SqlLinkIndex:
         return await self._nodes("conv_get_nodes", {"ids": self.dialect.array(request_ids)})
 
     async def newest_position(self) -> Position | None:
-        row = await self.tx.fetchone(self.q["conv_newest_position"], {})
+        row = await self._fetchone(self.q["conv_newest_position"], {})
         return None if row is None else (row["started_at_ms"], row["request_id"])
 
     async def last_position(self, conversation_id: str, exclude: str) -> Position | None:
-        row = await self.tx.fetchone(
+        row = await self._fetchone(
             self.q["conv_last_position"], {"conversation_id": conversation_id, "exclude": exclude}
         )
         return None if row is None else (row["started_at_ms"], row["request_id"])
@@ -257,19 +276,14 @@ class SqlLinkIndex:
             "subtask_of": n.subtask_of, "task_ordinal": n.task_ordinal,
             "branch_start": self.dialect.flag(n.branch_start), "task_count": n.task_count,
         }  # fmt: skip
-        both = self.q.get("conv_node_put_new")  # Postgres: the node and its keys in one statement
-        if is_new and keys and both is not None:
-            await self.tx.execute(
-                both,
-                {**values, "kinds": [k.kind for k in keys], "keys": [k.key for k in keys],
-                 "ordinals": [k.ordinal for k in keys], "infos": [k.info for k in keys]},
-            )  # fmt: skip
+        if is_new and self._pass_write is not None and n.request_id not in self._due_nodes:
+            self._due_nodes[n.request_id] = (values, keys)
             return
-        await self.tx.execute(self.q["conv_node_upsert"], values)
+        await self._execute(self.q["conv_node_upsert"], values)
         if not is_new:  # a node placed for the first time has no keys to replace
-            await self.tx.execute(self.q["conv_keys_delete"], {"request_id": n.request_id})
+            await self._execute(self.q["conv_keys_delete"], {"request_id": n.request_id})
         if keys:
-            await self.tx.executemany(
+            await self._executemany(
                 self.q["conv_key_insert"],
                 [{"scope": n.scope, "kind": k.kind, "key": k.key, "started_at_ms": n.started_at_ms,
                   "request_id": n.request_id, "ordinal": k.ordinal, "info": k.info} for k in keys],
@@ -278,29 +292,32 @@ class SqlLinkIndex:
     async def delete_nodes(self, request_ids: Sequence[str]) -> None:
         self._continued.clear()
         ids = [{"request_id": i} for i in request_ids]
-        await self.tx.executemany(self.q["conv_keys_delete"], ids)
-        await self.tx.executemany(self.q["conv_node_delete"], ids)
+        await self._executemany(self.q["conv_keys_delete"], ids)
+        await self._executemany(self.q["conv_node_delete"], ids)
 
     async def missing_request_nodes(self, limit: int) -> list[LinkNode]:
         return await self._nodes("conv_missing_request_nodes", {"limit": limit})
 
     async def get_summary(self, conversation_id: str) -> ConversationSummary | None:
-        row = await self.tx.fetchone(self.q["conv_summary_get"], {"id": conversation_id})
+        row = await self._fetchone(self.q["conv_summary_get"], {"id": conversation_id})
         return None if row is None else conversation_from_row(row)
 
     async def put_summary(self, summary: ConversationSummary) -> None:
-        await self.tx.execute(self.q["conv_summary_upsert"], summary_params(summary))
+        if self._pass_write is not None:
+            self._due_summaries[summary.id] = summary_params(summary)
+            return
+        await self._execute(self.q["conv_summary_upsert"], summary_params(summary))
 
     async def delete_summary(self, conversation_id: str) -> None:
-        await self.tx.execute(self.q["conv_summary_delete"], {"id": conversation_id})
+        await self._execute(self.q["conv_summary_delete"], {"id": conversation_id})
 
     async def publish(self, links: Sequence[Link]) -> list[Link]:
         if not links:
+            await self.flush()
             return []
         links = list({lk.request_id: lk for lk in links}.values())
-        at_once = self.q.get("conv_publish_changed")  # Postgres: one round trip
-        if at_once is not None:
-            rows = await self.tx.fetchall(at_once, {
+        if self._pass_write is not None:
+            rows = await self._write_due(self._pass_write, {
                 "request_ids": [lk.request_id for lk in links],
                 "traffic_classes": [str(lk.traffic_class) for lk in links],
                 "conversation_ids": [lk.conversation_id for lk in links],
@@ -315,7 +332,7 @@ class SqlLinkIndex:
                 self.tx.notify = True
             return [lk for lk in links if lk.request_id in written]
         ids = self.dialect.array([lk.request_id for lk in links])
-        rows = await self.tx.fetchall(self.q["conv_links_get"], {"ids": ids})
+        rows = await self._fetchall(self.q["conv_links_get"], {"ids": ids})
         current = {r["request_id"]: link_from_row(r) for r in rows}
         changed = [lk for lk in links if current.get(lk.request_id) != lk]
         if changed:
@@ -323,7 +340,43 @@ class SqlLinkIndex:
         return changed
 
     async def summary_rows(self, conversation_id: str) -> list[tuple[LinkNode, RequestSummary]]:
-        rows = await self.tx.fetchall(
-            self.q["conv_tree_rows"], {"conversation_id": conversation_id}
-        )
+        rows = await self._fetchall(self.q["conv_tree_rows"], {"conversation_id": conversation_id})
         return [(node_from_row(r), summary_from_row(r)) for r in rows]
+
+    async def flush(self) -> None:
+        """Write what waits (Postgres): before a read or another write, and before the commit."""
+        if self._due_nodes or self._due_summaries:
+            await self._write_due(self.q["conv_due_write"], {})
+
+    async def _write_due(self, sql: str, params: dict[str, Any]) -> list[Row]:
+        nodes = [values for values, _ in self._due_nodes.values()]
+        keys = [
+            {"scope": v["scope"], "kind": k.kind, "key": k.key, "started_at_ms": v["started_at_ms"],
+             "request_id": v["request_id"], "ordinal": k.ordinal, "info": k.info}
+            for v, node_keys in self._due_nodes.values() for k in node_keys
+        ]  # fmt: skip
+        summaries = list(self._due_summaries.values())
+        self._due_nodes.clear()
+        self._due_summaries.clear()
+        return await self.tx.fetchall(sql, {
+            **params,
+            **columns(nodes, _NODE_COLUMNS, "node_"),
+            **columns(keys, _KEY_COLUMNS, "key_"),
+            **columns(summaries, _SUMMARY_COLUMNS, "conv_"),
+        })  # fmt: skip
+
+    async def _fetchall(self, sql: str, params: dict[str, Any]) -> list[Row]:
+        await self.flush()
+        return await self.tx.fetchall(sql, params)
+
+    async def _fetchone(self, sql: str, params: dict[str, Any]) -> Row | None:
+        await self.flush()
+        return await self.tx.fetchone(sql, params)
+
+    async def _execute(self, sql: str, params: dict[str, Any]) -> int:
+        await self.flush()
+        return await self.tx.execute(sql, params)
+
+    async def _executemany(self, sql: str, rows: Sequence[dict[str, Any]]) -> None:
+        await self.flush()
+        await self.tx.executemany(sql, rows)

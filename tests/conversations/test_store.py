@@ -218,3 +218,20 @@ async def test_a_linker_following_traffic_asks_for_existing_nodes_only_of_older_
     live = await snapshot(store)
     await rebuild(store)
     assert await snapshot(store) == live
+
+
+async def test_after_a_partial_prune_the_conversation_left_is_recounted(store: Any) -> None:
+    """The recount is written in a pass that publishes no link: it must still be committed."""
+    t = Traffic()
+    a = t.session().agent("write the release notes")
+    a.send("a1")
+    t.clock_ms = 1_900_000_000_000
+    a.say("shorter").send("a2")
+    a.say("shorter still").send("a3")
+    await link_live(store, t.records)
+    assert await store.prune(1_800_000_000_000) == 1
+    assert await ConversationLinker(store).forget_pruned() == 1
+    page = await store.list_conversations(RequestFilter())
+    assert [(c.request_count, c.started_at_ms) for c in page.items] == [
+        (2, t.records[1].exchange.started_at_ms)
+    ]

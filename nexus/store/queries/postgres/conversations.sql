@@ -1,20 +1,81 @@
 -- What the conversation engine does differently on Postgres (nexus/store/link_index.py).
 
--- name: conv_node_put_new
--- A node placed for the first time and its keys in one round trip instead of two; the keys come
--- as arrays, one element per key.
-WITH node AS ({conv_node_upsert})
-INSERT INTO link_keys (scope, kind, key, started_at_ms, request_id, ordinal, info)
-SELECT :scope, k.kind, k.key, :started_at_ms, :request_id, k.ordinal, k.info
-FROM unnest(CAST(:kinds AS TEXT[]), CAST(:keys AS TEXT[]), CAST(:ordinals AS BIGINT[]),
-            CAST(:infos AS TEXT[])) AS k (kind, key, ordinal, info)
-ON CONFLICT DO NOTHING
+-- name: conv_due_rows
+-- What a linking pass wrote since its last read (nexus/store/link_index.py keeps it until the next
+-- read or the pass's end): new nodes with their keys and conversation summaries. Each table's rows
+-- come as one array per column, no row twice.
+node_rows AS (
+    INSERT INTO link_nodes (request_id, scope, started_at_ms, traffic_class, edge, session_id,
+                            agent_id, conversation_id, parent_request_id, branch, subtask_of,
+                            task_ordinal, branch_start, task_count)
+    SELECT * FROM unnest(
+        CAST(:node_request_id AS TEXT[]), CAST(:node_scope AS TEXT[]),
+        CAST(:node_started_at_ms AS BIGINT[]), CAST(:node_traffic_class AS TEXT[]),
+        CAST(:node_edge AS TEXT[]), CAST(:node_session_id AS TEXT[]),
+        CAST(:node_agent_id AS TEXT[]), CAST(:node_conversation_id AS TEXT[]),
+        CAST(:node_parent_request_id AS TEXT[]), CAST(:node_branch AS TEXT[]),
+        CAST(:node_subtask_of AS TEXT[]), CAST(:node_task_ordinal AS BIGINT[]),
+        CAST(:node_branch_start AS BOOLEAN[]), CAST(:node_task_count AS BIGINT[]))
+    ON CONFLICT (request_id) DO UPDATE SET
+        scope = excluded.scope, started_at_ms = excluded.started_at_ms,
+        traffic_class = excluded.traffic_class, edge = excluded.edge,
+        session_id = excluded.session_id, agent_id = excluded.agent_id,
+        conversation_id = excluded.conversation_id,
+        parent_request_id = excluded.parent_request_id, branch = excluded.branch,
+        subtask_of = excluded.subtask_of, task_ordinal = excluded.task_ordinal,
+        branch_start = excluded.branch_start, task_count = excluded.task_count
+),
+key_rows AS (
+    INSERT INTO link_keys (scope, kind, key, started_at_ms, request_id, ordinal, info)
+    SELECT * FROM unnest(
+        CAST(:key_scope AS TEXT[]), CAST(:key_kind AS TEXT[]), CAST(:key_key AS TEXT[]),
+        CAST(:key_started_at_ms AS BIGINT[]), CAST(:key_request_id AS TEXT[]),
+        CAST(:key_ordinal AS BIGINT[]), CAST(:key_info AS TEXT[]))
+    ON CONFLICT DO NOTHING
+),
+summary_rows AS (
+    INSERT INTO conversations (id, host, account_id, client_key_id, session_id, started_at_ms,
+        last_at_ms, last_request_id, request_count, class_counts, branch_count, subtask_count,
+        input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens, cost_usd_micros,
+        models, latest_context_tokens, latest_turn_id, latest_turn_at_ms, title,
+        last_user_preview)
+    SELECT * FROM unnest(
+        CAST(:conv_id AS TEXT[]), CAST(:conv_host AS TEXT[]), CAST(:conv_account_id AS TEXT[]),
+        CAST(:conv_client_key_id AS TEXT[]), CAST(:conv_session_id AS TEXT[]),
+        CAST(:conv_started_at_ms AS BIGINT[]), CAST(:conv_last_at_ms AS BIGINT[]),
+        CAST(:conv_last_request_id AS TEXT[]), CAST(:conv_request_count AS BIGINT[]),
+        CAST(:conv_class_counts AS TEXT[]), CAST(:conv_branch_count AS BIGINT[]),
+        CAST(:conv_subtask_count AS BIGINT[]), CAST(:conv_input_tokens AS BIGINT[]),
+        CAST(:conv_output_tokens AS BIGINT[]), CAST(:conv_cache_creation_tokens AS BIGINT[]),
+        CAST(:conv_cache_read_tokens AS BIGINT[]), CAST(:conv_cost_usd_micros AS BIGINT[]),
+        CAST(:conv_models AS TEXT[]), CAST(:conv_latest_context_tokens AS BIGINT[]),
+        CAST(:conv_latest_turn_id AS TEXT[]), CAST(:conv_latest_turn_at_ms AS BIGINT[]),
+        CAST(:conv_title AS TEXT[]), CAST(:conv_last_user_preview AS TEXT[]))
+    ON CONFLICT (id) DO UPDATE SET
+        host = excluded.host, account_id = excluded.account_id,
+        client_key_id = excluded.client_key_id, session_id = excluded.session_id,
+        started_at_ms = excluded.started_at_ms, last_at_ms = excluded.last_at_ms,
+        last_request_id = excluded.last_request_id, request_count = excluded.request_count,
+        class_counts = excluded.class_counts, branch_count = excluded.branch_count,
+        subtask_count = excluded.subtask_count, input_tokens = excluded.input_tokens,
+        output_tokens = excluded.output_tokens,
+        cache_creation_tokens = excluded.cache_creation_tokens,
+        cache_read_tokens = excluded.cache_read_tokens,
+        cost_usd_micros = excluded.cost_usd_micros, models = excluded.models,
+        latest_context_tokens = excluded.latest_context_tokens,
+        latest_turn_id = excluded.latest_turn_id, latest_turn_at_ms = excluded.latest_turn_at_ms,
+        title = excluded.title, last_user_preview = excluded.last_user_preview
+)
 
--- name: conv_publish_changed
--- Links that are new or differ from the stored ones written with their ``link`` events, in one
--- round trip instead of three (read the stored links, write the changed ones, add their events;
--- the shared statements are link_upsert and event_insert). Returns the ids written.
-WITH given AS (
+-- name: conv_due_write
+WITH {conv_due_rows}
+SELECT 1
+
+-- name: conv_pass_write
+-- The end of a linking pass in one round trip: what it wrote since its last read, and the links
+-- that are new or differ from the stored ones with their ``link`` events. Returns the ids written.
+WITH {conv_due_rows},
+given AS (
     SELECT * FROM unnest(CAST(:request_ids AS TEXT[]), CAST(:traffic_classes AS TEXT[]),
                          CAST(:conversation_ids AS TEXT[]), CAST(:parent_request_ids AS TEXT[]),
                          CAST(:branches AS TEXT[]), CAST(:subtasks_of AS TEXT[]),
