@@ -141,6 +141,26 @@ class ApiError(NexusError):
         self.status = status
 
 
+# The error type Anthropic's body names for an HTTP status; Nexus's own answers (the proxy's and the
+# read API's) use the same so one client parses both. 405 and 415 are a bad request to Anthropic.
+ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    405: "invalid_request_error",
+    413: "request_too_large",
+    415: "invalid_request_error",
+    501: "not_implemented_error",
+    503: "overloaded_error",
+}
+
+
+def error_type(status: int) -> str:
+    """``ERROR_TYPES``' type for ``status``; ``api_error`` for any other."""
+    return ERROR_TYPES.get(status, "api_error")
+
+
 def anthropic_error_body(error_type: str, message: str) -> bytes:
     """The body Anthropic sends for an error, so clients parse Nexus's own errors the same way."""
     return orjson.dumps({"type": "error", "error": {"type": error_type, "message": message}})

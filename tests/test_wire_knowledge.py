@@ -165,3 +165,20 @@ def test_every_reader_of_the_system_prompt_agrees(system: object, blocks: list[s
     both = compaction + (system if isinstance(system, list) else [])
     body = {"model": "m", "system": both, "messages": [{"role": "user", "content": "x"}]}
     assert classify("POST", "/v1/messages", (), body) == TrafficClass.COMPACTION
+
+
+def test_the_proxy_and_the_api_name_an_error_status_alike() -> None:
+    # One table (nexus.errors.ERROR_TYPES): the proxy's copy had no 415/501/503, the API's no 413.
+    from nexus.errors import error_type
+
+    assert [error_type(s) for s in (400, 401, 403, 404, 405, 413, 415, 501, 503, 418, 500)] == [
+        "invalid_request_error", "authentication_error", "permission_error", "not_found_error",
+        "invalid_request_error", "request_too_large", "invalid_request_error",
+        "not_implemented_error", "overloaded_error", "api_error", "api_error",
+    ]  # fmt: skip
+    import nexus.api.app
+    import nexus.proxy.app
+
+    assert not hasattr(nexus.api.app, "_ERROR_TYPES") and not hasattr(
+        nexus.proxy.app, "_ERROR_TYPES"
+    )

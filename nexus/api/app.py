@@ -23,7 +23,7 @@ from nexus.api.auth import check_access, check_state_change
 from nexus.api.context import EXTENSION_KEY, ApiContext, api_context
 from nexus.api.params import BadParameter, check_text
 from nexus.api.serialize import dumps, error_body
-from nexus.errors import ApiError, NexusError, StoreUnavailable
+from nexus.errors import ApiError, NexusError, StoreUnavailable, error_type
 from nexus.web import HostTolerantQuart
 
 if TYPE_CHECKING:
@@ -44,16 +44,6 @@ _ROUTE_MODULES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("prompts", ("/api/prompts",)),
     ("cache", ("/api/cache",)),
 )
-_ERROR_TYPES = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    403: "permission_error",
-    404: "not_found_error",
-    405: "invalid_request_error",
-    415: "invalid_request_error",
-    501: "not_implemented_error",
-    503: "overloaded_error",
-}
 
 
 def make_api_app(
@@ -170,7 +160,7 @@ def _register_error_handlers(app: Quart) -> None:
 
     @app.errorhandler(ApiError)
     async def api_error(exc: ApiError) -> Response:
-        return error_response(exc.status, _ERROR_TYPES.get(exc.status, "api_error"), exc.message)
+        return error_response(exc.status, error_type(exc.status), exc.message)
 
     @app.errorhandler(StoreUnavailable)
     async def store_unavailable(exc: StoreUnavailable) -> Response:
@@ -180,7 +170,7 @@ def _register_error_handlers(app: Quart) -> None:
     @app.errorhandler(NexusError)
     async def nexus_error(exc: NexusError) -> Response:
         status = exc.status if 400 <= exc.status < 600 else 500
-        return error_response(status, _ERROR_TYPES.get(status, "api_error"), exc.message)
+        return error_response(status, error_type(status), exc.message)
 
     @app.errorhandler(HTTPException)
     async def http_error(exc: HTTPException) -> Response:
@@ -188,7 +178,7 @@ def _register_error_handlers(app: Quart) -> None:
         message = {404: "no such API route", 405: "method not allowed"}.get(
             status, exc.description or "request failed"
         )
-        return error_response(status, _ERROR_TYPES.get(status, "api_error"), message)
+        return error_response(status, error_type(status), message)
 
     @app.errorhandler(Exception)
     async def unexpected(exc: Exception) -> Response:

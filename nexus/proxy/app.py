@@ -13,19 +13,11 @@ from werkzeug.datastructures import Headers
 from werkzeug.exceptions import HTTPException, NotFound, RequestEntityTooLarge
 
 from nexus import __version__
-from nexus.errors import RequestRejected, anthropic_error_body
+from nexus.errors import RequestRejected, anthropic_error_body, error_type
 from nexus.proxy.forward import Forwarder, IncomingRequest
 from nexus.web import HostTolerantQuart
 
 _METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
-_ERROR_TYPES = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    403: "permission_error",
-    404: "not_found_error",
-    405: "invalid_request_error",
-    413: "request_too_large",
-}
 
 
 def make_proxy_app(forwarder: Forwarder, *, max_body_bytes: int) -> Quart:
@@ -78,7 +70,7 @@ def make_proxy_app(forwarder: Forwarder, *, max_body_bytes: int) -> Quart:
     async def http_error(exc: HTTPException) -> Response:
         status = exc.code or 500
         message = exc.description or exc.name
-        return _json(status, anthropic_error_body(_ERROR_TYPES.get(status, "api_error"), message))
+        return _json(status, anthropic_error_body(error_type(status), message))
 
     return app
 
