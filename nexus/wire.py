@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
@@ -83,7 +83,9 @@ class ValueMemory:
     body is parsed whole. Values are shared between parses: nobody may change a parse."""
 
     KEYS = ("tools", "system")
-    KEEP = 4  # values remembered per key (versions of Claude Code, sub-agents' tool sets)
+    # Values remembered per key: Claude Code versions, sub-agents' tool sets, and the system prompts
+    # of live sessions (the long prompt carries the session's environment).
+    KEEP = 16
     MIN_BYTES = 2048  # smaller values cost less to parse than to look for
 
     def __init__(self) -> None:
@@ -115,10 +117,12 @@ class ValueMemory:
         return self._learn(raw, value, [key for _, _, key, _ in spans])
 
     def _find(self, raw: bytes, key: str) -> tuple[int, int, Any] | None:
-        for data, value in self._known[key]:
-            start = _value_at(raw, key, data)
-            if start is not None:
-                return start, start + len(data), value
+        known = self._known[key]
+        for start in _after_key(raw, key) if known else ():
+            for n, (data, value) in enumerate(known):
+                if raw.startswith(data, start):
+                    known.insert(0, known.pop(n))  # the most recently used first
+                    return start, start + len(data), value
         return None
 
     def _learn(
@@ -132,7 +136,9 @@ class ValueMemory:
             if key in reused or not isinstance(item, list | dict):
                 continue
             data = orjson.dumps(item)
-            if len(data) < self.MIN_BYTES or _value_at(raw, key, data) is None:
+            if len(data) < self.MIN_BYTES or not any(
+                raw.startswith(data, start) for start in _after_key(raw, key)
+            ):
                 continue
             known = self._known[key]
             known.insert(0, (memoryview(data).tobytes(), item))  # exact size: orjson over-allocates
@@ -140,16 +146,13 @@ class ValueMemory:
         return value
 
 
-def _value_at(raw: bytes, key: str, data: bytes) -> int | None:
-    """Where ``data`` starts right after a ``"key":`` in ``raw`` (at any depth), if it does."""
+def _after_key(raw: bytes, key: str) -> Iterator[int]:
+    """Where a value follows a ``"key":`` in ``raw`` (at any depth)."""
     token = b'"' + key.encode() + b'":'
     at = raw.find(token)
     while at >= 0:
-        start = at + len(token)
-        if raw.startswith(data, start):
-            return start
-        at = raw.find(token, start)
-    return None
+        yield at + len(token)
+        at = raw.find(token, at + len(token))
 
 
 def parsed_body(raw: bytes, parsed: ParsedRequest | None) -> ParsedRequest:

@@ -33,6 +33,20 @@ def test_a_repeated_tools_and_system_are_parsed_once_and_the_parse_is_the_whole_
     assert second["tools"] is first["tools"] and second["system"] is first["system"]
 
 
+def test_the_system_prompts_of_ten_live_sessions_are_each_parsed_once() -> None:
+    """The long prompt carries each session's environment: ten sessions in turn, ten values."""
+    memory = ValueMemory()
+    systems = [[{"type": "text", "text": f"cwd /work/p{n} " + "You are Claude Code. " * 150}]
+               for n in range(10)]  # fmt: skip
+    first = [memory.parse(body(system=s, tools=TOOLS)) for s in systems]
+    for turn in range(3):
+        for n, system in enumerate(systems):
+            raw = body(system=system, tools=TOOLS, messages=[turn])
+            again = memory.parse(raw)
+            assert again == orjson.loads(raw)
+            assert again is not None and again["system"] is first[n]["system"]  # type: ignore[index]
+
+
 def test_remembered_bytes_under_a_nested_key_are_not_taken_for_the_top_level_value() -> None:
     memory = ValueMemory()
     memory.parse(body(tools=TOOLS, system=SYSTEM))
