@@ -13,6 +13,7 @@ from nexus.cli import options
 
 if TYPE_CHECKING:
     from nexus.settings import Settings
+    from nexus.tui.first_page import FirstPage
     from nexus.tui.links import DeepLink
 
 ServerUrl = Annotated[
@@ -62,16 +63,28 @@ def tui(
         raise typer.BadParameter(problem)
     settings = options.settings(api_key=key)
     url = server or settings.api_url
-    code = run(_run(settings, url, UTC if utc else None, start), debug=debug)
+    first_page = None
+    if not (conversation or request):  # Live opens first: fetch its rows while the UI imports
+        from nexus.tui.first_page import prefetch_requests
+        from nexus.tui.paging import PAGE_SIZE
+
+        first_page = prefetch_requests(url, settings.api_key, PAGE_SIZE)
+    code = run(_run(settings, url, UTC if utc else None, start, first_page), debug=debug)
     if code:
         raise typer.Exit(code)
 
 
-async def _run(settings: Settings, url: str, tz: tzinfo | None, start: DeepLink) -> int:
+async def _run(
+    settings: Settings,
+    url: str,
+    tz: tzinfo | None,
+    start: DeepLink,
+    first_page: FirstPage | None,
+) -> int:
     from nexus.client import NexusClient
     from nexus.tui.app import make_app
 
     async with NexusClient(url, api_key=settings.api_key) as client:
-        app = make_app(settings, client, tz=tz, start=start)
+        app = make_app(settings, client, tz=tz, start=start, first_page=first_page)
         await app.run_async()
     return app.return_code or 0

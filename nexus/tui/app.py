@@ -9,6 +9,7 @@ One handler reports failed workers.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable
 from datetime import tzinfo
 from pathlib import Path
@@ -23,14 +24,16 @@ from textual.screen import Screen
 from textual.signal import Signal
 from textual.worker import Worker, WorkerState
 
-from nexus.records import LiveEvent, now_ms
+from nexus.records import LiveEvent, Page, RequestFilter, RequestSummary, now_ms
 from nexus.tui.feed import ConnectionState, Link, LiveFeed, is_refusal, refusal_text
 from nexus.tui.links import DeepLink
 from nexus.tui.messages import FeedReady
+from nexus.tui.paging import PAGE_SIZE
 from nexus.tui.screens.live import LiveScreen
 
 if TYPE_CHECKING:
     from nexus.settings import Settings
+    from nexus.tui.first_page import FirstPage
     from nexus.tui.source import Source
 
 
@@ -61,10 +64,11 @@ class NexusApp(App[None]):
         proxy_url: str = "http://127.0.0.1:3000",
         tz: tzinfo | None = None,
         clock: Callable[[], int] = now_ms,
-        page_size: int = 100,
+        page_size: int = PAGE_SIZE,
         follow_feed: bool = True,
         save_dir: Path | None = None,
         start: DeepLink | None = None,
+        first_page: FirstPage | None = None,
     ) -> None:
         super().__init__()
         self.client = client
@@ -76,6 +80,11 @@ class NexusApp(App[None]):
         self.feed = LiveFeed()
         self._follow_feed = follow_feed
         self.start = start
+        # The newest requests, fetched while the UI was importing (first_page.prefetch_requests).
+        self._first_page = (
+            None if start and (start.conversation_id or start.request_id) else first_page
+        )
+        self._talking = False
         self.feed_signal: Signal[list[LiveEvent]] = Signal(self, "feed")
         self.connected_signal: Signal[bool] = Signal(self, "connected")
 
@@ -91,10 +100,32 @@ class NexusApp(App[None]):
             self.open_conversation(start.conversation_id, branch=start.branch)
         elif start.request_id:
             self.open_request(start.request_id)
-        self.learn_proxy_url()
         self.connected_signal.subscribe(self, lambda _resumed: self.learn_proxy_url())
+        if self._first_page is None:
+            self.start_talking()
+        else:  # the Live screen starts it once the first page is drawn; this is in case it never is
+            self.set_timer(1.0, self.start_talking)
+
+    def start_talking(self) -> None:
+        """Ask the server where its proxy listens and follow the live feed (once). With a page
+        prefetched at launch this waits until that page is drawn: the client's first call imports
+        httpx, ~0.1 s of CPU that would otherwise come before the first frame with rows."""
+        if self._talking:
+            return
+        self._talking = True
+        self.learn_proxy_url()
         if self._follow_feed:
             self.follow_feed()
+
+    async def take_first_page(
+        self, flt: RequestFilter, cursor: str | None
+    ) -> Page[RequestSummary] | None:
+        """The page prefetched at launch when this call is the one it answers (the newest requests,
+        unfiltered), once; None otherwise, or when the prefetch failed (ask the client)."""
+        future, self._first_page = self._first_page, None
+        if future is None or cursor is not None or flt != RequestFilter():
+            return None
+        return await asyncio.wrap_future(future)
 
     @work(exclusive=True, group="health", exit_on_error=False)
     async def learn_proxy_url(self) -> None:

@@ -14,6 +14,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Generic, Protocol, TypeVar
 
+PAGE_SIZE = 100
+"""Rows per page the tables ask for (and ``nexus tui`` prefetches at launch)."""
+
 
 class HasId(Protocol):
     @property
@@ -43,7 +46,7 @@ class PageRequest:
 
 @dataclass(slots=True)
 class PagedRows(Generic[R]):
-    page_size: int = 100
+    page_size: int = PAGE_SIZE
     max_pages: int = 12  # loaded pages kept; the rest are evicted (counts and cursors stay)
     max_head: int = 1000  # live rows kept in front before a reset is due
     head: list[R] = field(default_factory=list)

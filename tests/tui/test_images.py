@@ -186,10 +186,11 @@ def test_parsing_the_tui_options_does_not_import_pydantic() -> None:
 
 def test_starting_the_tui_loads_no_image_chart_or_other_view_code() -> None:
     """What the first frame does not need stays out of a cold start (docs/tui.md, Measured), and
-    nothing asks the terminal anything before Textual owns it."""
+    nothing asks the terminal anything before Textual owns it. httpx comes with the client's first
+    call, once the prefetched rows are drawn."""
     code = (
-        "import sys, nexus.cli.tui, nexus.client, nexus.tui.app;"
-        "late = {'textual_image', 'PIL', 'plotext', 'textual_plotext',"
+        "import sys, nexus.cli.tui, nexus.client, nexus.tui.app, nexus.tui.first_page;"
+        "late = {'textual_image', 'PIL', 'plotext', 'textual_plotext', 'httpx',"
         " 'nexus.tui.screens.conversations', 'nexus.tui.screens.request',"
         " 'nexus.tui.screens.usage'} & set(sys.modules);"
         "print(sorted(late))"

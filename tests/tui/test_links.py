@@ -28,7 +28,7 @@ def parsed_by_the_cli(line: str, monkeypatch: pytest.MonkeyPatch) -> tuple[str, 
     """What ``nexus tui`` would open for a copied command line (its run replaced by a probe)."""
     seen: dict[str, Any] = {}
 
-    def probe(settings: Any, url: str, tz: Any, start: DeepLink) -> int:
+    def probe(settings: Any, url: str, tz: Any, start: DeepLink, first_page: Any) -> int:
         seen.update(url=url, start=start)
         return 0
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import concurrent.futures
+from typing import Any
+
 from nexus.records import RequestFilter
 from nexus.tui.app import NexusApp
+from nexus.tui.first_page import FirstPage
 from nexus.tui.screens.conversation import ConversationScreen
 from nexus.tui.screens.live import LiveScreen
 from nexus.tui.screens.request import RequestScreen
@@ -32,6 +36,34 @@ async def test_launch_fills_the_table_with_the_newest_page(app: NexusApp) -> Non
         assert table.rows.loaded_rows == 100
         assert "300 requests" in status_of(app)
         assert "● live" in status_of(app)
+
+
+async def test_a_prefetched_first_page_is_drawn_before_the_client_is_called(
+    client: FakeClient,
+) -> None:
+    """``nexus tui`` fetches the newest rows while its UI imports (tui/first_page.py); the app
+    draws them without asking the client, whose first call (importing httpx) waits until they are
+    on the screen: then the proxy port, the feed and the count are asked for."""
+    first_page: FirstPage = concurrent.futures.Future()
+    first_page.set_result(await client.list_requests(limit=100))
+    app = make_test_app(client, first_page=first_page)
+
+    def rows_painted() -> bool:
+        tables = app.screen.query(RequestTable) if app.screen_stack else []
+        return any(t.rows.loaded_rows and t.painted_version == t.version for t in tables)
+
+    class Witness(list[tuple[str, Any]]):
+        """Each call the client gets, with whether the rows were on the screen by then."""
+
+        def append(self, call: tuple[str, Any]) -> None:
+            super().append((call[0], rows_painted()))
+
+    client.calls = Witness()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, app)
+        assert app.screen.query_one(RequestTable).rows.loaded_rows == 100
+        assert {"health", "events", "count_requests"} <= {name for name, _ in client.calls}
+        assert [name for name, painted in client.calls if not painted] == []
 
 
 async def test_the_first_page_is_asked_for_before_the_count(

@@ -4,6 +4,7 @@ anthropic SDK, analysis and usage, and a reconnect after the server restarts."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import AsyncIterator
 from datetime import UTC
@@ -18,6 +19,7 @@ from nexus.records import RequestFilter
 from nexus.tui import cells
 from nexus.tui.app import NexusApp, make_app
 from nexus.tui.feed import Link
+from nexus.tui.first_page import prefetch_requests
 from nexus.tui.screens.conversation import ConversationScreen
 from nexus.tui.screens.conversations import ConversationsScreen
 from nexus.tui.screens.request import RequestScreen
@@ -70,6 +72,18 @@ async def test_launch_shows_the_newest_requests_and_the_count(served: Any) -> No
         assert newest_ids(table, 3) == [r.id for r in newest[:3]]
         assert "24 requests" in str(app.screen.query_one(StatusBar).render())
         assert table.rows.row(0).traffic_class == "turn" and table.rows.row(0).conversation_id
+
+
+async def test_the_prefetched_first_page_is_the_clients_first_page(served: Any) -> None:
+    """What ``nexus tui`` fetches with the standard library at launch is what the client reads;
+    a refused key or an https server gives None (the screen then asks the usual way)."""
+    server, client, _ = served
+    url = server.endpoints.api_url
+    prefetched = await asyncio.wrap_future(prefetch_requests(url, None, 10))
+    assert prefetched == await client.list_requests(limit=10)
+    assert prefetched is not None and len(prefetched.items) == 10
+    assert await asyncio.wrap_future(prefetch_requests(f"{url}/nowhere", None, 10)) is None
+    assert prefetch_requests(url.replace("http:", "https:"), None, 10).result(0) is None
 
 
 async def test_filter_goes_to_the_api(served: Any) -> None:

@@ -103,11 +103,14 @@ class LiveScreen(NexusScreen):
     @work(group="live-pages", exit_on_error=False, name="loading requests")
     async def fetch_page(self, request: PageRequest, flt: RequestFilter) -> None:
         try:
-            page = await self.nexus.client.list_requests(
-                flt, cursor=request.cursor, limit=self.nexus.page_size
-            )
+            page = await self.nexus.take_first_page(flt, request.cursor)
+            if page is None:
+                page = await self.nexus.client.list_requests(
+                    flt, cursor=request.cursor, limit=self.nexus.page_size
+                )
         except Exception:
             self.table.page_failed(request)
+            self.nexus.start_talking()
             raise
         self.post_message(RequestPageLoaded(request, page))
 
@@ -118,7 +121,10 @@ class LiveScreen(NexusScreen):
             self.table.add_page(message.request, message.page.items, message.page.next_cursor)
         if self.count_after_first_page and message.request.index == 0:
             self.count_after_first_page = False
-            self.count_rows()
+            # Once these rows are on the screen: the count and the feed use the client, whose
+            # first call imports httpx.
+            self.call_after_refresh(self.count_rows)
+            self.call_after_refresh(self.nexus.start_talking)
         self._update_status()
 
     def _merge_head(self, items: list[RequestSummary]) -> None:
