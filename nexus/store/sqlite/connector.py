@@ -1,4 +1,4 @@
-"""The SQLite connector: one writer connection (WAL, serialised by a lock) and one reader.
+"""The SQLite connector: one writer connection (WAL, serialised by a lock) and a few readers.
 
 Owns connecting, pragmas, migrations, the planner's statistics, giving space back, backups and the
 primitives every area uses (``nexus.store.connector.Connector``). Driver errors that mean "the
@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,9 @@ from nexus.store.dialect import SQLITE
 
 Params = Mapping[str, Any] | Sequence[Any]
 Row = sqlite3.Row
+# Reads run side by side on this many connections (WAL lets readers work beside the writer and
+# each other): on one, a slow count held every other client's page behind it.
+READERS = 3
 
 FILE_MODE = 0o600
 FOLDER_MODE = 0o700
@@ -147,7 +150,8 @@ class SqliteConnector:
         self.inline = inline  # write transactions and batch cutting on the loop's thread
         self._inline: sqlite3.Connection | None = None
         self._writer: aiosqlite.Connection | None = None
-        self._reader: aiosqlite.Connection | None = None
+        self._readers: list[aiosqlite.Connection] = []
+        self._reading: list[int] = []  # calls in flight on each reader
         self._write_lock = asyncio.Lock()
         self.on_commit: Callable[[], None] | None = None  # the event bus wakes the live feed
         self._since_statistics = 0
@@ -162,10 +166,14 @@ class SqliteConnector:
             for pragma in _PRAGMAS:
                 await self._writer.execute(pragma)
             await self._migrate(self._writer)
-            self._reader = await aiosqlite.connect(self.path, isolation_level=None)
-            self._reader.row_factory = sqlite3.Row
-            for pragma in _PRAGMAS[2:]:
-                await self._reader.execute(pragma)
+            # An in-memory database is one per connection: it gets the one reader it always had.
+            for _ in range(1 if str(self.path) == ":memory:" else READERS):
+                reader = await aiosqlite.connect(self.path, isolation_level=None)
+                reader.row_factory = sqlite3.Row
+                for pragma in _PRAGMAS[2:]:
+                    await reader.execute(pragma)
+                self._readers.append(reader)
+                self._reading.append(0)
             if self.inline:
                 self._inline = sqlite3.connect(
                     self.path, isolation_level=None, check_same_thread=False
@@ -179,11 +187,11 @@ class SqliteConnector:
         if self._inline is not None:
             self._inline.close()
             self._inline = None
-        for conn in (self._reader, self._writer):
+        for conn in (*self._readers, self._writer):
             if conn is not None:
                 with contextlib.suppress(Exception):
                     await conn.close()
-        self._reader = self._writer = None
+        self._readers, self._reading, self._writer = [], [], None
 
     async def _migrate(self, conn: aiosqlite.Connection) -> list[str]:
         await conn.execute(
@@ -205,19 +213,32 @@ class SqliteConnector:
         rows = await self.fetchall("SELECT name FROM _migrations ORDER BY name", {})
         return [row["name"] for row in rows]
 
-    def _conn(self, writer: bool = False) -> aiosqlite.Connection:
-        conn = self._writer if writer else self._reader
+    def _conn(self, writer: bool = True) -> aiosqlite.Connection:
+        """The writer (reads go through ``_reader``)."""
+        conn = self._writer
         if conn is None:
             raise StoreUnavailable("the SQLite store is not open")
         return conn
 
+    @contextlib.contextmanager
+    def _reader(self) -> Iterator[aiosqlite.Connection]:
+        """The reader with the fewest calls in flight, for one read."""
+        if not self._readers:
+            raise StoreUnavailable("the SQLite store is not open")
+        index = min(range(len(self._readers)), key=self._reading.__getitem__)
+        self._reading[index] += 1
+        try:
+            yield self._readers[index]
+        finally:
+            self._reading[index] -= 1
+
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
-        with map_store_errors():
-            return await _fetchall(self._conn(), _statement(sql, params), params)
+        with map_store_errors(), self._reader() as conn:
+            return await _fetchall(conn, _statement(sql, params), params)
 
     async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
-        with map_store_errors():
-            return await _fetchone(self._conn(), _statement(sql, params), params)
+        with map_store_errors(), self._reader() as conn:
+            return await _fetchone(conn, _statement(sql, params), params)
 
     async def execute(self, sql: str, params: Params = ()) -> int:
         async with self.transaction() as tx:
