@@ -11,10 +11,13 @@ the window's average per recorded call (docs/limits.md, "Overshoot").
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from nexus.limits.buckets import KINDS, Kind, bounds
 from nexus.records import CounterRow
+
+log = logging.getLogger("nexus.limits")
 
 SESSION_PREFIX = "session:"
 """A session's scope counts only in minute windows: the runaway guard sums the last few."""
@@ -123,7 +126,10 @@ class CounterBook:
 
     def _changed(self, scopes: set[str]) -> None:
         if self.on_change is not None:
-            self.on_change(scopes)
+            try:
+                self.on_change(scopes)
+            except Exception:  # the rows are in: a limiter whose headroom is stale rechecks
+                log.exception("could not redo the limits headroom of %d scopes", len(scopes))
 
     def admit(self, scopes: tuple[str, ...], at_ms: int) -> None:
         """Count a call admitted now toward each of ``scopes``: one increment per scope (the

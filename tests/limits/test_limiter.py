@@ -284,3 +284,21 @@ def test_a_last_message_that_is_not_only_tool_results_is_no_loop_whatever_its_sh
     doc = simdjson.Parser().parse(orjson.dumps({"messages": messages}))
     assert repeated_tool_call(doc["messages"], 10) == (None, 0)
     assert repeated_tool_call(messages, 10) == (None, 0)
+
+
+def test_a_failing_headroom_refresh_loses_no_rows_and_the_next_call_checks_in_full(
+    monkeypatch,
+) -> None:
+    book = CounterBook("me")
+    limiter = _limiter(book)
+    subject = _subject(Limits(usd_per_day=3.0))
+    limiter.admit(subject, CallFacts())  # headroom kept for the far-from-limit scope
+
+    def broken(scopes: set[str]) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(limiter, "refresh", broken)
+    book.on_change = limiter.refresh
+    book.apply(_rows(10))  # $3.00 recorded: the day's budget is spent
+    with pytest.raises(LimitExceeded, match="dollars per day"):
+        limiter.admit(subject, CallFacts())
