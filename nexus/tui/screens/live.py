@@ -121,11 +121,18 @@ class LiveScreen(NexusScreen):
             self.table.add_page(message.request, message.page.items, message.page.next_cursor)
         if self.count_after_first_page and message.request.index == 0:
             self.count_after_first_page = False
-            # Once these rows are on the screen: the count and the feed use the client, whose
-            # first call imports httpx.
-            self.call_after_refresh(self.count_rows)
-            self.call_after_refresh(self.nexus.start_talking)
+            # Once these rows are drawn: the count and the feed use the client, whose first call
+            # imports httpx (~0.1 s), and the first frame with rows should not wait for that.
+            if self.table.rows.loaded_rows:
+                self.table.report_paint = True
+            else:  # the empty-store hint instead of a table
+                self.call_after_refresh(self._after_first_frame)
         self._update_status()
+
+    @on(RequestTable.RowsPainted)
+    def _after_first_frame(self) -> None:
+        self.count_rows()
+        self.nexus.start_talking()
 
     def _merge_head(self, items: list[RequestSummary]) -> None:
         top = self.table.rows.row(0)

@@ -139,6 +139,12 @@ class RequestTable(ScrollView, can_focus=True):
         table: RequestTable
         row: RequestSummary | None
 
+    @dataclass
+    class RowsPainted(Message):
+        """Rows have been drawn, after ``report_paint`` was set (once)."""
+
+        table: RequestTable
+
     def __init__(
         self,
         *,
@@ -157,6 +163,7 @@ class RequestTable(ScrollView, can_focus=True):
         self._strips: LRUCache[tuple[str, int, bool, bool, int], Strip] = LRUCache(400)
         self._version = 0
         self.painted_version = -1  # the version of the rows last drawn (benchmarks wait on it)
+        self.report_paint = False  # post RowsPainted once rows are next drawn
 
     # -- data -------------------------------------------------------------------------------
     def reload(self) -> None:
@@ -293,6 +300,9 @@ class RequestTable(ScrollView, can_focus=True):
         if y == 1:
             self._request_pages(top, top + self.size.height)
             self.painted_version = self._version
+            if self.report_paint and self.rows.loaded_rows:
+                self.report_paint = False
+                self.post_message(self.RowsPainted(self))
         index = y - 1 + top
         if index >= len(self.rows):
             return Strip.blank(width, self.rich_style)
