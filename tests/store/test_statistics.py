@@ -85,3 +85,45 @@ async def test_postgres_link_tables_are_analyzed_as_the_recorder_writes(pg_url, 
     finally:
         await store.close()
         await drop_pg_schema(pg_url, schema)
+
+
+@pytest.mark.postgres
+async def test_the_key_lookup_generic_plan_reads_the_key_index_not_the_whole_table(pg_url):
+    """The recorder's connections run each statement as a generic plan after a few runs. With
+    ``key = ANY(array)`` that plan read every row of link_keys for each lookup (a seq scan chosen
+    at a few thousand keys, its cost growing with the store): server CPU per linked record."""
+    from nexus.store.dialect import POSTGRES
+    from nexus.store.queries import load
+    from tests.fakes.stores import drop_pg_schema, make_pg_store
+
+    store, schema = await make_pg_store(pg_url)
+    try:
+        await store.connector.execute(
+            "INSERT INTO link_keys (scope, kind, key, started_at_ms, request_id, ordinal)"
+            " SELECT 'host:h', (ARRAY['c', 'r', 'w'])[1 + n % 3], md5(n::text), n, 'r' || n, 0"
+            " FROM generate_series(1, 3000) AS n",
+            (),
+        )
+        await store.connector.execute("ANALYZE link_keys", ())
+        text, names = POSTGRES.compile(load("postgres")["conv_find_keys"])
+        types = {"kinds": "text[]", "keys": "text[]", "scope": "text", "before_id": "text",
+                 "after_id": "text"}  # fmt: skip
+        values = {"kinds": "ARRAY['c','r']", "keys": "ARRAY['a','b']", "scope": "'host:h'",
+                  "before_ms": str(2**62), "before_id": "''", "after_ms": "-1", "after_id": "''",
+                  "since_ms": str(-(2**62)), "limit": "200"}  # fmt: skip
+        async with store.connector.transaction() as tx:
+            await tx.execute("SET LOCAL plan_cache_mode = force_generic_plan", ())
+            await tx.execute(
+                f"PREPARE find_keys ({', '.join(types.get(n, 'bigint') for n in names)}) AS {text}",
+                (),
+            )
+            plan = await tx.fetchall(
+                f"EXPLAIN EXECUTE find_keys ({', '.join(values[n] for n in names)})", ()
+            )
+            await tx.execute("DEALLOCATE find_keys", ())
+        plan_text = "\n".join(row[0] for row in plan)
+        assert "Seq Scan on link_keys" not in plan_text, plan_text
+        assert "link_keys_pkey" in plan_text, plan_text
+    finally:
+        await store.close()
+        await drop_pg_schema(pg_url, schema)

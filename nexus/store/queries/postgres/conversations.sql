@@ -1,5 +1,33 @@
 -- What the conversation engine does differently on Postgres (nexus/store/link_index.py).
 
+-- name: conv_find_keys
+-- common/conversations.sql's lookup, one wanted (kind, key) at a time: the recorder runs it as a
+-- generic plan, which cannot know an array parameter's length, and with ``= ANY(array)`` that plan
+-- scanned all of link_keys (1.4 ms at 2 600 keys, growing with the store). Each (kind, key) now
+-- takes its newest keys from the primary key's order, and the newest :limit of those are the
+-- newest :limit overall (same order, same limit).
+-- continued: whether a node before :before continues the hit's node (conv_has_continuation).
+SELECT hit.*
+FROM (SELECT DISTINCT unnest(CAST(:kinds AS TEXT[])) AS kind) AS wanted_kind
+CROSS JOIN (SELECT DISTINCT unnest(CAST(:keys AS TEXT[])) AS key) AS wanted_key
+CROSS JOIN LATERAL (
+    SELECT k.kind, k.key, k.ordinal, k.info, {node},
+           EXISTS (SELECT 1 FROM link_nodes c
+                   WHERE c.parent_request_id = n.request_id
+                     AND c.edge IN ('cont', 'retry', 'compact')
+                     AND (c.started_at_ms, c.request_id) < (:before_ms, :before_id)) AS continued,
+           k.started_at_ms AS key_started_at_ms, k.request_id AS key_request_id
+    FROM link_keys k JOIN link_nodes n ON n.request_id = k.request_id
+    WHERE k.scope = :scope AND k.kind = wanted_kind.kind AND k.key = wanted_key.key
+      AND (k.started_at_ms, k.request_id) < (:before_ms, :before_id)
+      AND (k.started_at_ms, k.request_id) > (:after_ms, :after_id)
+      AND k.started_at_ms >= :since_ms
+    ORDER BY k.started_at_ms DESC, k.request_id DESC, k.ordinal
+    LIMIT :limit
+) AS hit
+ORDER BY hit.key_started_at_ms DESC, hit.key_request_id DESC, hit.ordinal
+LIMIT :limit
+
 -- name: conv_due_rows
 -- What a linking pass wrote since its last read (nexus/store/link_index.py keeps it until the next
 -- read or the pass's end): new nodes with their keys and conversation summaries. Each table's rows
