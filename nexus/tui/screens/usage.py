@@ -237,10 +237,8 @@ class UsageScreen(NexusScreen):
         plt.clear_data()
         plt.clear_figure()
         if self.show_windows:
-            drawn = self._draw_windows(plt)
-            # An empty frame alone reads as broken: say why nothing is drawn.
-            none = "" if drawn else " · no rate-limit readings in this period"
-            info = f"window utilization · {self._span_text()}{none} · w: usage chart"
+            self._draw_windows(plt)  # an empty chart's title says why it is empty
+            info = f"window utilization · {self._span_text()} · w: usage chart"
         else:
             self._draw_usage(plt)
             info = (
