@@ -1,7 +1,7 @@
 """Storage growth: a long Claude Code conversation through a running Nexus, on SQLite and Postgres.
 
     .venv/bin/python benchmarks/storage_growth.py                      # both backends, 200 turns
-    .venv/bin/python benchmarks/storage_growth.py --backend sqlite --turns 50 --writer-records 300
+    .venv/bin/python benchmarks/storage_growth.py --backend sqlite --turns 50
 
 Part 1 sends a 200-turn conversation shaped like the captured Claude Code traffic in
 tests/data/claude_code/ (same headers, system blocks, 24-tool list, metadata, thinking settings;
@@ -13,10 +13,7 @@ distinct message, system prompt, tool list and remaining body once, plus every r
 store's size on disk: the SQLite file (+ WAL after a checkpoint) or the Postgres tables with their
 indexes and TOAST, as a delta from the freshly migrated empty schema. Target: store ≤ 2× unique.
 
-Part 2 measures what the writer sustains into each backend: realistic exchanges (8 concurrent
-conversations of the same shape) are queued in a Tap first, then the real ``Writer`` drains them
-with its batching (derive + write_batch, 64 per transaction), alone and with live linking as
-``nexus serve`` runs it.
+The writer's throughput and CPU per record are measured by benchmarks/recorder_cost.py.
 
 Postgres: ``--pg-url`` (default: the local server, database postgres); a scratch database is
 created and dropped.
@@ -44,12 +41,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from nexus.recorder.sse import assemble_sse  # noqa: E402
-from nexus.records import Exchange, new_id, now_ms  # noqa: E402
 from tests.fakes.upstream import (  # noqa: E402
     FakeUpstream,
     Reply,
     ToolUse,
-    encode_stream,
 )
 
 CAPTURE = ROOT / "tests" / "data" / "claude_code" / "tool_loop.json"
@@ -283,86 +278,6 @@ async def growth(kind: str, turns: int, pg_url: str) -> dict[str, Any]:
     }
 
 
-# -- part 2: writer throughput ------------------------------------------------------------------
-
-
-def realistic_exchanges(count: int, conversations: int = 8) -> list[Exchange]:
-    """``count`` exchanges of ``conversations`` interleaved sessions, as the proxy records them."""
-    rnd = random.Random(11)
-    headers, template = _template()
-    convs = [Conversation(rnd, template) for _ in range(conversations)]
-    exchanges: list[Exchange] = []
-    turn = 0
-    while len(exchanges) < count:
-        for conv in convs:
-            body = conv.body()
-            reply = reply_for(rnd, turn)
-            sse = b"".join(encode_stream(reply, "claude-opus-4-8", len(body) // 4))
-            conv.answered(sse, turn)
-            start = now_ms()
-            hdrs = tuple(
-                (k.lower(), conv.session if k.lower() == "x-claude-code-session-id" else v)
-                for k, v in headers
-            )
-            exchanges.append(
-                Exchange(
-                    id=new_id(),
-                    started_at_ms=start,
-                    ended_at_ms=start + 900,
-                    first_byte_at_ms=start + 300,
-                    method="POST",
-                    path="/v1/messages",
-                    query="beta=true",
-                    host="127.0.0.1:3000",
-                    request_headers=hdrs,
-                    request_body=body,
-                    status=200,
-                    response_headers=(
-                        ("content-type", "text/event-stream"),
-                        ("request-id", "req_" + new_id()[:24]),
-                    ),
-                    response_body=sse,
-                )  # fmt: skip
-            )
-        turn += 1
-    return exchanges[:count]
-
-
-async def throughput(kind: str, exchanges: list[Exchange], pg_url: str, link: bool) -> float:
-    from nexus.recorder.spool import Spool
-    from nexus.recorder.tap import Tap
-    from nexus.recorder.writer import Writer
-    from nexus.server import _LiveLinking
-    from nexus.store import build_store
-
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        async with backend(kind, folder, pg_url) as url:
-            store = build_store(url)
-            await store.open()
-            spool = Spool(folder / "spool")
-            tap = Tap(spool, max_pending_bytes=1 << 40)
-            for exchange in exchanges:  # queued before the clock starts: only the writer is timed
-                tap.put_nowait(exchange)
-            on_written = None
-            if link:
-                linking = _LiveLinking(store)
-                on_written = linking
-            writer = Writer(store, tap, spool, on_written=on_written)
-            stop = asyncio.Event()
-            stop.set()  # run() returns once the queue is empty
-            started = time.perf_counter()
-            await writer.run(stop)
-            elapsed = time.perf_counter() - started
-            assert writer.stats.written == len(exchanges), writer.stats
-            spool.close()
-            await store.close()
-    return len(exchanges) / elapsed
-
-
-# -- report -------------------------------------------------------------------------------------
-
-
 def _mb(n: float) -> str:
     return f"{n / 1e6:8.2f} MB"
 
@@ -390,7 +305,6 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--turns", type=int, default=200)
-    parser.add_argument("--writer-records", type=int, default=600)
     parser.add_argument("--pg-url", default=DEFAULT_PG)
     args = parser.parse_args()
     kinds = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
@@ -398,21 +312,6 @@ async def main() -> None:
     print(f"Part 1: a {args.turns}-turn Claude Code conversation through nexus serve\n")
     for kind in kinds:
         print("\n".join(growth_lines(await growth(kind, args.turns, args.pg_url))))
-
-    print(f"Part 2: writer throughput, {args.writer_records} realistic records, batches of 64\n")
-    exchanges = realistic_exchanges(args.writer_records)
-    mean_body = sum(len(e.request_body) for e in exchanges) / len(exchanges)
-    mean_response = sum(len(e.response_body) for e in exchanges) / len(exchanges)
-    print(
-        f"  mean request body {mean_body / 1e3:.0f} KB, mean response {mean_response / 1e3:.1f} KB"
-    )
-    for kind in kinds:
-        alone = await throughput(kind, exchanges, args.pg_url, link=False)
-        linked = await throughput(kind, exchanges, args.pg_url, link=True)
-        print(
-            f"  [{kind}] {alone:7.0f} records/s writer alone   {linked:7.0f} records/s "
-            "with live linking (as nexus serve runs it)"
-        )
 
 
 if __name__ == "__main__":
