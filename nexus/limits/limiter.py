@@ -167,12 +167,11 @@ class Limiter:
         nothing it can skip (each call out costs microseconds with the caches cold)."""
         at_ms = self._clock()
         for scope in subject.model_scopes:
-            allowed = scope._allowed.get(facts.model)
-            if not (allowed or (allowed is None and scope.allows_model(facts.model))):
-                allowed_list = ", ".join(scope.limits.models or ())
+            if not scope.allows_model(facts.model):
+                allowed = ", ".join(scope.limits.models or ())
                 raise ModelNotAllowed(
                     f"Nexus policy: model {facts.model or '(none)'} is not allowed for "
-                    f"{scope.label} (allowed: {allowed_list}).",
+                    f"{scope.label} (allowed: {allowed}).",
                     should_retry=False,
                 )
         book = self.book

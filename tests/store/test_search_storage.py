@@ -151,7 +151,7 @@ async def test_a_prune_takes_its_requests_out_of_the_index(tmp_path: Path) -> No
 
 async def _documents_with(store: Any, term: str) -> int:
     """How many rows of the index hold ``term`` (fts5vocab reads the index itself)."""
-    conn = store.connector._conn(writer=True)
+    conn = store.connector._writer_conn()
     await conn.execute(
         "CREATE VIRTUAL TABLE IF NOT EXISTS temp.search_vocabulary"
         " USING fts5vocab(main, request_text_fts, 'row')"
@@ -176,7 +176,7 @@ async def _back_to_0006(store: Any, records: list[RequestRecord]) -> None:
                 "DELETE FROM _migrations WHERE name LIKE '0007%'",
             ):
                 await tx.execute(statement)
-        await store.connector._conn(writer=True).executescript(
+        await store.connector._writer_conn().executescript(
             _migration("sqlite", "0005_search")
             + "".join(
                 f"INSERT INTO request_text (request_id, text) VALUES ('{i}', '{t}');"

@@ -213,7 +213,7 @@ class SqliteConnector:
         rows = await self.fetchall("SELECT name FROM _migrations ORDER BY name", {})
         return [row["name"] for row in rows]
 
-    def _conn(self, writer: bool = True) -> aiosqlite.Connection:
+    def _writer_conn(self) -> aiosqlite.Connection:
         """The writer (reads go through ``_reader``)."""
         conn = self._writer
         if conn is None:
@@ -252,7 +252,7 @@ class SqliteConnector:
                 yield tx
             return
         async with self._write_lock:
-            conn = self._conn(writer=True)
+            conn = self._writer_conn()
             with map_store_errors():
                 await conn.execute("BEGIN IMMEDIATE")
                 try:
@@ -300,7 +300,7 @@ class SqliteConnector:
         estimates, so the count it is compared with is the one this process saw.
         """
         async with self._write_lock:
-            conn = self._conn(writer=True)
+            conn = self._writer_conn()
             cursor = await conn.execute("SELECT count(*) FROM requests")
             rows = int((await cursor.fetchone() or (0,))[0])
             if self._analyzed_rows is None:  # first look in this process
@@ -319,7 +319,7 @@ class SqliteConnector:
     async def reclaim_space(self) -> None:
         """Give the space a prune freed back to the file system."""
         async with self._write_lock:
-            conn = self._conn(writer=True)
+            conn = self._writer_conn()
             # An FTS5 index only marks deleted rows; 'optimize' merges them away so their pages
             # become free. Found by kind, so the core needs to know no area's index by name.
             cursor = await conn.execute(
@@ -339,4 +339,4 @@ class SqliteConnector:
         """An online, consistent copy of the database file (SQLite's backup API)."""
         make_private_file(path)  # a backup holds everything the database does
         async with aiosqlite.connect(path) as target:
-            await self._conn(writer=True).backup(target)
+            await self._writer_conn().backup(target)
