@@ -71,7 +71,15 @@ class UsageQueries(Area):
         if time_dims:
             out.sort(key=lambda r: tuple(r.group[i][1] or "" for i in time_dims))
         else:
-            out.sort(key=lambda r: (-r.cost_usd_micros, -r.requests, r.group))
+            # A group with no value (no client key, no session…) sorts after the named ones on a
+            # tie: None and a name cannot be compared.
+            out.sort(
+                key=lambda r: (
+                    -r.cost_usd_micros,
+                    -r.requests,
+                    tuple((value is None, value or "") for _, value in r.group),
+                )
+            )
         return out
 
     def _span(

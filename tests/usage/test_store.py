@@ -108,6 +108,20 @@ async def test_report_groups_by_account_model_session_and_host(usage_store: Any)
     assert {r.group[0][1] for r in by_host} == {"localhost:3000", "api.example:8080"}
 
 
+async def test_report_orders_a_missing_group_after_named_ones_on_a_tie(usage_store: Any) -> None:
+    # A refused call by a named person and one with no client key at all: same cost (0) and count.
+    # Seen in a trial: `nexus usage --by client_key` died comparing a name with None.
+    refused = dict(started_at_ms=T0, usage=Usage(), cost_usd_micros=0, status=429)
+    await usage_store.write_batch(
+        [
+            make_record(client_key_id=None, **refused),
+            make_record(client_key_id="bob", **refused),
+        ]
+    )
+    rows = await usage_store.usage_report(RequestFilter(), ["client_key"])
+    assert [r.group for r in rows] == [(("client_key", "bob"),), (("client_key", None),)]
+
+
 async def test_report_filters_and_day_buckets(usage_store: Any) -> None:
     await usage_store.write_batch(seed())
     days = await usage_store.usage_report(RequestFilter(), (), "day")
