@@ -239,22 +239,9 @@ def request_where(
     params: dict[str, Any] = {}
     if cursor:
         _add(clauses, params, "r.id < :cursor", cursor=cursor)
-    _add_present(clauses, params, (
-        ("r.started_at_ms >= :since_ms", "since_ms", flt.since_ms),
-        ("r.started_at_ms < :until_ms", "until_ms", flt.until_ms),
-        ("r.host = :host", "host", flt.host),
-        ("r.account_id = :account_id", "account_id", flt.account_id),
-        ("l.traffic_class = :traffic_class", "traffic_class", flt.traffic_class),
-        ("r.session_id = :session_id", "session_id", flt.session_id),
-        ("l.conversation_id = :conversation_id", "conversation_id", flt.conversation_id),
-    ))  # fmt: skip
-    if flt.model:
-        _add(
-            clauses,
-            params,
-            f"r.model {dialect.like} :model ESCAPE '\\'",
-            model=contains(flt.model),
-        )
+    _add_fields(clauses, params, flt, _REQUEST_COLUMNS, dialect.like)
+    if flt.traffic_class:
+        _add(clauses, params, "l.traffic_class = :traffic_class", traffic_class=flt.traffic_class)
     if flt.status:
         _add_status(flt.status, lambda clause, **values: _add(clauses, params, clause, **values))
     if flt.text:
@@ -296,17 +283,7 @@ def conversation_where(
         at, _, last_id = cursor.partition(":")
         clauses.append("(c.last_at_ms, c.id) < (:cursor_ms, :cursor_id)")
         params.update(cursor_ms=int(at), cursor_id=last_id)
-    _add_present(clauses, params, (
-        ("c.last_at_ms >= :since_ms", "since_ms", flt.since_ms),
-        ("c.started_at_ms < :until_ms", "until_ms", flt.until_ms),
-        ("c.host = :host", "host", flt.host),
-        ("c.account_id = :account_id", "account_id", flt.account_id),
-        ("c.session_id = :session_id", "session_id", flt.session_id),
-        ("c.id = :conversation_id", "conversation_id", flt.conversation_id),
-    ))  # fmt: skip
-    if flt.model:
-        clauses.append(f"c.models {like} :model ESCAPE '\\'")
-        params["model"] = contains(flt.model)
+    _add_fields(clauses, params, flt, _CONVERSATION_COLUMNS, like)
     if flt.traffic_class:
         clauses.append(f"coalesce({dialect.json_int('c.class_counts', ':traffic_class')}, 0) > 0")
         params["traffic_class"] = flt.traffic_class
@@ -321,6 +298,47 @@ def conversation_where(
         )
         params.update(text=flt.text, text_like=contains(flt.text))
     return _where(clauses), params
+
+
+@dataclass(frozen=True)
+class _Columns:
+    """The column each plain filter field is compared with, in one table's WHERE: the one place
+    that says since is inclusive, until exclusive, model a case-blind substring and the rest
+    equal."""
+
+    since: str
+    until: str
+    host: str
+    account_id: str
+    session_id: str
+    conversation_id: str
+    model: str
+
+
+# A request's own time; a conversation is in range if it was active after since and began before
+# until.
+_REQUEST_COLUMNS = _Columns(
+    "r.started_at_ms", "r.started_at_ms", "r.host", "r.account_id", "r.session_id",
+    "l.conversation_id", "r.model",
+)  # fmt: skip
+_CONVERSATION_COLUMNS = _Columns(
+    "c.last_at_ms", "c.started_at_ms", "c.host", "c.account_id", "c.session_id", "c.id", "c.models"
+)  # fmt: skip
+
+
+def _add_fields(
+    clauses: list[str], params: dict[str, Any], flt: RequestFilter, cols: _Columns, like: str
+) -> None:
+    _add_present(clauses, params, (
+        (f"{cols.since} >= :since_ms", "since_ms", flt.since_ms),
+        (f"{cols.until} < :until_ms", "until_ms", flt.until_ms),
+        (f"{cols.host} = :host", "host", flt.host),
+        (f"{cols.account_id} = :account_id", "account_id", flt.account_id),
+        (f"{cols.session_id} = :session_id", "session_id", flt.session_id),
+        (f"{cols.conversation_id} = :conversation_id", "conversation_id", flt.conversation_id),
+    ))  # fmt: skip
+    if flt.model:
+        _add(clauses, params, f"{cols.model} {like} :model ESCAPE '\\'", model=contains(flt.model))
 
 
 def _add(clauses: list[str], params: dict[str, Any], clause: str, **values: Any) -> None:
