@@ -182,16 +182,10 @@ class NexusApp(App[None]):
         from nexus.tui.screens.conversation import ConversationScreen
 
         screen = self._reusable("conversation")
-        if isinstance(screen, ConversationScreen):
-            screen.show(
-                conversation_id, focus_request=focus_request, analyze=analyze, branch=branch
-            )
-            self.push_screen(screen)
-        else:
-            fresh = ConversationScreen(
-                conversation_id, focus_request=focus_request, analyze=analyze, branch=branch
-            )
-            self._push_kept("conversation", fresh)
+        if not isinstance(screen, ConversationScreen):
+            screen = ConversationScreen(conversation_id)
+        screen.show(conversation_id, focus_request=focus_request, analyze=analyze, branch=branch)
+        self._push_kept("conversation", screen)  # a reused screen is installed already
 
     def share(self, link: DeepLink) -> None:
         """Copy the ``nexus tui …`` line and the API URL of ``link`` (never the key)."""

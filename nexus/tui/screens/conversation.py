@@ -62,24 +62,19 @@ class ConversationScreen(NexusScreen):
         Binding("i", "share", "Copy link", id="conversation.share"),
     ]
 
-    def __init__(
-        self,
-        conversation_id: str,
-        *,
-        focus_request: str | None = None,
-        analyze: bool = False,
-        branch: str | None = None,
-    ) -> None:
+    def __init__(self, conversation_id: str) -> None:
+        """A screen for ``conversation_id``; ``show`` says where to focus (and points it at
+        another conversation later)."""
         super().__init__()
         self.conversation_id = conversation_id
-        self.focus_request = focus_request
-        self.focus_branch = branch
+        self.focus_request: str | None = None
+        self.focus_branch: str | None = None
         self.conv_tree: ConversationTree | None = None
         self.with_background = True
         # (mode, branch): "lineage" shows the branch with what it grew from, "only" just it
         self.branch_filter: tuple[str, str] | None = None
         self.is_1m = False
-        self._analyze_on_load = analyze
+        self._analyze_on_load = False
         self.prompt_file = ""  # the last prompt file chosen for a re-run ("" the built-in one)
         self.drawn = False
         self._drawn_tabs: set[str] = set()
@@ -92,7 +87,7 @@ class ConversationScreen(NexusScreen):
         analyze: bool = False,
         branch: str | None = None,
     ) -> None:
-        """Point this (reused) screen at another conversation; it loads again."""
+        """Point this screen at a conversation (a reused one loads again)."""
         self.conversation_id = conversation_id
         self.focus_request = focus_request
         self.focus_branch = branch
