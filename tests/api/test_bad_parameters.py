@@ -25,6 +25,7 @@ BAD = [
     ("/api/requests", {"conversation_id": "\x00"}, "conversation_id"),
     ("/api/requests", {"cursor": "\x00"}, "cursor"),
     ("/api/conversations", {"q": "\x00"}, "q"),
+    ("/api/conversations", {"cursor": "not-a-time:c1"}, "cursor"),  # the store cannot read it
     ("/api/requests/0123\x00abc", {}, "request_id"),
     ("/api/requests/0123\x00abc/raw", {}, "request_id"),
     ("/api/conversations/c\x00", {}, "conversation_id"),

@@ -14,8 +14,9 @@ from typing import Any
 from quart import Blueprint, Response, request
 
 from nexus.api.context import api_context
-from nexus.api.params import BadParameter, parse_cursor, parse_filter, parse_limit
-from nexus.api.serialize import dumps, page_body
+from nexus.api.paging import page_response
+from nexus.api.params import BadParameter, parse_filter
+from nexus.api.serialize import dumps
 from nexus.errors import ApiError
 from nexus.records import CONVERSATION_FILTER_LIMITS, RequestFilter
 
@@ -27,15 +28,9 @@ JSON = "application/json"
 async def list_conversations() -> Response:
     store = _conversation_store()
     flt = _conversation_filter()
-    limit = parse_limit(request.args)
-    cursor = parse_cursor(request.args)
-    try:
-        page = await store.list_conversations(flt, cursor, limit)
-    except ValueError as exc:
-        if cursor is None:
-            raise
-        raise BadParameter("cursor", "not a cursor this server issued") from exc
-    return Response(page_body(page), content_type=JSON)
+    return await page_response(
+        request.args, lambda cursor, limit: store.list_conversations(flt, cursor, limit)
+    )
 
 
 @blueprint.get("/api/conversations/count")

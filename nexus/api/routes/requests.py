@@ -5,8 +5,9 @@ from __future__ import annotations
 from quart import Blueprint, Response, request
 
 from nexus.api.context import api_context
-from nexus.api.params import BadParameter, parse_cursor, parse_filter, parse_limit
-from nexus.api.serialize import detail_body, dumps, page_body
+from nexus.api.paging import page_response
+from nexus.api.params import BadParameter, parse_filter
+from nexus.api.serialize import detail_body, dumps
 from nexus.errors import ApiError
 from nexus.records import StoredRequest
 
@@ -17,15 +18,10 @@ JSON = "application/json"
 @blueprint.get("/api/requests")
 async def list_requests() -> Response:
     flt = parse_filter(request.args)
-    limit = parse_limit(request.args)
-    cursor = parse_cursor(request.args)
-    try:
-        page = await api_context().store.list_requests(flt, cursor, limit)
-    except ValueError as exc:
-        if cursor is None:
-            raise
-        raise BadParameter("cursor", "not a cursor this server issued") from exc
-    return Response(page_body(page), content_type=JSON)
+    store = api_context().store
+    return await page_response(
+        request.args, lambda cursor, limit: store.list_requests(flt, cursor, limit)
+    )
 
 
 @blueprint.get("/api/requests/count")
