@@ -120,7 +120,7 @@ async def _analyze(
         return await _remote_analyze(server, key, conversation, branch, wait, force, prompt)
     from nexus.analysis.analyzer import MISSING_KEY_MESSAGE
     from nexus.analysis.jobs import request_analysis
-    from nexus.analysis.loader import branch_path, conversation_summaries
+    from nexus.analysis.loader import BranchNotFound, branch_requests
     from nexus.analysis.report import job_document
     from nexus.errors import ConfigError
 
@@ -129,14 +129,10 @@ async def _analyze(
         raise ConfigError(MISSING_KEY_MESSAGE)
     store = await _open_local(settings)
     try:
-        summaries = await conversation_summaries(store, conversation)
-        if not summaries:
-            raise ConfigError(f"conversation {conversation} not found")
-        if not branch_path(summaries, branch):
-            names = sorted({s.branch for s in summaries if s.branch})
-            raise ConfigError(
-                f"conversation {conversation} has no branch {branch!r} ({', '.join(names)})"
-            )
+        try:
+            await branch_requests(store, conversation, branch)
+        except BranchNotFound as exc:
+            raise ConfigError(exc.message) from None
         job = await request_analysis(store, conversation, branch, force=force, prompt=prompt)
         if wait and job.state.value not in _TERMINAL:
             job = await _run_here(store, settings, job.id)

@@ -14,7 +14,8 @@ from the request links.
 - ``build_view`` reads the same items start to end (markdown, html, json): the top level is the
   main thread, each branch a thread anchored at the turn it grew from, each sub-task a sub-agent
   thread inside the turn that spawned it, background calls listed apart. ``select_branch`` narrows
-  it to one branch with the turns that led there.
+  it to one branch with the turns that led there; ``branch_path`` to what that branch's agent went
+  through (the analysis reads it).
 """
 
 from __future__ import annotations
@@ -200,6 +201,20 @@ def select_branch(view: ConversationView, branch: str) -> ConversationView:
         view.background,
         tuple(s for s in view.requests if s.id in kept),
     )
+
+
+def branch_path(view: ConversationView, branch: str) -> list[RequestSummary]:
+    """What ``branch``'s own agent went through, in order: ``select_branch``'s turns less other
+    agents' (the turns before a sub-task's spawn, the sub-agents spawned along the way). Agents
+    are told apart by the linker's ``subtask_of``, not by the agent header an older client does
+    not send. Empty when no turn is on ``branch``."""
+    try:
+        picked = select_branch(view, branch)
+    except KeyError:
+        return []
+    turns = [turn.summary for thread in picked.threads for turn in thread.walk_turns()]
+    own = next(s.subtask_of for s in reversed(turns) if s.branch == branch)
+    return [s for s in turns if s.subtask_of == own]
 
 
 def _lead_in(thread: Thread, owner: dict[str, tuple[Thread, int]]) -> list[Turn]:

@@ -4,6 +4,7 @@ read-API client), so the same code serves SQLite, Postgres and a remote server."
 
 from __future__ import annotations
 
+from nexus.conversations.reading import ConversationNotFound
 from nexus.export.formats import (
     BranchNotFound,
     ExportFormat,
@@ -15,7 +16,7 @@ from nexus.export.formats import (
     run_export,
 )
 from nexus.export.jsonl import record_from_line, record_to_line
-from nexus.export.source import ConversationNotFound, ExportSource, RequestNotFound
+from nexus.export.source import ExportSource, RequestNotFound
 
 __all__ = [
     "BranchNotFound",

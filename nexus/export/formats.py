@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+from nexus.conversations.reading import load_conversation
 from nexus.conversations.shape import ConversationView, branch_names, build_view, select_branch
 from nexus.errors import NexusError
 from nexus.export.har import write_har
@@ -20,12 +21,7 @@ from nexus.export.html import write_html
 from nexus.export.json_tree import write_json
 from nexus.export.jsonl import write_jsonl
 from nexus.export.markdown import write_markdown
-from nexus.export.source import (
-    ExportSource,
-    count_or_none,
-    load_conversation,
-    with_conversation,
-)
+from nexus.export.source import ExportSource, count_or_none, with_conversation
 from nexus.records import ConversationTree, Page, RequestFilter, RequestSummary, StoredRequest
 
 WriteBytes = Callable[[bytes], object]

@@ -2,7 +2,8 @@
 (SQLite or Postgres) and by the read-API ``NexusClient``, plus the paging loops built on them.
 
 This module owns reading for export: it walks the cursor pages so no exporter ever holds more than
-one page of summaries and a handful of full records at a time. It does not open stores or clients;
+one page of summaries and a handful of full records at a time. One conversation is read by
+``nexus.conversations.reading``. It does not open stores or clients;
 ``nexus.cli.export`` builds the concrete source and passes it in.
 """
 
@@ -14,24 +15,12 @@ from collections.abc import AsyncIterator, Callable
 from typing import Protocol, runtime_checkable
 
 from nexus.errors import NexusError
-from nexus.records import (
-    ConversationBranch,
-    ConversationTree,
-    Page,
-    RequestFilter,
-    RequestSummary,
-    StoredRequest,
-    branches_of,
-)
+from nexus.records import ConversationTree, Page, RequestFilter, RequestSummary, StoredRequest
 
 PAGE_SIZE = 200
 CONCURRENCY = 8  # full records fetched at once: hides per-call latency of a remote API
 
 ProgressCallback = Callable[[int], None]
-
-
-class ConversationNotFound(NexusError):
-    """No such conversation."""
 
 
 class RequestNotFound(NexusError):
@@ -119,32 +108,6 @@ async def fetch_request(source: ExportSource, request_id: str) -> StoredRequest:
     if record is None:
         raise RequestNotFound(f"request {request_id} not found")
     return record
-
-
-async def load_conversation(
-    source: ExportSource, conversation_id: str
-) -> tuple[list[RequestSummary], list[ConversationBranch]]:
-    """Every request of one conversation, oldest first (summaries only: small, no bodies), and the
-    linker's branch records: the conversation engine's tree, as the API serves it (one read); for
-    links written without the engine's index (``write_links`` alone) the branches are grouped from
-    the branch each request carries, by the store's own grouping (``branches_of``)."""
-    tree = await source.get_conversation(conversation_id)
-    if tree is not None and tree.nodes:
-        return sorted(tree.nodes, key=lambda s: (s.started_at_ms, s.id)), tree.branches
-    rows = await load_conversation_summaries(source, conversation_id)
-    return rows, branches_of([s for s in rows if not s.is_background])
-
-
-async def load_conversation_summaries(
-    source: ExportSource, conversation_id: str
-) -> list[RequestSummary]:
-    """Every request of one conversation, oldest first, from the request list."""
-    flt = RequestFilter(conversation_id=conversation_id)
-    rows = [s async for s in iter_summaries(source, flt)]
-    if not rows:
-        raise ConversationNotFound(f"conversation {conversation_id} not found")
-    rows.sort(key=lambda s: (s.started_at_ms, s.id))
-    return rows
 
 
 def with_conversation(flt: RequestFilter, conversation_id: str | None) -> RequestFilter:

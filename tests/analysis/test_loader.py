@@ -8,6 +8,8 @@ from nexus.analysis.loader import BranchNotFound, load_branch_exchanges
 from nexus.analysis.transcript import build_turns
 from nexus.conversations.worker import ConversationLinker
 from tests.analysis.bodies import assistant, make_record, request_body, response, text, user
+from tests.conversations.harness import link_live
+from tests.conversations.traffic import Traffic, agent_call
 
 T0 = 1_700_000_000_000
 
@@ -49,3 +51,28 @@ async def test_rewind_branch_includes_the_turns_before_its_fork_but_not_mains_la
         await load_branch_exchanges(job_store, conversation_id, "nope")
     with pytest.raises(BranchNotFound, match="not found"):
         await load_branch_exchanges(job_store, "no-such-conversation", "main")
+
+
+async def test_a_subagent_branch_is_its_own_turns_even_when_the_client_sends_no_agent_id(
+    job_store: Any,
+) -> None:
+    # An older client sends no x-claude-code-agent-id, so the main agent and its sub-agent both
+    # carry agent id None; the linker still knows the sub-task (subtask_of). Reading the branch by
+    # agent id took the main agent's turns before the spawn into the sub-agent's analysis.
+    prompt = "Run `echo ok` with Bash and report its output."
+    t = Traffic()
+    s = t.session()
+    a = s.agent("spawn a sub-agent that runs one command, then answer")
+    a.send("p1", tools=[agent_call(prompt)])
+    sub = s.subagent(prompt, agent_id="")
+    sub.send("s1", tools=[("Bash", {"command": "echo ok"})])
+    sub.results("ok").send("s2", text="The tool said: ok")
+    a.results("The tool said: ok").send("p2")
+    await link_live(job_store, sorted(t.records, key=lambda r: r.exchange.ended_at_ms))
+    links = await job_store.stored_links([t.labels["s2"]])
+    link = links[t.labels["s2"]]
+    assert (link.branch, link.subtask_of, link.agent_id) == ("task-1", t.labels["p1"], None)
+
+    turns = build_turns(await load_branch_exchanges(job_store, t.labels["p1"], "task-1"))
+    assert turns[0].text.endswith(prompt)
+    assert not any("spawn a sub-agent" in turn.text for turn in turns)

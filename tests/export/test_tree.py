@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from nexus.conversations.reading import ConversationNotFound, listed_requests, load_conversation
 from nexus.conversations.shape import ConversationView, build_view, select_branch
-from nexus.export.source import ConversationNotFound, load_conversation, load_conversation_summaries
 from nexus.records import RequestSummary, TrafficClass, branches_of
 from tests.export.builders import MemorySource, make_summary, scenario
 
@@ -123,7 +123,7 @@ async def test_an_unknown_conversation_is_an_error() -> None:
     with pytest.raises(ConversationNotFound):
         await load_conversation(MemorySource([]), "nope")
     with pytest.raises(ConversationNotFound):
-        await load_conversation_summaries(MemorySource([]), "nope")
+        await listed_requests(MemorySource([]), "nope")
 
 
 async def test_selecting_a_subagent_branch_shows_it_inside_the_turn_that_spawned_it() -> None:

@@ -10,31 +10,13 @@ from typing import Any
 import pytest
 
 from nexus.conversations.shape import ConversationView, Thread, TreeItem, build_tree, build_view
-from nexus.records import RequestFilter, RequestRecord
-from tests.conversations.captured import DATA, captured_records
+from nexus.records import RequestFilter
+from tests.conversations.cases import case_names, case_records
 from tests.conversations.harness import link_live
-from tests.conversations.scenarios import SCENARIOS
-from tests.conversations.traffic import Traffic
 
 # Where a request sits: the request its branch hangs under, the branch (None: the top level), its
 # rank in that branch.
 Place = tuple[str | None, str | None, int]
-
-
-def _captures() -> list[str]:
-    names = [p.stem for p in sorted(DATA.glob("*.json"))]
-    for version in ("2.1.197", "2.1.332"):
-        names += [f"{version}/{p.stem}" for p in sorted((DATA / version).glob("*.json"))]
-    return names
-
-
-def _records(case: str) -> list[RequestRecord]:
-    if case in SCENARIOS:
-        traffic = Traffic()
-        SCENARIOS[case](traffic)
-        return sorted(traffic.records, key=lambda r: r.exchange.ended_at_ms)
-    version, _, name = case.rpartition("/")
-    return captured_records(name, version=version or None)
 
 
 def tui_places(
@@ -67,9 +49,9 @@ def export_places(view: ConversationView) -> dict[str, Place]:
     return out
 
 
-@pytest.mark.parametrize("case", _captures() + sorted(SCENARIOS))
+@pytest.mark.parametrize("case", case_names())
 async def test_the_export_threads_and_the_tui_tree_agree(store: Any, case: str) -> None:
-    await link_live(store, _records(case))
+    await link_live(store, case_records(case))
     page = await store.list_conversations(RequestFilter(), limit=100)
     assert page.items
     for conversation in page.items:
