@@ -29,7 +29,10 @@ from typing import Any
 import httpx
 import orjson
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from checkout import code_root  # noqa: E402
+
+code_root()  # this tree's nexus, or the checkout compare_commits.py names
 
 from nexus.records import Exchange, RequestRecord, Usage, new_id  # noqa: E402
 
@@ -252,7 +255,8 @@ async def run_backend(backend: str, args: argparse.Namespace) -> None:
             count = len(records)
         if backend == "postgres":
             # What autovacuum does soon after a bulk load: planner statistics, GIN pending list.
-            async with store.connector._connection() as conn:
+            # (before the one SQL store of issue 17 the store itself held the pool)
+            async with getattr(store, "connector", store)._connection() as conn:
                 await conn.execute("VACUUM ANALYZE")
         async with served(store) as url:
             results = await measure(url, store, args.samples)

@@ -43,6 +43,7 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bodies import TURNS, Session  # noqa: E402
+from checkout import checkout, nexus_env, nexus_python  # noqa: E402
 from processes import ProcessCpu, count_records, cpu_seconds, fresh_postgres  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -131,7 +132,7 @@ class Stack:
         return env
 
     def _nexus_env(self) -> dict[str, str]:
-        return {**self._env(), **self.extra_env}
+        return {**nexus_env(self._env()), **self.extra_env}
 
     def _taskset(self, cpu: str) -> list[str]:
         return ["taskset", "-c", cpu] if self.pin and shutil.which("taskset") else []
@@ -150,12 +151,14 @@ class Stack:
         launcher = ["-m", "nexus"]
         if self.variant:  # patched for attribution (benchmarks/variants.py)
             launcher = [str(HERE / "variants.py"), self.variant]
+        # The Nexus measured: this tree, or the checkout compare_commits.py names (its own venv);
+        # the fake, the bare pass-through and the load generator stay this tree's.
         self.nexus = subprocess.Popen(
-            [*self._taskset("0"), PYTHON, *launcher, "serve",
+            [*self._taskset("0"), nexus_python(), *launcher, "serve",
              "--proxy-port", str(proxy_port), "--api-port", str(api_port),
              "--upstream", self.upstream_url, "--db", self.db_url,
              "--log-level", "WARNING"],
-            cwd=ROOT, env=self._nexus_env(), stderr=open(self.workdir / "nexus.log", "wb"),
+            cwd=checkout(), env=self._nexus_env(), stderr=open(self.workdir / "nexus.log", "wb"),
         )  # fmt: skip
         self.proxy_url = f"http://127.0.0.1:{proxy_port}"
         self.api_url = f"http://127.0.0.1:{api_port}"
@@ -777,7 +780,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)  # fmt: skip
     print("$ " + " ".join([Path(PYTHON).name, *sys.argv]))
     print(f"cpus {os.cpu_count()}, load average {os.getloadavg()[0]:.2f}, pin {args.pin},"
-          f" variant {args.variant or 'none (nexus as shipped)'}"
+          f" variant {args.variant or 'none (nexus as shipped)'}, nexus from {checkout()}"
           + (f", env {' '.join(args.env)}" if args.env else ""))  # fmt: skip
     with running_stack(args) as stack:
         sample = Session(0, stream=False)

@@ -37,8 +37,10 @@ from typing import Any
 import httpx
 import orjson
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from checkout import code_root  # noqa: E402
+
+ROOT = code_root()  # this tree's nexus and test fakes, or the checkout compare_commits.py names
 
 from nexus.recorder.sse import assemble_sse  # noqa: E402
 from tests.fakes.upstream import (  # noqa: E402

@@ -31,9 +31,10 @@ from typing import Any
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks.api import all_records, conversation, open_bench_store, seed  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+# api puts the measured tree's nexus first on the path (benchmarks/checkout.py)
+from api import all_records, conversation, open_bench_store, seed  # noqa: E402
+from checkout import checkout, nexus_python  # noqa: E402
 
 SIZE = (120, 40)
 FILTERS = ("model:opus", "status:5xx", "class:title", "account:team-b status:429", "q:zq0042")
@@ -230,7 +231,7 @@ def serve(db: Path) -> tuple[subprocess.Popen[bytes], str]:
     env = dict(os.environ, NEXUS_DATA_DIR=str(db.parent / "tui-bench-data"))
     process = subprocess.Popen(
         [
-            sys.executable,
+            nexus_python(),
             "-m",
             "nexus",
             "serve",
@@ -244,6 +245,7 @@ def serve(db: Path) -> tuple[subprocess.Popen[bytes], str]:
             "http://127.0.0.1:9",
         ],
         env=env,
+        cwd=checkout(),  # `-m nexus` imports from the working folder first
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -284,7 +286,8 @@ def cold_start(
         cpu_before = children_cpu()
         started = time.perf_counter()
         process = subprocess.Popen(
-            [sys.executable, "-m", "nexus", "tui", "--server", url, "--utc"],
+            [nexus_python(), "-m", "nexus", "tui", "--server", url, "--utc"],
+            cwd=checkout(),
             stdin=follower,
             stdout=follower,
             stderr=follower,
@@ -355,11 +358,18 @@ def main() -> None:
     parser.add_argument(
         "--cold-only", action="store_true", help="only the cold start (exec → first frame)"
     )
+    parser.add_argument(
+        "--seed-only", action="store_true",
+        help="seed (or open and migrate) the --db store, then stop: no timing",
+    )  # fmt: skip
     args = parser.parse_args()
     temporary = args.db is None
     db = Path(args.db or tempfile.mkdtemp()) / "tui-bench.db" if temporary else Path(args.db)
     args.db = str(db)
     long_id = asyncio.run(prepare(args))
+    if args.seed_only:
+        print(f"store ready: {db} (500-request conversation {long_id})")
+        return
     process, url = serve(db)
     try:
         count = httpx.get(f"{url}/api/requests/count", timeout=60).json()["count"]
