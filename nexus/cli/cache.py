@@ -28,6 +28,7 @@ from nexus.cli.usage import (
     _local_offset_ms,
     _now_ms,
     _time_param,
+    query_filter,
 )
 from nexus.records import CACHE_CAUSE_LABELS, CACHE_GROUPS, CacheCause
 from nexus.settings import Settings
@@ -100,7 +101,7 @@ async def _local(settings: Settings, query: dict[str, Any]) -> dict[str, Any]:
     try:
         return await cache_report_json(
             store,
-            _filter(query),
+            query_filter(query),
             query["by"],
             limit=query["limit"],
             utc_offset_ms=query["utc_offset_ms"],
@@ -115,22 +116,10 @@ async def _remote(server: str, key: str | None, query: dict[str, Any]) -> dict[s
     async with NexusClient(server, key, timeout=30.0) as client:
         return await client.cache(
             query["by"],
-            flt=_filter(query),
+            flt=query_filter(query),
             limit=max(query["limit"], 1),
             utc_offset_ms=query["utc_offset_ms"],
         )
-
-
-def _filter(query: dict[str, Any]) -> Any:
-    from nexus.records import RequestFilter
-
-    return RequestFilter(
-        since_ms=query["since"],
-        until_ms=query["until"],
-        account_id=query["account"],
-        model=query["model"],
-        session_id=query["session"],
-    )
 
 
 # -- tables -------------------------------------------------------------------------------------

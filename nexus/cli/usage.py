@@ -175,7 +175,10 @@ async def local_report(store: Any, query: Query, now_ms: int) -> dict[str, Any]:
     from nexus.usage.report import usage_report_json, windows_json, windows_report
 
     usage = await usage_report_json(
-        store, _filter(query), _groups(query), utc_offset_ms=int(query.get("utc_offset_ms") or 0)
+        store,
+        query_filter(query),
+        _groups(query),
+        utc_offset_ms=int(query.get("utc_offset_ms") or 0),
     )
     report = await windows_report(
         store,
@@ -196,7 +199,7 @@ def _remote(server: str, key: str | None, transport: Any = None) -> Any:
         offset = int(query.get("utc_offset_ms") or 0)
         async with NexusClient(server, key, timeout=30.0, transport=transport) as client:
             usage, windows = await asyncio.gather(
-                client.usage(_groups(query), flt=_filter(query), utc_offset_ms=offset),
+                client.usage(_groups(query), flt=query_filter(query), utc_offset_ms=offset),
                 client.windows(
                     account=query.get("account"),
                     since_ms=_now_ms() - ATTRIBUTION_LOOKBACK_MS,
@@ -208,7 +211,8 @@ def _remote(server: str, key: str | None, transport: Any = None) -> Any:
     return fetch
 
 
-def _filter(query: Query) -> RequestFilter:
+def query_filter(query: Query) -> RequestFilter:
+    """The filter a command's query asks for (``nexus cache`` builds the same query)."""
     return RequestFilter(
         since_ms=query.get("since"),
         until_ms=query.get("until"),
