@@ -26,6 +26,15 @@ async def open_conversations(pilot, app) -> ConversationsScreen:  # type: ignore
     return app.screen
 
 
+async def open_branched(pilot, app) -> ConversationScreen:  # type: ignore[no-untyped-def]
+    """The branched conversation's screen, loaded."""
+    await settle(pilot, app)
+    app.open_conversation(BRANCHED)
+    await settle(pilot, app)
+    assert isinstance(app.screen, ConversationScreen)
+    return app.screen
+
+
 async def test_list_shows_numbers_and_a_context_gauge() -> None:
     client = DemoClient()
     app = make_test_app(client)
@@ -73,11 +82,7 @@ async def test_list_pages_in_as_the_cursor_nears_the_end() -> None:
 async def test_enter_opens_the_tree_with_branches_and_subagents_nested() -> None:
     app = make_test_app(DemoClient())
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot, app)
-        app.open_conversation(BRANCHED)
-        await settle(pilot, app)
-        screen = app.screen
-        assert isinstance(screen, ConversationScreen)
+        screen = await open_branched(pilot, app)
         view = screen.query_one(ConversationTreeView)
         assert len(view.nodes_by_id) == 10
         task_node = view.nodes_by_id[data.rid(1003)]
@@ -98,9 +103,7 @@ async def test_enter_opens_the_tree_with_branches_and_subagents_nested() -> None
 async def test_timeline_and_numbers_tabs() -> None:
     app = make_test_app(DemoClient())
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot, app)
-        app.open_conversation(BRANCHED)
-        await settle(pilot, app)
+        await open_branched(pilot, app)
         await pilot.press("l")
         assert app.screen.query_one(TabbedContent).active == "timeline"
         timeline = text_of(app.screen.query_one("#timeline-body"))
@@ -114,9 +117,7 @@ async def test_timeline_and_numbers_tabs() -> None:
 async def test_b_hides_background_calls() -> None:
     app = make_test_app(DemoClient())
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot, app)
-        app.open_conversation(BRANCHED)
-        await settle(pilot, app)
+        await open_branched(pilot, app)
         await pilot.press("b")
         assert len(app.screen.query_one(ConversationTreeView).nodes_by_id) == 9
 
@@ -127,8 +128,7 @@ async def test_analysis_shows_progress_then_the_result_from_the_live_feed() -> N
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot, app)
         await client.feed_opened.wait()
-        app.open_conversation(BRANCHED)
-        await settle(pilot, app)
+        await open_branched(pilot, app)
         await pilot.press("a")
         await settle(pilot, app)
         panel = app.screen.query_one(AnalysisPanel)
@@ -168,9 +168,7 @@ async def test_analysis_without_a_gemini_key_shows_the_servers_message() -> None
 async def test_space_folds_a_branch_and_opening_a_hidden_request_unfolds_it() -> None:
     app = make_test_app(DemoClient())
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot, app)
-        app.open_conversation(BRANCHED)
-        await settle(pilot, app)
+        await open_branched(pilot, app)
         view = app.screen.query_one(ConversationTreeView)
         before = len(view.line_texts())
         view.focus_request(data.rid(1003))
@@ -185,9 +183,7 @@ async def test_the_header_fits_80_columns_without_wrapping() -> None:
     out where they do not fit); at 150 columns they are back."""
     app = make_test_app(DemoClient())
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot, app)
-        app.open_conversation(BRANCHED)
-        await settle(pilot, app)
+        await open_branched(pilot, app)
         head = text_of(app.screen.query_one("#conversation-head"), width=80)
         lines = head.rstrip("\n").split("\n")
         assert len(lines) == 3, head
@@ -203,11 +199,7 @@ async def test_the_header_fits_80_columns_without_wrapping() -> None:
 async def test_branch_filter_shows_a_branch_with_its_lineage_then_alone() -> None:
     app = make_test_app(DemoClient())
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot, app)
-        app.open_conversation(BRANCHED)
-        await settle(pilot, app)
-        screen = app.screen
-        assert isinstance(screen, ConversationScreen)
+        screen = await open_branched(pilot, app)
         view = screen.query_one(ConversationTreeView)
         view.focus_request(data.rid(1007))  # on the rewind, branch-2
         await pilot.press("f")
@@ -231,9 +223,7 @@ async def test_branch_filter_shows_a_branch_with_its_lineage_then_alone() -> Non
 async def test_prompt_keys_jump_between_typed_turns_skipping_tool_results() -> None:
     app = make_test_app(DemoClient())
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot, app)
-        app.open_conversation(BRANCHED)
-        await settle(pilot, app)
+        await open_branched(pilot, app)
         view = app.screen.query_one(ConversationTreeView)
         assert view.cursor_request_id == data.rid(1000)
         visited = []
