@@ -139,6 +139,10 @@ class FakeClient:
         utc_offset_ms: int = 0,
     ) -> dict[str, Any]:
         self._check("usage", (tuple(by), bucket))
+        return self.usage_doc(bucket, by[0] if by else "account")
+
+    def usage_doc(self, bucket: str | None, by: str) -> dict[str, Any]:
+        """The document ``usage`` answers (``usage_body`` whatever is asked)."""
         return self.usage_body
 
     async def windows(
@@ -291,20 +295,7 @@ class DemoClient(FakeClient):
                 next(c for c in self.conversations if c.id == conv), nodes, [branch], []
             )
         self.cache_body = data.cache_doc(self.rows)
+        self.windows_body = data.windows_doc()
 
-    async def usage(
-        self,
-        by: Sequence[str] = (),
-        *,
-        bucket: str | None = None,
-        flt: RequestFilter | None = None,
-        utc_offset_ms: int = 0,
-    ) -> dict[str, Any]:
-        self._check("usage", (tuple(by), bucket))
-        return data.usage_doc(bucket, by[0] if by else "account")
-
-    async def windows(
-        self, *, account: str | None = None, since_ms: int | None = None, series: bool = True
-    ) -> dict[str, Any]:
-        self._check("windows", account)
-        return data.windows_doc()
+    def usage_doc(self, bucket: str | None, by: str) -> dict[str, Any]:
+        return data.usage_doc(bucket, by)
