@@ -24,41 +24,33 @@ def unified(u5: float, u7: float) -> tuple[tuple[str, str], ...]:
 
 
 def records() -> list[Any]:
-    return [
-        make_record(
-            started_at_ms=T0,
-            account_id="team",
-            session_id="s1",
-            client_key_id="alice",
-            cost_usd_micros=100,
-            ratelimit=unified(0.10, 0.50),
-        ),
-        make_record(
-            started_at_ms=T0 + 60_000,
-            account_id="team",
-            session_id="s2",
-            client_key_id="bob",
-            cost_usd_micros=300,
-            ratelimit=unified(0.30, 0.52),
-        ),
-        make_record(
-            started_at_ms=T0 + 120_000,
-            account_id="team",
-            session_id="s1",
-            client_key_id="alice",
-            cost_usd_micros=100,
-            ratelimit=unified(0.40, 0.53),
-        ),
-        make_record(
-            started_at_ms=T0 + 30_000,
-            account_id=None,
-            client_key_id="k-pass",
-            host="localhost:3000",
-            usage=Usage(input_tokens=1000, output_tokens=10),
-            cost_usd_micros=7,
-            ratelimit=(),
-        ),
+    """Three calls on the team account (each with its 5h / 7d utilization), one pass-through."""
+    team = [  # (ms after T0, session, person, cost µ$, 5h, 7d)
+        (0, "s1", "alice", 100, 0.10, 0.50),
+        (60_000, "s2", "bob", 300, 0.30, 0.52),
+        (120_000, "s1", "alice", 100, 0.40, 0.53),
     ]
+    calls = [
+        make_record(
+            started_at_ms=T0 + at,
+            account_id="team",
+            session_id=session,
+            client_key_id=person,
+            cost_usd_micros=cost,
+            ratelimit=unified(u5, u7),
+        )
+        for at, session, person, cost, u5, u7 in team
+    ]
+    passthrough = make_record(
+        started_at_ms=T0 + 30_000,
+        account_id=None,
+        client_key_id="k-pass",
+        host="localhost:3000",
+        usage=Usage(input_tokens=1000, output_tokens=10),
+        cost_usd_micros=7,
+        ratelimit=(),
+    )
+    return [*calls, passthrough]
 
 
 async def test_windows_report_from_a_sequence_of_recorded_headers(usage_store: Any) -> None:
