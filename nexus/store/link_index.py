@@ -26,7 +26,8 @@ from nexus.records import (
 from nexus.store.base import Position
 from nexus.store.connector import Row, Tx
 from nexus.store.dialect import Dialect
-from nexus.store.rows import by_name, columns, summary_from_row
+from nexus.store.queries.tables import CONVERSATIONS, LINK_KEYS, LINK_NODES
+from nexus.store.rows import by_name, summary_from_row
 
 if TYPE_CHECKING:
     from nexus.store.requests import Requests
@@ -34,19 +35,6 @@ if TYPE_CHECKING:
 BEFORE_ALL: Position = (2**62, "")
 AFTER_NONE: Position = (-1, "")
 _SINCE_ALL = -(2**62)
-_NODE_COLUMNS = (
-    "request_id", "scope", "started_at_ms", "traffic_class", "edge", "session_id", "agent_id",
-    "conversation_id", "parent_request_id", "branch", "subtask_of", "task_ordinal",
-    "branch_start", "task_count",
-)  # fmt: skip
-_KEY_COLUMNS = ("scope", "kind", "key", "started_at_ms", "request_id", "ordinal", "info")
-_SUMMARY_COLUMNS = (
-    "id", "host", "account_id", "client_key_id", "session_id", "started_at_ms", "last_at_ms",
-    "last_request_id", "request_count", "class_counts", "branch_count", "subtask_count",
-    "input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens",
-    "cost_usd_micros", "models", "latest_context_tokens", "latest_turn_id", "latest_turn_at_ms",
-    "title", "last_user_preview",
-)  # fmt: skip
 
 
 def node_from_row(row: Row) -> LinkNode:
@@ -360,9 +348,9 @@ class SqlLinkIndex:
         self._due_summaries.clear()
         return await self.tx.fetchall(sql, {
             **params,
-            **columns(nodes, _NODE_COLUMNS, "node_"),
-            **columns(keys, _KEY_COLUMNS, "key_"),
-            **columns(summaries, _SUMMARY_COLUMNS, "conv_"),
+            **LINK_NODES.arrays(nodes),
+            **LINK_KEYS.arrays(keys),
+            **CONVERSATIONS.arrays(summaries),
         })  # fmt: skip
 
     async def _fetchall(self, sql: str, params: dict[str, Any]) -> list[Row]:

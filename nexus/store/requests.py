@@ -26,6 +26,7 @@ from nexus.records import (
 from nexus.store.base import StoreStats
 from nexus.store.connector import Connector, Row, Tx
 from nexus.store.content import CutMemory, cuts_from_json, rebuild_body
+from nexus.store.queries.tables import BLOBS, MESSAGE_NODES, REQUESTS
 from nexus.store.rows import (
     PreparedBatch,
     columns,
@@ -69,11 +70,10 @@ def batch_columns(
     batch: PreparedBatch, texts: Sequence[Mapping[str, Any]], at: int
 ) -> dict[str, Any]:
     """The values of ``request_batch_write``: one array per column of each table it fills."""
-    requests = list(batch.requests.values())
     return {
-        **columns(batch.blobs, ("hash", "kind", "size", "codec", "data"), "blob_"),
-        **columns(batch.nodes, ("id", "parent_id", "blob_hash", "sep"), "node_"),
-        **columns(requests, tuple(requests[0]) if requests else ()),
+        **BLOBS.arrays(batch.blobs),
+        **MESSAGE_NODES.arrays(batch.nodes),
+        **REQUESTS.arrays(list(batch.requests.values())),
         **columns(batch.request_blobs, ("request_id", "hash"), "ref_"),
         **columns(texts, ("request_id",), "text_"),
         "text": [t["text"] for t in texts],

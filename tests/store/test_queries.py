@@ -6,8 +6,13 @@ import re
 
 import pytest
 
+from nexus.records import Link, TrafficClass
 from nexus.store.dialect import POSTGRES, SQLITE
 from nexus.store.queries import COMMON, load, overrides, parse_queries
+from nexus.store.queries.tables import BLOBS, LINKS, MESSAGE_NODES, REQUESTS
+from nexus.store.requests import link_row
+from nexus.store.rows import prepare_batch
+from tests.factories import make_record
 
 
 def test_a_comment_above_a_name_belongs_to_the_next_statement() -> None:
@@ -77,3 +82,24 @@ def test_the_postgres_batch_write_fills_the_columns_the_single_row_inserts_fill(
                  "search_text_insert", "event_insert"):  # fmt: skip
         single.update(_inserted_columns(q[name]))
     assert batch == single
+
+
+def test_the_rows_a_batch_binds_carry_the_declared_columns_in_order() -> None:
+    """``tables.py`` is the one list of what a write fills: a value the Python side adds to a row
+    but not to the declaration would be dropped without a word (both dialects bind by name)."""
+    batch = prepare_batch([make_record()], set())
+    assert tuple(batch.requests[next(iter(batch.requests))]) == REQUESTS.names
+    assert {tuple(b) for b in batch.blobs} == {BLOBS.names}
+    assert {tuple(n) for n in batch.nodes} == {MESSAGE_NODES.names}
+    link = Link("r1", TrafficClass.OTHER, "c1", None, "main")
+    assert tuple(link_row(link, 1)) == LINKS.names
+
+
+def test_a_declared_table_writes_one_column_list_everywhere() -> None:
+    q = load("postgres")
+    columns = ", ".join(REQUESTS.names)
+    assert f"INSERT INTO requests ({columns})" in q["request_batch_write"]
+    assert f"INSERT INTO requests ({columns}) VALUES (:id, :started_at_ms" in q["request_insert"]
+    assert "CAST(:node_task_count AS BIGINT[])" in q["conv_due_write"]
+    assert "request_id = excluded.request_id" not in q["conv_node_upsert"]  # the conflict key
+    assert "task_count = excluded.task_count" in q["conv_node_upsert"]

@@ -4,7 +4,9 @@
 what that dialect does differently: a block of the same name replaces the common one, a new name is
 that dialect's own (SQLite's FTS walk, say). Parameters are ``:name``; ``{block}`` includes another
 block by name (``{summary_columns}``), resolved at load; any other ``{word}`` is left for the area to
-fill at run time (``{where}``). Names are unique across the files of one folder.
+fill at run time (``{where}``). Names are unique across the files of one folder. The column
+lists of the tables the store writes are blocks too, generated from one declaration
+(``tables.py``: ``{requests_cols}``, ``{requests_arrays}``, …).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import functools
 import re
 from importlib import resources
 from importlib.abc import Traversable
+
+from nexus.store.queries import tables
 
 _NAME = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
 _INCLUDE = re.compile(r"\{(\w+)\}")
@@ -54,7 +58,7 @@ def _folder(name: str) -> dict[str, str]:
 @functools.cache
 def load(dialect: str) -> dict[str, str]:
     """All named queries of one dialect (``sqlite`` or ``postgres``): common ones, overridden."""
-    queries = {**_folder(COMMON), **_folder(dialect)}
+    queries = {**tables.fragments(), **_folder(COMMON), **_folder(dialect)}
     return {name: _expand(queries, name, ()) for name in queries}
 
 

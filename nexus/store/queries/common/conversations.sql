@@ -113,19 +113,8 @@ WHERE n.scope = :scope AND n.session_id = :session_id AND n.edge = 'background'
 ORDER BY n.started_at_ms, n.request_id
 
 -- name: conv_node_upsert
-INSERT INTO link_nodes (request_id, scope, started_at_ms, traffic_class, edge, session_id, agent_id,
-                        conversation_id, parent_request_id, branch, subtask_of, task_ordinal,
-                        branch_start, task_count)
-VALUES (:request_id, :scope, :started_at_ms, :traffic_class, :edge, :session_id, :agent_id,
-        :conversation_id, :parent_request_id, :branch, :subtask_of, :task_ordinal, :branch_start,
-        :task_count)
-ON CONFLICT (request_id) DO UPDATE SET
-    scope = excluded.scope, started_at_ms = excluded.started_at_ms,
-    traffic_class = excluded.traffic_class, edge = excluded.edge, session_id = excluded.session_id,
-    agent_id = excluded.agent_id, conversation_id = excluded.conversation_id,
-    parent_request_id = excluded.parent_request_id, branch = excluded.branch,
-    subtask_of = excluded.subtask_of, task_ordinal = excluded.task_ordinal,
-    branch_start = excluded.branch_start, task_count = excluded.task_count
+INSERT INTO link_nodes ({link_nodes_cols}) VALUES ({link_nodes_params})
+ON CONFLICT (request_id) DO UPDATE SET {link_nodes_set}
 
 -- name: conv_node_delete
 DELETE FROM link_nodes WHERE request_id = :request_id
@@ -134,34 +123,14 @@ DELETE FROM link_nodes WHERE request_id = :request_id
 DELETE FROM link_keys WHERE request_id = :request_id
 
 -- name: conv_key_insert
-INSERT INTO link_keys (scope, kind, key, started_at_ms, request_id, ordinal, info)
-VALUES (:scope, :kind, :key, :started_at_ms, :request_id, :ordinal, :info) ON CONFLICT DO NOTHING
+INSERT INTO link_keys ({link_keys_cols}) VALUES ({link_keys_params}) ON CONFLICT DO NOTHING
 
 -- name: conv_summary_get
 SELECT {conversation_columns} FROM conversations c WHERE c.id = :id
 
 -- name: conv_summary_upsert
-INSERT INTO conversations (id, host, account_id, client_key_id, session_id, started_at_ms,
-    last_at_ms, last_request_id, request_count, class_counts, branch_count, subtask_count,
-    input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens, cost_usd_micros, models,
-    latest_context_tokens, latest_turn_id, latest_turn_at_ms, title, last_user_preview)
-VALUES (:id, :host, :account_id, :client_key_id, :session_id, :started_at_ms, :last_at_ms,
-    :last_request_id, :request_count, :class_counts, :branch_count, :subtask_count,
-    :input_tokens, :output_tokens, :cache_creation_tokens, :cache_read_tokens, :cost_usd_micros,
-    :models, :latest_context_tokens, :latest_turn_id, :latest_turn_at_ms, :title,
-    :last_user_preview)
-ON CONFLICT (id) DO UPDATE SET
-    host = excluded.host, account_id = excluded.account_id,
-    client_key_id = excluded.client_key_id, session_id = excluded.session_id,
-    started_at_ms = excluded.started_at_ms, last_at_ms = excluded.last_at_ms,
-    last_request_id = excluded.last_request_id, request_count = excluded.request_count,
-    class_counts = excluded.class_counts, branch_count = excluded.branch_count,
-    subtask_count = excluded.subtask_count, input_tokens = excluded.input_tokens,
-    output_tokens = excluded.output_tokens, cache_creation_tokens = excluded.cache_creation_tokens,
-    cache_read_tokens = excluded.cache_read_tokens, cost_usd_micros = excluded.cost_usd_micros,
-    models = excluded.models, latest_context_tokens = excluded.latest_context_tokens,
-    latest_turn_id = excluded.latest_turn_id, latest_turn_at_ms = excluded.latest_turn_at_ms,
-    title = excluded.title, last_user_preview = excluded.last_user_preview
+INSERT INTO conversations ({conversations_cols}) VALUES ({conversations_params})
+ON CONFLICT (id) DO UPDATE SET {conversations_set}
 
 -- name: conv_summary_delete
 DELETE FROM conversations WHERE id = :id

@@ -19,50 +19,24 @@ json_array
 SELECT id FROM requests WHERE id = ANY(:ids)
 
 -- name: blob_insert
-INSERT INTO blobs (hash, kind, size, codec, data) VALUES (:hash, :kind, :size, :codec, :data)
-ON CONFLICT DO NOTHING
+INSERT INTO blobs ({blobs_cols}) VALUES ({blobs_params}) ON CONFLICT DO NOTHING
 
 -- name: node_insert
-INSERT INTO message_nodes (id, parent_id, blob_hash, sep) VALUES (:id, :parent_id, :blob_hash, :sep)
+INSERT INTO message_nodes ({message_nodes_cols}) VALUES ({message_nodes_params})
 ON CONFLICT DO NOTHING
 
 -- name: request_blob_insert
 INSERT INTO request_blobs (request_id, hash) VALUES (:request_id, :hash) ON CONFLICT DO NOTHING
 
 -- name: request_insert
-INSERT INTO requests (
-    id, started_at_ms, ended_at_ms, first_byte_at_ms, duration_ms, ttfb_ms, method, path, query,
-    host, account_id, client_key_id, auth_mode, model, is_streaming, status, outcome, error,
-    session_id, agent_id, parent_agent_id, upstream_request_id, input_tokens, output_tokens,
-    cache_creation_tokens, cache_creation_5m_tokens, cache_creation_1h_tokens, cache_read_tokens,
-    cost_usd_micros, stop_reason, user_preview, reply_preview, message_count, tool_count,
-    tool_use_count, request_headers_hash, response_headers, ratelimit, body_skeleton,
-    messages_tail, body_cuts, body_bytes, response_body, response_codec, response_bytes,
-    response_message, written_at_ms
-) VALUES (
-    :id, :started_at_ms, :ended_at_ms, :first_byte_at_ms, :duration_ms, :ttfb_ms, :method, :path,
-    :query, :host, :account_id, :client_key_id, :auth_mode, :model, :is_streaming, :status,
-    :outcome, :error, :session_id, :agent_id, :parent_agent_id, :upstream_request_id,
-    :input_tokens, :output_tokens, :cache_creation_tokens, :cache_creation_5m_tokens,
-    :cache_creation_1h_tokens, :cache_read_tokens, :cost_usd_micros, :stop_reason, :user_preview,
-    :reply_preview, :message_count, :tool_count, :tool_use_count, :request_headers_hash,
-    :response_headers, :ratelimit, :body_skeleton, :messages_tail, :body_cuts, :body_bytes,
-    :response_body, :response_codec, :response_bytes, :response_message, :written_at_ms
-) ON CONFLICT DO NOTHING
+INSERT INTO requests ({requests_cols}) VALUES ({requests_params}) ON CONFLICT DO NOTHING
 
 -- name: event_insert
 INSERT INTO events (kind, ref_id, at_ms) VALUES (:kind, :ref_id, :at_ms)
 
 -- name: link_upsert
-INSERT INTO links (request_id, traffic_class, conversation_id, parent_request_id, branch,
-                   subtask_of, agent_id, linked_at_ms)
-VALUES (:request_id, :traffic_class, :conversation_id, :parent_request_id, :branch, :subtask_of,
-        :agent_id, :linked_at_ms)
-ON CONFLICT (request_id) DO UPDATE SET
-    traffic_class = excluded.traffic_class, conversation_id = excluded.conversation_id,
-    parent_request_id = excluded.parent_request_id, branch = excluded.branch,
-    subtask_of = excluded.subtask_of, agent_id = excluded.agent_id,
-    linked_at_ms = excluded.linked_at_ms
+INSERT INTO links ({links_cols}) VALUES ({links_params})
+ON CONFLICT (request_id) DO UPDATE SET {links_set}
 
 -- name: request_get
 SELECT {summary_columns}, r.request_headers_hash, r.response_headers, r.ratelimit,

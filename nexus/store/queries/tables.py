@@ -1,0 +1,120 @@
+"""The columns of the tables the store writes, declared once, and the SQL fragments that list them.
+
+The sole owner of which columns a write fills and in what order. The schema itself is the
+migrations'; this declares what the writers bind, each column with the Postgres type its values are
+cast to when a whole batch goes in as one array per column. ``fragments()`` turns each table into
+four blocks the ``.sql`` files include by name (``{requests_cols}``):
+
+- ``<table>_cols``: ``id, started_at_ms, …`` (an INSERT's column list, an alias list, a SELECT);
+- ``<table>_params``: ``:id, :started_at_ms, …`` (a one-row INSERT's VALUES);
+- ``<table>_arrays``: ``CAST(:<prefix>id AS TEXT[]), …`` (Postgres ``unnest``; ``Table.arrays``
+  gives the values);
+- ``<table>_set``: ``host = excluded.host, …`` for every column but the conflict key (a table
+  with a ``key``: an upsert).
+
+Before this, the Postgres batch write spelled the requests' 47 columns out three times and the
+SQLite insert twice more; a column added to one list and not the others went unnoticed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+TEXT, BIGINT, INTEGER, SMALLINT, BOOLEAN, BYTEA = (
+    "TEXT", "BIGINT", "INTEGER", "SMALLINT", "BOOLEAN", "BYTEA",
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    name: str
+    columns: tuple[tuple[str, str], ...]  # (column, Postgres type), in insert order
+    prefix: str = ""  # of the array parameters, where several tables share one statement
+    key: tuple[str, ...] = ()  # the conflict target of an upsert: not in ``<table>_set``
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.columns)
+
+    def arrays(self, rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
+        """Rows as one list per column: the values of ``<table>_arrays``, which a Postgres
+        statement ``unnest``s to write many rows in one round trip."""
+        return {self.prefix + name: [row[name] for row in rows] for name in self.names}
+
+    def fragments(self) -> dict[str, str]:
+        return {
+            f"{self.name}_cols": ", ".join(self.names),
+            f"{self.name}_params": ", ".join(f":{name}" for name in self.names),
+            f"{self.name}_arrays": ", ".join(
+                f"CAST(:{self.prefix}{name} AS {sql_type}[])" for name, sql_type in self.columns
+            ),
+        } | ({f"{self.name}_set": ", ".join(
+            f"{name} = excluded.{name}" for name in self.names if name not in self.key
+        )} if self.key else {})  # fmt: skip
+
+
+def _table(name: str, columns: str, *, prefix: str = "", key: tuple[str, ...] = ()) -> Table:
+    """``columns``: ``"name type, name type, …"``, as a CREATE TABLE would list them."""
+    pairs = [name_type.split() for name_type in columns.split(",")]
+    return Table(name, tuple((column, sql_type) for column, sql_type in pairs), prefix, key)
+
+
+BLOBS = _table("blobs", "hash BYTEA, kind TEXT, size BIGINT, codec SMALLINT, data BYTEA",
+               prefix="blob_")  # fmt: skip
+MESSAGE_NODES = _table(
+    "message_nodes", "id BYTEA, parent_id BYTEA, blob_hash BYTEA, sep BYTEA", prefix="node_"
+)
+REQUESTS = _table(
+    "requests",
+    """id TEXT, started_at_ms BIGINT, ended_at_ms BIGINT, first_byte_at_ms BIGINT,
+    duration_ms BIGINT, ttfb_ms BIGINT, method TEXT, path TEXT, query TEXT, host TEXT,
+    account_id TEXT, client_key_id TEXT, auth_mode TEXT, model TEXT, is_streaming BOOLEAN,
+    status INTEGER, outcome TEXT, error TEXT, session_id TEXT, agent_id TEXT,
+    parent_agent_id TEXT, upstream_request_id TEXT, input_tokens BIGINT, output_tokens BIGINT,
+    cache_creation_tokens BIGINT, cache_creation_5m_tokens BIGINT,
+    cache_creation_1h_tokens BIGINT, cache_read_tokens BIGINT, cost_usd_micros BIGINT,
+    stop_reason TEXT, user_preview TEXT, reply_preview TEXT, message_count BIGINT,
+    tool_count BIGINT, tool_use_count BIGINT, request_headers_hash BYTEA,
+    response_headers BYTEA, ratelimit BYTEA, body_skeleton BYTEA, messages_tail BYTEA,
+    body_cuts BYTEA, body_bytes BIGINT, response_body BYTEA, response_codec SMALLINT,
+    response_bytes BIGINT, response_message BYTEA, written_at_ms BIGINT""",
+)
+LINKS = _table(
+    "links",
+    """request_id TEXT, traffic_class TEXT, conversation_id TEXT, parent_request_id TEXT,
+    branch TEXT, subtask_of TEXT, agent_id TEXT, linked_at_ms BIGINT""",
+    key=("request_id",),
+)
+LINK_NODES = _table(
+    "link_nodes",
+    """request_id TEXT, scope TEXT, started_at_ms BIGINT, traffic_class TEXT, edge TEXT,
+    session_id TEXT, agent_id TEXT, conversation_id TEXT, parent_request_id TEXT, branch TEXT,
+    subtask_of TEXT, task_ordinal BIGINT, branch_start BOOLEAN, task_count BIGINT""",
+    prefix="node_",
+    key=("request_id",),
+)
+LINK_KEYS = _table(
+    "link_keys",
+    """scope TEXT, kind TEXT, key TEXT, started_at_ms BIGINT, request_id TEXT, ordinal BIGINT,
+    info TEXT""",
+    prefix="key_",
+)
+CONVERSATIONS = _table(
+    "conversations",
+    """id TEXT, host TEXT, account_id TEXT, client_key_id TEXT, session_id TEXT,
+    started_at_ms BIGINT, last_at_ms BIGINT, last_request_id TEXT, request_count BIGINT,
+    class_counts TEXT, branch_count BIGINT, subtask_count BIGINT, input_tokens BIGINT,
+    output_tokens BIGINT, cache_creation_tokens BIGINT, cache_read_tokens BIGINT,
+    cost_usd_micros BIGINT, models TEXT, latest_context_tokens BIGINT, latest_turn_id TEXT,
+    latest_turn_at_ms BIGINT, title TEXT, last_user_preview TEXT""",
+    prefix="conv_",
+    key=("id",),
+)
+TABLES = (BLOBS, MESSAGE_NODES, REQUESTS, LINKS, LINK_NODES, LINK_KEYS, CONVERSATIONS)
+
+
+def fragments() -> dict[str, str]:
+    """Every table's four blocks, by name."""
+    return {name: sql for table in TABLES for name, sql in table.fragments().items()}
