@@ -78,8 +78,9 @@ class Jobs(Area):
         now_ms: int | None = None,
     ) -> bool:
         return await self._change(
-            "jobs_finish", job_id, claim_token, now_ms, model=model, input_tokens=input_tokens,
-            output_tokens=output_tokens, result_json=result_json.decode(), markdown=markdown,
+            "jobs_finish", job_id, claim_token, now_ms, error=None, model=model,
+            input_tokens=input_tokens, output_tokens=output_tokens,
+            result_json=result_json.decode(), markdown=markdown,
         )  # fmt: skip
 
     async def retry_analysis(

@@ -63,30 +63,32 @@ WHERE id = (
 ) AND state = 'pending'
 RETURNING {job_columns}, result_json, markdown, prompt_text
 
--- name: jobs_finish
-UPDATE analysis_jobs
-SET state = 'done', finished_at_ms = :now, updated_at_ms = :now, claim_token = NULL, error = NULL,
-    model = :model, input_tokens = input_tokens + :input_tokens,
-    output_tokens = output_tokens + :output_tokens, result_json = :result_json,
-    markdown = :markdown
+-- What ending an attempt records, whatever its outcome: the claim released, the error (none when
+-- done), the model and the tokens the attempt spent, added to the earlier attempts'.
+-- name: jobs_attempt_end
+updated_at_ms = :now, claim_token = NULL, error = :error, model = COALESCE(:model, model),
+input_tokens = input_tokens + :input_tokens, output_tokens = output_tokens + :output_tokens
+
+-- Only the worker that holds the claim may end the attempt (a requeued job's old worker cannot).
+-- name: jobs_claim_held
 WHERE id = :id AND state = 'running' AND claim_token = :claim_token
 RETURNING id
+
+-- name: jobs_finish
+UPDATE analysis_jobs
+SET state = 'done', finished_at_ms = :now, result_json = :result_json, markdown = :markdown,
+    {jobs_attempt_end}
+{jobs_claim_held}
 
 -- name: jobs_retry
 UPDATE analysis_jobs
-SET state = 'pending', run_after_ms = :run_after_ms, updated_at_ms = :now, claim_token = NULL,
-    error = :error, model = COALESCE(:model, model), input_tokens = input_tokens + :input_tokens,
-    output_tokens = output_tokens + :output_tokens
-WHERE id = :id AND state = 'running' AND claim_token = :claim_token
-RETURNING id
+SET state = 'pending', run_after_ms = :run_after_ms, {jobs_attempt_end}
+{jobs_claim_held}
 
 -- name: jobs_fail
 UPDATE analysis_jobs
-SET state = 'failed', finished_at_ms = :now, updated_at_ms = :now, claim_token = NULL,
-    error = :error, model = COALESCE(:model, model), input_tokens = input_tokens + :input_tokens,
-    output_tokens = output_tokens + :output_tokens
-WHERE id = :id AND state = 'running' AND claim_token = :claim_token
-RETURNING id
+SET state = 'failed', finished_at_ms = :now, {jobs_attempt_end}
+{jobs_claim_held}
 
 -- name: jobs_requeue_stuck
 UPDATE analysis_jobs
