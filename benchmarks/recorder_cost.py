@@ -381,18 +381,31 @@ async def run_pipeline(
     return {"cpu": cpu, "wall": wall, "pg": pg, "db_bytes": size}
 
 
-async def run_process(url: str, spool: Path, count: int) -> dict[str, Any]:
-    """The real recorder child on the filled spool (its folder is the proxy's own folder here)."""
-    config = RecorderConfig(spool=spool, database_url=url, log_level="WARNING")
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    pg0 = await pg_backend_cpu(url)
-    wall0 = time.perf_counter()
+async def start_recorder(config: RecorderConfig) -> asyncio.subprocess.Process:
+    """The real recorder child (``python -m nexus.recorder``), its config written to its stdin."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "nexus.recorder",
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=1024 * 1024,
     )  # fmt: skip
-    assert proc.stdin is not None and proc.stdout is not None
+    assert proc.stdin is not None
     proc.stdin.write(config.encode())
+    return proc
+
+
+def children_cpu() -> float:
+    """CPU seconds (user + system) of this process's waited-for children so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def run_process(url: str, spool: Path, count: int) -> dict[str, Any]:
+    """The real recorder child on the filled spool (its folder is the proxy's own folder here)."""
+    config = RecorderConfig(spool=spool, database_url=url, log_level="WARNING")
+    cpu0 = children_cpu()
+    pg0 = await pg_backend_cpu(url)
+    wall0 = time.perf_counter()
+    proc = await start_recorder(config)
+    assert proc.stdin is not None and proc.stdout is not None
     pg_during: dict[int, float] = {}
     written = 0
     while line := await proc.stdout.readline():
@@ -405,8 +418,7 @@ async def run_process(url: str, spool: Path, count: int) -> dict[str, Any]:
             proc.stdin.close()
     await proc.wait()
     wall = time.perf_counter() - wall0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    cpu = children_cpu() - cpu0
     assert written == count, (written, count)
     return {"cpu": cpu, "wall": wall, "pg": cpu_delta(pg0, pg_during), "db_bytes": 0}
 
@@ -422,14 +434,10 @@ async def run_paced(
     traffic = list(exchanges(count))
     spool = Spool(folder)
     config = RecorderConfig(spool=folder, database_url=url, log_level="WARNING", priority=priority)
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu0 = children_cpu()
     pg0 = await pg_backend_cpu(url)
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "nexus.recorder",
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=1024 * 1024,
-    )  # fmt: skip
+    proc = await start_recorder(config)
     assert proc.stdin is not None and proc.stdout is not None
-    proc.stdin.write(config.encode())
     appended: list[tuple[Position, float]] = []
     latencies: list[float] = []
     state = {"written": 0, "batches": 0}
@@ -462,8 +470,7 @@ async def run_paced(
     await proc.wait()
     await reader
     spool.close()
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    cpu = children_cpu() - cpu0
     latencies.sort()
     return {
         "cpu": cpu, "wall": wall, "pg": cpu_delta(pg0, pg_during), "db_bytes": 0,
