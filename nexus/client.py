@@ -164,6 +164,18 @@ class NexusClient:
                 return None
             raise
 
+    async def _page(
+        self, path: str, flt: RequestFilter | None, cursor: str | None, limit: int
+    ) -> Any:
+        """The JSON of one page of a list route (``{"items", "next_cursor"}``)."""
+        params = filter_params(flt) | {"limit": str(limit)}
+        if cursor:
+            params["cursor"] = cursor
+        return await self._json(path, params)
+
+    async def _count(self, path: str, flt: RequestFilter | None) -> int:
+        return int((await self._json(path, filter_params(flt)))["count"])
+
     # -- routes -------------------------------------------------------------------------------
     async def health(self) -> dict[str, Any]:
         result: dict[str, Any] = await self._json("/health")
@@ -172,14 +184,10 @@ class NexusClient:
     async def list_requests(
         self, flt: RequestFilter | None = None, cursor: str | None = None, limit: int = 100
     ) -> Page[RequestSummary]:
-        params = filter_params(flt) | {"limit": str(limit)}
-        if cursor:
-            params["cursor"] = cursor
-        data = await self._json("/api/requests", params)
-        return request_page(data)
+        return request_page(await self._page("/api/requests", flt, cursor, limit))
 
     async def count_requests(self, flt: RequestFilter | None = None) -> int:
-        return int((await self._json("/api/requests/count", filter_params(flt)))["count"])
+        return await self._count("/api/requests/count", flt)
 
     async def get_request(self, request_id: str) -> StoredRequest | None:
         """The full record with exact bodies; None when there is no such request."""
@@ -195,17 +203,13 @@ class NexusClient:
     async def list_conversations(
         self, flt: RequestFilter | None = None, cursor: str | None = None, limit: int = 100
     ) -> Page[ConversationSummary]:
-        params = filter_params(flt) | {"limit": str(limit)}
-        if cursor:
-            params["cursor"] = cursor
-        data = await self._json("/api/conversations", params)
+        data = await self._page("/api/conversations", flt, cursor, limit)
         return Page(
             [conversation_summary_from_json(i) for i in data["items"]], data.get("next_cursor")
         )
 
     async def count_conversations(self, flt: RequestFilter | None = None) -> int:
-        params = filter_params(flt)
-        return int((await self._json("/api/conversations/count", params))["count"])
+        return await self._count("/api/conversations/count", flt)
 
     async def get_conversation(self, conversation_id: str) -> ConversationTree | None:
         data = await self._optional(f"/api/conversations/{conversation_id}")
