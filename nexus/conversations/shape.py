@@ -169,22 +169,9 @@ def select_branch(view: ConversationView, branch: str) -> ConversationView:
     """Each thread that has turns on ``branch``, preceded by the turns that led to it (its
     anchors' threads up to the fork). A sub-agent's branch comes inside the turn that spawned it.
     Kept turns keep their sub-agents. Raises ``KeyError`` when no turn is on ``branch``."""
-    owner: dict[str, tuple[Thread, int]] = {}
-    threads: list[Thread] = []
-
-    def index(thread: Thread) -> None:
-        threads.append(thread)
-        for i, turn in enumerate(thread.turns):
-            owner[turn.id] = (thread, i)
-            for sub in turn.subagents:
-                index(sub)
-
-    for thread in view.threads:
-        index(thread)
+    owner, threads = _threads_on(view, branch)
     picked: list[Thread] = []
     for thread in threads:
-        if all(t.summary.branch != branch for t in thread.turns):
-            continue
         if thread.kind == "subagent" and thread.anchor_id in owner:
             host, i = owner[thread.anchor_id]
             spawner = dataclasses.replace(host.turns[i], subagents=(thread,))
@@ -204,17 +191,31 @@ def select_branch(view: ConversationView, branch: str) -> ConversationView:
 
 
 def branch_path(view: ConversationView, branch: str) -> list[RequestSummary]:
-    """What ``branch``'s own agent went through, in order: ``select_branch``'s turns less other
-    agents' (the turns before a sub-task's spawn, the sub-agents spawned along the way). Agents
-    are told apart by the linker's ``subtask_of``, not by the agent header an older client does
-    not send. Empty when no turn is on ``branch``."""
-    try:
-        picked = select_branch(view, branch)
-    except KeyError:
-        return []
-    turns = [turn.summary for thread in picked.threads for turn in thread.walk_turns()]
-    own = next(s.subtask_of for s in reversed(turns) if s.branch == branch)
-    return [s for s in turns if s.subtask_of == own]
+    """What ``branch``'s own agent went through, in order: ``select_branch``'s turns without other
+    agents' (a sub-agent's branch without the turns before its spawn, any branch without the
+    sub-agents spawned along the way). Empty when no turn is on ``branch``."""
+    owner, threads = _threads_on(view, branch)
+    return [t.summary for thread in threads for t in [*_lead_in(thread, owner), *thread.turns]]
+
+
+def _threads_on(
+    view: ConversationView, branch: str
+) -> tuple[dict[str, tuple[Thread, int]], list[Thread]]:
+    """Where each turn is (its thread and rank), and the threads, sub-agents' included, that have
+    turns on ``branch``."""
+    owner: dict[str, tuple[Thread, int]] = {}
+    threads: list[Thread] = []
+
+    def index(thread: Thread) -> None:
+        threads.append(thread)
+        for i, turn in enumerate(thread.turns):
+            owner[turn.id] = (thread, i)
+            for sub in turn.subagents:
+                index(sub)
+
+    for thread in view.threads:
+        index(thread)
+    return owner, [t for t in threads if any(turn.summary.branch == branch for turn in t.turns)]
 
 
 def _lead_in(thread: Thread, owner: dict[str, tuple[Thread, int]]) -> list[Turn]:

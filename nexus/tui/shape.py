@@ -12,7 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from nexus.conversations.shape import branch_lineage
+from nexus.conversations.shape import branch_path, build_view
 from nexus.records import ConversationTree, RequestSummary
 from nexus.usage.totals import totals
 
@@ -133,10 +133,10 @@ def _answers_tool(row: RequestSummary, by_id: dict[str, RequestSummary]) -> bool
 
 
 def analysis_basis(tree: ConversationTree, branch: str, job: dict[str, Any]) -> tuple[int, int]:
-    """What an analysis read: the branch's requests (with the branches it grew from) that had
-    started when the job ran, and how many came after (the result is stale when any did)."""
+    """What an analysis read: the requests of the branch's agent that led to it (``branch_path``,
+    as the analysis loader reads them) that had started when the job ran, and how many came after
+    (the result is stale when any did)."""
     ran_at = int(job.get("started_at_ms") or 0)
-    names = set(branch_lineage(tree, branch)) or {branch}
-    rows = [r for r in tree.nodes if (r.branch or "main") in names and not r.is_background]
+    rows = branch_path(build_view(tree.summary.id, tree.nodes, tree.branches), branch)
     before = sum(1 for r in rows if r.started_at_ms <= ran_at)
     return before, len(rows) - before

@@ -125,3 +125,16 @@ async def test_unknown_branch_of_a_linked_conversation_is_404(
     assert "no branch 'x'" in (await body(response))["error"]["message"]
     ok = await client.post("/api/analyses", json={"conversation_id": "r0", "branch": "main"})
     assert ok.status_code == 202
+
+
+async def test_unknown_branch_is_404_also_where_links_were_written_without_the_index(
+    job_store: Any, tmp_path: Path
+) -> None:
+    # write_links alone (no conversation index): the route used to check only that the
+    # conversation existed and queued a job the loader then failed.
+    await store_session(job_store, session(TURNS))
+    client = client_for(job_store, tmp_path)
+    response = await client.post("/api/analyses", json={"conversation_id": "conv1", "branch": "x"})
+    assert response.status_code == 404
+    assert "no branch 'x' (main)" in (await body(response))["error"]["message"]
+    assert await job_store.list_analyses() == []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from nexus.conversations.shape import build_tree
-from nexus.tui.shape import numbers
+from nexus.tui.shape import analysis_basis, numbers
 from tests.tui import data
 
 
@@ -50,3 +50,13 @@ def test_a_500_request_conversation_draws_every_node() -> None:
     tree = data.linear_tree(500)
     assert len(build_tree(tree)) == 500
     assert numbers(tree).prompts == 250
+
+
+def test_an_analysis_counts_what_it_read_not_the_later_turns_of_the_branch_it_grew_from() -> None:
+    tree = data.branched_tree()
+    # branch-2 forked after 1005 (30 s); main went on with 1006 (95 s) and 1008 (200 s). Counting
+    # whole branches marked the branch-2 analysis stale when main moved on, and took main's turns
+    # before the spawn into the sub-agent's count.
+    assert analysis_basis(tree, "branch-2", {"started_at_ms": data.T0 + 150_000}) == (4, 0)
+    assert analysis_basis(tree, "task-1", {"started_at_ms": data.T0 + 25_000}) == (2, 0)
+    assert analysis_basis(tree, "main", {"started_at_ms": data.T0 + 60_000}) == (3, 2)

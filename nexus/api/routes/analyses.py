@@ -19,13 +19,13 @@ import orjson
 from quart import Blueprint, Response, request
 
 from nexus.analysis.jobs import request_analysis
+from nexus.analysis.loader import BranchNotFound, branch_requests
 from nexus.analysis.prompts import PROMPT_VERSION, BadPrompt, PromptChoice, custom_prompt
 from nexus.analysis.report import MISSING_KEY_MESSAGE, job_document
 from nexus.api.context import api_context
 from nexus.api.params import BadParameter, parse_limit
 from nexus.api.serialize import dumps
 from nexus.errors import ApiError
-from nexus.records import RequestFilter
 from nexus.store.base import AnalysisJob, JobState
 
 bp = Blueprint("analyses", __name__)
@@ -126,22 +126,13 @@ async def _found(conversation_id: str, branch: str, prompt_key: str) -> Response
 
 
 async def _require_branch(store: Any, conversation_id: str, branch: str) -> None:
-    """404 unless the conversation exists and, when the engine knows its branches, has one."""
+    """404 unless the analysis loader can read the branch (``branch_requests``), as the job will."""
     if len(conversation_id) > _MAX_ID_CHARS:
         raise ApiError(f"conversation {conversation_id[:40]}… not found", status=404)
-    tree = None
-    if hasattr(store, "get_conversation"):
-        tree = await store.get_conversation(conversation_id)
-    if tree is not None and tree.branches:
-        if branch not in {b.name for b in tree.branches}:
-            names = ", ".join(b.name for b in tree.branches)
-            raise ApiError(
-                f"conversation {conversation_id} has no branch {branch!r} ({names})", status=404
-            )
-        return
-    page = await store.list_requests(RequestFilter(conversation_id=conversation_id), None, 1)
-    if not page.items:
-        raise ApiError(f"conversation {conversation_id} not found", status=404)
+    try:
+        await branch_requests(store, conversation_id, branch)
+    except BranchNotFound as exc:
+        raise ApiError(exc.message, status=404) from None
 
 
 async def _json_body() -> dict[str, Any]:
