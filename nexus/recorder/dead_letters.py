@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from nexus.errors import StoreUnavailable
-from nexus.recorder.derive import CostFn, derive
+from nexus.recorder.derive import derive
 from nexus.recorder.spool import decode_all, encode
 from nexus.records import Exchange, RequestRecord, now_ms
 from nexus.store.base import DeadLetter, DeadLetterStage, Store
@@ -26,6 +26,7 @@ from nexus.wire import ValueMemory
 
 if TYPE_CHECKING:
     from nexus.store.base import DeadLetterStore
+    from nexus.usage.cost import CostFunction
 
 log = logging.getLogger("nexus.writer")
 SPILL_FOLDER = "dead-letters"  # in the data folder: frames even the dead-letter table refused
@@ -42,7 +43,7 @@ class Poison:
 
 
 def derive_all(
-    exchanges: Sequence[Exchange], cost: CostFn | None, memory: ValueMemory | None = None
+    exchanges: Sequence[Exchange], cost: CostFunction | None, memory: ValueMemory | None = None
 ) -> tuple[list[RequestRecord], list[Poison]]:
     """Records of the exchanges that derive; the others as poison. Deriving is pure (the same
     bytes fail the same way), so one attempt says all."""
@@ -143,7 +144,7 @@ class RetryResult:
 
 async def retry_dead_letters(
     store: Store,
-    cost: CostFn | None = None,
+    cost: CostFunction | None = None,
     on_stored: Callable[[Sequence[RequestRecord]], Awaitable[object]] | None = None,
     spill_dir: Path | None = None,
 ) -> RetryResult:
@@ -172,7 +173,7 @@ async def _retry_frame(
     store: Store,
     frame: bytes,
     letter_id: str,
-    cost: CostFn | None,
+    cost: CostFunction | None,
     on_stored: Callable[[Sequence[RequestRecord]], Awaitable[object]] | None,
 ) -> Literal["stored", "dead", "unreadable"]:
     """Whether the frame's record is now stored, or (again) a dead letter in the store."""

@@ -9,27 +9,27 @@ input: an unparseable body gives a record with what could be learnt.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import brotli
 import zstandard
 
 from nexus.claude_code import typed_text
 from nexus.recorder.sse import Assembled, assemble_json, assemble_sse
-from nexus.records import Exchange, Outcome, RequestRecord, Usage
+from nexus.records import Exchange, Outcome, RequestRecord
 from nexus.wire import ValueMemory, parse_request, session_id, text_blocks
+
+if TYPE_CHECKING:
+    from nexus.usage.cost import CostFunction
 
 PREVIEW_CHARS = 240
 IDENT_CHARS = 256
 _RATELIMIT_PREFIXES = ("anthropic-ratelimit-", "retry-after")
 
-CostFn = Callable[[str | None, Usage, int], int | None]
-
 
 def derive(
-    exchange: Exchange, cost: CostFn | None = None, memory: ValueMemory | None = None
+    exchange: Exchange, cost: CostFunction | None = None, memory: ValueMemory | None = None
 ) -> RequestRecord:
     """``memory``: the ``tools`` and ``system`` values recent bodies repeated (parsed once)."""
     # the one parse; the record carries it along

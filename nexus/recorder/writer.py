@@ -16,17 +16,20 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from nexus.errors import StoreUnavailable
 from nexus.recorder.crash_guard import GIVE_UP_AT, SINGLE_FROM, CrashGuard, RecorderCrashed
 from nexus.recorder.dead_letters import Poison, dead_letter, derive_all, store_one_by_one
-from nexus.recorder.derive import CostFn
 from nexus.recorder.follow import Batch, SpoolFollower
 from nexus.recorder.orphans import Adopted
 from nexus.recorder.spool import Position, sync_folder
 from nexus.records import RequestRecord
 from nexus.store.base import Store
 from nexus.wire import ValueMemory
+
+if TYPE_CHECKING:
+    from nexus.usage.cost import CostFunction
 
 log = logging.getLogger("nexus.writer")
 OnWritten = Callable[[Sequence[RequestRecord]], Awaitable[None]]
@@ -52,7 +55,7 @@ class Writer:
         store: Store,
         follower: SpoolFollower,
         *,
-        cost: CostFn | None = None,
+        cost: CostFunction | None = None,
         on_written: OnWritten | None = None,
         on_progress: OnProgress | None = None,
         batch_items: int = 64,

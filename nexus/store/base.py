@@ -6,7 +6,9 @@ running several processes never duplicates a record. Drivers' exceptions never l
 become ``StoreUnavailable`` (the database is down; the writer spools) or propagate as bugs.
 
 Longer than the ~400 lines a module keeps to, on purpose: every area's protocol and row type in
-one place, so what the layers above may ask of a store is read (and type-checked) in one file.
+one place, so what the layers above may ask of a store is read (and type-checked) in one file. The
+one exception is the usage area's reads and rows, declared in ``nexus.usage.source`` (which may not
+import the store) and extended or re-exported here.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 from nexus.records import (
     CacheBreakTotal,
@@ -24,7 +26,6 @@ from nexus.records import (
     ConversationSummary,
     ConversationTree,
     CounterRow,
-    Headers,
     KeyHit,
     Link,
     LinkKey,
@@ -35,9 +36,16 @@ from nexus.records import (
     RequestRecord,
     RequestSummary,
     StoredRequest,
-    Usage,
-    UsageRow,
 )
+
+# The usage area's rows and reads are declared where they are read (nexus.usage may not import
+# the store); re-exported here with the rest.
+from nexus.usage.source import RateLimitRow as RateLimitRow
+from nexus.usage.source import UsagePoint as UsagePoint
+from nexus.usage.source import UsageSource
+
+if TYPE_CHECKING:
+    from nexus.usage.cost import CostFunction
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,66 +309,10 @@ class JobStore(Protocol):
 # -- usage area: reports, rate-limit readings, recost (owner: usage engineer) -------------------
 
 
-@dataclass(frozen=True, slots=True)
-class RateLimitRow:
-    """A request whose response carried rate-limit headers (``nexus.usage.windows.Reading``)."""
+class UsageStore(UsageSource, Protocol):
+    """The reads the usage reports make (declared once, in ``nexus.usage.source``), and re-pricing."""
 
-    request_id: str
-    at_ms: int  # first byte (when the headers arrived), else start
-    account: str  # as in USAGE_GROUPS
-    client_key_id: str | None
-    session_id: str | None
-    ratelimit: Headers
-
-
-@dataclass(frozen=True, slots=True)
-class UsagePoint:
-    """A request's usage, small (``nexus.usage.windows.Point``)."""
-
-    request_id: str
-    at_ms: int  # start
-    account: str
-    client_key_id: str | None
-    session_id: str | None
-    model: str | None
-    usage: Usage
-    cost_usd_micros: int | None
-
-
-CostFn = Callable[[str | None, Usage, int], int | None]  # (model, usage, started_at_ms) → micros
-
-
-class UsageStore(Protocol):
-    async def usage_report(
-        self,
-        flt: RequestFilter,
-        group_by: Sequence[str] = (),
-        bucket: str | None = None,
-        *,
-        utc_offset_ms: int = 0,
-    ) -> list[UsageRow]:
-        """Totals per group (``USAGE_GROUPS``; ``bucket`` "day"/"hour" adds a time dimension),
-        largest cost first (time buckets: oldest first). Raises ``ApiError`` on an unknown group."""
-
-    async def usage_readings(
-        self,
-        since_ms: int,
-        until_ms: int | None = None,
-        account: str | None = None,
-        limit: int = 20_000,
-    ) -> list[RateLimitRow]:
-        """Requests with rate-limit headers in ``[since, until)``, oldest first; the newest
-        ``limit`` when there are more."""
-
-    async def usage_latest_readings(self, since_ms: int) -> list[RateLimitRow]:
-        """Per account, its newest request with rate-limit headers since ``since_ms``."""
-
-    async def usage_points(
-        self, since_ms: int, until_ms: int | None = None, account: str | None = None
-    ) -> list[UsagePoint]:
-        """Requests started in ``[since, until)``, oldest first."""
-
-    async def recost(self, cost_fn: CostFn) -> int:
+    async def recost(self, cost_fn: CostFunction) -> int:
         """Re-price every stored request with ``cost_fn``; returns how many costs changed."""
 
 

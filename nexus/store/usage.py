@@ -10,14 +10,17 @@ fragments and binds values. It knows nothing of prices or header meanings: those
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nexus.errors import ApiError
 from nexus.filters import request_where
 from nexus.records import USAGE_GROUPS, USAGE_SUMS, RequestFilter, Usage, UsageRow
-from nexus.store.base import CostFn, RateLimitRow, UsagePoint
+from nexus.store.base import RateLimitRow, UsagePoint
 from nexus.store.connector import Area, Row
 from nexus.store.rows import headers_from_json, opt_int
+
+if TYPE_CHECKING:
+    from nexus.usage.cost import CostFunction
 
 _TIME_GROUPS = ("day", "hour")
 _FAR_FUTURE_MS = 1 << 62
@@ -138,7 +141,7 @@ class UsageQueries(Area):
             for row in await self.db.fetchall(sql, params)
         ]
 
-    async def recost(self, cost_fn: CostFn) -> int:
+    async def recost(self, cost_fn: CostFunction) -> int:
         changed = 0
         after = ""
         while True:

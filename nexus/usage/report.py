@@ -3,7 +3,7 @@
 This module owns composing the store's usage queries into the two reports (``usage_report_json``
 for ``GET /api/usage`` and ``nexus usage``; ``windows_report`` / ``windows_json`` for
 ``GET /api/windows``) and their wire shape, documented in ``docs/api.md``. It reads a store only
-through the four usage methods below (duck-typed: this layer does not import the store), and
+through the four reads of ``nexus.usage.source.UsageSource`` (this layer does not import the store), and
 leaves rendering to the CLI and TUI.
 
 Just over ~400 lines: both reports share their filter, grouping and wire-shape helpers.
@@ -14,11 +14,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from nexus.records import USAGE_SUMS, RequestFilter, UsageRow
 from nexus.usage.forecast import WindowForecast, forecast_window
 from nexus.usage.ratelimit import ApiLimit
+from nexus.usage.source import UsageSource
 from nexus.usage.windows import (
     ESTIMATE_WINDOWS,
     AccountWindows,
@@ -43,33 +44,6 @@ DAY_MS = 86_400_000
 LATEST_LOOKBACK_MS = 8 * DAY_MS  # a reading older than the longest window says nothing current
 FORECAST_READINGS_MS = 2 * DAY_MS  # covers the 7-day window's lookback (a fifth: 34 h)
 MAX_SERIES_POINTS = 500  # per account and window; older points are thinned, resets are kept
-
-
-class UsageSource(Protocol):
-    """The store methods these reports read (``nexus.store.base.UsageStore``)."""
-
-    async def usage_report(
-        self,
-        flt: RequestFilter,
-        group_by: Sequence[str] = (),
-        bucket: str | None = None,
-        *,
-        utc_offset_ms: int = 0,
-    ) -> list[Any]: ...
-
-    async def usage_readings(
-        self,
-        since_ms: int,
-        until_ms: int | None = None,
-        account: str | None = None,
-        limit: int = 20_000,
-    ) -> list[Any]: ...
-
-    async def usage_latest_readings(self, since_ms: int) -> list[Any]: ...
-
-    async def usage_points(
-        self, since_ms: int, until_ms: int | None = None, account: str | None = None
-    ) -> list[Any]: ...
 
 
 # -- usage ---------------------------------------------------------------------------------------
@@ -225,7 +199,9 @@ async def _estimates(
             since_ms=now_ms - length_ms + 1, until_ms=now_ms + 1, account_id=account_id
         )
         rows = await store.usage_report(flt, ["account"])
-        by_window[name] = {dict(r.group)["account"]: r for r in rows}
+        # the account label is never NULL (its last fallback is the host, NOT NULL)
+        labelled = ((dict(r.group)["account"], r) for r in rows)
+        by_window[name] = {label: r for label, r in labelled if label is not None}
     names = set().union(*(set(rows) for rows in by_window.values()))
     if account is not None:
         names &= {account}
