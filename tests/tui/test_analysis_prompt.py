@@ -10,13 +10,12 @@ from typing import Any
 
 from nexus.analysis.prompts import BUILT_IN
 from nexus.client import NexusClient
-from nexus.tui.screens.conversation import ConversationScreen
 from nexus.tui.widgets.analysis_panel import AnalysisPanel
 from nexus.tui.widgets.prompt_chooser import PromptChooser
 from tests.fakes.nexus import StartNexus
 from tests.tui.conftest import text_of
 from tests.tui.seed import seed
-from tests.tui.test_real_server import tui, wait_for
+from tests.tui.test_real_server import conversation_drawn, tui, wait_for
 
 FOCUS = "Look only at how the developer handled secrets: API keys pasted into prompts or files."
 
@@ -34,10 +33,7 @@ async def test_a_rerun_with_a_prompt_file_sends_its_instructions_and_names_it(
         async with app.run_test(size=(80, 24)) as pilot:
             await wait_for(pilot, app, lambda: app.connection.is_live)
             app.open_conversation(conversation.id)
-            await wait_for(
-                pilot, app, lambda: isinstance(app.screen, ConversationScreen) and app.screen.drawn
-            )
-            screen = app.screen
+            screen = await conversation_drawn(pilot, app)
             panel = screen.query_one(AnalysisPanel)
             await pilot.press("a")  # the built-in prompt first
             await wait_for(pilot, app, lambda: panel.state == "done", tries=1500)

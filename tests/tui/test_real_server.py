@@ -58,6 +58,15 @@ async def wait_for(pilot: Any, app: NexusApp, predicate: Any, tries: int = 200) 
     raise AssertionError("the TUI never showed what was expected")
 
 
+async def conversation_drawn(pilot: Any, app: NexusApp) -> ConversationScreen:
+    """The conversation screen, once it has drawn the conversation it was pointed at."""
+    await wait_for(
+        pilot, app, lambda: isinstance(app.screen, ConversationScreen) and app.screen.drawn
+    )
+    assert isinstance(app.screen, ConversationScreen)
+    return app.screen
+
+
 def newest_ids(table: RequestTable, n: int) -> list[str]:
     return [table.rows.row(i).id for i in range(n)]  # type: ignore[union-attr]
 
@@ -173,9 +182,7 @@ async def test_detail_and_tree_of_a_recorded_conversation(served: Any) -> None:
         await pilot.press("h")
         assert "[redacted]" in text_of(app.screen.query_one("#headers-body"))
         await pilot.press("o")
-        await wait_for(
-            pilot, app, lambda: isinstance(app.screen, ConversationScreen) and app.screen.drawn
-        )
+        await conversation_drawn(pilot, app)
         view = app.screen.query_one(ConversationTreeView)
         assert len(view.nodes_by_id) == 6
         assert view.cursor_node.data.id == table.rows.row(0).id  # the request it came from
@@ -245,9 +252,7 @@ async def test_analysis_runs_and_the_panel_fills_in_from_the_live_feed(
         async with app.run_test(size=(120, 40)) as pilot:
             await wait_for(pilot, app, lambda: app.connection.is_live)
             app.open_conversation(conversation.id)
-            await wait_for(
-                pilot, app, lambda: isinstance(app.screen, ConversationScreen) and app.screen.drawn
-            )
+            await conversation_drawn(pilot, app)
             await pilot.press("a")
             panel = app.screen.query_one(AnalysisPanel)
             await wait_for(pilot, app, lambda: panel.state in ("pending", "running", "done"))
@@ -263,9 +268,7 @@ async def test_analysis_key_reports_what_the_server_says(served: Any) -> None:
         await settle(pilot, app)
         conversation = (await client.list_conversations()).items[0]
         app.open_conversation(conversation.id)
-        await wait_for(
-            pilot, app, lambda: isinstance(app.screen, ConversationScreen) and app.screen.drawn
-        )
+        await conversation_drawn(pilot, app)
         await pilot.press("a")
         panel = app.screen.query_one(AnalysisPanel)
         await wait_for(pilot, app, lambda: panel.state is not None)
