@@ -7,6 +7,7 @@ from datetime import UTC
 import pytest
 
 from nexus.tui.app import NexusApp
+from nexus.tui.screens.request import RequestScreen
 from tests.tui import data
 from tests.tui.fake_client import FakeClient, seeded
 
@@ -23,6 +24,15 @@ def client() -> FakeClient:
 @pytest.fixture
 def app(client: FakeClient) -> NexusApp:
     return make_test_app(client)
+
+
+async def open_request(pilot: object, app: NexusApp, request_id: str) -> RequestScreen:
+    """The request screen of ``request_id``, loaded."""
+    await settle(pilot, app)
+    app.open_request(request_id)
+    await settle(pilot, app)
+    assert isinstance(app.screen, RequestScreen)
+    return app.screen
 
 
 async def settle(pilot: object, app: NexusApp) -> None:

@@ -8,13 +8,11 @@ from typing import Any
 from rich.text import Text
 
 from nexus.records import CacheBreak, CacheCause, RequestSummary
-from nexus.tui.app import NexusApp
 from nexus.tui.cells import CACHE_BREAK_MARK
-from nexus.tui.screens.request import RequestScreen
 from nexus.tui.widgets.conversation_tree import ConversationTreeView
 from nexus.tui.widgets.request_table import RequestTable
 from tests.tui import data
-from tests.tui.conftest import make_test_app, settle, text_of
+from tests.tui.conftest import make_test_app, open_request, settle, text_of
 from tests.tui.fake_client import DemoClient, FakeClient
 
 TTL_BREAK = CacheBreak(CacheCause.TTL_EXPIRED, "idle 7m12s (5m TTL)", 46_210, 123_456)
@@ -87,19 +85,11 @@ async def test_tree_nodes_that_broke_the_cache_carry_the_mark() -> None:
         assert marked[0].index(CACHE_BREAK_MARK) < marked[0].index(row.user_preview[:20])
 
 
-async def _request_screen(pilot: Any, app: NexusApp, request_id: str) -> RequestScreen:
-    await settle(pilot, app)
-    app.open_request(request_id)
-    await settle(pilot, app)
-    assert isinstance(app.screen, RequestScreen)
-    return app.screen
-
-
 async def test_the_request_screen_says_why_the_cache_missed_and_what_it_cost() -> None:
     client = FakeClient([broken(data.summary(7)), data.summary(8)])
     app = make_test_app(client)
     async with app.run_test(size=(120, 40)) as pilot:
-        screen = await _request_screen(pilot, app, data.rid(7))
+        screen = await open_request(pilot, app, data.rid(7))
         head = text_of(screen.query_one("#request-head"))
         assert (
             f"{CACHE_BREAK_MARK} cache break: TTL expired · $0.1235 extra · "
@@ -117,14 +107,14 @@ async def test_an_unpriced_break_says_unpriced_and_an_intact_request_says_nothin
     client = FakeClient([broken(data.summary(7), TOOLS_BREAK), data.summary(8)])
     app = make_test_app(client)
     async with app.run_test(size=(120, 40)) as pilot:
-        screen = await _request_screen(pilot, app, data.rid(7))
+        screen = await open_request(pilot, app, data.rid(7))
         head = text_of(screen.query_one("#request-head"))
         assert (
             "tools changed · the extra cost unpriced · 1.2k tokens written again · "
             "added mcp__db__query"
         ) in head
         app.pop_screen()
-        screen = await _request_screen(pilot, app, data.rid(8))
+        screen = await open_request(pilot, app, data.rid(8))
         assert "cache break" not in text_of(screen.query_one("#request-head"))
         assert "cache break" not in text_of(screen.query_one("#timing-body"))
 
@@ -303,7 +293,7 @@ async def test_at_80_columns_the_break_line_is_cut_not_wrapped_keeping_cause_and
     client = FakeClient([broken(data.summary(7)), data.summary(8)])
     app = make_test_app(client)
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await _request_screen(pilot, app, data.rid(7))
+        screen = await open_request(pilot, app, data.rid(7))
         head = screen.query_one("#request-head")
         assert head.size.height == 4  # four lines, none wrapped
         line = next(x for x in text_of(head, width=80).splitlines() if "cache break" in x)

@@ -11,11 +11,10 @@ import orjson
 
 from nexus.records import StoredRequest
 from nexus.tui.app import NexusApp
-from nexus.tui.screens.request import RequestScreen
 from nexus.tui.widgets.chat_log import ChatLog
 from nexus.tui.widgets.key_bar import KeyBar
 from tests.tui import data
-from tests.tui.conftest import make_test_app, settle
+from tests.tui.conftest import make_test_app, open_request
 from tests.tui.fake_client import FakeClient
 
 REMINDER = "<system-reminder>The date is Tuesday.</system-reminder>"
@@ -63,11 +62,8 @@ def text_at_top(log: ChatLog) -> str:
 
 
 async def open_chat(pilot: Any, app: NexusApp) -> ChatLog:
-    await settle(pilot, app)
-    app.open_request(data.rid(7))
-    await settle(pilot, app)
-    assert isinstance(app.screen, RequestScreen)
-    return app.screen.query_one("#chat-log", ChatLog)
+    screen = await open_request(pilot, app, data.rid(7))
+    return screen.query_one("#chat-log", ChatLog)
 
 
 async def test_person_message_and_tool_navigation() -> None:

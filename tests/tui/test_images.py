@@ -26,7 +26,7 @@ from nexus.tui.screens.image_view import ImageScreen
 from nexus.tui.screens.request import RequestScreen
 from nexus.tui.widgets.chat_log import ChatLog
 from tests.tui import data
-from tests.tui.conftest import make_test_app, settle, text_of
+from tests.tui.conftest import make_test_app, open_request, settle, text_of
 from tests.tui.fake_client import FakeClient
 
 
@@ -65,11 +65,8 @@ class ImageClient(FakeClient):
 async def test_images_of_a_message_and_a_tool_result_are_drawn_with_type_size_and_bytes() -> None:
     app = make_test_app(ImageClient([data.summary(n) for n in range(5)]))
     async with app.run_test(size=(100, 40)) as pilot:
-        await settle(pilot, app)
-        app.open_request(data.rid(3))
-        await settle(pilot, app)
-        assert isinstance(app.screen, RequestScreen)
-        log = app.screen.query_one("#chat-log", ChatLog)
+        screen = await open_request(pilot, app, data.rid(3))
+        log = screen.query_one("#chat-log", ChatLog)
         text = "\n".join(strip.text for strip in log.lines)
         size = len(base64.b64decode(SCREENSHOT))
         assert f"▣ image/png · 64×40 · {size} B" in text
@@ -116,9 +113,7 @@ def test_past_ten_megabytes_or_broken_an_image_is_named_not_drawn() -> None:
 async def test_v_shows_the_images_at_full_size_one_at_a_time() -> None:
     app = make_test_app(ImageClient([data.summary(n) for n in range(5)]))
     async with app.run_test(size=(100, 40)) as pilot:
-        await settle(pilot, app)
-        app.open_request(data.rid(3))
-        await settle(pilot, app)
+        await open_request(pilot, app, data.rid(3))
         await pilot.press("v")
         await settle(pilot, app)
         assert isinstance(app.screen, ImageScreen)

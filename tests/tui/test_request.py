@@ -8,24 +8,15 @@ from textual.containers import VerticalScroll
 from textual.widgets import TabbedContent
 
 from nexus.tui.app import NexusApp
-from nexus.tui.screens.request import RequestScreen
 from nexus.tui.widgets.chat_log import ChatLog
 from nexus.tui.widgets.json_tree import JsonTree
 from tests.tui import data
-from tests.tui.conftest import make_test_app, settle, text_of
+from tests.tui.conftest import make_test_app, open_request, settle, text_of
 from tests.tui.fake_client import FakeClient
 
 
 def log_text(log: ChatLog) -> str:
     return "\n".join(strip.text for strip in log.lines)
-
-
-async def open_request(pilot, app: NexusApp, request_id: str) -> RequestScreen:  # type: ignore[no-untyped-def]
-    await settle(pilot, app)
-    app.open_request(request_id)
-    await settle(pilot, app)
-    assert isinstance(app.screen, RequestScreen)
-    return app.screen
 
 
 async def test_chat_tab_shows_roles_tools_with_results_and_collapsed_thinking(
