@@ -42,18 +42,22 @@ async def test_list_is_newest_first_with_summary_rows(api: Api) -> None:
     assert data["next_cursor"] is None
 
 
-async def test_cursor_paging_visits_every_record_once(api: Api) -> None:
-    records = [make_record(started_at_ms=T0 + i) for i in range(25)]
-    await api.write(records)
+async def every_page(api: Api, query: str) -> list[str]:
+    """The ids of ``/api/requests?<query>``, following ``next_cursor`` to the last page."""
     seen: list[str] = []
     cursor = ""
     while True:
-        data = await get_json(api, f"/api/requests?limit=7&cursor={cursor}")
+        data = await get_json(api, f"/api/requests?{query}&cursor={cursor}")
         seen += [i["id"] for i in data["items"]]
         if data["next_cursor"] is None:
-            break
+            return seen
         cursor = data["next_cursor"]
-    assert seen == [r.id for r in reversed(records)]
+
+
+async def test_cursor_paging_visits_every_record_once(api: Api) -> None:
+    records = [make_record(started_at_ms=T0 + i) for i in range(25)]
+    await api.write(records)
+    assert await every_page(api, "limit=7") == [r.id for r in reversed(records)]
 
 
 async def test_paging_is_stable_while_new_records_arrive(api: Api) -> None:
@@ -274,14 +278,7 @@ async def test_search_pages_are_exact_whatever_order_records_were_indexed_in(
         await api.write(batch)
 
     async def walk(query: str) -> list[str]:
-        seen: list[str] = []
-        cursor = ""
-        while True:
-            data = await get_json(api, f"/api/requests?limit={limit}&cursor={cursor}&{query}")
-            seen += [i["id"] for i in data["items"]]
-            if data["next_cursor"] is None:
-                return seen
-            cursor = data["next_cursor"]
+        return await every_page(api, f"limit={limit}&{query}")
 
     newest_first = list(reversed(records))
     assert await walk("q=common") == [r.id for r in newest_first if "common" in r.user_preview]
