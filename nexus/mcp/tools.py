@@ -20,7 +20,13 @@ import orjson
 from nexus.api.params import parse_time
 from nexus.errors import NexusError
 from nexus.mcp.caller import Caller
-from nexus.records import ConversationSummary, RequestFilter, RequestSummary, now_ms
+from nexus.records import (
+    ConversationSummary,
+    RequestFilter,
+    RequestSummary,
+    is_background_class,
+    now_ms,
+)
 from nexus.redact import redact_text
 from nexus.usage.report import usage_report_json, windows_json, windows_report
 from nexus.wire import (
@@ -40,7 +46,6 @@ MAX_TRANSCRIPT_CHARS = 12_000
 MAX_MESSAGE_CHARS = 1_500
 MAX_TOOL_CHARS = 200
 _HITS_PER_RESULT = 8  # requests read per conversation wanted: several hits share a conversation
-_MAIN_CLASSES = frozenset({"turn", "subagent", "compaction"})
 
 SEARCH_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -141,7 +146,7 @@ class Tools:
         chosen = [n for n in tree.nodes if (n.branch or "main") == branch]
         if not chosen:
             raise ToolError(f"conversation {id!r} has no branch {branch!r}: {', '.join(names)}")
-        main = [n for n in chosen if (n.traffic_class or "turn") in _MAIN_CLASSES] or chosen
+        main = [n for n in chosen if not is_background_class(n.traffic_class)] or chosen
         tip = main[-1]
         stored = await self.store.get_request(tip.id)
         transcript = _transcript(stored.request_body, stored.response_message) if stored else ""
