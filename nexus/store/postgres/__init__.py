@@ -3,8 +3,10 @@ pool, LISTEN/NOTIFY, SKIP LOCKED claims, advisory locks for migrations and linki
 
 from __future__ import annotations
 
+from typing import Unpack
+
 from nexus.store.facade import SqlStore
-from nexus.store.postgres.connector import PostgresConnector
+from nexus.store.postgres.connector import PostgresConnector, PostgresOptions
 from nexus.store.search_index import SearchIndex
 
 
@@ -13,20 +15,10 @@ class PostgresStore(SqlStore):
 
     connector: PostgresConnector
 
-    def __init__(
-        self,
-        dsn: str,
-        *,
-        schema: str | None = None,
-        max_connections: int = 10,
-        inline: bool = False,
-    ) -> None:
-        connector = PostgresConnector(
-            dsn, schema=schema, max_connections=max_connections, inline=inline
-        )
-        super().__init__(connector, SearchIndex)
+    def __init__(self, dsn: str, **options: Unpack[PostgresOptions]) -> None:
+        super().__init__(PostgresConnector(dsn, **options), SearchIndex)
         self.dsn = dsn
-        self.schema = schema
+        self.schema = self.connector.schema
 
 
 __all__ = ["PostgresStore"]

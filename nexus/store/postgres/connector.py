@@ -16,7 +16,7 @@ import re
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import asyncpg
 
@@ -142,6 +142,14 @@ class PgTx:
     async def fetchone(self, sql: str, params: Params = ()) -> Any:
         text, args = _statement(sql, params)
         return await self._conn.fetchrow(text, *args)
+
+
+class PostgresOptions(TypedDict, total=False):
+    """What ``PostgresStore`` passes on to its connector (the defaults are the connector's)."""
+
+    schema: str | None
+    max_connections: int
+    inline: bool
 
 
 class PostgresConnector:
