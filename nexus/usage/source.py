@@ -3,7 +3,7 @@ the four reads that return them (``UsageSource``).
 
 Declared here, where they are read, because this layer may not import the store: the store's
 ``UsageStore`` protocol (``nexus.store.base``) is this one plus re-pricing, and ``nexus.store.usage``
-implements it. The rows have the attributes ``windows.Reading`` and ``windows.Point`` ask for.
+implements it. ``windows.py`` reads these rows (as ``Reading`` and ``Point``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ __all__ = ["RateLimitRow", "UsagePoint", "UsageSource"]
 
 @dataclass(frozen=True, slots=True)
 class RateLimitRow:
-    """A request whose response carried rate-limit headers (``nexus.usage.windows.Reading``)."""
+    """A request whose response carried rate-limit headers."""
 
     request_id: str
     at_ms: int  # first byte (when the headers arrived), else start
@@ -31,7 +31,7 @@ class RateLimitRow:
 
 @dataclass(frozen=True, slots=True)
 class UsagePoint:
-    """A request's usage, small (``nexus.usage.windows.Point``)."""
+    """A request's usage, small."""
 
     request_id: str
     at_ms: int  # start

@@ -11,8 +11,8 @@ recorded usage into:
   shared among the requests of that account that started in between, by cost (by tokens when any
   of them is unpriced), and summed per session and client key.
 
-Pure functions over plain inputs; the store supplies rows that have the attributes of ``Reading``
-and ``Point`` below. It does not read headers itself (``ratelimit.py``) nor price anything.
+Pure functions over plain inputs: the store's rows (``Reading`` and ``Point``, declared in
+``source.py``). It does not read headers itself (``ratelimit.py``) nor price anything.
 """
 
 from __future__ import annotations
@@ -21,10 +21,9 @@ from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
-from nexus.records import Headers, Usage
 from nexus.usage.ratelimit import ApiLimit, RateLimitSnapshot, parse_ratelimit
+from nexus.usage.source import RateLimitRow, UsagePoint
 
 __all__ = [
     "AccountWindows",
@@ -45,36 +44,9 @@ __all__ = [
 ESTIMATE_WINDOWS: tuple[tuple[str, int], ...] = (("5h", 5 * 3600_000), ("7d", 7 * 86400_000))
 
 
-class _Request(Protocol):
-    """What a reading and a usage point both say of the request they come from."""
-
-    @property
-    def request_id(self) -> str: ...
-    @property
-    def at_ms(self) -> int: ...
-    @property
-    def account(self) -> str: ...
-    @property
-    def client_key_id(self) -> str | None: ...
-    @property
-    def session_id(self) -> str | None: ...
-
-
-class Reading(_Request, Protocol):
-    """One response that carried rate-limit headers (the store's ``RateLimitRow``); ``at_ms`` is
-    when the headers arrived (first byte, else start)."""
-
-    @property
-    def ratelimit(self) -> Headers: ...
-
-
-class Point(_Request, Protocol):
-    """One request's usage (the store's ``UsagePoint``); ``at_ms`` is when it started."""
-
-    @property
-    def usage(self) -> Usage: ...
-    @property
-    def cost_usd_micros(self) -> int | None: ...
+# What the functions below read: the rows the store returns (``nexus.usage.source``).
+Reading = RateLimitRow  # one response that carried rate-limit headers; ``at_ms``: when they came
+Point = UsagePoint  # one request's usage; ``at_ms``: when it started
 
 
 @dataclass(frozen=True, slots=True)
