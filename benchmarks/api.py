@@ -244,20 +244,8 @@ def _newest(page: dict[str, Any]) -> int:
 
 
 async def run_backend(backend: str, args: argparse.Namespace) -> None:
-    store, cleanup = await open_bench_store(backend, args)
+    store, count, cleanup = await seeded_bench_store(backend, args)
     try:
-        count = (await store._fetchone("SELECT count(*) FROM requests"))[0]
-        if count == 0:
-            records = all_records(args.requests, args.conversations)
-            print(f"[{backend}] seeding {len(records):,} requests…", file=sys.stderr)
-            seconds = await seed(store, records)
-            print(f"[{backend}] seeded in {seconds:.0f} s", file=sys.stderr)
-            count = len(records)
-        if backend == "postgres":
-            # What autovacuum does soon after a bulk load: planner statistics, GIN pending list.
-            # (before the one SQL store of issue 17 the store itself held the pool)
-            async with getattr(store, "connector", store)._connection() as conn:
-                await conn.execute("VACUUM ANALYZE")
         async with served(store) as url:
             results = await measure(url, store, args.samples)
         print(f"\n{backend}: {count:,} requests, {args.samples} calls per endpoint (ms)")
@@ -268,6 +256,35 @@ async def run_backend(backend: str, args: argparse.Namespace) -> None:
     finally:
         await store.close()
         await cleanup()
+
+
+async def seeded_bench_store(backend: str, args: argparse.Namespace) -> tuple[Any, int, Any]:
+    """The store of ``--db`` (or a new one), seeded if empty and analysed on Postgres: (store,
+    requests in it, cleanup). ``mcp_tools.py`` times the same store."""
+    store, cleanup = await open_bench_store(backend, args)
+    count = (await store._fetchone("SELECT count(*) FROM requests"))[0]
+    if count == 0:
+        records = all_records(args.requests, args.conversations)
+        print(f"[{backend}] seeding {len(records):,} requests…", file=sys.stderr)
+        seconds = await seed(store, records)
+        print(f"[{backend}] seeded in {seconds:.0f} s", file=sys.stderr)
+        count = len(records)
+    if backend == "postgres":
+        # What autovacuum does soon after a bulk load: planner statistics, GIN pending list.
+        async with store.connector._connection() as conn:
+            await conn.execute("VACUUM ANALYZE")
+    return store, count, cleanup
+
+
+def add_store_arguments(parser: argparse.ArgumentParser, samples: int) -> None:
+    """The seeded store's options (and ``--samples``), shared with ``mcp_tools.py``."""
+    parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
+    parser.add_argument("--requests", type=int, default=100_000)
+    parser.add_argument("--conversations", type=int, default=2_000)
+    parser.add_argument("--samples", type=int, default=samples)
+    parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--db", help="SQLite file or Postgres database name to (re)use")
+    parser.add_argument("--keep", action="store_true", help="keep the seeded database")
 
 
 async def open_bench_store(backend: str, args: argparse.Namespace) -> tuple[Any, Any]:
@@ -318,13 +335,7 @@ async def open_bench_store(backend: str, args: argparse.Namespace) -> tuple[Any,
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
-    parser.add_argument("--requests", type=int, default=100_000)
-    parser.add_argument("--conversations", type=int, default=2_000)
-    parser.add_argument("--samples", type=int, default=200)
-    parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test")
-    parser.add_argument("--db", help="SQLite file or Postgres database name to (re)use")
-    parser.add_argument("--keep", action="store_true", help="keep the seeded database")
+    add_store_arguments(parser, samples=200)
     args = parser.parse_args()
     backends = ("sqlite", "postgres") if args.backend == "both" else (args.backend,)
     for backend in backends:

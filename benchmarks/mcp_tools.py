@@ -70,17 +70,8 @@ async def measure(store: Any, samples: int) -> dict[str, tuple[float, float]]:
 
 
 async def run_backend(backend: str, args: argparse.Namespace) -> None:
-    store, cleanup = await seeded.open_bench_store(backend, args)
+    store, count, cleanup = await seeded.seeded_bench_store(backend, args)
     try:
-        count = (await store._fetchone("SELECT count(*) FROM requests"))[0]
-        if count == 0:
-            records = seeded.all_records(args.requests, args.conversations)
-            print(f"[{backend}] seeding {len(records):,} requests…", file=sys.stderr)
-            await seeded.seed(store, records)
-            count = len(records)
-        if backend == "postgres":
-            async with store.connector._connection() as conn:
-                await conn.execute("VACUUM ANALYZE")
         results = await measure(store, args.samples)
         print(f"\n{backend}: {count:,} requests, {args.samples} calls per tool (ms)")
         print(f"  {'tool':24} {'p50':>7} {'p99':>7}")
@@ -94,13 +85,7 @@ async def run_backend(backend: str, args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
-    parser.add_argument("--requests", type=int, default=100_000)
-    parser.add_argument("--conversations", type=int, default=2_000)
-    parser.add_argument("--samples", type=int, default=50)
-    parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test")
-    parser.add_argument("--db", help="SQLite file or Postgres database name to (re)use")
-    parser.add_argument("--keep", action="store_true", help="keep the seeded database")
+    seeded.add_store_arguments(parser, samples=50)
     args = parser.parse_args()
     for backend in ("sqlite", "postgres") if args.backend == "both" else (args.backend,):
         asyncio.run(run_backend(backend, args))
