@@ -326,7 +326,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only", default=",".join(BENCHES), help="comma list of " + ", ".join(BENCHES)
     )
-    parser.add_argument("--rounds", type=int, default=2, help="before/after pairs per benchmark")
+    parser.add_argument(
+        "--rounds", type=int, default=3,
+        help="before/after pairs per benchmark (2: ~8 min at load 4; 3: ~12 min)",
+    )  # fmt: skip
     parser.add_argument("--store-dir", default="/work/bench", help="where the seeded stores live")
     parser.add_argument("--proxy-requests", type=int, default=600, help="per c=16 cell")
     parser.add_argument("--proxy-requests-c1", type=int, default=150, help="per c=1 cell")
