@@ -10,7 +10,9 @@ four blocks the ``.sql`` files include by name (``{requests_cols}``):
 - ``<table>_arrays``: ``CAST(:<prefix>id AS TEXT[]), …`` (Postgres ``unnest``; ``Table.arrays``
   gives the values);
 - ``<table>_set``: ``host = excluded.host, …`` for every column but the conflict key (a table
-  with a ``key``: an upsert).
+  with a ``key``: an upsert);
+- ``<table>_read``: ``n.request_id AS node_request_id, …`` (a table with an ``alias``: rows read
+  back under the prefixed names, beside another table's columns).
 
 Before this, the Postgres batch write spelled the requests' 47 columns out three times and the
 SQLite insert twice more; a column added to one list and not the others went unnoticed.
@@ -33,6 +35,7 @@ class Table:
     columns: tuple[tuple[str, str], ...]  # (column, Postgres type), in insert order
     prefix: str = ""  # of the array parameters, where several tables share one statement
     key: tuple[str, ...] = ()  # the conflict target of an upsert: not in ``<table>_set``
+    alias: str = ""  # where rows are read back under their prefixed names: ``<table>_read``
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -50,15 +53,19 @@ class Table:
             f"{self.name}_arrays": ", ".join(
                 f"CAST(:{self.prefix}{name} AS {sql_type}[])" for name, sql_type in self.columns
             ),
-        } | ({f"{self.name}_set": ", ".join(
+        } | ({f"{self.name}_read": ", ".join(
+            f"{self.alias}.{name} AS {self.prefix}{name}" for name in self.names
+        )} if self.alias else {}) | ({f"{self.name}_set": ", ".join(
             f"{name} = excluded.{name}" for name in self.names if name not in self.key
         )} if self.key else {})  # fmt: skip
 
 
-def _table(name: str, columns: str, *, prefix: str = "", key: tuple[str, ...] = ()) -> Table:
+def _table(
+    name: str, columns: str, *, prefix: str = "", key: tuple[str, ...] = (), alias: str = ""
+) -> Table:
     """``columns``: ``"name type, name type, …"``, as a CREATE TABLE would list them."""
     pairs = [name_type.split() for name_type in columns.split(",")]
-    return Table(name, tuple((column, sql_type) for column, sql_type in pairs), prefix, key)
+    return Table(name, tuple((c, sql_type) for c, sql_type in pairs), prefix, key, alias)
 
 
 BLOBS = _table("blobs", "hash BYTEA, kind TEXT, size BIGINT, codec SMALLINT, data BYTEA",
@@ -94,6 +101,7 @@ LINK_NODES = _table(
     subtask_of TEXT, task_ordinal BIGINT, branch_start BOOLEAN, task_count BIGINT""",
     prefix="node_",
     key=("request_id",),
+    alias="n",  # link_index.node_from_row reads the node_<column> names
 )
 LINK_KEYS = _table(
     "link_keys",

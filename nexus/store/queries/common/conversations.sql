@@ -3,12 +3,7 @@
 -- (started_at_ms, request_id) row values. List filters come from nexus/filters.py.
 
 -- name: node
-n.request_id AS node_request_id, n.scope AS node_scope, n.started_at_ms AS node_started_at_ms,
-n.traffic_class AS node_traffic_class, n.edge AS node_edge, n.session_id AS node_session_id,
-n.agent_id AS node_agent_id, n.conversation_id AS node_conversation_id,
-n.parent_request_id AS node_parent_request_id, n.branch AS node_branch,
-n.subtask_of AS node_subtask_of, n.task_ordinal AS node_task_ordinal,
-n.branch_start AS node_branch_start, n.task_count AS node_task_count
+{link_nodes_read}
 
 -- name: conversation_columns
 c.id, c.host, c.account_id, c.client_key_id, c.session_id, c.started_at_ms, c.last_at_ms,
