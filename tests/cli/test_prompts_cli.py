@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 
 import orjson
 import pytest
 from typer.testing import CliRunner
 
 from nexus.cli.main import app
+from tests.prompts.git_repo import prompt_repo
 
 REVIEW = """\
 name: review
@@ -67,14 +67,7 @@ def test_check_reports_broken_files_and_fails(folder):
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 def test_sync_clones_and_a_failed_sync_exits_1(folder, tmp_path):
-    bare, work = tmp_path / "p.git", tmp_path / "w"
-    cfg = ["-c", "user.name=t", "-c", "user.email=t@e.x"]
-    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(bare)], check=True)
-    subprocess.run(["git", "init", "-q", "-b", "main", str(work)], check=True)
-    (work / "ship.yaml").write_text("name: ship\ntemplate: go\n")
-    subprocess.run(["git", *cfg, "add", "."], cwd=work, check=True)
-    subprocess.run(["git", *cfg, "commit", "-qm", "one"], cwd=work, check=True)
-    subprocess.run(["git", "push", "-q", str(bare), "HEAD:main"], cwd=work, check=True)
+    bare, _ = prompt_repo(tmp_path, {"ship.yaml": "name: ship\ntemplate: go\n"})
     synced = invoke("prompts", "sync", "--prompts-git", str(bare))
     assert synced.exit_code == 0 and "cloned" in synced.output
     listed = invoke("prompts", "list", "--prompts-git", str(bare), "--json")

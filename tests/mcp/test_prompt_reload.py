@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import subprocess
 
 import pytest
 
 from tests.mcp.conftest import mcp_session
+from tests.prompts.git_repo import prompt_repo
 
 
 async def prompt_names(url: str) -> dict[str, str]:
@@ -45,14 +45,8 @@ async def test_edited_added_and_broken_files_reload_without_restart(
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 async def test_prompts_from_a_git_repository(tmp_path, prompts_dir, nexus_process):
-    bare, work = tmp_path / "p.git", tmp_path / "work"
-    cfg = ["-c", "user.name=t", "-c", "user.email=t@e.x"]
-    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(bare)], check=True)
-    subprocess.run(["git", "init", "-q", "-b", "main", str(work)], check=True)
-    (work / "synced.yaml").write_text("name: synced\ndescription: From git\ntemplate: hi\n")
-    subprocess.run(["git", *cfg, "add", "."], cwd=work, check=True)
-    subprocess.run(["git", *cfg, "commit", "-qm", "one"], cwd=work, check=True)
-    subprocess.run(["git", "push", "-q", str(bare), "HEAD:main"], cwd=work, check=True)
+    synced = "name: synced\ndescription: From git\ntemplate: hi\n"
+    bare, _ = prompt_repo(tmp_path, {"synced.yaml": synced})
     nexus = await nexus_process(
         f"sqlite:///{tmp_path / 'n.db'}",
         extra_env={

@@ -4,47 +4,20 @@ checkout, local-only files are never touched."""
 from __future__ import annotations
 
 import shutil
-import subprocess
 
 import pytest
 
 from nexus.prompts import PromptLibrary, render
 from nexus.prompts.git_sync import GitSource, GitSync
+from tests.prompts.git_repo import commit, prompt_repo
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
-
-
-def git(*args, cwd=None):
-    env_args = [
-        "-c",
-        "user.name=t",
-        "-c",
-        "user.email=t@example.com",
-        "-c",
-        "init.defaultBranch=main",
-    ]
-    subprocess.run(["git", *env_args, *args], cwd=cwd, check=True, capture_output=True)
 
 
 @pytest.fixture
 def repo(tmp_path):
     """(bare repository, a working clone to commit from)."""
-    bare, work = tmp_path / "prompts.git", tmp_path / "work"
-    git("init", "--bare", "-b", "main", str(bare))
-    git("clone", str(bare), str(work))
-    (work / "team").mkdir()
-    (work / "team" / "review.yaml").write_text("name: review\ntemplate: 'v1'\n")
-    git("add", ".", cwd=work)
-    git("commit", "-m", "first", cwd=work)
-    git("push", "origin", "HEAD:main", cwd=work)
-    return bare, work
-
-
-def commit(work, path, text, message):
-    (work / path).write_text(text)
-    git("add", ".", cwd=work)
-    git("commit", "-m", message, cwd=work)
-    git("push", "origin", "HEAD:main", cwd=work)
+    return prompt_repo(tmp_path, {"team/review.yaml": "name: review\ntemplate: 'v1'\n"})
 
 
 def test_clone_update_and_a_failed_pull_keeps_the_last_good_version(repo, tmp_path):
