@@ -11,8 +11,8 @@ four blocks the ``.sql`` files include by name (``{requests_cols}``):
   gives the values);
 - ``<table>_set``: ``host = excluded.host, …`` for every column but the conflict key (a table
   with a ``key``: an upsert);
-- ``<table>_read``: ``n.request_id AS node_request_id, …`` (a table with an ``alias``: rows read
-  back under the prefixed names, beside another table's columns).
+- ``<table>_read``: ``c.id, c.host, …``, or ``n.request_id AS node_request_id, …`` where rows are
+  read back under the prefixed names beside another table's columns (a table with an ``alias``).
 
 Before this, the Postgres batch write spelled the requests' 47 columns out three times and the
 SQLite insert twice more; a column added to one list and not the others went unnoticed.
@@ -24,10 +24,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-TEXT, BIGINT, INTEGER, SMALLINT, BOOLEAN, BYTEA = (
-    "TEXT", "BIGINT", "INTEGER", "SMALLINT", "BOOLEAN", "BYTEA",
-)  # fmt: skip
-
 
 @dataclass(frozen=True, slots=True)
 class Table:
@@ -35,7 +31,8 @@ class Table:
     columns: tuple[tuple[str, str], ...]  # (column, Postgres type), in insert order
     prefix: str = ""  # of the array parameters, where several tables share one statement
     key: tuple[str, ...] = ()  # the conflict target of an upsert: not in ``<table>_set``
-    alias: str = ""  # where rows are read back under their prefixed names: ``<table>_read``
+    alias: str = ""  # rows are read back as ``<alias>.<column>``: ``<table>_read``
+    read_prefixed: bool = False  # … named ``<prefix><column>`` (beside another table's columns)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -47,25 +44,40 @@ class Table:
         return {self.prefix + name: [row[name] for row in rows] for name in self.names}
 
     def fragments(self) -> dict[str, str]:
-        return {
-            f"{self.name}_cols": ", ".join(self.names),
-            f"{self.name}_params": ", ".join(f":{name}" for name in self.names),
+        names = self.names
+        out = {
+            f"{self.name}_cols": ", ".join(names),
+            f"{self.name}_params": ", ".join(f":{name}" for name in names),
             f"{self.name}_arrays": ", ".join(
                 f"CAST(:{self.prefix}{name} AS {sql_type}[])" for name, sql_type in self.columns
             ),
-        } | ({f"{self.name}_read": ", ".join(
-            f"{self.alias}.{name} AS {self.prefix}{name}" for name in self.names
-        )} if self.alias else {}) | ({f"{self.name}_set": ", ".join(
-            f"{name} = excluded.{name}" for name in self.names if name not in self.key
-        )} if self.key else {})  # fmt: skip
+        }
+        if self.key:
+            out[f"{self.name}_set"] = ", ".join(
+                f"{name} = excluded.{name}" for name in names if name not in self.key
+            )
+        if self.alias:
+            renamed = [f" AS {self.prefix}{name}" if self.read_prefixed else "" for name in names]
+            out[f"{self.name}_read"] = ", ".join(
+                f"{self.alias}.{name}{as_name}"
+                for name, as_name in zip(names, renamed, strict=True)
+            )
+        return out
 
 
 def _table(
-    name: str, columns: str, *, prefix: str = "", key: tuple[str, ...] = (), alias: str = ""
+    name: str,
+    columns: str,
+    *,
+    prefix: str = "",
+    key: tuple[str, ...] = (),
+    alias: str = "",
+    read_prefixed: bool = False,
 ) -> Table:
     """``columns``: ``"name type, name type, …"``, as a CREATE TABLE would list them."""
     pairs = [name_type.split() for name_type in columns.split(",")]
-    return Table(name, tuple((c, sql_type) for c, sql_type in pairs), prefix, key, alias)
+    typed = tuple((c, sql_type) for c, sql_type in pairs)
+    return Table(name, typed, prefix, key, alias, read_prefixed)
 
 
 BLOBS = _table("blobs", "hash BYTEA, kind TEXT, size BIGINT, codec SMALLINT, data BYTEA",
@@ -101,7 +113,8 @@ LINK_NODES = _table(
     subtask_of TEXT, task_ordinal BIGINT, branch_start BOOLEAN, task_count BIGINT""",
     prefix="node_",
     key=("request_id",),
-    alias="n",  # link_index.node_from_row reads the node_<column> names
+    alias="n",
+    read_prefixed=True,  # link_index.node_from_row reads the node_<column> names
 )
 LINK_KEYS = _table(
     "link_keys",
@@ -119,6 +132,7 @@ CONVERSATIONS = _table(
     latest_turn_at_ms BIGINT, title TEXT, last_user_preview TEXT""",
     prefix="conv_",
     key=("id",),
+    alias="c",
 )
 TABLES = (BLOBS, MESSAGE_NODES, REQUESTS, LINKS, LINK_NODES, LINK_KEYS, CONVERSATIONS)
 

@@ -6,11 +6,7 @@
 {link_nodes_read}
 
 -- name: conversation_columns
-c.id, c.host, c.account_id, c.client_key_id, c.session_id, c.started_at_ms, c.last_at_ms,
-c.last_request_id, c.request_count, c.class_counts, c.branch_count, c.subtask_count,
-c.input_tokens, c.output_tokens, c.cache_creation_tokens, c.cache_read_tokens, c.cost_usd_micros,
-c.models, c.latest_context_tokens, c.latest_turn_id, c.latest_turn_at_ms, c.title,
-c.last_user_preview
+{conversations_read}
 
 -- name: conv_link_pass
 -- First in every transaction that writes the index: counts it, and on Postgres waits for (then
