@@ -48,6 +48,7 @@ from tests.fakes.upstream import (  # noqa: E402
     Reply,
     ToolUse,
 )
+from tests.store.distinct_content import distinct_body_bytes  # noqa: E402
 
 CAPTURE = ROOT / "tests" / "data" / "claude_code" / "tool_loop.json"
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -146,18 +147,7 @@ def reply_for(rnd: random.Random, turn: int) -> Reply:
 
 def unique_content(bodies: list[bytes]) -> tuple[int, int]:
     """(bytes of distinct messages + system + tools + rest of the body, as sent; total sent)."""
-    seen: set[bytes] = set()
-    unique = 0
-    for body in bodies:
-        parsed = orjson.loads(body)
-        parts = [orjson.dumps(m) for m in parsed.pop("messages")]
-        parts += [orjson.dumps(parsed.pop(k)) for k in ("system", "tools") if k in parsed]
-        parts.append(orjson.dumps(parsed))
-        for part in parts:
-            if part not in seen:
-                seen.add(part)
-                unique += len(part)
-    return unique, sum(len(b) for b in bodies)
+    return distinct_body_bytes(bodies), sum(len(b) for b in bodies)
 
 
 # -- backends -----------------------------------------------------------------------------------

@@ -10,11 +10,10 @@ import string
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from nexus.records import RequestFilter, RequestRecord
 from nexus.store.search import search_text
 from tests.factories import turn
+from tests.store.distinct_content import distinct_body_bytes
 
 T0 = 1_700_000_000_000
 _LETTERS = random.Random(5)
@@ -47,19 +46,8 @@ def conversation(turns: int, prompt_chars: int) -> list[RequestRecord]:
 
 def unique_content(records: list[RequestRecord]) -> int:
     """Distinct messages, system prompt, tools and the rest of each body once, plus responses."""
-    seen: set[bytes] = set()
-    total = 0
-    for record in records:
-        body = orjson.loads(record.exchange.request_body)
-        parts = [orjson.dumps(m) for m in body.pop("messages")]
-        parts += [orjson.dumps(body.pop(k)) for k in ("system", "tools") if k in body]
-        parts.append(orjson.dumps(body))
-        for part in parts:
-            if part not in seen:
-                seen.add(part)
-                total += len(part)
-        total += len(record.exchange.response_body)
-    return total
+    bodies = distinct_body_bytes(r.exchange.request_body for r in records)
+    return bodies + sum(len(r.exchange.response_body) for r in records)
 
 
 def pages_in_use(path: Path) -> int:
