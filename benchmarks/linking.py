@@ -31,7 +31,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nexus.conversations.view import RequestView, prepare  # noqa: E402
-from nexus.conversations.worker import ConversationLinker  # noqa: E402
+from nexus.conversations.worker import (
+    ConversationLinker,  # noqa: E402
+    summary_of,  # noqa: E402
+)
 from nexus.records import RequestRecord  # noqa: E402
 from tests.conversations.traffic import Traffic  # noqa: E402
 
@@ -109,7 +112,7 @@ async def measure(store: Any, records: list[RequestRecord]) -> dict[str, float]:
     totals, parses, cpus = [], [], []
     for record in records:
         await store.write_batch([record])
-        view = RequestView.from_record(record)
+        view = RequestView.from_record(record, summary_of(record))
         t0 = time.process_time()
         prepare(view)
         parses.append(time.process_time() - t0)

@@ -1,5 +1,5 @@
 """What linking reads of one request, whether it comes from the writer (a ``RequestRecord`` still in
-memory) or from the store (a ``StoredRequest`` during rebuild or repair), and the prepared form:
+memory) or from the store (a ``StoredRequest`` during rebuild or repair): its list row and its bodies; and the prepared form:
 the request with its traffic class and fingerprint, computed once per request. Pure: no I/O.
 """
 
@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from nexus.conversations.classify import classify
 from nexus.conversations.normalize import Fingerprint, fingerprint, parse_json
 from nexus.conversations.normalize import digest as _digest
-from nexus.records import Headers, RequestRecord, StoredRequest, TrafficClass
+from nexus.records import Headers, RequestRecord, RequestSummary, StoredRequest, TrafficClass
 from nexus.wire import ParsedRequest, parsed_body
 
 if TYPE_CHECKING:
@@ -20,65 +20,57 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class RequestView:
-    request_id: str
-    started_at_ms: int
-    method: str
-    path: str
-    host: str
-    account_id: str | None
-    client_key_id: str | None
-    session_id: str | None
-    agent_id: str | None
+    """A request's list row (who sent it, when, where) and the bodies linking reads."""
+
+    summary: RequestSummary
     request_headers: Headers
     request_body: bytes
     response_message: bytes | None
     parsed: ParsedRequest | None = None  # the recorder's parse of request_body, when it has one
 
     @property
+    def request_id(self) -> str:
+        return self.summary.id
+
+    @property
+    def started_at_ms(self) -> int:
+        return self.summary.started_at_ms
+
+    @property
+    def session_id(self) -> str | None:
+        return self.summary.session_id
+
+    @property
+    def agent_id(self) -> str | None:
+        return self.summary.agent_id
+
+    @property
     def position(self) -> tuple[int, str]:
-        return (self.started_at_ms, self.request_id)
+        return (self.summary.started_at_ms, self.summary.id)
 
     @property
     def scope(self) -> str:
         """Who the request belongs to: host, account and client key. Requests of two scopes never
         share a conversation, so two people who both type "hi" stay apart."""
-        return scope_of(self.host, self.account_id, self.client_key_id)
+        s = self.summary
+        return scope_of(s.host, s.account_id, s.client_key_id)
 
     @classmethod
-    def from_record(cls, record: RequestRecord) -> RequestView:
+    def from_record(cls, record: RequestRecord, summary: RequestSummary) -> RequestView:
+        """A record still in memory, with its list row (``worker.summary_of``)."""
         ex = record.exchange
         return cls(
-            request_id=ex.id,
-            started_at_ms=ex.started_at_ms,
-            method=ex.method,
-            path=ex.path,
-            host=ex.host,
-            account_id=ex.account_id,
-            client_key_id=ex.client_key_id,
-            session_id=record.session_id,
-            agent_id=record.agent_id,
-            request_headers=ex.request_headers,
-            request_body=ex.request_body,
-            response_message=record.response_message,
-            parsed=record.parsed_request,
+            summary,
+            ex.request_headers,
+            ex.request_body,
+            record.response_message,
+            record.parsed_request,
         )
 
     @classmethod
     def from_stored(cls, stored: StoredRequest) -> RequestView:
-        s = stored.summary
         return cls(
-            request_id=s.id,
-            started_at_ms=s.started_at_ms,
-            method=s.method,
-            path=s.path,
-            host=s.host,
-            account_id=s.account_id,
-            client_key_id=s.client_key_id,
-            session_id=s.session_id,
-            agent_id=s.agent_id,
-            request_headers=stored.request_headers,
-            request_body=stored.request_body,
-            response_message=stored.response_message,
+            stored.summary, stored.request_headers, stored.request_body, stored.response_message
         )
 
 
@@ -104,7 +96,7 @@ def prepare(view: RequestView, memory: FingerprintMemory | None = None) -> Prepa
     event loop run batches of this in a thread."""
     parsed = parsed_body(view.request_body, view.parsed)
     body = parsed.value
-    traffic_class = classify(view.method, view.path, view.request_headers, body)
+    traffic_class = classify(view.summary.method, view.summary.path, view.request_headers, body)
     if traffic_class.is_background or body is None:
         return Prepared(view, traffic_class, None)
     response = parse_json(view.response_message)

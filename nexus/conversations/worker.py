@@ -60,10 +60,9 @@ class ConversationLinker:
         """Link freshly written records; returns the links written (theirs and any repaired)."""
         if not records:
             return []
-        views = [RequestView.from_record(r) for r in records]
+        views = [RequestView.from_record(r, summary_of(r)) for r in records]
         prepared = await self._cpu(self._prepare_all, views)
-        summaries = [summary_of(r) for r in records]
-        return await self._link(list(zip(prepared, summaries, strict=True)))
+        return await self._link(prepared)
 
     async def link_stored(self, stored: Sequence[StoredRequest]) -> list[Link]:
         """Link requests read back from the store (rebuild, catch-up)."""
@@ -71,7 +70,7 @@ class ConversationLinker:
             return []
         views = [RequestView.from_stored(s) for s in stored]
         prepared = await self._cpu(self._prepare_all, views)
-        return await self._link([(p, s.summary) for p, s in zip(prepared, stored, strict=True)])
+        return await self._link(prepared)
 
     async def catch_up(self, limit: int = 500) -> list[Link]:
         """Link stored requests that have no link yet (linking was interrupted by a crash or an
@@ -104,7 +103,7 @@ class ConversationLinker:
                         await index.put_summary(summary)
             total += len(gone)
 
-    async def _link(self, items: list[tuple[Prepared, RequestSummary]]) -> list[Link]:
+    async def _link(self, items: list[Prepared]) -> list[Link]:
         try:
             async with self.store.link_index() as index:
                 known = RunIndex(index, self.known)
@@ -132,26 +131,24 @@ class _Run:
         self.expanded: dict[str, Position] = {}
         self.queue: dict[str, LinkNode] = {}  # linked nodes to re-link, by id
 
-    async def link_all(self, items: list[tuple[Prepared, RequestSummary]]) -> None:
-        items.sort(key=lambda item: item[0].view.position)
-        old = {n.request_id: n for n in await self.ix.nodes_at([p.view.position for p, _ in items])}
-        for prepared, request in items:
+    async def link_all(self, items: list[Prepared]) -> None:
+        items.sort(key=lambda p: p.view.position)
+        old = {n.request_id: n for n in await self.ix.nodes_at([p.view.position for p in items])}
+        for prepared in items:
             await self._drain(before=prepared.view.position)
             self.queue.pop(prepared.view.request_id, None)
-            await self._link_new(prepared, request, old.get(prepared.view.request_id))
+            await self._link_new(prepared, old.get(prepared.view.request_id))
         await self._drain(before=None)
         await self._finish()
 
-    async def _link_new(
-        self, prepared: Prepared, request: RequestSummary, old: LinkNode | None
-    ) -> None:
+    async def _link_new(self, prepared: Prepared, old: LinkNode | None) -> None:
         decision = await decide(prepared, self.ix)
         node = decision.node
         await self.ix.put_node(node, decision.keys)
         self.links[node.request_id] = node.link()
         if old is None and node.conversation_id:
             summary = await self.ix.get_summary(node.conversation_id)
-            await self.ix.put_summary(add_request(summary, node, request))
+            await self.ix.put_summary(add_request(summary, node, prepared.view.summary))
         elif old is not None:
             self.touched.update((old.conversation_id, node.conversation_id))
         await self._after(decision)

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nexus.conversations.view import RequestView, prepare
+from tests.export.builders import make_summary
 
 _json: st.SearchStrategy[Any] = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**40), 2**40) | st.floats(allow_nan=False)
@@ -38,7 +39,7 @@ _body = st.fixed_dictionaries(
 
 
 def _view(body: bytes, response: bytes | None, path: str = "/v1/messages") -> RequestView:
-    return RequestView("r1", 1, "POST", path, "h", None, None, None, None, (), body, response)
+    return RequestView(make_summary(id="r1", started_at_ms=1, path=path), (), body, response)
 
 
 @settings(max_examples=300, deadline=None)
