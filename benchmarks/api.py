@@ -189,7 +189,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def measure(url: str, store: Any, samples: int) -> dict[str, tuple[float, float]]:
+async def measure(
+    url: str, store: Any, samples: int, only: str = ""
+) -> dict[str, tuple[float, float]]:
     rnd = random.Random(5)
     ids = [row[0] for row in await store._fetchall("SELECT id FROM requests")]
     convs = [
@@ -198,6 +200,10 @@ async def measure(url: str, store: Any, samples: int) -> dict[str, tuple[float, 
             "SELECT DISTINCT conversation_id FROM links WHERE conversation_id IS NOT NULL"
         )
     ]
+    largest = await store._fetchall(
+        "SELECT conversation_id, count(*) FROM links WHERE conversation_id IS NOT NULL"
+        " GROUP BY conversation_id ORDER BY count(*) DESC LIMIT 1"
+    )
     async with httpx.AsyncClient(base_url=url, timeout=30) as http:
         first = (await http.get("/api/requests?limit=100")).json()
         deep_cursor = ids[len(ids) // 2] if ids else ""
@@ -223,8 +229,13 @@ async def measure(url: str, store: Any, samples: int) -> dict[str, tuple[float, 
             "conversations count (search)": fixed("/api/conversations/count?q=build"),
             "tree": lambda: f"/api/conversations/{rnd.choice(convs)}",
         }
+        if largest and largest[0][1] > 2 * len(ids) // max(len(convs), 1):  # tui.py's 500 turns
+            name = f"tree of the largest ({largest[0][1]} requests)"
+            cases[name] = fixed(f"/api/conversations/{largest[0][0]}")
         results = {}
         for name, path_of in cases.items():
+            if only and not any(word in name for word in only.split(",")):
+                continue
             await http.get(path_of())  # warm
             times = []
             for _ in range(samples):
@@ -247,7 +258,7 @@ async def run_backend(backend: str, args: argparse.Namespace) -> None:
     store, count, cleanup = await seeded_bench_store(backend, args)
     try:
         async with served(store) as url:
-            results = await measure(url, store, args.samples)
+            results = await measure(url, store, args.samples, args.cases)
         print(f"\n{backend}: {count:,} requests, {args.samples} calls per endpoint (ms)")
         print(f"  {'endpoint':28} {'p50':>7} {'p99':>7}")
         for name, (p50, p99) in results.items():
@@ -285,6 +296,9 @@ def add_store_arguments(parser: argparse.ArgumentParser, samples: int) -> None:
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--db", help="SQLite file or Postgres database name to (re)use")
     parser.add_argument("--keep", action="store_true", help="keep the seeded database")
+    parser.add_argument(
+        "--cases", default="", help="only the endpoints whose name holds one of these (comma list)"
+    )
 
 
 async def open_bench_store(backend: str, args: argparse.Namespace) -> tuple[Any, Any]:
