@@ -4,148 +4,94 @@ layout, on fixed data (``DemoClient``: fixed ids, times, UTC, a fixed clock). Up
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from nexus.tui.app import NexusApp
 from tests.tui import data
 from tests.tui.conftest import make_test_app, settle
 from tests.tui.fake_client import DemoClient
 
 SIZE = (120, 40)
 NARROW = (80, 24)
+Step = tuple[str, ...] | Callable[[NexusApp], object]  # keys to press, or a call on the app
 
 
-def demo_app() -> Any:
-    return make_test_app(DemoClient())
+def shot(snap_compare: Any, size: tuple[int, int], *steps: Step) -> bool:
+    """The demo app at ``size`` after ``steps``, each let settle, against its snapshot."""
+
+    async def run_before(pilot: Any) -> None:
+        await settle(pilot, pilot.app)
+        for step in steps:
+            if callable(step):
+                step(pilot.app)
+            else:
+                await pilot.press(*step)
+            await settle(pilot, pilot.app)
+
+    return bool(
+        snap_compare(make_test_app(DemoClient()), terminal_size=size, run_before=run_before)
+    )
 
 
-async def _settled(pilot: Any) -> None:
-    await settle(pilot, pilot.app)
+def open_request(app: NexusApp) -> None:
+    app.open_request(data.rid(298))
+
+
+def open_conversation(app: NexusApp) -> None:
+    app.open_conversation(data.rid(1000))
 
 
 def test_live_screen(snap_compare: Any) -> None:
-    async def run_before(pilot: Any) -> None:
-        await _settled(pilot)
-        await pilot.press("down", "m", "down", "down")
-        await _settled(pilot)
-
-    assert snap_compare(demo_app(), terminal_size=SIZE, run_before=run_before)
+    assert shot(snap_compare, SIZE, ("down", "m", "down", "down"))
 
 
 def test_live_screen_filtered(snap_compare: Any) -> None:
-    async def run_before(pilot: Any) -> None:
-        await _settled(pilot)
-        await pilot.press("slash", *"status:5xx", "enter")
-        await _settled(pilot)
-
-    assert snap_compare(demo_app(), terminal_size=SIZE, run_before=run_before)
+    assert shot(snap_compare, SIZE, ("slash", *"status:5xx", "enter"))
 
 
 def test_request_detail_chat(snap_compare: Any) -> None:
-    async def run_before(pilot: Any) -> None:
-        await _settled(pilot)
-        pilot.app.open_request(data.rid(298))
-        await _settled(pilot)
-
-    assert snap_compare(demo_app(), terminal_size=SIZE, run_before=run_before)
+    assert shot(snap_compare, SIZE, open_request)
 
 
 def test_conversations_list(snap_compare: Any) -> None:
-    async def run_before(pilot: Any) -> None:
-        await _settled(pilot)
-        await pilot.press("2")
-        await _settled(pilot)
-
-    assert snap_compare(demo_app(), terminal_size=SIZE, run_before=run_before)
+    assert shot(snap_compare, SIZE, ("2",))
 
 
 def test_conversation_tree(snap_compare: Any) -> None:
-    async def run_before(pilot: Any) -> None:
-        await _settled(pilot)
-        pilot.app.open_conversation(data.rid(1000))
-        await _settled(pilot)
-
-    assert snap_compare(demo_app(), terminal_size=SIZE, run_before=run_before)
+    assert shot(snap_compare, SIZE, open_conversation)
 
 
 def test_conversation_timeline(snap_compare: Any) -> None:
-    async def run_before(pilot: Any) -> None:
-        await _settled(pilot)
-        pilot.app.open_conversation(data.rid(1000))
-        await _settled(pilot)
-        await pilot.press("l")
-        await _settled(pilot)
-
-    assert snap_compare(demo_app(), terminal_size=SIZE, run_before=run_before)
+    assert shot(snap_compare, SIZE, open_conversation, ("l",))
 
 
 def test_usage_screen(snap_compare: Any) -> None:
-    async def run_before(pilot: Any) -> None:
-        await _settled(pilot)
-        await pilot.press("3")
-        await _settled(pilot)
-
-    assert snap_compare(demo_app(), terminal_size=SIZE, run_before=run_before)
+    assert shot(snap_compare, SIZE, ("3",))
 
 
 def test_live_screen_at_80_columns(snap_compare: Any) -> None:
     """Time, class, status, tokens, cost and the preview stay; the rest gives way."""
-
-    async def run_before(pilot: Any) -> None:
-        await _settled(pilot)
-        await pilot.press("down")
-        await _settled(pilot)
-
-    assert snap_compare(demo_app(), terminal_size=NARROW, run_before=run_before)
+    assert shot(snap_compare, NARROW, ("down",))
 
 
 def test_conversations_list_at_80_columns(snap_compare: Any) -> None:
-    async def run_before(pilot: Any) -> None:
-        await _settled(pilot)
-        await pilot.press("2")
-        await _settled(pilot)
-
-    assert snap_compare(demo_app(), terminal_size=NARROW, run_before=run_before)
+    assert shot(snap_compare, NARROW, ("2",))
 
 
 def test_request_detail_chat_at_80_columns(snap_compare: Any) -> None:
-    async def run_before(pilot: Any) -> None:
-        await _settled(pilot)
-        pilot.app.open_request(data.rid(298))
-        await _settled(pilot)
-
-    assert snap_compare(demo_app(), terminal_size=NARROW, run_before=run_before)
+    assert shot(snap_compare, NARROW, open_request)
 
 
 def test_conversation_tree_at_80_columns(snap_compare: Any) -> None:
     """The header keeps three lines (title cut, full id; the time span gives way)."""
-
-    async def run_before(pilot: Any) -> None:
-        await _settled(pilot)
-        pilot.app.open_conversation(data.rid(1000))
-        await _settled(pilot)
-
-    assert snap_compare(demo_app(), terminal_size=NARROW, run_before=run_before)
+    assert shot(snap_compare, NARROW, open_conversation)
 
 
 def test_usage_window_history(snap_compare: Any) -> None:
     """The 5h window climbing and starting again at each reset (red lines), the 7d creeping up."""
-
-    async def run_before(pilot: Any) -> None:
-        await _settled(pilot)
-        await pilot.press("3")
-        await _settled(pilot)
-        await pilot.press("w")
-        await _settled(pilot)
-
-    assert snap_compare(demo_app(), terminal_size=SIZE, run_before=run_before)
+    assert shot(snap_compare, SIZE, ("3",), ("w",))
 
 
 def test_usage_requests_per_host_at_80_columns(snap_compare: Any) -> None:
-    async def run_before(pilot: Any) -> None:
-        await _settled(pilot)
-        await pilot.press("3")
-        await _settled(pilot)
-        await pilot.press("c", "c", "g")
-        await _settled(pilot)
-
-    assert snap_compare(demo_app(), terminal_size=NARROW, run_before=run_before)
+    assert shot(snap_compare, NARROW, ("3",), ("c", "c", "g"))
