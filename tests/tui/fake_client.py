@@ -46,6 +46,7 @@ class FakeClient:
         self.prompts: dict[str, dict[str, Any]] = {}  # name → prompt JSON (with "template")
         self.prompt_errors: list[dict[str, str]] = []
         self.proxy_port = 3000  # what /health says the proxy listens on
+        self.request_body: bytes | None = None  # every request's body, when set
 
     # -- control ----------------------------------------------------------------------------
     def record(self, row: RequestSummary, kind: str = "request") -> LiveEvent:
@@ -90,14 +91,14 @@ class FakeClient:
 
     async def get_request(self, request_id: str) -> StoredRequest | None:
         self._check("get_request", request_id)
-        for row in self.rows:
-            if row.id == request_id:
-                return data.stored(row)
-        for tree in self.trees.values():
-            for row in tree.nodes:
-                if row.id == request_id:
-                    return data.stored(row)
-        return None
+        rows = [*self.rows, *(row for tree in self.trees.values() for row in tree.nodes)]
+        row = next((r for r in rows if r.id == request_id), None)
+        if row is None:
+            return None
+        stored = data.stored(row)
+        return (
+            stored if self.request_body is None else replace(stored, request_body=self.request_body)
+        )
 
     async def raw_request_body(self, request_id: str) -> bytes:
         stored = await self.get_request(request_id)
@@ -266,6 +267,13 @@ class FakeClient:
 
 def seeded(n: int = 300) -> FakeClient:
     return FakeClient([data.summary(i) for i in range(n)])
+
+
+def with_body(n: int, body: bytes) -> FakeClient:
+    """``n`` requests that all sent ``body`` (a chat for the request screen to draw)."""
+    client = seeded(n)
+    client.request_body = body
+    return client
 
 
 def linked(row: RequestSummary, **changes: Any) -> RequestSummary:

@@ -4,18 +4,16 @@ and harness text are not), ``g`` to the next tool call, ``e`` to the first faile
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 import orjson
 
-from nexus.records import StoredRequest
 from nexus.tui.app import NexusApp
 from nexus.tui.widgets.chat_log import ChatLog
 from nexus.tui.widgets.key_bar import KeyBar
 from tests.tui import data
 from tests.tui.conftest import make_test_app, open_request
-from tests.tui.fake_client import FakeClient
+from tests.tui.fake_client import with_body
 
 REMINDER = "<system-reminder>The date is Tuesday.</system-reminder>"
 FILLER = "\n".join(f"line {n} of the answer" for n in range(30))  # pushes each turn off-screen
@@ -47,12 +45,6 @@ def body() -> bytes:
     return orjson.dumps({"model": "claude-opus-4-8", "messages": messages})
 
 
-class LongChatClient(FakeClient):
-    async def get_request(self, request_id: str) -> StoredRequest | None:
-        stored = await super().get_request(request_id)
-        return None if stored is None else replace(stored, request_body=body())
-
-
 def last_notice(app: NexusApp) -> str:
     return [n.message for n in app._notifications][-1]
 
@@ -67,7 +59,7 @@ async def open_chat(pilot: Any, app: NexusApp) -> ChatLog:
 
 
 async def test_person_message_and_tool_navigation() -> None:
-    app = make_test_app(LongChatClient([data.summary(n) for n in range(30)]))
+    app = make_test_app(with_body(30, body()))
     async with app.run_test(size=(100, 30)) as pilot:
         log = await open_chat(pilot, app)
         log.scroll_home(animate=False, immediate=True)
@@ -98,7 +90,7 @@ async def test_person_message_and_tool_navigation() -> None:
 
 
 async def test_hide_tools_counts_what_it_hides_and_shows_it_again() -> None:
-    app = make_test_app(LongChatClient([data.summary(n) for n in range(30)]))
+    app = make_test_app(with_body(30, body()))
     async with app.run_test(size=(160, 30)) as pilot:
         log = await open_chat(pilot, app)
         shown = "\n".join(s.text for s in log.lines)

@@ -9,7 +9,6 @@ import io
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -18,7 +17,6 @@ from PIL import Image
 from rich.console import Console
 from textual.widgets import Static
 
-from nexus.records import StoredRequest
 from nexus.tui import images
 from nexus.tui.chat import chat_entries
 from nexus.tui.images import MAX_IMAGE_BYTES, picture
@@ -27,7 +25,7 @@ from nexus.tui.screens.request import RequestScreen
 from nexus.tui.widgets.chat_log import ChatLog
 from tests.tui import data
 from tests.tui.conftest import make_test_app, open_request, settle, text_of
-from tests.tui.fake_client import FakeClient
+from tests.tui.fake_client import with_body
 
 
 def png(width: int, height: int) -> str:
@@ -56,14 +54,8 @@ def body() -> bytes:
     return orjson.dumps({"model": "claude-opus-4-8", "messages": messages})
 
 
-class ImageClient(FakeClient):
-    async def get_request(self, request_id: str) -> StoredRequest | None:
-        stored = await super().get_request(request_id)
-        return None if stored is None else replace(stored, request_body=body())
-
-
 async def test_images_of_a_message_and_a_tool_result_are_drawn_with_type_size_and_bytes() -> None:
-    app = make_test_app(ImageClient([data.summary(n) for n in range(5)]))
+    app = make_test_app(with_body(5, body()))
     async with app.run_test(size=(100, 40)) as pilot:
         screen = await open_request(pilot, app, data.rid(3))
         log = screen.query_one("#chat-log", ChatLog)
@@ -111,7 +103,7 @@ def test_past_ten_megabytes_or_broken_an_image_is_named_not_drawn() -> None:
 # textual-image 0.12 calls Pillow's getdata, deprecated in Pillow 12 (its problem, not ours)
 @pytest.mark.filterwarnings("ignore:Image.Image.getdata is deprecated:DeprecationWarning")
 async def test_v_shows_the_images_at_full_size_one_at_a_time() -> None:
-    app = make_test_app(ImageClient([data.summary(n) for n in range(5)]))
+    app = make_test_app(with_body(5, body()))
     async with app.run_test(size=(100, 40)) as pilot:
         await open_request(pilot, app, data.rid(3))
         await pilot.press("v")
