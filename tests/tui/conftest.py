@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC
+from typing import Any
 
 import pytest
 
 from nexus.tui.app import NexusApp
 from nexus.tui.screens.request import RequestScreen
 from tests.tui import data
-from tests.tui.fake_client import FakeClient, seeded
+from tests.tui.fake_client import DemoClient, FakeClient, seeded
 
 
 def make_test_app(client: FakeClient, **options: object) -> NexusApp:
@@ -44,6 +46,28 @@ async def settle(pilot: object, app: NexusApp) -> None:
         if busy:
             await app.workers.wait_for_complete(busy)
     await pilot.pause()  # type: ignore[attr-defined]
+
+
+Step = tuple[str, ...] | Callable[[NexusApp], object]  # keys to press, or a call on the app
+
+
+def shot(
+    snap_compare: Any, size: tuple[int, int], *steps: Step, client: FakeClient | None = None
+) -> bool:
+    """The app on ``client`` (a ``DemoClient``) at ``size`` after ``steps``, each let settle,
+    against its snapshot."""
+
+    async def run_before(pilot: Any) -> None:
+        await settle(pilot, pilot.app)
+        for step in steps:
+            if callable(step):
+                step(pilot.app)
+            else:
+                await pilot.press(*step)
+            await settle(pilot, pilot.app)
+
+    app = make_test_app(client or DemoClient())
+    return bool(snap_compare(app, terminal_size=size, run_before=run_before))
 
 
 def text_of(widget: object, width: int = 118) -> str:

@@ -8,11 +8,12 @@ from typing import Any
 from rich.text import Text
 
 from nexus.records import CacheBreak, CacheCause, RequestSummary
+from nexus.tui.app import NexusApp
 from nexus.tui.cells import CACHE_BREAK_MARK
 from nexus.tui.widgets.conversation_tree import ConversationTreeView
 from nexus.tui.widgets.request_table import RequestTable
 from tests.tui import data
-from tests.tui.conftest import make_test_app, open_request, settle, text_of
+from tests.tui.conftest import make_test_app, open_request, settle, shot, text_of
 from tests.tui.fake_client import DemoClient, FakeClient
 
 TTL_BREAK = CacheBreak(CacheCause.TTL_EXPIRED, "idle 7m12s (5m TTL)", 46_210, 123_456)
@@ -240,33 +241,19 @@ def demo_with_breaks() -> DemoClient:
 def test_live_screen_with_cache_breaks_at_80_columns(snap_compare: Any) -> None:
     """The mark sits in front of the preview; the columns are those of the plain 80-column view."""
 
-    async def run_before(pilot: Any) -> None:
-        await settle(pilot, pilot.app)
+    assert shot(snap_compare, (80, 24), client=demo_with_breaks())
 
-    app = make_test_app(demo_with_breaks())
-    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+def open_broken(app: NexusApp) -> None:
+    app.open_conversation(data.rid(280))
 
 
 def test_conversation_tree_with_cache_breaks_at_80_columns(snap_compare: Any) -> None:
-    async def run_before(pilot: Any) -> None:
-        await settle(pilot, pilot.app)
-        pilot.app.open_conversation(data.rid(280))
-        await settle(pilot, pilot.app)
-
-    app = make_test_app(demo_with_breaks())
-    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+    assert shot(snap_compare, (80, 24), open_broken, client=demo_with_breaks())
 
 
 def test_conversation_numbers_cache_section(snap_compare: Any) -> None:
-    async def run_before(pilot: Any) -> None:
-        await settle(pilot, pilot.app)
-        pilot.app.open_conversation(data.rid(280))
-        await settle(pilot, pilot.app)
-        await pilot.press("n")
-        await settle(pilot, pilot.app)
-
-    app = make_test_app(demo_with_breaks())
-    assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)
+    assert shot(snap_compare, (120, 40), open_broken, ("n",), client=demo_with_breaks())
 
 
 async def test_the_numbers_tab_scrolls_from_the_keyboard_to_the_cache_section() -> None:

@@ -4,34 +4,14 @@ layout, on fixed data (``DemoClient``: fixed ids, times, UTC, a fixed clock). Up
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from nexus.tui.app import NexusApp
 from tests.tui import data
-from tests.tui.conftest import make_test_app, settle
-from tests.tui.fake_client import DemoClient
+from tests.tui.conftest import shot
 
 SIZE = (120, 40)
 NARROW = (80, 24)
-Step = tuple[str, ...] | Callable[[NexusApp], object]  # keys to press, or a call on the app
-
-
-def shot(snap_compare: Any, size: tuple[int, int], *steps: Step) -> bool:
-    """The demo app at ``size`` after ``steps``, each let settle, against its snapshot."""
-
-    async def run_before(pilot: Any) -> None:
-        await settle(pilot, pilot.app)
-        for step in steps:
-            if callable(step):
-                step(pilot.app)
-            else:
-                await pilot.press(*step)
-            await settle(pilot, pilot.app)
-
-    return bool(
-        snap_compare(make_test_app(DemoClient()), terminal_size=size, run_before=run_before)
-    )
 
 
 def open_request(app: NexusApp) -> None:
