@@ -26,8 +26,8 @@ from nexus.records import (
 from nexus.store.base import Position
 from nexus.store.connector import Row, Tx
 from nexus.store.dialect import Dialect
-from nexus.store.queries.tables import CONVERSATIONS, LINK_KEYS, LINK_NODES
-from nexus.store.rows import by_name, summary_from_row
+from nexus.store.queries.tables import CONVERSATIONS, LINK_KEYS, LINK_NODES, LINKS
+from nexus.store.rows import by_name, link_row, summary_from_row
 
 if TYPE_CHECKING:
     from nexus.store.requests import Requests
@@ -305,16 +305,10 @@ class SqlLinkIndex:
             return []
         links = list({lk.request_id: lk for lk in links}.values())
         if self._pass_write is not None:
-            rows = await self._write_due(self._pass_write, {
-                "request_ids": [lk.request_id for lk in links],
-                "traffic_classes": [str(lk.traffic_class) for lk in links],
-                "conversation_ids": [lk.conversation_id for lk in links],
-                "parent_request_ids": [lk.parent_request_id for lk in links],
-                "branches": [lk.branch for lk in links],
-                "subtasks_of": [lk.subtask_of for lk in links],
-                "agent_ids": [lk.agent_id for lk in links],
-                "at_ms": now_ms(),
-            })  # fmt: skip
+            at = now_ms()
+            rows = await self._write_due(
+                self._pass_write, {**LINKS.arrays([link_row(lk, at) for lk in links]), "at_ms": at}
+            )
             written = {r["request_id"] for r in rows}
             if written:
                 self.tx.notify = True

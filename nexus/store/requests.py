@@ -32,6 +32,7 @@ from nexus.store.rows import (
     columns,
     decompress,
     headers_from_json,
+    link_row,
     prepare_batch,
     summary_from_row,
     unpack_json,
@@ -47,19 +48,6 @@ _PRUNE_ORPHANS = (
     "prune_nodes",
     "prune_blobs",
 )
-
-
-def link_row(link: Link, at_ms: int) -> dict[str, Any]:
-    return {
-        "request_id": link.request_id,
-        "traffic_class": str(link.traffic_class),
-        "conversation_id": link.conversation_id,
-        "parent_request_id": link.parent_request_id,
-        "branch": link.branch,
-        "subtask_of": link.subtask_of,
-        "agent_id": link.agent_id,
-        "linked_at_ms": at_ms,
-    }
 
 
 def event_row(kind: str, ref_id: str, at_ms: int) -> dict[str, Any]:

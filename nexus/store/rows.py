@@ -18,6 +18,7 @@ from nexus.records import (
     CacheBreak,
     CacheCause,
     Headers,
+    Link,
     Outcome,
     RequestRecord,
     RequestSummary,
@@ -166,6 +167,19 @@ def prepare_batch(
     return PreparedBatch(
         list(blobs.values()), list(nodes.values()), requests, request_blobs, [*blobs, *nodes]
     )
+
+
+def link_row(link: Link, at_ms: int) -> dict[str, Any]:
+    return {
+        "request_id": link.request_id,
+        "traffic_class": str(link.traffic_class),
+        "conversation_id": link.conversation_id,
+        "parent_request_id": link.parent_request_id,
+        "branch": link.branch,
+        "subtask_of": link.subtask_of,
+        "agent_id": link.agent_id,
+        "linked_at_ms": at_ms,
+    }
 
 
 def columns(

@@ -10,8 +10,7 @@ from nexus.records import Link, TrafficClass
 from nexus.store.dialect import POSTGRES, SQLITE
 from nexus.store.queries import COMMON, load, overrides, parse_queries
 from nexus.store.queries.tables import BLOBS, LINKS, MESSAGE_NODES, REQUESTS
-from nexus.store.requests import link_row
-from nexus.store.rows import prepare_batch
+from nexus.store.rows import link_row, prepare_batch
 from tests.factories import make_record
 
 

@@ -104,6 +104,7 @@ LINKS = _table(
     "links",
     """request_id TEXT, traffic_class TEXT, conversation_id TEXT, parent_request_id TEXT,
     branch TEXT, subtask_of TEXT, agent_id TEXT, linked_at_ms BIGINT""",
+    prefix="link_",
     key=("request_id",),
 )
 LINK_NODES = _table(

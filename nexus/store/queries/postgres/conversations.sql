@@ -54,19 +54,10 @@ SELECT 1
 -- that are new or differ from the stored ones with their ``link`` events. Returns the ids written.
 WITH {conv_due_rows},
 given AS (
-    SELECT * FROM unnest(CAST(:request_ids AS TEXT[]), CAST(:traffic_classes AS TEXT[]),
-                         CAST(:conversation_ids AS TEXT[]), CAST(:parent_request_ids AS TEXT[]),
-                         CAST(:branches AS TEXT[]), CAST(:subtasks_of AS TEXT[]),
-                         CAST(:agent_ids AS TEXT[]))
-        WITH ORDINALITY AS g (request_id, traffic_class, conversation_id, parent_request_id,
-                              branch, subtask_of, agent_id, n)
+    SELECT * FROM unnest({links_arrays}) WITH ORDINALITY AS g ({links_cols}, n)
 ),
 changed AS (
-    INSERT INTO links (request_id, traffic_class, conversation_id, parent_request_id, branch,
-                       subtask_of, agent_id, linked_at_ms)
-    SELECT request_id, traffic_class, conversation_id, parent_request_id, branch, subtask_of,
-           agent_id, :at_ms
-    FROM given ORDER BY n
+    INSERT INTO links ({links_cols}) SELECT {links_cols} FROM given ORDER BY n
     ON CONFLICT (request_id) DO UPDATE SET {links_set}
     WHERE (links.traffic_class, links.conversation_id, links.parent_request_id, links.branch,
            links.subtask_of, links.agent_id)
