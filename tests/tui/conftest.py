@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from nexus.tui.app import NexusApp
+from nexus.tui.screens.conversation import ConversationScreen
 from nexus.tui.screens.request import RequestScreen
 from tests.tui import data
 from tests.tui.fake_client import DemoClient, FakeClient, seeded
@@ -34,6 +35,17 @@ async def open_request(pilot: object, app: NexusApp, request_id: str) -> Request
     app.open_request(request_id)
     await settle(pilot, app)
     assert isinstance(app.screen, RequestScreen)
+    return app.screen
+
+
+async def open_conversation(
+    pilot: object, app: NexusApp, conversation_id: str
+) -> ConversationScreen:
+    """The conversation screen of ``conversation_id``, loaded."""
+    await settle(pilot, app)
+    app.open_conversation(conversation_id)
+    await settle(pilot, app)
+    assert isinstance(app.screen, ConversationScreen)
     return app.screen
 
 

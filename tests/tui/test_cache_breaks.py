@@ -13,7 +13,7 @@ from nexus.tui.cells import CACHE_BREAK_MARK
 from nexus.tui.widgets.conversation_tree import ConversationTreeView
 from nexus.tui.widgets.request_table import RequestTable
 from tests.tui import data
-from tests.tui.conftest import make_test_app, open_request, settle, shot, text_of
+from tests.tui.conftest import make_test_app, open_conversation, open_request, settle, shot, text_of
 from tests.tui.fake_client import DemoClient, FakeClient
 
 TTL_BREAK = CacheBreak(CacheCause.TTL_EXPIRED, "idle 7m12s (5m TTL)", 46_210, 123_456)
@@ -75,9 +75,7 @@ async def test_tree_nodes_that_broke_the_cache_carry_the_mark() -> None:
     client.trees[conv] = replace(tree, nodes=nodes)
     app = make_test_app(client)
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot, app)
-        app.open_conversation(conv)
-        await settle(pilot, app)
+        await open_conversation(pilot, app, conv)
         lines = app.screen.query_one(ConversationTreeView).line_texts()
         marked = [text for text in lines if CACHE_BREAK_MARK in text]
         assert len(marked) == 1
@@ -146,9 +144,7 @@ async def test_numbers_tab_has_a_cache_section_from_the_conversations_ledger() -
     nodes = _conversation_with_breaks(client, conv)
     app = make_test_app(client)
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot, app)
-        app.open_conversation(conv)
-        await settle(pilot, app)
+        await open_conversation(pilot, app, conv)
         assert not [c for c in client.calls if c[0] == "cache"]  # only when the tab is shown
         await pilot.press("n")
         await settle(pilot, app)
@@ -171,9 +167,7 @@ async def test_a_conversation_without_breaks_says_so() -> None:
     client.cache_body = data.cache_doc(client.trees[conv].nodes)
     app = make_test_app(client)
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot, app)
-        app.open_conversation(conv)
-        await settle(pilot, app)
+        await open_conversation(pilot, app, conv)
         await pilot.press("n")
         await settle(pilot, app)
         section = " ".join(text_of(app.screen.query_one("#numbers-cache")).split())
@@ -262,9 +256,7 @@ async def test_the_numbers_tab_scrolls_from_the_keyboard_to_the_cache_section() 
 
     app = make_test_app(demo_with_breaks())
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot, app)
-        app.open_conversation(data.rid(280))
-        await settle(pilot, app)
+        await open_conversation(pilot, app, data.rid(280))
         await pilot.press("n")
         await settle(pilot, app)
         scroll = app.screen.query_one("#numbers-scroll", VerticalScroll)

@@ -12,7 +12,7 @@ from nexus.tui.screens.request import RequestScreen
 from nexus.tui.widgets.conversation_tree import ConversationTreeView
 from nexus.tui.widgets.request_table import RequestTable
 from tests.tui import data
-from tests.tui.conftest import make_test_app, settle, text_of
+from tests.tui.conftest import make_test_app, open_conversation, settle, text_of
 from tests.tui.fake_client import DemoClient, FakeClient
 
 BREAK = CacheBreak(CacheCause.TTL_EXPIRED, "idle 7m > 5m", 12_345, 41_000)
@@ -48,9 +48,7 @@ async def test_the_tree_marks_the_break_and_numbers_has_a_cache_section() -> Non
     client.cache_body = data.cache_doc(nodes)  # what /api/cache answers for this conversation
     app = make_test_app(client)
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot, app)
-        app.open_conversation(conv)
-        await settle(pilot, app)
+        await open_conversation(pilot, app, conv)
         assert isinstance(app.screen, ConversationScreen)
         lines = app.screen.query_one(ConversationTreeView).line_texts()
         assert [line for line in lines if "✂" in line] == [

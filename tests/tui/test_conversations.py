@@ -12,7 +12,7 @@ from nexus.tui.widgets.conversation_tree import ConversationTreeView
 from nexus.tui.widgets.prompt_chooser import PromptChooser
 from nexus.tui.widgets.status_bar import StatusBar
 from tests.tui import data
-from tests.tui.conftest import make_test_app, settle, text_of
+from tests.tui.conftest import make_test_app, open_conversation, settle, text_of
 from tests.tui.fake_client import DemoClient
 
 BRANCHED = data.rid(1000)
@@ -28,11 +28,7 @@ async def open_conversations(pilot, app) -> ConversationsScreen:  # type: ignore
 
 async def open_branched(pilot, app) -> ConversationScreen:  # type: ignore[no-untyped-def]
     """The branched conversation's screen, loaded."""
-    await settle(pilot, app)
-    app.open_conversation(BRANCHED)
-    await settle(pilot, app)
-    assert isinstance(app.screen, ConversationScreen)
-    return app.screen
+    return await open_conversation(pilot, app, BRANCHED)
 
 
 async def test_list_shows_numbers_and_a_context_gauge() -> None:
