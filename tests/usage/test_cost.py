@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from decimal import Decimal
+from pathlib import Path
+
 import orjson
 import pytest
 from hypothesis import given
@@ -206,25 +209,28 @@ def test_a_call_without_model_or_tokens_cost_nothing() -> None:
     assert cost_usd_micros(None, Usage(input_tokens=5), AT) is None
 
 
-def test_a_user_price_book_changes_the_cost(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    path = tmp_path / "p.json"
+def haiku_book(folder: Path, factor: int) -> Path:
+    """A user price book with Haiku 4.5 at ``factor`` times its built-in rates."""
+    rates = {"input": "1", "cache_write_5m": "1.25", "cache_write_1h": "2", "cache_read": "0.1",
+             "output": "5"}  # fmt: skip
+    scaled = ", ".join(f'"{k}": {Decimal(v) * factor}' for k, v in rates.items())
+    path = folder / "p.json"
     path.write_text(
-        '{"models": [{"match": "claude-haiku-4-5", "prices": [{"from": "2025-10-15",'
-        ' "input": 2, "cache_write_5m": 2.5, "cache_write_1h": 4, "cache_read": 0.2,'
-        ' "output": 10}]}]}'
+        '{"models": [{"match": "claude-haiku-4-5", "prices": [{"from": "2025-10-15", '
+        + scaled
+        + "}]}]}"
     )
-    book = load_price_book(path)
+    return path
+
+
+def test_a_user_price_book_changes_the_cost(tmp_path: Path) -> None:
+    book = load_price_book(haiku_book(tmp_path, 2))
     assert cost_usd_micros("claude-haiku-4-5", MIXED, AT, book) == 2 * 34_900
     assert cost_usd_micros("claude-haiku-4-5", MIXED, AT) == 34_900
 
 
-def test_cost_function_from_settings_uses_the_user_book(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    path = tmp_path / "p.json"
-    path.write_text(
-        '{"models": [{"match": "claude-haiku-4-5", "prices": [{"from": "2025-10-15",'
-        ' "input": 3, "cache_write_5m": 3.75, "cache_write_1h": 6, "cache_read": 0.3,'
-        ' "output": 15}]}]}'
-    )
+def test_cost_function_from_settings_uses_the_user_book(tmp_path: Path) -> None:
+    path = haiku_book(tmp_path, 3)
     assert make_cost_function(path)("claude-haiku-4-5", MIXED, AT) == 3 * 34_900
     assert make_cost_function(None)("claude-haiku-4-5", MIXED, AT) == 34_900
 
