@@ -2,7 +2,8 @@
 
 Pure decisions live in ``normalize.py`` (fingerprints), ``classify.py`` (traffic classes),
 ``linker.py`` (where a request goes), ``summary.py`` (per-conversation counts) and ``shape.py``
-(how a conversation's requests arrange into a tree, for the exports and the TUI); ``worker.py``
+(how a conversation's requests arrange into a tree, for the exports and the TUI);
+``reading.py`` loads one conversation from a store or the API client; ``worker.py``
 links records beside the writer and repairs what late records change; ``rebuild.py`` re-links a
 whole store in canonical order with the same result.
 

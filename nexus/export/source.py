@@ -14,8 +14,9 @@ import dataclasses
 from collections.abc import AsyncIterator, Callable
 from typing import Protocol, runtime_checkable
 
+from nexus.conversations.reading import ConversationSource
 from nexus.errors import NexusError
-from nexus.records import ConversationTree, Page, RequestFilter, RequestSummary, StoredRequest
+from nexus.records import RequestFilter, RequestSummary, StoredRequest
 
 PAGE_SIZE = 200
 CONCURRENCY = 8  # full records fetched at once: hides per-call latency of a remote API
@@ -28,16 +29,11 @@ class RequestNotFound(NexusError):
 
 
 @runtime_checkable
-class ExportSource(Protocol):
-    """The reads an export needs. ``Store`` and ``NexusClient`` both have these shapes."""
-
-    async def list_requests(
-        self, flt: RequestFilter, cursor: str | None = None, limit: int = 100
-    ) -> Page[RequestSummary]: ...
+class ExportSource(ConversationSource, Protocol):
+    """The reads an export needs: a conversation's (``ConversationSource``) and full records.
+    ``Store`` and ``NexusClient`` both have these shapes."""
 
     async def get_request(self, request_id: str) -> StoredRequest | None: ...
-
-    async def get_conversation(self, conversation_id: str) -> ConversationTree | None: ...
 
 
 @runtime_checkable
