@@ -41,20 +41,22 @@ async def stored(url: str, ids: list[str], timeout_s: float) -> dict[str, Any]:
         await store.close()
 
 
-async def post(client: httpx.AsyncClient, url: str, content: bytes) -> httpx.Response:
-    return await client.post(
+async def send(client: httpx.AsyncClient, url: str, content: bytes) -> str:
+    """Posts one Messages body through Nexus; the id Nexus gave the call (which must succeed)."""
+    response = await client.post(
         url + "/v1/messages", content=content, headers={"content-type": "application/json"}
     )
+    assert response.status_code == 200, response.text
+    return response.headers["x-nexus-request-id"]
 
 
 async def normal_calls(client: httpx.AsyncClient, url: str, n: int) -> list[str]:
-    ids = []
-    for i in range(n):
-        body = {**BODY, "messages": [{"role": "user", "content": f"an ordinary call {i}"}]}
-        response = await client.post(url + "/v1/messages", json=body)
-        assert response.status_code == 200
-        ids.append(response.headers["x-nexus-request-id"])
-    return ids
+    return [
+        await send(client, url, orjson.dumps(
+            {**BODY, "messages": [{"role": "user", "content": f"an ordinary call {i}"}]}
+        ))
+        for i in range(n)
+    ]  # fmt: skip
 
 
 def deep_body(depth: int) -> bytes:
@@ -78,11 +80,7 @@ async def test_deep_json_is_stored_and_the_recorder_keeps_recording(
     nexus = await nexus_process(serve_db_url)
     bodies = [deep_body(300), deep_body(1000)]
     async with httpx.AsyncClient(timeout=30) as client:
-        deep_ids = []
-        for body in bodies:
-            response = await post(client, nexus.proxy_url, body)
-            assert response.status_code == 200, response.text
-            deep_ids.append(response.headers["x-nexus-request-id"])
+        deep_ids = [await send(client, nexus.proxy_url, body) for body in bodies]
         later = await normal_calls(client, nexus.proxy_url, 5)
     got = await stored(serve_db_url, deep_ids + later, timeout_s=15)
     assert set(got) == set(deep_ids + later), "a deep body stopped the recording"
@@ -103,9 +101,7 @@ async def test_nul_in_a_prompt_and_in_the_reply_is_stored(
         ids = []
         for stream in (False, True):
             fake_upstream.script(Reply(text="reply\x00with a NUL", stream=stream))
-            response = await post(client, nexus.proxy_url, body)
-            assert response.status_code == 200, response.text
-            ids.append(response.headers["x-nexus-request-id"])
+            ids.append(await send(client, nexus.proxy_url, body))
         later = await normal_calls(client, nexus.proxy_url, 3)
     got = await stored(serve_db_url, ids + later, timeout_s=15)
     assert set(got) == set(ids + later), "a NUL stopped the recording"
