@@ -3,7 +3,7 @@
 The sole owner of which columns a write fills and in what order. The schema itself is the
 migrations'; this declares what the writers bind, each column with the Postgres type its values are
 cast to when a whole batch goes in as one array per column. ``fragments()`` turns each table into
-four blocks the ``.sql`` files include by name (``{requests_cols}``):
+the blocks the ``.sql`` files include by name (``{requests_cols}``):
 
 - ``<table>_cols``: ``id, started_at_ms, …`` (an INSERT's column list, an alias list, a SELECT);
 - ``<table>_params``: ``:id, :started_at_ms, …`` (a one-row INSERT's VALUES);
