@@ -6,10 +6,11 @@ import re
 
 import pytest
 
-from nexus.records import Link, TrafficClass
+from nexus.records import ConversationSummary, Link, TrafficClass
 from nexus.store.dialect import POSTGRES, SQLITE
+from nexus.store.link_index import summary_params
 from nexus.store.queries import COMMON, load, overrides, parse_queries
-from nexus.store.queries.tables import BLOBS, LINKS, MESSAGE_NODES, REQUESTS
+from nexus.store.queries.tables import BLOBS, CONVERSATIONS, LINKS, MESSAGE_NODES, REQUESTS
 from nexus.store.rows import link_row, prepare_batch
 from tests.factories import make_record
 
@@ -92,6 +93,9 @@ def test_the_rows_a_batch_binds_carry_the_declared_columns_in_order() -> None:
     assert {tuple(n) for n in batch.nodes} == {MESSAGE_NODES.names}
     link = Link("r1", TrafficClass.OTHER, "c1", None, "main")
     assert tuple(link_row(link, 1)) == LINKS.names
+    summary = ConversationSummary("c1", 1, 2, "r1", "h", None, None, None, 1, {"turn": 1}, 1, 0,
+                                  1, 2, 3, 4, 5, ("m",), 6, "title", "last")  # fmt: skip
+    assert tuple(summary_params(summary)) == CONVERSATIONS.names
 
 
 def test_a_declared_table_writes_one_column_list_everywhere() -> None:
