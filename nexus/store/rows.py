@@ -223,14 +223,7 @@ def summary_from_row(row: Any) -> RequestSummary:
         session_id=row["session_id"],
         agent_id=row["agent_id"],
         upstream_request_id=row["upstream_request_id"],
-        usage=Usage(
-            row["input_tokens"],
-            row["output_tokens"],
-            row["cache_creation_tokens"],
-            row["cache_creation_5m_tokens"],
-            row["cache_creation_1h_tokens"],
-            row["cache_read_tokens"],
-        ),
+        usage=usage_from_row(row),
         cost_usd_micros=row["cost_usd_micros"],
         stop_reason=row["stop_reason"],
         user_preview=row["user_preview"],
@@ -244,6 +237,18 @@ def summary_from_row(row: Any) -> RequestSummary:
         branch=row["branch"],
         subtask_of=row["subtask_of"],
         cache_break=cache_break_from_json(row["cache_break"]),
+    )
+
+
+def usage_from_row(row: Any) -> Usage:
+    """A request row's token columns as its ``Usage`` (the columns are NOT NULL)."""
+    return Usage(
+        input_tokens=row["input_tokens"],
+        output_tokens=row["output_tokens"],
+        cache_creation_input_tokens=row["cache_creation_tokens"],
+        cache_creation_5m_tokens=row["cache_creation_5m_tokens"],
+        cache_creation_1h_tokens=row["cache_creation_1h_tokens"],
+        cache_read_input_tokens=row["cache_read_tokens"],
     )
 
 

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from nexus.errors import ApiError
 from nexus.filters import request_where
-from nexus.records import USAGE_GROUPS, USAGE_SUMS, RequestFilter, Usage, UsageRow
+from nexus.records import USAGE_GROUPS, USAGE_SUMS, RequestFilter, UsageRow
 from nexus.store.base import RateLimitRow, UsagePoint
 from nexus.store.connector import Area, Row
-from nexus.store.rows import headers_from_json, opt_int
+from nexus.store.rows import headers_from_json, opt_int, usage_from_row
 
 if TYPE_CHECKING:
     from nexus.usage.cost import CostFunction
@@ -135,7 +135,7 @@ class UsageQueries(Area):
                 client_key_id=row["client_key_id"],
                 session_id=row["session_id"],
                 model=row["model"],
-                usage=_usage(row),
+                usage=usage_from_row(row),
                 cost_usd_micros=opt_int(row["cost_usd_micros"]),
             )
             for row in await self.db.fetchall(sql, params)
@@ -152,7 +152,7 @@ class UsageQueries(Area):
                 return changed
             updates = []
             for row in rows:
-                cost = cost_fn(row["model"], _usage(row), int(row["started_at_ms"]))
+                cost = cost_fn(row["model"], usage_from_row(row), int(row["started_at_ms"]))
                 if cost != opt_int(row["cost_usd_micros"]):
                     updates.append({"cost": cost, "id": row["id"]})
             if updates:
@@ -160,17 +160,6 @@ class UsageQueries(Area):
                     await tx.executemany(self.q["usage_recost_update"], updates)
                 changed += len(updates)
             after = rows[-1]["id"]
-
-
-def _usage(row: Row) -> Usage:
-    return Usage(
-        input_tokens=int(row["input_tokens"] or 0),
-        output_tokens=int(row["output_tokens"] or 0),
-        cache_creation_input_tokens=int(row["cache_creation_tokens"] or 0),
-        cache_creation_5m_tokens=int(row["cache_creation_5m_tokens"] or 0),
-        cache_creation_1h_tokens=int(row["cache_creation_1h_tokens"] or 0),
-        cache_read_input_tokens=int(row["cache_read_tokens"] or 0),
-    )
 
 
 def _reading(row: Row) -> RateLimitRow:
