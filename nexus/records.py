@@ -46,8 +46,15 @@ class TrafficClass(StrEnum):
         linker, the TUI and the exporters all ask it."""
         return self not in _TREE_CLASSES
 
+    @property
+    def is_agent_call(self) -> bool:
+        """An agent's own call, a turn or a sub-agent's: what a transcript shows as a plain turn
+        and an analysis reads (a compaction's summarising call is in the tree but is neither)."""
+        return self in _AGENT_CLASSES
 
-_TREE_CLASSES = frozenset({TrafficClass.TURN, TrafficClass.SUBAGENT, TrafficClass.COMPACTION})
+
+_AGENT_CLASSES = frozenset({TrafficClass.TURN, TrafficClass.SUBAGENT})
+_TREE_CLASSES = _AGENT_CLASSES | {TrafficClass.COMPACTION}
 BACKGROUND_CLASSES = frozenset(c for c in TrafficClass if c.is_background)
 
 

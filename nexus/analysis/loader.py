@@ -19,8 +19,6 @@ from nexus.conversations.shape import branch_names, branch_path, build_view
 from nexus.errors import AnalysisError
 from nexus.records import RequestSummary, StoredRequest, TrafficClass
 
-_AGENT_CLASSES = frozenset({TrafficClass.TURN, TrafficClass.SUBAGENT, None})
-
 
 class BranchNotFound(AnalysisError):
     """No such conversation branch."""
@@ -43,7 +41,8 @@ async def branch_requests(
     except ConversationNotFound as exc:
         raise BranchNotFound(exc.message) from None
     view = build_view(conversation_id, nodes, branches)
-    path = [s for s in branch_path(view, branch) if s.traffic_class in _AGENT_CLASSES]
+    # An unclassified row (no link yet) counts as the agent's, as the tree shows it.
+    path = [s for s in branch_path(view, branch) if _is_agent_call(s.traffic_class)]
     if not path:
         names = ", ".join(branch_names(view))
         raise BranchNotFound(f"conversation {conversation_id} has no branch {branch!r} ({names})")
@@ -84,3 +83,7 @@ async def load_branch(
         if stored is not None:
             exchanges.append((stored.request_body, stored.response_message))
     return exchanges, summaries
+
+
+def _is_agent_call(traffic_class: TrafficClass | None) -> bool:
+    return traffic_class is None or traffic_class.is_agent_call

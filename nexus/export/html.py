@@ -142,7 +142,7 @@ def _nav_thread(thread: Thread, forks: dict[str, list[Thread]], numbers: dict[st
 
 
 def _kind_mark(cls: TrafficClass | None) -> str:
-    if cls is None or cls in (TrafficClass.TURN, TrafficClass.SUBAGENT):
+    if cls is None or cls.is_agent_call:
         return ""
     return f'<span class="kind">{_e(cls.value)}</span>'
 

@@ -111,7 +111,7 @@ def _message_md(message: Message) -> str:
 def _turn_kind(cls: TrafficClass | None) -> str:
     if cls is TrafficClass.COMPACTION:
         return " · compaction (summarising call)"
-    if cls is None or cls in (TrafficClass.TURN, TrafficClass.SUBAGENT):
+    if cls is None or cls.is_agent_call:
         return ""
     return f" · {cls.value}"
 
