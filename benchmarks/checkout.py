@@ -8,9 +8,11 @@ process runs the checkout's code in the checkout's own virtual environment.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from pathlib import Path
+from types import ModuleType
 
 ENV = "NEXUS_BENCH_CHECKOUT"
 OWN_ROOT = Path(__file__).resolve().parent.parent
@@ -40,3 +42,14 @@ def nexus_env(env: dict[str, str]) -> dict[str, str]:
     """``env`` with PYTHONPATH naming the measured tree only (never this script's tree, whose
     ``nexus`` would shadow the checkout's)."""
     return {**env, "PYTHONPATH": str(checkout())}
+
+
+def own_module(relative: str) -> ModuleType:
+    """A module of this script's tree, loaded by path whatever tree is measured: the benchmark's
+    own measures (e.g. tests/store/distinct_content.py) may be newer than the checkout."""
+    path = OWN_ROOT / relative
+    spec = importlib.util.spec_from_file_location(f"_bench_own_{path.stem}", path)
+    assert spec is not None and spec.loader is not None, path
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

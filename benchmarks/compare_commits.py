@@ -298,7 +298,7 @@ def report(bench: Bench, sides: list[Side]) -> list[str]:
         ma, mb = statistics.median(a), statistics.median(b)
         ratio = mb / ma if ma > 0 and mb >= 0 else float("nan")
         aa, bb = spread(a), spread(b)
-        noise = max(aa, bb)
+        noise = max(aa, bb) if aa == aa and bb == bb else float("nan")  # nan: no noise known
         lines.append(
             f"{metric:<{width}} {ma:>10.3g} {mb:>10.3g} {ratio:>13.3f} {aa:>6.2f} {bb:>6.2f}"
             f"  {verdict(ratio, noise, directions[metric], min(len(a), len(b)))}"
@@ -328,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--rounds", type=int, default=3,
-        help="before/after pairs per benchmark (2: ~8 min at load 4; 3: ~12 min)",
+        help="before/after pairs per benchmark (3: ~10-12 min at load 4)",
     )  # fmt: skip
     parser.add_argument("--store-dir", default="/work/bench", help="where the seeded stores live")
     parser.add_argument("--proxy-requests", type=int, default=600, help="per c=16 cell")
@@ -336,8 +336,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--proxy-warmup", type=int, default=30)
     parser.add_argument("--storage-turns", type=int, default=200)
     parser.add_argument("--storage-backend", choices=("sqlite", "postgres", "both"), default="both")
-    parser.add_argument("--api-samples", type=int, default=60, help="calls per endpoint")
-    parser.add_argument("--tui-runs", type=int, default=3, help="runs inside each tui.py")
+    parser.add_argument("--api-samples", type=int, default=40, help="calls per endpoint")
+    parser.add_argument("--tui-runs", type=int, default=2, help="runs inside each tui.py")
     parser.add_argument("--log", type=Path, help="also write every script's whole output here")
     args = parser.parse_args(argv)  # fmt: skip
 

@@ -38,7 +38,7 @@ import httpx
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from checkout import code_root  # noqa: E402
+from checkout import code_root, own_module  # noqa: E402
 
 ROOT = code_root()  # this tree's nexus and test fakes, or the checkout compare_commits.py names
 
@@ -48,7 +48,10 @@ from tests.fakes.upstream import (  # noqa: E402
     Reply,
     ToolUse,
 )
-from tests.store.distinct_content import distinct_body_bytes  # noqa: E402
+
+# The measure is the benchmark's, not the code under test's: from this tree, even when the
+# checkout measured predates it.
+distinct_body_bytes = own_module("tests/store/distinct_content.py").distinct_body_bytes
 
 CAPTURE = ROOT / "tests" / "data" / "claude_code" / "tool_loop.json"
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
