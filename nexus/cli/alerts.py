@@ -6,11 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
-import orjson
 import typer
 
 from nexus.cli import options
-from nexus.cli.output import EXIT_FAILURE, err, fail, out, run
+from nexus.cli.output import EXIT_FAILURE, err, fail, out, print_json, run
 
 if TYPE_CHECKING:
     from nexus.alerts.config import AlertConfig
@@ -69,7 +68,7 @@ def check(
                 "scope": scope, "destination": describe(dest),
                 "kinds": sorted(k.value for k in dest.kinds),
             }  # fmt: skip
-            out.out(orjson.dumps(line).decode(), highlight=False)
+            print_json(line)
         return
     from rich.table import Table
 
@@ -104,7 +103,7 @@ def test(
                 "kind": r.alert.kind.value, "destination": r.destination, "sent": r.is_sent,
                 "attempts": r.attempts, "error": r.error,
             }  # fmt: skip
-            out.out(orjson.dumps(line).decode(), highlight=False)
+            print_json(line)
     else:
         from rich.table import Table
 

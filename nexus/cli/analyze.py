@@ -13,11 +13,10 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
-import orjson
 import typer
 
 from nexus.cli import options
-from nexus.cli.output import err, fail, out, run
+from nexus.cli.output import err, fail, out, print_json, run
 
 if TYPE_CHECKING:
     from nexus.analysis.prompts import PromptChoice
@@ -83,7 +82,7 @@ def analyze(
     choice = _prompt_choice(prompt)
     job = run(_analyze(conversation, branch, wait, force, choice, local, server, key), debug=debug)
     if as_json:
-        out.out(orjson.dumps(job).decode(), highlight=False)
+        print_json(job)
     elif job["state"] == "done" and job.get("markdown"):
         out.out(job["markdown"], highlight=False, end="")
     else:
@@ -234,7 +233,7 @@ def _line(job: dict[str, Any]) -> str:
 def _print_jobs(items: list[dict[str, Any]], as_json: bool) -> None:
     if as_json:
         for item in items:
-            out.out(orjson.dumps(item).decode(), highlight=False)
+            print_json(item)
         return
     from rich.table import Table
 

@@ -18,11 +18,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
-import orjson
 import typer
 
 from nexus.cli import options
-from nexus.cli.output import EXIT_FAILURE, EXIT_USAGE, err, fail
+from nexus.cli.output import EXIT_FAILURE, EXIT_USAGE, err, fail, print_json
 
 if TYPE_CHECKING:
     from nexus.proxy.credential_files import CredentialFile
@@ -91,7 +90,7 @@ def login(
         "hasClientKey": saved.client_api_key is not None,
     }
     if as_json:
-        typer.echo(orjson.dumps(summary).decode())
+        print_json(summary)
     err.print(f"[green]Logged in[/] {escape(saved.account_label)} → {escape(str(path))}")
     if saved.client_api_key is None:
         err.print(f"Clients need a key: run [bold]nexus auth add-client {key}[/]")
@@ -174,7 +173,7 @@ def clients(
                      "createdAt": client.created_at_ms,
                      "lastUsedAt": last_used.get(f"client:{record_id}")})  # fmt: skip
     if as_json:
-        typer.echo(orjson.dumps(rows).decode())
+        print_json(rows)
         return
     if not rows:
         err.print(f"{key} has no client keys: run `nexus auth add-client {key} --name NAME`.")
@@ -237,7 +236,7 @@ def status(credentials_dir: options.CredentialsDir = None, as_json: options.Json
     found = files.list_credential_files(settings.credentials_dir)
     rows = [_status_row(key, path) for key, path in found]
     if as_json:
-        typer.echo(orjson.dumps(rows).decode())
+        print_json(rows)
         return
     if not rows:
         err.print(f"No credential files in {settings.credentials_dir}: pass-through mode.")
@@ -281,7 +280,7 @@ def refresh(
     except NexusError as exc:
         _fail(exc.message)
     if as_json:
-        typer.echo(orjson.dumps({"host": key, "expiresAt": file.expires_at_ms}).decode())
+        print_json({"host": key, "expiresAt": file.expires_at_ms})
     err.print(f"{file.account_label}: token valid until {_expiry_text(file.expires_at_ms)}")
 
 

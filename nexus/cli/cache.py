@@ -10,14 +10,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-import orjson
 import typer
 from rich.table import Table
 from rich.text import Text
 
 from nexus import numbers
 from nexus.cli import options
-from nexus.cli.output import out, run
+from nexus.cli.output import out, print_json, run
 from nexus.cli.usage import (
     AccountOpt,
     ModelOpt,
@@ -79,7 +78,7 @@ def cache(
     else:
         data = run(_local(options.settings(db=db, data_dir=data_dir), query), debug=debug)
     if as_json:
-        out.out(orjson.dumps(data, default=_plain).decode(), highlight=False)
+        print_json(data, default=_plain)
         return
     for part in render(data, since, int(query["utc_offset_ms"])):
         out.print(part)

@@ -9,12 +9,11 @@ import urllib.parse
 from pathlib import Path
 from typing import Annotated, Any
 
-import orjson
 import typer
 
 from nexus import filters
 from nexus.cli import db_cache, db_conversations, db_dead_letters, options
-from nexus.cli.output import err, fail, out, run
+from nexus.cli.output import err, fail, out, print_json, run
 from nexus.settings import Settings
 
 app = typer.Typer(
@@ -57,7 +56,7 @@ def stats(
     settings = options.settings(db=db, data_dir=data_dir)
     data = run(_stats(settings), debug=debug)
     if as_json:
-        out.out(orjson.dumps(data).decode(), highlight=False)
+        print_json(data)
         return
     ratio = (
         data["bytes_received"] / data["unique_content_bytes"] if data["unique_content_bytes"] else 0

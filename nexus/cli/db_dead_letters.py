@@ -6,10 +6,8 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-import orjson
-
 from nexus.cli import options
-from nexus.cli.output import err, out, run
+from nexus.cli.output import err, out, print_json, run
 from nexus.settings import Settings
 
 
@@ -23,7 +21,7 @@ def list_letters(
     letters = run(_list(options.settings(db=db, data_dir=data_dir)), debug=debug)
     if as_json:
         for letter in letters:
-            out.out(orjson.dumps(letter).decode(), highlight=False)
+            print_json(letter)
         return
     if not letters:
         err.print("no dead letters: every record the recorder read is stored")
@@ -67,7 +65,7 @@ def retry(
     the list, the others stay with their new error."""
     stored, failed = run(_retry(options.settings(db=db, data_dir=data_dir)), debug=debug)
     if as_json:
-        out.out(orjson.dumps({"stored": stored, "failed": failed}).decode(), highlight=False)
+        print_json({"stored": stored, "failed": failed})
     else:
         out.out(f"{stored} stored, {failed} still dead letters", highlight=False)
 

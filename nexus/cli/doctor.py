@@ -6,11 +6,10 @@ import shutil
 from dataclasses import dataclass
 from typing import Annotated
 
-import orjson
 import typer
 
 from nexus.cli import options
-from nexus.cli.output import out, run
+from nexus.cli.output import out, print_json, run
 from nexus.settings import Settings
 
 OK, WARN, FAIL = "ok", "warn", "fail"
@@ -67,7 +66,7 @@ def doctor(
     if as_json:
         for check in checks:
             line = {"name": check.name, "state": check.state, "detail": check.detail}
-            out.out(orjson.dumps(line).decode(), highlight=False)
+            print_json(line)
     else:
         for check in checks:
             out.print(f"{_MARK[check.state]} {check.name:<14} {check.detail}", highlight=False)

@@ -68,12 +68,17 @@ def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
         yield lambda done, total: progress.update(task, completed=done, total=total)
 
 
+def print_json(value: Any, *, default: Callable[[Any], Any] | None = None) -> None:
+    """``value`` as one line of JSON on stdout (what every ``--json`` writes): no highlighting,
+    no markup, no wrapping."""
+    out.out(orjson.dumps(value, default=default).decode(), highlight=False)
+
+
 def print_rebuild(counts: dict[str, int], seconds: float, summary: str, *, as_json: bool) -> None:
     """What a `nexus db rebuild-*` command did: its counts and seconds as one JSON object, or the
     ``summary`` sentence with the time."""
     if as_json:
-        doc = {**counts, "seconds": round(seconds, 3)}
-        out.out(orjson.dumps(doc).decode(), highlight=False)
+        print_json({**counts, "seconds": round(seconds, 3)})
     else:
         out.out(f"{summary} in {seconds:.1f} s", highlight=False)
 

@@ -6,11 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
-import orjson
 import typer
 
 from nexus.cli import options
-from nexus.cli.output import EXIT_USAGE, err, fail, out
+from nexus.cli.output import EXIT_USAGE, err, fail, out, print_json
 from nexus.settings import Settings
 
 if TYPE_CHECKING:
@@ -72,7 +71,7 @@ def list_prompts(
     settings, library = _library(data_dir, prompts_dir, prompts_git, prompts_git_path)
     for p in library.prompts.values():
         if as_json:
-            out.out(orjson.dumps(_prompt_json(p)).decode(), highlight=False)
+            print_json(_prompt_json(p))
             continue
         args = " ".join(f"<{a.name}>" if a.required else f"[{a.name}]" for a in p.arguments)
         out.print(f"{p.name:<24} {args:<28} {p.description}", highlight=False, markup=False)
@@ -95,7 +94,7 @@ def show(
     _, library = _library(data_dir, prompts_dir, prompts_git, prompts_git_path)
     p = _get(library, name)
     if as_json:
-        out.out(orjson.dumps(_prompt_json(p, with_template=True)).decode(), highlight=False)
+        print_json(_prompt_json(p, with_template=True))
         return
     out.print(f"{p.name}  ({p.path})\n{p.description}", highlight=False, markup=False)
     for a in p.arguments:
@@ -147,7 +146,7 @@ def check(
     _, library = _library(data_dir, prompts_dir, prompts_git, prompts_git_path)
     if as_json:
         for path, message in library.errors.items():
-            out.out(orjson.dumps({"path": str(path), "error": message}).decode(), highlight=False)
+            print_json({"path": str(path), "error": message})
     else:
         for path, message in library.errors.items():
             out.print(f"[red]✗[/] {path}: {message}", highlight=False, soft_wrap=True)

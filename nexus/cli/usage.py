@@ -12,12 +12,11 @@ import time
 from datetime import UTC, datetime
 from typing import Annotated, Any, Optional
 
-import orjson
 import typer
 
 from nexus import filters
 from nexus.cli import options
-from nexus.cli.output import err, fail, out, run
+from nexus.cli.output import err, fail, out, print_json, run
 from nexus.records import USAGE_GROUPS, RequestFilter
 from nexus.settings import Settings
 
@@ -114,7 +113,7 @@ def usage(
         return
     data = run(fetch(query), debug=debug)
     if as_json:
-        out.out(orjson.dumps(data).decode(), highlight=False)
+        print_json(data)
         return
     from nexus.cli.usage_tables import render
 
@@ -133,7 +132,7 @@ def recost(
     settings = options.settings(db=db, data_dir=data_dir, price_book_path=price_book)
     changed, seconds = run(_recost(settings), debug=debug)
     if as_json:
-        out.out(orjson.dumps({"changed": changed, "seconds": round(seconds, 3)}).decode())
+        print_json({"changed": changed, "seconds": round(seconds, 3)})
         return
     err.print(f"re-priced history: {changed:,} costs changed ({seconds:.1f} s)")
 

@@ -6,9 +6,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import orjson
-
-from nexus.cli.output import err, fail, out, run
+from nexus.cli.output import err, fail, out, print_json, run
 
 if TYPE_CHECKING:
     from nexus.wirecheck import WireReport
@@ -27,7 +25,7 @@ def wire_check(claude_bin: str, *, timeout_s: float, as_json: bool, debug: bool)
     err.print(f"running {claude} once through a private Nexus (at most {timeout_s:.0f} s)…")
     report = run(run_wire_check(claude, timeout_s=timeout_s), debug=debug)
     if as_json:
-        out.out(orjson.dumps(report.to_json()).decode(), highlight=False)
+        print_json(report.to_json())
     else:
         for line in render(report):
             out.print(line, highlight=False, markup=False, soft_wrap=True)
