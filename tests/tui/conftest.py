@@ -49,6 +49,13 @@ async def open_conversation(
     return app.screen
 
 
+async def open_usage(pilot: Any, app: NexusApp) -> None:
+    """The Usage view (key 3), loaded."""
+    await settle(pilot, app)
+    await pilot.press("3")
+    await settle(pilot, app)
+
+
 async def settle(pilot: object, app: NexusApp) -> None:
     """Wait until every worker but the long-lived feed is done and the messages they posted are
     handled (twice: a handled result can start the next load)."""

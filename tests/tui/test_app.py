@@ -17,7 +17,7 @@ from nexus.tui.usage_data import window_history
 from nexus.tui.widgets.request_table import RequestTable
 from nexus.tui.widgets.status_bar import StatusBar
 from tests.tui import data
-from tests.tui.conftest import make_test_app, settle, text_of
+from tests.tui.conftest import make_test_app, open_usage, settle, text_of
 from tests.tui.fake_client import DemoClient, FakeClient
 
 
@@ -105,9 +105,7 @@ async def test_usage_screen_draws_windows_totals_and_a_chart() -> None:
     client = DemoClient()
     app = make_test_app(client)
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot, app)
-        await pilot.press("3")
-        await settle(pilot, app)
+        await open_usage(pilot, app)
         windows = text_of(app.screen.query_one("#windows"))
         assert "72.0%" in windows and "binding" in windows and "estimate" in windows
         totals = text_of(app.screen.query_one("#totals"))
@@ -136,9 +134,7 @@ async def test_usage_charts_cycle_measure_period_group_and_window_history() -> N
     client = DemoClient()
     app = make_test_app(client)
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot, app)
-        await pilot.press("3")
-        await settle(pilot, app)
+        await open_usage(pilot, app)
         screen = app.screen
         status = screen.query_one(StatusBar)
         assert "tokens by hour per account · last 24 hours" in str(status.render())
@@ -206,9 +202,7 @@ async def test_window_history_without_readings_says_so() -> None:
     client.windows_body = {"accounts": [{"account": "bob", "windows": [], "series": []}]}
     app = make_test_app(client)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot, app)
-        await pilot.press("3")
-        await settle(pilot, app)
+        await open_usage(pilot, app)
         await pilot.press("w")
         await settle(pilot, app)
         # the chart says why it is empty; the status line does not repeat it, so it fits 120

@@ -13,7 +13,15 @@ from nexus.tui.cells import CACHE_BREAK_MARK
 from nexus.tui.widgets.conversation_tree import ConversationTreeView
 from nexus.tui.widgets.request_table import RequestTable
 from tests.tui import data
-from tests.tui.conftest import make_test_app, open_conversation, open_request, settle, shot, text_of
+from tests.tui.conftest import (
+    make_test_app,
+    open_conversation,
+    open_request,
+    open_usage,
+    settle,
+    shot,
+    text_of,
+)
 from tests.tui.fake_client import DemoClient, FakeClient
 
 TTL_BREAK = CacheBreak(CacheCause.TTL_EXPIRED, "idle 7m12s (5m TTL)", 46_210, 123_456)
@@ -181,9 +189,7 @@ async def test_usage_screen_shows_the_periods_cache_waste() -> None:
     nodes = _conversation_with_breaks(client, conv)
     app = make_test_app(client)
     async with app.run_test(size=(140, 40)) as pilot:
-        await settle(pilot, app)
-        await pilot.press("3")
-        await settle(pilot, app)
+        await open_usage(pilot, app)
         (by, flt, _limit), *_ = [c[1] for c in client.calls if c[0] == "cache"]
         assert by == "cause" and flt.since_ms == app.screen.since_ms  # the period shown
         totals = " ".join(text_of(app.screen.query_one("#totals")).split())
@@ -215,9 +221,7 @@ async def test_usage_screen_leaves_the_cache_line_out_when_the_server_has_no_led
 
     app = make_test_app(OlderServer())
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot, app)
-        await pilot.press("3")
-        await settle(pilot, app)
+        await open_usage(pilot, app)
         totals = text_of(app.screen.query_one("#totals"))
         assert "alice" in totals and "cache $" not in totals and "efficiency" not in totals
 
@@ -282,9 +286,7 @@ async def test_at_80_columns_the_break_line_is_cut_not_wrapped_keeping_cause_and
 async def test_the_usage_cache_line_fits_the_terminal_again_after_a_resize() -> None:
     app = make_test_app(demo_with_breaks())
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot, app)
-        await pilot.press("3")
-        await settle(pilot, app)
+        await open_usage(pilot, app)
         assert "most lost to" not in text_of(app.screen.query_one("#totals"), width=140)
         await pilot.resize_terminal(140, 40)
         await settle(pilot, app)
