@@ -328,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--rounds", type=int, default=3,
-        help="before/after pairs per benchmark (3: ~10-12 min at load 4)",
+        help="before/after pairs per benchmark (3: ~9 min at load 1-2)",
     )  # fmt: skip
     parser.add_argument("--store-dir", default="/work/bench", help="where the seeded stores live")
     parser.add_argument("--proxy-requests", type=int, default=600, help="per c=16 cell")
