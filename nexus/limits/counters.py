@@ -74,6 +74,9 @@ class CounterBook:
         # per scope, bumped whenever ``apply`` or ``forget_before`` changes one of its windows:
         # the limiter's headroom for a scope holds while its stamp and the minute do
         self.stamps: dict[str, int] = {}  # read directly by the limiter: ``stamp``
+        # bumped with every change of any window (rows applied or dropped) and at each new
+        # minute: what the limiter's kept headroom was worked out under (``Limiter.refresh``)
+        self.version = 0
         # told the scopes whose stamps moved, right after: the limiter redoes their headroom there
         # (the feed's task), so calls do not pay for it (``Limiter.refresh``)
         self.on_change: Callable[[set[str]], None] | None = None
@@ -85,6 +88,7 @@ class CounterBook:
         if not current.start_ms <= at_ms < current.end_ms:
             self._fold(current)
             current = self._windows = Windows(at_ms)
+            self.version += 1
         return current
 
     def _fold(self, windows: Windows) -> None:
@@ -125,6 +129,7 @@ class CounterBook:
             self._changed({key[0] for key in touched})
 
     def _changed(self, scopes: set[str]) -> None:
+        self.version += 1
         if self.on_change is not None:
             try:
                 self.on_change(scopes)

@@ -103,10 +103,14 @@ class Subject:
     """How far back the proxy must look for a repeated tool call (0: not at all)."""
     model_scopes: tuple[Scope, ...] = field(default=(), init=False, compare=False, repr=False)
     scope_keys: tuple[str, ...] = field(default=(), init=False, compare=False, repr=False)
-    # (key, limits, scope) of each scope with a limit to check: what admission walks per call
-    checked: tuple[tuple[str, Limits, Scope], ...] = field(
-        default=(), init=False, compare=False, repr=False
+    checked: tuple[Scope, ...] = field(default=(), init=False, compare=False, repr=False)
+    """The scopes with a limit to check."""
+    # Kept by the limiter (``Limiter.admit``), so a call reads ready answers: models every model
+    # scope allows, and the plan (each checked scope's headroom) of the limiter last used.
+    allowed_models: set[str | None] = field(
+        default_factory=set, init=False, compare=False, repr=False
     )
+    plan: _Plan | None = field(default=None, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         def put(name: str, value: object) -> None:
@@ -118,10 +122,35 @@ class Subject:
         put("watches_window", any(s.limits.window_share is not None for s in self.scopes))
         put("streak_cap", (self.runaway.repeats or 0) if self.runaway is not None else 0)
         put("scope_keys", tuple(scope.key for scope in self.scopes))
-        put("checked", tuple((s.key, s.limits, s) for s in self.scopes if s.checks))
+        put("checked", tuple(s for s in self.scopes if s.checks))
 
 
-_Clear = tuple[Limits, float, Windows, int, int, Scope]
+class _Room:
+    """One checked scope's headroom, shared by every subject with that scope: while the book's
+    ``version`` is ``version`` (no window of any scope changed, the same minute), the scope's
+    admissions this minute below ``until`` pass every check of the scope, soft limits included."""
+
+    __slots__ = ("key", "scope", "soft", "until", "version")
+
+    def __init__(self, scope: Scope, soft: float) -> None:
+        self.key = scope.key
+        self.scope = scope
+        self.soft = soft
+        self.until = 0
+        self.version = -1  # never the book's: the first call checks in full
+
+
+class _Plan:
+    """What admitting one subject reads per call, resolved once per subject and limiter."""
+
+    __slots__ = ("limiter", "rooms")
+
+    def __init__(self, limiter: Limiter, rooms: tuple[_Room, ...]) -> None:
+        self.limiter = limiter
+        self.rooms = rooms
+
+
+_MAX_ROOMS = 10_000  # scopes come from credential files: more means files came and went
 
 
 class CallFacts(NamedTuple):
@@ -147,10 +176,9 @@ class Limiter:
         self._clock = clock
         self._alerted: dict[tuple[str, str, int], int] = {}  # (scope, what, window) → end_ms
         self.windows = WindowWatch()
-        # scope key → its headroom: (limits, soft, windows, book stamp, admissions this minute
-        # below which every check of the scope is sure to pass, the scope). Most calls skip the
-        # checks of far-from-limit scopes; the feed's updates redo it off the calls' path (refresh)
-        self._clear: dict[str, _Clear] = {}
+        # scope key → its headroom. Most calls skip the checks of far-from-limit scopes; the
+        # feed's updates redo it off the calls' path (``refresh``)
+        self._rooms: dict[str, _Room] = {}
         # session scope → (book stamp, minutes, its recorded spend over those minutes then): an
         # upper bound of its spend while the stamp holds (minute windows only ever drop out)
         self._spent: dict[str, tuple[int, int, int]] = {}
@@ -166,43 +194,33 @@ class Limiter:
         Written for the hot path: a far-from-limit call reads a few dicts per scope and calls
         nothing it can skip (each call out costs microseconds with the caches cold)."""
         at_ms = self._clock()
-        for scope in subject.model_scopes:
-            if not scope.allows_model(facts.model):
-                allowed = ", ".join(scope.limits.models or ())
-                raise ModelNotAllowed(
-                    f"Nexus policy: model {facts.model or '(none)'} is not allowed for "
-                    f"{scope.label} (allowed: {allowed}).",
-                    should_retry=False,
-                )
+        if subject.model_scopes and facts.model not in subject.allowed_models:
+            self._check_model(subject, facts.model)
         book = self.book
-        stamps = book.stamps
-        session = SESSION_PREFIX + facts.session_id if facts.session_id else None
+        session = None
         runaway = subject.runaway
         if runaway is not None:
+            if facts.session_id:
+                session = SESSION_PREFIX + facts.session_id
             if runaway.repeats and facts.repeats >= runaway.repeats:
                 self._guard_runaway(subject, runaway, facts, session, at_ms)
             elif runaway.usd is not None and session is not None:
                 kept = self._spent.get(session)
                 if (
                     kept is None
-                    or kept[0] != stamps.get(session, 0)
+                    or kept[0] != book.stamps.get(session, 0)
                     or kept[1] != runaway.minutes
                     or kept[2] >= runaway.usd * _USD
                 ):  # no figure that clears the session: read its spend
                     self._guard_runaway(subject, runaway, facts, session, at_ms)
         windows = book.windows(at_ms)
-        clear, soft, minute = self._clear, subject.soft, book.this_minute
-        for key, limits, scope in subject.checked:
-            kept_room = clear.get(key)
-            if (
-                kept_room is None
-                or kept_room[2] is not windows
-                or kept_room[0] is not limits
-                or kept_room[1] != soft
-                or kept_room[3] != stamps.get(key, 0)
-                or minute.get(key, 0) >= kept_room[4]
-            ):  # no headroom known: check (most calls pass on the line above)
-                self._enforce(scope, subject, at_ms, windows)
+        plan = subject.plan
+        if plan is None or plan.limiter is not self:
+            plan = self._plan(subject)
+        version, minute = book.version, book.this_minute
+        for room in plan.rooms:
+            if room.version != version or minute.get(room.key, 0) >= room.until:
+                self._enforce(room, subject, at_ms, windows)  # most calls pass on the line above
         if subject.watches_window:
             for scope in subject.scopes:
                 if scope.limits.window_share is not None:
@@ -214,24 +232,55 @@ class Limiter:
             minute[key] = minute.get(key, 0) + 1
         return counted
 
+    def _check_model(self, subject: Subject, model: str | None) -> None:
+        for scope in subject.model_scopes:
+            if not scope.allows_model(model):
+                allowed = ", ".join(scope.limits.models or ())
+                raise ModelNotAllowed(
+                    f"Nexus policy: model {model or '(none)'} is not allowed for "
+                    f"{scope.label} (allowed: {allowed}).",
+                    should_retry=False,
+                )
+        if len(subject.allowed_models) < 256:  # a client may name any string: keep it bounded
+            subject.allowed_models.add(model)
+
+    def _plan(self, subject: Subject) -> _Plan:
+        """The subject's rooms, one per checked scope, shared with every subject of the scope
+        (a policy change, a new ``Scope`` or soft share, gets a room of its own)."""
+        rooms, found = self._rooms, []
+        for scope in subject.checked:
+            room = rooms.get(scope.key)
+            if room is None or room.scope != scope or room.soft != subject.soft:
+                if len(rooms) >= _MAX_ROOMS:
+                    rooms.clear()  # the plans that hold them check in full until redone
+                room = rooms[scope.key] = _Room(scope, subject.soft)
+            found.append(room)
+        plan = _Plan(self, tuple(found))
+        object.__setattr__(subject, "plan", plan)  # a memo, like ``allowed_models``
+        return plan
+
     def refresh(self, scopes: set[str]) -> None:
         """The counter feed changed these scopes' windows: work their headroom (and sessions'
         spend) out again now, in the feed's task, so the calls that follow find it ready."""
-        clear, spent = self._clear, self._spent
-        if not clear and not spent:
+        rooms, spent = self._rooms, self._spent
+        if not rooms and not spent:
             return
+        book = self.book
+        changed = book.version  # the version this change of the book made
         at_ms = self._clock()
-        windows = None
+        if rooms:
+            windows = book.windows(at_ms)  # a new minute here makes every room stale: right
+            for room in rooms.values():
+                if room.key in scopes:
+                    self._keep(room, self._room(room.scope, room.soft, windows))
+                elif room.version == changed - 1:
+                    room.version = changed  # valid before this change, which left it alone
         for key in scopes:
-            kept = clear.get(key)
-            if kept is not None:
-                windows = windows or self.book.windows(at_ms)
-                self._keep(kept[5], kept[1], windows, self._room(kept[5], kept[1], windows))
             session = spent.get(key)
             if session is not None:
                 minutes = session[1]
-                cost = self.book.recent_cost(key, at_ms - minutes * 60_000)
-                spent[key] = (self.book.stamp(key), minutes, cost)
+                cost = book.recent_cost(key, at_ms - minutes * 60_000)
+                spent[key] = (book.stamp(key), minutes, cost)
 
     def _room(self, scope: Scope, soft: float, windows: Windows) -> float:
         """How many admissions after the next one every check of ``scope`` is sure to pass; -1
@@ -252,19 +301,19 @@ class Limiter:
                 room = min(room, math.ceil(margin / step) - 1)
         return room
 
-    def _keep(self, scope: Scope, soft: float, windows: Windows, room: float) -> None:
-        key = scope.key
-        if room > 0:
-            until = self.book.admitted_this_minute(key) + 1 + min(room, 1 << 40)
-            stamp = self.book.stamp(key)
-            self._clear[key] = (scope.limits, soft, windows, stamp, int(until), scope)
+    def _keep(self, room: _Room, margin: float) -> None:
+        """Keep ``margin`` (``_room``) as the room's headroom, under the book's version now."""
+        if margin > 0:
+            until = self.book.admitted_this_minute(room.key) + 1 + min(margin, 1 << 40)
+            room.until, room.version = int(until), self.book.version
         else:
-            self._clear.pop(key, None)
+            room.version = -1  # the next call checks in full
 
-    def _enforce(self, scope: Scope, subject: Subject, at_ms: int, windows: Windows) -> None:
-        room = self._room(scope, subject.soft, windows)
-        self._keep(scope, subject.soft, windows, room)
-        if room >= 0:
+    def _enforce(self, room: _Room, subject: Subject, at_ms: int, windows: Windows) -> None:
+        scope = room.scope
+        margin = self._room(scope, room.soft, windows)
+        self._keep(room, margin)
+        if margin >= 0:
             return  # the common case: far from every limit
         book, key = self.book, scope.key
         for check in scope.checks:

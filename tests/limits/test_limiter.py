@@ -302,3 +302,23 @@ def test_a_failing_headroom_refresh_loses_no_rows_and_the_next_call_checks_in_fu
     book.apply(_rows(10))  # $3.00 recorded: the day's budget is spent
     with pytest.raises(LimitExceeded, match="dollars per day"):
         limiter.admit(subject, CallFacts())
+
+
+def test_kept_headroom_does_not_outlive_its_minute() -> None:
+    """A new minute folds the minute's admissions into the hour and day: a headroom counted in
+    the old minute's admissions would let the same calls through again (oracle: no headroom)."""
+    book, twin = CounterBook("me"), CounterBook("me")
+    now = [NOW]
+    alerts: list = []
+    limiter = Limiter(book, alert=alerts.append, clock=lambda: now[0])
+    subject = _subject(Limits(usd_per_day=6.0))
+    for b in (book, twin):
+        b.apply(_rows(4))  # $1.20 recorded over 4 calls: later calls estimated at $0.30 each
+    got, want = [], []
+    for _ in range(30):
+        got.append(_outcome(limiter, subject))
+        oracle = Limiter(twin, alert=lambda alert: None, clock=lambda: now[0])
+        want.append(_outcome(oracle, subject))
+        now[0] += 20_000  # three calls a minute, no feed update
+    assert got == want
+    assert "ok" in got and got[-1] != "ok"
