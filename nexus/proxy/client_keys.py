@@ -5,7 +5,8 @@ Sole owner of the ``clients`` list of a credential file: ``[{"name", "sha256", "
 cannot be reversed or guessed); the key itself is printed once by ``nexus auth add-client --name``.
 A presented key is hashed once and looked up by its hash, then the match is confirmed with
 ``hmac.compare_digest``: a lookup can only reveal whether a key is valid, which the answer says
-anyway. A named client's record id is ``name@host``, so records, usage, the API and the TUI show
+anyway. A key once confirmed is remembered by a keyed digest (BLAKE2b under a secret drawn at
+process start), never as its text: a memory dump shows no client key. A named client's record id is ``name@host``, so records, usage, the API and the TUI show
 the person wherever they showed a key id.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +23,9 @@ from nexus.errors import CredentialError
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 NAME_RULE = "1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+# The confirmed-key memo's digest: keyed per process, copied per call (constructing a keyed
+# BLAKE2b costs twice a copy of a ready one)
+_MEMO_HASH = hashlib.blake2b(key=os.urandom(32), digest_size=16)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,26 +87,29 @@ class ClientIndex:
     def __init__(self, clients: tuple[NamedClient, ...]) -> None:
         # digest → (its bytes as stored, client): decoded once per file state, not per call
         self._by_digest = {(d := bytes.fromhex(c.sha256)): (d, c) for c in clients}
-        # keys already confirmed → their client, so a person's next call skips hashing (10-25 µs
-        # of the proxy's time per call in the limits benchmark). At most one entry per client; it
-        # lives and dies with this index, so a revoked key is gone with the file state that had it.
-        # A str key is found by its keyed hash (random per process): a wrong key is never compared
-        # character by character, so the look-up reveals nothing a 401 does not.
-        self._known: dict[str, NamedClient] = {}
+        # keys already confirmed, by their memo digest (``_MEMO_HASH``: never the key's text) →
+        # (that digest, their client), so a person's next call skips the SHA-256 look-up. At most
+        # one entry per client; it lives and dies with this index, so a revoked key is gone with
+        # the file state that had it. A hit is confirmed in constant time, like the index's.
+        self._known: dict[bytes, tuple[bytes, NamedClient]] = {}
 
     def match(self, presented: tuple[str, ...]) -> NamedClient | None:
         found = None
         for key in presented:
-            known = self._known.get(key)
-            if known is not None:
-                found = known
+            raw = key.encode("utf-8", "surrogateescape")
+            memo = _MEMO_HASH.copy()
+            memo.update(raw)
+            tag = memo.digest()
+            known = self._known.get(tag)
+            if known is not None and hmac.compare_digest(known[0], tag):
+                found = known[1]
                 continue
-            digest = hashlib.sha256(key.encode("utf-8", "surrogateescape")).digest()
+            digest = hashlib.sha256(raw).digest()
             entry = self._by_digest.get(digest)
             if entry is not None and hmac.compare_digest(entry[0], digest):
                 found = entry[1]
                 if len(self._known) < len(self._by_digest):
-                    self._known[key] = found
+                    self._known[tag] = (tag, found)
         return found
 
 

@@ -127,3 +127,33 @@ def test_the_clients_table_shows_whole_record_ids_at_80_columns(tmp_path) -> Non
     assert "records show" in lines[0]  # one header line: no column squeezed into wrapping
     for record_id in (f"alice@{HOST}", f"bartholomew@{HOST}"):
         assert any(record_id in line for line in lines), listed.stdout
+
+
+def test_the_confirmed_key_memo_holds_no_key_text_and_a_revoked_key_is_refused_at_once() -> None:
+    import gc
+
+    from nexus.proxy import client_keys
+
+    key = "cnp_live_alice-0123456789abcdefghijklmnopqrstuvwxyz"
+    alice = {"name": "alice", "sha256": client_keys.key_digest(key)}
+    bob = {"name": "bob", "sha256": client_keys.key_digest("cnp_live_bob")}
+    index = client_keys.ClientIndex(client_keys.parse_clients([alice, bob], "h"))
+    presented = "".join(key)  # a copy, as a request's header value would be
+    assert index.match((presented,)).name == "alice"
+    assert index.match((key,)).name == "alice"  # from the memo
+    seen, stack = set(), [index._known]
+    while stack:  # everything the memo reaches: no str or bytes holding the key
+        item = stack.pop()
+        if id(item) in seen or isinstance(item, type):
+            continue
+        seen.add(id(item))
+        if isinstance(item, str | bytes):
+            assert key not in (item if isinstance(item, str) else item.decode("latin-1"))
+            continue
+        if isinstance(item, dict):  # str keys are not among a dict's referents
+            stack.extend(item)
+        stack.extend(gc.get_referents(item))
+    assert index._known  # the memo is used
+    # revoked: the file's next state has only bob, and its index refuses alice's key at once
+    after = client_keys.ClientIndex(client_keys.parse_clients([bob], "h"))
+    assert after.match((key,)) is None
