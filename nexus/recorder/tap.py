@@ -29,7 +29,7 @@ log = logging.getLogger("nexus.recorder")
 
 
 _LOST_LOG_EVERY_S = 10.0  # a full disk fails every call: say so, not a traceback per request
-REFUSED_BODY_KEPT = 4096
+REFUSED_BODY_KEPT = 1024  # DESIGN.md §4: "its first KB and a hash"
 _DIGEST_SHOWN = 16  # hex digits of the whole body's SHA-256: enough to tell two bodies apart
 
 

@@ -118,7 +118,7 @@ def test_a_refused_calls_cut_body_note_reads_in_a_few_lines_at_80_columns(tmp_pa
                           error="A valid client key is required"))  # fmt: skip
     assert cut.error == (
         "A valid client key is required "
-        f"(body cut to 4 KB of 5.0MB, sha256 {hashlib.sha256(body).hexdigest()[:16]})"
+        f"(body cut to 1 KB of 5.0MB, sha256 {hashlib.sha256(body).hexdigest()[:16]})"
     )
     seed_sqlite(tmp_path / "n.db", [make_record(status=401, error=cut.error)])
     table = CliRunner().invoke(
