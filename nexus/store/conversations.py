@@ -36,6 +36,13 @@ from nexus.store.link_index import (
 from nexus.store.requests import Requests
 from nexus.store.rows import summary_from_row
 
+# A text filter that matches fewer requests than this reads their conversations; from it on, it
+# walks conversations newest first until the page is full, which costs nearly the same however few
+# match (98 500 requests, SQLite, quiet: ~100 matches read 6 ms, walked 34 ms; 90 000 matches read
+# 240 ms, walked 66 ms). Reading costs ~2.7 us a match; counting to the cap costs Postgres ~0.6 ms
+# at 1 000 but 3-10 ms at 5 000 (a common word is counted by a scan).
+FEW_MATCHES = 1_000
+
 
 @dataclass(frozen=True, slots=True)
 class Conversations:
@@ -60,7 +67,7 @@ class Conversations:
     async def list_conversations(
         self, flt: RequestFilter, cursor: str | None = None, limit: int = 100
     ) -> Page[ConversationSummary]:
-        where, params = self._where(flt, cursor)
+        where, params = await self._where(flt, cursor)
         rows = await self.db.fetchall(
             self.q["conv_list"].format(where=where), {**params, "limit": limit + 1}
         )
@@ -69,13 +76,22 @@ class Conversations:
         return Page(items, f"{items[-1].last_at_ms}:{items[-1].id}" if more else None)
 
     async def count_conversations(self, flt: RequestFilter) -> int:
-        where, params = self._where(flt, None)
+        where, params = await self._where(flt, None)
         row = await self.db.fetchone(self.q["conv_count"].format(where=where), params)
         return int(row["n"]) if row else 0
 
-    def _where(self, flt: RequestFilter, cursor: str | None) -> tuple[str, dict[str, Any]]:
+    async def _where(self, flt: RequestFilter, cursor: str | None) -> tuple[str, dict[str, Any]]:
+        few = False
+        if flt.text:
+            probe = {"text": flt.text, "cap": FEW_MATCHES}
+            row = await self.db.fetchone(self.q["search_match_count"], probe)
+            few = row is not None and int(row["n"]) < FEW_MATCHES
         return conversation_where(
-            flt, self.db.sql_dialect, search_match=self.q["search_match"], cursor=cursor
+            flt,
+            self.db.sql_dialect,
+            search_match=self.q["search_match"],
+            cursor=cursor,
+            few_matches=few,
         )
 
     async def get_conversation(self, conversation_id: str) -> ConversationTree | None:

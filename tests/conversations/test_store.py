@@ -11,6 +11,7 @@ import pytest
 
 from nexus.conversations.worker import ConversationLinker
 from nexus.records import RequestFilter
+from nexus.store import conversations
 from tests.conversations.harness import link_live, rebuild, snapshot, tree
 from tests.conversations.scenarios import SCENARIOS
 from tests.conversations.traffic import Scope, Traffic, agent_call
@@ -96,6 +97,54 @@ async def test_text_search_finds_any_request_of_a_conversation(store: Any) -> No
         assert await store.count_conversations(RequestFilter(text=words)) == len(expected)
     scoped = RequestFilter(text="otters", account_id="team")
     assert (await store.list_conversations(scoped)).items == []
+
+
+async def test_text_search_reads_matches_or_walks_conversations_alike(
+    store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A text filter matching few requests reads their conversations (IN); one matching many walks
+    conversations newest first (EXISTS), chosen by counting the index's matches up to
+    ``FEW_MATCHES``. Both forms give the same pages (a cursor's too) and counts, on both stores."""
+    t = Traffic()
+    rare_in = {2, 5, 7}
+    for i in range(9):
+        a = t.session().agent(f"topic {i}")
+        a.send(f"k{i}a")
+        said = "otters swim" + (" past a narwhal" if i in rare_in else "")
+        a.say("go on").send(f"k{i}b", text=said)  # a middle turn's reply: only the index has it
+        a.say("thanks").send(f"k{i}c")
+    await link_live(store, t.records)
+    newest_first = [c.id for c in (await store.list_conversations(RequestFilter())).items]
+    chose: list[bool] = []
+    real_where = conversations.conversation_where
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        chose.append(kwargs["few_matches"])
+        return real_where(*args, **kwargs)
+
+    monkeypatch.setattr(conversations, "conversation_where", spy)
+
+    async def pages(words: str) -> tuple[list[str], int]:
+        ids, cursor = [], None
+        while True:
+            page = await store.list_conversations(RequestFilter(text=words), cursor, limit=2)
+            ids += [c.id for c in page.items]
+            if (cursor := page.next_cursor) is None:
+                return ids, await store.count_conversations(RequestFilter(text=words))
+
+    rare = [c for c in newest_first if t.label_of(c) in {f"k{i}a" for i in rare_in}]
+    for words, expected in [("narwhal", rare), ("otters", newest_first), ("NARWHAL swim", rare)]:
+        for cap, few in [(0, False), (10**6, True)]:  # always walk; always read the matches
+            monkeypatch.setattr(conversations, "FEW_MATCHES", cap)
+            chose.clear()
+            assert await pages(words) == (expected, len(expected)), (words, cap)
+            assert set(chose) == {few}
+    # The probe decides: the rare word (in 3 requests) is read, the common one (in 9) walked.
+    monkeypatch.setattr(conversations, "FEW_MATCHES", 5)
+    for words, few in [("narwhal", True), ("otters", False)]:
+        chose.clear()
+        await pages(words)
+        assert set(chose) == {few}, words
 
 
 async def test_tree_has_nodes_branches_and_subtasks(store: Any) -> None:

@@ -7,3 +7,10 @@ ON CONFLICT (request_id) DO NOTHING
 -- Every word of the query must occur; plainto_tsquery ignores operators typed by users.
 -- name: search_match
 r.id IN (SELECT t.request_id FROM request_text t WHERE t.tsv @@ plainto_tsquery('simple', :text))
+
+-- How many requests match, counted no further than :cap (the conversation search's choice of
+-- form, nexus/store/conversations.py).
+-- name: search_match_count
+SELECT count(*) AS n FROM (
+    SELECT 1 FROM request_text t WHERE t.tsv @@ plainto_tsquery('simple', :text) LIMIT :cap
+) m

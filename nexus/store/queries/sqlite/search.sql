@@ -16,6 +16,13 @@ r.id IN (
     )
 )
 
+-- How many requests match, counted no further than :cap (the conversation search's choice of
+-- form, nexus/store/conversations.py).
+-- name: search_match_count
+SELECT count(*) AS n FROM (
+    SELECT 1 FROM request_text_fts WHERE request_text_fts MATCH {fts_query} LIMIT :cap
+) m
+
 -- Matches newest-indexed first, a chunk at a time, below FTS rowid :below.
 -- name: search_chunk
 SELECT t.id, t.request_id, t.id_ceiling FROM request_text t
