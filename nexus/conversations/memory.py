@@ -79,8 +79,10 @@ class FingerprintMemory:
         """``raw`` normalised, reusing what a remembered request shares with it; None when the
         messages cannot be serialised (nested past orjson's limit): normalise from scratch.
         ``given``: each message's bytes as its body holds them (any JSON text of it will do: equal
-        bytes are equal messages, and bytes that differ only cost a miss)."""
-        if given is not None and len(given) == len(raw) and raw:
+        bytes are equal messages, and bytes that differ only cost a miss); kept as they are, so they
+        must be exact-size bytes (the cutter's are)."""
+        from_cutter = given is not None and len(given) == len(raw) and bool(raw)
+        if from_cutter:
             datas = given
         else:
             try:
@@ -137,11 +139,14 @@ class FingerprintMemory:
         else:
             first_user = roles.index("user") if "user" in roles else -1
             first_keys = first_user_keys(tail)
-        # Exact-size copies of the new messages' bytes: orjson leaves each in a buffer about ten
-        # times larger, which a memory would keep.
-        kept_datas = (entry.datas[:shared] if entry else []) + [
-            memoryview(d).tobytes() for d in datas[shared:]
-        ]
+        # Exact-size copies of the messages' bytes serialised here: orjson leaves each in a buffer
+        # about ten times larger, which a memory would keep. ``given`` bytes are kept as they are:
+        # the cutter's are exact-size copies its own memory holds, so both memories share them
+        # (a copy here doubled them: 8 MB in the recorder, benchmarks/proxy_overhead.py).
+        new_datas = (
+            datas[shared:] if from_cutter else [memoryview(d).tobytes() for d in datas[shared:]]
+        )
+        kept_datas = (entry.datas[:shared] if entry else []) + new_datas
         new = _Entry(kept_datas, ends, added, begins, roles, hashes, prefixes, markers, first_user,
                      first_keys)  # fmt: skip
         with self._lock:

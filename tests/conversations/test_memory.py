@@ -110,3 +110,17 @@ def test_the_next_turn_normalises_only_what_it_adds(monkeypatch):
     # The last message kept could have grown: it is normalised again, with the new one.
     assert normalised == [history[5], {"role": "user", "content": "next"}]
     assert second.prefixes[:5] == first.prefixes[:5] and len(second.prefixes) == 7
+
+
+def test_message_bytes_the_cutter_measured_are_kept_not_copied():
+    """The cutter's memory holds the same exact-size bytes: a copy here doubled them (8 MB of the
+    recorder's 91 MB in benchmarks/proxy_overhead.py)."""
+    messages = [{"role": "user", "content": f"turn {n} " + "x" * 500} for n in range(6)]
+    given = [orjson.dumps(m) for m in messages]
+    memory = FingerprintMemory()
+    memory.normalise(messages, given)
+    memory.normalise(messages + [{"role": "assistant", "content": "ok"}], [*given, b"{}"])
+    (entry,) = memory._entries.values()
+    assert all(kept is mine for kept, mine in zip(entry.datas, given, strict=False))
+    memory.normalise([{"role": "user", "content": "alone"}])  # serialised here: copied
+    assert len(memory._entries) == 2
