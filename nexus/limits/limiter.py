@@ -13,116 +13,18 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import NamedTuple
 
 from nexus.errors import LimitExceeded, ModelNotAllowed
 from nexus.limits.alerting import AlertKind, AlertSink, LimitAlert, log_alert
-from nexus.limits.buckets import KINDS, Kind, bounds, iso
-from nexus.limits.counters import COST, REQUESTS, SESSION_PREFIX, TOKENS, CounterBook, Windows
+from nexus.limits.buckets import bounds, iso
+from nexus.limits.counters import REQUESTS, SESSION_PREFIX, CounterBook, Windows
 from nexus.limits.policy import Limits, Runaway
+from nexus.limits.subject import USD, CallFacts, Check, Scope, Subject
 from nexus.limits.window_share import WindowWatch, person_share
 from nexus.records import now_ms
 
 log = logging.getLogger("nexus.limits")
-_USD = 1_000_000  # cost is kept in micro-dollars
 _RUNAWAY_RETRY_S = 60
-
-
-@dataclass(frozen=True, slots=True)
-class _Check:
-    name: str
-    kind: Kind
-    limit: float
-    what: int  # REQUESTS, TOKENS or COST (CounterBook.used)
-    scale: int = 1
-    kind_index: int = field(default=0, init=False, compare=False)  # its place in KINDS
-    hard: float = field(default=0, init=False, compare=False)  # the limit in counter units
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "kind_index", KINDS.index(self.kind))
-        object.__setattr__(self, "hard", self.limit * self.scale)
-
-
-def _checks(limits: Limits) -> list[_Check]:
-    checks = []
-    if limits.requests_per_minute is not None:
-        checks.append(_Check("requests per minute", "minute", limits.requests_per_minute,
-                             REQUESTS))  # fmt: skip
-    if limits.tokens_per_hour is not None:
-        checks.append(_Check("tokens per hour", "hour", limits.tokens_per_hour, TOKENS))
-    if limits.usd_per_day is not None:
-        checks.append(_Check("dollars per day", "day", limits.usd_per_day, COST, _USD))
-    if limits.usd_per_month is not None:
-        checks.append(_Check("dollars per month", "month", limits.usd_per_month, COST, _USD))
-    return checks
-
-
-@dataclass(frozen=True, slots=True)
-class Scope:
-    """One thing a call counts toward: ``key`` names its counter rows, ``label`` its messages."""
-
-    key: str  # "host:team.example", "account:acme", "client:alice@team.example"
-    label: str  # "host team.example", "account acme", "client alice@team.example"
-    limits: Limits
-    checks: tuple[_Check, ...] = field(default=(), compare=False)
-    # model → allowed: the patterns are matched once per model and credential file state
-    _allowed: dict[str | None, bool] = field(
-        default_factory=dict, init=False, compare=False, repr=False
-    )
-
-    def __post_init__(self) -> None:
-        # built once per credential file state, so admission only walks a ready list
-        object.__setattr__(self, "checks", tuple(_checks(self.limits)))
-
-    def allows_model(self, model: str | None) -> bool:
-        allowed = self._allowed.get(model)
-        if allowed is None:
-            allowed = self.limits.allows_model(model)
-            if len(self._allowed) < 256:  # a client may name any string: keep it bounded
-                self._allowed[model] = allowed
-        return allowed
-
-
-@dataclass(frozen=True, slots=True)
-class Subject:
-    """Who a call is, for the limiter: built once per credential file state, with its grant."""
-
-    scopes: tuple[Scope, ...]
-    soft: float
-    runaway: Runaway | None = None
-    host: str | None = None
-    account_id: str | None = None
-    account_key: str | None = None  # the account's scope key (counted for window shares)
-
-    # What the proxy must read for this subject, worked out once per credential file state:
-    watches_window: bool = field(default=False, init=False, compare=False)
-    """Whether the proxy must read the 5-hour window from this subject's responses."""
-    wants_model: bool = field(default=False, init=False, compare=False)
-    streak_cap: int = field(default=0, init=False, compare=False)
-    """How far back the proxy must look for a repeated tool call (0: not at all)."""
-    model_scopes: tuple[Scope, ...] = field(default=(), init=False, compare=False, repr=False)
-    scope_keys: tuple[str, ...] = field(default=(), init=False, compare=False, repr=False)
-    checked: tuple[Scope, ...] = field(default=(), init=False, compare=False, repr=False)
-    """The scopes with a limit to check."""
-    # Kept by the limiter (``Limiter.admit``), so a call reads ready answers: models every model
-    # scope allows, and the plan (each checked scope's headroom) of the limiter last used.
-    allowed_models: set[str | None] = field(
-        default_factory=set, init=False, compare=False, repr=False
-    )
-    plan: _Plan | None = field(default=None, init=False, compare=False, repr=False)
-
-    def __post_init__(self) -> None:
-        def put(name: str, value: object) -> None:
-            object.__setattr__(self, name, value)
-
-        model_scopes = tuple(s for s in self.scopes if s.limits.models is not None)
-        put("model_scopes", model_scopes)
-        put("wants_model", bool(model_scopes))
-        put("watches_window", any(s.limits.window_share is not None for s in self.scopes))
-        put("streak_cap", (self.runaway.repeats or 0) if self.runaway is not None else 0)
-        put("scope_keys", tuple(scope.key for scope in self.scopes))
-        put("checked", tuple(s for s in self.scopes if s.checks))
 
 
 class _Room:
@@ -140,7 +42,7 @@ class _Room:
         self.version = -1  # never the book's: the first call checks in full
 
 
-class _Plan:
+class Plan:
     """What admitting one subject reads per call, resolved once per subject and limiter."""
 
     __slots__ = ("limiter", "rooms")
@@ -151,16 +53,6 @@ class _Plan:
 
 
 _MAX_ROOMS = 10_000  # scopes come from credential files: more means files came and went
-
-
-class CallFacts(NamedTuple):
-    """What the limiter needs from a request body, read by the proxy only when a policy asks.
-    (A named tuple: built on every limited call, at a fraction of a frozen dataclass's cost.)"""
-
-    model: str | None = None
-    session_id: str | None = None
-    repeated_tool: str | None = None  # the tool the agent called again and again
-    repeats: int = 0  # how many times in a row, counting the latest call
 
 
 class Limiter:
@@ -210,7 +102,7 @@ class Limiter:
                     kept is None
                     or kept[0] != book.stamps.get(session, 0)
                     or kept[1] != runaway.minutes
-                    or kept[2] >= runaway.usd * _USD
+                    or kept[2] >= runaway.usd * USD
                 ):  # no figure that clears the session: read its spend
                     self._guard_runaway(subject, runaway, facts, session, at_ms)
         windows = book.windows(at_ms)
@@ -244,7 +136,7 @@ class Limiter:
         if len(subject.allowed_models) < 256:  # a client may name any string: keep it bounded
             subject.allowed_models.add(model)
 
-    def _plan(self, subject: Subject) -> _Plan:
+    def _plan(self, subject: Subject) -> Plan:
         """The subject's rooms, one per checked scope, shared with every subject of the scope
         (a policy change, a new ``Scope`` or soft share, gets a room of its own)."""
         rooms, found = self._rooms, []
@@ -255,7 +147,7 @@ class Limiter:
                     rooms.clear()  # the plans that hold them check in full until redone
                 room = rooms[scope.key] = _Room(scope, subject.soft)
             found.append(room)
-        plan = _Plan(self, tuple(found))
+        plan = Plan(self, tuple(found))
         object.__setattr__(subject, "plan", plan)  # a memo, like ``allowed_models``
         return plan
 
@@ -384,11 +276,11 @@ class Limiter:
             )
         elif runaway.usd is not None and session is not None:
             spent = self._session_spent(session, runaway.minutes, at_ms)
-            if spent >= runaway.usd * _USD:  # the kept figure may be high by now: be exact
+            if spent >= runaway.usd * USD:  # the kept figure may be high by now: be exact
                 spent = self.book.recent_cost(session, at_ms - runaway.minutes * 60_000)
-            if spent >= runaway.usd * _USD:
+            if spent >= runaway.usd * USD:
                 reason = (
-                    f"the session spent ${spent / _USD:.2f} in {runaway.minutes} minutes "
+                    f"the session spent ${spent / USD:.2f} in {runaway.minutes} minutes "
                     f"(more than ${runaway.usd:.2f})"
                 )
         if reason is None:
@@ -445,7 +337,7 @@ class Limiter:
             log.exception("an alert sink failed")
 
 
-def _amount(value: float, check: _Check) -> str:
-    if check.scale == _USD:
-        return f"${value / _USD:.2f}"
+def _amount(value: float, check: Check) -> str:
+    if check.scale == USD:
+        return f"${value / USD:.2f}"
     return f"{int(value):,}"

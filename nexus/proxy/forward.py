@@ -32,8 +32,8 @@ from nexus.errors import (
     UpstreamUnreachable,
     anthropic_error_body,
 )
-from nexus.limits.limiter import CallFacts, Subject
 from nexus.limits.runaway import repeated_tool_call
+from nexus.limits.subject import CallFacts, Subject
 from nexus.proxy.grants import Grant, presented_keys
 from nexus.proxy.headers import downstream_headers, upstream_headers
 from nexus.proxy.paths import PRECONNECT, upstream_path

@@ -21,7 +21,7 @@ from nexus.proxy.credential_files import CredentialFile, client_key_id
 from nexus.proxy.subjects import LEGACY, subject_for
 
 if TYPE_CHECKING:
-    from nexus.limits.limiter import Subject
+    from nexus.limits.subject import Subject
 
 TEAM_DROP = frozenset({"x-api-key", "authorization"})
 

@@ -8,8 +8,8 @@ the policy limits them.
 
 from __future__ import annotations
 
-from nexus.limits.limiter import Scope, Subject
 from nexus.limits.policy import Limits, Policy
+from nexus.limits.subject import Scope, Subject
 from nexus.proxy.client_keys import NamedClient
 
 LEGACY = ""

@@ -8,9 +8,10 @@ import pytest
 from nexus.errors import ConfigError, LimitExceeded, ModelNotAllowed
 from nexus.limits.buckets import bounds
 from nexus.limits.counters import CounterBook, CounterRow
-from nexus.limits.limiter import CallFacts, Limiter, Scope, Subject
+from nexus.limits.limiter import Limiter
 from nexus.limits.policy import Limits, Runaway, parse_policy
 from nexus.limits.runaway import repeated_tool_call
+from nexus.limits.subject import CallFacts, Scope, Subject
 from nexus.limits.tally import tally
 from tests.factories import make_record
 

@@ -7,8 +7,8 @@ import orjson
 import pytest
 
 from nexus.errors import RequestRejected
-from nexus.limits.limiter import Scope, Subject
 from nexus.limits.policy import Limits
+from nexus.limits.subject import Scope, Subject
 from nexus.proxy.forward import _check_json
 
 SUBJECT = Subject((Scope("client:a@h", "client a@h", Limits(models=("claude-*",))),), 0.8)
