@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -21,7 +21,6 @@ from nexus.records import (
     LinkNode,
     Page,
     RequestFilter,
-    RequestSummary,
     branches_of,
 )
 from nexus.store.base import Position
@@ -34,7 +33,7 @@ from nexus.store.link_index import (
     node_from_row,
 )
 from nexus.store.requests import Requests
-from nexus.store.rows import summary_from_row
+from nexus.store.rows import by_name, summary_from_row
 
 # A text filter that matches fewer requests than this reads their conversations; from it on, it
 # walks conversations newest first until the page is full, which costs nearly the same however few
@@ -101,8 +100,9 @@ class Conversations:
         rows = await self.db.fetchall(
             self.q["conv_tree_rows"], {"conversation_id": conversation_id}
         )
-        pairs = [(node_from_row(r), summary_from_row(r)) for r in rows]
-        nodes = [_with_link(summary, node) for node, summary in pairs]
+        named = [by_name(r) for r in rows]
+        pairs = [(node_from_row(r), summary_from_row(_linked(r))) for r in named]
+        nodes = [summary for _, summary in pairs]
         providers = sorted({n.subtask_of for n, _ in pairs if n.edge == "task" and n.subtask_of})
         infos: dict[tuple[str, int], dict[str, Any]] = {}
         if providers:
@@ -148,16 +148,15 @@ class Conversations:
                 await tx.execute(self.q[name], {})
 
 
-def _with_link(summary: RequestSummary, node: LinkNode) -> RequestSummary:
-    """The request's row with the link the engine holds now (the links table may lag a moment)."""
-    return replace(
-        summary,
-        traffic_class=node.traffic_class,
-        conversation_id=node.conversation_id,
-        parent_request_id=node.parent_request_id,
-        branch=node.branch,
-        subtask_of=node.subtask_of,
-    )
+# The request's row takes the link the engine holds now (the links table may lag a moment).
+_NODE_LINK = tuple((name, "node_" + name) for name in
+                   ("traffic_class", "conversation_id", "parent_request_id", "branch", "subtask_of"))  # fmt: skip
+
+
+def _linked(row: dict[str, Any]) -> dict[str, Any]:
+    for name, node_name in _NODE_LINK:
+        row[name] = row[node_name]
+    return row
 
 
 def _subtasks(
