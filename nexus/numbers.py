@@ -11,6 +11,11 @@ UNPRICED = "unpriced"  # a cost the price book cannot give (the model is not in 
 _UNITS = ((1_000, "k"), (1_000_000, "M"), (1_000_000_000, "G"))
 
 
+def counted(n: int, word: str, plural: str = "s") -> str:
+    """``1 request``, ``2 requests``, ``0 branches`` (``plural`` is the ending after ``word``)."""
+    return f"{n:,} {word}{plural * (n != 1)}"
+
+
 def tokens(n: int | None) -> str:
     """``999``, ``1.2k``, ``46k``, ``1.2M``, ``340M``, ``1.2G``: three significant figures at
     most, rounded to nearest (never ``1000k``)."""

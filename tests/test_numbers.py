@@ -102,3 +102,17 @@ def test_the_tui_and_the_export_total_a_conversation_alike() -> None:
     assert (branch.cost_usd_micros, branch.unpriced) == (3_500, 2)
     assert (exported.cost_usd_micros, exported.unpriced) == (3_500, 2)
     assert branch.input_tokens == exported.usage.input_tokens == 40
+
+
+@pytest.mark.parametrize(
+    ("n", "word", "plural", "text"),
+    [
+        (1, "request", "s", "1 request"),
+        (0, "request", "s", "0 requests"),
+        (2, "branch", "es", "2 branches"),
+        (1, "branch", "es", "1 branch"),
+        (12_345, "request", "s", "12,345 requests"),
+    ],
+)
+def test_counted_says_one_without_a_plural(n: int, word: str, plural: str, text: str) -> None:
+    assert numbers.counted(n, word, plural) == text

@@ -21,6 +21,7 @@ from textual.widgets import Static, TabbedContent, TabPane
 
 from nexus.conversations.shape import branch_lineage, only_branches
 from nexus.errors import ApiError
+from nexus.numbers import counted
 from nexus.records import ConversationTree, LiveEvent, RequestFilter
 from nexus.tui.links import DeepLink
 from nexus.tui.messages import AnalysisChanged, ConversationLoaded, LoadFailed
@@ -205,7 +206,7 @@ class ConversationScreen(NexusScreen):
             view.focus()
         self._drawn_tabs = set()
         self._draw_tab()
-        info = Text(f"{len(tree.nodes)} requests")
+        info = Text(counted(len(tree.nodes), "request"))
         if not self.with_background:
             info.append(" (background hidden)")
         if self.branch_filter is not None and self.conv_tree is not None:

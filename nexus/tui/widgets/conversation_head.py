@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from rich.text import Text
 
+from nexus.numbers import counted
 from nexus.records import ConversationTree
 from nexus.tui import cells
 
@@ -33,8 +34,8 @@ def conversation_head(tree: ConversationTree, app: NexusApp, is_1m: bool, width:
     text.append(f"  {s.id}", style="dim")  # the full id: what --conversation and the API take
     tokens = s.input_tokens + s.output_tokens + s.cache_creation_tokens + s.cache_read_tokens
     line = (
-        f"\n {_count(s.request_count, 'request')} · {_count(s.branch_count, 'branch', 'es')} · "
-        f"{_count(s.subtask_count, 'sub-task')} · {cells.tokens(tokens)} tokens · "
+        f"\n {counted(s.request_count, 'request')} · {counted(s.branch_count, 'branch', 'es')} · "
+        f"{counted(s.subtask_count, 'sub-task')} · {cells.tokens(tokens)} tokens · "
         f"{cells.cost(s.cost_usd_micros)}"
     )
     text.append(line)
@@ -62,7 +63,3 @@ def conversation_head(tree: ConversationTree, app: NexusApp, is_1m: bool, width:
     if badge:
         text.append(badge, style="bold cyan")
     return text
-
-
-def _count(n: int, word: str, plural: str = "s") -> str:
-    return f"{n} {word}{plural * (n != 1)}"
