@@ -10,6 +10,7 @@ import typer
 
 from nexus.cli import options
 from nexus.cli.output import out, print_json, run
+from nexus.numbers import counted
 from nexus.settings import Settings
 
 OK, WARN, FAIL = "ok", "warn", "fail"
@@ -121,7 +122,7 @@ def _spool(settings: Settings, database_id: str | None) -> Check:
     live_files, live_bytes = live_segments(root)
     waiting, waiting_bytes = files - live_files, size - live_bytes
     live = (
-        f"live segment of the running server: {_files(live_files)} ({live_bytes:,} bytes), "
+        f"live segment of the running server: {counted(live_files, 'file')} ({live_bytes:,} bytes), "
         "stored as it grows"
         if live_files
         else ""
@@ -141,7 +142,7 @@ def _spool(settings: Settings, database_id: str | None) -> Check:
     return Check(
         "spool",
         WARN,
-        f"backlog: {_files(waiting)} ({waiting_bytes:,} bytes) wait to be stored; `nexus serve` "
+        f"backlog: {counted(waiting, 'file')} ({waiting_bytes:,} bytes) wait to be stored; `nexus serve` "
         "stores them" + (f" ({live})" if live else "") + elsewhere,
     )
 
@@ -153,12 +154,8 @@ def _spilled(settings: Settings) -> Check:
     count = len(list(folder.glob("*.nxs"))) if folder.is_dir() else 0
     if not count:
         return Check("spilled", OK, "no record waits outside the database")
-    return Check("spilled", WARN, f"{_files(count)} in {folder}: records even the dead-letter "
+    return Check("spilled", WARN, f"{counted(count, 'file')} in {folder}: records even the dead-letter "
                  "table refused; `nexus db retry-dead-letters` stores them")  # fmt: skip
-
-
-def _files(count: int) -> str:
-    return f"{count} file" if count == 1 else f"{count} files"
 
 
 async def _server(settings: Settings) -> Check:

@@ -100,8 +100,8 @@ class Conversations:
         rows = await self.db.fetchall(
             self.q["conv_tree_rows"], {"conversation_id": conversation_id}
         )
-        named = [by_name(r) for r in rows]
-        pairs = [(node_from_row(r), summary_from_row(_linked(r))) for r in named]
+        # one dict per row: the node, then the summary with the node's link, read from it
+        pairs = [(node_from_row(r), summary_from_row(_linked(r))) for r in map(by_name, rows)]
         nodes = [summary for _, summary in pairs]
         providers = sorted({n.subtask_of for n, _ in pairs if n.edge == "task" and n.subtask_of})
         infos: dict[tuple[str, int], dict[str, Any]] = {}

@@ -15,6 +15,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import LoadingIndicator, Markdown, Static
 
+from nexus.numbers import counted
 from nexus.tui import cells
 
 if TYPE_CHECKING:
@@ -86,7 +87,7 @@ class AnalysisPanel(VerticalScroll):
             if made:
                 line.append(f"\nmade {cells.stamp(int(made), tz)}", style="dim")
             if basis is not None:
-                line.append(f" from {basis[0]} request{'s' * (basis[0] != 1)}", style="dim")
+                line.append(f" from {counted(basis[0], 'request')}", style="dim")
             model = job.get("model")
             if model:
                 line.append(f" · {model}", style="dim")
@@ -94,8 +95,8 @@ class AnalysisPanel(VerticalScroll):
             line.append(f"\nprompt {job.get('prompt_name') or 'built-in'}", style="dim")
             if basis is not None and basis[1]:
                 line.append(
-                    f"\n⚠ stale: the branch has {basis[1]} more request"
-                    f"{'s' * (basis[1] != 1)} since; A runs the analysis again",
+                    f"\n⚠ stale: the branch has {counted(basis[1], 'more request')} since; "
+                    "A runs the analysis again",
                     style="bold yellow",
                 )
         self.query_one("#analysis-state", Static).update(line)

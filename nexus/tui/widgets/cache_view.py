@@ -12,6 +12,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from nexus.numbers import counted
 from nexus.records import CACHE_CAUSE_LABELS, CacheCause, CacheLedgerEntry
 from nexus.tui import cells
 
@@ -126,7 +127,7 @@ def cache_waste_line(doc: dict[str, Any], width: int = 200) -> Text:
             int(totals.get("excess_cost_usd_micros", 0)), int(totals.get("unpriced_breaks", 0))
         )
         text.append(f"{lost} lost", style=cells.CACHE_BREAK_STYLE)
-        text.append(f" to {breaks:,} break{'' if breaks == 1 else 's'}")
+        text.append(f" to {counted(breaks, 'break')}")
     else:
         text.append("no breaks", style="green")
     text.append(f" · efficiency {cells.share(totals.get('efficiency'))}")

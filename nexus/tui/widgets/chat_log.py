@@ -18,6 +18,7 @@ from rich.text import Text
 from textual.widgets import RichLog
 
 from nexus.claude_code import typed_text
+from nexus.numbers import counted
 from nexus.tui.chat import Entry
 from nexus.tui.images import picture, picture_view
 
@@ -136,8 +137,8 @@ def render_entries(
     def flush_hidden() -> None:
         nonlocal hidden
         if hidden:
-            calls = "call" if hidden == 1 else "calls"
-            out.append((None, Text(f"  ⚙ {hidden} tool {calls} hidden (x shows)", style="dim")))
+            shown = counted(hidden, "tool call")
+            out.append((None, Text(f"  ⚙ {shown} hidden (x shows)", style="dim")))
             hidden = 0
 
     for entry in entries:

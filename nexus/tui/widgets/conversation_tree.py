@@ -26,6 +26,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from nexus.conversations.shape import TreeItem, build_tree
+from nexus.numbers import counted
 from nexus.records import (
     ConversationBranch,
     ConversationSubtask,
@@ -76,8 +77,7 @@ def branch_label(branch: ConversationBranch, subtask: ConversationSubtask | None
         text.append(" · rewound here", style="cyan")
     elif branch.kind == "compaction":
         text.append(" · continued after compaction", style="cyan")
-    plural = "" if branch.request_count == 1 else "s"
-    text.append(f" · {branch.request_count} request{plural}", style="dim")
+    text.append(f" · {counted(branch.request_count, 'request')}", style="dim")
     return text
 
 
