@@ -3,9 +3,14 @@
 Claude Code resends the whole conversation on every call, so a loop is visible in the request
 itself: the latest assistant turns all made the same tool call (same name, same input) and the
 person typed nothing since. Reading it here needs no state, works the same on every replica and
-costs a few element look-ups at the tail of a body the proxy already parses (simdjson DOM values,
-duck-typed: ``get``, ``len``, indexing, ``mini`` for an input's canonical bytes). Only as many
-assistant turns are read as the policy's ``repeats``.
+costs a few element look-ups at the tail of a body the proxy already parses (simdjson DOM values:
+indexing, ``len``, iteration, ``mini`` for an input's canonical bytes). Only as many assistant
+turns are read as the policy's ``repeats``.
+
+Read on every limited call, where the code and the document are cold in the CPU's caches (a
+cache miss costs more than the work; ``benchmarks/admission_cost.py --thrash``): bytes keys
+(simdjson encodes a str key on every look-up), subscripts rather than ``get``, and a malformed
+part read as "no loop" through the exceptions a subscript raises rather than through type checks.
 """
 
 from __future__ import annotations
@@ -13,28 +18,31 @@ from __future__ import annotations
 from typing import Any
 
 _NOT_A_LIST = (str, type(None))  # content that holds no blocks (built once, not per call)
+_MALFORMED = (KeyError, TypeError, IndexError, ValueError)
 
 
 def repeated_tool_call(messages: Any, cap: int) -> tuple[str | None, int]:
     """(tool name, times in a row) of the agent's latest tool call, looking back ``cap`` assistant
     turns at most; (None, 0) when the latest user message holds anything a person typed."""
     try:
-        count = len(messages)
-    except TypeError:
-        return None, 0
-    if count < 2 or not _only_tool_results(messages[count - 1]):
+        index = len(messages) - 1
+        if index < 1 or not _only_tool_results(messages[index]):
+            return None, 0
+    except _MALFORMED:
         return None, 0
     first: tuple[tuple[str, object], ...] | None = None
     repeats = 0
-    index = count - 1
     while index > 0 and repeats < cap:
         index -= 1
-        message = messages[index]
-        if _get(message, "role") != "assistant":
-            if not _only_tool_results(message):
+        try:
+            message = messages[index]
+            if message[b"role"] != "assistant":
+                if _only_tool_results(message):
+                    continue
                 break  # the person spoke in between: not a loop of the agent
-            continue
-        calls = _tool_calls(message)
+            calls = _tool_calls(message[b"content"])
+        except _MALFORMED:  # not a message: the streak ends here
+            break
         if not calls or (first is not None and calls != first):
             break
         first = calls
@@ -42,41 +50,45 @@ def repeated_tool_call(messages: Any, cap: int) -> tuple[str | None, int]:
     return (first[0][0] if first else None), repeats
 
 
-def _tool_calls(message: Any) -> tuple[tuple[str, object], ...]:
-    content = _get(message, "content")
+def _tool_calls(content: Any) -> tuple[tuple[str, object], ...]:
+    """(name, input's canonical bytes) of each ``tool_use`` block; () for content without blocks."""
     if isinstance(content, _NOT_A_LIST):
         return ()
     calls = []
-    try:
-        for block in content:
-            if _get(block, "type") == "tool_use":
-                tool_input = _get(block, "input")
-                calls.append(
-                    (str(_get(block, "name")), getattr(tool_input, "mini", repr(tool_input)))
-                )
-    except TypeError:  # content that is not a list of blocks
-        return ()
+    for block in content:  # TypeError for content that is not a list: the caller's "no loop"
+        try:
+            if block[b"type"] != "tool_use":
+                continue
+        except _MALFORMED:  # not a block
+            continue
+        try:
+            tool_input = block[b"input"]
+        except KeyError:
+            tool_input = None
+        try:
+            name = str(block[b"name"])
+        except KeyError:
+            name = "None"
+        try:
+            canonical: object = tool_input.mini  # simdjson: the input's minified bytes
+        except AttributeError:  # a plain value: a string, a number, null
+            canonical = repr(tool_input)
+        calls.append((name, canonical))
     return tuple(calls)
 
 
 def _only_tool_results(message: Any) -> bool:
-    # Read on every limited call, so by index (a simdjson array's iterator is a generator) and
-    # from the last block, where a line the person typed usually is (the usual answer: False).
+    # From the last block, where a line the person typed usually is (the usual answer: False).
     try:
-        if message["role"] != "user":
+        if message[b"role"] != "user":
             return False
-        content = message["content"]
+        content = message[b"content"]
         if isinstance(content, _NOT_A_LIST):
             return False
         count = len(content)
         for index in range(count - 1, -1, -1):
-            if content[index]["type"] != "tool_result":
+            if content[index][b"type"] != "tool_result":
                 return False
-    except (KeyError, TypeError, IndexError):  # not a message, or blocks that are not blocks
+    except _MALFORMED:  # not a message, or blocks that are not blocks
         return False
     return count > 0
-
-
-def _get(value: Any, name: str) -> Any:
-    getter = getattr(value, "get", None)
-    return getter(name) if getter is not None else None

@@ -137,7 +137,32 @@ def test_repeated_tool_call_counts_identical_calls_at_the_tail_only() -> None:
     assert repeated_tool_call(doc["messages"], 10) == ("Bash", 3)
     assert repeated_tool_call(doc["messages"], 2) == ("Bash", 2)
     typed = [*messages, {"role": "user", "content": "stop that"}]
-    assert repeated_tool_call(typed, 10) == (None, 0)
+    doc = simdjson.Parser().parse(orjson.dumps({"messages": typed}))
+    assert repeated_tool_call(doc["messages"], 10) == (None, 0)
+
+
+@pytest.mark.parametrize(
+    "messages",
+    [
+        {"a": 1},
+        "hello",
+        [1, "two", None, [3], 4.5, True],
+        [{"role": "assistant"}, {"role": "user", "content": {"type": "tool_result"}}],
+        [{"role": "assistant", "content": 5}, {"role": "user", "content": [7]}],
+        [
+            {"role": "assistant", "content": [{"type": "tool_use"}]},
+            {"role": "user", "content": [{"type": "tool_result"}]},
+        ],
+        [{"role": 1, "content": []}, {"role": "user", "content": [{"type": "tool_result"}]}],
+    ],
+)
+def test_repeated_tool_call_reads_a_malformed_tail_as_no_loop_without_raising(messages) -> None:
+    import orjson
+    import simdjson
+
+    doc = simdjson.Parser().parse(orjson.dumps({"messages": messages}))
+    tool, repeats = repeated_tool_call(doc["messages"], 5)
+    assert repeats <= 1 and (tool is None) == (repeats == 0)
 
 
 def test_tally_counts_admitted_calls_in_every_window_and_skips_refused_ones() -> None:

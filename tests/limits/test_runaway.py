@@ -71,3 +71,30 @@ async def test_a_flag_only_policy_alerts_but_lets_the_loop_go_on(
             messages = _next_turn(messages, answer.json())
     flagged = [r.getMessage() for r in caplog.records if "runaway" in r.getMessage()]
     assert flagged and "3 times in a row" in flagged[0] and "flagged" in flagged[0]
+
+
+async def test_a_body_whose_messages_are_not_a_list_of_turns_is_forwarded_and_recorded(
+    start_nexus, fake_upstream, tmp_path
+):
+    # The guard reads the tail of ``messages``; an object there (valid JSON, a bad request) made
+    # the array look-up raise inside the proxy: the client got a 500 and the call no record.
+    from nexus.records import RequestFilter
+
+    write_team_host(tmp_path / "credentials", {"runaway": {"repeats": 2, "refuse": True}})
+    server = await start_nexus()
+    odd: list[Any] = [
+        {"a": 1, "b": 2},
+        "hello",
+        [1, "two", None, [3]],
+        [{"role": "assistant"}, {"role": "user", "content": {"type": "tool_result"}}],
+        [{"role": "assistant", "content": 5}, {"role": "user", "content": [7]}],
+    ]
+    async with httpx.AsyncClient(timeout=10) as client:
+        for messages in odd:
+            answer = await call(client, server.endpoints.proxy_url, "alice",
+                                {**BODY, "messages": messages})  # fmt: skip
+            assert answer.status_code == 200, (messages, answer.text)
+    assert len(fake_upstream.requests) == len(odd)  # the upstream judges what it was sent
+    await server.flush()
+    rows = (await server.store.list_requests(RequestFilter(), None, 10)).items
+    assert len(rows) == len(odd)
