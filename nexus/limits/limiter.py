@@ -118,10 +118,12 @@ class Limiter:
                 if scope.limits.window_share is not None:
                     self._enforce_share(scope, scope.limits.window_share, subject, at_ms)
         counted = subject.scope_keys
-        if session is not None and runaway is not None and runaway.usd:
-            counted += (session,)
         for key in counted:  # ``CounterBook.admit``, inline: the minute's windows are current
             minute[key] = minute.get(key, 0) + 1
+        if session is not None and runaway is not None and runaway.usd:
+            # The recorder counts the session's cost for the guard's spend. Its admissions are not
+            # counted here: no limit reads a session's requests.
+            return counted + (session,)
         return counted
 
     def _check_model(self, subject: Subject, model: str | None) -> None:

@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import aiohttp
 import simdjson
@@ -379,46 +378,51 @@ def _check_json(
     except RuntimeError as exc:  # simdjson's DEPTH_ERROR: nested 1024 deep or more
         raise RequestRejected(f"the request body is nested too deep: {exc}") from exc
     try:
-        return _facts(body, doc, subject, headers) if subject is not None else _NO_FACTS
+        return _facts(doc, subject, headers) if subject is not None else _NO_FACTS
     finally:
         del doc  # simdjson refuses to parse again while a value of the last document lives
 
 
 _NO_FACTS = CallFacts()
+_OBJECT = simdjson.Object
+_new_facts = tuple.__new__  # ``CallFacts(...)`` runs a Python-level ``__new__``: a frame per call
 
 
-def _facts(
-    body: bytes, doc: object, subject: Subject, headers: Mapping[str, str] | None
-) -> CallFacts:
-    get = getattr(doc, "get", None)
-    if get is None:
+def _facts(doc: Any, subject: Subject, headers: Mapping[str, str] | None) -> CallFacts:
+    """What ``subject``'s policy needs of the body. On every limited call, with the document and
+    this code cold in the CPU's caches (a cache miss costs more than the work), so: bytes keys
+    (simdjson encodes a str key per look-up), subscripts, and no object built that can be spared.
+    Measured with ``benchmarks/admission_cost.py --thrash``."""
+    if type(doc) is not _OBJECT:
         return _NO_FACTS
+    fields: Any = doc  # simdjson takes bytes keys; its stubs say str
     model = None
     if subject.wants_model:
-        model = _leading_model(body) or get("model")
-        # ``get`` reads the first ``model``; an upstream may honour the last. Only top-level keys
-        # are listed (a few µs), nested ``model`` keys are not the call's.
-        if list(doc.keys()).count("model") > 1:  # type: ignore[attr-defined]
+        try:
+            model = fields[b"model"]
+        except KeyError:
+            pass
+        # That is the first ``model``; an upstream may honour the last. Only top-level keys are
+        # read (nested ``model`` keys are not the call's).
+        seen = 0
+        for key in fields:
+            if key == "model":
+                seen += 1
+        if seen > 1:
             raise RequestRejected(
                 "the request body names the top-level key 'model' more than once: send one"
             )
-    tool, repeats = (
-        repeated_tool_call(get("messages"), subject.streak_cap) if subject.streak_cap else (None, 0)
-    )
+        if type(model) is not str:
+            model = None
+    tool, repeats = None, 0
+    if subject.streak_cap:
+        try:
+            messages = fields[b"messages"]
+        except KeyError:
+            messages = None
+        tool, repeats = repeated_tool_call(messages, subject.streak_cap)
     session = headers.get("x-claude-code-session-id") if headers and subject.runaway else None
-    return CallFacts(model if isinstance(model, str) else None, session, tool, repeats)
-
-
-# Claude Code's layout: ``model`` first, its name without quote or escape (else: the parsed doc)
-_MODEL_FIRST = re.compile(rb'\{"model":"([^"\\]{0,255})"')
-
-
-def _leading_model(body: bytes) -> str | None:
-    """The model of a body whose first key is ``model`` (Claude Code writes it so), read from the
-    bytes: the same value a parse gives, for a fraction of a DOM look-up. None otherwise (another
-    layout, an escape in the name): the caller asks the parsed document."""
-    found = _MODEL_FIRST.match(body)
-    return found.group(1).decode("utf-8", "replace") if found is not None else None
+    return _new_facts(CallFacts, (model, session, tool, repeats))
 
 
 def _is_keyless_probe(request: IncomingRequest) -> bool:
