@@ -1,24 +1,26 @@
-"""What limits cost the proxy: the same Nexus, one host with 100 named keys under a full policy
-("on") and two identical hosts with a single shared key and no policy ("off", "off2"), driven in
-interleaved cells. off2 − off is an A/A comparison: the noise a difference must beat.
+"""What limits cost the proxy: the same Nexus, one host with 100 named keys under every limit
+("on"), one with the same keys under every limit and the runaway guard ("guard"), and two
+identical hosts with a single shared key and no policy ("off", "off2"), driven in interleaved
+cells. off2 − off is an A/A comparison: the noise a difference must beat.
 
 One ``nexus serve`` (SQLite, recording on) in front of the fake API (benchmarks/fake_upstream.py);
-both hosts live in its credentials folder, so both sides share the process, the database and the
+all hosts live in its credentials folder, so every side shares the process, the database and the
 machine's noise. "on": every call is checked against host, account and client limits (requests per
-minute, tokens per hour, dollars per day and month, allowed models) and the runaway guard (which
-reads the tail of each body), counted, and its record counted into the limit counters by the
-recorder; the limits are set too high to refuse anything. Each call of a worker uses the next of
-the 100 keys. Bodies are ~190 KB Claude Code-like (benchmarks/bodies.py).
+minute, tokens per hour, dollars per day and month, allowed models), counted, and its record
+counted into the limit counters by the recorder; the limits are set too high to refuse anything.
+"guard" adds the runaway guard (which reads the tail of each body and keeps each session's spend).
+Each call of a worker uses the next of the 100 keys. Bodies are ~190 KB Claude Code-like
+(benchmarks/bodies.py).
 
     .venv/bin/python benchmarks/limits_overhead.py [--rounds 4] [--requests 600] [--requests-c1 150]
 
-Each round runs the three sides once, in an order that rotates from round to round (so no side
+Each round runs the four sides once, in an order that rotates from round to round (so no side
 always follows the recorder's backlog of another). Prints per cell and side: p50 / p99 latency, p50
 of ``x-nexus-overhead-ms`` (the proxy's own time on a call, measured inside Nexus: the figure where
 a limit check would show), requests/s, and CPU per request of the proxy process and of its
-recorder child. Then, per metric, on − off (pooled over the rounds) beside the A/A noise: off2 − off
-pooled, and the largest |off2 − off| of a single round; "within" when |on − off| is no larger than
-that largest A/A difference ("WORSE" / "better" past it).
+recorder child. Then, per metric, on − off and guard − off (pooled over the rounds) beside the A/A
+noise: off2 − off pooled, and the largest |off2 − off| of a single round; "within" when the
+difference is no larger than that largest A/A difference ("WORSE" / "better" past it).
 """
 
 from __future__ import annotations
@@ -47,13 +49,16 @@ from nexus.proxy.credential_files import client_key_id, generate_client_key  # n
 
 KEYS = 100
 HIGH = 10**9
-POLICY = {
+POLICY: dict[str, object] = {
     "host": {"requests_per_minute": HIGH, "usd_per_month": HIGH},
     "account": {"tokens_per_hour": HIGH, "usd_per_day": HIGH},
     "client": {"requests_per_minute": HIGH, "tokens_per_hour": HIGH, "usd_per_day": HIGH,
                "usd_per_month": HIGH, "models": ["claude-*"]},
-    "runaway": {"repeats": 20, "usd": HIGH, "minutes": 10, "refuse": True},
 }  # fmt: skip
+GUARD = {**POLICY, "runaway": {"repeats": 20, "usd": HIGH, "minutes": 10, "refuse": True}}
+HOSTS = {"off": "limits-off.test", "off2": "limits-off2.test", "on": "limits-on.test",
+         "guard": "limits-guard.test"}  # fmt: skip
+SIDES = tuple(HOSTS)
 
 
 @dataclass
@@ -75,12 +80,13 @@ def write_credentials(folder: Path) -> tuple[list[str], str]:
     on: dict[str, object] = {"type": "api_key", "accountId": "bench", "api_key": "sk-ant-bench"}
     for i, key in enumerate(keys):
         add_client(on, f"person-{i:03d}", key, client_key_id(key), 0)
-    on["policy"] = POLICY
     shared = generate_client_key()
     off = {"type": "api_key", "accountId": "bench", "api_key": "sk-ant-bench",
            "client_api_key": shared}  # fmt: skip
-    for host, data in (("limits-on.test", on), ("limits-off.test", off), ("limits-off2.test", off)):
-        path = folder / f"{host}.credentials.json"
+    files = {"off": off, "off2": off, "on": {**on, "policy": POLICY},
+             "guard": {**on, "policy": GUARD}}  # fmt: skip
+    for side, data in files.items():
+        path = folder / f"{HOSTS[side]}.credentials.json"
         path.write_bytes(orjson.dumps(data))
         path.chmod(0o600)
     return keys, shared
@@ -141,12 +147,9 @@ def main() -> int:
             _wait_listening(fake_port, fake)
             _wait_listening(proxy_port, nexus)
             url = f"http://127.0.0.1:{proxy_port}"
-            sides = {
-                "off": ("limits-off.test", [shared]),
-                "off2": ("limits-off2.test", [shared]),
-                "on": ("limits-on.test", keys),
-            }
-            orders = (("off", "on", "off2"), ("on", "off2", "off"), ("off2", "off", "on"))
+            sides = {side: (HOSTS[side], keys if side in ("on", "guard") else [shared])
+                     for side in SIDES}  # fmt: skip
+            orders = [SIDES[i:] + SIDES[:i] for i in range(len(SIDES))]
             results: dict[tuple[str, str, int], list[Cell]] = {}
             seq = 0
             for mode in ("json", "stream"):
@@ -215,7 +218,7 @@ def report(results: dict[tuple[str, str, int], list[Cell]]) -> None:
         for c in (1, 16):
             name = f"{mode} c={c}"
             pooled = {}
-            for side in ("off", "off2", "on"):
+            for side in SIDES:
                 cells = results[(side, mode, c)]
                 pooled[side] = _figures(cells)
                 p50, ovh, rps, cpu, rec = pooled[side]
@@ -227,20 +230,22 @@ def report(results: dict[tuple[str, str, int], list[Cell]]) -> None:
             per_round = [(_figures([a]), _figures([b])) for a, b in rounds]
             for i, metric in enumerate(_METRICS):
                 ratio = metric == "req/s"  # throughput as a ratio to off, the rest as differences
-                off, off2, on = pooled["off"][i], pooled["off2"][i], pooled["on"][i]
-                delta = on / off - 1 if ratio else on - off
+                off, off2 = pooled["off"][i], pooled["off2"][i]
                 aa = off2 / off - 1 if ratio else off2 - off
                 aa_max = max(abs(b[i] / a[i] - 1 if ratio else b[i] - a[i]) for a, b in per_round)
-                verdicts.append((name, metric, delta, aa, aa_max, ratio))
-    print(f"\n{'cell':<12}{'metric':<11}{'on - off':>10}{'A/A off2-off':>14}"
-          f"{'A/A max round':>15}  verdict")  # fmt: skip
-    for name, metric, delta, aa, aa_max, ratio in verdicts:
+                deltas = [pooled[side][i] / off - 1 if ratio else pooled[side][i] - off
+                          for side in ("on", "guard")]  # fmt: skip
+                verdicts.append((name, metric, deltas, aa, aa_max, ratio))
+    print(f"\n{'cell':<12}{'metric':<11}{'on - off':>10}{'guard - off':>13}{'A/A off2-off':>14}"
+          f"{'A/A max round':>15}  verdict (on, guard)")  # fmt: skip
+    for name, metric, deltas, aa, aa_max, ratio in verdicts:
         fmt = (lambda v: f"{v * 100:+.1f}%") if ratio else (lambda v: f"{v:+.3f}")
-        worse = delta < 0 if ratio else delta > 0
+        worse = [d < 0 if ratio else d > 0 for d in deltas]
         # on does strictly more work than off: a gain past the noise is noise too, said as such
-        verdict = "within" if abs(delta) <= aa_max else ("WORSE" if worse else "better")
-        print(f"{name:<12}{metric:<11}{fmt(delta):>10}{fmt(aa):>14}{fmt(aa_max).lstrip('+'):>15}"
-              f"  {verdict}")  # fmt: skip
+        said = ["within" if abs(d) <= aa_max else ("WORSE" if w else "better")
+                for d, w in zip(deltas, worse, strict=True)]  # fmt: skip
+        print(f"{name:<12}{metric:<11}{fmt(deltas[0]):>10}{fmt(deltas[1]):>13}{fmt(aa):>14}"
+              f"{fmt(aa_max).lstrip('+'):>15}  {', '.join(said)}")  # fmt: skip
 
 
 if __name__ == "__main__":
