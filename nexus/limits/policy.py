@@ -29,6 +29,7 @@ LIMIT_FIELDS = {
 _LIMIT_KEYS = frozenset({*LIMIT_FIELDS, "models", "window_share"})
 _POLICY_KEYS = frozenset({"host", "account", "client", "clients", "soft", "runaway"})
 _RUNAWAY_KEYS = frozenset({"repeats", "usd", "minutes", "refuse"})
+MAX_REPEATS = 100  # each repeat read costs the proxy a look-up in the body on every call
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,8 +162,10 @@ def _runaway(data: object, where: str) -> Runaway:
     block = json_object(data, where)
     no_unknown(block, _RUNAWAY_KEYS, where)
     repeats = _count(block, "repeats", where)
-    if repeats is not None and repeats < 2:
-        raise ConfigError(f"{where}: repeats must be 2 or more (the same call twice in a row).")
+    if repeats is not None and not 2 <= repeats <= MAX_REPEATS:
+        raise ConfigError(
+            f"{where}: repeats must be 2 to {MAX_REPEATS} (the same call twice in a row, at least)."
+        )
     minutes = _count(block, "minutes", where)
     if minutes is not None and not 1 <= minutes <= 60:
         raise ConfigError(f"{where}: minutes must be 1 to 60.")

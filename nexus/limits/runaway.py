@@ -15,10 +15,15 @@ part read as "no loop" through the exceptions a subscript raises rather than thr
 
 from __future__ import annotations
 
+from itertools import islice
 from typing import Any
 
 _NOT_A_LIST = (str, type(None))  # content that holds no blocks (built once, not per call)
 _MALFORMED = (KeyError, TypeError, IndexError, ValueError)
+_BETWEEN = 4  # user turns between two assistant turns (Claude Code sends one): more is no loop
+# Look-ups by index before the rest is read in one pass: simdjson walks an array from its start
+# for each, so a long streak (or a body built as one) read by index costs turns × length.
+_WALKS = 16
 
 
 def repeated_tool_call(messages: Any, cap: int) -> tuple[str | None, int]:
@@ -32,22 +37,39 @@ def repeated_tool_call(messages: Any, cap: int) -> tuple[str | None, int]:
         return None, 0
     first: tuple[tuple[str, object], ...] | None = None
     repeats = 0
+    between: list[Any] = []  # the user turns since the last assistant turn read, checked lazily
+    walks = 1
     while index > 0 and repeats < cap:
         index -= 1
+        walks += 1
+        if walks == _WALKS:
+            messages, index = _window(messages, index, (cap - repeats) * (_BETWEEN + 1))
         try:
             message = messages[index]
             if message[b"role"] != "assistant":
-                if _only_tool_results(message):
-                    continue
-                break  # the person spoke in between: not a loop of the agent
+                if len(between) == _BETWEEN:
+                    break
+                between.append(message)
+                continue
             calls = _tool_calls(message[b"content"])
         except _MALFORMED:  # not a message: the streak ends here
             break
         if not calls or (first is not None and calls != first):
+            break  # the usual end, found without reading the user turns in between
+        # the same call again: a loop only if the person typed nothing in between
+        if not all(_only_tool_results(turn) for turn in between):
             break
+        between.clear()
         first = calls
         repeats += 1
     return (first[0][0] if first else None), repeats
+
+
+def _window(messages: Any, index: int, budget: int) -> tuple[list[Any], int]:
+    """The at most ``budget`` turns up to ``index``, read in one pass, and ``index`` in them."""
+    start = max(0, index + 1 - budget)
+    window = list(islice(messages, start, index + 1))
+    return window, len(window) - 1
 
 
 def _tool_calls(content: Any) -> tuple[tuple[str, object], ...]:

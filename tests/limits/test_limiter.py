@@ -165,6 +165,55 @@ def test_repeated_tool_call_reads_a_malformed_tail_as_no_loop_without_raising(me
     assert repeats <= 1 and (tool is None) == (repeats == 0)
 
 
+class _Walked(list):
+    """A simdjson array's cost: a look-up by index walks the array from its start."""
+
+    steps = 0
+
+    def __getitem__(self, index):  # type: ignore[no-untyped-def, override]
+        _Walked.steps += index + 1
+        return super().__getitem__(index)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        for item in super().__iter__():
+            _Walked.steps += 1
+            yield item
+
+
+def _tail_read(messages: list[dict], cap: int) -> tuple[tuple[str | None, int], int]:
+    import orjson
+    import simdjson
+
+    doc = simdjson.Parser().parse(orjson.dumps({"messages": messages}))
+    walked = _Walked(doc["messages"])
+    _Walked.steps = 0
+    return repeated_tool_call(walked, cap), _Walked.steps
+
+
+def test_repeated_tool_call_reads_a_long_tail_in_one_pass_not_a_walk_per_turn() -> None:
+    # A 1.6 MB body of 20 000 tool-result turns held the proxy's event loop for half a second:
+    # each turn was looked up by index, and simdjson walks the array from its start for each.
+    result = {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t"}]}
+    filler = [{"role": "user", "content": "go"}] + [result] * 20_000
+    most = 20 * len(filler)  # 16 look-ups by index at most, then one pass; was length² / 2
+    (tool, repeats), steps = _tail_read(filler + _tool_turn("make") * 3, 5)
+    assert (tool, repeats) == ("Bash", 3) and steps < most
+    # many user turns between two calls: no loop
+    (tool, repeats), steps = _tail_read(_tool_turn("make") + filler + _tool_turn("make"), 5)
+    assert (tool, repeats) == ("Bash", 1) and steps < most
+    # a streak as long as the policy allows, behind the filler: one pass reads it
+    (tool, repeats), steps = _tail_read(filler + _tool_turn("make") * 100, 100)
+    assert (tool, repeats) == ("Bash", 100) and steps < most
+
+
+@pytest.mark.parametrize(("streak", "cap"), [(3, 50), (20, 20), (30, 25), (40, 100)])
+def test_repeated_tool_call_counts_a_long_streak_across_the_one_pass(streak, cap) -> None:
+    messages = [{"role": "user", "content": "fix it"}, *_tool_turn("ls")]
+    messages += _tool_turn("make") * streak
+    (tool, repeats), _ = _tail_read(messages, cap)
+    assert (tool, repeats) == ("Bash", min(streak, cap))
+
+
 def test_tally_counts_admitted_calls_in_every_window_and_skips_refused_ones() -> None:
     counted = make_record(limit_scopes=("client:alice@h",), cost_usd_micros=1500)
     refused = make_record()
@@ -176,8 +225,10 @@ def test_tally_counts_admitted_calls_in_every_window_and_skips_refused_ones() ->
 def test_policy_errors_name_the_field_and_what_is_allowed() -> None:
     with pytest.raises(ConfigError, match=r"policy in f: clients.bob: unknown field 'rpm'"):
         parse_policy({"clients": {"bob": {"rpm": 3}}}, "f")
-    with pytest.raises(ConfigError, match="runaway: repeats must be 2 or more"):
+    with pytest.raises(ConfigError, match="runaway: repeats must be 2 to 100"):
         parse_policy({"runaway": {"repeats": 1}}, "f")
+    with pytest.raises(ConfigError, match="runaway: repeats must be 2 to 100"):
+        parse_policy({"runaway": {"repeats": 101}}, "f")
     policy = parse_policy(
         {
             "client": {"usd_per_day": 5, "models": ["claude-*"]},
