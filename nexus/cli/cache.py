@@ -131,7 +131,7 @@ def render(data: dict[str, Any], since: str | None, utc_offset_ms: int) -> list[
     head = Text()
     head.append("Cache ledger", style="bold")
     head.append(f" since {since}" if since else "")
-    head.append(f": {totals['requests']:,} requests, ")
+    head.append(f": {numbers.counted(totals['requests'], 'request')}, ")
     head.append(
         f"{numbers.share(efficiency)} read from cache" if efficiency is not None else "no caching"
     )

@@ -14,6 +14,7 @@ import typer
 from nexus import filters
 from nexus.cli import db_cache, db_conversations, db_dead_letters, options
 from nexus.cli.output import err, fail, out, print_json, run
+from nexus.numbers import counted
 from nexus.settings import Settings
 
 app = typer.Typer(
@@ -72,7 +73,7 @@ def stats(
     out.print(f"spool backlog   {data['spool_files']} files, {_size(data['spool_bytes'])}")
     if data["spool_live_files"]:
         count = data["spool_live_files"]
-        live = f"{count} file{'s' if count > 1 else ''}, {_size(data['spool_live_bytes'])}"
+        live = f"{counted(count, 'file')}, {_size(data['spool_live_bytes'])}"
         out.print(f"live segment    {live}  (a running server appends to it; stored as it grows)")
     out.print(f"dead letters    {data['dead_letters']:,}" + (
         "  (`nexus db dead-letters` lists them)" if data["dead_letters"] else ""))  # fmt: skip
@@ -128,7 +129,7 @@ def prune(
     deleted, before, after = run(
         _prune(options.settings(db=db, data_dir=data_dir), cutoff_ms), debug=debug
     )
-    err.print(f"deleted {deleted:,} requests; database {_size(before)} → {_size(after)}")
+    err.print(f"deleted {counted(deleted, 'request')}; database {_size(before)} → {_size(after)}")
 
 
 async def _prune(settings: Settings, cutoff_ms: int) -> tuple[int, int, int]:

@@ -12,6 +12,7 @@ import typer
 
 from nexus.cli import options
 from nexus.cli.output import print_rebuild, progress_bar, run
+from nexus.numbers import counted
 from nexus.settings import Settings
 
 
@@ -44,7 +45,7 @@ def rebuild(
     print_rebuild(
         {"requests": requests, "breaks": breaks},
         seconds,
-        f"{requests} requests checked, {breaks} cache breaks found",
+        f"{counted(requests, 'request')} checked, {counted(breaks, 'cache break')} found",
         as_json=as_json,
     )
 

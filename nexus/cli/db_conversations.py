@@ -10,6 +10,7 @@ import typer
 
 from nexus.cli import options
 from nexus.cli.output import print_rebuild, progress_bar, run
+from nexus.numbers import counted
 from nexus.settings import Settings
 
 
@@ -33,7 +34,7 @@ def rebuild(
     print_rebuild(
         {"requests": requests, "conversations": conversations},
         seconds,
-        f"{requests} requests linked into {conversations} conversations",
+        f"{counted(requests, 'request')} linked into {counted(conversations, 'conversation')}",
         as_json=as_json,
     )
 

@@ -107,7 +107,7 @@ async def _database(settings: Settings) -> tuple[Check, str | None]:
         database_id = await store.database_id()  # type: ignore[attr-defined]
     finally:
         await store.close()
-    detail = f"{where} — {stats.requests:,} requests, schema up to date"
+    detail = f"{where} — {counted(stats.requests, 'request')}, schema up to date"
     if stats.dead_letters:
         return Check("database", WARN, f"{detail}; {stats.dead_letters:,} dead letters could not "
                      "be stored (`nexus db dead-letters`, `nexus db retry-dead-letters`)"), database_id  # fmt: skip

@@ -19,6 +19,7 @@ import typer
 from nexus import filters
 from nexus.cli.options import ApiKey, DataDir, Db, Debug, Server
 from nexus.cli.options import settings as local_settings
+from nexus.numbers import counted
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -119,7 +120,9 @@ def export(
             err.print_exception()
         fail(f"cannot write {output}: {exc.strerror or exc}", EXIT_FAILURE)
     if output != "-":
-        err.print(f"{count} requests exported to {output}", highlight=False, markup=False)
+        err.print(
+            f"{counted(count, 'request')} exported to {output}", highlight=False, markup=False
+        )
 
 
 async def _run(

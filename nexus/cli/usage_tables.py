@@ -15,6 +15,7 @@ from rich.text import Text
 
 from nexus import numbers
 from nexus.cli.fit import fit_table, left_out_note
+from nexus.numbers import counted
 
 _TOKEN_COLUMNS = (
     ("input", "Input"),
@@ -83,7 +84,7 @@ def _usage_table(usage: dict[str, Any], left_out: frozenset[str]) -> Table:
         table.caption = "no requests in this range"
     elif total and total.get("unpriced_requests"):
         table.caption = (
-            f"* {total['unpriced_requests']:,} requests unpriced (model not in the "
+            f"* {counted(total['unpriced_requests'], 'request')} unpriced (model not in the "
             "price book): costs marked ≥ leave them out"
         )
     return table

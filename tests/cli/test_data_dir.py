@@ -39,7 +39,7 @@ def test_every_command_reads_the_database_of_the_data_folder(tmp_path):
     (database,) = [
         c for c in map(orjson.loads, doctor.stdout.splitlines()) if c["name"] == "database"
     ]
-    assert str(data / "nexus.db") in database["detail"] and "1 requests" in database["detail"]
+    assert str(data / "nexus.db") in database["detail"] and "1 request," in database["detail"]
     stats = run_nexus("db", "stats", *flag, "--json", env=env)
     assert orjson.loads(stats.stdout)["requests"] == 1, stats.stderr
     usage = run_nexus("usage", *flag, "--json", env=env)

@@ -16,6 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Static
 
+from nexus.numbers import counted
 from nexus.records import LiveEvent, RequestFilter, RequestSummary
 from nexus.tui.messages import RequestCount, RequestPageLoaded
 from nexus.tui.paging import PageRequest
@@ -283,10 +284,12 @@ class LiveScreen(NexusScreen):
             if self.pending or self.pending_overflow:
                 info.append(f" ({waiting} new)", style="yellow")
         if self.total is not None:
-            count = f"{self.total:,}"
+            count = counted(self.total, "request")
+        elif rows.is_exhausted:
+            count = counted(len(rows), "request")
         else:
-            count = f"{len(rows):,}" + ("" if rows.is_exhausted else "+")
-        info.append(f" │ {count} requests", style="")
+            count = f"{len(rows):,}+ requests"
+        info.append(f" │ {count}", style="")
         if self.table.marks:
             info.append(f" │ {len(self.table.marks)} marked", style="yellow")
         if self.query_text:

@@ -22,6 +22,7 @@ from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
 from nexus.errors import ApiError
+from nexus.numbers import counted
 from nexus.records import LiveEvent, RequestFilter
 from nexus.tui import cells
 from nexus.tui.messages import LoadFailed, UsageLoaded
@@ -53,7 +54,7 @@ def gauge_line(g: Gauge) -> Text:
     if g.source == "estimate" or g.utilization is None:
         text.append("estimate ", style="italic dim")
         text.append(
-            f"{g.requests:,} requests · {cells.tokens(g.tokens)} tokens · "
+            f"{counted(g.requests, 'request')} · {cells.tokens(g.tokens)} tokens · "
             f"{cells.cost(g.cost_usd_micros)} in the last {g.window}",
             style="",
         )
