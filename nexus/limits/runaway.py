@@ -100,7 +100,6 @@ def _tool_calls(content: Any) -> tuple[tuple[str, object], ...]:
 
 
 def _only_tool_results(message: Any) -> bool:
-    # From the last block, where a line the person typed usually is (the usual answer: False).
     try:
         if message[b"role"] != "user":
             return False
@@ -108,9 +107,13 @@ def _only_tool_results(message: Any) -> bool:
         if isinstance(content, _NOT_A_LIST):
             return False
         count = len(content)
-        for index in range(count - 1, -1, -1):
-            if content[index][b"type"] != "tool_result":
-                return False
+        # The last block first: a line the person typed is usually there (the usual answer)
+        if not count or content[count - 1][b"type"] != "tool_result":
+            return False
+        if count > 1:  # then one pass: by index, each look-up would walk from the start again
+            for block in content:
+                if block[b"type"] != "tool_result":
+                    return False
     except _MALFORMED:  # not a message, or blocks that are not blocks
         return False
-    return count > 0
+    return True

@@ -206,6 +206,22 @@ def test_repeated_tool_call_reads_a_long_tail_in_one_pass_not_a_walk_per_turn() 
     assert (tool, repeats) == ("Bash", 100) and steps < most
 
 
+def test_repeated_tool_call_reads_a_turn_of_many_blocks_in_one_pass() -> None:
+    # A 2 MB body whose last turn held 40 000 tool results held the event loop for 1.2 s: each
+    # block was looked up by index from the end, and a look-up walks the array from its start.
+    def turn(role: str, blocks: list[dict]) -> dict:
+        return {b"role": role, b"content": _Walked(blocks)}
+
+    call = {b"type": "tool_use", b"name": "Bash", b"input": "make"}
+    results = [{b"type": "tool_result"}] * 20_000
+    messages = [turn("assistant", [call]), turn("user", results)] * 2
+    _Walked.steps = 0
+    assert repeated_tool_call(messages, 5) == ("Bash", 2)
+    assert _Walked.steps < 3 * 2 * len(results)  # was about len(results) ** 2 / 2 per turn
+    typed = [*messages[:-1], turn("user", [*results, {b"type": "text"}])]
+    assert repeated_tool_call(typed, 5) == (None, 0)
+
+
 @pytest.mark.parametrize(("streak", "cap"), [(3, 50), (20, 20), (30, 25), (40, 100)])
 def test_repeated_tool_call_counts_a_long_streak_across_the_one_pass(streak, cap) -> None:
     messages = [{"role": "user", "content": "fix it"}, *_tool_turn("ls")]
