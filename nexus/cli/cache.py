@@ -135,7 +135,7 @@ def render(data: dict[str, Any], since: str | None, utc_offset_ms: int) -> list[
     head.append(
         f"{numbers.share(efficiency)} read from cache" if efficiency is not None else "no caching"
     )
-    head.append(f", {totals['breaks']:,} breaks, ")
+    head.append(f", {numbers.counted(totals['breaks'], 'break')}, ")
     head.append(_dollars(totals["excess_cost_usd_micros"]), style="bold red")
     head.append(
         " lost" + (f" (+{totals['unpriced_breaks']} unpriced)" if totals["unpriced_breaks"] else "")
@@ -152,7 +152,8 @@ def render(data: dict[str, Any], since: str | None, utc_offset_ms: int) -> list[
     if breaks:
         parts += [Text(""), _breaks_table(breaks, utc_offset_ms)]
     if data.get("next_cursor"):
-        parts.append(Text(f"(newest {len(breaks)} breaks shown; --limit for more)", style="dim"))
+        shown = f"(newest {numbers.counted(len(breaks), 'break')} shown; --limit for more)"
+        parts.append(Text(shown, style="dim"))
     return parts
 
 

@@ -70,7 +70,9 @@ def stats(
         f"received/unique = {ratio:.1f}×)"
     )
     out.print(f"on disk         {_size(data['database_bytes'])}")
-    out.print(f"spool backlog   {data['spool_files']} files, {_size(data['spool_bytes'])}")
+    out.print(
+        f"spool backlog   {counted(data['spool_files'], 'file')}, {_size(data['spool_bytes'])}"
+    )
     if data["spool_live_files"]:
         count = data["spool_live_files"]
         live = f"{counted(count, 'file')}, {_size(data['spool_live_bytes'])}"

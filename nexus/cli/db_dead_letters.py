@@ -8,6 +8,7 @@ from typing import Any
 
 from nexus.cli import options
 from nexus.cli.output import err, out, print_json, run
+from nexus.numbers import counted
 from nexus.settings import Settings
 
 
@@ -31,7 +32,9 @@ def list_letters(
         out.print(f"{letter['id']}  {at:%Y-%m-%d %H:%M:%S}Z  {letter['stage']:<6} "
                   f"{letter['attempts']}×  {letter['frame_bytes']:,} B  {letter['error']}",
                   highlight=False, markup=False)  # fmt: skip
-    err.print(f"{len(letters)} dead letters; `nexus db retry-dead-letters` tries them again")
+    err.print(
+        f"{counted(len(letters), 'dead letter')}; `nexus db retry-dead-letters` tries them again"
+    )
 
 
 async def _list(settings: Settings) -> list[dict[str, Any]]:

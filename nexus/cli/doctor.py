@@ -109,7 +109,7 @@ async def _database(settings: Settings) -> tuple[Check, str | None]:
         await store.close()
     detail = f"{where} — {counted(stats.requests, 'request')}, schema up to date"
     if stats.dead_letters:
-        return Check("database", WARN, f"{detail}; {stats.dead_letters:,} dead letters could not "
+        return Check("database", WARN, f"{detail}; {counted(stats.dead_letters, 'dead letter')} could not "
                      "be stored (`nexus db dead-letters`, `nexus db retry-dead-letters`)"), database_id  # fmt: skip
     return Check("database", OK, detail), database_id
 
@@ -225,11 +225,15 @@ def _prompts(settings: Settings) -> Check:
     if library.errors:
         broken = "; ".join(library.errors.values())
         return Check(
-            "prompts", WARN, f"{len(library.errors)} broken files (others serve): {broken}"
+            "prompts",
+            WARN,
+            f"{counted(len(library.errors), 'broken file')} (others serve): {broken}",
         )
     if not library.prompts:
         return Check("prompts", OK, f"none in {where}: /mcp serves tools only (docs/mcp.md)")
-    return Check("prompts", OK, f"{len(library.prompts)} prompts from {where}, served at /mcp")
+    return Check(
+        "prompts", OK, f"{counted(len(library.prompts), 'prompt')} from {where}, served at /mcp"
+    )
 
 
 def _gemini(settings: Settings) -> Check:

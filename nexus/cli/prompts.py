@@ -10,6 +10,7 @@ import typer
 
 from nexus.cli import options
 from nexus.cli.output import EXIT_USAGE, err, fail, out, print_json
+from nexus.numbers import counted
 from nexus.settings import Settings
 
 if TYPE_CHECKING:
@@ -152,7 +153,8 @@ def check(
             out.print(f"[red]✗[/] {path}: {message}", highlight=False, soft_wrap=True)
         folders = ", ".join(str(f) for f in library.folders)
         err.print(
-            f"{len(library.prompts)} prompts, {len(library.errors)} broken files in {folders}"
+            f"{counted(len(library.prompts), 'prompt')}, "
+            f"{counted(len(library.errors), 'broken file')} in {folders}"
         )
     if library.errors:
         raise typer.Exit(1)

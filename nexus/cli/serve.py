@@ -13,6 +13,7 @@ import typer
 
 from nexus.cli import options
 from nexus.cli.output import EXIT_USAGE, err, fail, run, setup_logging
+from nexus.numbers import counted
 from nexus.settings import DEFAULT_UPSTREAM_URL, Settings
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -155,7 +156,7 @@ async def _serve(settings: Settings) -> None:
     prompts = server.prompts
     broken = f", {len(prompts.errors)} broken files" if prompts.errors else ""
     err.print(
-        f"  MCP           {ep.proxy_url}/mcp  ({len(prompts.prompts)} prompts from "
+        f"  MCP           {ep.proxy_url}/mcp  ({counted(len(prompts.prompts), 'prompt')} from "
         f"{settings.prompts_folder}{broken})",
         highlight=False,
         soft_wrap=True,

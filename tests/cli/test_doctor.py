@@ -47,7 +47,7 @@ def test_a_broken_prompt_file_is_a_warning_naming_it(tmp_path):
     (prompts / "good.yaml").write_text("name: good\ntemplate: hi\n")
     result = doctor(tmp_path)
     checks = {c["name"]: c for c in map(orjson.loads, result.stdout.splitlines())}
-    assert checks["prompts"]["state"] == "ok" and "1 prompts" in checks["prompts"]["detail"]
+    assert checks["prompts"]["state"] == "ok" and "1 prompt from" in checks["prompts"]["detail"]
     (prompts / "bad.yaml").write_text("name: [x\n")
     result = doctor(tmp_path)
     checks = {c["name"]: c for c in map(orjson.loads, result.stdout.splitlines())}

@@ -16,6 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Static
 
+from nexus.numbers import counted
 from nexus.records import (
     CONVERSATION_FILTER_LIMITS,
     ConversationSummary,
@@ -312,7 +313,10 @@ class ConversationsScreen(NexusScreen):
             self.apply_query(Query(RequestFilter(), ""))
 
     def _update_status(self) -> None:
-        info = Text(f"{len(self.rows):,}{'+' if self.next_cursor else ''} conversations")
+        count = len(self.rows)
+        info = Text(
+            f"{count:,}+ conversations" if self.next_cursor else counted(count, "conversation")
+        )
         if self.query_text:
             info.append(" │ filter: ", style="dim")
             info.append(self.query_text, style="bold magenta")

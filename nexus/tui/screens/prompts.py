@@ -21,6 +21,7 @@ from textual.message import Message
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from nexus.numbers import counted
 from nexus.tui.messages import LoadFailed
 from nexus.tui.screens.base import NexusScreen
 from nexus.tui.widgets.key_bar import KeyBar
@@ -112,7 +113,8 @@ class PromptsScreen(NexusScreen):
         for broken in message.body.get("errors", []):
             options.add_option(Option(Text(f"✗ {broken['path']}", style="red"), disabled=True))
         self.query_one(StatusBar).info = Text(
-            f"{len(prompts)} prompts · {len(message.body.get('errors', []))} broken files"
+            f"{counted(len(prompts), 'prompt')} · "
+            f"{counted(len(message.body.get('errors', [])), 'broken file')}"
         )
         if not prompts:
             self.query_one("#prompt-preview", Static).update(

@@ -10,6 +10,8 @@ from rich.text import Text
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
+from nexus.numbers import counted
+
 MAX_LABEL_CHARS = 160
 
 
@@ -24,9 +26,9 @@ def value_text(value: Any) -> Text:
     if isinstance(value, (int, float)):
         return Text(str(value), style="cyan")
     if isinstance(value, dict):
-        return Text(f"{{{len(value)} keys}}", style="dim")
+        return Text(f"{{{counted(len(value), 'key')}}}", style="dim")
     if isinstance(value, list):
-        return Text(f"[{len(value)} items]", style="dim")
+        return Text(f"[{counted(len(value), 'item')}]", style="dim")
     return Text(repr(value))
 
 
