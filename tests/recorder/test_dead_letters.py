@@ -109,7 +109,7 @@ async def test_a_refused_record_is_dead_lettered_listed_and_retried(
     assert orjson.loads(text.splitlines()[0])["dead_letters"] == 1
     code, text = await cli(serve_db_url, "doctor", "--json")
     [database] = [orjson.loads(x) for x in text.splitlines() if '"database"' in x]
-    assert database["state"] == "warn" and "1 dead letters" in database["detail"]
+    assert database["state"] == "warn" and "1 dead letter could not" in database["detail"]
     assert poison_id not in await stored(serve_db_url, [poison_id], timeout_s=0)
 
     await refuse_model(serve_db_url, on=False)
